@@ -1,0 +1,234 @@
+"""The ``kling-async`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import cast
+
+import click
+
+from .emulator import FAULT_KINDS, Account, Emulator, EmulatorConfig, serve
+from .emulator._config import RetryAfterMode
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, float]:
+    try:
+        low, _, high = value.partition(":")
+        pair = (float(low), float(high or low))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not MIN:MAX in seconds, e.g. 2:5") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise click.BadParameter(f"{value!r}: need 0 <= MIN <= MAX")
+    return pair
+
+
+def _faults(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in values:
+        kind, sep, p = item.partition("=")
+        if not sep or kind not in FAULT_KINDS:
+            raise click.BadParameter(
+                f"{item!r}: expected KIND=P with KIND one of {', '.join(sorted(FAULT_KINDS))}"
+            )
+        try:
+            prob = float(p)
+        except ValueError:
+            raise click.BadParameter(f"{item!r}: probability {p!r} is not a number") from None
+        if not 0 <= prob <= 1:
+            raise click.BadParameter(f"{item!r}: probability {prob} is not within 0..1")
+        out[kind] = prob
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kling-async")
+def main() -> None:
+    """kling-async: animate images with Kling AI from the command line."""
+
+
+@main.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=0, show_default=True, help="Port to bind; 0 picks a free one.")
+@click.option("--access-key", default="demo-access-key", show_default=True)
+@click.option("--secret-key", default="demo-secret-key-0123456789abcdef0123", show_default=True)
+@click.option("--api-key", default="demo-api-key", show_default=True, help="A static API key.")
+@click.option(
+    "--concurrency-limit",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Parallel tasks per account (0: no limit); more get code 1303.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Requests per second per account; more get code 1302.",
+)
+@click.option(
+    "--rate-burst",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Requests that may come at once before the rate applies.",
+)
+@click.option(
+    "--retry-after",
+    type=click.Choice(["seconds", "date", "none", "mixed"]),
+    default="seconds",
+    show_default=True,
+    help="How a 1302 answer carries Retry-After.",
+)
+@click.option(
+    "--duration",
+    default="2:5",
+    show_default=True,
+    callback=_duration,
+    help="Task duration in seconds, MIN:MAX, drawn uniformly.",
+)
+@click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    callback=_faults,
+    metavar="KIND=P",
+    help=f"Inject a fault with probability P; KIND: {', '.join(sorted(FAULT_KINDS))}.",
+)
+@click.option("--slow-seconds", type=click.FloatRange(min=0), default=2.0, show_default=True)
+@click.option(
+    "--units",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Resource pack balance; tasks beyond it get code 1102. Default: unlimited.",
+)
+@click.option(
+    "--render/--no-render",
+    default=False,
+    show_default=True,
+    help="Render real H.264 videos from the input images (needs PyAV).",
+)
+@click.option(
+    "--video-bytes",
+    type=click.IntRange(min=1),
+    default=1 << 20,
+    show_default=True,
+    help="Size of each filler video when not rendering.",
+)
+@click.option(
+    "--url-lifetime",
+    type=click.FloatRange(min=0),
+    default=30 * 86400.0,
+    show_default=True,
+    help="Seconds a result URL stays valid.",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--webhook-secret", default=None, help="whsec_... secret to sign callbacks with.")
+@click.option(
+    "--token-max-age",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Reject JWTs older than this many seconds with 1004.",
+)
+@click.option("--seed", type=int, default=None, help="Seed of every random draw.")
+def emulator_command(
+    host: str,
+    port: int,
+    access_key: str,
+    secret_key: str,
+    api_key: str,
+    concurrency_limit: int,
+    rate_limit: float | None,
+    rate_burst: float | None,
+    retry_after: str,
+    duration: tuple[float, float],
+    failure_rate: float,
+    faults: dict[str, float],
+    slow_seconds: float,
+    units: float | None,
+    render: bool,
+    video_bytes: int,
+    url_lifetime: float,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    webhook_secret: str | None,
+    token_max_age: float | None,
+    seed: int | None,
+) -> None:
+    """Serve the Kling API emulator until Ctrl-C.
+
+    Prints KLING_BASE_URL=<url> when ready, then the credentials it accepts.
+
+    \b
+    Examples:
+      kling-async emulator --port 8765
+      kling-async emulator --concurrency-limit 50 --rate-limit 20 --duration 1:3 \\
+          --fault 5000=0.05 --fault drop=0.05 --render
+    """
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
+    if render:
+        try:
+            import av  # noqa: F401
+        except ImportError:
+            raise click.UsageError(
+                "--render needs PyAV: pip install 'kling-async[render]'"
+            ) from None
+    account = Account(
+        access_key=access_key,
+        secret_key=secret_key,
+        api_keys=(api_key,) if api_key else (),
+        concurrency_limit=concurrency_limit or None,
+        units=units,
+    )
+    config = EmulatorConfig(
+        accounts=[account],
+        host=host,
+        port=port,
+        duration=duration,
+        failure_rate=failure_rate,
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
+        retry_after=cast(RetryAfterMode, retry_after),
+        faults=faults,
+        slow_seconds=slow_seconds,
+        render=render,
+        video_bytes=video_bytes,
+        url_lifetime=url_lifetime,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        webhook_secret=webhook_secret,
+        token_max_age=token_max_age,
+        seed=seed,
+    )
+
+    def announce(emu: Emulator) -> None:
+        for name, value in emu.credentials.items():
+            click.echo(f"{name}={value}")
+        sys.stdout.flush()
+
+    try:
+        asyncio.run(serve(config, announce))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+@main.command("demo")
+@click.option(
+    "--out",
+    "out_dir",
+    default="demo-videos",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the videos.",
+)
+def demo_command(out_dir: Path) -> None:
+    """Animate the bundled sample images on an in-process emulator into real mp4 files."""
+    from ._demo import run_demo
+
+    paths = asyncio.run(run_demo(out_dir, echo=click.echo))
+    click.echo(f"{len(paths)} videos written to {out_dir.resolve()}")

@@ -1,0 +1,328 @@
+"""The HTTP face of the emulator: routes, envelopes, auth, rate limit, faults, result files."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+from aiohttp import web
+
+from ._auth import authenticate
+from ._callbacks import Callbacks
+from ._config import Account, EmulatorConfig
+from ._errors import Rejection, invalid
+from ._faults import Faults
+from ._ratelimit import RateLimiter, retry_after_seconds
+from ._rules import CHECKERS
+from ._stats import Stats
+from ._store import EmuTask, Store
+from ._videos import VideoFiles
+
+KINDS = ("image2video", "text2video")
+_CODE_FAULTS = {
+    "5000": (500, "Internal error"),
+    "5001": (503, "Service unavailable for maintenance"),
+    "5002": (504, "Internal timeout, the service is busy"),
+}
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_LARGE_BODY = 256 * 1024
+Handler = Callable[[web.Request, Account, set[str]], Awaitable[Any]]
+_UNLIMITED_PACK = 1_000_000.0
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _envelope(data: Any) -> web.Response:
+    body = {"code": 0, "message": "SUCCEED", "request_id": _request_id(), "data": data}
+    return web.json_response(body)
+
+
+class EmulatorState:
+    """Everything one running emulator holds, and the handlers that act on it."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        seed = config.seed if config.seed is not None else random.SystemRandom().getrandbits(64)
+        self.rng = random.Random(seed)
+        self.stats = Stats()
+        self.store = Store(config, self.rng, self.stats)
+        self.faults = Faults(config, self.rng)
+        self.limiter = RateLimiter()
+        self.videos = VideoFiles(config, seed)
+        self.callbacks = Callbacks(config, self.stats)
+
+    # -- introspection -------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        now = time.time()
+        self.store.settle(now)
+        out = self.stats.as_dict()
+        out["in_flight"] = {k: len(s.running) for k, s in self.store.accounts.items()}
+        out["units_left"] = {k: s.units_left for k, s in self.store.accounts.items()}
+        return out
+
+    def reset(self, *, everything: bool = False) -> None:
+        """Zero the counters; with ``everything`` also forget tasks, balances and schedules."""
+        self.store.settle(time.time())
+        self.stats.clear()
+        if everything:
+            self.store.tasks.clear()
+            self.store.videos.clear()
+            self.store.reset_accounts()
+            self.faults.clear()
+            self.limiter.reset()
+
+    # -- the request pipeline ------------------------------------------------------------
+    def _error(self, rejection: Rejection, headers: dict[str, str] | None = None) -> web.Response:
+        self.stats.errors_by_code[rejection.code] += 1
+        body = {"code": rejection.code, "message": rejection.message, "request_id": _request_id()}
+        return web.json_response(body, status=rejection.http_status, headers=headers)
+
+    def _retry_after(self, wait: float) -> dict[str, str]:
+        mode = self.config.retry_after
+        if mode == "mixed":
+            mode = self.rng.choice(("seconds", "date", "none"))
+        if mode == "seconds":
+            return {"Retry-After": str(retry_after_seconds(wait))}
+        if mode == "date":
+            return {"Retry-After": email.utils.formatdate(time.time() + wait + 1, usegmt=True)}
+        return {}
+
+    async def _api(self, request: web.Request, route: str, handler: Handler) -> web.StreamResponse:
+        self.stats.requests += 1
+        faults = self.faults.draw(route)
+        for kind in faults:
+            self.stats.faults_injected[kind] += 1
+        if "slow" in faults:
+            await asyncio.sleep(self.config.slow_seconds)
+        if "drop" in faults:
+            return _drop(request)
+        for kind, (status, message) in _CODE_FAULTS.items():
+            if kind in faults:
+                return self._error(Rejection(status, int(kind), message))
+        now = time.time()
+        try:
+            account = authenticate(
+                request.headers.get("Authorization"),
+                self.config.accounts,
+                now,
+                self.config.token_max_age,
+            )
+            wait = self.limiter.check(
+                account.access_key, self.config.rate_limit, self.config.rate_burst, now
+            )
+            if wait > 0:
+                rejection = Rejection(429, 1302, "Too many requests, please slow down")
+                return self._error(rejection, self._retry_after(wait))
+            data = await handler(request, account, faults)
+        except Rejection as rejection:
+            return self._error(rejection)
+        if "lost_create" in faults:
+            return _drop(request)
+        return _envelope(data)
+
+    # -- handlers ------------------------------------------------------------------------
+    async def create(self, request: web.Request, account: Account, faults: set[str]) -> Any:
+        kind = request.match_info["kind"]
+        self.stats.create_requests += 1
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise Rejection(400, 1200, "Request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise Rejection(400, 1200, "Request body must be a JSON object")
+        check = CHECKERS[kind]
+        if len(raw) > _LARGE_BODY:  # decoding big images would stall the loop
+            spec = await asyncio.to_thread(check, body, self.config.default_model)
+        else:
+            spec = check(body, self.config.default_model)
+        if not self.config.render and spec.image is not None:
+            spec.image = attrs.evolve(spec.image, data=None)  # keep no bytes nobody will use
+        task = self.store.create(account, spec, body, time.time())
+        if spec.callback_url:
+            base = _origin(request)
+            self.callbacks.watch(task, lambda now: task.body(now, base))
+        return {
+            "task_id": task.task_id,
+            "task_status": "submitted",
+            "task_info": {"external_task_id": spec.external_task_id or ""},
+            "created_at": int(task.created * 1000),
+            "updated_at": int(task.created * 1000),
+        }
+
+    async def query(self, request: web.Request, account: Account, faults: set[str]) -> Any:
+        self.stats.single_queries += 1
+        now = time.time()
+        self.store.settle(now)
+        task = self.store.find(account, request.match_info["kind"], request.match_info["ident"])
+        if task is None:
+            raise invalid("Task not found by id/external id")
+        return task.body(now, _origin(request))
+
+    async def list_tasks(self, request: web.Request, account: Account, faults: set[str]) -> Any:
+        self.stats.list_queries += 1
+        page_num = _int_param(request, "pageNum", 1, 1, 1000)
+        page_size = _int_param(request, "pageSize", 30, 1, 500)
+        now = time.time()
+        self.store.settle(now)
+        tasks = self.store.page(account, request.match_info["kind"], page_num, page_size)
+        base = _origin(request)
+        return [t.body(now, base) for t in tasks]
+
+    async def costs(self, request: web.Request, account: Account, faults: set[str]) -> Any:
+        self.stats.account_queries += 1
+        start = _int_param(request, "start_time", None, 0, None)
+        end = _int_param(request, "end_time", None, 0, None)
+        if end < start:
+            raise invalid(f"end_time: {end} is before start_time {start}")
+        self.store.settle(time.time())
+        left = self.store.state_of(account).units_left
+        total = account.units if account.units is not None else _UNLIMITED_PACK
+        now_ms = int(time.time() * 1000)
+        pack = {
+            "resource_pack_name": "Emulator video pack",
+            "resource_pack_id": f"pack-{account.name}",
+            "resource_pack_type": "decreasing_total",
+            "total_quantity": total,
+            "remaining_quantity": left if left is not None else _UNLIMITED_PACK,
+            "purchase_time": now_ms - 86_400_000,
+            "effective_time": now_ms - 86_400_000,
+            "invalid_time": now_ms + 365 * 86_400_000,
+            "status": "online",
+        }
+        return {"code": 0, "msg": "success", "resource_pack_subscribe_infos": [pack]}
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        self.stats.requests += 1
+        name = request.match_info["name"]
+        video_id = name.removesuffix(".mp4").removesuffix("-wm")
+        task = self.store.videos.get(video_id)
+        now = time.time()
+        if task is None or task.status(now) != "succeed" or not name.endswith(".mp4"):
+            raise web.HTTPNotFound(text="no such file")
+        if now > task.ends_at + self.config.url_lifetime:
+            raise web.HTTPNotFound(text="this result URL has expired")
+        faults = self.faults.draw("download")
+        for kind in faults:
+            self.stats.faults_injected[kind] += 1
+        if "slow" in faults:
+            await asyncio.sleep(self.config.slow_seconds)
+        return await self._send_file(request, task, truncate="truncate" in faults)
+
+    async def _send_file(
+        self, request: web.Request, task: EmuTask, *, truncate: bool
+    ) -> web.StreamResponse:
+        content = await self.videos.content(task)
+        headers = {"ETag": content.etag, "Accept-Ranges": "bytes", "Content-Type": "video/mp4"}
+        start, end, status = 0, content.size, 200
+        header = request.headers.get("Range")
+        if header:
+            parsed = _parse_range(header, content.size)
+            if parsed is None:
+                raise web.HTTPRequestRangeNotSatisfiable(
+                    headers={"Content-Range": f"bytes */{content.size}"}
+                )
+            start, end, status = parsed[0], parsed[1], 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{content.size}"
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = end - start
+        await response.prepare(request)
+        if request.method == "HEAD":
+            return response
+        self.stats.downloads += 1
+        stop = start + (end - start) // 2 if truncate else end
+        for chunk in content.chunks(start, stop):
+            await response.write(chunk)
+            self.stats.bytes_served += len(chunk)
+        if truncate:
+            return _drop(request)
+        await response.write_eof()
+        return response
+
+    async def stats_view(self, request: web.Request) -> web.Response:
+        return web.json_response(self.snapshot())
+
+    async def reset_view(self, request: web.Request) -> web.Response:
+        self.reset(everything=request.query.get("all") in ("1", "true"))
+        return web.json_response({"reset": True})
+
+    async def unknown(self, request: web.Request) -> web.Response:
+        message = f"Invalid method or path: {request.method} {request.path} is not emulated"
+        return self._error(Rejection(404, 1202, message))
+
+
+def _drop(request: web.Request) -> web.StreamResponse:
+    """Cut the connection: the client sees it closed without (the rest of) a response."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    return web.Response(status=599)  # never reaches the client
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _int_param(
+    request: web.Request, name: str, default: int | None, low: int, high: int | None
+) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise invalid(f"{name}: required query parameter is missing")
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(f"{name}: {raw!r} is not an integer") from None
+    if value < low or (high is not None and value > high):
+        raise invalid(f"{name}: {value} is outside {low}..{high if high is not None else 'any'}")
+    return value
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single-range ``bytes=`` header, None if unsatisfiable."""
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if first == "" and last == "":
+        return None
+    if first == "":
+        length = int(last)
+        return (max(0, size - length), size) if length > 0 and size > 0 else None
+    start = int(first)
+    end = min(size, int(last) + 1) if last else size
+    return (start, end) if start < size and start < end else None
+
+
+def build_app(state: EmulatorState) -> web.Application:
+    """The aiohttp application serving the emulated API over ``state``."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+
+    def api(route: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def view(request: web.Request) -> web.StreamResponse:
+            return await state._api(request, route, handler)
+
+        return view
+
+    kinds = "{kind:" + "|".join(KINDS) + "}"
+    app.router.add_post(f"/v1/videos/{kinds}", api("create", state.create))
+    app.router.add_get(f"/v1/videos/{kinds}", api("list", state.list_tasks))
+    app.router.add_get(f"/v1/videos/{kinds}/{{ident}}", api("query", state.query))
+    app.router.add_get("/account/costs", api("account", state.costs))
+    app.router.add_get("/__files__/{name}", state.file)  # GET also answers HEAD
+    app.router.add_get("/__emulator__/stats", state.stats_view)
+    app.router.add_post("/__emulator__/reset", state.reset_view)
+    app.router.add_route("*", "/{tail:.*}", state.unknown)
+    return app

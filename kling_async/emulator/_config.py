@@ -1,0 +1,126 @@
+"""Everything the emulator can be told: accounts, timings, limits, faults, videos."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import attrs
+
+#: Fault kinds the emulator can inject, with what each one does.
+FAULT_KINDS: dict[str, str] = {
+    "5000": "answer HTTP 500 with code 5000 (internal error); nothing is created",
+    "5001": "answer HTTP 503 with code 5001 (maintenance); nothing is created",
+    "5002": "answer HTTP 504 with code 5002 (backlog timeout); nothing is created",
+    "drop": "close the connection before any response; nothing is created",
+    "lost_create": "create the task, then close the connection before the response",
+    "slow": "hold the response for `slow_seconds` before answering normally",
+    "truncate": "send a result file's headers, then only part of its body, then close",
+}
+
+#: Realistic `task_status_msg` values for tasks the emulator fails at random.
+FAILURE_MESSAGES: tuple[str, ...] = (
+    "Image pixel is invalid",
+    "Failure to pass the risk control system",
+    "Internal error, please try again later",
+    "Video generation failed, please try again",
+)
+
+RetryAfterMode = Literal["seconds", "date", "none", "mixed"]
+
+
+@attrs.define
+class Account:
+    """One Kling account: the credentials it accepts and the limits of its resource pack."""
+
+    access_key: str = "demo-access-key"
+    secret_key: str = attrs.field(default="demo-secret-key-0123456789abcdef0123", repr=False)
+    api_keys: tuple[str, ...] = attrs.field(default=("demo-api-key",), repr=False)
+    #: Parallel tasks the pack allows (held from submit until the task ends); None = no limit.
+    concurrency_limit: int | None = 5
+    #: Units left in the resource pack; None = unlimited. Paid tasks consume them.
+    units: float | None = None
+    name: str = "demo"
+
+
+def default_unit_cost(model: str, mode: str | None, duration: str) -> float:
+    """Units a successful task costs: std 5 s = 1, pro 5 s = 3.5, masters 5 s = 10; 10 s doubles.
+
+    The real prices are not in API-NOTES; this table is the emulator's assumption and can be
+    replaced through ``EmulatorConfig.unit_cost``.
+    """
+    per_5s = 10.0 if model.endswith("master") else (3.5 if mode == "pro" else 1.0)
+    return per_5s * (2 if duration == "10" else 1)
+
+
+@attrs.define
+class EmulatorConfig:
+    """Knobs of the emulator. Every field may also be changed on a running emulator."""
+
+    accounts: list[Account] = attrs.Factory(lambda: [Account()])
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: Seconds from create to end, drawn uniformly from (min, max) unless ``duration_fn`` is set.
+    duration: tuple[float, float] = (1.0, 3.0)
+    #: Optional draw of a task's duration: (rng, model, mode, duration field) -> seconds.
+    duration_fn: Callable[[random.Random, str, str | None, str], float] | None = None
+    #: Share of a task's duration spent in ``submitted`` before ``processing``.
+    queue_fraction: float = 0.1
+    #: Probability that a task ends ``failed`` with a realistic ``task_status_msg``.
+    failure_rate: float = 0.0
+    #: Requests per second per account before 1302; None = no rate limit.
+    rate_limit: float | None = None
+    #: Bucket size of the rate limit (how many requests may come at once); default max(1, rate).
+    rate_burst: float | None = None
+    #: How a 1302 answer carries Retry-After: seconds, an HTTP date, not at all, or mixed.
+    retry_after: RetryAfterMode = "seconds"
+    #: Render real H.264 mp4 files from the input image (needs PyAV) instead of filler bytes.
+    render: bool = False
+    #: Size of the filler bytes served per video when ``render`` is off.
+    video_bytes: int = 1 << 20
+    fps: int = 24
+    #: Longest side of a rendered video, in pixels.
+    render_max_side: int = 640
+    #: Seconds a result URL stays valid after its task ended (the real service: 30 days).
+    url_lifetime: float = 30 * 24 * 3600.0
+    #: Fault kind -> probability per eligible request (see ``FAULT_KINDS``).
+    faults: dict[str, float] = attrs.Factory(dict)
+    #: How long a ``slow`` fault holds a response.
+    slow_seconds: float = 2.0
+    #: Standard Webhooks secret (``whsec_...``) to sign callbacks with; None = unsigned.
+    webhook_secret: str | None = attrs.field(default=None, repr=False)
+    #: Attempts per callback delivery and the pause between them.
+    callback_attempts: int = 3
+    callback_retry_delay: float = 1.0
+    callback_timeout: float = 5.0
+    #: Deliver callbacks to hosts other than loopback (off: the emulator never reaches out).
+    allow_remote_callbacks: bool = False
+    #: Treat a JWT as expired (1004) once it is older than this many seconds past ``nbf``.
+    token_max_age: float | None = None
+    #: Model used when a request names none (the legacy API's documented default).
+    default_model: str = "kling-v1"
+    #: Units a task costs: (model, mode, duration) -> units.
+    unit_cost: Callable[[str, str | None, str], float] = default_unit_cost
+    #: Seed of every random draw (durations, failures, faults, ids); None = from the OS.
+    seed: int | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    def __attrs_post_init__(self) -> None:
+        unknown = sorted(set(self.faults) - set(FAULT_KINDS))
+        if unknown:
+            raise ValueError(
+                f"faults: unknown kind(s) {unknown}; known kinds are {sorted(FAULT_KINDS)}"
+            )
+        for kind, p in self.faults.items():
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"faults[{kind!r}]: probability {p} is not within 0..1")
+        low, high = self.duration
+        if not 0 <= low <= high:
+            raise ValueError(f"duration: {self.duration} must satisfy 0 <= min <= max")
+        if not 0.0 <= self.failure_rate <= 1.0:
+            raise ValueError(f"failure_rate: {self.failure_rate} is not within 0..1")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key: give both or neither")

@@ -1,0 +1,51 @@
+"""The emulator's counters: what tests and benchmarks read to prove exactly-once and count polls."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import attrs
+
+
+@attrs.define
+class Stats:
+    """Counters since start or the last reset; ``as_dict()`` is what the stats endpoint serves."""
+
+    requests: int = 0
+    create_requests: int = 0
+    creates: int = 0
+    #: Creates accepted whose content (body less external_task_id and callback_url) was seen before.
+    duplicate_creates: int = 0
+    single_queries: int = 0
+    list_queries: int = 0
+    account_queries: int = 0
+    #: Error answers by Kling code (1302 and 1303 are the 429s a scheduler cares about).
+    errors_by_code: Counter[int] = attrs.Factory(Counter)
+    faults_injected: Counter[str] = attrs.Factory(Counter)
+    downloads: int = 0
+    bytes_served: int = 0
+    callbacks_sent: int = 0
+    callbacks_failed: int = 0
+    tasks_succeeded: int = 0
+    tasks_failed: int = 0
+    #: Sum and maximum of finished tasks' durations (create to end: the time each held a slot).
+    duration_sum: float = 0.0
+    duration_max: float = 0.0
+    max_in_flight: int = 0
+    units_charged: float = 0.0
+
+    def clear(self) -> None:
+        """Back to zero, in place (the store and the callbacks hold this very object)."""
+        fresh = Stats()
+        for field in attrs.fields(Stats):
+            setattr(self, field.name, getattr(fresh, field.name))
+
+    def as_dict(self) -> dict[str, Any]:
+        out = attrs.asdict(self)
+        out["errors_by_code"] = {str(k): v for k, v in sorted(self.errors_by_code.items())}
+        out["faults_injected"] = dict(sorted(self.faults_injected.items()))
+        out["rate_limited_1302"] = self.errors_by_code[1302]
+        out["concurrency_limited_1303"] = self.errors_by_code[1303]
+        out["tasks_finished"] = self.tasks_succeeded + self.tasks_failed
+        return out
