@@ -83,9 +83,13 @@ def render_mp4(
             angle = math.radians(roll * eased)
             cos, sin = math.cos(angle) * scale, math.sin(angle) * scale
             data = (
-                cos, -sin, cx - cos * out_w / 2 + sin * out_h / 2,
-                sin, cos, cy - sin * out_w / 2 - cos * out_h / 2,
-            )  # fmt: skip
+                cos,
+                -sin,
+                cx - cos * out_w / 2 + sin * out_h / 2,
+                sin,
+                cos,
+                cy - sin * out_w / 2 - cos * out_h / 2,
+            )
             frame = work.transform(
                 (out_w, out_h), Image.Transform.AFFINE, data, Image.Resampling.BILINEAR
             )

@@ -48,6 +48,8 @@ CAPABILITIES: dict[str, dict[str, frozenset[tuple[str | None, str]]]] = {
     # assumption, so that clients can be tested against a model newer than their own map.
     "kling-v3": {"plain": _ALL, "tail": _PRO, "sound": _PRO},
 }
+#: Features a model offers only silent (the notes: kling-v2-6 end frames are "pro, silent").
+SILENT_ONLY: dict[str, frozenset[str]] = {"kling-v2-6": frozenset({"tail"})}
 #: Models whose end frame may be given without a start frame.
 TAIL_ALONE = frozenset({"kling-v1-5", "kling-v1-6"})
 #: Models that take no mode.
@@ -238,6 +240,9 @@ def _common(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 def _check_capability(model: str, mode: str | None, duration: str, features: set[str]) -> None:
     caps = CAPABILITIES[model]
+    if "sound" in features:
+        for feature in sorted(features & SILENT_ONLY.get(model, frozenset())):
+            raise invalid(f"{model} supports {FEATURE_NAMES[feature]} only silent (sound 'off')")
     for feature in sorted(features) or ["plain"]:
         allowed = caps.get(feature)
         if not allowed:

@@ -168,10 +168,11 @@ class Store:
         if state.units_left is not None:
             if state.units_left < cost:
                 raise Rejection(
-                    429, 1102,
+                    429,
+                    1102,
                     f"Resource pack used up: {_units(state.units_left)} units left, "
                     f"this task needs {_units(cost)}",
-                )  # fmt: skip
+                )
             state.units_left -= cost
         task = self._draw(account, spec, now, cost)
         key = content_key(body)

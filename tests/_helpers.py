@@ -1,0 +1,120 @@
+"""Test helpers: credentials, images and a tiny raw HTTP client for the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import jwt
+from PIL import Image
+
+from kling_async.emulator import Account, Emulator
+
+ACCESS_KEY = "test-access-key"
+SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
+API_KEY = "test-api-key-abcdef"
+
+
+def token(
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+    *,
+    exp: float | None = None,
+    nbf: float | None = None,
+    **claims: Any,
+) -> str:
+    now = time.time()
+    payload = {
+        "iss": access_key,
+        "exp": int(now + 1800 if exp is None else exp),
+        "nbf": int(now - 5 if nbf is None else nbf),
+        **claims,
+    }
+    return jwt.encode(payload, secret_key, algorithm="HS256", headers={"typ": "JWT"})
+
+
+def png(
+    width: int = 640,
+    height: int = 360,
+    color: tuple[int, int, int] = (200, 80, 40),
+    fmt: str = "PNG",
+) -> bytes:
+    buf = io.BytesIO()
+    img = Image.new("RGB", (width, height), color)
+    img.paste((20, 160, 220), (width // 4, height // 4, width // 2, height // 2))
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+IMAGE = b64(png())
+
+
+class Api:
+    """Raw requests against an emulator, as a client written from Kling's docs would send them."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, auth: str | None = None) -> None:
+        self.session = session
+        self.base = base
+        self.auth = auth if auth is not None else f"Bearer {token()}"
+
+    def headers(self, auth: str | None = None) -> dict[str, str]:
+        value = self.auth if auth is None else auth
+        return {"Authorization": value} if value else {}
+
+    async def call(
+        self, method: str, path: str, *, auth: str | None = None, **kwargs: Any
+    ) -> tuple[int, dict[str, Any], Any]:
+        async with self.session.request(
+            method, self.base + path, headers=self.headers(auth), **kwargs
+        ) as r:
+            return r.status, await r.json(), r.headers
+
+    async def create(self, kind: str = "image2video", **body: Any) -> tuple[int, dict[str, Any]]:
+        if kind == "image2video":
+            body.setdefault("image", IMAGE)
+        body.setdefault("model_name", "kling-v2-6")
+        status, data, _ = await self.call("POST", f"/v1/videos/{kind}", json=body)
+        return status, data
+
+    async def get(self, ident: str, kind: str = "image2video") -> tuple[int, dict[str, Any]]:
+        status, data, _ = await self.call("GET", f"/v1/videos/{kind}/{ident}")
+        return status, data
+
+    async def wait(
+        self, ident: str, kind: str = "image2video", limit: float = 10.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            _, body = await self.get(ident, kind)
+            if body["data"]["task_status"] in ("succeed", "failed"):
+                return body["data"]  # type: ignore[no-any-return]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"task {ident} did not finish within {limit} s")
+
+
+def test_account(**changes: Any) -> Account:
+    fields: dict[str, Any] = {
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+        "api_keys": (API_KEY,),
+        "concurrency_limit": None,
+        "name": "test",
+    }
+    fields.update(changes)
+    return Account(**fields)
+
+
+test_account.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
+#: The ``start_emulator`` fixture: ``emu, api = await start_emulator(account=None, **config)``.
+StartEmulator = Callable[..., Awaitable[tuple[Emulator, Api]]]

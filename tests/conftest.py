@@ -1,0 +1,38 @@
+"""Fixtures: emulators on 127.0.0.1, port 0, closed at the end of each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kling_async.emulator import Account, Emulator, EmulatorConfig
+
+from ._helpers import Api, StartEmulator, test_account
+
+
+@pytest.fixture
+async def start_emulator() -> AsyncIterator[StartEmulator]:
+    """Start emulators (closed at the end of the test): ``emu, api = await start_emulator(...)``."""
+    started: list[Emulator] = []
+    session = aiohttp.ClientSession()
+
+    async def start(account: Account | None = None, **config: Any) -> tuple[Emulator, Api]:
+        config.setdefault("duration", (0.05, 0.15))
+        config.setdefault("seed", 99)
+        config.setdefault("accounts", [account or test_account()])
+        emu = await Emulator(EmulatorConfig(**config)).start()
+        started.append(emu)
+        return emu, Api(session, emu.url)
+
+    yield start
+    for emu in started:
+        await emu.close()
+    await session.close()
+
+
+@pytest.fixture
+async def emu_api(start_emulator: StartEmulator) -> tuple[Emulator, Api]:
+    return await start_emulator()

@@ -1,0 +1,113 @@
+"""Callbacks: the bare task object on every status change, signed per Standard Webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from standardwebhooks.webhooks import Webhook
+
+from ._helpers import StartEmulator
+
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self.fail = False
+        self.url = ""
+        self.arrived = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.deliveries.append((dict(request.headers), await request.read()))
+        self.arrived.set()
+        return web.Response(status=500 if self.fail else 204)
+
+    async def wait_for(self, count: int, limit: float = 5.0) -> None:
+        async with asyncio.timeout(limit):
+            while len(self.deliveries) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", rec.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    rec.url = f"http://127.0.0.1:{port}/hook"
+    yield rec
+    await runner.cleanup()
+
+
+async def test_signed_callback_on_every_status_change(
+    start_emulator: StartEmulator, receiver: Receiver
+) -> None:
+    emu, api = await start_emulator(webhook_secret=SECRET, duration=(0.3, 0.3))
+    _, created = await api.create(callback_url=receiver.url, external_task_id="cb-1")
+    await receiver.wait_for(3)
+    await asyncio.sleep(0.05)
+    assert len(receiver.deliveries) == 3
+    verifier = Webhook(SECRET)
+    statuses = []
+    for headers, raw in receiver.deliveries:
+        lower = {k.lower(): v for k, v in headers.items()}
+        assert lower["webhook-signature"].startswith("v1,")
+        payload: Any = verifier.verify(raw, lower)  # raises if the signature is wrong
+        assert "code" not in payload
+        assert "data" not in payload
+        assert payload["task_id"] == created["data"]["task_id"]
+        assert payload["task_info"]["external_task_id"] == "cb-1"
+        statuses.append(payload["task_status"])
+    assert statuses == ["submitted", "processing", "succeed"]
+    final = json.loads(receiver.deliveries[-1][1])
+    assert final["task_result"]["videos"][0]["url"].startswith(emu.url)
+    assert emu.stats()["callbacks_sent"] == 3
+
+
+async def test_tampered_body_fails_verification(
+    start_emulator: StartEmulator, receiver: Receiver
+) -> None:
+    _emu, api = await start_emulator(webhook_secret=SECRET, duration=(0.05, 0.05))
+    await api.create(callback_url=receiver.url)
+    await receiver.wait_for(1)
+    headers, raw = receiver.deliveries[0]
+    lower = {k.lower(): v for k, v in headers.items()}
+    with pytest.raises(Exception, match=r"(?i)signature"):
+        Webhook(SECRET).verify(raw.replace(b"submitted", b"succeed"), lower)
+
+
+async def test_unsigned_without_secret_and_failures_retried(
+    start_emulator: StartEmulator, receiver: Receiver
+) -> None:
+    emu, api = await start_emulator(
+        duration=(5.0, 5.0), callback_attempts=2, callback_retry_delay=0.05
+    )
+    receiver.fail = True
+    await api.create(callback_url=receiver.url)
+    await receiver.wait_for(2)
+    await asyncio.sleep(0.1)
+    assert len(receiver.deliveries) == 2  # the submitted callback, tried twice
+    assert all("webhook-signature" not in {k.lower() for k in h} for h, _ in receiver.deliveries)
+    stats = emu.stats()
+    assert (stats["callbacks_sent"], stats["callbacks_failed"]) == (0, 1)
+
+
+async def test_callbacks_never_leave_loopback_by_default(start_emulator: StartEmulator) -> None:
+    emu, api = await start_emulator()
+    status, _ = await api.create(callback_url="https://hooks.example.com/kling")
+    assert status == 200
+    await asyncio.sleep(0.05)
+    assert emu.stats()["callbacks_failed"] == 1
+    assert emu.stats()["callbacks_sent"] == 0

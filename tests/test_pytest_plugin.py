@@ -1,0 +1,57 @@
+"""The pytest plugin users get: a running emulator and KLING_* in the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kling_async.emulator import EmulatorConfig, EmulatorThread
+
+
+@pytest.fixture
+def kling_emulator_config() -> EmulatorConfig:
+    """Overriding the config fixture changes the emulator, as the README shows."""
+    return EmulatorConfig(duration=(0.05, 0.1), failure_rate=1.0, seed=5)
+
+
+def test_plugin_is_registered_through_its_entry_point(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.pluginmanager.has_plugin("kling_async_emulator")
+
+
+def test_fixture_serves_a_sync_test(kling_emulator: EmulatorThread) -> None:
+    assert os.environ["KLING_BASE_URL"] == kling_emulator.url
+    assert kling_emulator.url.startswith("http://127.0.0.1:")
+
+    async def run() -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {os.environ['KLING_API_KEY']}"}
+        base = os.environ["KLING_BASE_URL"]
+        async with aiohttp.ClientSession(headers=headers) as s:
+            body = {"model_name": "kling-v2-6", "image": "https://x.test/a.png"}
+            async with s.post(f"{base}/v1/videos/image2video", json=body) as r:
+                task_id = (await r.json())["data"]["task_id"]
+            for _ in range(100):
+                async with s.get(f"{base}/v1/videos/image2video/{task_id}") as r:
+                    task: dict[str, Any] = (await r.json())["data"]
+                if task["task_status"] in ("succeed", "failed"):
+                    return task
+                await asyncio.sleep(0.02)
+        raise AssertionError("task did not end")
+
+    task = asyncio.run(run())
+    assert task["task_status"] == "failed"  # the overridden config's failure_rate
+    stats = kling_emulator.stats()
+    assert (stats["creates"], stats["tasks_failed"]) == (1, 1)
+    kling_emulator.reset()
+    assert kling_emulator.stats()["creates"] == 0
+
+
+async def test_fixture_serves_an_async_test(kling_emulator: EmulatorThread) -> None:
+    kling_emulator.inject("5001", route="list")
+    headers = {"Authorization": f"Bearer {os.environ['KLING_API_KEY']}"}
+    url = f"{kling_emulator.url}/v1/videos/image2video"
+    async with aiohttp.ClientSession(headers=headers) as s, s.get(url) as r:
+        assert (r.status, (await r.json())["code"]) == (503, 5001)
