@@ -24,9 +24,9 @@ from .emulator import Emulator, EmulatorConfig
 
 #: One camera move per sample, so the demo shows what ``camera_control`` does.
 CAMERA_MOVES: dict[str, dict[str, Any]] = {
-    "sunset": {"type": "simple", "config": {"zoom": 6}},
-    "lighthouse": {"type": "simple", "config": {"tilt": -6}},
-    "planet": {"type": "simple", "config": {"roll": 8}},
+    "sunset": {"type": "simple", "config": {"zoom": -6}},  # zoom in
+    "lighthouse": {"type": "simple", "config": {"pan": 6}},  # turn up
+    "planet": {"type": "simple", "config": {"roll": 8}},  # roll clockwise
 }
 POLL_INTERVAL = 0.5
 DEADLINE = 120.0

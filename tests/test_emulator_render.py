@@ -41,7 +41,7 @@ async def test_rendered_image2video_follows_the_image_and_the_camera(
         model_name="kling-v1-5",
         mode="pro",
         image=b64(source),
-        camera_control={"type": "simple", "config": {"zoom": 8}},
+        camera_control={"type": "simple", "config": {"zoom": -8}},
     )
     frames, codec = _frames(data)
     assert codec == "h264"

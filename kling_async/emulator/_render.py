@@ -13,16 +13,16 @@ from typing import Any
 
 from PIL import Image
 
-#: How each camera move drifts over the clip: (zoom, dx, dy, roll) at full strength, where
-#: zoom is the share the view narrows, dx/dy the share of the margin the centre travels and
-#: roll the degrees it turns.
+#: How each camera move drifts over the clip: (widen, dx, dy, roll) at full strength, where
+#: widen is the share the view grows (negative: it narrows, a zoom in), dx/dy the share of the
+#: margin the centre travels (right, down) and roll the degrees it turns clockwise.
 _NAMED_MOVES: dict[str, tuple[float, float, float, float]] = {
-    "down_back": (-0.25, 0.0, 0.6, 0.0),
-    "forward_up": (0.25, 0.0, -0.6, 0.0),
-    "right_turn_forward": (0.2, 0.6, 0.0, 0.0),
-    "left_turn_forward": (0.2, -0.6, 0.0, 0.0),
+    "down_back": (0.25, 0.0, 0.6, 0.0),
+    "forward_up": (-0.25, 0.0, -0.6, 0.0),
+    "right_turn_forward": (-0.2, 0.6, 0.0, 0.0),
+    "left_turn_forward": (-0.2, -0.6, 0.0, 0.0),
 }
-_GENTLE = (0.12, 0.0, 0.0, 0.0)  # no camera_control: a slow push in
+_GENTLE = (-0.12, 0.0, 0.0, 0.0)  # no camera_control: a slow push in
 
 
 def _move(camera: dict[str, Any] | None) -> tuple[float, float, float, float]:
@@ -30,12 +30,15 @@ def _move(camera: dict[str, Any] | None) -> tuple[float, float, float, float]:
         return _GENTLE
     if camera.get("type") != "simple":
         return _NAMED_MOVES.get(str(camera.get("type")), _GENTLE)
+    # Kling's axes: horizontal/vertical move the camera (negative: left/down); pan turns it
+    # in the vertical plane (negative: down), tilt in the horizontal one (negative: left);
+    # roll negative is counterclockwise; zoom negative narrows the field of view.
     cfg = camera.get("config") or {}
     s = {axis: float(cfg.get(axis, 0)) / 10.0 for axis in cfg}
     return (
         0.3 * s.get("zoom", 0.0),
-        0.8 * (s.get("horizontal", 0.0) + s.get("pan", 0.0)),
-        -0.8 * (s.get("vertical", 0.0) + s.get("tilt", 0.0)),  # up is negative y on screen
+        0.8 * (s.get("horizontal", 0.0) + s.get("tilt", 0.0)),
+        -0.8 * (s.get("vertical", 0.0) + s.get("pan", 0.0)),  # up is negative y on screen
         8.0 * s.get("roll", 0.0),
     )
 
@@ -66,7 +69,7 @@ def render_mp4(
     work = source.convert("RGB").resize(
         (max(out_w, int(out_w / base)), max(out_h, int(out_h / base))), Image.Resampling.BILINEAR
     )
-    zoom, dx, dy, roll = _move(camera)
+    widen, dx, dy, roll = _move(camera)
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -75,7 +78,7 @@ def render_mp4(
         for i in range(frames):
             t = i / max(1, frames - 1)
             eased = t * t * (3 - 2 * t)
-            view = base * (1 - zoom * eased)  # share of the picture in view
+            view = min(1.0, base * (1 + widen * eased))  # share of the picture in view
             margin_x, margin_y = (1 - view) / 2, (1 - view) / 2
             cx = work.width * (0.5 + dx * eased * margin_x)
             cy = work.height * (0.5 + dy * eased * margin_y)
