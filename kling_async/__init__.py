@@ -1,8 +1,96 @@
-"""kling_async: an asyncio-native SDK for the Kling AI video API, with a batch engine.
+"""kling_async: an asyncio-native SDK for the Kling AI video API.
+
+>>> import kling_async as kling
+>>> async with kling.KlingClient() as client:
+...     task = await client.image_to_video.create(image="cat.png", prompt="the cat blinks")
+...     done = await client.image_to_video.wait(task.task_id)
+...     await client.download(done, "out/cat.mp4")
 
 The emulator of the API lives in :mod:`kling_async.emulator`.
 """
 
-__version__ = "0.1.0"
+from ._http import Timeouts
+from ._retry import RetryPolicy
+from ._version import __version__
+from .client import KlingClient
+from .errors import (
+    AccountError,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BalanceExhaustedError,
+    ConcurrencyLimitError,
+    ConfigurationError,
+    ContentPolicyError,
+    DownloadError,
+    InvalidRequestError,
+    KlingError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseFormatError,
+    ServerError,
+    TaskFailedError,
+    TaskTimeoutError,
+    ValidationError,
+)
+from .models import (
+    CAMERA_PRESETS,
+    AccountCosts,
+    CameraConfig,
+    CameraControl,
+    DynamicMask,
+    ImageToVideo,
+    Point,
+    ResourcePack,
+    Task,
+    TaskStatus,
+    TextToVideo,
+    Video,
+    from_top_left,
+)
+from .resources import WaitPolicy
+from .validation import validate
 
-__all__ = ["__version__"]
+__all__ = [
+    "CAMERA_PRESETS",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AccountCosts",
+    "AccountError",
+    "AuthenticationError",
+    "BalanceExhaustedError",
+    "CameraConfig",
+    "CameraControl",
+    "ConcurrencyLimitError",
+    "ConfigurationError",
+    "ContentPolicyError",
+    "DownloadError",
+    "DynamicMask",
+    "ImageToVideo",
+    "InvalidRequestError",
+    "KlingClient",
+    "KlingError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Point",
+    "RateLimitError",
+    "ResourcePack",
+    "ResponseFormatError",
+    "RetryPolicy",
+    "ServerError",
+    "Task",
+    "TaskFailedError",
+    "TaskStatus",
+    "TaskTimeoutError",
+    "TextToVideo",
+    "Timeouts",
+    "ValidationError",
+    "Video",
+    "WaitPolicy",
+    "__version__",
+    "from_top_left",
+    "validate",
+]

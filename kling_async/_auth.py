@@ -1,0 +1,117 @@
+"""Credentials and the cached JWT: signed once, reused until it nears expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+
+import attrs
+import jwt
+
+from .errors import ConfigurationError
+
+ENV_ACCESS_KEY = "KLING_ACCESS_KEY"
+ENV_SECRET_KEY = "KLING_SECRET_KEY"  # noqa: S105  # the variable's name, not a secret
+ENV_API_KEY = "KLING_API_KEY"
+
+
+@attrs.frozen(repr=False)
+class Credentials:
+    """An access/secret key pair (signed JWTs) or a static API key. Never shown in a repr."""
+
+    access_key: str | None = None
+    secret_key: str | None = None
+    api_key: str | None = None
+
+    def __repr__(self) -> str:
+        if self.api_key is not None:
+            return "Credentials(api_key=<redacted>)"
+        return f"Credentials(access_key={self.access_key!r}, secret_key=<redacted>)"
+
+    @classmethod
+    def resolve(
+        cls,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        api_key: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Credentials:
+        """From the arguments, else from ``KLING_ACCESS_KEY``/``KLING_SECRET_KEY`` or
+        ``KLING_API_KEY``. Raises ``ConfigurationError`` naming what to set."""
+        environ = os.environ if env is None else env
+        if access_key is None and secret_key is None and api_key is None:
+            access_key = environ.get(ENV_ACCESS_KEY) or None
+            secret_key = environ.get(ENV_SECRET_KEY) or None
+            api_key = environ.get(ENV_API_KEY) or None
+        if access_key and secret_key:
+            return cls(access_key=access_key, secret_key=secret_key)
+        if api_key:
+            return cls(api_key=api_key)
+        if access_key or secret_key:
+            missing = "secret_key" if access_key else "access_key"
+            raise ConfigurationError(
+                f"credentials: {missing} is missing; give both access_key and secret_key "
+                f"(or set {ENV_ACCESS_KEY} and {ENV_SECRET_KEY})"
+            )
+        raise ConfigurationError(
+            "credentials: none given; pass access_key= and secret_key= (or api_key=), or set "
+            f"{ENV_ACCESS_KEY} and {ENV_SECRET_KEY} (or {ENV_API_KEY}) in the environment"
+        )
+
+
+class TokenSource:
+    """The ``Authorization`` header value. A JWT is signed once and reused until
+    ``refresh_margin`` seconds before its ``exp``; concurrent callers share one signing."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        ttl: float = 1800.0,
+        refresh_margin: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if ttl <= 0:
+            raise ConfigurationError(f"token_ttl: {ttl} must be positive")
+        self._credentials = credentials
+        self._ttl = ttl
+        self._margin = min(refresh_margin, ttl / 2)
+        self._clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+        #: How many tokens were signed (tests and diagnostics).
+        self.signed = 0
+
+    def __repr__(self) -> str:
+        return f"TokenSource({self._credentials!r}, ttl={self._ttl:g})"
+
+    async def header(self) -> str:
+        if self._credentials.api_key is not None:
+            return f"Bearer {self._credentials.api_key}"
+        token = self._token
+        if token is None or self._clock() >= self._expires - self._margin:
+            async with self._lock:
+                if self._token is None or self._clock() >= self._expires - self._margin:
+                    self._sign()
+            token = self._token
+        assert token is not None
+        return f"Bearer {token}"
+
+    def _sign(self) -> None:
+        now = int(self._clock())
+        exp = now + int(self._ttl)
+        claims = {"iss": self._credentials.access_key, "exp": exp, "nbf": now - 5}
+        assert self._credentials.secret_key is not None
+        self._token = jwt.encode(
+            claims, self._credentials.secret_key, algorithm="HS256", headers={"typ": "JWT"}
+        )
+        self._expires = exp
+        self.signed += 1
+
+    def invalidate(self, header: str) -> None:
+        """Forget the token that ``header`` carried (after a 1003/1004), unless already replaced."""
+        if self._token is not None and header == f"Bearer {self._token}":
+            self._token = None

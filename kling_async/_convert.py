@@ -1,0 +1,178 @@
+"""The one cattrs converter: wire bodies <-> attrs models.
+
+Lenient where the API is loose (unknown fields kept, unknown statuses tolerated, numbers that
+arrive as strings), strict where a wrong type would mislead: a structuring failure becomes a
+``ResponseFormatError`` naming the path (``$.task_result.videos[0].url``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from .errors import ResponseFormatError
+from .models import (
+    AccountCosts,
+    CameraControl,
+    ResourcePack,
+    Task,
+    TaskStatus,
+    Video,
+)
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+
+_TASK_FIELDS = frozenset(
+    {"task_id", "task_status", "task_status_msg", "task_info", "created_at", "updated_at",
+     "final_unit_deduction", "task_result"}
+)  # fmt: skip
+_MAX_MS = 253_402_300_799_999  # 9999-12-31
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"expected a number or a numeric string, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _optional_number(value: Any, _: Any) -> float | None:
+    return None if value in (None, "") else _number(value)
+
+
+def _timestamp(value: Any, _: Any) -> datetime | None:
+    """Unix milliseconds (int or numeric string) -> an aware UTC datetime."""
+    if value in (None, "", 0):
+        return None
+    ms = _number(value)
+    if not 0 <= ms <= _MAX_MS:
+        raise ValueError(f"timestamp {value!r} ms is out of range")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _string(value: Any, _: Any) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _optional_string(value: Any, _: Any) -> str | None:
+    return None if value is None or value == "" else _string(value, None)
+
+
+converter.register_structure_hook(datetime, _timestamp)
+converter.register_structure_hook(TaskStatus, lambda v, _: TaskStatus.parse(v))
+converter.register_structure_hook(
+    Video,
+    make_dict_structure_fn(
+        Video,
+        converter,
+        id=override(struct_hook=_string),
+        url=override(struct_hook=_string),
+        watermark_url=override(struct_hook=_optional_string),
+        duration=override(struct_hook=_optional_number),
+    ),
+)
+converter.register_structure_hook(
+    ResourcePack,
+    make_dict_structure_fn(
+        ResourcePack,
+        converter,
+        name=override(rename="resource_pack_name", struct_hook=_string),
+        pack_id=override(rename="resource_pack_id", struct_hook=_string),
+        pack_type=override(rename="resource_pack_type", struct_hook=_string),
+        total=override(rename="total_quantity", struct_hook=_optional_number),
+        remaining=override(rename="remaining_quantity", struct_hook=_optional_number),
+        status=override(struct_hook=_string),
+        purchased_at=override(rename="purchase_time"),
+        effective_at=override(rename="effective_time"),
+        expires_at=override(rename="invalid_time"),
+    ),
+)
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{where}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _structure_task(body: Mapping[str, Any], kind: str) -> Task:
+    info = _mapping(body.get("task_info"), "task_info")
+    result = _mapping(body.get("task_result"), "task_result")
+    videos = result.get("videos") or []
+    if not isinstance(videos, list):
+        raise TypeError("task_result.videos: expected a list")
+    if "task_id" not in body:
+        raise KeyError("task_id")
+    raw_status = body.get("task_status")
+    message = body.get("task_status_msg")
+    return Task(
+        task_id=_string(body["task_id"], None),
+        status=TaskStatus.parse(raw_status),
+        external_task_id=_optional_string(info.get("external_task_id"), None),
+        status_message=message if isinstance(message, str) else "",
+        created_at=_timestamp(body.get("created_at"), None),
+        updated_at=_timestamp(body.get("updated_at"), None),
+        videos=tuple(converter.structure(v, Video) for v in videos),
+        units=_optional_number(body.get("final_unit_deduction"), None),
+        raw_status=str(raw_status) if raw_status is not None else "",
+        kind=kind,
+        extra={k: v for k, v in body.items() if k not in _TASK_FIELDS},
+        raw=dict(body),
+    )
+
+
+def _fail(what: str, exc: Exception, body: Any) -> ResponseFormatError:
+    if isinstance(exc, cattrs.BaseValidationError):
+        detail = "; ".join(cattrs.transform_error(exc, path="$"))
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    return ResponseFormatError(f"{what}: unexpected shape: {detail}", body=body)
+
+
+def task_from_wire(body: Any, kind: str) -> Task:
+    """A task object from the API (query, list item, create answer or callback body)."""
+    try:
+        if not isinstance(body, Mapping):
+            raise TypeError(f"expected a task object, got {type(body).__name__}")
+        return _structure_task(body, kind)
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise _fail("task", exc, body) from None
+
+
+def tasks_from_wire(data: Any, kind: str) -> list[Task]:
+    if not isinstance(data, list):
+        raise ResponseFormatError(
+            f"task list: expected an array, got {type(data).__name__}", body=data
+        )
+    return [task_from_wire(item, kind) for item in data]
+
+
+def costs_from_wire(data: Any) -> AccountCosts:
+    try:
+        body = _mapping(data, "data")
+        packs = body.get("resource_pack_subscribe_infos") or []
+        if not isinstance(packs, list):
+            raise TypeError("resource_pack_subscribe_infos: expected a list")
+        return AccountCosts(
+            packs=tuple(converter.structure(p, ResourcePack) for p in packs), raw=dict(body)
+        )
+    except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise _fail("account costs", exc, data) from None
+
+
+def camera_to_wire(camera: CameraControl) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": camera.type}
+    if camera.config is not None:
+        out["config"] = converter.unstructure(camera.config)
+    return out

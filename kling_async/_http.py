@@ -1,0 +1,245 @@
+"""One session, one request path: every aiohttp exception and every Kling envelope becomes
+the SDK's own exception here, and queries are retried here under the ``RetryPolicy``."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+import attrs
+
+from ._auth import TokenSource
+from ._retry import RetryPolicy, parse_retry_after
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ConfigurationError,
+    ResponseFormatError,
+    ServerError,
+    error_for,
+)
+
+RequestKind = Literal["create", "query", "list", "account"]
+USER_AGENT = f"kling-async/{__version__}"
+
+
+@attrs.frozen
+class Timeouts:
+    """Seconds per request kind. A download has no total timeout, only connect and read ones."""
+
+    connect: float = 10.0
+    query: float = 30.0
+    create: float = 120.0  # a create may carry a 10 MB image as base64
+    download_read: float = 60.0
+
+    def for_kind(self, kind: RequestKind) -> aiohttp.ClientTimeout:
+        total = self.create if kind == "create" else self.query
+        return aiohttp.ClientTimeout(total=total, connect=self.connect)
+
+    def for_download(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_read=self.download_read)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str, allow_http: bool) -> str:
+    """The base URL without a trailing slash; plain http only for loopback or when allowed."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url: {base_url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"base_url: {base_url!r} is plain http to a non-loopback host; use https, "
+            "or pass allow_http=True if you really mean it"
+        )
+    return base_url.rstrip("/")
+
+
+def _connection_error(exc: BaseException, what: str) -> APIConnectionError:
+    """The one table from aiohttp's exceptions to the SDK's (by type, never by message)."""
+    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
+        return APITimeoutError(f"{what}: no answer in time ({type(exc).__name__})")
+    error = APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        error.retryable = False  # type: ignore[attr-defined]  # a bad certificate stays bad
+    return error
+
+
+_CONNECTION_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+class Transport:
+    """Owns (or borrows) the ``aiohttp.ClientSession`` and sends every API request."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenSource,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url
+        self.tokens = tokens
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self._session = session
+        self._owns_session = session is None
+        #: Requests that went out (every try counts), for diagnostics and tests.
+        self.requests_sent = 0
+
+    async def session(self) -> aiohttp.ClientSession:
+        """The session, created on first use inside the running loop when none was given."""
+        if self._session is None or (self._owns_session and self._session.closed):
+            self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+            self._owns_session = True
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session if this transport created it; a borrowed one is left open."""
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+        if self._owns_session:
+            self._session = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        retry: bool = True,
+    ) -> Any:
+        """Send one logical request and return the envelope's ``data``.
+
+        With ``retry`` (queries) it is retried under the policy; without (creates) it is sent
+        once — plus one resend after a 1003/1004, which proves nothing was created.
+        """
+        if not retry:
+            return await self._send_authenticated(method, path, kind, json_body, params)
+        async for attempt in self.retry.retrying(self.sleep):
+            with attempt:
+                return await self._send_authenticated(method, path, kind, json_body, params)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    async def _send_authenticated(
+        self,
+        method: str,
+        path: str,
+        kind: RequestKind,
+        json_body: Any,
+        params: dict[str, Any] | None,
+    ) -> Any:
+        header = await self.tokens.header()
+        try:
+            return await self._send(method, path, kind, json_body, params, header)
+        except AuthenticationError as exc:
+            if exc.code not in (1003, 1004):
+                raise
+            self.tokens.invalidate(header)  # a stale token: refresh it and try once more
+            header = await self.tokens.header()
+            return await self._send(method, path, kind, json_body, params, header)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        kind: RequestKind,
+        json_body: Any,
+        params: dict[str, Any] | None,
+        auth: str,
+    ) -> Any:
+        session = await self.session()
+        what = f"{method} {path}"
+        self.requests_sent += 1
+        try:
+            async with session.request(
+                method,
+                self.base_url + path,
+                json=json_body,
+                params=params,
+                headers={"Authorization": auth},
+                timeout=self.timeouts.for_kind(kind),
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                retry_after = parse_retry_after(response.headers)
+        except asyncio.CancelledError:
+            raise
+        except _CONNECTION_ERRORS as exc:
+            raise _connection_error(exc, what) from exc
+        return _unwrap(raw, status, retry_after, what)
+
+    @asynccontextmanager
+    async def stream(
+        self, url: str, headers: dict[str, str] | None = None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A GET of a result file (no auth header: result URLs are pre-signed)."""
+        session = await self.session()
+        async with session.get(
+            url, headers=headers or {}, timeout=self.timeouts.for_download()
+        ) as response:
+            yield response
+
+
+def _unwrap(raw: bytes, status: int, retry_after: float | None, what: str) -> Any:
+    """The ``data`` of a success envelope, or the exception for an error answer."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        snippet = raw[:120].decode("utf-8", "replace")
+        if status >= 500:
+            raise ServerError(
+                f"{what}: HTTP {status} without a Kling envelope: {snippet!r}",
+                code=0,
+                http_status=status,
+                retry_after=retry_after,
+            ) from None
+        raise ResponseFormatError(
+            f"{what}: HTTP {status}, the body is not JSON: {snippet!r}", body=snippet
+        ) from None
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, int) or isinstance(code, bool):
+        if status >= 500:
+            raise ServerError(
+                f"{what}: HTTP {status} without a Kling code", code=0, http_status=status
+            )
+        raise ResponseFormatError(
+            f"{what}: HTTP {status}, no integer 'code' in the answer", body=body
+        )
+    if code != 0:
+        message = body.get("message")
+        request_id = body.get("request_id")
+        raise error_for(
+            code,
+            message if isinstance(message, str) else repr(message),
+            http_status=status,
+            request_id=request_id if isinstance(request_id, str) else None,
+            body=body,
+            retry_after=retry_after,
+        )
+    return body.get("data")
+
+
+__all__ = ["APIError", "RequestKind", "Timeouts", "Transport", "check_base_url"]

@@ -1,0 +1,127 @@
+"""``KlingClient``: credentials, one session, and the namespaces that use them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+
+from ._auth import Credentials, TokenSource
+from ._download import DEFAULT_MAX_BYTES, download
+from ._http import Timeouts, Transport, check_base_url
+from ._retry import RetryPolicy
+from .errors import DownloadError
+from .models import Task, Video
+from .resources import AccountResource, ImageToVideoResource, TextToVideoResource, WaitPolicy
+
+DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
+ENV_BASE_URL = "KLING_BASE_URL"
+
+
+class KlingClient:
+    """The Kling API, awaited. ``async with KlingClient() as client: ...``
+
+    Credentials come from the arguments, else from ``KLING_ACCESS_KEY`` + ``KLING_SECRET_KEY``
+    or ``KLING_API_KEY``; the host from ``base_url`` or ``KLING_BASE_URL`` (default
+    ``https://api-singapore.klingai.com``). Plain ``http://`` is accepted for loopback hosts
+    only, unless ``allow_http=True``. A ``session`` you pass is used and left open; otherwise
+    the client creates one inside the running loop and closes it on ``close()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        allow_http: bool = False,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        wait: WaitPolicy | None = None,
+        token_ttl: float = 1800.0,
+        token_refresh_margin: float = 300.0,
+        allow_unknown_models: bool = False,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self.credentials = Credentials.resolve(access_key, secret_key, api_key)
+        self.base_url = check_base_url(
+            base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL, allow_http
+        )
+        self.tokens = TokenSource(
+            self.credentials, ttl=token_ttl, refresh_margin=token_refresh_margin
+        )
+        self.wait_policy = wait or WaitPolicy()
+        #: Skip the capability map for models newer than it (they are sent unchecked).
+        self.allow_unknown_models = allow_unknown_models
+        extra = {} if sleep is None else {"sleep": sleep}
+        self._transport = Transport(
+            self.base_url, self.tokens, session=session, timeouts=timeouts, retry=retry, **extra
+        )
+
+    def __repr__(self) -> str:
+        return f"KlingClient(base_url={self.base_url!r}, credentials={self.credentials!r})"
+
+    @cached_property
+    def image_to_video(self) -> ImageToVideoResource:
+        return ImageToVideoResource(self)
+
+    @cached_property
+    def text_to_video(self) -> TextToVideoResource:
+        return TextToVideoResource(self)
+
+    @cached_property
+    def account(self) -> AccountResource:
+        return AccountResource(self)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._transport.retry
+
+    async def download(
+        self,
+        task: Task | Video | str,
+        dest: str | os.PathLike[str],
+        *,
+        index: int = 0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> Path:
+        """Stream a task's video (or a ``Video``, or a URL) to ``dest``; return the path.
+
+        Written to ``<dest>.part`` first, length-checked, then renamed: a partial file never
+        stands under ``dest``. An interrupted transfer resumes with ``Range``.
+        """
+        if isinstance(task, Task):
+            if not task.succeeded:
+                raise DownloadError(f"task {task.task_id} is {task.status.value}, not succeeded")
+            if not 0 <= index < len(task.videos):
+                raise DownloadError(
+                    f"task {task.task_id} has {len(task.videos)} video(s); no index {index}"
+                )
+            url = task.videos[index].url
+        elif isinstance(task, Video):
+            url = task.url
+        else:
+            url = task
+        return await download(self._transport, url, Path(dest), max_bytes=max_bytes)
+
+    async def close(self) -> None:
+        """Close the session if the client created it."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

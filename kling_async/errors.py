@@ -1,0 +1,210 @@
+"""Every exception the SDK raises: one root, one class per failure family.
+
+::
+
+    KlingError
+    ├── ConfigurationError (also ValueError)     bad client settings, missing credentials
+    ├── ValidationError (also ValueError)        a request broke a rule; nothing was sent
+    ├── APIError                                 Kling answered with an error envelope
+    │   ├── AuthenticationError                  1000-1004
+    │   ├── AccountError                         1100, 1101
+    │   │   └── BalanceExhaustedError            1102: resource pack used up or expired
+    │   ├── PermissionDeniedError                1103, 1304
+    │   ├── InvalidRequestError                  1200, 1201
+    │   ├── NotFoundError                        1202, 1203, and 1201 "Task not found"
+    │   ├── ContentPolicyError                   1300, 1301
+    │   ├── RateLimitError                       1302 (retried after a delay)
+    │   ├── ConcurrencyLimitError                1303 (retried with backoff)
+    │   └── ServerError                          5000-5002 and unknown 5xx (retried)
+    ├── APIConnectionError                       the request did not get an answer
+    │   └── APITimeoutError (also TimeoutError)  ... because a timeout ran out
+    ├── ResponseFormatError                      an answer the SDK cannot read
+    ├── TaskFailedError                          the task ended ``failed``
+    ├── TaskTimeoutError (also TimeoutError)     ``wait`` ran past its deadline
+    └── DownloadError                            a result file could not be fetched whole
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Task
+
+
+class KlingError(Exception):
+    """The root of every error this SDK raises."""
+
+
+class ConfigurationError(KlingError, ValueError):
+    """The client was configured wrongly (missing credentials, an unsafe base URL...)."""
+
+
+class ValidationError(KlingError, ValueError):
+    """A request broke a documented rule; nothing was sent.
+
+    ``field``, ``value`` and ``rule`` say what and why; ``str()`` says all three.
+    """
+
+    def __init__(self, field: str, value: object, rule: str) -> None:
+        self.field = field
+        self.value = value
+        self.rule = rule
+        super().__init__(f"{field}: {_short(value)} — {rule}")
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class APIError(KlingError):
+    """Kling answered with a non-zero ``code``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        http_status: int,
+        request_id: str | None = None,
+        body: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+        self.body = body
+        #: Seconds the server asked to wait (``Retry-After``), if it said.
+        self.retry_after = retry_after
+        super().__init__(f"[{code}] {message} (HTTP {http_status}, request_id={request_id})")
+
+
+class AuthenticationError(APIError):
+    """1000-1004: the credentials or the token were refused."""
+
+
+class AccountError(APIError):
+    """1100, 1101: the account is abnormal or in arrears."""
+
+
+class BalanceExhaustedError(AccountError):
+    """1102: the resource pack is used up or expired. Retrying will not help."""
+
+
+class PermissionDeniedError(APIError):
+    """1103 (no access to this API or model), 1304 (IP whitelist)."""
+
+
+class InvalidRequestError(APIError):
+    """1200, 1201: the server refused a parameter; ``message`` says which."""
+
+
+class NotFoundError(APIError):
+    """1202, 1203, or a task id / external id the account does not have."""
+
+
+class ContentPolicyError(APIError):
+    """1300, 1301: platform policy or content safety."""
+
+
+class RateLimitError(APIError):
+    """1302: requests too fast. Retried after ``retry_after`` or a backoff."""
+
+
+class ConcurrencyLimitError(APIError):
+    """1303: more parallel tasks than the pack allows. A slot frees when a task ends."""
+
+
+class ServerError(APIError):
+    """5000 (internal error), 5001 (maintenance), 5002 (backlog timeout), other 5xx."""
+
+
+class APIConnectionError(KlingError):
+    """No answer: the connection failed, was dropped, or the response was cut short."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """No answer within the request's timeout."""
+
+
+class ResponseFormatError(KlingError):
+    """An answer that is not what the API documents (not JSON, wrong types...)."""
+
+    def __init__(self, message: str, *, body: Any = None) -> None:
+        self.body = body
+        super().__init__(message)
+
+
+class TaskFailedError(KlingError):
+    """The task ended ``failed``; ``task.status_message`` says why (Kling does not charge it)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        super().__init__(f"task {task.task_id} failed: {task.status_message or 'no reason given'}")
+
+
+class TaskTimeoutError(KlingError, TimeoutError):
+    """``wait`` reached its deadline before the task ended. The task may still finish."""
+
+    def __init__(self, task_id: str, timeout: float, last: Task | None = None) -> None:
+        self.task_id = task_id
+        self.timeout = timeout
+        self.last = last
+        status = last.status.value if last is not None else "unknown"
+        super().__init__(f"task {task_id} still {status} after {timeout:g} s")
+
+
+class DownloadError(KlingError):
+    """A result file could not be downloaded whole (status, length or connection)."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        self.url = url
+        super().__init__(message)
+
+
+#: Kling code -> exception class. One table: the transport never decides by message text,
+#: except to tell a missing task (1201 "Task not found") from a bad parameter.
+CODE_TO_ERROR: dict[int, type[APIError]] = {
+    **dict.fromkeys((1000, 1001, 1002, 1003, 1004), AuthenticationError),
+    **dict.fromkeys((1100, 1101), AccountError),
+    1102: BalanceExhaustedError,
+    **dict.fromkeys((1103, 1304), PermissionDeniedError),
+    **dict.fromkeys((1200, 1201), InvalidRequestError),
+    **dict.fromkeys((1202, 1203), NotFoundError),
+    **dict.fromkeys((1300, 1301), ContentPolicyError),
+    1302: RateLimitError,
+    1303: ConcurrencyLimitError,
+    **dict.fromkeys((5000, 5001, 5002), ServerError),
+}
+
+
+def error_for(
+    code: int,
+    message: str,
+    *,
+    http_status: int,
+    request_id: str | None = None,
+    body: Any = None,
+    retry_after: float | None = None,
+) -> APIError:
+    """The exception for a Kling error answer."""
+    cls = CODE_TO_ERROR.get(code)
+    if code == 1201 and "not found" in message.lower():
+        cls = NotFoundError
+    if cls is None:
+        if http_status >= 500:
+            cls = ServerError
+        elif http_status == 401:
+            cls = AuthenticationError
+        else:  # an unknown code is never retried
+            cls = APIError
+    return cls(
+        message,
+        code=code,
+        http_status=http_status,
+        request_id=request_id,
+        body=body,
+        retry_after=retry_after,
+    )

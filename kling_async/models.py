@@ -1,0 +1,327 @@
+"""Request and response types: attrs classes, built before anything is sent.
+
+Requests (``ImageToVideo``, ``TextToVideo``) hold the same fields as the verbs that send them,
+so a job can be built, validated and stored first. Responses (``Task``, ``Video``,
+``ResourcePack``) are read by the one converter in ``_convert``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Literal, TypeAlias
+
+import attrs
+
+from .errors import ValidationError
+
+#: An image as a path, raw bytes, an http(s) URL (passed through) or base64 (a ``data:``
+#: prefix is stripped).
+ImageInput: TypeAlias = "str | os.PathLike[str] | bytes"
+Mode = Literal["std", "pro"]
+AspectRatio = Literal["16:9", "9:16", "1:1"]
+CameraType = Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
+CAMERA_TYPES: tuple[str, ...] = (
+    "simple",
+    "down_back",
+    "forward_up",
+    "right_turn_forward",
+    "left_turn_forward",
+)
+CAMERA_AXES: tuple[str, ...] = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task is. Unknown statuses from the server become ``UNKNOWN`` (the raw text is
+    kept in ``Task.raw_status``); they never raise."""
+
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, raw: object) -> TaskStatus:
+        text = str(raw).strip().lower() if raw is not None else ""
+        if text in ("succeed", "succeeded", "success"):
+            return cls.SUCCEEDED
+        try:
+            return cls(text)
+        except ValueError:
+            return cls.UNKNOWN
+
+    @property
+    def is_final(self) -> bool:
+        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+
+
+@attrs.frozen
+class Video:
+    """One generated video. ``duration`` in seconds (the API sends it as a string)."""
+
+    id: str
+    url: str
+    watermark_url: str | None = None
+    duration: float | None = None
+
+
+@attrs.frozen
+class Task:
+    """A task as the server last described it. ``raw`` is the body as received, unknown
+    fields included; ``extra`` holds the top-level fields this SDK does not know."""
+
+    task_id: str
+    status: TaskStatus
+    external_task_id: str | None = None
+    status_message: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    videos: tuple[Video, ...] = ()
+    #: Units deducted (``final_unit_deduction``); None when the server did not say.
+    units: float | None = None
+    raw_status: str = ""
+    #: Which endpoint the task belongs to: ``image2video`` or ``text2video``.
+    kind: str = "image2video"
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status.is_final
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is TaskStatus.SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        return self.status is TaskStatus.FAILED
+
+
+@attrs.frozen
+class ResourcePack:
+    """One resource pack of the account (``GET /account/costs``)."""
+
+    name: str
+    pack_id: str
+    pack_type: str
+    total: float | None
+    remaining: float | None
+    status: str
+    purchased_at: datetime | None = None
+    effective_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+@attrs.frozen
+class AccountCosts:
+    packs: tuple[ResourcePack, ...]
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def remaining(self) -> float:
+        """Units left across online packs."""
+        return sum(p.remaining or 0.0 for p in self.packs if p.status == "online")
+
+
+# -- camera ------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CameraConfig:
+    """The six axes of a ``simple`` camera move, each -10..10, exactly one non-zero.
+
+    Kling's meaning: ``horizontal``/``vertical`` move the camera (negative: left/down); ``pan``
+    turns it in the vertical plane (negative: down), ``tilt`` in the horizontal one (negative:
+    left); ``roll`` negative is counterclockwise; ``zoom`` negative narrows the field of view.
+    """
+
+    horizontal: float = 0
+    vertical: float = 0
+    pan: float = 0
+    tilt: float = 0
+    roll: float = 0
+    zoom: float = 0
+
+
+#: Named moves -> (axis, sign) of a ``simple`` config, or a built-in camera type.
+CAMERA_PRESETS: dict[str, tuple[str, int] | str] = {
+    "zoom_in": ("zoom", -1),
+    "zoom_out": ("zoom", 1),
+    "pan_left": ("tilt", -1),
+    "pan_right": ("tilt", 1),
+    "tilt_up": ("pan", 1),
+    "tilt_down": ("pan", -1),
+    "move_left": ("horizontal", -1),
+    "move_right": ("horizontal", 1),
+    "move_up": ("vertical", 1),
+    "move_down": ("vertical", -1),
+    "roll_clockwise": ("roll", 1),
+    "roll_counterclockwise": ("roll", -1),
+    "down_back": "down_back",
+    "forward_up": "forward_up",
+    "right_turn_forward": "right_turn_forward",
+    "left_turn_forward": "left_turn_forward",
+}
+
+
+@attrs.frozen
+class CameraControl:
+    """A camera move: ``type`` plus, for ``simple``, a ``CameraConfig``.
+
+    >>> CameraControl.simple(zoom=-5)        # zoom in
+    >>> CameraControl.preset("pan_left", strength=3)
+    """
+
+    type: CameraType = "simple"
+    config: CameraConfig | None = None
+
+    @classmethod
+    def simple(
+        cls,
+        *,
+        horizontal: float = 0,
+        vertical: float = 0,
+        pan: float = 0,
+        tilt: float = 0,
+        roll: float = 0,
+        zoom: float = 0,
+    ) -> CameraControl:
+        """A ``simple`` move; raises ``ValidationError`` unless exactly one axis is non-zero
+        and every axis is within -10..10."""
+        config = CameraConfig(horizontal, vertical, pan, tilt, roll, zoom)
+        check_camera_config(config)
+        return cls("simple", config)
+
+    @classmethod
+    def preset(cls, name: str, strength: float = 5) -> CameraControl:
+        """A named move (``zoom_in``, ``pan_left``, ``tilt_up``, ``down_back``...; see
+        ``CAMERA_PRESETS``) at ``strength`` 1..10 (ignored by the built-in types)."""
+        move = CAMERA_PRESETS.get(name)
+        if move is None:
+            raise ValidationError(
+                "camera_control", name, f"unknown preset; known: {', '.join(CAMERA_PRESETS)}"
+            )
+        if isinstance(move, str):
+            return cls(move)  # type: ignore[arg-type]  # the preset table holds only CameraTypes
+        if not 0 < strength <= 10:
+            raise ValidationError("camera_control.strength", strength, "must be within 1..10")
+        axis, sign = move
+        return cls.simple(**{axis: sign * strength})
+
+
+def check_camera_config(config: CameraConfig) -> None:
+    nonzero = []
+    for axis in CAMERA_AXES:
+        value = getattr(config, axis)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not -10 <= value <= 10:
+            raise ValidationError(f"camera_control.config.{axis}", value, "must be within -10..10")
+        if value != 0:
+            nonzero.append(axis)
+    if len(nonzero) != 1:
+        raise ValidationError(
+            "camera_control.config",
+            {a: getattr(config, a) for a in nonzero},
+            f"exactly one of {', '.join(CAMERA_AXES)} must be non-zero (got {len(nonzero)})",
+        )
+
+
+# -- motion brush ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Point:
+    """A trajectory point in input-image pixels, origin at the **bottom-left** (Kling's)."""
+
+    x: int
+    y: int
+
+
+def from_top_left(points: Iterable[tuple[int, int]], image_height: int) -> tuple[Point, ...]:
+    """Convert (x, y) pixel coordinates with the usual top-left origin to Kling's bottom-left
+    origin: the top row becomes ``image_height - 1``, the bottom row 0."""
+    if image_height < 1:
+        raise ValidationError("image_height", image_height, "must be a positive pixel count")
+    return tuple(Point(int(x), image_height - 1 - int(y)) for x, y in points)
+
+
+def _points(points: Iterable[Point]) -> tuple[Point, ...]:
+    return tuple(points)
+
+
+def _masks(masks: Iterable[DynamicMask]) -> tuple[DynamicMask, ...]:
+    return tuple(masks)
+
+
+def _voices(voices: Iterable[str]) -> tuple[str, ...]:
+    return (voices,) if isinstance(voices, str) else tuple(voices)
+
+
+@attrs.frozen
+class DynamicMask:
+    """A motion brush stroke: the mask image and the path (2..77 points) its area follows."""
+
+    mask: ImageInput
+    trajectories: tuple[Point, ...] = attrs.field(converter=_points)
+
+    @classmethod
+    def from_top_left(
+        cls, mask: ImageInput, points: Iterable[tuple[int, int]], image_height: int
+    ) -> DynamicMask:
+        """A stroke whose ``points`` use the usual top-left origin (converted for Kling)."""
+        return cls(mask, from_top_left(points, image_height))
+
+
+# -- requests ----------------------------------------------------------------------------
+
+
+def _duration(value: int | str) -> int | str:
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+@attrs.frozen(kw_only=True)
+class ImageToVideo:
+    """Everything one image-to-video create sends. Build, validate and store it before sending:
+    ``await client.image_to_video.create(request)``."""
+
+    image: ImageInput | None = None
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    model: str = "kling-v2-6"
+    mode: Mode = "std"
+    duration: int = attrs.field(default=5, converter=_duration)
+    image_tail: ImageInput | None = None
+    cfg_scale: float | None = None
+    camera_control: CameraControl | None = None
+    static_mask: ImageInput | None = None
+    dynamic_masks: tuple[DynamicMask, ...] = attrs.field(default=(), converter=_masks)
+    sound: bool | None = None
+    voices: tuple[str, ...] = attrs.field(default=(), converter=_voices)
+    watermark: bool | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TextToVideo:
+    """Everything one text-to-video create sends."""
+
+    prompt: str
+    negative_prompt: str | None = None
+    model: str = "kling-v2-6"
+    mode: Mode = "std"
+    duration: int = attrs.field(default=5, converter=_duration)
+    aspect_ratio: AspectRatio = "16:9"
+    cfg_scale: float | None = None
+    camera_control: CameraControl | None = None
+    sound: bool | None = None
+    voices: tuple[str, ...] = attrs.field(default=(), converter=_voices)
+    watermark: bool | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+Request: TypeAlias = ImageToVideo | TextToVideo

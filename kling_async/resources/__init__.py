@@ -1,0 +1,15 @@
+"""The client's namespaces: ``image_to_video``, ``text_to_video``, ``account``."""
+
+from ._tasks import TaskPager, TaskResource, WaitPolicy
+from .account import AccountResource
+from .image_to_video import ImageToVideoResource
+from .text_to_video import TextToVideoResource
+
+__all__ = [
+    "AccountResource",
+    "ImageToVideoResource",
+    "TaskPager",
+    "TaskResource",
+    "TextToVideoResource",
+    "WaitPolicy",
+]

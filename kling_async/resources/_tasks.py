@@ -1,0 +1,321 @@
+"""The verbs every task endpoint shares: create (never billed twice), get, list, wait, generate."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import attrs
+
+from .. import _images
+from .._convert import camera_to_wire, task_from_wire, tasks_from_wire
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    ConcurrencyLimitError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TaskFailedError,
+    TaskTimeoutError,
+    ValidationError,
+)
+from ..models import ImageToVideo, Task, TextToVideo
+from ..validation import validate
+
+if TYPE_CHECKING:
+    from ..client import KlingClient
+
+R = TypeVar("R", ImageToVideo, TextToVideo)
+ProgressCallback = Callable[[Task], Awaitable[None] | None]
+
+
+@attrs.frozen
+class WaitPolicy:
+    """How ``wait`` polls: the first look after ``first_poll`` seconds (about when a task of
+    the kind is expected to end), then every ``min_interval`` growing by ``factor`` up to
+    ``max_interval``. The default deadline of ``wait`` is ``timeout``."""
+
+    first_poll: float = 30.0
+    min_interval: float = 3.0
+    max_interval: float = 15.0
+    factor: float = 1.5
+    timeout: float = 1200.0
+
+
+def new_external_id() -> str:
+    """The id the SDK gives a create when the caller gave none: the key to reconcile it."""
+    return f"kling-async-{uuid.uuid4().hex}"
+
+
+# A create that failed in one of these ways may still have created the task.
+_AMBIGUOUS_CODES = (5000, 5002)
+
+
+def _ambiguous(exc: BaseException) -> bool:
+    if isinstance(exc, APIConnectionError):
+        return True
+    return isinstance(exc, ServerError) and exc.code in (*_AMBIGUOUS_CODES, 0)
+
+
+def _refused(exc: BaseException, retry_limits: bool) -> bool:
+    """Failures that prove nothing was created and are worth another try."""
+    if isinstance(exc, ConcurrencyLimitError):
+        return retry_limits
+    return isinstance(exc, RateLimitError) or (isinstance(exc, ServerError) and exc.code == 5001)
+
+
+class TaskPager:
+    """``async for task in pager`` walks every page, newest first; ``await pager.page(n)``
+    fetches one page."""
+
+    def __init__(self, resource: TaskResource[Any], page_size: int, max_pages: int | None) -> None:
+        if not 1 <= page_size <= 500:
+            raise ValidationError("page_size", page_size, "must be within 1..500")
+        if max_pages is not None and not 1 <= max_pages <= 1000:
+            raise ValidationError("max_pages", max_pages, "must be within 1..1000")
+        self._resource = resource
+        self._page_size = page_size
+        self._max_pages = max_pages or 1000
+
+    async def page(self, number: int = 1) -> list[Task]:
+        if not 1 <= number <= 1000:
+            raise ValidationError("page", number, "must be within 1..1000")
+        data = await self._resource._client._transport.request(
+            "GET",
+            self._resource.path,
+            kind="list",
+            params={"pageNum": number, "pageSize": self._page_size},
+        )
+        return tasks_from_wire(data, self._resource.kind)
+
+    async def __aiter__(self) -> AsyncIterator[Task]:
+        for number in range(1, self._max_pages + 1):
+            tasks = await self.page(number)
+            for task in tasks:
+                yield task
+            if len(tasks) < self._page_size:
+                return
+
+
+class TaskResource(Generic[R]):
+    """``client.image_to_video`` and ``client.text_to_video`` are instances of subclasses."""
+
+    kind: str
+    request_type: type[R]
+
+    def __init__(self, client: KlingClient) -> None:
+        self._client = client
+        self.path = f"/v1/videos/{self.kind}"
+
+    # -- create ------------------------------------------------------------------------
+    def _request(self, request: R | None, fields: dict[str, Any]) -> R:
+        if request is not None and fields:
+            raise ValidationError(
+                "create", sorted(fields), "give a request object or keyword fields, not both"
+            )
+        if request is not None:
+            if not isinstance(request, self.request_type):
+                raise ValidationError(
+                    "request", type(request).__name__, f"must be {self.request_type.__name__}"
+                )
+            return request
+        try:
+            return self.request_type(**fields)
+        except TypeError as exc:
+            raise ValidationError("create", sorted(fields), f"bad fields: {exc}") from None
+
+    async def create(self, request: R | None = None, /, **fields: Any) -> Task:
+        """Validate, then create the task. Returns it as ``submitted``.
+
+        Never billed twice: the create carries an ``external_task_id`` (the request's, or a
+        new one); after an ambiguous failure (timeout, dropped connection, 5000/5002) the SDK
+        looks that id up before it sends again, and only sends again if the task is not there.
+        """
+        req = self._request(request, fields)
+        await validate(req, allow_unknown_models=self._client.allow_unknown_models)
+        if req.external_task_id is None:
+            req = attrs.evolve(req, external_task_id=new_external_id())
+        body = await self.wire_body(req)
+        return await self.submit(body)
+
+    async def wire_body(self, request: R) -> dict[str, Any]:
+        """The JSON body the API expects (images read and encoded in a worker thread)."""
+        raise NotImplementedError
+
+    async def submit(self, body: dict[str, Any]) -> Task:
+        """Send a create body that carries an ``external_task_id``, reconciling on ambiguity."""
+        external_id = body["external_task_id"]
+        transport = self._client._transport
+        policy = transport.retry
+        deadline = time.monotonic() + policy.total_timeout
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                data = await transport.request(
+                    "POST", self.path, kind="create", json_body=body, retry=False
+                )
+                return self._created(data, external_id)
+            except APIError as exc:
+                failure: Exception = exc
+                if _refused(exc, policy.retry_concurrency_limit):
+                    pass  # nothing was created; try again after the delay
+                elif _ambiguous(exc):
+                    found = await self._reconcile(external_id)
+                    if found is not None:
+                        return found
+                elif (
+                    isinstance(exc, InvalidRequestError)
+                    and attempt > 1
+                    and ("external_task_id" in exc.message)
+                ):
+                    # our own earlier try got through after all: the id is taken by it
+                    found = await self._reconcile(external_id)
+                    if found is not None:
+                        return found
+                    raise
+                else:
+                    raise
+            except APIConnectionError as exc:
+                failure = exc
+                found = await self._reconcile(external_id)
+                if found is not None:
+                    return found
+            if attempt == policy.attempts or time.monotonic() >= deadline:
+                raise failure
+            await transport.sleep(policy.delay(attempt, failure))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _reconcile(self, external_id: str) -> Task | None:
+        """The task created under ``external_id``, or None if the server has none."""
+        try:
+            return await self.get(external_id)
+        except NotFoundError:
+            return None
+        except Exception as exc:
+            exc.add_note(
+                f"the create may have reached the server: look it up with "
+                f"get({external_id!r}) before creating it again"
+            )
+            raise
+
+    def _created(self, data: Any, external_id: str) -> Task:
+        task = task_from_wire(data, self.kind)
+        if task.external_task_id is None:
+            task = attrs.evolve(task, external_task_id=external_id)
+        return task
+
+    # -- queries -----------------------------------------------------------------------
+    async def get(self, task_id: str) -> Task:
+        """The task by its ``task_id`` or your ``external_task_id``. Raises ``NotFoundError``."""
+        if not isinstance(task_id, str) or not task_id.strip() or "/" in task_id:
+            raise ValidationError("task_id", task_id, "must be a non-empty id without '/'")
+        data = await self._client._transport.request("GET", f"{self.path}/{task_id}", kind="query")
+        return task_from_wire(data, self.kind)
+
+    def list(self, *, page_size: int = 30, max_pages: int | None = None) -> TaskPager:
+        """Every task of this kind, newest first: ``async for task in client.X.list()``."""
+        return TaskPager(self, page_size, max_pages)
+
+    async def wait(
+        self,
+        task_id: str | Task,
+        *,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        policy: WaitPolicy | None = None,
+    ) -> Task:
+        """Poll until the task ends; return it when it succeeded.
+
+        Raises ``TaskFailedError`` when it failed and ``TaskTimeoutError`` (a ``TimeoutError``)
+        at the deadline. ``on_progress`` (sync or async) sees every polled state.
+        """
+        ident = task_id.task_id if isinstance(task_id, Task) else task_id
+        policy = policy or self._client.wait_policy
+        limit = policy.timeout if timeout is None else timeout
+        if limit <= 0:
+            raise ValidationError("timeout", limit, "must be positive")
+        deadline = time.monotonic() + limit
+        sleep = self._client._transport.sleep
+        delay, last = policy.first_poll, None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TaskTimeoutError(ident, limit, last)
+            await sleep(min(delay, remaining))
+            last = await self.get(ident)
+            if on_progress is not None:
+                result = on_progress(last)
+                if inspect.isawaitable(result):
+                    await result
+            if last.succeeded:
+                return last
+            if last.failed:
+                raise TaskFailedError(last)
+            delay = policy.min_interval if delay == policy.first_poll else delay * policy.factor
+            delay = min(max(delay, policy.min_interval), policy.max_interval)
+
+    async def generate(
+        self,
+        request: R | None = None,
+        /,
+        *,
+        output: str | Path,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+        **fields: Any,
+    ) -> Path:
+        """create + wait + download, in one call. Returns the video's path."""
+        task = await self.create(request, **fields)
+        done = await self.wait(task.task_id, timeout=timeout, on_progress=on_progress)
+        return await self._client.download(done, output)
+
+
+async def image_fields(request: ImageToVideo) -> dict[str, Any]:
+    """The image-bearing fields of an image-to-video body, encoded off the event loop."""
+    out: dict[str, Any] = {}
+    pairs = [("image", request.image), ("image_tail", request.image_tail),
+             ("static_mask", request.static_mask)]  # fmt: skip
+    for name, value in pairs:
+        if value is not None:
+            out[name] = await asyncio.to_thread(_images.wire, _images.locate(name, value))
+    if request.dynamic_masks:
+        out["dynamic_masks"] = [
+            {
+                "mask": await asyncio.to_thread(
+                    _images.wire, _images.locate(f"dynamic_masks[{i}].mask", stroke.mask)
+                ),
+                "trajectories": [{"x": p.x, "y": p.y} for p in stroke.trajectories],
+            }
+            for i, stroke in enumerate(request.dynamic_masks)
+        ]
+    return out
+
+
+def common_fields(request: ImageToVideo | TextToVideo, *, no_mode: bool) -> dict[str, Any]:
+    """The fields both kinds share, in the API's names and types."""
+    body: dict[str, Any] = {"model_name": request.model, "duration": str(request.duration)}
+    if not no_mode:
+        body["mode"] = request.mode
+    optional = {
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "cfg_scale": request.cfg_scale,
+        "callback_url": request.callback_url,
+        "external_task_id": request.external_task_id,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    if request.camera_control is not None:
+        body["camera_control"] = camera_to_wire(request.camera_control)
+    if request.sound is not None:
+        body["sound"] = "on" if request.sound else "off"
+    if request.voices:
+        body["voice_list"] = [{"voice_id": v} for v in request.voices]
+    if request.watermark is not None:
+        body["watermark_info"] = {"enabled": request.watermark}
+    return body
