@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 
@@ -58,10 +59,8 @@ class RetryPolicy:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""
         if isinstance(exc, APIError) and exc.retry_after is not None:
             return min(max(0.0, exc.retry_after), self.max_retry_after)
-        base = tenacity.wait_exponential_jitter(
-            initial=self.initial_backoff, max=self.max_backoff, jitter=self.jitter
-        )
-        return float(base(_State(attempt)))  # type: ignore[arg-type]
+        backoff = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        return backoff + random.uniform(0, self.jitter)
 
     def retrying(
         self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -79,11 +78,6 @@ class RetryPolicy:
     def _wait(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
         return self.delay(state.attempt_number, exc)
-
-
-@attrs.define
-class _State:
-    attempt_number: int
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

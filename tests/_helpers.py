@@ -118,3 +118,22 @@ test_account.__test__ = False  # type: ignore[attr-defined]  # a helper, not a t
 
 #: The ``start_emulator`` fixture: ``emu, api = await start_emulator(account=None, **config)``.
 StartEmulator = Callable[..., Awaitable[tuple[Emulator, Api]]]
+
+
+
+
+def fast_client(emu: Emulator, **changes: Any) -> Any:
+    """A KlingClient for ``emu`` with quick polling and short backoffs."""
+    import kling_async as kling
+
+    options: dict[str, Any] = {
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+        "base_url": emu.url,
+        "wait": kling.WaitPolicy(first_poll=0.05, min_interval=0.05, max_interval=0.2, timeout=20),
+        "retry": kling.RetryPolicy(
+            attempts=4, total_timeout=10, initial_backoff=0.01, max_backoff=0.05, jitter=0.01
+        ),
+    }
+    options.update(changes)
+    return kling.KlingClient(**options)
