@@ -120,8 +120,6 @@ test_account.__test__ = False  # type: ignore[attr-defined]  # a helper, not a t
 StartEmulator = Callable[..., Awaitable[tuple[Emulator, Api]]]
 
 
-
-
 def fast_client(emu: Emulator, **changes: Any) -> Any:
     """A KlingClient for ``emu`` with quick polling and short backoffs."""
     import kling_async as kling

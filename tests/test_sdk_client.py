@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -15,20 +14,32 @@ from ._helpers import StartEmulator, b64, fast_client, png
 SAMPLE = Path(__file__).parent.parent / "kling_async" / "samples" / "sunset.png"
 
 
-async def test_create_wait_download_with_keywords(start_emulator: StartEmulator, tmp_path: Path) -> None:
+async def test_create_wait_download_with_keywords(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
     emu, _ = await start_emulator()
     async with fast_client(emu) as client:
         task = await client.image_to_video.create(
-            image=SAMPLE, prompt="the sun sets", model="kling-v1-5", mode="pro", duration=5,
+            image=SAMPLE,
+            prompt="the sun sets",
+            model="kling-v1-5",
+            mode="pro",
+            duration=5,
             camera_control=kling.CameraControl.simple(zoom=-5),
-        )  # fmt: skip
+        )
         assert task.status is kling.TaskStatus.SUBMITTED
-        assert task.external_task_id and task.external_task_id.startswith("kling-async-")
+        assert task.external_task_id
+        assert task.external_task_id.startswith("kling-async-")
         seen: list[kling.TaskStatus] = []
-        done = await client.image_to_video.wait(task.task_id, on_progress=lambda t: seen.append(t.status))
-        assert done.succeeded and seen[-1] is kling.TaskStatus.SUCCEEDED
+        done = await client.image_to_video.wait(
+            task.task_id, on_progress=lambda t: seen.append(t.status)
+        )
+        assert done.succeeded
+        assert seen[-1] is kling.TaskStatus.SUCCEEDED
         assert done.videos[0].duration == pytest.approx(5.1)
-        assert done.units == 3.5 and done.created_at is not None and done.created_at.tzinfo
+        assert done.units == 3.5
+        assert done.created_at is not None
+        assert done.created_at.tzinfo
         path = await client.download(done, tmp_path / "out" / "sun.mp4")
     assert path == tmp_path / "out" / "sun.mp4"
     assert path.read_bytes() == await emu.file_bytes(done.videos[0].id)
@@ -47,7 +58,8 @@ async def test_request_objects_and_get_by_either_id(start_emulator: StartEmulato
         assert by_ext.external_task_id == "mine-1"
         with pytest.raises(kling.NotFoundError) as caught:
             await client.image_to_video.get("nobody")
-        assert caught.value.code == 1201 and caught.value.http_status == 400
+        assert caught.value.code == 1201
+        assert caught.value.http_status == 400
         with pytest.raises(kling.ValidationError, match="not both"):
             await client.image_to_video.create(request, prompt="x")
 
@@ -55,8 +67,10 @@ async def test_request_objects_and_get_by_either_id(start_emulator: StartEmulato
 async def test_list_walks_every_page_newest_first(start_emulator: StartEmulator) -> None:
     emu, _ = await start_emulator()
     async with fast_client(emu) as client:
-        ids = [(await client.image_to_video.create(image=png(), prompt=str(i))).task_id
-               for i in range(7)]  # fmt: skip
+        ids = [
+            (await client.image_to_video.create(image=png(), prompt=str(i))).task_id
+            for i in range(7)
+        ]
         listed = [t.task_id async for t in client.image_to_video.list(page_size=3)]
         assert listed == list(reversed(ids))
         first = await client.image_to_video.list(page_size=2).page(1)
@@ -88,7 +102,8 @@ async def test_wait_deadline_is_a_timeout_error(start_emulator: StartEmulator) -
         with pytest.raises(TimeoutError) as caught:
             await client.image_to_video.wait(task.task_id, timeout=0.3)
     assert isinstance(caught.value, kling.TaskTimeoutError)
-    assert caught.value.last is not None and not caught.value.last.is_final
+    assert caught.value.last is not None
+    assert not caught.value.last.is_final
 
 
 async def test_generate_and_text_to_video(start_emulator: StartEmulator, tmp_path: Path) -> None:
@@ -99,8 +114,11 @@ async def test_generate_and_text_to_video(start_emulator: StartEmulator, tmp_pat
         )
         assert out.stat().st_size == 5000
         listed = [t async for t in client.text_to_video.list()]
-        assert len(listed) == 1 and listed[0].kind == "text2video"
-        out2 = await client.image_to_video.generate(image=b64(png()), output=str(tmp_path / "i.mp4"))
+        assert len(listed) == 1
+        assert listed[0].kind == "text2video"
+        out2 = await client.image_to_video.generate(
+            image=b64(png()), output=str(tmp_path / "i.mp4")
+        )
         assert out2.stat().st_size == 5000
 
 
@@ -120,8 +138,9 @@ async def test_api_key_auth_and_borrowed_session(start_emulator: StartEmulator) 
 
     emu, _ = await start_emulator()
     async with aiohttp.ClientSession() as session:
-        async with fast_client(emu, access_key=None, secret_key=None, api_key="test-api-key-abcdef",
-                               session=session) as client:  # fmt: skip
+        async with fast_client(
+            emu, access_key=None, secret_key=None, api_key="test-api-key-abcdef", session=session
+        ) as client:
             await client.image_to_video.create(image=png())
         assert not session.closed  # a session the caller passed is left open
         assert client.tokens.signed == 0
@@ -157,4 +176,3 @@ async def test_client_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> N
     client = kling.KlingClient()
     assert client.base_url == "https://api-singapore.klingai.com"
     assert client.credentials.api_key == "from-env"
-

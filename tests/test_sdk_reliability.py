@@ -35,7 +35,9 @@ async def test_refresh_under_concurrency_signs_one_new_token(start_emulator: Sta
     assert len(set(headers)) == 1
 
 
-async def test_expired_token_answer_refreshes_and_retries_once(start_emulator: StartEmulator) -> None:
+async def test_expired_token_answer_refreshes_and_retries_once(
+    start_emulator: StartEmulator,
+) -> None:
     # The SDK's tokens carry nbf = signing time - 5 s (whole seconds): at signing they are
     # 5-6 s old by nbf. The emulator calls them expired past 6.5 s, so after 1.6 s the cached
     # one is refused with 1004 and a fresh one passes.
@@ -70,13 +72,15 @@ async def test_query_retries_stop_at_their_attempt_bound(start_emulator: StartEm
         with pytest.raises(kling.ServerError) as caught:
             await client.account.costs()
         assert client._transport.requests_sent == 4  # RetryPolicy(attempts=4)
-    assert caught.value.code == 5000 and caught.value.http_status == 500
+    assert caught.value.code == 5000
+    assert caught.value.http_status == 500
 
 
 async def test_query_retries_stop_at_their_time_bound(start_emulator: StartEmulator) -> None:
     emu, _ = await start_emulator(faults={"5002": 1.0})
-    policy = kling.RetryPolicy(attempts=1000, total_timeout=0.5, initial_backoff=0.1,
-                               max_backoff=0.1, jitter=0)  # fmt: skip
+    policy = kling.RetryPolicy(
+        attempts=1000, total_timeout=0.5, initial_backoff=0.1, max_backoff=0.1, jitter=0
+    )
     async with fast_client(emu, retry=policy) as client:
         started = time.monotonic()
         with pytest.raises(kling.ServerError):
@@ -120,12 +124,15 @@ async def test_limits_surface_as_their_types(start_emulator: StartEmulator) -> N
         with pytest.raises(kling.BalanceExhaustedError) as balance:
             await client.image_to_video.create(image=png())
     assert isinstance(balance.value, kling.AccountError)
-    assert balance.value.code == 1102 and balance.value.http_status == 429
+    assert balance.value.code == 1102
+    assert balance.value.http_status == 429
     assert emu.stats()["creates"] == 1
 
 
 @pytest.mark.parametrize("fault", ["lost_create", "drop", "5000", "5002", "5001"])
-async def test_ambiguous_create_is_never_billed_twice(start_emulator: StartEmulator, fault: str) -> None:
+async def test_ambiguous_create_is_never_billed_twice(
+    start_emulator: StartEmulator, fault: str
+) -> None:
     emu, _ = await start_emulator()
     emu.inject(fault, route="create")
     async with fast_client(emu) as client:
@@ -144,8 +151,9 @@ async def test_many_ambiguous_creates_under_random_faults(start_emulator: StartE
     emu, _ = await start_emulator(
         faults={"lost_create": 0.2, "drop": 0.1, "5000": 0.1, "5002": 0.1}, seed=11
     )
-    async with fast_client(emu, retry=kling.RetryPolicy(attempts=10, initial_backoff=0.01,
-                                                        max_backoff=0.02, jitter=0)) as client:  # fmt: skip
+    async with fast_client(
+        emu, retry=kling.RetryPolicy(attempts=10, initial_backoff=0.01, max_backoff=0.02, jitter=0)
+    ) as client:
         tasks = await asyncio.gather(
             *(client.image_to_video.create(image=png(), prompt=f"job {i}") for i in range(40))
         )
@@ -168,7 +176,9 @@ async def test_ambiguous_create_with_lookup_down_says_how_to_recover(
     assert emu.stats()["creates"] == 1
 
 
-async def test_download_resumes_after_truncation(start_emulator: StartEmulator, tmp_path: Path) -> None:
+async def test_download_resumes_after_truncation(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
     emu, _ = await start_emulator(video_bytes=3 * 1024 * 1024)
     async with fast_client(emu) as client:
         task = await client.image_to_video.create(image=png())
@@ -183,7 +193,9 @@ async def test_download_resumes_after_truncation(start_emulator: StartEmulator, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
 
-async def test_download_refuses_what_it_should(start_emulator: StartEmulator, tmp_path: Path) -> None:
+async def test_download_refuses_what_it_should(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
     emu, _ = await start_emulator(video_bytes=10_000)
     async with fast_client(emu) as client:
         with pytest.raises(kling.DownloadError, match="not an http"):
@@ -202,8 +214,11 @@ async def test_download_refuses_what_it_should(start_emulator: StartEmulator, tm
 async def test_slow_answers_time_out_as_api_timeout(start_emulator: StartEmulator) -> None:
     emu, _ = await start_emulator(slow_seconds=1.0)
     emu.inject("slow", count=10, route="account")
-    async with fast_client(emu, timeouts=kling.Timeouts(query=0.2),
-                           retry=kling.RetryPolicy(attempts=2, initial_backoff=0.01)) as client:  # fmt: skip
+    async with fast_client(
+        emu,
+        timeouts=kling.Timeouts(query=0.2),
+        retry=kling.RetryPolicy(attempts=2, initial_backoff=0.01),
+    ) as client:
         with pytest.raises(kling.APITimeoutError) as caught:
             await client.account.costs()
     assert isinstance(caught.value, TimeoutError)
