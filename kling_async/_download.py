@@ -79,7 +79,7 @@ async def download(
         try:
             await _fetch(transport, url, dest, max_bytes)
         except (APIConnectionError, DownloadError) as exc:
-            if isinstance(exc, DownloadError) and not getattr(exc, "resumable", False):
+            if isinstance(exc, DownloadError) and not exc.resumable:
                 raise
             last = exc
             if attempt < policy.attempts:
@@ -96,9 +96,7 @@ async def download(
 
 
 def _resumable(message: str, url: str) -> DownloadError:
-    error = DownloadError(message, url=url)
-    error.resumable = True  # type: ignore[attr-defined]
-    return error
+    return DownloadError(message, url=url, resumable=True)
 
 
 async def _fetch(transport: Transport, url: str, dest: Path, max_bytes: int) -> None:

@@ -77,7 +77,7 @@ def _connection_error(exc: BaseException, what: str) -> APIConnectionError:
         return APITimeoutError(f"{what}: no answer in time ({type(exc).__name__})")
     error = APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        error.retryable = False  # type: ignore[attr-defined]  # a bad certificate stays bad
+        error.retryable = False  # a bad certificate stays bad
     return error
 
 

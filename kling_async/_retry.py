@@ -52,14 +52,14 @@ class RetryPolicy:
         if isinstance(exc, ConcurrencyLimitError):
             return self.retry_concurrency_limit
         if isinstance(exc, APIConnectionError):
-            return getattr(exc, "retryable", True)
+            return exc.retryable
         return isinstance(exc, RateLimitError | ServerError)
 
     def delay(self, attempt: int, exc: BaseException | None) -> float:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""
         if isinstance(exc, APIError) and exc.retry_after is not None:
             return min(max(0.0, exc.retry_after), self.max_retry_after)
-        backoff = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        backoff = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
         return backoff + random.uniform(0, self.jitter)
 
     def retrying(

@@ -124,6 +124,9 @@ class ServerError(APIError):
 class APIConnectionError(KlingError):
     """No answer: the connection failed, was dropped, or the response was cut short."""
 
+    #: False for failures a retry cannot mend (a certificate that does not verify).
+    retryable: bool = True
+
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """No answer within the request's timeout."""
@@ -159,8 +162,10 @@ class TaskTimeoutError(KlingError, TimeoutError):
 class DownloadError(KlingError):
     """A result file could not be downloaded whole (status, length or connection)."""
 
-    def __init__(self, message: str, *, url: str | None = None) -> None:
+    def __init__(self, message: str, *, url: str | None = None, resumable: bool = False) -> None:
         self.url = url
+        #: True when the transfer broke off and can continue from the bytes already saved.
+        self.resumable = resumable
         super().__init__(message)
 
 
