@@ -138,7 +138,7 @@ class Transport:
         """
         if not retry:
             return await self._send_authenticated(method, path, kind, json_body, params)
-        async for attempt in self.retry.retrying(self.sleep):
+        async for attempt in self.retry.retrying(self.sleep, f"{method} {path}"):
             with attempt:
                 return await self._send_authenticated(method, path, kind, json_body, params)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover

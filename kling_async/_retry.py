@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,6 +21,8 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
+
+log = logging.getLogger("kling_async")
 
 
 @attrs.frozen
@@ -63,11 +66,20 @@ class RetryPolicy:
         return backoff + random.uniform(0, self.jitter)
 
     def retrying(
-        self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, what: str = "request"
     ) -> tenacity.AsyncRetrying:
         """A tenacity controller for one logical request under this policy."""
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            wait = state.next_action.sleep if state.next_action is not None else 0.0
+            log.info(
+                "%s: try %d failed (%s); retrying in %.2f s", what, state.attempt_number, exc, wait
+            )
+
         return tenacity.AsyncRetrying(
             sleep=sleep,
+            before_sleep=log_retry,
             stop=tenacity.stop_after_attempt(self.attempts)
             | tenacity.stop_after_delay(self.total_timeout),
             wait=self._wait,

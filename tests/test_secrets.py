@@ -1,0 +1,59 @@
+"""Secrets never show: not in reprs, exception texts, log lines or printed output."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+import kling_async as kling
+
+from ._helpers import SECRET_KEY, StartEmulator, fast_client, png
+
+API_KEY = "test-api-key-abcdef"
+
+
+async def test_secrets_stay_out_of_reprs_errors_and_logs(
+    start_emulator: StartEmulator,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    emu, _ = await start_emulator()
+    seen: list[str] = []
+    tokens: set[str] = set()
+    async with fast_client(emu) as client:
+        seen += [repr(client), str(client), repr(client.credentials), repr(client.tokens)]
+        tokens.add((await client.tokens.header()).removeprefix("Bearer "))
+        task = await client.image_to_video.create(image=png(), prompt="p")
+        done = await client.image_to_video.wait(task)
+        seen += [repr(task), repr(done)]
+        await client.download(done, tmp_path / "v.mp4")
+        emu.inject("5000", count=2, route="query")  # retries write log lines
+        await client.image_to_video.get(task.task_id)
+        for bad in (
+            lambda: client.image_to_video.get("missing"),
+            lambda: client.image_to_video.create(image="nope.png"),
+            lambda: client.download("ftp://x/y", tmp_path / "x"),
+        ):
+            try:
+                await bad()
+            except kling.KlingError as exc:
+                seen += [str(exc), repr(exc), "\n".join(getattr(exc, "__notes__", []))]
+    async with fast_client(emu, secret_key="wrong-" + SECRET_KEY) as wrong:
+        try:
+            await wrong.account.costs()
+        except kling.AuthenticationError as exc:
+            seen += [str(exc), repr(exc), repr(exc.body)]
+    async with fast_client(emu, access_key=None, secret_key=None, api_key=API_KEY) as keyed:
+        seen += [repr(keyed), repr(keyed.credentials)]
+        await keyed.account.costs()
+    out = capsys.readouterr()
+    seen += [out.out, out.err, caplog.text]
+    assert any("retrying" in r.getMessage() for r in caplog.records), "the retries were logged"
+    haystack = "\n".join(seen)
+    for secret in (SECRET_KEY, API_KEY, "wrong-" + SECRET_KEY, *tokens):
+        assert secret not in haystack
+    assert "<redacted>" in repr(client.credentials)
