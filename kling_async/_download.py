@@ -20,7 +20,9 @@ from ._http import Transport
 from ._retry import RetryPolicy
 from .errors import APIConnectionError, DownloadError
 
-CHUNK = 256 * 1024
+#: Bytes per disk write: network reads are gathered into writes of this size (fewer hops to
+#: aiofiles' worker thread); memory held per download stays about one chunk.
+CHUNK = 4 * 1024 * 1024
 #: The default cap on one file's size: far above any Kling video, far below a full disk.
 DEFAULT_MAX_BYTES = 4 * 1024**3
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
@@ -80,6 +82,7 @@ async def download(
             await _fetch(transport, url, dest, max_bytes)
         except (APIConnectionError, DownloadError) as exc:
             if isinstance(exc, DownloadError) and not exc.resumable:
+                await _discard(dest)
                 raise
             last = exc
             if attempt < policy.attempts:
@@ -93,6 +96,13 @@ async def download(
     raise DownloadError(
         f"download of {dest.name} failed after {policy.attempts} attempts: {last}", url=url
     ) from last
+
+
+async def _discard(dest: Path) -> None:
+    """Remove a partial file that cannot be resumed, and its note."""
+    for path in (part_path(dest), _meta_path(dest)):
+        with contextlib.suppress(FileNotFoundError):
+            await aiofiles.os.remove(path)
 
 
 def _resumable(message: str, url: str) -> DownloadError:
@@ -154,21 +164,35 @@ async def _stream_to(
     dest: Path,
 ) -> int:
     written = offset
-    buffer = bytearray()  # gathers network reads into writes of at least CHUNK bytes
+    # Double buffering: while the worker thread writes one batch, the loop keeps reading the
+    # network into the next. A batch is a list of the pieces as read (no copying them together)
+    # of about CHUNK bytes; at most two batches exist at a time.
+    batch: list[bytes] = []
+    batched = 0
+    pending: asyncio.Future[None] | None = None
     async with aiofiles.open(part, "r+b" if offset else "wb") as f:
         if offset:
             await f.seek(offset)
             await f.truncate()
-        while piece := await response.content.read(CHUNK):
-            written += len(piece)
-            if written > max_bytes:
-                raise DownloadError(f"{dest.name}: more than the cap of {max_bytes} bytes", url=url)
-            buffer += piece
-            if len(buffer) >= CHUNK:
-                await f.write(bytes(buffer))
-                buffer.clear()
-        if buffer:
-            await f.write(bytes(buffer))
+        try:
+            while piece := await response.content.readany():
+                written += len(piece)
+                if written > max_bytes:
+                    raise DownloadError(
+                        f"{dest.name}: more than the cap of {max_bytes} bytes", url=url
+                    )
+                batch.append(piece)
+                batched += len(piece)
+                if batched >= CHUNK:
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(f.writelines(batch))
+                    batch, batched = [], 0
+        finally:
+            if pending is not None:
+                await pending  # never leave a write running past the file's close
+            if batch:  # even when the transfer broke off: a resume continues after these
+                await f.writelines(batch)
         await f.flush()
         await asyncio.to_thread(os.fsync, f.fileno())
     return written

@@ -209,6 +209,7 @@ async def test_download_refuses_what_it_should(
         with pytest.raises(kling.DownloadError, match="HTTP 404"):
             await client.download(emu.url + "/__files__/ffff.mp4", tmp_path / "x.mp4")
     assert not (tmp_path / "x.mp4").exists()
+    assert list(tmp_path.iterdir()) == []  # the capped partial file was discarded too
 
 
 async def test_slow_answers_time_out_as_api_timeout(start_emulator: StartEmulator) -> None:
