@@ -1,0 +1,60 @@
+"""One image to one video, awaited from an async app.
+
+Runs against the embedded emulator unless KLING_ACCESS_KEY/KLING_SECRET_KEY (or KLING_API_KEY)
+are set, in which case it talks to real Kling and spends real units.
+
+    python examples/quickstart.py [IMAGE] [OUTPUT]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import kling_async as kling
+from kling_async._samples import sample_paths
+from kling_async.emulator import Emulator, EmulatorConfig
+
+
+@contextlib.asynccontextmanager
+async def kling_client() -> AsyncIterator[kling.KlingClient]:
+    """Real Kling when credentials are in the environment, else a local emulator."""
+    if os.environ.get("KLING_API_KEY") or os.environ.get("KLING_ACCESS_KEY"):
+        async with kling.KlingClient() as client:
+            yield client
+        return
+    async with Emulator(EmulatorConfig(duration=(0.5, 1.5), render=True)) as emu:
+        quick = kling.WaitPolicy(first_poll=0.5, min_interval=0.25, max_interval=1.0)
+        async with kling.KlingClient(
+            api_key=emu.credentials["KLING_API_KEY"], base_url=emu.url, wait=quick
+        ) as client:
+            yield client
+
+
+async def main(image: Path, output: Path) -> Path:
+    async with kling_client() as client:
+        task = await client.image_to_video.create(
+            image=image,
+            prompt="the sun sinks slowly behind the hills",
+            model="kling-v1-5",
+            mode="pro",
+            duration=5,
+            camera_control=kling.CameraControl.preset("zoom_in"),
+        )
+        print(f"submitted {task.task_id} (external id {task.external_task_id})")
+        done = await client.image_to_video.wait(
+            task.task_id, on_progress=lambda t: print(f"  {t.status.value}")
+        )
+        path = await client.download(done, output)
+        print(f"saved {path} ({done.videos[0].duration} s, {done.units} units)")
+        return path
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else sample_paths()[0]
+    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("quickstart.mp4")
+    asyncio.run(main(source, target))
