@@ -15,6 +15,7 @@ import aiohttp
 import attrs
 
 from ._auth import TokenSource
+from ._pacer import Pacer
 from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
 from .errors import (
@@ -23,6 +24,7 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     ConfigurationError,
+    RateLimitError,
     ResponseFormatError,
     ServerError,
     error_for,
@@ -96,8 +98,11 @@ class Transport:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        pacer: Pacer | None = None,
     ) -> None:
         self.base_url = base_url
+        #: Spaces every request this transport sends; learns the rate limit from 1302.
+        self.pacer = pacer or Pacer()
         self.tokens = tokens
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
@@ -172,6 +177,7 @@ class Transport:
     ) -> Any:
         session = await self.session()
         what = f"{method} {path}"
+        await self.pacer.turn()
         self.requests_sent += 1
         try:
             async with session.request(
@@ -189,7 +195,12 @@ class Transport:
             raise
         except _CONNECTION_ERRORS as exc:
             raise _connection_error(exc, what) from exc
-        return _unwrap(raw, status, retry_after, what)
+        try:
+            return _unwrap(raw, status, retry_after, what)
+        except RateLimitError as exc:
+            wait = exc.retry_after
+            self.pacer.rate_limited(None if wait is None else min(wait, self.retry.max_retry_after))
+            raise
 
     @asynccontextmanager
     async def stream(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from functools import cached_property
@@ -14,6 +15,7 @@ import aiohttp
 from ._auth import Credentials, TokenSource
 from ._download import DEFAULT_MAX_BYTES, download
 from ._http import Timeouts, Transport, check_base_url
+from ._pacer import Pacer
 from ._retry import RetryPolicy
 from .errors import DownloadError
 from .models import Task, Video
@@ -48,6 +50,7 @@ class KlingClient:
         token_ttl: float = 1800.0,
         token_refresh_margin: float = 300.0,
         allow_unknown_models: bool = False,
+        max_rate: float | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.credentials = Credentials.resolve(access_key, secret_key, api_key)
@@ -60,9 +63,18 @@ class KlingClient:
         self.wait_policy = wait or WaitPolicy()
         #: Skip the capability map for models newer than it (they are sent unchecked).
         self.allow_unknown_models = allow_unknown_models
-        extra = {} if sleep is None else {"sleep": sleep}
+        sleep = sleep or asyncio.sleep
+        #: The account governor's pacer, shared by every request this client makes. It
+        #: learns the request-rate limit from 1302 answers; ``max_rate`` caps it from the start.
+        self.pacer = Pacer(max_rate=max_rate, sleep=sleep)
         self._transport = Transport(
-            self.base_url, self.tokens, session=session, timeouts=timeouts, retry=retry, **extra
+            self.base_url,
+            self.tokens,
+            session=session,
+            timeouts=timeouts,
+            retry=retry,
+            pacer=self.pacer,
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:

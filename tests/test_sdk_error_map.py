@@ -149,9 +149,10 @@ async def test_retry_after_decides_the_delay() -> None:
         async with client(retry=policy, sleep=sleep) as c:
             costs = await c.account.costs()
     assert costs.packs == ()
+    # the retries' waits (the pacer also holds later requests until Retry-After has passed)
     assert slept[0] == 2
-    assert 28 <= slept[1] <= 31
-    assert slept[2] == 60  # capped
+    assert any(28 <= s <= 31 for s in slept)
+    assert max(slept) == 60  # an hour asked for, capped at max_retry_after
 
 
 @pytest.mark.parametrize(

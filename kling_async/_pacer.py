@@ -1,0 +1,95 @@
+"""The account governor's pacer: one for every request a client makes.
+
+It spaces requests evenly (no bursts) at a rate it adapts like TCP: on a 1302 it halves (or
+drops to half of what was really being sent, if that is lower) and waits out any Retry-After,
+then grows back a few percent per second. Until the server first says 1302 it slows nothing
+down, unless the caller gave a ceiling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+
+@attrs.define
+class PacerStats:
+    rate_limited: int = 0
+    waits: int = 0
+
+
+class Pacer:
+    """Even spacing of requests at an adaptive rate (requests per second)."""
+
+    def __init__(
+        self,
+        *,
+        max_rate: float | None = None,
+        min_rate: float = 0.2,
+        decrease: float = 0.5,
+        growth_per_second: float = 0.05,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        #: None until the server first says 1302 (or the caller sets a ceiling).
+        self.rate: float | None = max_rate
+        self.max_rate = max_rate
+        self.min_rate = min_rate
+        self.decrease = decrease
+        self.growth = growth_per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+        self._blocked_until = 0.0
+        self._grown_at = clock()
+        self._sent: deque[float] = deque(maxlen=256)
+        self._lock = asyncio.Lock()
+        self.stats = PacerStats()
+
+    def _observed_rate(self, now: float) -> float | None:
+        recent = [t for t in self._sent if now - t <= 2.0]
+        if len(recent) < 2:
+            return None
+        return len(recent) / max(0.25, now - recent[0])
+
+    async def turn(self) -> None:
+        """Wait for this request's slot; slots are 1/rate apart."""
+        async with self._lock:
+            now = self._clock()
+            self._grow(now)
+            start = max(now, self._blocked_until)
+            if self.rate is not None:
+                start = max(start, self._next)
+                self._next = start + 1.0 / self.rate
+            delay = start - now
+            if delay > 0:
+                self.stats.waits += 1
+                await self._sleep(delay)
+            self._sent.append(self._clock())
+
+    def _grow(self, now: float) -> None:
+        if self.rate is not None and now > self._blocked_until:
+            elapsed = now - max(self._grown_at, self._blocked_until)
+            if elapsed > 0:
+                self.rate *= (1 + self.growth) ** elapsed
+                if self.max_rate is not None:
+                    self.rate = min(self.rate, self.max_rate)
+        self._grown_at = now
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        """A 1302 arrived: slow down multiplicatively and honour Retry-After."""
+        now = self._clock()
+        self.stats.rate_limited += 1
+        observed = self._observed_rate(now)
+        base = self.rate if self.rate is not None else (observed or 10.0)
+        if observed is not None:
+            base = min(base, observed)
+        self.rate = max(self.min_rate, base * self.decrease)
+        self._grown_at = now
+        pause = retry_after if retry_after is not None else 1.0 / self.rate
+        self._blocked_until = max(self._blocked_until, now + pause)
+        self._next = max(self._next, self._blocked_until)

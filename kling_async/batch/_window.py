@@ -1,0 +1,54 @@
+"""The concurrency window: how many tasks a batch keeps in flight, learned from 1303."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class ConcurrencyWindow:
+    """How many tasks may be in flight: learned from 1303, probed upward now and then.
+
+    ``limit`` starts at ``initial`` (or the user's ``cap``). A 1303 sets it to what was in
+    flight at the time; after ``probe_every`` completions without a 1303 it grows by one, so a
+    pack upgraded mid-batch is found. A slot is taken before a create and released when the
+    task's end is detected.
+    """
+
+    def __init__(self, *, initial: int = 8, cap: int | None = None, probe_every: int = 20) -> None:
+        self.cap = cap
+        self.limit = min(initial, cap) if cap is not None else initial
+        self.in_flight = 0
+        self.probe_every = probe_every
+        self._since_probe = 0
+        self._changed = asyncio.Condition()
+        self.limited = 0  # 1303s seen
+        self.learned: int | None = None
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+
+    async def release(self, *, completed: bool = True) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            if completed:
+                self._since_probe += 1
+                if self._since_probe >= self.probe_every and self.in_flight + 1 >= self.limit:
+                    self._since_probe = 0
+                    self._raise(self.limit + 1)
+            self._changed.notify_all()
+
+    def _raise(self, value: int) -> None:
+        self.limit = min(value, self.cap) if self.cap is not None else value
+
+    async def over_limit(self) -> None:
+        """A create got 1303: the account holds no more than what is in flight now (this
+        create's own slot excluded)."""
+        async with self._changed:
+            self.limited += 1
+            self.in_flight -= 1
+            self.limit = max(1, self.in_flight)
+            self.learned = self.limit
+            self._since_probe = 0
+            self._changed.notify_all()
