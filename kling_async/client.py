@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 
@@ -18,8 +18,11 @@ from ._http import Timeouts, Transport, check_base_url
 from ._pacer import Pacer
 from ._retry import RetryPolicy
 from .errors import DownloadError
-from .models import Task, Video
+from .models import ImageToVideo, Task, TextToVideo, Video
 from .resources import AccountResource, ImageToVideoResource, TextToVideoResource, WaitPolicy
+
+if TYPE_CHECKING:
+    from .batch import BatchRun
 
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 ENV_BASE_URL = "KLING_BASE_URL"
@@ -122,6 +125,22 @@ class KlingClient:
         else:
             url = task
         return await download(self._transport, url, Path(dest), max_bytes=max_bytes)
+
+    def batch(
+        self,
+        jobs: Iterable[ImageToVideo | TextToVideo] | AsyncIterable[ImageToVideo | TextToVideo],
+        output_dir: str | os.PathLike[str],
+        **options: Any,
+    ) -> BatchRun:
+        """Run many jobs: ``async for outcome in client.batch(jobs, output_dir="videos")``.
+
+        Jobs are pulled with back-pressure (any iterable or async iterable); a SQLite journal
+        in ``output_dir`` makes a rerun skip done work and never create a job twice. Options:
+        see ``BatchEngine`` (``journal``, ``max_in_flight``, ``downloads``, ``max_units``...).
+        """
+        from .batch import BatchRun  # the engine imports the client: import it when used
+
+        return BatchRun(self, jobs, Path(output_dir), options)
 
     async def close(self) -> None:
         """Close the session if the client created it."""

@@ -29,6 +29,11 @@ class ConcurrencyWindow:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
 
+    async def force_acquire(self) -> None:
+        """Count a task that is already running on the server (resumed from the journal)."""
+        async with self._changed:
+            self.in_flight += 1
+
     async def release(self, *, completed: bool = True) -> None:
         async with self._changed:
             self.in_flight -= 1

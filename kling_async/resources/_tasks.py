@@ -14,6 +14,7 @@ import attrs
 
 from .. import _images
 from .._convert import camera_to_wire, task_from_wire, tasks_from_wire
+from .._retry import RetryPolicy
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -49,9 +50,12 @@ class WaitPolicy:
     timeout: float = 1200.0
 
 
+GENERATED_PREFIX = "kling-async-"
+
+
 def new_external_id() -> str:
     """The id the SDK gives a create when the caller gave none: the key to reconcile it."""
-    return f"kling-async-{uuid.uuid4().hex}"
+    return f"{GENERATED_PREFIX}{uuid.uuid4().hex}"
 
 
 # A create that failed in one of these ways may still have created the task.
@@ -149,11 +153,11 @@ class TaskResource(Generic[R]):
         """The JSON body the API expects (images read and encoded in a worker thread)."""
         raise NotImplementedError
 
-    async def submit(self, body: dict[str, Any]) -> Task:
+    async def submit(self, body: dict[str, Any], *, policy: RetryPolicy | None = None) -> Task:
         """Send a create body that carries an ``external_task_id``, reconciling on ambiguity."""
         external_id = body["external_task_id"]
         transport = self._client._transport
-        policy = transport.retry
+        policy = policy or transport.retry
         deadline = time.monotonic() + policy.total_timeout
         for attempt in range(1, policy.attempts + 1):
             try:
@@ -171,10 +175,11 @@ class TaskResource(Generic[R]):
                         return found
                 elif (
                     isinstance(exc, InvalidRequestError)
-                    and attempt > 1
-                    and ("external_task_id" in exc.message)
+                    and "external_task_id" in exc.message
+                    and (attempt > 1 or external_id.startswith(GENERATED_PREFIX))
                 ):
-                    # our own earlier try got through after all: the id is taken by it
+                    # an earlier try of ours (this call's, or a crashed run's) got through
+                    # after all: the id is taken by that very task
                     found = await self._reconcile(external_id)
                     if found is not None:
                         return found

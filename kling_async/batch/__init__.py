@@ -1,0 +1,21 @@
+"""The concurrent batch engine: many jobs, one account, as fast as its limits allow.
+
+``client.batch(jobs, output_dir=...)`` for an iterable or async iterable of jobs;
+``BatchEngine`` for a long-lived pipeline stage.
+"""
+
+from ._engine import BatchEngine, BatchRun, default_unit_cost, estimate_units
+from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
+from ._poller import PollPolicy
+
+__all__ = [
+    "BatchEngine",
+    "BatchRun",
+    "BatchSummary",
+    "Outcome",
+    "OutcomeStatus",
+    "PollPolicy",
+    "Timings",
+    "default_unit_cost",
+    "estimate_units",
+]

@@ -1,0 +1,503 @@
+"""The batch engine: jobs in, outcomes out, as fast as the account's limits allow.
+
+Pipeline: a few *preparers* hash, look up and validate jobs (back-pressure: a small queue);
+the *dispatcher* sends creates as the concurrency window has room; *one poller* watches every
+task in flight; a bounded pool of *downloaders* fetches finished videos. The journal records
+each step before it is taken, so a rerun continues where a crash, kill or Ctrl-C stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiofiles.os
+import attrs
+
+from ..errors import (
+    BalanceExhaustedError,
+    ConcurrencyLimitError,
+    KlingError,
+    NotFoundError,
+    TaskFailedError,
+    ValidationError,
+)
+from ..models import ImageToVideo, Task, TextToVideo
+from ..resources._tasks import TaskResource, new_external_id
+from ..validation import validate
+from ._identity import job_identity, job_name
+from ._journal import JobRecord, Journal
+from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
+from ._poller import Poller, PollPolicy, Tracked
+from ._window import ConcurrencyWindow
+
+if TYPE_CHECKING:
+    from ..client import KlingClient
+
+log = logging.getLogger("kling_async.batch")
+Job = ImageToVideo | TextToVideo
+_DONE = object()
+
+
+#: Units a job is expected to cost, for the budget guard: std 5 s = 1, pro 5 s = 3.5, masters
+#: 5 s = 10, 10 s doubles. Kling's real prices vary by pack; pass ``unit_cost`` to use yours.
+def default_unit_cost(job: Job) -> float:
+    per_5s = 10.0 if job.model.endswith("master") else (3.5 if job.mode == "pro" else 1.0)
+    return per_5s * (2 if job.duration == 10 else 1)
+
+
+def estimate_units(jobs: Iterable[Job], unit_cost: Any = default_unit_cost) -> float:
+    """Units a list of jobs is expected to cost if every one succeeds."""
+    return float(sum(unit_cost(job) for job in jobs))
+
+
+@attrs.define(eq=False)
+class _Work:
+    job: Job
+    job_id: str
+    name: str
+    record: JobRecord
+    queued: float
+    submitted: float | None = None
+    ended: float | None = None
+    task: Task | None = None
+    #: The external id to create under, and whether a crashed run may already have used it.
+    external_id: str | None = None
+    check_first: bool = False
+
+
+class BatchEngine:
+    """A long-lived engine: ``await engine.submit(job)`` as jobs arrive, ``async for outcome in
+    engine.outcomes()`` as they finish; ``await engine.finish()`` says no more jobs will come.
+
+    ``client.batch(jobs, output_dir=...)`` wraps it for a finite (or async) iterable.
+    """
+
+    def __init__(
+        self,
+        client: KlingClient,
+        output_dir: str | Path,
+        *,
+        journal: str | Path | None = None,
+        max_in_flight: int | None = None,
+        initial_window: int = 8,
+        downloads: int = 4,
+        max_units: float | None = None,
+        unit_cost: Any = default_unit_cost,
+        poll: PollPolicy | None = None,
+        callbacks: bool = False,
+        prefetch: int = 32,
+    ) -> None:
+        if downloads < 1:
+            raise ValidationError("downloads", downloads, "must be at least 1")
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValidationError("max_in_flight", max_in_flight, "must be at least 1")
+        self.client = client
+        self.output_dir = Path(output_dir)
+        self.journal = Journal(Path(journal) if journal else self.output_dir / ".kling-journal.db")
+        self.window = ConcurrencyWindow(initial=initial_window, cap=max_in_flight)
+        self.poller = Poller(client, poll or PollPolicy(), callbacks=callbacks)
+        self.max_units = max_units
+        self.unit_cost = unit_cost
+        self.summary = BatchSummary()
+        self._retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
+        self._intake: asyncio.Queue[Job | object] = asyncio.Queue(maxsize=prefetch)
+        self._ready: deque[_Work] = deque()
+        self._ready_changed = asyncio.Condition()
+        self._downloads: asyncio.Queue[_Work] = asyncio.Queue()
+        self._outcomes: asyncio.Queue[Outcome | object] = asyncio.Queue()
+        self._download_workers = downloads
+        self._workers: set[asyncio.Task[None]] = set()
+        self._submits: set[asyncio.Task[None]] = set()
+        self._accepted = 0
+        self._reported = 0
+        self._input_done = False
+        self._started_at = 0.0
+        self._committed_units = 0.0
+        self._halt: str | None = None
+        self._requests_at_start = 0
+        self._running = False
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> BatchEngine:
+        if self._running:
+            return self
+        await self.journal.open()
+        self._running = True
+        self._started_at = time.monotonic()
+        self._requests_at_start = self.client._transport.requests_sent
+        self._spawn(self.poller.run(), "poller")
+        self._spawn(self._dispatch(), "dispatcher")
+        for i in range(4):
+            self._spawn(self._prepare(), f"preparer-{i}")
+        for i in range(self._download_workers):
+            self._spawn(self._download(), f"downloader-{i}")
+        return self
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=f"kling-batch-{name}")
+        self._workers.add(task)
+        task.add_done_callback(self._worker_ended)
+
+    def _worker_ended(self, task: asyncio.Task[None]) -> None:
+        self._workers.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("batch worker %s crashed: %r", task.get_name(), task.exception())
+            self._outcomes.put_nowait(task.exception())
+
+    async def close(self) -> None:
+        """Stop at once: no new creates; running tasks stay recorded for the next run."""
+        if not self._running:
+            return
+        self._running = False
+        for task in [*self._workers, *self._submits]:
+            task.cancel()
+        await asyncio.gather(*self._workers, *self._submits, return_exceptions=True)
+        await self.journal.close()
+
+    async def __aenter__(self) -> BatchEngine:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the public flow -------------------------------------------------------------
+    async def submit(self, job: Job) -> None:
+        """Queue one job; waits while the engine has enough on hand (back-pressure)."""
+        if self._input_done:
+            raise RuntimeError("submit: finish() was already called")
+        if not isinstance(job, ImageToVideo | TextToVideo):
+            raise ValidationError("job", type(job).__name__, "must be ImageToVideo or TextToVideo")
+        self._accepted += 1
+        await self._intake.put(job)
+
+    async def finish(self) -> None:
+        """No more jobs will come; ``outcomes()`` ends once every queued job has one."""
+        self._input_done = True
+        self._outcomes.put_nowait(_DONE)
+
+    async def outcomes(self) -> AsyncIterator[Outcome]:
+        """Outcomes in the order jobs end. Ends after ``finish()`` once all are reported."""
+        while True:
+            if self._input_done and self._reported >= self._accepted:
+                return
+            item = await self._outcomes.get()
+            if item is _DONE:
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Outcome)
+            yield item
+
+    def _report(
+        self,
+        work: _Work,
+        status: OutcomeStatus,
+        *,
+        error: BaseException | None = None,
+        path: Path | None = None,
+    ) -> None:
+        now = time.monotonic() - self._started_at
+        timings = Timings(
+            queued=work.queued, submitted=work.submitted, ended=work.ended, finished=now
+        )
+        outcome = Outcome(
+            job=work.job,
+            status=status,
+            job_id=work.job_id,
+            name=work.name,
+            task=work.task,
+            path=path,
+            error=error,
+            timings=timings,
+        )
+        self.summary.add(outcome)
+        self._reported += 1
+        self._outcomes.put_nowait(outcome)
+        if self._input_done and self._reported >= self._accepted:
+            self._outcomes.put_nowait(_DONE)
+
+    def finalize_summary(self) -> BatchSummary:
+        s = self.summary
+        s.elapsed = time.monotonic() - self._started_at
+        s.requests = self.client._transport.requests_sent - self._requests_at_start
+        s.rate_limited = self.client.pacer.stats.rate_limited
+        s.concurrency_limited = self.window.limited
+        s.learned_parallel_limit = self.window.learned
+        s.halted = self._halt
+        return s
+
+    # -- stage 1: prepare ------------------------------------------------------------
+    async def _prepare(self) -> None:
+        while True:
+            job = await self._intake.get()
+            assert isinstance(job, ImageToVideo | TextToVideo)
+            queued = time.monotonic() - self._started_at
+            try:
+                job_id = await job_identity(job)
+            except (ValidationError, OSError) as exc:
+                error = (
+                    exc
+                    if isinstance(exc, ValidationError)
+                    else ValidationError("image", str(exc), "cannot be read")
+                )
+                work = _Work(job, "", job_name(job, "unreadable"), _empty_record(), queued)
+                self._report(work, OutcomeStatus.INVALID, error=error)
+                continue
+            name = job_name(job, job_id)
+            record = await self.journal.get(job_id)
+            if record is None:
+                output = str(self.output_dir / f"{name}.mp4")
+                record = await self.journal.claim(job_id, name, _kind(job), output)
+            work = _Work(job, job_id, name, record, queued)
+            if record.state == "submitting" and record.external_task_id:
+                work.external_id, work.check_first = record.external_task_id, True
+            await self._route(work)
+
+    async def _route(self, work: _Work) -> None:
+        record = work.record
+        state = record.state
+        output = Path(record.output) if record.output is not None else None
+        if state == "done" and output is not None and await aiofiles.os.path.exists(output):
+            self._report(work, OutcomeStatus.SKIPPED, path=output)
+            return
+        if state in ("submitted", "finished", "downloading", "done") and record.task_id:
+            await self.window.force_acquire()
+            work.submitted = time.monotonic() - self._started_at
+            if state == "submitted":
+                self._track(work, record.task_id)
+            else:  # ended remotely: fetch its current URL and download it again or on
+                await self._refetch_and_download(work, record.task_id)
+            return
+        try:
+            await validate(work.job, allow_unknown_models=self.client.allow_unknown_models)
+        except ValidationError as exc:
+            await self.journal.update(work.job_id, "invalid", error=str(exc))
+            self._report(work, OutcomeStatus.INVALID, error=exc)
+            return
+        async with self._ready_changed:
+            self._ready.append(work)
+            self._ready_changed.notify_all()
+        # back-pressure: do not prepare far ahead of what the window can take
+        async with self._ready_changed:
+            await self._ready_changed.wait_for(
+                lambda: len(self._ready) < max(4, 2 * self.window.limit) or not self._running
+            )
+
+    async def _refetch_and_download(self, work: _Work, task_id: str) -> None:
+        try:
+            task = await self._resource(work.job).get(task_id)
+        except KlingError as exc:
+            await self.window.release(completed=False)
+            self._report(work, OutcomeStatus.FAILED, error=exc)
+            return
+        await self._ended(work, task)
+
+    # -- stage 2: dispatch -----------------------------------------------------------
+    async def _dispatch(self) -> None:
+        while True:
+            async with self._ready_changed:
+                await self._ready_changed.wait_for(lambda: bool(self._ready))
+                work = self._ready.popleft()
+                self._ready_changed.notify_all()
+            if self._halt is not None:
+                self._report(work, OutcomeStatus.FAILED, error=_NotSent(self._halt))
+                continue
+            cost = float(self.unit_cost(work.job))
+            if self.max_units is not None and self._committed_units + cost > self.max_units:
+                reason = (
+                    f"max_units {self.max_units:g} reached "
+                    f"({self._committed_units:g} committed, this job needs {cost:g})"
+                )
+                self._report(work, OutcomeStatus.FAILED, error=_NotSent(reason))
+                continue
+            await self.window.acquire()
+            self._committed_units += cost
+            submit = asyncio.create_task(self._submit(work, cost), name=f"kling-submit-{work.name}")
+            self._submits.add(submit)
+            submit.add_done_callback(self._submits.discard)
+
+    async def _submit(self, work: _Work, cost: float) -> None:
+        resource = self._resource(work.job)
+        external_id = work.external_id or work.job.external_task_id or new_external_id()
+        try:
+            if work.check_first:  # a crashed run may have created it: look before sending
+                found = await resource._reconcile(external_id)
+                if found is not None:
+                    await self._created(work, found)
+                    return
+            await self.journal.update(
+                work.job_id,
+                "submitting",
+                external_task_id=external_id,
+                attempts=work.record.attempts + 1,
+            )
+            body = await resource.wire_body(attrs.evolve(work.job, external_task_id=external_id))
+            task = await resource.submit(body, policy=self._retry)
+        except ConcurrencyLimitError:
+            self._committed_units -= cost
+            await self.window.over_limit()
+            work.external_id, work.check_first = external_id, False  # 1303: surely not created
+            async with self._ready_changed:
+                self._ready.appendleft(work)  # first in line for the next free slot
+                self._ready_changed.notify_all()
+            return
+        except BalanceExhaustedError as exc:
+            self._committed_units -= cost
+            self._halt = f"the resource pack is used up ({exc.message})"
+            await self.window.release(completed=False)
+            await self.journal.update(work.job_id, "pending")
+            self._report(work, OutcomeStatus.FAILED, error=exc)
+            return
+        except KlingError as exc:
+            self._committed_units -= cost
+            await self.window.release(completed=False)
+            # a create whose fate is unknown stays 'submitting': the next run reconciles it
+            if not isinstance(exc, ValidationError) and _may_exist(exc):
+                exc.add_note(f"re-run the batch to reconcile it by external_task_id {external_id}")
+            else:
+                await self.journal.update(work.job_id, "failed", error=str(exc))
+            self._report(work, OutcomeStatus.FAILED, error=exc)
+            return
+        await self._created(work, task)
+
+    async def _created(self, work: _Work, task: Task) -> None:
+        work.task = task
+        work.submitted = time.monotonic() - self._started_at
+        await self.journal.update(work.job_id, "submitted", task_id=task.task_id)
+        self._track(work, task.task_id)
+
+    def _track(self, work: _Work, task_id: str) -> None:
+        job = work.job
+
+        async def on_end(task: Task) -> None:
+            await self._ended(work, task)
+
+        key = (job.model, job.mode, int(job.duration))
+        self.poller.track(Tracked(task_id, _kind(job), key, time.monotonic(), on_end))
+
+    # -- stage 3: ended ---------------------------------------------------------------
+    async def _ended(self, work: _Work, task: Task) -> None:
+        await self.window.release()  # the slot is free the moment the end is seen
+        work.task = task
+        work.ended = time.monotonic() - self._started_at
+        if task.succeeded:
+            await self.journal.update(work.job_id, "finished", units=task.units)
+            self._downloads.put_nowait(work)
+        elif task.failed:
+            await self.journal.update(work.job_id, "failed", error=task.status_message)
+            self._report(work, OutcomeStatus.FAILED, error=TaskFailedError(task))
+        else:  # ended in a state this SDK does not know: report, keep it for a rerun
+            self._report(
+                work, OutcomeStatus.FAILED, error=_NotSent(f"task ended as {task.raw_status!r}")
+            )
+
+    # -- stage 4: download ------------------------------------------------------------
+    async def _download(self) -> None:
+        while True:
+            work = await self._downloads.get()
+            record = work.record
+            assert work.task is not None
+            assert record.output is not None
+            await self.journal.update(work.job_id, "downloading")
+            try:
+                path = await self.client.download(work.task, record.output)
+            except KlingError as exc:
+                self._report(work, OutcomeStatus.FAILED, error=exc)
+                continue
+            await self.journal.update(work.job_id, "done")
+            self._report(work, OutcomeStatus.SUCCEEDED, path=path)
+
+    def _resource(self, job: Job) -> TaskResource[Any]:
+        if isinstance(job, TextToVideo):
+            return self.client.text_to_video
+        return self.client.image_to_video
+
+    async def notify(self, task: Task) -> bool:
+        """Feed a task state received by callback (already verified); True if it ended one."""
+        return await self.poller.notify(task)
+
+
+class _NotSent(KlingError):
+    """The job was not sent (budget, halted batch) or ended in an unknown state."""
+
+
+def _may_exist(exc: KlingError) -> bool:
+    from ..errors import APIConnectionError, ServerError
+
+    return isinstance(exc, APIConnectionError | ServerError) and not isinstance(exc, NotFoundError)
+
+
+def _kind(job: Job) -> str:
+    return "text2video" if isinstance(job, TextToVideo) else "image2video"
+
+
+def _empty_record() -> JobRecord:
+    return JobRecord("", "", "", "invalid", None, None, None, None, None, 0)
+
+
+class BatchRun:
+    """What ``client.batch(...)`` returns: iterate it for outcomes as they finish; read
+    ``summary`` afterwards. ``async with`` it to be sure the engine stops if you leave early."""
+
+    def __init__(
+        self,
+        client: KlingClient,
+        jobs: Iterable[Job] | AsyncIterable[Job],
+        output_dir: str | Path,
+        options: dict[str, Any],
+    ) -> None:
+        self.engine = BatchEngine(client, output_dir, **options)
+        self._jobs = jobs
+        self._iterator: AsyncGenerator[Outcome, None] | None = None
+
+    @property
+    def summary(self) -> BatchSummary:
+        return self.engine.finalize_summary()
+
+    def __aiter__(self) -> AsyncIterator[Outcome]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    async def __aenter__(self) -> BatchRun:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._iterator is not None:
+            await self._iterator.aclose()
+        await self.engine.close()
+
+    async def _run(self) -> AsyncGenerator[Outcome, None]:
+        engine = self.engine
+        jobs = self._jobs
+        async with engine:
+
+            async def feed() -> None:
+                try:
+                    if isinstance(jobs, AsyncIterable):
+                        async for job in jobs:
+                            await engine.submit(job)
+                    else:
+                        for job in jobs:
+                            await engine.submit(job)
+                except Exception as exc:  # the input itself failed: say so to the consumer
+                    engine._outcomes.put_nowait(exc)
+                    return
+                await engine.finish()
+
+            feeder = asyncio.create_task(feed(), name="kling-batch-feeder")
+            try:
+                async for outcome in engine.outcomes():
+                    yield outcome
+            finally:
+                feeder.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feeder
+                engine.finalize_summary()

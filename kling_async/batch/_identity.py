@@ -1,0 +1,85 @@
+"""A job's identity: a hash of its content (image bytes plus every parameter), and its name.
+
+Renaming an image does not change its job; changing the prompt makes a new one. Files are
+hashed in a worker thread, a block at a time, never whole in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .. import _images
+from ..models import CameraControl, DynamicMask, ImageToVideo, TextToVideo
+
+_IMAGE_FIELDS = ("image", "image_tail", "static_mask")
+
+
+def _image_digest(field: str, value: Any) -> str:
+    source = _images.locate(field, value)
+    if source.kind == "url":
+        return "url:" + str(source.url)
+    digest = hashlib.sha256()
+    if source.data is not None:
+        digest.update(source.data)
+    else:
+        assert source.path is not None
+        with source.path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, CameraControl):
+        return attrs.asdict(value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def content_hash(job: ImageToVideo | TextToVideo) -> str:
+    """The job's identity (blocking: reads images; call through ``job_identity``)."""
+    fields: dict[str, Any] = {"kind": type(job).__name__}
+    for field in attrs.fields(type(job)):
+        value = getattr(job, field.name)
+        if field.name == "external_task_id" or value is None:
+            continue  # the same content under another id is the same job
+        if field.name in _IMAGE_FIELDS:
+            fields[field.name] = _image_digest(field.name, value)
+        elif field.name == "dynamic_masks":
+            fields[field.name] = [
+                {
+                    "mask": _image_digest(f"dynamic_masks[{i}].mask", m.mask),
+                    "trajectories": [[p.x, p.y] for p in m.trajectories],
+                }
+                for i, m in enumerate(value)
+                if isinstance(m, DynamicMask)
+            ]
+        else:
+            fields[field.name] = _plain(value)
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def job_identity(job: ImageToVideo | TextToVideo) -> str:
+    return await asyncio.to_thread(content_hash, job)
+
+
+def job_name(job: ImageToVideo | TextToVideo, job_id: str) -> str:
+    """A file-system-safe name: the image's file stem where there is one, else the hash."""
+    for value in (getattr(job, "image", None), getattr(job, "image_tail", None)):
+        if isinstance(value, os.PathLike) or (
+            isinstance(value, str) and "." in value and not value.startswith(("http", "data:"))
+        ):
+            stem = Path(value).stem
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
+            if safe:
+                return safe[:100]
+    return f"job-{job_id[:12]}"

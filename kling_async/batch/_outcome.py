@@ -1,0 +1,70 @@
+"""What a batch reports: one ``Outcome`` per job as it ends, and a ``BatchSummary`` at the end."""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from pathlib import Path
+
+import attrs
+
+from ..models import ImageToVideo, Task, TextToVideo
+
+
+class OutcomeStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"  # the video is at ``path``
+    FAILED = "failed"  # the task failed, or the job could not be sent or fetched (see error)
+    SKIPPED = "skipped"  # done in an earlier run: the journal says so and the file is there
+    INVALID = "invalid"  # refused by validation; nothing was sent
+
+
+@attrs.frozen
+class Timings:
+    """Seconds since the batch started: when the job was taken, sent, seen ended, finished."""
+
+    queued: float
+    submitted: float | None = None
+    ended: float | None = None
+    finished: float | None = None
+
+
+@attrs.frozen
+class Outcome:
+    job: ImageToVideo | TextToVideo
+    status: OutcomeStatus
+    job_id: str
+    name: str
+    task: Task | None = None
+    path: Path | None = None
+    error: BaseException | None = None
+    timings: Timings | None = None
+
+    @property
+    def task_id(self) -> str | None:
+        return self.task.task_id if self.task is not None else None
+
+
+@attrs.define
+class BatchSummary:
+    """Counts by status, units spent, the time taken and how hard the account was pushed."""
+
+    counts: Counter[str] = attrs.Factory(Counter)
+    units: float = 0.0
+    elapsed: float = 0.0
+    requests: int = 0
+    rate_limited: int = 0
+    concurrency_limited: int = 0
+    learned_parallel_limit: int | None = None
+    failures: list[tuple[str, str]] = attrs.Factory(list)
+    halted: str | None = None
+
+    def add(self, outcome: Outcome) -> None:
+        self.counts[outcome.status.value] += 1
+        if outcome.status is OutcomeStatus.SUCCEEDED and outcome.task is not None:
+            self.units += outcome.task.units or 0.0
+        if outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.INVALID):
+            self.failures.append((outcome.name, str(outcome.error)))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

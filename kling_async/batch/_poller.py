@@ -1,0 +1,180 @@
+"""One poller for every task in flight: the list endpoint covers up to 500 tasks a request, single
+queries cover the few it misses, and the interval follows the durations learned so far."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ..errors import KlingError, NotFoundError
+from ..models import Task
+
+if TYPE_CHECKING:
+    from ..client import KlingClient
+
+log = logging.getLogger("kling_async.batch")
+DurationKey = tuple[str, str, int]  # (model, mode, duration)
+
+
+@attrs.frozen
+class PollPolicy:
+    """How often the poller looks. ``min_interval`` while a task is due, up to
+    ``max_interval`` while none is expected to end; ``unknown_interval`` before any task of a
+    kind has finished. With completion by callback, polling is a fallback at ``max_interval``.
+    """
+
+    min_interval: float = 0.25
+    max_interval: float = 15.0
+    unknown_interval: float = 1.0
+    #: From this many tasks in flight, one list request replaces the single queries.
+    list_threshold: int = 3
+
+
+class DurationModel:
+    """Expected seconds from create to end per (model, mode, duration): a moving average."""
+
+    def __init__(self, weight: float = 0.2) -> None:
+        self._mean: dict[DurationKey, float] = {}
+        self._weight = weight
+
+    def observe(self, key: DurationKey, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        old = self._mean.get(key)
+        self._mean[key] = seconds if old is None else old + self._weight * (seconds - old)
+
+    def expected(self, key: DurationKey) -> float | None:
+        return self._mean.get(key)
+
+
+@attrs.define(eq=False)
+class Tracked:
+    task_id: str
+    kind: str
+    key: DurationKey
+    started: float  # monotonic, when the create was answered
+    on_end: Callable[[Task], Awaitable[None]]
+
+
+class Poller:
+    def __init__(self, client: KlingClient, policy: PollPolicy, *, callbacks: bool = False) -> None:
+        self._client = client
+        self.policy = policy
+        self.callbacks = callbacks
+        self.durations = DurationModel()
+        self._tracked: dict[str, Tracked] = {}
+        self._wake = asyncio.Event()
+        self.list_requests = 0
+        self.single_requests = 0
+
+    def __len__(self) -> int:
+        return len(self._tracked)
+
+    def track(self, item: Tracked) -> None:
+        self._tracked[item.task_id] = item
+        self._wake.set()
+
+    async def notify(self, task: Task) -> bool:
+        """A task state from elsewhere (a verified callback). True if it ended a tracked task."""
+        item = self._tracked.get(task.task_id)
+        if item is None or not task.is_final:
+            return False
+        await self._ended(item, task)
+        return True
+
+    async def _ended(self, item: Tracked, task: Task) -> None:
+        if self._tracked.pop(item.task_id, None) is None:
+            return  # already handled (a callback and a poll both saw it)
+        if task.created_at is not None and task.updated_at is not None:
+            seconds = (task.updated_at - task.created_at).total_seconds()
+        else:
+            seconds = time.monotonic() - item.started
+        self.durations.observe(item.key, seconds)
+        await item.on_end(task)
+
+    def _delay(self) -> float:
+        if self.callbacks:
+            return self.policy.max_interval
+        now = time.monotonic()
+        soonest = None
+        for item in self._tracked.values():
+            expected = self.durations.expected(item.key)
+            if expected is None:
+                return self.policy.unknown_interval
+            due_in = item.started + expected - now
+            soonest = due_in if soonest is None else min(soonest, due_in)
+        if soonest is None:
+            return self.policy.max_interval
+        return min(self.policy.max_interval, max(self.policy.min_interval, soonest))
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        last = time.monotonic()
+        while True:
+            if not self._tracked:
+                self._wake.clear()
+                await self._wake.wait()
+                last = time.monotonic()  # nothing new can have ended yet
+            self._wake.clear()
+            remaining = last + self._delay() - time.monotonic()
+            if remaining > 0:
+                # wake early only to re-plan: a new task may make an earlier look worthwhile
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await self._wake.wait()
+                if last + self._delay() > time.monotonic():
+                    continue
+            last = time.monotonic()
+            try:
+                await self.poll_once()
+            except KlingError as exc:  # the retries inside gave up: keep going, a bit later
+                log.warning("poll failed (%s); trying again", exc)
+                await asyncio.sleep(self.policy.unknown_interval)
+
+    async def poll_once(self) -> None:
+        kinds = {item.kind for item in self._tracked.values()}
+        for kind in sorted(kinds):
+            mine = {t: i for t, i in self._tracked.items() if i.kind == kind}
+            if len(mine) >= self.policy.list_threshold:
+                await self._poll_list(kind, mine)
+            else:
+                await asyncio.gather(*(self._poll_one(kind, item) for item in mine.values()))
+
+    async def _poll_list(self, kind: str, mine: dict[str, Tracked]) -> None:
+        resource = self._resource(kind)
+        size = min(500, max(30, 2 * len(mine)))
+        self.list_requests += 1
+        page = await resource.list(page_size=size).page(1)
+        seen = set()
+        for task in page:
+            item = mine.get(task.task_id)
+            if item is None:
+                continue
+            seen.add(task.task_id)
+            if task.is_final:
+                await self._ended(item, task)
+        if len(page) < size:
+            return  # the page held every task the account has: nothing is missing
+        # Tasks older than the page (other clients created many since): ask for them singly.
+        missing = [i for t, i in mine.items() if t not in seen and t in self._tracked]
+        for item in missing[:10]:
+            await self._poll_one(kind, item)
+
+    async def _poll_one(self, kind: str, item: Tracked) -> None:
+        self.single_requests += 1
+        try:
+            task = await self._resource(kind).get(item.task_id)
+        except NotFoundError:
+            log.warning("task %s is no longer known to the server", item.task_id)
+            return
+        if task.is_final:
+            await self._ended(item, task)
+
+    def _resource(self, kind: str):  # type: ignore[no-untyped-def]
+        return self._client.text_to_video if kind == "text2video" else self._client.image_to_video
