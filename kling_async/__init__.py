@@ -12,6 +12,15 @@ The emulator of the API lives in :mod:`kling_async.emulator`.
 from ._http import Timeouts
 from ._retry import RetryPolicy
 from ._version import __version__
+from .batch import (
+    BatchEngine,
+    BatchRun,
+    BatchSummary,
+    Outcome,
+    OutcomeStatus,
+    PollPolicy,
+    estimate_units,
+)
 from .client import KlingClient
 from .errors import (
     AccountError,
@@ -62,6 +71,9 @@ __all__ = [
     "AccountError",
     "AuthenticationError",
     "BalanceExhaustedError",
+    "BatchEngine",
+    "BatchRun",
+    "BatchSummary",
     "CameraConfig",
     "CameraControl",
     "ConcurrencyLimitError",
@@ -74,8 +86,11 @@ __all__ = [
     "KlingClient",
     "KlingError",
     "NotFoundError",
+    "Outcome",
+    "OutcomeStatus",
     "PermissionDeniedError",
     "Point",
+    "PollPolicy",
     "RateLimitError",
     "ResourcePack",
     "ResponseFormatError",
@@ -91,6 +106,7 @@ __all__ = [
     "Video",
     "WaitPolicy",
     "__version__",
+    "estimate_units",
     "from_top_left",
     "validate",
 ]

@@ -1,0 +1,319 @@
+"""The batch engine against the emulator: right outcomes, exactly-once, resume, budget."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import kling_async as kling
+from kling_async.emulator import Emulator
+
+from ._helpers import StartEmulator, fast_client, png, test_account
+
+FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0, unknown_interval=0.1)
+
+
+def make_images(folder: Path, count: int, start: int = 0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(start, start + count):
+        path = folder / f"img{i:03d}.png"
+        path.write_bytes(png(400, 300, (i % 256, (7 * i) % 256, 90)))
+        paths.append(path)
+    return paths
+
+
+def jobs_for(paths: list[Path], prompt: str = "gentle motion") -> list[kling.ImageToVideo]:
+    return [kling.ImageToVideo(image=p, prompt=prompt) for p in paths]
+
+
+async def run(client: Any, jobs: Any, out: Path, **options: Any) -> tuple[list[kling.Outcome], Any]:
+    options.setdefault("poll", FAST_POLL)
+    batch = client.batch(jobs, output_dir=out, **options)
+    outcomes = [o async for o in batch]
+    return outcomes, batch.summary
+
+
+async def check_files(emu: Emulator, outcomes: list[kling.Outcome], out: Path) -> None:
+    for o in outcomes:
+        if o.status is kling.OutcomeStatus.SUCCEEDED:
+            assert o.path is not None
+            assert o.task is not None
+            assert o.path.read_bytes() == await emu.file_bytes(o.task.videos[0].id), o.name
+    leftovers = [p.name for p in out.iterdir() if p.name.endswith((".part", ".part.json"))]
+    assert leftovers == []
+
+
+async def test_batch_under_hidden_limits_random_failures_and_faults(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(
+        test_account(concurrency_limit=3),
+        duration=(0.1, 0.4),
+        rate_limit=40,
+        rate_burst=5,
+        failure_rate=0.2,
+        seed=21,
+        video_bytes=300_000,
+        faults={"5000": 0.04, "5002": 0.04, "drop": 0.04, "lost_create": 0.05, "truncate": 0.1},
+    )
+    jobs = jobs_for(make_images(tmp_path / "in", 30))
+    async with fast_client(
+        emu,
+        retry=kling.RetryPolicy(attempts=10, initial_backoff=0.02, max_backoff=0.2, jitter=0.02),
+    ) as client:
+        outcomes, summary = await run(client, jobs, tmp_path / "out")
+    stats = emu.stats()
+    assert len(outcomes) == 30
+    assert len({o.job_id for o in outcomes}) == 30
+    by_status = {s: [o for o in outcomes if o.status is s] for s in kling.OutcomeStatus}
+    # the right outcome for each: succeeded exactly where the emulator's task succeeded
+    assert len(by_status[kling.OutcomeStatus.SUCCEEDED]) == stats["tasks_succeeded"]
+    assert len(by_status[kling.OutcomeStatus.FAILED]) == stats["tasks_failed"]
+    for o in by_status[kling.OutcomeStatus.FAILED]:
+        assert isinstance(o.error, kling.TaskFailedError)
+    assert (stats["creates"], stats["duplicate_creates"]) == (30, 0)
+    assert stats["max_in_flight"] <= 3
+    assert stats["concurrency_limited_1303"] <= 10
+    assert stats["rate_limited_1302"] <= 10
+    assert summary.counts["succeeded"] + summary.counts["failed"] == 30
+    await check_files(emu, outcomes, tmp_path / "out")
+
+
+async def test_rerun_skips_done_work_even_renamed_and_a_new_prompt_is_a_new_job(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    paths = make_images(tmp_path / "in", 5)
+    out = tmp_path / "out"
+    async with fast_client(emu) as client:
+        first, _ = await run(client, jobs_for(paths), out)
+        assert {o.status for o in first} == {kling.OutcomeStatus.SUCCEEDED}
+        renamed = []
+        for p in paths:
+            renamed.append(p.with_name("renamed-" + p.name))
+            shutil.copy(p, renamed[-1])
+        second, summary = await run(client, jobs_for(renamed), out)
+        assert {o.status for o in second} == {kling.OutcomeStatus.SKIPPED}
+        assert summary.counts == {"skipped": 5}
+        third, _ = await run(client, jobs_for(paths[:2], prompt="a new prompt"), out)
+        assert {o.status for o in third} == {kling.OutcomeStatus.SUCCEEDED}
+    assert emu.stats()["creates"] == 7
+    names = sorted(p.name for p in out.iterdir() if p.suffix == ".mp4")
+    assert len(names) == 7  # the new jobs got names of their own, nothing overwritten
+    assert "img000.mp4" in names
+
+
+async def test_bad_jobs_do_not_stop_the_batch(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    paths = make_images(tmp_path / "in", 4)
+    tiny = tmp_path / "in" / "tiny.png"
+    tiny.write_bytes(png(100, 100))
+    jobs = [
+        *jobs_for(paths[:2]),
+        kling.ImageToVideo(image=tiny),
+        kling.ImageToVideo(image=tmp_path / "missing.png"),
+        *jobs_for(paths[2:]),
+    ]
+    async with fast_client(emu) as client:
+        outcomes, summary = await run(client, jobs, tmp_path / "out")
+    invalid = sorted(o.name for o in outcomes if o.status is kling.OutcomeStatus.INVALID)
+    assert invalid == ["missing", "tiny"]
+    for o in outcomes:
+        if o.status is kling.OutcomeStatus.INVALID:
+            assert isinstance(o.error, kling.ValidationError)
+    assert summary.counts["succeeded"] == 4
+    assert emu.stats()["create_requests"] == 4  # nothing was sent for the bad ones
+
+
+async def test_async_input_is_pulled_with_back_pressure(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(
+        test_account(concurrency_limit=2), duration=(0.2, 0.2), video_bytes=1000
+    )
+    image = png(400, 300)
+    pulled = 0
+
+    async def produce() -> AsyncIterator[kling.ImageToVideo]:
+        nonlocal pulled
+        for i in range(200):
+            pulled += 1
+            yield kling.ImageToVideo(image=image, prompt=f"job {i}")
+
+    async with fast_client(emu) as client:
+        batch = client.batch(
+            produce(), output_dir=tmp_path / "out", poll=FAST_POLL, prefetch=4, max_in_flight=2
+        )
+        async with batch:
+            first = await anext(aiter(batch))
+            assert first.status is kling.OutcomeStatus.SUCCEEDED
+            assert pulled < 40, f"pulled {pulled} of 200 jobs before the first one finished"
+    assert emu.stats()["creates"] < 20
+
+
+async def test_long_lived_engine_for_pipelines(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    paths = make_images(tmp_path / "in", 6)
+    async with (
+        fast_client(emu) as client,
+        kling.BatchEngine(client, tmp_path / "out", poll=FAST_POLL) as engine,
+    ):
+
+        async def producer() -> None:
+            for p in paths:
+                await engine.submit(kling.ImageToVideo(image=p))
+                await asyncio.sleep(0.02)
+            await engine.finish()
+
+        feeding = asyncio.create_task(producer())
+        finished = [o async for o in engine.outcomes()]
+        await feeding
+    assert sorted(o.name for o in finished) == [p.stem for p in paths]
+    assert all(o.path is not None and o.path.exists() for o in finished)
+
+
+async def test_budget_guard_max_units_and_used_up_pack(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    assert kling.estimate_units(jobs_for(make_images(tmp_path / "e", 3))) == 3.0
+    emu, _ = await start_emulator(test_account(units=2.0), video_bytes=1000)
+    paths = make_images(tmp_path / "in", 5)
+    async with fast_client(emu) as client:
+        capped, _ = await run(client, jobs_for(paths), tmp_path / "a", max_units=1)
+        assert [o.status.value for o in capped].count("succeeded") == 1
+        assert sum("max_units" in str(o.error) for o in capped) == 4
+        outcomes, summary = await run(client, jobs_for(paths), tmp_path / "b")
+    # the account had 2 units: one already spent above, one more job, then 1102 halts creates
+    statuses = sorted(o.status.value for o in outcomes)
+    assert statuses.count("succeeded") == 1
+    assert statuses.count("failed") == 4
+    assert summary.halted is not None
+    assert "used up" in summary.halted
+    # no retry storm: only the creates already on their way when the first 1102 came were
+    # refused, each once; after the halt nothing more was sent
+    stats = emu.stats()
+    refused = stats["errors_by_code"]["1102"]
+    assert 1 <= refused <= 4
+    assert stats["create_requests"] == stats["creates"] + refused
+
+
+async def test_cancelled_batch_resumes_without_duplicates(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(
+        test_account(concurrency_limit=4), duration=(0.3, 0.6), video_bytes=200_000
+    )
+    jobs = jobs_for(make_images(tmp_path / "in", 16))
+    out = tmp_path / "out"
+    async with fast_client(emu) as client:
+        batch = client.batch(jobs, output_dir=out, poll=FAST_POLL)
+        seen = 0
+        async with batch:  # leaving early stops the engine at once (as Ctrl-C does)
+            async for _ in batch:
+                seen += 1
+                if seen == 3:
+                    break
+        assert emu.stats()["creates"] < 16
+        outcomes, _summary = await run(client, jobs, out)
+    statuses = [o.status.value for o in outcomes]
+    assert statuses.count("skipped") >= 3
+    assert statuses.count("succeeded") + statuses.count("skipped") == 16
+    stats = emu.stats()
+    assert (stats["creates"], stats["duplicate_creates"]) == (16, 0)
+    await check_files(emu, [o for o in outcomes if o.status.value == "succeeded"], out)
+
+
+async def test_completion_by_callback(start_emulator: StartEmulator, tmp_path: Path) -> None:
+    from aiohttp import web
+
+    from kling_async._convert import task_from_wire
+
+    engine_ref: list[kling.BatchEngine] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        await engine_ref[0].notify(task_from_wire(await request.json(), "image2video"))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    emu, _ = await start_emulator(duration=(0.1, 0.2), video_bytes=1000)
+    paths = make_images(tmp_path / "in", 5)
+    jobs = [
+        kling.ImageToVideo(image=p, callback_url=f"http://127.0.0.1:{port}/hook") for p in paths
+    ]
+    slow_poll = kling.PollPolicy(min_interval=5, max_interval=5, unknown_interval=5)
+    try:
+        async with fast_client(emu) as client:
+            engine = kling.BatchEngine(client, tmp_path / "out", poll=slow_poll, callbacks=True)
+            engine_ref.append(engine)
+            started = time.monotonic()
+            async with engine:
+                for job in jobs:
+                    await engine.submit(job)
+                await engine.finish()
+                outcomes = [o async for o in engine.outcomes()]
+            elapsed = time.monotonic() - started
+    finally:
+        await runner.cleanup()
+    assert {o.status for o in outcomes} == {kling.OutcomeStatus.SUCCEEDED}
+    assert elapsed < 4  # ended by callbacks, long before the 5 s fallback poll
+    stats = emu.stats()
+    assert stats["list_queries"] + stats["single_queries"] == 0
+    assert stats["callbacks_sent"] >= 5
+
+
+def test_killed_batch_resumes_without_duplicates_or_partial_files(tmp_path: Path) -> None:
+    from kling_async.emulator import EmulatorConfig, EmulatorThread
+
+    config = EmulatorConfig(
+        accounts=[test_account(concurrency_limit=4)],
+        duration=(0.2, 0.5),
+        seed=5,
+        video_bytes=2_000_000,
+        faults={"slow": 0.3},
+        slow_seconds=0.3,
+    )
+    images = tmp_path / "in"
+    make_images(images, 24)
+    out = tmp_path / "out"
+    runner = Path(__file__).parent / "batch_runner.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    with EmulatorThread(config) as emu:
+        args = [sys.executable, str(runner), emu.url, "test-api-key-abcdef", str(images), str(out)]
+        for kill_after in (4, 10, 16):
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+            deadline = time.monotonic() + 30
+            while emu.stats()["create_requests"] < kill_after and time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        stats = emu.stats()
+    lines = done.stdout.split()
+    assert lines.count("succeeded") + lines.count("skipped") == 24
+    assert (stats["creates"], stats["duplicate_creates"]) == (24, 0)
+    finals = sorted(p.name for p in out.iterdir() if p.suffix == ".mp4")
+    assert len(finals) == 24
+    assert all((out / n).stat().st_size == 2_000_000 for n in finals)
+    assert [p.name for p in out.iterdir() if ".part" in p.name] == []
