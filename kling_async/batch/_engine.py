@@ -368,6 +368,7 @@ class BatchEngine:
         await self._created(work, task)
 
     async def _created(self, work: _Work, task: Task) -> None:
+        await self.window.accepted()
         work.task = task
         work.submitted = time.monotonic() - self._started_at
         await self.journal.update(work.job_id, "submitted", task_id=task.task_id)

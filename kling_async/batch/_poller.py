@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -25,32 +26,41 @@ DurationKey = tuple[str, str, int]  # (model, mode, duration)
 @attrs.frozen
 class PollPolicy:
     """How often the poller looks. ``min_interval`` while a task is due, up to
-    ``max_interval`` while none is expected to end; ``unknown_interval`` before any task of a
-    kind has finished. With completion by callback, polling is a fallback at ``max_interval``.
+    ``max_interval`` while none is expected to end. Before any task of a kind has finished, the
+    interval is ``unknown_share`` of the oldest such task's age (so a task 4 s old is looked
+    at each second, one 2 minutes old every 15 s). With completion by callback, polling is a
+    fallback at ``max_interval``. After a failed poll it waits ``unknown_interval``.
     """
 
     min_interval: float = 0.25
     max_interval: float = 15.0
     unknown_interval: float = 1.0
+    unknown_share: float = 0.25
     #: From this many tasks in flight, one list request replaces the single queries.
     list_threshold: int = 3
 
 
 class DurationModel:
-    """Expected seconds from create to end per (model, mode, duration): a moving average."""
+    """When a task of a kind (model, mode, duration) may end: the 10th percentile of the last
+    64 durations seen. A low quantile, not the mean: durations vary widely, and a task that
+    ends early holds a slot for as long as nobody looks."""
 
-    def __init__(self, weight: float = 0.2) -> None:
-        self._mean: dict[DurationKey, float] = {}
-        self._weight = weight
+    def __init__(self, quantile: float = 0.1, window: int = 64) -> None:
+        self._seen: dict[DurationKey, deque[float]] = {}
+        self._quantile = quantile
+        self._window = window
+        self._cache: dict[DurationKey, float] = {}
 
     def observe(self, key: DurationKey, seconds: float) -> None:
         if seconds <= 0:
             return
-        old = self._mean.get(key)
-        self._mean[key] = seconds if old is None else old + self._weight * (seconds - old)
+        seen = self._seen.setdefault(key, deque(maxlen=self._window))
+        seen.append(seconds)
+        ordered = sorted(seen)
+        self._cache[key] = ordered[int(self._quantile * (len(ordered) - 1))]
 
     def expected(self, key: DurationKey) -> float | None:
-        return self._mean.get(key)
+        return self._cache.get(key)
 
 
 @attrs.define(eq=False)
@@ -105,9 +115,10 @@ class Poller:
         soonest = None
         for item in self._tracked.values():
             expected = self.durations.expected(item.key)
-            if expected is None:
-                return self.policy.unknown_interval
-            due_in = item.started + expected - now
+            if expected is None:  # nothing learned yet: look more rarely as the task ages
+                due_in = (now - item.started) * self.policy.unknown_share
+            else:
+                due_in = item.started + expected - now
             soonest = due_in if soonest is None else min(soonest, due_in)
         if soonest is None:
             return self.policy.max_interval

@@ -8,10 +8,11 @@ import asyncio
 class ConcurrencyWindow:
     """How many tasks may be in flight: learned from 1303, probed upward now and then.
 
-    ``limit`` starts at ``initial`` (or the user's ``cap``). A 1303 sets it to what was in
-    flight at the time; after ``probe_every`` completions without a 1303 it grows by one, so a
-    pack upgraded mid-batch is found. A slot is taken before a create and released when the
-    task's end is detected.
+    ``limit`` starts at ``initial`` (or the user's ``cap``) and, like TCP's slow start, grows
+    by one with every create the server accepts, until the first 1303. A 1303 sets it to what
+    was in flight at the time; from then on it grows by one after ``probe_every`` completions
+    of a full window, so a pack upgraded mid-batch is found. A slot is taken before a create
+    and released when the task's end is detected.
     """
 
     def __init__(self, *, initial: int = 8, cap: int | None = None, probe_every: int = 20) -> None:
@@ -29,6 +30,13 @@ class ConcurrencyWindow:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
 
+    async def accepted(self) -> None:
+        """A create went through: while the limit is unknown, the window doubles per round."""
+        if self.learned is None:
+            async with self._changed:
+                self._raise(self.limit + 1)
+                self._changed.notify_all()
+
     async def force_acquire(self) -> None:
         """Count a task that is already running on the server (resumed from the journal)."""
         async with self._changed:
@@ -37,9 +45,9 @@ class ConcurrencyWindow:
     async def release(self, *, completed: bool = True) -> None:
         async with self._changed:
             self.in_flight -= 1
-            if completed:
-                self._since_probe += 1
-                if self._since_probe >= self.probe_every and self.in_flight + 1 >= self.limit:
+            if completed and self.learned is not None and self.in_flight + 1 >= self.limit:
+                self._since_probe += 1  # a full window drained one: time to probe?
+                if self._since_probe >= self.probe_every:
                     self._since_probe = 0
                     self._raise(self.limit + 1)
             self._changed.notify_all()

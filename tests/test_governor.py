@@ -1,0 +1,116 @@
+"""The account governor's parts on their own: pacer, concurrency window, duration model."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from kling_async._pacer import Pacer
+from kling_async.batch._poller import DurationModel
+from kling_async.batch._window import ConcurrencyWindow
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_pacer_changes_nothing_until_told_of_a_limit() -> None:
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    for _ in range(20):
+        await pacer.turn()
+    assert t.slept == []
+    assert pacer.rate is None
+
+
+async def test_pacer_spaces_requests_evenly_at_its_rate() -> None:
+    t = FakeTime()
+    pacer = Pacer(max_rate=4, clock=t.clock, sleep=t.sleep, growth_per_second=0)
+    sent = []
+    for _ in range(5):
+        await pacer.turn()
+        sent.append(t.now)
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(sent)]
+    assert gaps == [0.25] * 4  # no burst: every request a quarter second after the last
+
+
+async def test_pacer_halves_on_1302_waits_retry_after_then_regrows() -> None:
+    t = FakeTime()
+    pacer = Pacer(max_rate=10, clock=t.clock, sleep=t.sleep, growth_per_second=0.1)
+    await pacer.turn()
+    pacer.rate_limited(retry_after=3)
+    assert pacer.rate == pytest.approx(5)
+    before = t.now
+    await pacer.turn()
+    assert t.now - before == pytest.approx(3)  # held until Retry-After passed
+    t.now += 5  # five quiet seconds: it grows back 10% a second, up to the ceiling
+    await pacer.turn()
+    assert pacer.rate == pytest.approx(min(10, 5 * 1.1**5), rel=0.01)
+    assert pacer.stats.rate_limited == 1
+
+
+async def test_pacer_learns_from_what_was_really_sent() -> None:
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    for _ in range(20):  # 20 requests over 1 s: about 20/s was the real rate
+        await pacer.turn()
+        t.now += 0.05
+    pacer.rate_limited(None)
+    assert pacer.rate is not None
+    assert 8 <= pacer.rate <= 12  # half of what was sent
+
+
+async def test_window_slow_start_1303_and_probing() -> None:
+    window = ConcurrencyWindow(initial=2, probe_every=3)
+    await window.acquire()
+    await window.accepted()
+    assert window.limit == 3  # slow start: each accepted create widens it
+    for _ in range(2):
+        await window.acquire()
+        await window.accepted()
+    assert (window.limit, window.in_flight) == (5, 3)
+    await window.acquire()
+    await window.over_limit()  # the 4th was refused: the account holds 3
+    assert (window.limit, window.in_flight, window.learned) == (3, 3, 3)
+    await window.accepted()
+    assert window.limit == 3  # no more slow start once the limit is known
+    for _ in range(3):  # three completions of a full window: probe one higher
+        await window.release()
+        await window.acquire()
+    assert window.limit == 4
+
+
+async def test_window_blocks_when_full_and_honours_the_cap() -> None:
+    window = ConcurrencyWindow(initial=10, cap=2)
+    await window.acquire()
+    await window.acquire()
+    waiter = asyncio.create_task(window.acquire())
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    await window.release()
+    await asyncio.wait_for(waiter, 1)
+    for _ in range(5):
+        await window.accepted()
+    assert window.limit == 2
+
+
+def test_duration_model_uses_a_low_quantile() -> None:
+    model = DurationModel()
+    key = ("kling-v2-6", "std", 5)
+    assert model.expected(key) is None
+    for seconds in range(1, 101):
+        model.observe(key, float(seconds))
+    expected = model.expected(key)
+    assert expected is not None
+    assert 40 <= expected <= 50  # the 10th percentile of the last 64 (37..100)
