@@ -231,4 +231,6 @@ def demo_command(out_dir: Path) -> None:
     from ._demo import run_demo
 
     paths = asyncio.run(run_demo(out_dir, echo=click.echo))
-    click.echo(f"{len(paths)} videos written to {out_dir.resolve()}")
+    click.echo(f"{len(paths)} videos in {out_dir.resolve()}")
+    if len(paths) < 3:
+        raise click.ClickException("some sample videos could not be made (see above)")

@@ -317,3 +317,20 @@ def test_killed_batch_resumes_without_duplicates_or_partial_files(tmp_path: Path
     assert len(finals) == 24
     assert all((out / n).stat().st_size == 2_000_000 for n in finals)
     assert [p.name for p in out.iterdir() if ".part" in p.name] == []
+
+
+async def test_tasks_the_server_forgot_end_as_failed_not_as_a_hang(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(duration=(1.5, 1.5), video_bytes=1000)
+    jobs = jobs_for(make_images(tmp_path / "in", 4))
+    async with fast_client(emu) as client:
+        collecting = asyncio.create_task(run(client, jobs, tmp_path / "out"))
+        async with asyncio.timeout(10):
+            while emu.stats()["creates"] < 4:  # noqa: ASYNC110  # bounded by the timeout
+                await asyncio.sleep(0.02)
+        emu.reset(everything=True)  # the server forgets every task
+        async with asyncio.timeout(20):
+            outcomes, _ = await collecting
+    assert [o.status for o in outcomes] == [kling.OutcomeStatus.FAILED] * 4
+    assert all("no longer knows" in str(o.error) for o in outcomes)

@@ -33,11 +33,20 @@ def test_demo_command_writes_playable_videos(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert f"3 videos written to {out.resolve()}" in done.stdout
+    assert f"3 videos in {out.resolve()}" in done.stdout
     for path in sample_paths():
         video = out / f"{path.stem}.mp4"
         assert video.exists()
         with av.open(io.BytesIO(video.read_bytes())) as container:
             frames = list(container.decode(video=0))
         assert len(frames) == 122
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{p.stem}.mp4" for p in sample_paths())
+    videos = sorted(p.name for p in out.iterdir() if not p.name.startswith(".kling-journal"))
+    assert videos == sorted(f"{p.stem}.mp4" for p in sample_paths())
+    again = subprocess.run(
+        [sys.executable, "-m", "kling_async", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("skipped") == 3  # the journal knows they are done

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ..errors import KlingError, NotFoundError
-from ..models import Task
+from ..models import Task, TaskStatus
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -170,9 +170,8 @@ class Poller:
             seen.add(task.task_id)
             if task.is_final:
                 await self._ended(item, task)
-        if len(page) < size:
-            return  # the page held every task the account has: nothing is missing
-        # Tasks older than the page (other clients created many since): ask for them singly.
+        # Tasks not on the page: older than it (other clients created many since), or gone
+        # (a short page held every task the account has). Ask for a few of them singly.
         missing = [i for t, i in mine.items() if t not in seen and t in self._tracked]
         for item in missing[:10]:
             await self._poll_one(kind, item)
@@ -183,6 +182,14 @@ class Poller:
             task = await self._resource(kind).get(item.task_id)
         except NotFoundError:
             log.warning("task %s is no longer known to the server", item.task_id)
+            gone = Task(
+                task_id=item.task_id,
+                status=TaskStatus.FAILED,
+                raw_status="not found",
+                status_message="the server no longer knows this task",
+                kind=kind,
+            )
+            await self._ended(item, gone)
             return
         if task.is_final:
             await self._ended(item, task)
