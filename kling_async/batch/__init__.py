@@ -4,7 +4,7 @@
 ``BatchEngine`` for a long-lived pipeline stage.
 """
 
-from ._engine import BatchEngine, BatchRun, default_unit_cost, estimate_units
+from ._engine import BatchEngine, BatchRun, NotSentError, default_unit_cost, estimate_units
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
 from ._poller import PollPolicy
 
@@ -12,6 +12,7 @@ __all__ = [
     "BatchEngine",
     "BatchRun",
     "BatchSummary",
+    "NotSentError",
     "Outcome",
     "OutcomeStatus",
     "PollPolicy",

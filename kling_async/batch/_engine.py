@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +70,8 @@ class _Work:
     #: The external id to create under, and whether a crashed run may already have used it.
     external_id: str | None = None
     check_first: bool = False
+    #: Where the job is now, for progress displays (see ``BatchEngine.states``).
+    state: str = "queued"
 
 
 class BatchEngine:
@@ -123,6 +125,14 @@ class BatchEngine:
         self._halt: str | None = None
         self._requests_at_start = 0
         self._running = False
+        #: How many jobs are in each state right now: queued, submitting, running,
+        #: downloading, done, failed, skipped, invalid. For progress displays.
+        self.states: Counter[str] = Counter()
+
+    def _move(self, work: _Work, state: str) -> None:
+        self.states[work.state] -= 1
+        self.states[state] += 1
+        work.state = state
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> BatchEngine:
@@ -175,6 +185,7 @@ class BatchEngine:
         if not isinstance(job, ImageToVideo | TextToVideo):
             raise ValidationError("job", type(job).__name__, "must be ImageToVideo or TextToVideo")
         self._accepted += 1
+        self.states["queued"] += 1
         await self._intake.put(job)
 
     async def finish(self) -> None:
@@ -218,6 +229,7 @@ class BatchEngine:
             timings=timings,
         )
         self.summary.add(outcome)
+        self._move(work, _FINAL_STATE[status])
         self._reported += 1
         self._outcomes.put_nowait(outcome)
         if self._input_done and self._reported >= self._accepted:
@@ -270,6 +282,7 @@ class BatchEngine:
         if state in ("submitted", "finished", "downloading", "done") and record.task_id:
             await self.window.force_acquire()
             work.submitted = time.monotonic() - self._started_at
+            self._move(work, "running")
             if state == "submitted":
                 self._track(work, record.task_id)
             else:  # ended remotely: fetch its current URL and download it again or on
@@ -307,7 +320,7 @@ class BatchEngine:
                 work = self._ready.popleft()
                 self._ready_changed.notify_all()
             if self._halt is not None:
-                self._report(work, OutcomeStatus.FAILED, error=_NotSent(self._halt))
+                self._report(work, OutcomeStatus.FAILED, error=NotSentError(self._halt))
                 continue
             cost = float(self.unit_cost(work.job))
             if self.max_units is not None and self._committed_units + cost > self.max_units:
@@ -315,7 +328,7 @@ class BatchEngine:
                     f"max_units {self.max_units:g} reached "
                     f"({self._committed_units:g} committed, this job needs {cost:g})"
                 )
-                self._report(work, OutcomeStatus.FAILED, error=_NotSent(reason))
+                self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason))
                 continue
             await self.window.acquire()
             self._committed_units += cost
@@ -326,6 +339,7 @@ class BatchEngine:
     async def _submit(self, work: _Work, cost: float) -> None:
         resource = self._resource(work.job)
         external_id = work.external_id or work.job.external_task_id or new_external_id()
+        self._move(work, "submitting")
         try:
             if work.check_first:  # a crashed run may have created it: look before sending
                 found = await resource._reconcile(external_id)
@@ -345,6 +359,7 @@ class BatchEngine:
             await self.window.over_limit()
             work.external_id, work.check_first = external_id, False  # 1303: surely not created
             async with self._ready_changed:
+                self._move(work, "queued")
                 self._ready.appendleft(work)  # first in line for the next free slot
                 self._ready_changed.notify_all()
             return
@@ -371,6 +386,7 @@ class BatchEngine:
         await self.window.accepted()
         work.task = task
         work.submitted = time.monotonic() - self._started_at
+        self._move(work, "running")
         await self.journal.update(work.job_id, "submitted", task_id=task.task_id)
         self._track(work, task.task_id)
 
@@ -390,13 +406,14 @@ class BatchEngine:
         work.ended = time.monotonic() - self._started_at
         if task.succeeded:
             await self.journal.update(work.job_id, "finished", units=task.units)
+            self._move(work, "downloading")
             self._downloads.put_nowait(work)
         elif task.failed:
             await self.journal.update(work.job_id, "failed", error=task.status_message)
             self._report(work, OutcomeStatus.FAILED, error=TaskFailedError(task))
         else:  # ended in a state this SDK does not know: report, keep it for a rerun
             self._report(
-                work, OutcomeStatus.FAILED, error=_NotSent(f"task ended as {task.raw_status!r}")
+                work, OutcomeStatus.FAILED, error=NotSentError(f"task ended as {task.raw_status!r}")
             )
 
     # -- stage 4: download ------------------------------------------------------------
@@ -425,8 +442,17 @@ class BatchEngine:
         return await self.poller.notify(task)
 
 
-class _NotSent(KlingError):
-    """The job was not sent (budget, halted batch) or ended in an unknown state."""
+_FINAL_STATE = {
+    OutcomeStatus.SUCCEEDED: "done",
+    OutcomeStatus.FAILED: "failed",
+    OutcomeStatus.SKIPPED: "skipped",
+    OutcomeStatus.INVALID: "invalid",
+}
+
+
+class NotSentError(KlingError):
+    """The job was not sent (``max_units`` reached, the pack used up) or its task ended in a
+    state this SDK does not know. Its journal row stays pending: a rerun picks it up."""
 
 
 def _may_exist(exc: KlingError) -> bool:
