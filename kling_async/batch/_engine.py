@@ -251,7 +251,8 @@ class BatchEngine:
             job = await self._intake.get()
             assert isinstance(job, ImageToVideo | TextToVideo)
             queued = time.monotonic() - self._started_at
-            try:
+            try:  # validation first: it reads only headers, and says best what is wrong
+                await validate(job, allow_unknown_models=self.client.allow_unknown_models)
                 job_id = await job_identity(job)
             except (ValidationError, OSError) as exc:
                 error = (
@@ -259,7 +260,7 @@ class BatchEngine:
                     if isinstance(exc, ValidationError)
                     else ValidationError("image", str(exc), "cannot be read")
                 )
-                work = _Work(job, "", job_name(job, "unreadable"), _empty_record(), queued)
+                work = _Work(job, "", job_name(job, "invalid"), _empty_record(), queued)
                 self._report(work, OutcomeStatus.INVALID, error=error)
                 continue
             name = job_name(job, job_id)
@@ -287,12 +288,6 @@ class BatchEngine:
                 self._track(work, record.task_id)
             else:  # ended remotely: fetch its current URL and download it again or on
                 await self._refetch_and_download(work, record.task_id)
-            return
-        try:
-            await validate(work.job, allow_unknown_models=self.client.allow_unknown_models)
-        except ValidationError as exc:
-            await self.journal.update(work.job_id, "invalid", error=str(exc))
-            self._report(work, OutcomeStatus.INVALID, error=exc)
             return
         async with self._ready_changed:
             self._ready.append(work)

@@ -1,4 +1,4 @@
-"""The ``kling-async`` command line."""
+"""``kling-async emulator`` and ``kling-async demo``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import cast
 
 import click
 
-from .emulator import FAULT_KINDS, Account, Emulator, EmulatorConfig, serve
-from .emulator._config import RetryAfterMode
+from ..emulator import FAULT_KINDS, Account, Emulator, EmulatorConfig, serve
+from ..emulator._config import RetryAfterMode
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, float]:
@@ -44,13 +44,7 @@ def _faults(
     return out
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kling-async")
-def main() -> None:
-    """kling-async: animate images with Kling AI from the command line."""
-
-
-@main.command("emulator")
+@click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=0, show_default=True, help="Port to bind; 0 picks a free one.")
 @click.option("--access-key", default="demo-access-key", show_default=True)
@@ -217,7 +211,7 @@ def emulator_command(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-@main.command("demo")
+@click.command("demo")
 @click.option(
     "--out",
     "out_dir",
@@ -228,7 +222,7 @@ def emulator_command(
 )
 def demo_command(out_dir: Path) -> None:
     """Animate the bundled sample images on an in-process emulator into real mp4 files."""
-    from ._demo import run_demo
+    from .._demo import run_demo
 
     paths = asyncio.run(run_demo(out_dir, echo=click.echo))
     click.echo(f"{len(paths)} videos in {out_dir.resolve()}")

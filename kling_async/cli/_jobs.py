@@ -1,0 +1,134 @@
+"""Turning command-line input into jobs: image files and folders, manifests (CSV or JSON
+Lines) with one row per image, and the flags that fill in what a row leaves out."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..errors import ValidationError
+from ..models import CAMERA_PRESETS, CameraControl, ImageToVideo
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Manifest columns and the request field each fills.
+COLUMNS = {
+    "image": "image",
+    "prompt": "prompt",
+    "negative_prompt": "negative_prompt",
+    "end_frame": "image_tail",
+    "camera": "camera_control",
+    "model": "model",
+    "mode": "mode",
+    "duration": "duration",
+    "external_id": "external_task_id",
+    "cfg_scale": "cfg_scale",
+}
+
+
+@attrs.frozen
+class BadRow:
+    """An input that could not become a job: where it is and why."""
+
+    source: str
+    reason: str
+
+
+def find_images(paths: list[Path], recursive: bool) -> Iterator[Path]:
+    """Image files named directly, and those inside named folders, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            found = path.rglob("*") if recursive else path.glob("*")
+            yield from sorted(
+                p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+        else:
+            yield path
+
+
+def camera(value: str) -> CameraControl:
+    """A camera preset name (``zoom_in``...) as a ``CameraControl``."""
+    if value not in CAMERA_PRESETS:
+        raise ValidationError(
+            "camera", value, f"unknown preset; choose from {', '.join(CAMERA_PRESETS)}"
+        )
+    return CameraControl.preset(value)
+
+
+def _fields_from_row(row: dict[str, Any], base: Path) -> dict[str, Any]:
+    unknown = sorted(k for k in row if k not in COLUMNS and row[k] not in (None, ""))
+    if unknown:
+        raise ValidationError("columns", unknown, f"unknown; known: {', '.join(COLUMNS)}")
+    fields: dict[str, Any] = {}
+    for column, field in COLUMNS.items():
+        value = row.get(column)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if column in ("image", "end_frame"):
+            text = str(value).strip()
+            is_url = text.startswith(("http://", "https://"))
+            fields[field] = text if is_url else base / text
+        elif column == "camera":
+            fields[field] = camera(str(value).strip())
+        elif column == "duration":
+            try:
+                fields[field] = int(str(value).strip())
+            except ValueError:
+                raise ValidationError("duration", value, "must be 5 or 10") from None
+        elif column == "cfg_scale":
+            try:
+                fields[field] = float(value)
+            except (TypeError, ValueError):
+                raise ValidationError("cfg_scale", value, "must be a number from 0 to 1") from None
+        else:
+            fields[field] = str(value).strip()
+    if "image" not in fields and "image_tail" not in fields:
+        raise ValidationError("image", None, "every row needs an image (or an end_frame)")
+    return fields
+
+
+def read_manifest(path: Path) -> Iterator[tuple[str, dict[str, Any]] | BadRow]:
+    """Rows of a CSV (with a header) or JSON Lines manifest, as (where, fields) or BadRow."""
+    base = path.parent
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                where = f"{path.name}:{number}"
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    if not isinstance(row, dict):
+                        raise ValueError("a row must be a JSON object")
+                    yield where, _fields_from_row(row, base)
+                except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
+                    yield BadRow(where, str(exc))
+        return
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        if "image" not in header and "end_frame" not in header:
+            yield BadRow(path.name, "a CSV manifest needs a header row with an 'image' column")
+            return
+        for number, row in enumerate(reader, 2):
+            where = f"{path.name}:{number}"
+            if None in row:  # more cells than header columns
+                yield BadRow(where, f"{len(row[None])} cell(s) more than the header has")
+                continue
+            try:
+                yield where, _fields_from_row(dict(row), base)
+            except ValueError as exc:
+                yield BadRow(where, str(exc))
+
+
+def build_job(defaults: dict[str, Any], fields: dict[str, Any]) -> ImageToVideo:
+    """A job from the flags' defaults and a row's own values (the row wins)."""
+    merged = {**defaults, **fields}
+    try:
+        return ImageToVideo(**merged)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("row", sorted(fields), str(exc)) from None
