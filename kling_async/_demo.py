@@ -38,6 +38,13 @@ async def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> list[P
     """Start an emulator with rendering on, animate every sample, return the mp4 paths."""
     config = EmulatorConfig(render=True, duration=(1.0, 2.5))
     paths: list[Path] = []
+    journal = out_dir / ".kling-journal.db"
+    videos = [out_dir / f"{image.stem}.mp4" for image in sample_paths()]
+    if not all(v.exists() for v in videos):
+        # each demo starts a new emulator: an old run's task ids mean nothing to it, so the
+        # demo starts over, replacing its own videos
+        for stale in (journal, *journal.parent.glob(journal.name + "-*"), *videos):
+            stale.unlink(missing_ok=True)
     async with Emulator(config) as emu:
         echo(f"emulator listening at {emu.url}")
         client = KlingClient(api_key=emu.credentials["KLING_API_KEY"], base_url=emu.url)

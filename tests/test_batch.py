@@ -334,3 +334,22 @@ async def test_tasks_the_server_forgot_end_as_failed_not_as_a_hang(
             outcomes, _ = await collecting
     assert [o.status for o in outcomes] == [kling.OutcomeStatus.FAILED] * 4
     assert all("no longer knows" in str(o.error) for o in outcomes)
+
+
+async def test_a_lost_video_whose_task_is_gone_is_made_again_on_the_next_run(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    jobs = jobs_for(make_images(tmp_path / "in", 3))
+    out = tmp_path / "out"
+    async with fast_client(emu) as client:
+        await run(client, jobs, out)
+        (out / "img001.mp4").unlink()  # the video is lost ...
+        emu.reset(everything=True)  # ... and the server forgot the task
+        second, _ = await run(client, jobs, out)
+        third, _ = await run(client, jobs, out)
+    assert sorted(o.status.value for o in second) == ["failed", "skipped", "skipped"]
+    lost = next(o for o in second if o.status.value == "failed")
+    assert "gone from the server" in str(lost.error)
+    assert sorted(o.status.value for o in third) == ["skipped", "skipped", "succeeded"]
+    assert (out / "img001.mp4").stat().st_size == 1000

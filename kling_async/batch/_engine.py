@@ -28,7 +28,7 @@ from ..errors import (
     TaskFailedError,
     ValidationError,
 )
-from ..models import ImageToVideo, Task, TextToVideo
+from ..models import ImageToVideo, Task, TaskStatus, TextToVideo
 from ..resources._tasks import TaskResource, new_external_id
 from ..validation import validate
 from ._identity import job_identity, job_name
@@ -195,15 +195,17 @@ class BatchEngine:
 
     async def outcomes(self) -> AsyncIterator[Outcome]:
         """Outcomes in the order jobs end. Ends after ``finish()`` once all are reported."""
+        yielded = 0
         while True:
-            if self._input_done and self._reported >= self._accepted:
-                return
+            if self._input_done and yielded >= self._accepted:
+                return  # every job's outcome was handed out (not merely reported)
             item = await self._outcomes.get()
             if item is _DONE:
                 continue
             if isinstance(item, BaseException):
                 raise item
             assert isinstance(item, Outcome)
+            yielded += 1
             yield item
 
     def _report(
@@ -301,6 +303,17 @@ class BatchEngine:
     async def _refetch_and_download(self, work: _Work, task_id: str) -> None:
         try:
             task = await self._resource(work.job).get(task_id)
+        except NotFoundError:
+            # the server forgot the task and its video is not here: a failure, so that the
+            # next run creates it again (as for any failed task)
+            task = Task(
+                task_id=task_id,
+                status=TaskStatus.FAILED,
+                raw_status="not found",
+                status_message="the task from an earlier run is gone from the server "
+                "and its video is not on disk; run again to create it anew",
+                kind=_kind(work.job),
+            )
         except KlingError as exc:
             await self.window.release(completed=False)
             self._report(work, OutcomeStatus.FAILED, error=exc)
