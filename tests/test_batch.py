@@ -236,29 +236,34 @@ async def test_cancelled_batch_resumes_without_duplicates(
     await check_files(emu, [o for o in outcomes if o.status.value == "succeeded"], out)
 
 
-async def test_completion_by_callback(start_emulator: StartEmulator, tmp_path: Path) -> None:
+async def test_completion_by_verified_callback(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    import base64
+
     from aiohttp import web
 
-    from kling_async._convert import task_from_wire
+    from kling_async.webhooks import webhook_handler
 
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    notified: list[str] = []
     engine_ref: list[kling.BatchEngine] = []
 
-    async def receive(request: web.Request) -> web.Response:
-        await engine_ref[0].notify(task_from_wire(await request.json(), "image2video"))
-        return web.Response(status=204)
+    async def on_task(task: kling.Task) -> None:
+        notified.append(task.raw_status)
+        await engine_ref[0].notify(task)
 
     app = web.Application()
-    app.router.add_post("/hook", receive)
+    app.router.add_post("/hook", webhook_handler(on_task, secret))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    emu, _ = await start_emulator(duration=(0.1, 0.2), video_bytes=1000)
+    emu, _ = await start_emulator(duration=(0.1, 0.2), video_bytes=1000, webhook_secret=secret)
     paths = make_images(tmp_path / "in", 5)
-    jobs = [
-        kling.ImageToVideo(image=p, callback_url=f"http://127.0.0.1:{port}/hook") for p in paths
-    ]
+    hook = f"http://127.0.0.1:{port}/hook"
+    jobs = [kling.ImageToVideo(image=p, callback_url=hook) for p in paths]
     slow_poll = kling.PollPolicy(min_interval=5, max_interval=5, unknown_interval=5)
     try:
         async with fast_client(emu) as client:
@@ -277,7 +282,7 @@ async def test_completion_by_callback(start_emulator: StartEmulator, tmp_path: P
     assert elapsed < 4  # ended by callbacks, long before the 5 s fallback poll
     stats = emu.stats()
     assert stats["list_queries"] + stats["single_queries"] == 0
-    assert stats["callbacks_sent"] >= 5
+    assert notified.count("succeed") == 5  # every end arrived signed and was verified
 
 
 def test_killed_batch_resumes_without_duplicates_or_partial_files(tmp_path: Path) -> None:
