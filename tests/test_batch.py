@@ -358,3 +358,20 @@ async def test_a_lost_video_whose_task_is_gone_is_made_again_on_the_next_run(
     assert "gone from the server" in str(lost.error)
     assert sorted(o.status.value for o in third) == ["skipped", "skipped", "succeeded"]
     assert (out / "img001.mp4").stat().st_size == 1000
+
+
+async def test_an_unrelated_file_is_never_overwritten(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    paths = make_images(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img000.mp4").write_bytes(b"my own holiday video")
+    async with fast_client(emu) as client:
+        outcomes, _ = await run(client, jobs_for(paths), out)
+    assert (out / "img000.mp4").read_bytes() == b"my own holiday video"
+    path = outcomes[0].path
+    assert path is not None
+    assert path.name.startswith("img000-")
+    assert path.stat().st_size == 1000

@@ -221,7 +221,15 @@ def emulator_command(
     help="Folder for the videos.",
 )
 def demo_command(out_dir: Path) -> None:
-    """Animate the bundled sample images on an in-process emulator into real mp4 files."""
+    """Animate the bundled sample images on an in-process emulator into real mp4 files.
+
+    No credentials needed: the emulator runs inside this process and renders real H.264
+    videos, each with its own camera move. This is what `make demo` runs.
+
+    \b
+    Example:
+      kling-async demo --out demo-videos
+    """
     from .._demo import run_demo
 
     paths = asyncio.run(run_demo(out_dir, echo=click.echo))
