@@ -196,11 +196,16 @@ class Transport:
         except _CONNECTION_ERRORS as exc:
             raise _connection_error(exc, what) from exc
         try:
-            return _unwrap(raw, status, retry_after, what)
+            data = _unwrap(raw, status, retry_after, what)
         except RateLimitError as exc:
             wait = exc.retry_after
             self.pacer.rate_limited(None if wait is None else min(wait, self.retry.max_retry_after))
             raise
+        except APIError:
+            self.pacer.answered()
+            raise
+        self.pacer.answered()
+        return data
 
     @asynccontextmanager
     async def stream(

@@ -1,9 +1,11 @@
 """The account governor's pacer: one for every request a client makes.
 
-It spaces requests evenly (no bursts) at a rate it adapts like TCP: on a 1302 it halves (or
-drops to half of what was really being sent, if that is lower) and waits out any Retry-After,
-then grows back a few percent per second. Until the server first says 1302 it slows nothing
-down, unless the caller gave a ceiling.
+It spaces requests evenly (no bursts) at a rate it adapts like TCP: when 1302s make up a real
+share of the recent answers (a quarter of the last 40, at least three) it halves (or drops to
+half of what was really being sent, if that is lower) and holds every request until the
+Retry-After has passed, then grows back a few percent per second. A stray 1302 among
+successes only delays its own request's retry: it is no reason to slow the whole account.
+Until the server first pushes back it slows nothing down, unless the caller gave a ceiling.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class Pacer:
         self._blocked_until = 0.0
         self._grown_at = clock()
         self._sent: deque[float] = deque(maxlen=256)
+        #: The last answers: True for a 1302. A decision needs a real share of them.
+        self._answers: deque[bool] = deque(maxlen=40)
+        self.limited_share = 0.25
+        self.limited_minimum = 3
         self._lock = asyncio.Lock()
         self.stats = PacerStats()
 
@@ -80,10 +86,20 @@ class Pacer:
                     self.rate = min(self.rate, self.max_rate)
         self._grown_at = now
 
+    def answered(self) -> None:
+        """An answer that was not a 1302."""
+        self._answers.append(False)
+
     def rate_limited(self, retry_after: float | None) -> None:
-        """A 1302 arrived: slow down multiplicatively and honour Retry-After."""
+        """A 1302 arrived: if 1302s are a real share of the recent answers, slow down
+        multiplicatively and hold every request until Retry-After has passed."""
         now = self._clock()
         self.stats.rate_limited += 1
+        self._answers.append(True)
+        limited = sum(self._answers)
+        if limited < self.limited_minimum or limited < self.limited_share * len(self._answers):
+            return  # a stray 1302: its own retry waits, the account does not slow down
+        self._answers.clear()  # one decrease per episode, then fresh evidence
         observed = self._observed_rate(now)
         base = self.rate if self.rate is not None else (observed or 10.0)
         if observed is not None:

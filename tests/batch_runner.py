@@ -14,7 +14,7 @@ async def main(base: str, key: str, images: Path, out: Path) -> int:
     jobs = [kling.ImageToVideo(image=p, prompt="drift") for p in sorted(images.glob("*.png"))]
     quick = kling.RetryPolicy(attempts=8, initial_backoff=0.05, max_backoff=0.2, jitter=0.05)
     async with kling.KlingClient(api_key=key, base_url=base, retry=quick) as client:
-        poll = kling.PollPolicy(min_interval=0.05, unknown_interval=0.1)
+        poll = kling.PollPolicy(min_interval=0.05)
         async for outcome in client.batch(jobs, output_dir=out, poll=poll):
             print(outcome.name, outcome.status.value, flush=True)
     return 0

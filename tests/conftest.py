@@ -36,3 +36,22 @@ async def start_emulator() -> AsyncIterator[StartEmulator]:
 @pytest.fixture
 async def emu_api(start_emulator: StartEmulator) -> tuple[Emulator, Api]:
     return await start_emulator()
+
+
+# -- the reliability report: campaigns record their figures; printed at the end of the run --
+REPORT: dict[str, dict[str, Any]] = {}
+
+
+@pytest.fixture
+def campaign_report() -> dict[str, dict[str, Any]]:
+    """Where a campaign test records its figures (faults injected, jobs, duplicates...)."""
+    return REPORT
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not REPORT:
+        return
+    terminalreporter.section("reliability campaigns")
+    for name, figures in REPORT.items():
+        shown = ", ".join(f"{k} {v}" for k, v in figures.items())
+        terminalreporter.write_line(f"{name}: {shown}")

@@ -18,7 +18,7 @@ from kling_async.emulator import Emulator
 
 from ._helpers import StartEmulator, fast_client, png, test_account
 
-FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0, unknown_interval=0.1)
+FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0)
 
 
 def make_images(folder: Path, count: int, start: int = 0) -> list[Path]:
@@ -264,7 +264,7 @@ async def test_completion_by_verified_callback(
     paths = make_images(tmp_path / "in", 5)
     hook = f"http://127.0.0.1:{port}/hook"
     jobs = [kling.ImageToVideo(image=p, callback_url=hook) for p in paths]
-    slow_poll = kling.PollPolicy(min_interval=5, max_interval=5, unknown_interval=5)
+    slow_poll = kling.PollPolicy(min_interval=5, max_interval=5)
     try:
         async with fast_client(emu) as client:
             engine = kling.BatchEngine(client, tmp_path / "out", poll=slow_poll, callbacks=True)

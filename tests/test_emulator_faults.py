@@ -13,7 +13,9 @@ from kling_async.emulator import EmulatorConfig
 from ._helpers import Api, StartEmulator
 
 
-@pytest.mark.parametrize(("kind", "http"), [("5000", 500), ("5001", 503), ("5002", 504)])
+@pytest.mark.parametrize(
+    ("kind", "http"), [("5000", 500), ("5001", 503), ("5002", 504), ("1302", 429), ("1303", 429)]
+)
 async def test_error_faults_answer_their_code_and_create_nothing(
     emu_api: tuple[Any, Api], kind: str, http: int
 ) -> None:

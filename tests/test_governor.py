@@ -49,7 +49,8 @@ async def test_pacer_halves_on_1302_waits_retry_after_then_regrows() -> None:
     t = FakeTime()
     pacer = Pacer(max_rate=10, clock=t.clock, sleep=t.sleep, growth_per_second=0.1)
     await pacer.turn()
-    pacer.rate_limited(retry_after=3)
+    for _ in range(3):  # a burst of 1302s: the account is really over its rate
+        pacer.rate_limited(retry_after=3)
     assert pacer.rate == pytest.approx(5)
     before = t.now
     await pacer.turn()
@@ -57,7 +58,19 @@ async def test_pacer_halves_on_1302_waits_retry_after_then_regrows() -> None:
     t.now += 5  # five quiet seconds: it grows back 10% a second, up to the ceiling
     await pacer.turn()
     assert pacer.rate == pytest.approx(min(10, 5 * 1.1**5), rel=0.01)
-    assert pacer.stats.rate_limited == 1
+    assert pacer.stats.rate_limited == 3
+
+
+async def test_a_stray_1302_among_successes_does_not_slow_the_account() -> None:
+    t = FakeTime()
+    pacer = Pacer(max_rate=10, clock=t.clock, sleep=t.sleep, growth_per_second=0)
+    for i in range(40):
+        if i % 10 == 9:
+            pacer.rate_limited(retry_after=1)  # one in ten: noise, not a limit
+        else:
+            pacer.answered()
+    assert pacer.rate == 10
+    assert pacer.stats.rate_limited == 4
 
 
 async def test_pacer_learns_from_what_was_really_sent() -> None:
@@ -66,7 +79,8 @@ async def test_pacer_learns_from_what_was_really_sent() -> None:
     for _ in range(20):  # 20 requests over 1 s: about 20/s was the real rate
         await pacer.turn()
         t.now += 0.05
-    pacer.rate_limited(None)
+    for _ in range(3):
+        pacer.rate_limited(None)
     assert pacer.rate is not None
     assert 8 <= pacer.rate <= 12  # half of what was sent
 
@@ -81,7 +95,10 @@ async def test_window_slow_start_1303_and_probing() -> None:
         await window.accepted()
     assert (window.limit, window.in_flight) == (5, 3)
     await window.acquire()
-    await window.over_limit()  # the 4th was refused: the account holds 3
+    await window.over_limit()  # the 4th was refused: a stray 1303, or the limit?
+    assert (window.limit, window.learned) == (5, None)
+    await window.acquire()
+    await window.over_limit()  # refused again, straight after: the account holds 3
     assert (window.limit, window.in_flight, window.learned) == (3, 3, 3)
     await window.accepted()
     assert window.limit == 3  # no more slow start once the limit is known

@@ -29,12 +29,12 @@ class PollPolicy:
     ``max_interval`` while none is expected to end. Before any task of a kind has finished, the
     interval is ``unknown_share`` of the oldest such task's age (so a task 4 s old is looked
     at each second, one 2 minutes old every 15 s). With completion by callback, polling is a
-    fallback at ``max_interval``. After a failed poll it waits ``unknown_interval``.
+    fallback at ``max_interval``. A failed poll is not retried on its own: the next one
+    comes at the usual interval.
     """
 
     min_interval: float = 0.25
     max_interval: float = 15.0
-    unknown_interval: float = 1.0
     unknown_share: float = 0.25
     #: From this many tasks in flight, one list request replaces the single queries.
     list_threshold: int = 3
@@ -144,9 +144,9 @@ class Poller:
             last = time.monotonic()
             try:
                 await self.poll_once()
-            except KlingError as exc:  # the retries inside gave up: keep going, a bit later
-                log.warning("poll failed (%s); trying again", exc)
-                await asyncio.sleep(self.policy.unknown_interval)
+            except KlingError as exc:  # a poll is never retried on its own: the next one comes
+                log.info("poll failed (%s); looking again shortly", exc)
+                last = time.monotonic()
 
     async def poll_once(self) -> None:
         kinds = {item.kind for item in self._tracked.values()}
@@ -161,7 +161,7 @@ class Poller:
         resource = self._resource(kind)
         size = min(500, max(30, 2 * len(mine)))
         self.list_requests += 1
-        page = await resource.list(page_size=size).page(1)
+        page = await resource.list(page_size=size).page(1, retry=False)
         seen = set()
         for task in page:
             item = mine.get(task.task_id)
@@ -179,7 +179,7 @@ class Poller:
     async def _poll_one(self, kind: str, item: Tracked) -> None:
         self.single_requests += 1
         try:
-            task = await self._resource(kind).get(item.task_id)
+            task = await self._resource(kind).get(item.task_id, retry=False)
         except NotFoundError:
             log.warning("task %s is no longer known to the server", item.task_id)
             gone = Task(

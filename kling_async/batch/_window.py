@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 
 class ConcurrencyWindow:
     """How many tasks may be in flight: learned from 1303, probed upward now and then.
 
     ``limit`` starts at ``initial`` (or the user's ``cap``) and, like TCP's slow start, grows
-    by one with every create the server accepts, until the first 1303. A 1303 sets it to what
-    was in flight at the time; from then on it grows by one after ``probe_every`` completions
-    of a full window, so a pack upgraded mid-batch is found. A slot is taken before a create
-    and released when the task's end is detected.
+    by one with every create the server accepts, until the limit is met. A 1303 that is not a
+    stray one (the create before it was refused too, or a quarter of the last 20 were) sets it
+    to what was in flight at the time; from then on it grows by one after ``probe_every``
+    completions of a full window, so a pack upgraded mid-batch is found. A stray 1303 only
+    sends its job back to the front of the line. A slot is taken before a create and released
+    when the task's end is detected.
     """
 
     def __init__(self, *, initial: int = 8, cap: int | None = None, probe_every: int = 20) -> None:
@@ -24,6 +27,7 @@ class ConcurrencyWindow:
         self._changed = asyncio.Condition()
         self.limited = 0  # 1303s seen
         self.learned: int | None = None
+        self._answers: deque[bool] = deque(maxlen=20)  # True: a create refused with 1303
 
     async def acquire(self) -> None:
         async with self._changed:
@@ -32,6 +36,7 @@ class ConcurrencyWindow:
 
     async def accepted(self) -> None:
         """A create went through: while the limit is unknown, the window doubles per round."""
+        self._answers.append(False)
         if self.learned is None:
             async with self._changed:
                 self._raise(self.limit + 1)
@@ -61,7 +66,12 @@ class ConcurrencyWindow:
         async with self._changed:
             self.limited += 1
             self.in_flight -= 1
-            self.limit = max(1, self.in_flight)
-            self.learned = self.limit
-            self._since_probe = 0
+            again = bool(self._answers) and self._answers[-1]
+            self._answers.append(True)
+            refused = sum(self._answers)
+            if again or (refused >= 3 and refused >= len(self._answers) / 4):
+                self.limit = max(1, self.in_flight)
+                self.learned = self.limit
+                self._since_probe = 0
+                self._answers.clear()
             self._changed.notify_all()

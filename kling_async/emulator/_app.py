@@ -31,6 +31,8 @@ _CODE_FAULTS = {
     "5000": (500, "Internal error"),
     "5001": (503, "Service unavailable for maintenance"),
     "5002": (504, "Internal timeout, the service is busy"),
+    "1302": (429, "Too many requests, please slow down (injected)"),
+    "1303": (429, "Parallel task limit exceeded (injected)"),
 }
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _LARGE_BODY = 256 * 1024
@@ -108,7 +110,8 @@ class EmulatorState:
             return _drop(request)
         for kind, (status, message) in _CODE_FAULTS.items():
             if kind in faults:
-                return self._error(Rejection(status, int(kind), message))
+                headers = {"Retry-After": "1"} if kind == "1302" else None
+                return self._error(Rejection(status, int(kind), message), headers)
         now = time.time()
         try:
             account = authenticate(

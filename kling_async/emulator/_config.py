@@ -14,6 +14,8 @@ FAULT_KINDS: dict[str, str] = {
     "5000": "answer HTTP 500 with code 5000 (internal error); nothing is created",
     "5001": "answer HTTP 503 with code 5001 (maintenance); nothing is created",
     "5002": "answer HTTP 504 with code 5002 (backlog timeout); nothing is created",
+    "1302": "answer HTTP 429 with code 1302 (too fast, with Retry-After: 1); nothing is created",
+    "1303": "answer HTTP 429 with code 1303 (parallel limit) to a create; nothing is created",
     "drop": "close the connection before any response; nothing is created",
     "lost_create": "create the task, then close the connection before the response",
     "slow": "hold the response for `slow_seconds` before answering normally",

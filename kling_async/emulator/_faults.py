@@ -10,12 +10,14 @@ import attrs
 from ._config import FAULT_KINDS, EmulatorConfig
 
 #: Faults that stand in for the answer (the request is not handled at all).
-REPLACING = ("5000", "5001", "5002", "drop")
+REPLACING = ("5000", "5001", "5002", "1302", "1303", "drop")
 #: Which route kinds each fault can hit.
 _ROUTES: dict[str, frozenset[str]] = {
     "5000": frozenset({"create", "query", "list", "account"}),
     "5001": frozenset({"create", "query", "list", "account"}),
     "5002": frozenset({"create", "query", "list", "account"}),
+    "1302": frozenset({"create", "query", "list", "account"}),
+    "1303": frozenset({"create"}),
     "drop": frozenset({"create", "query", "list", "account"}),
     "slow": frozenset({"create", "query", "list", "account", "download"}),
     "lost_create": frozenset({"create"}),

@@ -88,7 +88,8 @@ class TaskPager:
         self._page_size = page_size
         self._max_pages = max_pages or 1000
 
-    async def page(self, number: int = 1) -> list[Task]:
+    async def page(self, number: int = 1, *, retry: bool = True) -> list[Task]:
+        """One page (1..1000). ``retry=False`` sends it once (a poller that looks again soon)."""
         if not 1 <= number <= 1000:
             raise ValidationError("page", number, "must be within 1..1000")
         data = await self._resource._client._transport.request(
@@ -96,6 +97,7 @@ class TaskPager:
             self._resource.path,
             kind="list",
             params={"pageNum": number, "pageSize": self._page_size},
+            retry=retry,
         )
         return tasks_from_wire(data, self._resource.kind)
 
@@ -216,11 +218,13 @@ class TaskResource(Generic[R]):
         return task
 
     # -- queries -----------------------------------------------------------------------
-    async def get(self, task_id: str) -> Task:
-        """The task by its ``task_id`` or your ``external_task_id``. Raises ``NotFoundError``."""
+    async def get(self, task_id: str, *, retry: bool = True) -> Task:
+        """The task by its ``task_id`` or your ``external_task_id``. Raises ``NotFoundError``.
+        ``retry=False`` sends the query once (a poller that looks again soon)."""
         if not isinstance(task_id, str) or not task_id.strip() or "/" in task_id:
             raise ValidationError("task_id", task_id, "must be a non-empty id without '/'")
-        data = await self._client._transport.request("GET", f"{self.path}/{task_id}", kind="query")
+        path = f"{self.path}/{task_id}"
+        data = await self._client._transport.request("GET", path, kind="query", retry=retry)
         return task_from_wire(data, self.kind)
 
     def list(self, *, page_size: int = 30, max_pages: int | None = None) -> TaskPager:
