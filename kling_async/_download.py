@@ -89,7 +89,12 @@ async def download(
                 await transport.sleep(policy.delay(attempt, None))
             continue
         part = part_path(dest)
-        await aiofiles.os.replace(part, dest)
+        try:
+            await aiofiles.os.replace(part, dest)
+        except OSError as exc:
+            raise DownloadError(
+                f"{dest.name}: cannot move the finished file in place: {exc}", url=url
+            ) from exc
         with contextlib.suppress(FileNotFoundError):
             await aiofiles.os.remove(_meta_path(dest))
         return dest

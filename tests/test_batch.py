@@ -375,3 +375,17 @@ async def test_an_unrelated_file_is_never_overwritten(
     assert path is not None
     assert path.name.startswith("img000-")
     assert path.stat().st_size == 1000
+
+
+async def test_the_same_job_twice_in_one_batch_is_made_once(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    paths = make_images(tmp_path / "in", 2)
+    jobs = jobs_for([paths[0], paths[1], paths[0], paths[0]])
+    async with fast_client(emu) as client:
+        outcomes, _ = await run(client, jobs, tmp_path / "out")
+    assert len(outcomes) == 4
+    assert {o.status for o in outcomes} == {kling.OutcomeStatus.SUCCEEDED}
+    assert len({o.path for o in outcomes}) == 2
+    assert emu.stats()["creates"] == 2

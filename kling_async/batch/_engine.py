@@ -128,6 +128,8 @@ class BatchEngine:
         #: How many jobs are in each state right now: queued, submitting, running,
         #: downloading, done, failed, skipped, invalid. For progress displays.
         self.states: Counter[str] = Counter()
+        #: Jobs of this run not yet reported, by identity, with their twins (same content).
+        self._active: dict[str, list[_Work]] = {}
 
     def _move(self, work: _Work, state: str) -> None:
         self.states[work.state] -= 1
@@ -234,6 +236,9 @@ class BatchEngine:
         self._move(work, _FINAL_STATE[status])
         self._reported += 1
         self._outcomes.put_nowait(outcome)
+        for twin in self._active.pop(work.job_id, []) if work.job_id else []:
+            twin.task, twin.submitted, twin.ended = work.task, work.submitted, work.ended
+            self._report(twin, status, error=error, path=path)
         if self._input_done and self._reported >= self._accepted:
             self._outcomes.put_nowait(_DONE)
 
@@ -266,6 +271,11 @@ class BatchEngine:
                 self._report(work, OutcomeStatus.INVALID, error=error)
                 continue
             name = job_name(job, job_id)
+            if job_id in self._active:  # the same content twice in one batch: done once,
+                twin = _Work(job, job_id, name, _empty_record(), queued)  # reported twice
+                self._active[job_id].append(twin)
+                continue
+            self._active[job_id] = []
             record = await self.journal.get(job_id)
             if record is None:
                 output = str(self.output_dir / f"{name}.mp4")
@@ -434,7 +444,7 @@ class BatchEngine:
             await self.journal.update(work.job_id, "downloading")
             try:
                 path = await self.client.download(work.task, record.output)
-            except KlingError as exc:
+            except (KlingError, OSError) as exc:  # the journal keeps it for the next run
                 self._report(work, OutcomeStatus.FAILED, error=exc)
                 continue
             await self.journal.update(work.job_id, "done")
