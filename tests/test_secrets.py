@@ -57,3 +57,59 @@ async def test_secrets_stay_out_of_reprs_errors_and_logs(
     for secret in (SECRET_KEY, API_KEY, "wrong-" + SECRET_KEY, *tokens):
         assert secret not in haystack
     assert "<redacted>" in repr(client.credentials)
+
+
+def test_secrets_stay_out_of_cli_output_and_the_journal(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from kling_async.emulator import EmulatorConfig, EmulatorThread
+
+    from ._helpers import ACCESS_KEY, test_account
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for i in range(3):
+        (shots / f"s{i}.png").write_bytes(png(480, 320, (i * 50, 10, 10)))
+    (shots / "tiny.png").write_bytes(png(50, 50))
+    config = EmulatorConfig(accounts=[test_account()], duration=(0.1, 0.2), video_bytes=100)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    outputs = []
+    with EmulatorThread(config) as emu:
+        env |= {
+            "KLING_BASE_URL": emu.url,
+            "KLING_ACCESS_KEY": ACCESS_KEY,
+            "KLING_SECRET_KEY": SECRET_KEY,
+        }
+        for args in (
+            ["animate", str(shots), "--out", str(tmp_path / "v"), "--verbose"],
+            ["animate", str(shots), "--out", str(tmp_path / "v"), "--json"],
+            ["status", "nope", "--verbose"],
+            ["account", "--json"],
+            ["list"],
+        ):
+            done = subprocess.run(
+                [sys.executable, "-m", "kling_async", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            outputs += [done.stdout, done.stderr]
+        wrong = env | {"KLING_SECRET_KEY": "wrong-" + SECRET_KEY}
+        done = subprocess.run(
+            [sys.executable, "-m", "kling_async", "account"],
+            env=wrong,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        outputs += [done.stdout, done.stderr]
+    assert any("done" in o for o in outputs)  # the runs happened, errors included
+    assert any("error:" in o for o in outputs)
+    journal_bytes = b"".join(p.read_bytes() for p in (tmp_path / "v").glob(".kling-journal*"))
+    assert journal_bytes  # the journal exists and was scanned
+    for secret in (SECRET_KEY, "wrong-" + SECRET_KEY):
+        assert all(secret not in o for o in outputs)
+        assert secret.encode() not in journal_bytes
