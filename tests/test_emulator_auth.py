@@ -20,7 +20,7 @@ from ._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, Api, StartEmulator, test_
         (f"Bearer {token(secret_key='wrong-secret-wrong-secret-wrong-secret')}", 1002),
         (f"Bearer {token(access_key='someone-else')}", 1000),
         ("Bearer unknown-api-key", 1000),
-        (f"Bearer {token(nbf=time.time() + 120)}", 1003),
+        (f"Bearer {token(nbf=time.time() + 86400, exp=time.time() + 2 * 86400)}", 1003),
         (f"Bearer {token(exp=time.time() - 1)}", 1004),
     ],
     ids=[

@@ -95,10 +95,7 @@ async def test_window_slow_start_1303_and_probing() -> None:
         await window.accepted()
     assert (window.limit, window.in_flight) == (5, 3)
     await window.acquire()
-    await window.over_limit()  # the 4th was refused: a stray 1303, or the limit?
-    assert (window.limit, window.learned) == (5, None)
-    await window.acquire()
-    await window.over_limit()  # refused again, straight after: the account holds 3
+    await window.over_limit()  # the 4th was refused: the first 1303 ends slow start
     assert (window.limit, window.in_flight, window.learned) == (3, 3, 3)
     await window.accepted()
     assert window.limit == 3  # no more slow start once the limit is known
@@ -106,6 +103,15 @@ async def test_window_slow_start_1303_and_probing() -> None:
         await window.release()
         await window.acquire()
     assert window.limit == 4
+    await window.acquire()
+    await window.accepted()  # four in flight: the window is full
+    await window.release()
+    await window.acquire()
+    await window.over_limit()  # a stray 1303 among accepted creates: the window stays
+    assert (window.limit, window.in_flight) == (4, 3)
+    await window.acquire()
+    await window.over_limit()  # refused again at once: the limit is real
+    assert (window.limit, window.in_flight) == (3, 3)
 
 
 async def test_window_blocks_when_full_and_honours_the_cap() -> None:

@@ -10,10 +10,11 @@ class ConcurrencyWindow:
     """How many tasks may be in flight: learned from 1303, probed upward now and then.
 
     ``limit`` starts at ``initial`` (or the user's ``cap``) and, like TCP's slow start, grows
-    by one with every create the server accepts, until the limit is met. A 1303 that is not a
-    stray one (the create before it was refused too, or a quarter of the last 20 were) sets it
-    to what was in flight at the time; from then on it grows by one after ``probe_every``
-    completions of a full window, so a pack upgraded mid-batch is found. A stray 1303 only
+    by one with every create the server accepts, until the first 1303. That 1303, and any
+    later one that is not a stray (the create before it was refused too, or a quarter of the
+    last 20 were), sets it to what was in flight at the time; from then on it grows by one
+    after ``probe_every`` completions of a full window, so a pack upgraded mid-batch is
+    found. A stray 1303 only
     sends its job back to the front of the line. A slot is taken before a create and released
     when the task's end is detected.
     """
@@ -69,7 +70,8 @@ class ConcurrencyWindow:
             again = bool(self._answers) and self._answers[-1]
             self._answers.append(True)
             refused = sum(self._answers)
-            if again or (refused >= 3 and refused >= len(self._answers) / 4):
+            first = self.learned is None  # the first 1303 ends slow start: overshoot is costly
+            if first or again or (refused >= 3 and refused >= len(self._answers) / 4):
                 self.limit = max(1, self.in_flight)
                 self.learned = self.limit
                 self._since_probe = 0
