@@ -1,4 +1,5 @@
-"""Start ``kling-async emulator`` in its own process, as benchmarks do (the shell contract)."""
+"""What the benchmarks share: the emulator in its own process (the shell contract), and the
+process's resident memory."""
 
 from __future__ import annotations
 
@@ -31,3 +32,12 @@ def emulator_process(*args: str) -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (Linux)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0

@@ -24,18 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _emulator_process import emulator_process
+from _emulator_process import emulator_process, rss_mb
 from PIL import Image
 
 import kling_async as kling
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class PeakMemory:

@@ -24,17 +24,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-from _emulator_process import emulator_process
+from _emulator_process import emulator_process, rss_mb
 
 import kling_async as kling
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def sample_peak(stop: asyncio.Event, peak: list[float]) -> None:
