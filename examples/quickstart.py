@@ -9,34 +9,17 @@ are set, in which case it talks to real Kling and spends real units.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
+
+from _client import kling_client
 
 import kling_async as kling
 from kling_async._samples import sample_paths
-from kling_async.emulator import Emulator, EmulatorConfig
-
-
-@contextlib.asynccontextmanager
-async def kling_client() -> AsyncIterator[kling.KlingClient]:
-    """Real Kling when credentials are in the environment, else a local emulator."""
-    if os.environ.get("KLING_API_KEY") or os.environ.get("KLING_ACCESS_KEY"):
-        async with kling.KlingClient() as client:
-            yield client
-        return
-    async with Emulator(EmulatorConfig(duration=(0.5, 1.5), render=True)) as emu:
-        quick = kling.WaitPolicy(first_poll=0.5, min_interval=0.25, max_interval=1.0)
-        async with kling.KlingClient(
-            api_key=emu.credentials["KLING_API_KEY"], base_url=emu.url, wait=quick
-        ) as client:
-            yield client
 
 
 async def main(image: Path, output: Path) -> Path:
-    async with kling_client() as client:
+    async with kling_client(render=True) as client:
         task = await client.image_to_video.create(
             image=image,
             prompt="the sun sinks slowly behind the hills",

@@ -11,30 +11,101 @@ from pathlib import Path
 import av
 
 ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
+SAMPLES = ROOT / "kling_async" / "samples"
 
 
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+def run_example(name: str, *args: str, cwd: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def frames(path: Path) -> list[av.VideoFrame]:
+    with av.open(io.BytesIO(path.read_bytes())) as container:
+        return list(container.decode(video=0))
 
 
 def test_quickstart_writes_a_playable_video(tmp_path: Path) -> None:
     out = tmp_path / "q.mp4"
+    stdout = run_example("quickstart.py", str(SAMPLES / "planet.png"), str(out), cwd=tmp_path)
+    assert "submitted" in stdout
+    assert f"saved {out}" in stdout
+    video = frames(out)
+    assert len(video) == 122
+    assert video[0].width == video[0].height == 512  # the planet sample is square
+
+
+def test_bulk_folder_then_again_skips_everything(tmp_path: Path) -> None:
+    first = run_example("bulk_folder.py", str(SAMPLES), "v", cwd=tmp_path)
+    assert "done 3, skipped 0, failed 0" in first
+    assert sorted(p.name for p in (tmp_path / "v").glob("*.mp4")) == [
+        "lighthouse.mp4",
+        "planet.mp4",
+        "sunset.mp4",
+    ]
+
+
+def test_pipeline_post_processes_every_video(tmp_path: Path) -> None:
+    stdout = run_example("pipeline.py", str(SAMPLES), "v", cwd=tmp_path)
+    assert stdout.count("post-processed") == 3
+
+
+def test_camera_moves_each_make_a_different_video(tmp_path: Path) -> None:
+    run_example("camera_moves.py", str(SAMPLES / "sunset.png"), "v", cwd=tmp_path)
+    made = sorted((tmp_path / "v").glob("*.mp4"))
+    assert [p.stem for p in made] == [
+        "sunset-pan_left",
+        "sunset-roll",
+        "sunset-tilt_up",
+        "sunset-zoom_in",
+    ]
+    last_frames = {p.stem: frames(p)[-1].to_image().tobytes() for p in made}
+    assert len(set(last_frames.values())) == 4  # four different moves, four different ends
+
+
+def test_start_end_frames_motion_brush_and_text_to_video(tmp_path: Path) -> None:
+    run_example("start_end_frames.py", cwd=tmp_path)
+    assert len(frames(tmp_path / "transition.mp4")) == 122
+    brush = run_example("motion_brush.py", cwd=tmp_path)
+    assert "(530, 201), (530, 171), (530, 131)" in brush  # top-left points became bottom-left
+    assert (tmp_path / "motion-brush.mp4").stat().st_size > 1000
+    run_example("text_to_video.py", "a red kite", cwd=tmp_path)
+    portrait = frames(tmp_path / "text.mp4")[0]
+    assert (portrait.width, portrait.height) == (360, 640)  # 9:16
+
+
+def test_webhook_receiver_finishes_from_verified_callbacks(tmp_path: Path) -> None:
+    stdout = run_example("webhook_receiver.py", str(SAMPLES), "v", cwd=tmp_path)
+    assert stdout.count("succeeded") == 3
+    assert "0 fallback polls" in stdout
+
+
+def test_testing_with_the_emulator_passes_under_pytest(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
     done = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "examples" / "quickstart.py"),
-            str(ROOT / "kling_async" / "samples" / "planet.png"),
-            str(out),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(EXAMPLES / "testing_with_the_emulator.py"),
         ],
         capture_output=True,
         text=True,
         timeout=120,
-        env=_clean_env(),
+        env=env,
+        cwd=tmp_path,
     )
-    assert done.returncode == 0, done.stderr
-    assert "submitted" in done.stdout
-    assert f"saved {out}" in done.stdout
-    with av.open(io.BytesIO(out.read_bytes())) as container:
-        frames = list(container.decode(video=0))
-    assert len(frames) == 122
-    assert frames[0].width == frames[0].height == 512  # the planet sample is square
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 passed" in done.stdout
