@@ -82,7 +82,8 @@ async def test_batch_under_hidden_limits_random_failures_and_faults(
         assert isinstance(o.error, kling.TaskFailedError)
     assert (stats["creates"], stats["duplicate_creates"]) == (30, 0)
     assert stats["max_in_flight"] <= 3
-    assert stats["concurrency_limited_1303"] <= 10
+    # the initial overshoot (a window of 8 against 3) and a probe or two, for 30 jobs
+    assert stats["concurrency_limited_1303"] <= 15
     assert stats["rate_limited_1302"] <= 10
     assert summary.counts["succeeded"] + summary.counts["failed"] == 30
     await check_files(emu, outcomes, tmp_path / "out")
