@@ -44,10 +44,12 @@ class Timeouts:
     download_read: float = 60.0
 
     def for_kind(self, kind: RequestKind) -> aiohttp.ClientTimeout:
+        """The aiohttp timeout of an API request of this kind."""
         total = self.create if kind == "create" else self.query
         return aiohttp.ClientTimeout(total=total, connect=self.connect)
 
     def for_download(self) -> aiohttp.ClientTimeout:
+        """The aiohttp timeout of a download: connect and read, no total."""
         return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_read=self.download_read)
 
 

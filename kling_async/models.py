@@ -118,6 +118,8 @@ class ResourcePack:
 
 @attrs.frozen
 class AccountCosts:
+    """The account's resource packs (``client.account.costs()``); ``remaining`` adds them up."""
+
     packs: tuple[ResourcePack, ...]
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 

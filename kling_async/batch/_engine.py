@@ -48,6 +48,7 @@ _DONE = object()
 #: Units a job is expected to cost, for the budget guard: std 5 s = 1, pro 5 s = 3.5, masters
 #: 5 s = 10, 10 s doubles. Kling's real prices vary by pack; pass ``unit_cost`` to use yours.
 def default_unit_cost(job: Job) -> float:
+    """The units a job is expected to cost (see the table above)."""
     per_5s = 10.0 if job.model.endswith("master") else (3.5 if job.mode == "pro" else 1.0)
     return per_5s * (2 if job.duration == 10 else 1)
 
@@ -138,6 +139,7 @@ class BatchEngine:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> BatchEngine:
+        """Open the journal and start the workers (``async with`` does it for you)."""
         if self._running:
             return self
         await self.journal.open()
@@ -243,6 +245,7 @@ class BatchEngine:
             self._outcomes.put_nowait(_DONE)
 
     def finalize_summary(self) -> BatchSummary:
+        """The summary with the run's time, requests and learned limits filled in."""
         s = self.summary
         s.elapsed = time.monotonic() - self._started_at
         s.requests = self.client._transport.requests_sent - self._requests_at_start

@@ -12,6 +12,8 @@ from ..models import ImageToVideo, Task, TextToVideo
 
 
 class OutcomeStatus(enum.StrEnum):
+    """How a job ended."""
+
     SUCCEEDED = "succeeded"  # the video is at ``path``
     FAILED = "failed"  # the task failed, or the job could not be sent or fetched (see error)
     SKIPPED = "skipped"  # done in an earlier run: the journal says so and the file is there
@@ -30,6 +32,8 @@ class Timings:
 
 @attrs.frozen
 class Outcome:
+    """One job's end: its status, task, file, error and timings (see ``OutcomeStatus``)."""
+
     job: ImageToVideo | TextToVideo
     status: OutcomeStatus
     job_id: str
@@ -59,6 +63,7 @@ class BatchSummary:
     halted: str | None = None
 
     def add(self, outcome: Outcome) -> None:
+        """Count one outcome in."""
         self.counts[outcome.status.value] += 1
         if outcome.status is OutcomeStatus.SUCCEEDED and outcome.task is not None:
             self.units += outcome.task.units or 0.0

@@ -62,6 +62,7 @@ class Emulator:
         return env
 
     async def start(self) -> Self:
+        """Bind and serve; ``url`` is known afterwards (``async with`` does it for you)."""
         if self._runner is not None:
             return self
         runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
@@ -83,6 +84,7 @@ class Emulator:
         return self
 
     async def close(self) -> None:
+        """Stop serving and cancel pending callback deliveries."""
         await self.state.callbacks.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -147,6 +149,7 @@ class EmulatorThread:
         return self.emulator.credentials
 
     def start(self, timeout: float = 10.0) -> Self:
+        """Start the thread and wait until the emulator listens."""
         self._thread = threading.Thread(target=self._main, name="kling-emulator", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -178,27 +181,35 @@ class EmulatorThread:
         return asyncio.run_coroutine_threadsafe(fn(), self._loop).result(timeout)
 
     def stats(self) -> dict[str, Any]:
+        """The counters (see ``Emulator.stats``)."""
+
         async def read() -> dict[str, Any]:
             return self.emulator.stats()
 
         return self._call(read)
 
     def reset(self, *, everything: bool = False) -> None:
+        """Zero the counters (see ``Emulator.reset``)."""
+
         async def clear() -> None:
             self.emulator.reset(everything=everything)
 
         self._call(clear)
 
     def inject(self, kind: str, count: int = 1, route: str | None = None) -> None:
+        """Schedule faults (see ``Emulator.inject``)."""
+
         async def schedule() -> None:
             self.emulator.inject(kind, count, route)
 
         self._call(schedule)
 
     def file_bytes(self, video_id: str) -> bytes:
+        """The bytes a result URL serves (see ``Emulator.file_bytes``)."""
         return self._call(lambda: self.emulator.file_bytes(video_id))
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the emulator and join its thread."""
         if self._loop is not None and self._stop is not None and self._thread is not None:
             with contextlib.suppress(RuntimeError):  # the loop already ended
                 self._loop.call_soon_threadsafe(self._stop.set)
