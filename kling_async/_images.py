@@ -143,11 +143,3 @@ def wire(source: ImageSource) -> str:
         return source.url
     data = source.data if source.data is not None else source.path.read_bytes()  # type: ignore[union-attr]
     return base64.b64encode(data).decode("ascii")
-
-
-async def read_bytes(source: ImageSource) -> bytes:
-    """The image's bytes (files read in a worker thread). Not for URLs."""
-    if source.data is not None:
-        return source.data
-    assert source.path is not None
-    return await asyncio.to_thread(source.path.read_bytes)

@@ -144,10 +144,3 @@ class Journal:
             conn.execute(f"UPDATE jobs SET {assignments} WHERE job_id = ?", values)  # noqa: S608
 
         await self._run(write)
-
-    async def counts(self) -> dict[str, int]:
-        def read(conn: sqlite3.Connection) -> dict[str, int]:
-            rows = conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
-            return dict(rows)
-
-        return await self._run(read)

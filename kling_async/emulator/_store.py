@@ -144,10 +144,6 @@ class Store:
             if state.units_left is not None:
                 state.units_left += task.units  # failed tasks are not charged
 
-    def in_flight(self, account: Account, now: float) -> int:
-        self.settle(now)
-        return len(self.state_of(account).running)
-
     def create(
         self, account: Account, spec: TaskSpec, body: Mapping[str, Any], now: float
     ) -> EmuTask:
