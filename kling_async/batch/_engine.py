@@ -28,13 +28,13 @@ from ..errors import (
     TaskFailedError,
     ValidationError,
 )
-from ..models import ImageToVideo, Task, TaskStatus, TextToVideo
+from ..models import ImageToVideo, Task, TextToVideo
 from ..resources._tasks import TaskResource, new_external_id
 from ..validation import validate
 from ._identity import job_identity, job_name
 from ._journal import JobRecord, Journal
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
-from ._poller import Poller, PollPolicy, Tracked
+from ._poller import Poller, PollPolicy, Tracked, lost_task
 from ._window import ConcurrencyWindow
 
 if TYPE_CHECKING:
@@ -319,13 +319,11 @@ class BatchEngine:
         except NotFoundError:
             # the server forgot the task and its video is not here: a failure, so that the
             # next run creates it again (as for any failed task)
-            task = Task(
-                task_id=task_id,
-                status=TaskStatus.FAILED,
-                raw_status="not found",
-                status_message="the task from an earlier run is gone from the server "
-                "and its video is not on disk; run again to create it anew",
-                kind=_kind(work.job),
+            task = lost_task(
+                task_id,
+                _kind(work.job),
+                "the task from an earlier run is gone from the server and its video is not "
+                "on disk; run again to create it anew",
             )
         except KlingError as exc:
             await self.window.release(completed=False)

@@ -63,6 +63,17 @@ class DurationModel:
         return self._cache.get(key)
 
 
+def lost_task(task_id: str, kind: str, reason: str) -> Task:
+    """A task the server no longer knows, as a failed one: its job is redone on the next run."""
+    return Task(
+        task_id=task_id,
+        status=TaskStatus.FAILED,
+        raw_status="not found",
+        status_message=reason,
+        kind=kind,
+    )
+
+
 @attrs.define(eq=False)
 class Tracked:
     task_id: str
@@ -182,13 +193,7 @@ class Poller:
             task = await self._resource(kind).get(item.task_id, retry=False)
         except NotFoundError:
             log.warning("task %s is no longer known to the server", item.task_id)
-            gone = Task(
-                task_id=item.task_id,
-                status=TaskStatus.FAILED,
-                raw_status="not found",
-                status_message="the server no longer knows this task",
-                kind=kind,
-            )
+            gone = lost_task(item.task_id, kind, "the server no longer knows this task")
             await self._ended(item, gone)
             return
         if task.is_final:
