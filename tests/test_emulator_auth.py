@@ -99,3 +99,11 @@ async def test_accounts_do_not_see_each_others_tasks(start_emulator: StartEmulat
     assert (status, body["code"]) == (400, 1201)
     status, body, _ = await api.call("GET", "/v1/videos/image2video", auth="Bearer other-api-key")
     assert body["data"] == []
+    # the new wire's account-wide queries are still per account
+    for auth, seen in ((f"Bearer {API_KEY}", [task_id]), ("Bearer other-api-key", [])):
+        status, body, _ = await api.call("GET", f"/tasks?task_ids={task_id}", auth=auth)
+        assert (status, [t["id"] for t in body["data"]]) == (200, seen)
+        status, body, _ = await api.call("GET", "/tasks?external_task_ids=mine", auth=auth)
+        assert [t["id"] for t in body["data"]] == seen
+        status, body, _ = await api.call("POST", "/tasks", json={}, auth=auth)
+        assert [t["id"] for t in body["data"]["result"]] == seen

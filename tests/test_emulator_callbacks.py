@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
-from ._helpers import StartEmulator
+from ._helpers import API_KEY, StartEmulator
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -73,6 +73,49 @@ async def test_signed_callback_on_every_status_change(
     assert statuses == ["submitted", "processing", "succeed"]
     final = json.loads(receiver.deliveries[-1][1])
     assert final["task_result"]["videos"][0]["url"].startswith(emu.url)
+    assert final["final_unit_deduction"] == "1.5"  # kling-v2-6 std 5 s
+    assert emu.stats()["callbacks_sent"] == 3
+
+
+async def test_new_wire_tasks_are_called_back_in_the_new_shape(
+    start_emulator: StartEmulator, receiver: Receiver
+) -> None:
+    emu, api = await start_emulator(webhook_secret=SECRET, duration=(0.3, 0.3))
+    body = {
+        "prompt": "a lighthouse at dusk",
+        "settings": {"resolution": "1080p", "duration": 10, "audio": "native"},
+        "options": {"callback_url": receiver.url, "external_task_id": "cb-new"},
+    }
+    status, created, _ = await api.call(
+        "POST", "/text-to-video/kling-2.6", json=body, auth=f"Bearer {API_KEY}"
+    )
+    assert status == 200, created
+    await receiver.wait_for(3)
+    await asyncio.sleep(0.05)  # the emulator counts a delivery once the answer is back
+    verifier = Webhook(SECRET)
+    payloads = []
+    for headers, raw in receiver.deliveries:
+        payloads.append(verifier.verify(raw, {k.lower(): v for k, v in headers.items()}))
+    assert [p["status"] for p in payloads] == ["submitted", "processing", "succeeded"]
+    for payload in payloads:
+        assert set(payload) == {
+            "id",
+            "status",
+            "message",
+            "create_time",
+            "update_time",
+            "external_id",
+            "outputs",
+            "billing",
+        }
+        assert (payload["id"], payload["external_id"]) == (created["data"]["id"], "cb-new")
+    assert payloads[0]["outputs"] == payloads[0]["billing"] == []
+    final = payloads[-1]
+    assert final["outputs"][0]["type"] == "video"
+    assert final["outputs"][0]["url"].startswith(emu.url)
+    assert final["outputs"][0]["duration"] == "10.1"
+    # kling-2.6 1080p with native audio, 10 s: 1.0 unit per second
+    assert final["billing"] == [{"charge_type": "unit", "amount": "10", "package_type": "video"}]
     assert emu.stats()["callbacks_sent"] == 3
 
 

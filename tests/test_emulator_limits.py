@@ -20,14 +20,17 @@ async def test_parallel_task_limit_holds_a_slot_until_the_task_ends(
     assert (await api.create())[0] == 200
     status, body = await api.create()
     assert (status, body["code"]) == (429, 1303)
+    assert body["message"].startswith("parallel task over resource pack limit")
     assert "2 of 2" in body["message"]
     assert emu.stats()["in_flight"] == {"test-access-key": 2}
+    assert emu.stats()["in_flight_by_family"] == {"test-access-key": {"2.6": 2}}
     await asyncio.sleep(0.35)  # both ended: slots free, the next create goes through
     assert (await api.create())[0] == 200
     stats = emu.stats()
     assert stats["errors_by_code"] == {"1303": 1}
     assert stats["concurrency_limited_1303"] == 1
     assert (stats["creates"], stats["create_requests"], stats["max_in_flight"]) == (3, 4, 2)
+    assert stats["max_in_flight_by_family"] == {"2.6": 2}
 
 
 async def test_failed_tasks_free_their_slot_too(start_emulator: StartEmulator) -> None:
@@ -67,19 +70,20 @@ async def test_rate_limit_is_per_account_and_spares_downloads(
 
 
 async def test_units_run_out_with_1102(start_emulator: StartEmulator) -> None:
-    emu, api = await start_emulator(test_account(units=2.5), duration=(0.1, 0.1))
-    assert (await api.create())[0] == 200  # kling-v2-6 std 5 s: 1 unit
+    emu, api = await start_emulator(test_account(units=3.5), duration=(0.1, 0.1))
+    assert (await api.create())[0] == 200  # kling-v2-6 std 5 s: 1.5 units
     assert (await api.create())[0] == 200
     status, body = await api.create()
     assert (status, body["code"]) == (429, 1102)
     assert "0.5 units left" in body["message"]
+    assert "needs 1.5" in body["message"]
     await asyncio.sleep(0.15)  # both succeeded: charged for good
     assert (await api.create())[0] == 429
     costs = await _costs(api)
-    assert (costs["total_quantity"], costs["remaining_quantity"]) == (2.5, 0.5)
+    assert (costs["total_quantity"], costs["remaining_quantity"]) == (3.5, 0.5)
     stats = emu.stats()
     assert (stats["units_charged"], stats["creates"], stats["errors_by_code"]) == (
-        2,
+        3,
         2,
         {"1102": 2},
     )
@@ -97,11 +101,11 @@ async def _costs(api: Api) -> dict[str, Any]:
 
 
 async def test_failed_task_gives_its_units_back(start_emulator: StartEmulator) -> None:
-    emu, api = await start_emulator(test_account(units=1.0), failure_rate=1.0)
+    emu, api = await start_emulator(test_account(units=1.5), failure_rate=1.0)
     _, created = await api.create()
     assert (await _costs(api))["remaining_quantity"] == 0
     await api.wait(created["data"]["task_id"])
-    assert (await _costs(api))["remaining_quantity"] == 1.0
+    assert (await _costs(api))["remaining_quantity"] == 1.5
     assert emu.stats()["units_charged"] == 0
 
 
@@ -124,6 +128,7 @@ async def test_external_task_id_is_unique_per_account(start_emulator: StartEmula
     assert (status, body["code"]) == (400, 1201)
     assert "external_task_id" in body["message"]
     assert "'same'" in body["message"]
+    assert "already exists" in body["message"]
     status, body, _ = await api.call(
         "POST",
         "/v1/videos/image2video",

@@ -10,7 +10,7 @@ import pytest
 
 from kling_async.emulator import FAILURE_MESSAGES
 
-from ._helpers import Api, StartEmulator, b64, png
+from ._helpers import Api, StartEmulator, test_account
 
 
 async def test_lifecycle_and_bodies_field_for_field(start_emulator: StartEmulator) -> None:
@@ -39,7 +39,7 @@ async def test_lifecycle_and_bodies_field_for_field(start_emulator: StartEmulato
     assert task["task_status"] == "succeed"
     assert task["task_status_msg"] == ""
     assert task["updated_at"] == data["created_at"] + 400
-    assert task["final_unit_deduction"] == "1"  # kling-v2-6 std 5 s
+    assert task["final_unit_deduction"] == "1.5"  # kling-v2-6 std 5 s: 0.3 per second
     video = task["task_result"]["videos"][0]
     assert set(video) == {"id", "url", "watermark_url", "duration"}
     assert video["duration"] == "5.1"
@@ -66,28 +66,36 @@ async def test_failed_task_looks_like_the_real_one(start_emulator: StartEmulator
     assert emu.stats()["tasks_failed"] == 1
 
 
-async def test_mismatched_masks_are_accepted_then_fail(emu_api: tuple[Any, Api]) -> None:
-    _, api = emu_api
-    traj = [{"x": 1, "y": 1}, {"x": 5, "y": 5}]
-    status, created = await api.create(
-        model_name="kling-v1",
-        image=b64(png(640, 360)),
-        static_mask=b64(png(400, 400)),  # square mask, wide image
-        dynamic_masks=[{"mask": b64(png(400, 400)), "trajectories": traj}],
-    )
-    assert (status, created["code"]) == (200, 0)
-    task = await api.wait(created["data"]["task_id"])
+@pytest.mark.parametrize(
+    ("kind", "model"),
+    [
+        ("image2video", "kling-v1"),
+        ("image2video", "kling-v1-5"),
+        ("image2video", "kling-v1-6"),
+        ("text2video", "kling-v1"),
+        ("text2video", "kling-v2-1"),
+        ("text2video", "kling-v2-1-master"),
+    ],
+)
+async def test_retired_models_are_accepted_then_fail(
+    start_emulator: StartEmulator, kind: str, model: str
+) -> None:
+    emu, api = await start_emulator(test_account(units=100.0))
+    status, created = await api.create(kind, model_name=model, prompt="a cat", mode="pro")
+    assert (status, created["code"]) == (200, 0), created
+    task = await api.wait(created["data"]["task_id"], kind=kind)
     assert task["task_status"] == "failed"
-    assert "aspect ratio" in task["task_status_msg"]
-
-    status, created = await api.create(
-        model_name="kling-v1",
-        static_mask=b64(png(640, 360)),
-        dynamic_masks=[{"mask": b64(png(320, 180)), "trajectories": traj}],
+    assert task["task_status_msg"] == (
+        f"The model '{model}' has been discontinued and is no longer available."
     )
-    task = await api.wait(created["data"]["task_id"])
-    assert task["task_status"] == "failed"
-    assert "share one resolution" in task["task_status_msg"]
+    assert task["task_result"] == {}
+    assert task["final_unit_deduction"] == "0"
+    stats = emu.stats()
+    assert (stats["tasks_failed"], stats["units_charged"], stats["units_left"]) == (
+        1,
+        0,
+        {"test-access-key": 100.0},  # refunded
+    )
 
 
 async def test_query_by_task_id_or_external_id(emu_api: tuple[Any, Api]) -> None:
@@ -152,7 +160,7 @@ async def test_text2video_lifecycle(emu_api: tuple[Any, Api]) -> None:
     assert status == 200
     task = await api.wait(created["data"]["task_id"], kind="text2video")
     assert task["task_status"] == "succeed"
-    assert task["final_unit_deduction"] == "7"  # pro 10 s
+    assert task["final_unit_deduction"] == "5"  # kling-v2-6 pro silent 10 s: 0.5 per second
     assert task["task_result"]["videos"][0]["duration"] == "10.1"
 
 
@@ -178,3 +186,5 @@ async def test_unknown_paths_answer_1202(emu_api: tuple[Any, Api]) -> None:
     status, body, _ = await api.call("POST", "/v1/videos/image-to-video", json={})
     assert (status, body["code"]) == (404, 1202)
     assert "image-to-video" in body["message"]
+    status, body, _ = await api.call("DELETE", "/tasks")
+    assert (status, body["code"]) == (404, 1202)

@@ -28,15 +28,15 @@ CASES: list[tuple[str, dict[str, Any], int, int, tuple[str, ...]]] = [
         ("cfg_scale", "1.5", "0 to 1"),
     ),
     ("bad-mode", {"mode": "ultra"}, 400, 1201, ("mode", "ultra")),
-    ("duration-int", {"duration": 5}, 400, 1201, ("duration", "5")),
+    ("duration-int", {"duration": 5}, 400, 1201, ("duration", "5", "string")),
     ("duration-7", {"duration": "7"}, 400, 1201, ("duration", "'7'")),
     ("no-image", {"image": None}, 400, 1201, ("image", "required")),
     (
-        "tail-alone-v2-1",
-        {"model_name": "kling-v2-1", "mode": "pro", "image": None, "image_tail": b64(png())},
+        "tail-alone",
+        {"mode": "pro", "image": None, "image_tail": b64(png())},
         400,
         1201,
-        ("image", "kling-v2-1"),
+        ("image", "required", "alone"),
     ),
     (
         "data-prefix",
@@ -51,9 +51,29 @@ CASES: list[tuple[str, dict[str, Any], int, int, tuple[str, ...]]] = [
     ("too-small", {"image": b64(png(200, 400))}, 400, 1201, ("image", "200x400", "300")),
     ("too-wide", {"image": b64(png(1600, 600))}, 400, 1201, ("image", "aspect", "2.5")),
     ("too-big", {"image": BIG_PNG}, 400, 1201, ("image", "10 MB")),
-    ("camera-on-v2-6", {"camera_control": CAM}, 400, 1201, ("kling-v2-6", "camera_control")),
     (
-        "camera-two-axes",
+        "camera-on-v2-6",
+        {"camera_control": CAM},
+        400,
+        1201,
+        ("camera_control", "kling-v2-6", "no live model"),
+    ),
+    (
+        "camera-on-v3",
+        {"model_name": "kling-v3", "mode": "pro", "camera_control": CAM},
+        400,
+        1201,
+        ("camera_control", "kling-v3", "no live model"),
+    ),
+    (
+        "dynamic-masks-on-v2-5-turbo",
+        {"model_name": "kling-v2-5-turbo", "dynamic_masks": [{"mask": MASK, "trajectories": TRAJ}]},
+        400,
+        1201,
+        ("dynamic_masks", "kling-v2-5-turbo", "motion brush"),
+    ),
+    (
+        "camera-two-axes-retired",
         {
             "model_name": "kling-v1-5",
             "mode": "pro",
@@ -64,18 +84,7 @@ CASES: list[tuple[str, dict[str, Any], int, int, tuple[str, ...]]] = [
         ("camera_control.config", "exactly one", "pan, zoom"),
     ),
     (
-        "camera-none-set",
-        {
-            "model_name": "kling-v1-5",
-            "mode": "pro",
-            "camera_control": {"type": "simple", "config": {}},
-        },
-        400,
-        1201,
-        ("exactly one", "none"),
-    ),
-    (
-        "camera-out-of-range",
+        "camera-out-of-range-retired",
         {
             "model_name": "kling-v1-5",
             "mode": "pro",
@@ -86,64 +95,20 @@ CASES: list[tuple[str, dict[str, Any], int, int, tuple[str, ...]]] = [
         ("camera_control.config.zoom", "11", "-10 to 10"),
     ),
     (
-        "camera-bad-type",
-        {"model_name": "kling-v1-5", "mode": "pro", "camera_control": {"type": "spin"}},
+        "tail-std-v2-5-turbo",
+        {"model_name": "kling-v2-5-turbo", "mode": "std", "image_tail": b64(png())},
         400,
         1201,
-        ("camera_control.type", "spin"),
+        ("kling-v2-5-turbo", "image_tail", "'pro'"),
     ),
     (
-        "camera-config-on-named",
-        {
-            "model_name": "kling-v1-5",
-            "mode": "pro",
-            "camera_control": {"type": "down_back", "config": {"zoom": 1}},
-        },
+        "tail-std-v2-6",
+        {"mode": "std", "image_tail": b64(png())},
         400,
         1201,
-        ("camera_control.config", "down_back"),
+        ("kling-v2-6", "image_tail", "'pro'"),
     ),
-    (
-        "camera-named-on-i2v",
-        {"model_name": "kling-v1-5", "mode": "pro", "camera_control": {"type": "down_back"}},
-        400,
-        1201,
-        ("camera_control.type", "simple"),
-    ),
-    (
-        "camera-std-v1-5",
-        {"model_name": "kling-v1-5", "mode": "std", "camera_control": CAM},
-        400,
-        1201,
-        ("kling-v1-5", "camera_control", "pro 5 s"),
-    ),
-    (
-        "tail-and-camera",
-        {
-            "model_name": "kling-v1-5",
-            "mode": "pro",
-            "image_tail": b64(png()),
-            "camera_control": CAM,
-        },
-        400,
-        1201,
-        ("mutually exclusive", "image_tail"),
-    ),
-    (
-        "tail-and-mask",
-        {"model_name": "kling-v1", "mode": "pro", "image_tail": b64(png()), "static_mask": MASK},
-        400,
-        1201,
-        ("mutually exclusive", "static_mask"),
-    ),
-    (
-        "tail-std-v2-1",
-        {"model_name": "kling-v2-1", "mode": "std", "image_tail": b64(png())},
-        400,
-        1201,
-        ("kling-v2-1", "image_tail", "pro"),
-    ),
-    ("brush-on-v2-6", {"static_mask": MASK}, 400, 1201, ("kling-v2-6", "motion brush")),
+    ("brush-on-v2-6", {"static_mask": MASK}, 400, 1201, ("static_mask", "kling-v2-6", "brush")),
     (
         "too-many-masks",
         {"model_name": "kling-v1", "dynamic_masks": [{"mask": MASK, "trajectories": TRAJ}] * 7},
@@ -186,11 +151,46 @@ CASES: list[tuple[str, dict[str, Any], int, int, tuple[str, ...]]] = [
     ),
     ("sound-on-std", {"mode": "std", "sound": "on"}, 400, 1201, ("kling-v2-6", "sound", "pro")),
     (
-        "sound-on-v2-1",
-        {"model_name": "kling-v2-1", "sound": "on"},
+        "sound-on-v2-5-turbo",
+        {"model_name": "kling-v2-5-turbo", "mode": "pro", "sound": "on"},
         400,
         1201,
-        ("kling-v2-1", "sound"),
+        ("sound", "kling-v2-5-turbo", "native audio"),
+    ),
+    (
+        "voices-on-std",
+        {"mode": "std", "sound": "on", "voice_list": [{"voice_id": "v"}]},
+        400,
+        1201,
+        ("kling-v2-6", "'pro'"),
+    ),
+    (
+        "voices-with-tail",
+        {
+            "mode": "pro",
+            "sound": "on",
+            "voice_list": [{"voice_id": "v"}],
+            "image_tail": b64(png()),
+        },
+        400,
+        1201,
+        ("image_tail", "voice_list"),
+    ),
+    ("4k-on-v2-6", {"mode": "4k"}, 400, 1201, ("mode", "kling-v2-6", "'4k'")),
+    ("duration-3-on-v2-6", {"duration": "3"}, 400, 1201, ("duration", "kling-v2-6", "'3'")),
+    (
+        "new-name-on-legacy",
+        {"model_name": "kling-3.0"},
+        404,
+        1203,
+        ("model_name", "kling-3.0", "new API"),
+    ),
+    (
+        "turbo-on-legacy",
+        {"model_name": "kling-3.0-turbo"},
+        404,
+        1203,
+        ("model_name", "kling-3.0-turbo"),
     ),
     (
         "sound-with-tail",
@@ -228,23 +228,129 @@ async def test_image2video_rule(
     assert emu.stats()["creates"] == 0, "a rejected create must not create a task"
 
 
+SHOTS = [
+    {"index": 1, "prompt": "a door opens", "duration": "4"},
+    {"index": 2, "prompt": "a cat walks in", "duration": 6},
+]
+ELEMENTS = [{"element_id": 101}, {"element_id": "202"}, {"element_id": 303}]
+
+# kling-v3 on the legacy wire: 3..15 s, std/pro/4k, end frame and sound in every mode,
+# multi-shot (multi_shot + shot_type + multi_prompt), elements <= 3 (not with voices).
+V3_CASES: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
+    ("duration-16", {"duration": "16"}, ("duration", "'16'", "'3' to '15'")),
+    ("duration-2", {"duration": "2"}, ("duration", "'2'")),
+    ("voices", {"sound": "on", "voice_list": [{"voice_id": "v"}]}, ("voice_list", "kling-v3")),
+    ("cfg-scale", {"cfg_scale": 0.5}, ("cfg_scale", "kling-v3")),
+    (
+        "shots-sum",
+        {"multi_shot": True, "shot_type": "customize", "multi_prompt": SHOTS, "duration": "5"},
+        ("multi_prompt", "sum to 10", "'5'"),
+    ),
+    (
+        "seven-shots",
+        {
+            "multi_shot": True,
+            "shot_type": "customize",
+            "duration": "7",
+            "multi_prompt": [
+                {"index": i, "prompt": f"shot {i}", "duration": 1} for i in range(1, 8)
+            ],
+        },
+        ("multi_prompt", "1 to 6", "7"),
+    ),
+    (
+        "shot-too-short",
+        {
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": [{"index": 1, "prompt": "x", "duration": 0}],
+        },
+        ("multi_prompt[0].duration", "at least 1"),
+    ),
+    (
+        "shot-prompt-long",
+        {
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": [{"index": 1, "prompt": "x" * 513, "duration": 5}],
+        },
+        ("multi_prompt[0].prompt", "513", "512"),
+    ),
+    (
+        "shot-blank-prompt",
+        {
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": [{"index": 1, "prompt": " ", "duration": 5}],
+        },
+        ("multi_prompt[0].prompt", "non-blank"),
+    ),
+    (
+        "shot-index-twice",
+        {
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": [
+                {"index": 1, "prompt": "a", "duration": 2},
+                {"index": 1, "prompt": "b", "duration": 3},
+            ],
+        },
+        ("multi_prompt", "indexes", "each once"),
+    ),
+    ("prompts-without-multi-shot", {"multi_prompt": SHOTS}, ("multi_prompt", "multi_shot")),
+    ("multi-shot-without-type", {"multi_shot": True}, ("shot_type", "required")),
+    (
+        "intelligence-with-prompts",
+        {"multi_shot": True, "shot_type": "intelligence", "multi_prompt": SHOTS},
+        ("multi_prompt", "intelligence"),
+    ),
+    ("bad-shot-type", {"multi_shot": True, "shot_type": "auto"}, ("shot_type", "'auto'")),
+    ("four-elements", {"element_list": [*ELEMENTS, {"element_id": 4}]}, ("element_list", "1 to 3")),
+    (
+        "element-not-numeric",
+        {"element_list": [{"element_id": "abc"}]},
+        ("element_list[0].element_id", "numeric"),
+    ),
+    (
+        "elements-with-voices",
+        {"element_list": ELEMENTS[:1], "sound": "on", "voice_list": [{"voice_id": "v"}]},
+        ("element_list and voice_list", "not together"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"), [c[1:] for c in V3_CASES], ids=[c[0] for c in V3_CASES]
+)
+async def test_kling_v3_rules(
+    emu_api: tuple[Any, Api], changes: dict[str, Any], words: tuple[str, ...]
+) -> None:
+    emu, api = emu_api
+    status, answer = await api.create(model_name="kling-v3", prompt="a cat", **changes)
+    assert (status, answer["code"]) == (400, 1201), answer
+    for word in words:
+        assert word in answer["message"], (word, answer["message"])
+    assert emu.stats()["creates"] == 0
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        {"model_name": "kling-v1-5", "mode": "pro", "camera_control": CAM},
+        {"model_name": "kling-v3", "duration": "3"},
+        {"model_name": "kling-v3", "duration": "15", "mode": "4k", "sound": "on"},
+        {"model_name": "kling-v3", "mode": "std", "image_tail": b64(png()), "sound": "on"},
         {
-            "model_name": "kling-v1-5",
-            "mode": "pro",
+            "model_name": "kling-v3",
+            "mode": "4k",
             "duration": "10",
-            "image": None,
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": SHOTS,
             "image_tail": b64(png()),
         },
-        {
-            "model_name": "kling-v1",
-            "mode": "std",
-            "static_mask": MASK,
-            "dynamic_masks": [{"mask": MASK, "trajectories": TRAJ}],
-        },
+        {"model_name": "kling-v3", "multi_shot": True, "shot_type": "intelligence"},
+        {"model_name": "kling-v3", "element_list": ELEMENTS},
+        {"model_name": "kling-v3", "multi_shot": False},
         {"model_name": "kling-v2-master", "mode": "pro", "duration": "10"},
         {
             "model_name": "kling-v2-6",
@@ -253,23 +359,28 @@ async def test_image2video_rule(
             "voice_list": [{"voice_id": "a"}, {"voice_id": "b"}],
             "prompt": "<<<voice_1>>> hi",
         },
+        {"model_name": "kling-v2-6", "mode": "pro", "image_tail": b64(png()), "sound": "off"},
+        {"model_name": "kling-v2-5-turbo", "mode": "pro", "image_tail": b64(png())},
         {
-            "model_name": "kling-v1-6",
-            "cfg_scale": 0.3,
+            "model_name": "kling-v2-6",
             "negative_prompt": "blur",
             "watermark_info": {"enabled": True},
         },
-        {"model_name": "kling-v3", "mode": "pro", "image_tail": b64(png())},
         {"image": "https://example.com/cat.png", "unknown_field": 1},
     ],
     ids=[
-        "camera",
-        "tail-alone",
-        "brush",
+        "v3-3s",
+        "v3-4k-15s-sound",
+        "v3-tail-std-sound",
+        "v3-multi-shot-with-tail",
+        "v3-intelligence",
+        "v3-three-elements",
+        "v3-multi-shot-false",
         "master-mode-ignored",
-        "voices",
-        "cfg-v1-6",
-        "v3-tail",
+        "v2-6-voices",
+        "v2-6-tail-silent",
+        "v2-5-turbo-tail",
+        "negative-and-watermark",
         "url-and-unknown-field",
     ],
 )
@@ -290,12 +401,18 @@ async def test_body_must_be_a_json_object(emu_api: tuple[Any, Api]) -> None:
 
 
 async def test_default_model_is_the_legacy_default(emu_api: tuple[Any, Api]) -> None:
-    """No model_name: kling-v1, whose capabilities then apply (it takes cfg_scale)."""
-    _, api = emu_api
+    """No model_name: kling-v1, the legacy default, now retired: accepted, then it fails."""
+    emu, api = emu_api
+    assert emu.config.default_model == "kling-v1"
     status, body, _ = await api.call(
         "POST", "/v1/videos/image2video", json={"image": b64(png()), "cfg_scale": 0.2}
     )
     assert (status, body["code"]) == (200, 0)
+    task = await api.wait(body["data"]["task_id"])
+    assert task["task_status"] == "failed"
+    assert task["task_status_msg"] == (
+        "The model 'kling-v1' has been discontinued and is no longer available."
+    )
 
 
 @pytest.mark.parametrize(
@@ -305,11 +422,30 @@ async def test_default_model_is_the_legacy_default(emu_api: tuple[Any, Api]) -> 
         ({"prompt": "   "}, 1201, ("prompt", "blank")),
         ({"aspect_ratio": "4:3"}, 1201, ("aspect_ratio", "4:3")),
         ({"model_name": "kling-x"}, 1203, ("model_name",)),
+        ({"camera_control": {"type": "forward_up"}}, 1201, ("camera_control", "kling-v2-6")),
+        ({"model_name": "kling-v3", "image_tail": b64(png())}, 1201, ("image_tail", "text to")),
         (
-            {"camera_control": {"type": "simple", "config": {"zoom": 1, "roll": 1}}},
+            {"model_name": "kling-v3", "element_list": [{"element_id": 1}]},
             1201,
-            ("exactly one",),
+            ("element_list", "text to video"),
         ),
+        (
+            {"mode": "pro", "sound": "on", "voice_list": [{"voice_id": "v"}]},
+            1201,
+            ("voice_list", "kling-v2-6", "text to video"),
+        ),
+        ({"model_name": "kling-v2-5-turbo", "mode": "pro", "sound": "on"}, 1201, ("sound",)),
+    ],
+    ids=[
+        "no-prompt",
+        "blank-prompt",
+        "aspect",
+        "unknown-model",
+        "camera",
+        "tail",
+        "elements",
+        "voices",
+        "sound-2-5-turbo",
     ],
 )
 async def test_text2video_rules(
@@ -323,9 +459,25 @@ async def test_text2video_rules(
         assert word in answer["message"]
 
 
-async def test_text2video_accepts_named_camera_moves(emu_api: tuple[Any, Api]) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model_name": "kling-v3", "mode": "4k", "duration": "15", "sound": "on"},
+        {
+            "model_name": "kling-v3",
+            "multi_shot": True,
+            "shot_type": "customize",
+            "multi_prompt": SHOTS,
+            "duration": "10",
+            "prompt": None,
+        },
+        {"model_name": "kling-v2-6", "mode": "pro", "sound": "on", "aspect_ratio": "9:16"},
+        {"model_name": "kling-v2-5-turbo", "mode": "pro", "duration": "10"},
+    ],
+    ids=["v3-4k-sound", "v3-shots-without-prompt", "v2-6-sound", "v2-5-turbo"],
+)
+async def test_text2video_valid_bodies(emu_api: tuple[Any, Api], body: dict[str, Any]) -> None:
     _, api = emu_api
-    status, answer = await api.create(
-        "text2video", prompt="a forest", aspect_ratio="9:16", camera_control={"type": "forward_up"}
-    )
-    assert (status, answer["code"]) == (200, 0)
+    body = {k: v for k, v in {"prompt": "a forest", **body}.items() if v is not None}
+    status, answer = await api.create("text2video", **body)
+    assert (status, answer["code"]) == (200, 0), answer

@@ -55,7 +55,7 @@ def _faults(
     default=5,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Parallel tasks per account (0: no limit); more get code 1303.",
+    help="Parallel tasks per account and model family (0: no limit); more get code 1303.",
 )
 @click.option(
     "--rate-limit",

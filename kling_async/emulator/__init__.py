@@ -3,14 +3,25 @@
 >>> async with Emulator(EmulatorConfig(duration=(0.1, 0.3))) as emu:
 ...     client_env = emu.credentials   # KLING_BASE_URL, KLING_ACCESS_KEY, ...
 
-It follows the legacy API (``/v1/videos/image2video``, ``/v1/videos/text2video``,
-``/account/costs``): JWT and API-key auth, the documented validation and capability map, the
-task lifecycle, parallel-task and request-rate limits, a resource pack balance, callbacks signed
-per Standard Webhooks, fault injection, real or filler result files, and counters at
+It follows the late-2026 API on both wires: the legacy one (``/v1/videos/image2video``,
+``/v1/videos/text2video``, ``/account/costs``; JWT or API key) and the new one
+(``POST /image-to-video/{model}``, ``POST /text-to-video/{model}``, ``GET /tasks``,
+``POST /tasks``; API key only). With them: the capability map (kling-v3 / kling-3.0,
+kling-3.0-turbo, kling-v2-6 / kling-2.6, kling-v2-5-turbo / kling-2.5-turbo, kling-v2-master;
+retired models' tasks fail "discontinued"), the task lifecycle, parallel-task limits per model
+family, request-rate limits, a resource pack priced per second, callbacks signed per Standard
+Webhooks, fault injection, real or filler result files, and counters at
 ``GET /__emulator__/stats``.
 """
 
-from ._config import FAILURE_MESSAGES, FAULT_KINDS, Account, EmulatorConfig, default_unit_cost
+from ._config import (
+    FAILURE_MESSAGES,
+    FAULT_KINDS,
+    Account,
+    EmulatorConfig,
+    UnitCost,
+    default_unit_cost,
+)
 from ._server import Emulator, EmulatorThread, serve
 
 __all__ = [
@@ -20,6 +31,7 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "EmulatorThread",
+    "UnitCost",
     "default_unit_cost",
     "serve",
 ]

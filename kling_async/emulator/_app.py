@@ -1,10 +1,14 @@
-"""The HTTP face of the emulator: routes, envelopes, auth, rate limit, faults, result files."""
+"""The HTTP face of the emulator: routes, envelopes, auth, rate limit, faults, result files.
+
+Two wires: the legacy one (``/v1/videos/<kind>``, JWT or API key) and the new one
+(``POST /image-to-video/{model}``, ``/text-to-video/{model}``, ``GET /tasks``, ``POST /tasks``;
+API key only: a JWT gets HTTP 401 code 1002). Creates and the new queries are in ``_app_new``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import random
 import re
 import time
@@ -12,16 +16,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import attrs
 from aiohttp import web
 
+from ._app_new import TaskHandlers, origin
 from ._auth import authenticate
 from ._callbacks import Callbacks
 from ._config import Account, EmulatorConfig
 from ._errors import Rejection, invalid
 from ._faults import Faults
+from ._models import NEW_MODELS
 from ._ratelimit import RateLimiter, retry_after_seconds
 from ._rules import CHECKERS
+from ._rules_new import PATHS
 from ._stats import Stats
 from ._store import EmuTask, Store
 from ._videos import VideoFiles
@@ -32,11 +38,11 @@ _CODE_FAULTS = {
     "5001": (503, "Service unavailable for maintenance"),
     "5002": (504, "Internal timeout, the service is busy"),
     "1302": (429, "Too many requests, please slow down (injected)"),
-    "1303": (429, "Parallel task limit exceeded (injected)"),
+    "1303": (429, "parallel task over resource pack limit (injected)"),
 }
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_LARGE_BODY = 256 * 1024
 Handler = Callable[[web.Request, Account, set[str]], Awaitable[Any]]
+Label = Callable[[web.Request], str]
 _UNLIMITED_PACK = 1_000_000.0
 
 
@@ -49,7 +55,7 @@ def _envelope(data: Any) -> web.Response:
     return web.json_response(body)
 
 
-class EmulatorState:
+class EmulatorState(TaskHandlers):
     """Everything one running emulator holds, and the handlers that act on it."""
 
     def __init__(self, config: EmulatorConfig) -> None:
@@ -69,6 +75,9 @@ class EmulatorState:
         self.store.settle(now)
         out = self.stats.as_dict()
         out["in_flight"] = {k: len(s.running) for k, s in self.store.accounts.items()}
+        out["in_flight_by_family"] = {
+            k: dict(sorted(s.in_flight.items())) for k, s in self.store.accounts.items()
+        }
         out["units_left"] = {k: s.units_left for k, s in self.store.accounts.items()}
         return out
 
@@ -99,8 +108,17 @@ class EmulatorState:
             return {"Retry-After": email.utils.formatdate(time.time() + wait + 1, usegmt=True)}
         return {}
 
-    async def _api(self, request: web.Request, route: str, handler: Handler) -> web.StreamResponse:
+    async def _api(
+        self,
+        request: web.Request,
+        route: str,
+        handler: Handler,
+        label: str,
+        *,
+        api_key_only: bool = False,
+    ) -> web.StreamResponse:
         self.stats.requests += 1
+        self.stats.requests_by_route[label] += 1
         faults = self.faults.draw(route)
         for kind in faults:
             self.stats.faults_injected[kind] += 1
@@ -119,6 +137,7 @@ class EmulatorState:
                 self.config.accounts,
                 now,
                 self.config.token_max_age,
+                api_key_only=api_key_only,
             )
             wait = self.limiter.check(
                 account.access_key, self.config.rate_limit, self.config.rate_burst, now
@@ -135,30 +154,13 @@ class EmulatorState:
 
     # -- handlers ------------------------------------------------------------------------
     async def create(self, request: web.Request, account: Account, faults: set[str]) -> Any:
-        kind = request.match_info["kind"]
-        self.stats.create_requests += 1
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise Rejection(400, 1200, "Request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise Rejection(400, 1200, "Request body must be a JSON object")
-        check = CHECKERS[kind]
-        if len(raw) > _LARGE_BODY:  # decoding big images would stall the loop
-            spec = await asyncio.to_thread(check, body, self.config.default_model)
-        else:
-            spec = check(body, self.config.default_model)
-        if not self.config.render and spec.image is not None:
-            spec.image = attrs.evolve(spec.image, data=None)  # keep no bytes nobody will use
-        task = self.store.create(account, spec, body, time.time())
-        if spec.callback_url:
-            base = _origin(request)
-            self.callbacks.watch(task, lambda now: task.body(now, base))
+        check = CHECKERS[request.match_info["kind"]]
+        default = self.config.default_model
+        task = await self.admit(request, account, lambda body: check(body, default))
         return {
             "task_id": task.task_id,
             "task_status": "submitted",
-            "task_info": {"external_task_id": spec.external_task_id or ""},
+            "task_info": {"external_task_id": task.spec.external_task_id or ""},
             "created_at": int(task.created * 1000),
             "updated_at": int(task.created * 1000),
         }
@@ -170,7 +172,7 @@ class EmulatorState:
         task = self.store.find(account, request.match_info["kind"], request.match_info["ident"])
         if task is None:
             raise invalid("Task not found by id/external id")
-        return task.body(now, _origin(request))
+        return task.body(now, origin(request))
 
     async def list_tasks(self, request: web.Request, account: Account, faults: set[str]) -> Any:
         self.stats.list_queries += 1
@@ -179,7 +181,7 @@ class EmulatorState:
         now = time.time()
         self.store.settle(now)
         tasks = self.store.page(account, request.match_info["kind"], page_num, page_size)
-        base = _origin(request)
+        base = origin(request)
         return [t.body(now, base) for t in tasks]
 
     async def costs(self, request: web.Request, account: Account, faults: set[str]) -> Any:
@@ -207,6 +209,7 @@ class EmulatorState:
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         self.stats.requests += 1
+        self.stats.requests_by_route[f"{request.method} /__files__/{{name}}"] += 1
         name = request.match_info["name"]
         video_id = name.removesuffix(".mp4").removesuffix("-wm")
         task = self.store.videos.get(video_id)
@@ -275,10 +278,6 @@ def _drop(request: web.Request) -> web.StreamResponse:
     return web.Response(status=599)  # never reaches the client
 
 
-def _origin(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}"
-
-
 def _int_param(
     request: web.Request, name: str, default: int | None, low: int, high: int | None
 ) -> int:
@@ -312,23 +311,46 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return (start, end) if start < size and start < end else None
 
 
+def _new_create_label(request: web.Request) -> str:
+    model = request.match_info["model"]
+    return f"POST /{request.match_info['path']}/{model if model in NEW_MODELS else '{model}'}"
+
+
 def build_app(state: EmulatorState) -> web.Application:
     """The aiohttp application serving the emulated API over ``state``."""
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=96 * 1024 * 1024)  # 50 MB images, base64
 
-    def api(route: str, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def api(
+        route: str, handler: Handler, label: Label, *, api_key_only: bool = False
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def view(request: web.Request) -> web.StreamResponse:
-            return await state._api(request, route, handler)
+            return await state._api(
+                request, route, handler, label(request), api_key_only=api_key_only
+            )
 
         return view
 
+    def legacy(template: str) -> Label:
+        return lambda request: template.format(kind=request.match_info["kind"])
+
     kinds = "{kind:" + "|".join(KINDS) + "}"
-    app.router.add_post(f"/v1/videos/{kinds}", api("create", state.create))
-    app.router.add_get(f"/v1/videos/{kinds}", api("list", state.list_tasks))
-    app.router.add_get(f"/v1/videos/{kinds}/{{ident}}", api("query", state.query))
-    app.router.add_get("/account/costs", api("account", state.costs))
-    app.router.add_get("/__files__/{name}", state.file)  # GET also answers HEAD
-    app.router.add_get("/__emulator__/stats", state.stats_view)
-    app.router.add_post("/__emulator__/reset", state.reset_view)
+    add_get, add_post = app.router.add_get, app.router.add_post
+    add_post(f"/v1/videos/{kinds}", api("create", state.create, legacy("POST /v1/videos/{kind}")))
+    add_get(f"/v1/videos/{kinds}", api("list", state.list_tasks, legacy("GET /v1/videos/{kind}")))
+    add_get(
+        f"/v1/videos/{kinds}/{{ident}}",
+        api("query", state.query, legacy("GET /v1/videos/{kind}/{{id}}")),
+    )
+    add_get("/account/costs", api("account", state.costs, lambda r: "GET /account/costs"))
+    paths = "{path:" + "|".join(PATHS.values()) + "}"
+    add_post(
+        f"/{paths}/{{model}}",
+        api("create", state.create_new, _new_create_label, api_key_only=True),
+    )
+    add_get("/tasks", api("query", state.batch_query, lambda r: "GET /tasks", api_key_only=True))
+    add_post("/tasks", api("list", state.cursor_list, lambda r: "POST /tasks", api_key_only=True))
+    add_get("/__files__/{name}", state.file)  # GET also answers HEAD
+    add_get("/__emulator__/stats", state.stats_view)
+    add_post("/__emulator__/reset", state.reset_view)
     app.router.add_route("*", "/{tail:.*}", state.unknown)
     return app

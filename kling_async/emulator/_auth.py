@@ -10,6 +10,12 @@ import jwt
 from ._config import Account
 from ._errors import Rejection
 
+#: The new wire's answer to a JWT (observed live, 2026-09-20).
+NO_AKSK = (
+    "Authentication error. The current API does not support AK/SK; please go to the console "
+    "to create API key."
+)
+
 
 def _reject(code: int, message: str) -> Rejection:
     return Rejection(401, code, message)
@@ -20,11 +26,15 @@ def authenticate(
     accounts: Sequence[Account],
     now: float,
     token_max_age: float | None = None,
+    *,
+    api_key_only: bool = False,
 ) -> Account:
     """Return the account an ``Authorization`` header belongs to, or raise a 1000-1004 rejection.
 
     1001 header empty; 1002 header or token malformed, or bad signature; 1000 no such key;
     1003 ``nbf`` in the future; 1004 ``exp`` in the past (or older than ``token_max_age``).
+    With ``api_key_only`` (the new wire) any JWT, valid or not, gets 1002 "does not support
+    AK/SK".
     """
     if not header or not header.strip():
         raise _reject(1001, "Authorization header is empty")
@@ -37,6 +47,8 @@ def authenticate(
             return account
     if token.count(".") != 2:
         raise _reject(1000, "Authentication failed: unknown API key")
+    if api_key_only:
+        raise _reject(1002, NO_AKSK)
     try:
         head = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})

@@ -1,5 +1,9 @@
 """Callback delivery: POST the bare task object on every status change, signed when configured.
 
+A legacy task is sent in the legacy shape (``task_id``, ``task_status``, ...,
+``final_unit_deduction``), a task created on the new wire in the new one (``id``, ``status``,
+``message``, ``create_time``, ``update_time``, ``external_id``, ``outputs``, ``billing``).
+
 Signatures follow the Standard Webhooks scheme, written here by hand (HMAC-SHA256 over
 ``{id}.{timestamp}.{body}``) so that the SDK's verifier, which uses the standardwebhooks
 library, checks an independent implementation.

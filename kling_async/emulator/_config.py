@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
+
+from ._models import family_of
 
 #: Fault kinds the emulator can inject, with what each one does.
 FAULT_KINDS: dict[str, str] = {
@@ -40,21 +42,55 @@ class Account:
     access_key: str = "demo-access-key"
     secret_key: str = attrs.field(default="demo-secret-key-0123456789abcdef0123", repr=False)
     api_keys: tuple[str, ...] = attrs.field(default=("demo-api-key",), repr=False)
-    #: Parallel tasks the pack allows (held from submit until the task ends); None = no limit.
+    #: Parallel tasks the pack allows in EACH model family (held from submit until the task
+    #: ends; kling-v3 and kling-3.0 are one family); None = no limit.
     concurrency_limit: int | None = 5
     #: Units left in the resource pack; None = unlimited. Paid tasks consume them.
     units: float | None = None
     name: str = "demo"
 
 
-def default_unit_cost(model: str, mode: str | None, duration: str) -> float:
-    """Units a successful task costs: std 5 s = 1, pro 5 s = 3.5, masters 5 s = 10; 10 s doubles.
+class UnitCost(Protocol):
+    """Units a successful task costs: (model, mode, duration, sound, voice) -> units."""
 
-    The real prices are not in API-NOTES; this table is the emulator's assumption and can be
-    replaced through ``EmulatorConfig.unit_cost``.
+    def __call__(
+        self, model: str, mode: str | None, duration: str, sound: bool, voice: bool
+    ) -> float: ...
+
+
+#: Units per second by family and mode, silent and with native audio (kling.ai pricing page,
+#: late 2026). 3.0-turbo always has audio; 2.6 audio is 1080p only (1.2 with voices).
+_PER_SECOND: dict[str, dict[str | None, tuple[float, float]]] = {
+    "3.0-turbo": {"std": (0.8, 0.8), "pro": (1.0, 1.0)},
+    "3.0": {"std": (0.6, 0.9), "pro": (0.8, 1.2), "4k": (3.0, 3.0)},
+    "2.6": {"std": (0.3, 1.0), "pro": (0.5, 1.0)},
+    "2.5-turbo": {"std": (0.3, 0.3), "pro": (0.5, 0.5)},
+}
+_VOICE_PER_SECOND = 1.2  # 2.6 with voices
+_MASTER_PER_SECOND = 2.0  # kling-v2-master: the old 10 units per 5 s (unconfirmed)
+#: Retired models (their tasks fail and are refunded) and unknown ones: the old table, std
+#: 1 unit per 5 s, pro 3.5 per 5 s.
+_OLD_PER_SECOND = {"std": 0.2, "pro": 0.7}
+
+
+def default_unit_cost(
+    model: str, mode: str | None, duration: str, sound: bool, voice: bool
+) -> float:
+    """Units a successful task costs: a price per second times the duration.
+
+    e.g. kling-v2-6 pro with sound 10 s = 10; kling-v3 4k 15 s = 45; kling-3.0-turbo 1080p
+    8 s = 8; kling-2.6 1080p with voices 5 s = 6. Replace through ``EmulatorConfig.unit_cost``.
     """
-    per_5s = 10.0 if model.endswith("master") else (3.5 if mode == "pro" else 1.0)
-    return per_5s * (2 if duration == "10" else 1)
+    seconds = int(duration)
+    family = family_of(model)
+    if family in _PER_SECOND:
+        silent, audio = _PER_SECOND[family].get(mode, _PER_SECOND[family]["std"])
+        rate = _VOICE_PER_SECOND if voice and family == "2.6" else (audio if sound else silent)
+    elif model.endswith("master"):
+        rate = _MASTER_PER_SECOND
+    else:
+        rate = _OLD_PER_SECOND.get(mode or "std", _OLD_PER_SECOND["pro"])
+    return round(rate * seconds, 6)
 
 
 @attrs.define
@@ -66,7 +102,8 @@ class EmulatorConfig:
     port: int = 0
     #: Seconds from create to end, drawn uniformly from (min, max) unless ``duration_fn`` is set.
     duration: tuple[float, float] = (1.0, 3.0)
-    #: Optional draw of a task's duration: (rng, model, mode, duration field) -> seconds.
+    #: Optional draw of a task's duration: (rng, model, mode, duration in seconds as a string)
+    #: -> seconds; model is the name of the wire used (kling-v2-6 or kling-2.6), mode std/pro/4k.
     duration_fn: Callable[[random.Random, str, str | None, str], float] | None = None
     #: Share of a task's duration spent in ``submitted`` before ``processing``.
     queue_fraction: float = 0.1
@@ -101,10 +138,11 @@ class EmulatorConfig:
     allow_remote_callbacks: bool = False
     #: Treat a JWT as expired (1004) once it is older than this many seconds past ``nbf``.
     token_max_age: float | None = None
-    #: Model used when a request names none (the legacy API's documented default).
+    #: Model used when a legacy create names none (the legacy API's documented default,
+    #: kling-v1: retired, so such a task is accepted and then fails "discontinued").
     default_model: str = "kling-v1"
-    #: Units a task costs: (model, mode, duration) -> units.
-    unit_cost: Callable[[str, str | None, str], float] = default_unit_cost
+    #: Units a task costs: (model, mode, duration, sound, voice) -> units (see ``UnitCost``).
+    unit_cost: UnitCost = default_unit_cost
     #: Seed of every random draw (durations, failures, faults, ids); None = from the OS.
     seed: int | None = None
     tls_cert: Path | None = None

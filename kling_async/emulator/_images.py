@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from ._errors import invalid
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_BYTES_NEW = 50 * 1024 * 1024
 MIN_SIDE = 300
 MAX_ASPECT = 2.5
 _FORMATS = {"JPEG": "jpg", "PNG": "png"}
@@ -32,10 +33,17 @@ class ImageInfo:
         return self.data is not None
 
 
-def read_image(field: str, value: object, *, check_dimensions: bool = True) -> ImageInfo:
+def read_image(
+    field: str,
+    value: object,
+    *,
+    check_dimensions: bool = True,
+    max_bytes: int = MAX_IMAGE_BYTES,
+) -> ImageInfo:
     """Decode and check one image field; raise a 1201 rejection naming the field and rule.
 
-    URLs are accepted as they are: the emulator never fetches from the network.
+    URLs are accepted as they are: the emulator never fetches from the network. The legacy
+    wire takes images up to 10 MB, the new wire up to ``MAX_IMAGE_BYTES_NEW`` (50 MB).
     """
     if not isinstance(value, str) or not value:
         raise invalid(f"{field}: expected a non-empty string (URL or base64), got {value!r:.40}")
@@ -50,8 +58,8 @@ def read_image(field: str, value: object, *, check_dimensions: bool = True) -> I
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise invalid(f"{field}: not an http(s) URL and not valid base64") from None
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid(f"{field}: {len(data)} bytes exceeds the 10 MB limit")
+    if len(data) > max_bytes:
+        raise invalid(f"{field}: {len(data)} bytes exceeds the {max_bytes >> 20} MB limit")
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt, (width, height) = img.format or "", img.size

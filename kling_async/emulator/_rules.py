@@ -1,7 +1,11 @@
-"""The emulator's own reading of the API's request rules and capability map.
+"""The emulator's own reading of the legacy wire's request rules and the capability map.
 
-Written from ../shared/API-NOTES.md independently of the SDK's validation: the two must agree
-because both follow the notes, not because one calls the other.
+Written from /tmp/kling-2026-spec.md and ../shared/API-NOTES.md independently of the SDK's
+validation: the two must agree because both follow the decisions, not because one calls the
+other. The new wire's rules are in ``_rules_new``; what both share is in ``_shared``.
+
+Retired models (kling-v1 ... kling-v2-1-master) are checked for the shape of their fields only:
+the service accepts the create and the task then ends failed, "discontinued".
 """
 
 from __future__ import annotations
@@ -9,112 +13,67 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
-
 from ._errors import Rejection, invalid
-from ._images import ImageInfo, read_image
+from ._images import read_image
+from ._models import LEGACY_MODELS, LONG, MAX_PROMPT, NEW_MODELS, Model, discontinued
+from ._shared import (
+    ASPECT_RATIOS,
+    MAX_VOICES,
+    TaskSpec,
+    Wording,
+    check_offer,
+    choice_field,
+    common_fields,
+    string_field,
+)
 
-MAX_PROMPT = 2500
 MAX_DYNAMIC_MASKS = 6
 TRAJECTORY_POINTS = (2, 77)
-MAX_VOICES = 2
+MAX_ELEMENTS = 3
+MAX_SHOTS = 6
+MAX_SHOT_PROMPT = 512
 CAMERA_TYPES = ("simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward")
 CAMERA_AXES = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-ASPECT_RATIOS = ("16:9", "9:16", "1:1")
-MODES = ("std", "pro")
-DURATIONS = ("5", "10")
+MODES = ("std", "pro", "4k")
+SHOT_TYPES = ("customize", "intelligence")
 
-_ALL = frozenset({("std", "5"), ("std", "10"), ("pro", "5"), ("pro", "10")})
-_PRO = frozenset({("pro", "5"), ("pro", "10")})
-_PRO5 = frozenset({("pro", "5")})
-_NO_MODE = frozenset({(None, "5"), (None, "10")})
 
-#: model -> feature -> allowed (mode, duration) pairs, exactly the table in API-NOTES.
-#: Features: plain, tail (end frame), brush (masks), camera, sound (sound on / voices).
-CAPABILITIES: dict[str, dict[str, frozenset[tuple[str | None, str]]]] = {
-    "kling-v1": {
-        "plain": _ALL,
-        "tail": frozenset({("std", "5"), ("pro", "5")}),
-        "brush": frozenset({("std", "5"), ("pro", "5")}),
+LEGACY_WORDS = Wording(
+    mode="mode",
+    duration="duration",
+    sound="sound",
+    sound_off="off",
+    fields={
+        "tail": "image_tail",
+        "sound": "sound",
+        "voice": "voice_list",
+        "multi_shot": "multi_shot",
+        "elements": "element_list",
     },
-    "kling-v1-5": {"plain": _ALL, "tail": _PRO, "brush": _PRO5, "camera": _PRO5},
-    "kling-v1-6": {"plain": _ALL, "tail": _PRO},
-    "kling-v2-master": {"plain": _NO_MODE},
-    "kling-v2-1": {"plain": _ALL, "tail": _PRO},
-    "kling-v2-1-master": {"plain": _NO_MODE},
-    "kling-v2-5-turbo": {"plain": _ALL, "tail": _PRO},
-    "kling-v2-6": {"plain": _ALL, "tail": _PRO, "sound": _PRO},
-    # Not in the notes' table (it "exists with extra multi-shot fields"): the emulator's
-    # assumption, so that clients can be tested against a model newer than their own map.
-    "kling-v3": {"plain": _ALL, "tail": _PRO, "sound": _PRO},
-}
-#: Features a model offers only silent (the notes: kling-v2-6 end frames are "pro, silent").
-SILENT_ONLY: dict[str, frozenset[str]] = {"kling-v2-6": frozenset({"tail"})}
-#: Models whose end frame may be given without a start frame.
-TAIL_ALONE = frozenset({"kling-v1-5", "kling-v1-6"})
-#: Models that take no mode.
-NO_MODE = frozenset(m for m, caps in CAPABILITIES.items() if caps["plain"] == _NO_MODE)
-FEATURE_NAMES = {
-    "plain": "plain generation",
-    "tail": "an end frame (image_tail)",
-    "brush": "motion brush (static_mask / dynamic_masks)",
-    "camera": "camera_control",
-    "sound": "sound / voice_list",
-}
+    show_mode=lambda mode: repr(mode) if mode is not None else "no mode",
+)
 
 
-@attrs.define
-class TaskSpec:
-    """What a valid create asked for, as the emulator needs it to run the task."""
-
-    kind: str
-    model: str
-    mode: str | None
-    duration: str
-    prompt: str
-    features: frozenset[str]
-    camera: dict[str, Any] | None = None
-    image: ImageInfo | None = None
-    aspect_ratio: str = "16:9"
-    external_task_id: str | None = None
-    callback_url: str | None = None
-    #: Set when masks do not fit the image: the task is accepted, then ends failed with this.
-    late_failure: str | None = None
-
-
-def _string(body: Mapping[str, Any], field: str, *, limit: int | None = None) -> str | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise invalid(f"{field}: expected a string, got {type(value).__name__} {value!r:.40}")
-    if limit is not None and len(value) > limit:
-        raise invalid(f"{field}: {len(value)} characters exceeds the limit of {limit}")
-    return value
-
-
-def _choice(body: Mapping[str, Any], field: str, allowed: tuple[str, ...]) -> str | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if value not in allowed:
-        raise invalid(f"{field}: {value!r} is not one of {', '.join(map(repr, allowed))}")
-    return str(value)
-
-
-def _model(body: Mapping[str, Any], default: str) -> str:
-    model = _string(body, "model_name") or default
-    if model not in CAPABILITIES:
-        raise Rejection(404, 1203, f"model_name: model {model!r} not found")
+# -- legacy-only fields ---------------------------------------------------------------------
+def _model(body: Mapping[str, Any], default: str) -> Model:
+    name = string_field(body, "model_name") or default
+    model = LEGACY_MODELS.get(name)
+    if model is None:
+        hint = ""
+        if name in NEW_MODELS:
+            hint = f" on /v1/videos; it is a name of the new API (POST /image-to-video/{name})"
+        raise Rejection(404, 1203, f"model_name: model {name!r} not found{hint}")
     return model
 
 
-def _cfg_scale(body: Mapping[str, Any], model: str) -> None:
+def _cfg_scale(body: Mapping[str, Any], model: Model) -> None:
     value = body.get("cfg_scale")
     if value is None:
         return
-    if model.startswith("kling-v2") or model.startswith("kling-v3"):
-        raise invalid(f"cfg_scale: not supported on {model} (no kling-v2.x model takes it)")
+    if not model.retired:
+        raise invalid(
+            f"cfg_scale: not supported on {model.name} (no kling-v2.x or kling-v3 model takes it)"
+        )
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise invalid(f"cfg_scale: {value!r} must be a number from 0 to 1")
 
@@ -170,45 +129,41 @@ def _trajectories(index: int, value: object) -> None:
                 raise invalid(f"{field}[{j}].{axis}: {coord!r} must be a non-negative integer")
 
 
-def _masks(body: Mapping[str, Any], image: ImageInfo | None) -> tuple[bool, str | None]:
-    """Check the motion brush fields; return (present, late failure message)."""
+def _masks(body: Mapping[str, Any]) -> None:
+    """Check the shape of the motion brush fields (only retired models get this far)."""
     static, dynamic = body.get("static_mask"), body.get("dynamic_masks")
-    if static is None and dynamic is None:
-        return False, None
-    masks: list[ImageInfo] = []
     if static is not None:
-        masks.append(read_image("static_mask", static, check_dimensions=False))
-    if dynamic is not None:
-        if not isinstance(dynamic, list) or not 1 <= len(dynamic) <= MAX_DYNAMIC_MASKS:
-            raise invalid(
-                f"dynamic_masks: expected a list of 1 to {MAX_DYNAMIC_MASKS} items, "
-                f"got {len(dynamic) if isinstance(dynamic, list) else dynamic!r}"
-            )
-        for i, item in enumerate(dynamic):
-            if not isinstance(item, dict):
-                raise invalid(f"dynamic_masks[{i}]: expected an object {{mask, trajectories}}")
-            masks.append(
-                read_image(f"dynamic_masks[{i}].mask", item.get("mask"), check_dimensions=False)
-            )
-            _trajectories(i, item.get("trajectories"))
-    known = [m for m in masks if m.known]
-    sizes = {(m.width, m.height) for m in known}
-    if len(sizes) > 1:
-        return True, "Mask resolutions are inconsistent: all masks must share one resolution"
-    if sizes and image is not None and image.known:
-        (w, h) = sizes.pop()
-        if abs(w / h - image.width / image.height) > 0.01:
-            return True, (
-                f"Mask aspect ratio {w}x{h} does not match the image's {image.width}x{image.height}"
-            )
-    return True, None
+        read_image("static_mask", static, check_dimensions=False)
+    if dynamic is None:
+        return
+    if not isinstance(dynamic, list) or not 1 <= len(dynamic) <= MAX_DYNAMIC_MASKS:
+        raise invalid(
+            f"dynamic_masks: expected a list of 1 to {MAX_DYNAMIC_MASKS} items, "
+            f"got {len(dynamic) if isinstance(dynamic, list) else dynamic!r}"
+        )
+    for i, item in enumerate(dynamic):
+        if not isinstance(item, dict):
+            raise invalid(f"dynamic_masks[{i}]: expected an object {{mask, trajectories}}")
+        read_image(f"dynamic_masks[{i}].mask", item.get("mask"), check_dimensions=False)
+        _trajectories(i, item.get("trajectories"))
 
 
-def _sound(body: Mapping[str, Any]) -> bool:
-    sound = _choice(body, "sound", ("on", "off"))
+def _no_camera_or_brush(body: Mapping[str, Any], model: str) -> None:
+    for field, name in (
+        ("camera_control", "camera control"),
+        ("static_mask", "the motion brush"),
+        ("dynamic_masks", "the motion brush"),
+    ):
+        if body.get(field) is not None:
+            raise invalid(f"{field}: {model} does not offer {name} (no live model does)")
+
+
+def _sound(body: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(sound on, voices given)."""
+    sound = choice_field(body, "sound", ("on", "off"))
     voices = body.get("voice_list")
     if voices is None:
-        return sound == "on"
+        return sound == "on", False
     if not isinstance(voices, list) or not 1 <= len(voices) <= MAX_VOICES:
         raise invalid(f"voice_list: expected 1 to {MAX_VOICES} voices, got {voices!r:.60}")
     for i, voice in enumerate(voices):
@@ -220,133 +175,175 @@ def _sound(body: Mapping[str, Any]) -> bool:
             raise invalid(f"voice_list[{i}]: expected an object with a non-empty string 'voice_id'")
     if sound != "on":
         raise invalid(f"voice_list: requires sound 'on', got sound {sound!r}")
+    return True, True
+
+
+def _integer(value: object) -> int | None:
+    """An int, or a string of digits, as an int; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _shot(i: int, shot: object, count: int) -> int:
+    """Check one ``multi_prompt`` item; return its duration in seconds."""
+    if not isinstance(shot, dict):
+        raise invalid(f"multi_prompt[{i}]: expected an object {{index, prompt, duration}}")
+    index = shot.get("index")
+    if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= count:
+        raise invalid(f"multi_prompt[{i}].index: {index!r} must be an integer from 1 to {count}")
+    prompt = shot.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise invalid(f"multi_prompt[{i}].prompt: required, a non-blank string")
+    if len(prompt) > MAX_SHOT_PROMPT:
+        raise invalid(
+            f"multi_prompt[{i}].prompt: {len(prompt)} characters exceeds the limit of "
+            f"{MAX_SHOT_PROMPT}"
+        )
+    seconds = _integer(shot.get("duration"))
+    if seconds is None or seconds < 1:
+        raise invalid(
+            f"multi_prompt[{i}].duration: {shot.get('duration')!r} must be whole seconds, "
+            "at least 1"
+        )
+    return seconds
+
+
+def _multi_shot(body: Mapping[str, Any], duration: str) -> str | None:
+    """Check multi_shot / shot_type / multi_prompt; return the shot type when multi-shot."""
+    flag = body.get("multi_shot")
+    if flag is not None and not isinstance(flag, bool):
+        raise invalid(f"multi_shot: expected true or false, got {flag!r:.40}")
+    shot_type = choice_field(body, "shot_type", SHOT_TYPES)
+    shots = body.get("multi_prompt")
+    if not flag:
+        if shot_type is not None:
+            raise invalid("shot_type: only with multi_shot true")
+        if shots is not None:
+            raise invalid("multi_prompt: only with multi_shot true and shot_type 'customize'")
+        return None
+    if shot_type is None:
+        raise invalid("shot_type: required with multi_shot true ('customize' or 'intelligence')")
+    if shot_type == "intelligence":
+        if shots is not None:
+            raise invalid("multi_prompt: shot_type 'intelligence' takes no multi_prompt")
+        return shot_type
+    if not isinstance(shots, list) or not 1 <= len(shots) <= MAX_SHOTS:
+        count = len(shots) if isinstance(shots, list) else shots
+        raise invalid(
+            f"multi_prompt: shot_type 'customize' needs 1 to {MAX_SHOTS} shots, got {count!r:.40}"
+        )
+    total = sum(_shot(i, shot, len(shots)) for i, shot in enumerate(shots))
+    indexes = sorted(shot["index"] for shot in shots)
+    if indexes != list(range(1, len(shots) + 1)):
+        raise invalid(f"multi_prompt: indexes {indexes} must be 1 to {len(shots)}, each once")
+    if total != int(duration):
+        raise invalid(
+            f"multi_prompt: shot durations sum to {total} s, not the task's duration {duration!r}"
+        )
+    return shot_type
+
+
+def _elements(body: Mapping[str, Any]) -> bool:
+    items = body.get("element_list")
+    if items is None:
+        return False
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_ELEMENTS:
+        count = len(items) if isinstance(items, list) else items
+        raise invalid(f"element_list: expected 1 to {MAX_ELEMENTS} elements, got {count!r:.40}")
+    for i, item in enumerate(items):
+        ident = item.get("element_id") if isinstance(item, dict) else None
+        if _integer(ident) is None:
+            raise invalid(
+                f"element_list[{i}].element_id: {ident!r:.40} must be an integer or a numeric "
+                "string"
+            )
+    if body.get("voice_list") is not None:
+        raise invalid("element_list and voice_list: not together")
     return True
 
 
-def _common(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    watermark = body.get("watermark_info")
-    if watermark is not None and (
-        not isinstance(watermark, dict) or not isinstance(watermark.get("enabled"), bool)
-    ):
-        raise invalid(f"watermark_info: expected {{'enabled': true|false}}, got {watermark!r:.40}")
-    callback = _string(body, "callback_url")
-    if callback is not None and not callback.startswith(("http://", "https://")):
-        raise invalid(f"callback_url: {callback!r:.60} is not an http(s) URL")
-    external = _string(body, "external_task_id", limit=256)
-    if external is not None and not external.strip():
-        raise invalid("external_task_id: must not be blank")
-    return external, callback
-
-
-def _check_capability(model: str, mode: str | None, duration: str, features: set[str]) -> None:
-    caps = CAPABILITIES[model]
-    if "sound" in features:
-        for feature in sorted(features & SILENT_ONLY.get(model, frozenset())):
-            raise invalid(f"{model} supports {FEATURE_NAMES[feature]} only silent (sound 'off')")
-    for feature in sorted(features) or ["plain"]:
-        allowed = caps.get(feature)
-        if not allowed:
-            raise invalid(f"{model} does not support {FEATURE_NAMES[feature]}")
-        if (mode, duration) not in allowed:
-            options = ", ".join(f"{m or 'no mode'} {d} s" for m, d in sorted(allowed, key=str))
-            raise invalid(
-                f"{model} supports {FEATURE_NAMES[feature]} only with {options}; "
-                f"got mode {mode!r}, duration {duration!r}"
-            )
-
-
-def _mode_and_duration(body: Mapping[str, Any], model: str) -> tuple[str | None, str]:
-    given = _choice(body, "mode", MODES) or "std"
+def _mode_and_duration(body: Mapping[str, Any], model: Model, kind: str) -> tuple[str | None, str]:
+    given = choice_field(body, "mode", MODES) or "std"
+    offer = model.offers.get(kind)
     # the masters take no mode; a given one is ignored, as the service does
-    mode = None if model in NO_MODE else given
+    mode = None if offer is not None and offer.modes == (None,) else given
     duration = body.get("duration", "5")
-    if duration not in DURATIONS:
-        raise invalid(f"duration: {duration!r} must be the string '5' or '10'")
-    return mode, str(duration)
+    if not isinstance(duration, str) or duration not in LONG:
+        raise invalid(f"duration: {duration!r} must be a string of whole seconds, '3' to '15'")
+    return mode, duration
 
 
-def check_image2video(body: Mapping[str, Any], default_model: str) -> TaskSpec:
-    """Validate an image-to-video create body; raise ``Rejection`` naming field, value and rule."""
+def _check(body: Mapping[str, Any], default_model: str, kind: str) -> TaskSpec:
     model = _model(body, default_model)
-    prompt = _string(body, "prompt", limit=MAX_PROMPT) or ""
-    _string(body, "negative_prompt", limit=MAX_PROMPT)
+    offer = model.offers.get(kind)
+    prompt = string_field(body, "prompt", limit=MAX_PROMPT)
+    string_field(body, "negative_prompt", limit=MAX_PROMPT)
     _cfg_scale(body, model)
-    mode, duration = _mode_and_duration(body, model)
-    image = read_image("image", body["image"]) if body.get("image") is not None else None
-    tail = (
-        read_image("image_tail", body["image_tail"]) if body.get("image_tail") is not None else None
-    )
-    if image is None and tail is None:
-        raise invalid("image: required (give image, or image_tail where the model allows it alone)")
-    if image is None and model not in TAIL_ALONE:
-        raise invalid(
-            f"image: required on {model}; only kling-v1-5 and kling-v1-6 take an end frame alone"
-        )
-    brush, late_failure = _masks(body, image)
-    camera = _camera(body)
-    sound = _sound(body)
-    groups = [
-        name
-        for name, on in (
-            ("image_tail", tail),
-            ("static_mask/dynamic_masks", brush),
-            ("camera_control", camera),
-        )
-        if on
-    ]
-    if len(groups) > 1:
-        raise invalid(f"{' and '.join(groups)}: mutually exclusive, give only one of them")
-    features = {
-        name
-        for name, on in (("tail", tail), ("brush", brush), ("camera", camera), ("sound", sound))
-        if on
+    mode, duration = _mode_and_duration(body, model, kind)
+    image = tail = None
+    if kind == "image2video":
+        if body.get("image") is None:
+            raise invalid("image: required; no model takes an end frame (image_tail) alone")
+        image = read_image("image", body["image"])
+        if body.get("image_tail") is not None:
+            tail = read_image("image_tail", body["image_tail"])
+    aspect = "16:9"
+    if kind == "text2video":
+        aspect = choice_field(body, "aspect_ratio", ASPECT_RATIOS) or "16:9"
+    if offer is None:  # retired: fields checked for shape, then the task fails
+        _masks(body)
+        camera = _camera(body)
+    else:
+        _no_camera_or_brush(body, model.name)
+        camera = None
+    sound, voice = _sound(body)
+    shot_type = _multi_shot(body, duration)
+    if kind == "text2video" and shot_type != "customize" and not (prompt or "").strip():
+        raise invalid("prompt: required for text to video and must not be blank")
+    elements = _elements(body)
+    present = {
+        "tail": tail is not None or body.get("image_tail") is not None,
+        "sound": sound,
+        "voice": voice,
+        "multi_shot": shot_type is not None,
+        "elements": elements,
     }
-    if camera is not None and camera["type"] != "simple":
-        raise invalid(f"camera_control.type: {model} supports only 'simple' for image to video")
-    _check_capability(model, mode, duration, features)
-    external, callback = _common(body)
+    features = {name for name, on in present.items() if on}
+    if offer is not None:
+        check_offer(model.name, kind, offer, mode, duration, features, LEGACY_WORDS)
+    external, callback = common_fields(body)
     return TaskSpec(
-        kind="image2video",
-        model=model,
+        kind=kind,
+        model=model.name,
         mode=mode,
         duration=duration,
-        prompt=prompt,
+        prompt=prompt or "",
         features=frozenset(features),
         camera=camera,
-        image=image or tail,
-        external_task_id=external,
-        callback_url=callback,
-        late_failure=late_failure,
-    )
-
-
-def check_text2video(body: Mapping[str, Any], default_model: str) -> TaskSpec:
-    """Validate a text-to-video create body. Camera moves are checked for shape only."""
-    model = _model(body, default_model)
-    prompt = _string(body, "prompt", limit=MAX_PROMPT)
-    if not prompt or not prompt.strip():
-        raise invalid("prompt: required for text to video and must not be blank")
-    _string(body, "negative_prompt", limit=MAX_PROMPT)
-    _cfg_scale(body, model)
-    mode, duration = _mode_and_duration(body, model)
-    aspect = _choice(body, "aspect_ratio", ASPECT_RATIOS) or "16:9"
-    camera = _camera(body)
-    sound = _sound(body)
-    features = {"sound"} if sound else set()
-    _check_capability(model, mode, duration, features)
-    external, callback = _common(body)
-    return TaskSpec(
-        kind="text2video",
-        model=model,
-        mode=mode,
-        duration=duration,
-        prompt=prompt,
-        features=frozenset(features | ({"camera"} if camera else set())),
-        camera=camera,
+        image=image,
         aspect_ratio=aspect,
         external_task_id=external,
         callback_url=callback,
+        late_failure=discontinued(model.name) if model.retired else None,
+        wire="legacy",
+        family=model.family,
+        sound=sound,
     )
+
+
+def check_image2video(body: Mapping[str, Any], default_model: str) -> TaskSpec:
+    """Validate a legacy image-to-video create; raise ``Rejection`` naming field and rule."""
+    return _check(body, default_model, "image2video")
+
+
+def check_text2video(body: Mapping[str, Any], default_model: str) -> TaskSpec:
+    """Validate a legacy text-to-video create; raise ``Rejection`` naming field and rule."""
+    return _check(body, default_model, "text2video")
 
 
 CHECKERS: dict[str, Callable[[Mapping[str, Any], str], TaskSpec]] = {

@@ -112,7 +112,8 @@ class Emulator:
 
     def inject(self, kind: str, count: int = 1, route: str | None = None) -> None:
         """Make the next ``count`` requests of ``route`` (create, query, list, account,
-        download; any if None) meet fault ``kind``."""
+        download; any if None) meet fault ``kind``. Both wires' creates are "create";
+        ``GET /tasks`` is a "query" and ``POST /tasks`` a "list"."""
         self.state.faults.schedule(kind, count, route)
 
     async def file_bytes(self, video_id: str) -> bytes:

@@ -17,8 +17,13 @@ class Stats:
     creates: int = 0
     #: Creates accepted whose content (body less external_task_id and callback_url) was seen before.
     duplicate_creates: int = 0
+    #: Legacy ``GET /v1/videos/<kind>/<id>`` calls.
     single_queries: int = 0
+    #: List pages: legacy ``GET /v1/videos/<kind>`` and new ``POST /tasks`` (cursor) alike.
     list_queries: int = 0
+    #: New-wire ``GET /tasks`` calls, and the ids they asked for in total.
+    batch_queries: int = 0
+    batch_query_ids: int = 0
     account_queries: int = 0
     #: Error answers by Kling code (1302 and 1303 are the 429s a scheduler cares about).
     errors_by_code: Counter[int] = attrs.Factory(Counter)
@@ -32,8 +37,19 @@ class Stats:
     #: Sum and maximum of finished tasks' durations (create to end: the time each held a slot).
     duration_sum: float = 0.0
     duration_max: float = 0.0
+    #: Most tasks one account held at once in one model family (the limit applies per family).
     max_in_flight: int = 0
+    max_in_flight_by_family: dict[str, int] = attrs.Factory(dict)
     units_charged: float = 0.0
+    #: Requests by route, e.g. "POST /image-to-video/kling-2.6", "GET /tasks",
+    #: "GET /v1/videos/image2video/{id}".
+    requests_by_route: Counter[str] = attrs.Factory(Counter)
+
+    def note_in_flight(self, family: str, held: int) -> None:
+        """An account now holds ``held`` tasks of ``family``: keep the maxima."""
+        self.max_in_flight = max(self.max_in_flight, held)
+        by_family = self.max_in_flight_by_family
+        by_family[family] = max(by_family.get(family, 0), held)
 
     def clear(self) -> None:
         """Back to zero, in place (the store and the callbacks hold this very object)."""
@@ -45,6 +61,8 @@ class Stats:
         out = attrs.asdict(self)
         out["errors_by_code"] = {str(k): v for k, v in sorted(self.errors_by_code.items())}
         out["faults_injected"] = dict(sorted(self.faults_injected.items()))
+        out["requests_by_route"] = dict(sorted(self.requests_by_route.items()))
+        out["max_in_flight_by_family"] = dict(sorted(self.max_in_flight_by_family.items()))
         out["rate_limited_1302"] = self.errors_by_code[1302]
         out["concurrency_limited_1303"] = self.errors_by_code[1303]
         out["tasks_finished"] = self.tasks_succeeded + self.tasks_failed

@@ -3,6 +3,11 @@
 A task's status is a function of time (submitted -> processing -> succeed | failed), so nothing
 ticks: each request first *settles* the tasks that ended, freeing their slots, refunding failed
 tasks' units and adding their durations to the counters.
+
+Tasks of both wires live in one store. The legacy queries (``/v1/videos/<kind>/<id>`` and the
+legacy list) see only legacy tasks of their kind; the new wire's ``GET /tasks`` and ``POST
+/tasks`` are account-wide, as the vendor's batch query is, and show tasks of both wires in the
+new shape. Parallel tasks are counted per account x model family (``_models.family_of``).
 """
 
 from __future__ import annotations
@@ -11,17 +16,21 @@ import hashlib
 import heapq
 import json
 import random
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 
 from ._config import FAILURE_MESSAGES, Account, EmulatorConfig
 from ._errors import Rejection, invalid
-from ._rules import TaskSpec
+from ._shared import TaskSpec
 from ._stats import Stats
 
 FINAL = ("succeed", "failed")
+#: The new wire's spelling of the internal (legacy) statuses.
+NEW_STATUS = {"submitted": "submitted", "processing": "processing", "succeed": "succeeded"}
+NEW_STATUS["failed"] = "failed"
 
 
 @attrs.define(eq=False)
@@ -39,6 +48,8 @@ class EmuTask:
     units: float
     video_id: str
     video_seconds: float
+    #: Order of creation in the whole store (newest highest): the cursor list's position.
+    seq: int = 0
     settled: bool = False
 
     def status(self, now: float) -> str:
@@ -50,6 +61,40 @@ class EmuTask:
         if now >= self.ends_at:
             return self.ends_at
         return self.processing_at if now >= self.processing_at else self.created
+
+    def shaped(self, now: float, base_url: str) -> dict[str, Any]:
+        """The task object in the shape of the wire it was created on."""
+        if self.spec.wire == "new":
+            return self.new_body(now, base_url)
+        return self.body(now, base_url)
+
+    def new_body(self, now: float, base_url: str) -> dict[str, Any]:
+        """The task object as the new API shapes it (``id``, ``status``, ``outputs``...)."""
+        status = self.status(now)
+        body: dict[str, Any] = {
+            "id": self.task_id,
+            "status": NEW_STATUS[status],
+            "message": self.status_msg if status == "failed" else "",
+            "create_time": int(self.created * 1000),
+            "update_time": int(self.updated(now) * 1000),
+            "external_id": self.spec.external_task_id or "",
+            "outputs": [],
+            "billing": [],
+        }
+        if status == "succeed":
+            body["outputs"] = [{"type": "video", **self._video(base_url)}]
+        if status in FINAL:
+            charged = _units(self.units) if status == "succeed" else "0"
+            body["billing"] = [{"charge_type": "unit", "amount": charged, "package_type": "video"}]
+        return body
+
+    def _video(self, base_url: str) -> dict[str, str]:
+        return {
+            "id": self.video_id,
+            "url": f"{base_url}/__files__/{self.video_id}.mp4",
+            "watermark_url": f"{base_url}/__files__/{self.video_id}-wm.mp4",
+            "duration": f"{self.video_seconds:.1f}",
+        }
 
     def body(self, now: float, base_url: str) -> dict[str, Any]:
         """The task object exactly as the legacy API shapes it (milliseconds, strings)."""
@@ -64,29 +109,32 @@ class EmuTask:
             "final_unit_deduction": _units(self.units) if status == "succeed" else "0",
         }
         if status == "succeed":
-            url = f"{base_url}/__files__/{self.video_id}.mp4"
-            body["task_result"] = {
-                "videos": [
-                    {
-                        "id": self.video_id,
-                        "url": url,
-                        "watermark_url": f"{base_url}/__files__/{self.video_id}-wm.mp4",
-                        "duration": f"{self.video_seconds:.1f}",
-                    }
-                ]
-            }
+            body["task_result"] = {"videos": [self._video(base_url)]}
         elif status == "failed":
             body["task_result"] = {}
         return body
+
+
+def _family(spec: TaskSpec) -> str:
+    return spec.family or spec.model
 
 
 def _units(value: float) -> str:
     return f"{value:g}"
 
 
-def content_key(body: Mapping[str, Any]) -> str:
-    """What makes two creates "the same request": every field but the ids a retry may change."""
-    same = {k: v for k, v in body.items() if k not in ("external_task_id", "callback_url")}
+def content_key(body: Mapping[str, Any], spec: TaskSpec) -> str:
+    """What makes two creates "the same request": every field but the ids a retry may change.
+
+    On the new wire the ids sit in ``options`` and the model in the path.
+    """
+    retry_ids = ("external_task_id", "callback_url")
+    same = {k: v for k, v in body.items() if k not in retry_ids}
+    if spec.wire == "new":
+        options = same.get("options")
+        if isinstance(options, dict):
+            same["options"] = {k: v for k, v in options.items() if k not in retry_ids}
+        same = {"__path__": [spec.kind, spec.model], **same}
     return hashlib.sha256(json.dumps(same, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -95,7 +143,12 @@ class AccountState:
     account: Account
     units_left: float | None
     running: list[tuple[float, int, EmuTask]] = attrs.Factory(list)
+    #: Tasks holding a slot, by model family.
+    in_flight: Counter[str] = attrs.Factory(Counter)
+    #: Legacy tasks by kind, oldest first (the legacy list).
     by_kind: dict[str, list[EmuTask]] = attrs.Factory(dict)
+    #: Every task of both wires, oldest first (the new wire's cursor list).
+    all_tasks: list[EmuTask] = attrs.Factory(list)
     by_external: dict[str, EmuTask] = attrs.Factory(dict)
     seen_content: set[str] = attrs.Factory(set)
 
@@ -133,6 +186,10 @@ class Store:
 
     def _finish(self, state: AccountState, task: EmuTask) -> None:
         task.settled = True
+        family = _family(task.spec)
+        state.in_flight[family] -= 1
+        if state.in_flight[family] <= 0:
+            del state.in_flight[family]
         held = task.ends_at - task.created
         self.stats.duration_sum += held
         self.stats.duration_max = max(self.stats.duration_max, held)
@@ -150,17 +207,25 @@ class Store:
         """Admit a task (slot, units, unique external id) or raise the matching rejection."""
         self.settle(now)
         state = self.state_of(account)
-        if spec.external_task_id is not None and spec.external_task_id in state.by_external:
+        external = spec.external_task_id
+        if external is not None and external in state.by_external:
             raise invalid(
-                f"external_task_id: {spec.external_task_id!r} is already used by task "
-                f"{state.by_external[spec.external_task_id].task_id} (unique per account)"
+                f"external_task_id {external!r} already exists "
+                f"(task {state.by_external[external].task_id}; unique per account)"
             )
         limit = account.concurrency_limit
-        if limit is not None and len(state.running) >= limit:
+        family = _family(spec)
+        held = state.in_flight[family]
+        if limit is not None and held >= limit:
             raise Rejection(
-                429, 1303, f"Parallel task limit exceeded: {len(state.running)} of {limit} in use"
+                429,
+                1303,
+                f"parallel task over resource pack limit ({held} of {limit} in use "
+                f"for model family {family})",
             )
-        cost = self.config.unit_cost(spec.model, spec.mode, spec.duration)
+        cost = self.config.unit_cost(
+            spec.model, spec.mode, spec.duration, spec.sound, "voice" in spec.features
+        )
         if state.units_left is not None:
             if state.units_left < cost:
                 raise Rejection(
@@ -170,20 +235,24 @@ class Store:
                     f"this task needs {_units(cost)}",
                 )
             state.units_left -= cost
+        self._seq += 1
         task = self._draw(account, spec, now, cost)
-        key = content_key(body)
+        task.seq = self._seq
+        key = content_key(body, spec)
         if key in state.seen_content:
             self.stats.duplicate_creates += 1
         state.seen_content.add(key)
         self.tasks[task.task_id] = task
         self.videos[task.video_id] = task
-        state.by_kind.setdefault(spec.kind, []).append(task)
-        if spec.external_task_id is not None:
-            state.by_external[spec.external_task_id] = task
-        self._seq += 1
+        if spec.wire == "legacy":
+            state.by_kind.setdefault(spec.kind, []).append(task)
+        state.all_tasks.append(task)
+        if external is not None:
+            state.by_external[external] = task
         heapq.heappush(state.running, (task.ends_at, self._seq, task))
+        state.in_flight[family] += 1
         self.stats.creates += 1
-        self.stats.max_in_flight = max(self.stats.max_in_flight, len(state.running))
+        self.stats.note_in_flight(family, state.in_flight[family])
         return task
 
     def _draw(self, account: Account, spec: TaskSpec, now: float, cost: float) -> EmuTask:
@@ -214,15 +283,48 @@ class Store:
         )
 
     def find(self, account: Account, kind: str, ident: str) -> EmuTask | None:
+        """A legacy task of ``kind`` by task id or external id (new-wire tasks are not found)."""
         task = self.tasks.get(ident)
         if task is None or task.account != account.access_key:
             task = self.state_of(account).by_external.get(ident)
-        if task is None or task.spec.kind != kind:
+        if task is None or task.spec.kind != kind or task.spec.wire != "legacy":
             return None
         return task
 
+    def batch(self, account: Account, idents: Iterable[str], *, external: bool) -> list[EmuTask]:
+        """The account's tasks (both wires) among ``idents``, in the order asked, each once."""
+        state = self.state_of(account)
+        found: list[EmuTask] = []
+        for ident in idents:
+            task = state.by_external.get(ident) if external else self.tasks.get(ident)
+            if task is not None and task.account == account.access_key and task not in found:
+                found.append(task)
+        return found
+
+    def window(
+        self,
+        account: Account,
+        start_ms: int,
+        end_ms: int,
+        before_seq: int | None,
+        keep: Callable[[EmuTask], bool],
+        limit: int,
+    ) -> tuple[list[EmuTask], bool]:
+        """Newest first: up to ``limit`` tasks created in [start, end] ms, older than
+        ``before_seq`` (a cursor's position), that ``keep`` accepts; and whether more follow."""
+        page: list[EmuTask] = []
+        for task in reversed(self.state_of(account).all_tasks):
+            if before_seq is not None and task.seq >= before_seq:
+                continue
+            if not start_ms <= int(task.created * 1000) <= end_ms or not keep(task):
+                continue
+            if len(page) == limit:
+                return page, True
+            page.append(task)
+        return page, False
+
     def page(self, account: Account, kind: str, page_num: int, page_size: int) -> list[EmuTask]:
-        """One page of the account's tasks of one kind, newest first."""
+        """One page of the account's legacy tasks of one kind, newest first."""
         tasks = self.state_of(account).by_kind.get(kind, [])
         end = len(tasks) - (page_num - 1) * page_size
         start = max(0, end - page_size)
