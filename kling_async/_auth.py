@@ -19,16 +19,21 @@ ENV_API_KEY = "KLING_API_KEY"
 
 @attrs.frozen(repr=False)
 class Credentials:
-    """An access/secret key pair (signed JWTs) or a static API key. Never shown in a repr."""
+    """An access/secret key pair (signed JWTs), a static API key, or both. Never shown in a
+    repr. The legacy API takes either (a JWT when there is a key pair); Kling's new API
+    (model in the path) takes only the API key."""
 
     access_key: str | None = None
     secret_key: str | None = None
     api_key: str | None = None
 
     def __repr__(self) -> str:
+        parts = []
+        if self.access_key is not None:
+            parts.append(f"access_key={self.access_key!r}, secret_key=<redacted>")
         if self.api_key is not None:
-            return "Credentials(api_key=<redacted>)"
-        return f"Credentials(access_key={self.access_key!r}, secret_key=<redacted>)"
+            parts.append("api_key=<redacted>")
+        return f"Credentials({', '.join(parts)})"
 
     @classmethod
     def resolve(
@@ -46,7 +51,7 @@ class Credentials:
             secret_key = environ.get(ENV_SECRET_KEY) or None
             api_key = environ.get(ENV_API_KEY) or None
         if access_key and secret_key:
-            return cls(access_key=access_key, secret_key=secret_key)
+            return cls(access_key=access_key, secret_key=secret_key, api_key=api_key or None)
         if api_key:
             return cls(api_key=api_key)
         if access_key or secret_key:
@@ -59,6 +64,12 @@ class Credentials:
             "credentials: none given; pass access_key= and secret_key= (or api_key=), or set "
             f"{ENV_ACCESS_KEY} and {ENV_SECRET_KEY} (or {ENV_API_KEY}) in the environment"
         )
+
+
+NEEDS_API_KEY = (
+    "credentials: Kling's new API takes only an API key and this client has only an access/"
+    f"secret key pair; pass api_key= or set {ENV_API_KEY}"
+)
 
 
 class TokenSource:
@@ -88,8 +99,18 @@ class TokenSource:
     def __repr__(self) -> str:
         return f"TokenSource({self._credentials!r}, ttl={self._ttl:g})"
 
-    async def header(self) -> str:
-        if self._credentials.api_key is not None:
+    @property
+    def has_api_key(self) -> bool:
+        return self._credentials.api_key is not None
+
+    async def header(self, wire: str = "legacy") -> str:
+        """The header for a request on ``wire``: the API key on the new API; on the legacy
+        one a JWT when there is a key pair, else the API key."""
+        if wire == "new":
+            if self._credentials.api_key is None:
+                raise ConfigurationError(NEEDS_API_KEY)
+            return f"Bearer {self._credentials.api_key}"
+        if self._credentials.secret_key is None:
             return f"Bearer {self._credentials.api_key}"
         token = self._token
         if token is None or self._clock() >= self._expires - self._margin:

@@ -132,6 +132,49 @@ def _structure_task(body: Mapping[str, Any], kind: str) -> Task:
     )
 
 
+_NEW_TASK_FIELDS = frozenset(
+    {"id", "status", "message", "create_time", "update_time", "external_id", "outputs", "billing"}
+)
+
+
+def _structure_new_task(body: Mapping[str, Any], kind: str) -> Task:
+    """A task of the new API: ``{id, status, message, create_time, update_time, external_id,
+    outputs[], billing[]}``. Only ``video`` outputs become videos; units are the resource-pack
+    amounts of ``billing`` (None when it says nothing)."""
+    if "id" not in body:
+        raise KeyError("id")
+    outputs = body.get("outputs") or []
+    if not isinstance(outputs, list):
+        raise TypeError("outputs: expected a list")
+    videos = []
+    for i, item in enumerate(outputs):
+        item = _mapping(item, f"outputs[{i}]")
+        if item.get("type", "video") == "video":
+            videos.append(converter.structure(item, Video))
+    billing = body.get("billing") or []
+    if not isinstance(billing, list):
+        raise TypeError("billing: expected a list")
+    charges = [_mapping(b, f"billing[{i}]") for i, b in enumerate(billing)]
+    amounts = [_number(b.get("amount")) for b in charges if b.get("charge_type") == "unit"]
+    raw_status = body.get("status")
+    message = body.get("message")
+    return Task(
+        task_id=_string(body["id"], None),
+        status=TaskStatus.parse(raw_status),
+        external_task_id=_optional_string(body.get("external_id"), None),
+        status_message=message if isinstance(message, str) else "",
+        created_at=_timestamp(body.get("create_time"), None),
+        updated_at=_timestamp(body.get("update_time"), None),
+        videos=tuple(videos),
+        units=sum(amounts) if amounts else None,
+        raw_status=str(raw_status) if raw_status is not None else "",
+        kind=kind,
+        wire="new",
+        extra={k: v for k, v in body.items() if k not in _NEW_TASK_FIELDS},
+        raw=dict(body),
+    )
+
+
 def _fail(what: str, exc: Exception, body: Any) -> ResponseFormatError:
     if isinstance(exc, cattrs.BaseValidationError):
         detail = "; ".join(cattrs.transform_error(exc, path="$"))
@@ -140,22 +183,32 @@ def _fail(what: str, exc: Exception, body: Any) -> ResponseFormatError:
     return ResponseFormatError(f"{what}: unexpected shape: {detail}", body=body)
 
 
-def task_from_wire(body: Any, kind: str) -> Task:
-    """A task object from the API (query, list item, create answer or callback body)."""
+def task_from_wire(body: Any, kind: str, wire: str = "legacy") -> Task:
+    """A task object from the API (query, list item, create answer or callback body) of the
+    legacy (``task_id``/``task_status``) or the new (``id``/``status``) shape."""
     try:
         if not isinstance(body, Mapping):
             raise TypeError(f"expected a task object, got {type(body).__name__}")
+        if wire == "new":
+            return _structure_new_task(body, kind)
         return _structure_task(body, kind)
     except (cattrs.BaseValidationError, TypeError, ValueError, KeyError, OverflowError) as exc:
         raise _fail("task", exc, body) from None
 
 
-def tasks_from_wire(data: Any, kind: str) -> list[Task]:
+def tasks_from_wire(data: Any, kind: str, wire: str = "legacy") -> list[Task]:
     if not isinstance(data, list):
         raise ResponseFormatError(
             f"task list: expected an array, got {type(data).__name__}", body=data
         )
-    return [task_from_wire(item, kind) for item in data]
+    return [task_from_wire(item, kind, wire) for item in data]
+
+
+def callback_wire(body: Any) -> str:
+    """Which shape a callback body has: ``new`` (``id``/``status``) or ``legacy``."""
+    if isinstance(body, Mapping) and "task_id" not in body and "id" in body:
+        return "new"
+    return "legacy"
 
 
 def costs_from_wire(data: Any) -> AccountCosts:

@@ -137,6 +137,7 @@ class Transport:
         json_body: Any = None,
         params: dict[str, Any] | None = None,
         retry: bool = True,
+        wire: str = "legacy",
     ) -> Any:
         """Send one logical request and return the envelope's ``data``.
 
@@ -144,10 +145,10 @@ class Transport:
         once — plus one resend after a 1003/1004, which proves nothing was created.
         """
         if not retry:
-            return await self._send_authenticated(method, path, kind, json_body, params)
+            return await self._send_authenticated(method, path, kind, json_body, params, wire)
         async for attempt in self.retry.retrying(self.sleep, f"{method} {path}"):
             with attempt:
-                return await self._send_authenticated(method, path, kind, json_body, params)
+                return await self._send_authenticated(method, path, kind, json_body, params, wire)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     async def _send_authenticated(
@@ -157,15 +158,16 @@ class Transport:
         kind: RequestKind,
         json_body: Any,
         params: dict[str, Any] | None,
+        wire: str,
     ) -> Any:
-        header = await self.tokens.header()
+        header = await self.tokens.header(wire)
         try:
             return await self._send(method, path, kind, json_body, params, header)
         except AuthenticationError as exc:
             if exc.code not in (1003, 1004):
                 raise
             self.tokens.invalidate(header)  # a stale token: refresh it and try once more
-            header = await self.tokens.header()
+            header = await self.tokens.header(wire)
             return await self._send(method, path, kind, json_body, params, header)
 
     async def _send(

@@ -17,9 +17,15 @@ from ._download import DEFAULT_MAX_BYTES, download
 from ._http import Timeouts, Transport, check_base_url
 from ._pacer import Pacer
 from ._retry import RetryPolicy
-from .errors import DownloadError
+from .errors import ConfigurationError, DownloadError
 from .models import ImageToVideo, Task, TextToVideo, Video
-from .resources import AccountResource, ImageToVideoResource, TextToVideoResource, WaitPolicy
+from .resources import (
+    AccountResource,
+    ImageToVideoResource,
+    TasksResource,
+    TextToVideoResource,
+    WaitPolicy,
+)
 
 if TYPE_CHECKING:
     from .batch import BatchRun
@@ -36,6 +42,12 @@ class KlingClient:
     ``https://api-singapore.klingai.com``). Plain ``http://`` is accepted for loopback hosts
     only, unless ``allow_http=True``. A ``session`` you pass is used and left open; otherwise
     the client creates one inside the running loop and closes it on ``close()``.
+
+    ``api`` picks the wire: ``"auto"`` (default) sends each model by its name — legacy names
+    (``kling-v3``, ``kling-v2-6``) to the legacy ``/v1/videos/...`` API, new names
+    (``kling-3.0-turbo``, ``kling-3.0``) to the new model-in-path API; ``"legacy"`` or
+    ``"new"`` send every model there (names translated). A request's own ``api`` field wins.
+    The new API takes only an API key: give ``api_key`` (with or without a key pair).
     """
 
     def __init__(
@@ -53,9 +65,14 @@ class KlingClient:
         token_ttl: float = 1800.0,
         token_refresh_margin: float = 300.0,
         allow_unknown_models: bool = False,
+        api: str = "auto",
         max_rate: float | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        if api not in ("auto", "legacy", "new"):
+            raise ConfigurationError(f"api: {api!r} must be 'auto', 'legacy' or 'new'")
+        #: Which wire requests go out on by default (see the class docstring).
+        self.api = api
         self.credentials = Credentials.resolve(access_key, secret_key, api_key)
         self.base_url = check_base_url(
             base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL, allow_http
@@ -90,6 +107,11 @@ class KlingClient:
     @cached_property
     def text_to_video(self) -> TextToVideoResource:
         return TextToVideoResource(self)
+
+    @cached_property
+    def tasks(self) -> TasksResource:
+        """The new API's task queries: ``GET /tasks`` (20 ids a call) and the cursor list."""
+        return TasksResource(self)
 
     @cached_property
     def account(self) -> AccountResource:

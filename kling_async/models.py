@@ -20,7 +20,11 @@ from .errors import ValidationError
 #: An image as a path, raw bytes, an http(s) URL (passed through) or base64 (a ``data:``
 #: prefix is stripped).
 ImageInput: TypeAlias = "str | os.PathLike[str] | bytes"
-Mode = Literal["std", "pro"]
+#: std = 720p, pro = 1080p, 4k = 4k (kling-v3 / kling-3.0 only). The new API's ``resolution``.
+Mode = Literal["std", "pro", "4k"]
+#: Which API a request goes out on: ``auto`` (by the model's name), ``legacy`` or ``new``.
+Api = Literal["auto", "legacy", "new"]
+ShotType = Literal["customize", "intelligence"]
 AspectRatio = Literal["16:9", "9:16", "1:1"]
 CameraType = Literal["simple", "down_back", "forward_up", "right_turn_forward", "left_turn_forward"]
 CAMERA_TYPES: tuple[str, ...] = (
@@ -85,6 +89,8 @@ class Task:
     raw_status: str = ""
     #: Which endpoint the task belongs to: ``image2video`` or ``text2video``.
     kind: str = "image2video"
+    #: The API that holds it: ``legacy`` (``/v1/videos/...``) or ``new`` (``/tasks``).
+    wire: str = "legacy"
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
@@ -284,6 +290,31 @@ def _duration(value: int | str) -> int | str:
     return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
+@attrs.frozen
+class Shot:
+    """One shot of a multi-shot video (kling-v3): its prompt (≤ 512 characters) and its
+    duration in whole seconds (≥ 1). The shots' durations add up to the video's."""
+
+    prompt: str
+    duration: int = attrs.field(converter=_duration)
+
+
+def _shots(shots: Iterable[Shot | Mapping[str, Any] | tuple[str, int]]) -> tuple[Shot, ...]:
+    out = []
+    for shot in shots:
+        if isinstance(shot, Mapping):
+            out.append(Shot(shot.get("prompt"), shot.get("duration")))  # type: ignore[arg-type]
+        elif isinstance(shot, tuple):
+            out.append(Shot(*shot))
+        else:
+            out.append(shot)
+    return tuple(out)
+
+
+def _elements(elements: Iterable[int | str] | int | str) -> tuple[int | str, ...]:
+    return (elements,) if isinstance(elements, int | str) else tuple(elements)
+
+
 @attrs.frozen(kw_only=True)
 class ImageToVideo:
     """Everything one image-to-video create sends. Build, validate and store it before sending:
@@ -302,9 +333,18 @@ class ImageToVideo:
     dynamic_masks: tuple[DynamicMask, ...] = attrs.field(default=(), converter=_masks)
     sound: bool | None = None
     voices: tuple[str, ...] = attrs.field(default=(), converter=_voices)
+    #: Multi-shot (kling-v3): ``multi_prompt`` gives each shot; ``multi_shot=True`` with
+    #: ``shot_type="intelligence"`` lets Kling cut the shots itself.
+    multi_shot: bool | None = None
+    shot_type: ShotType | None = None
+    multi_prompt: tuple[Shot, ...] = attrs.field(default=(), converter=_shots)
+    #: Up to 3 element ids (kling-v3), not together with ``voices``.
+    elements: tuple[int | str, ...] = attrs.field(default=(), converter=_elements)
     watermark: bool | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
+    #: Force the legacy or the new API for this request (default: the client's choice).
+    api: Api | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -321,9 +361,13 @@ class TextToVideo:
     camera_control: CameraControl | None = None
     sound: bool | None = None
     voices: tuple[str, ...] = attrs.field(default=(), converter=_voices)
+    multi_shot: bool | None = None
+    shot_type: ShotType | None = None
+    multi_prompt: tuple[Shot, ...] = attrs.field(default=(), converter=_shots)
     watermark: bool | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
+    api: Api | None = None
 
 
 Request: TypeAlias = ImageToVideo | TextToVideo

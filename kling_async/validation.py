@@ -15,13 +15,16 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from . import _images
+import attrs
+
+from . import _catalog, _images
 from .errors import ValidationError
 from .models import (
     CAMERA_TYPES,
     CameraControl,
     ImageToVideo,
     Request,
+    Shot,
     TextToVideo,
     check_camera_config,
 )
@@ -30,47 +33,17 @@ MAX_PROMPT_CHARS = 2500
 MAX_DYNAMIC_MASKS = 6
 TRAJECTORY_POINTS = (2, 77)
 MAX_VOICES = 2
-MODES = ("std", "pro")
-DURATIONS = (5, 10)
+MAX_SHOTS = 6
+MAX_SHOT_PROMPT = 512
+MAX_ELEMENTS = 3
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
-
-# Capability map: model -> feature -> the (mode, duration) pairs it is offered with.
-# Features: plain, tail (end frame), brush (motion brush), camera, sound (sound/voices).
-# A mode of None means the model takes no mode (the masters).
-Offer = frozenset[tuple[str | None, int]]
-_STD_PRO: Offer = frozenset({("std", 5), ("std", 10), ("pro", 5), ("pro", 10)})
-_PRO: Offer = frozenset({("pro", 5), ("pro", 10)})
-_PRO_5: Offer = frozenset({("pro", 5)})
-_MASTER: Offer = frozenset({(None, 5), (None, 10)})
-CAPABILITIES: dict[str, dict[str, Offer]] = {
-    "kling-v1": {
-        "plain": _STD_PRO,
-        "tail": frozenset({("std", 5), ("pro", 5)}),
-        "brush": frozenset({("std", 5), ("pro", 5)}),
-    },
-    "kling-v1-5": {"plain": _STD_PRO, "tail": _PRO, "brush": _PRO_5, "camera": _PRO_5},
-    "kling-v1-6": {"plain": _STD_PRO, "tail": _PRO},
-    "kling-v2-master": {"plain": _MASTER},
-    "kling-v2-1": {"plain": _STD_PRO, "tail": _PRO},
-    "kling-v2-1-master": {"plain": _MASTER},
-    "kling-v2-5-turbo": {"plain": _STD_PRO, "tail": _PRO},
-    "kling-v2-6": {"plain": _STD_PRO, "tail": _PRO, "sound": _PRO},
-}
-#: Models whose end frame may come without a start frame.
-END_FRAME_ALONE = {"kling-v1-5", "kling-v1-6"}
-#: (model, feature) pairs offered only silent: kling-v2-6 end frames are "pro, silent".
-SILENT_ONLY = {("kling-v2-6", "tail")}
-#: Camera types other than ``simple`` are offered only for text to video.
-_FEATURE_NAMES = {
-    "plain": "plain generation",
-    "tail": "an end frame (image_tail)",
-    "brush": "the motion brush (static_mask / dynamic_masks)",
-    "camera": "camera_control",
-    "sound": "sound / voices",
-}
+SHOT_TYPES = ("customize", "intelligence")
+APIS = ("auto", "legacy", "new")
 
 
-def _text(field: str, value: object, *, required: bool = False) -> None:
+def _text(
+    field: str, value: object, *, required: bool = False, limit: int = MAX_PROMPT_CHARS
+) -> None:
     if value is None:
         if required:
             raise ValidationError(field, value, "is required")
@@ -79,30 +52,71 @@ def _text(field: str, value: object, *, required: bool = False) -> None:
         raise ValidationError(field, value, "must be a string")
     if required and not value.strip():
         raise ValidationError(field, value, "must not be blank")
-    if len(value) > MAX_PROMPT_CHARS:
-        raise ValidationError(
-            field, f"<{len(value)} characters>", f"at most {MAX_PROMPT_CHARS} characters"
+    if len(value) > limit:
+        raise ValidationError(field, f"<{len(value)} characters>", f"at most {limit} characters")
+
+
+@attrs.frozen
+class Plan:
+    """How a valid request goes out: the wire, the model's name there, its family, the
+    features it uses, and the capabilities that were checked (None for an unchecked model)."""
+
+    endpoint: _catalog.Endpoint
+    wire: _catalog.Wire
+    model: str
+    family: str
+    features: frozenset[str]
+    caps: _catalog.Caps | None
+
+    @property
+    def sound(self) -> bool:
+        return "sound" in self.features or (self.caps is not None and self.caps.always_sound)
+
+
+def _model(request: Request, api: str, allow_unknown_models: bool) -> tuple[_catalog.Wire, str]:
+    """Check the model and the API choice; return (wire, the model's name on that wire)."""
+    model = request.model
+    if not isinstance(model, str) or not model:
+        raise ValidationError("model", model, "must be a model name like 'kling-v2-6'")
+    chosen = request.api if request.api is not None else api
+    if chosen not in APIS:
+        raise ValidationError("api", chosen, f"must be one of {', '.join(APIS)}")
+    retired = _catalog.RETIRED.get(model)
+    if retired is not None and not allow_unknown_models:
+        raise ValidationError("model", model, f"retired on {retired.when}, use {retired.use}")
+    if not _catalog.is_known(model) and not allow_unknown_models and retired is None:
+        live = ", ".join(_catalog.MODEL_NAMES)
+        status = (
+            "is not in Kling's 2026 capability map (its status is unconfirmed)"
+            if model in _catalog.UNCONFIRMED
+            else "is unknown to this SDK's capability map"
         )
+        raise ValidationError(
+            "model",
+            model,
+            f"{status} (live models: {live}); pass allow_unknown_models=True to send it unchecked",
+        )
+    return _catalog.choose_wire(model, chosen)  # type: ignore[arg-type]  # checked above
 
 
-def _model_mode_duration(request: Request, allow_unknown_models: bool) -> bool:
-    """Check model, mode and duration; return whether the capability map applies."""
-    if not isinstance(request.model, str) or not request.model:
-        raise ValidationError("model", request.model, "must be a model name like 'kling-v2-6'")
-    if request.mode not in MODES:
-        raise ValidationError("mode", request.mode, "must be 'std' or 'pro'")
-    if request.duration not in DURATIONS:
-        raise ValidationError("duration", request.duration, "must be 5 or 10 (seconds)")
-    if request.model in CAPABILITIES:
-        return True
-    if allow_unknown_models:
-        return False
-    raise ValidationError(
-        "model",
-        request.model,
-        f"unknown to this SDK's capability map (known: {', '.join(CAPABILITIES)}); "
-        "pass allow_unknown_models=True to send it unchecked",
-    )
+def _mode_duration(request: Request, caps: _catalog.Caps | None) -> None:
+    mode, duration = request.mode, request.duration
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration < 1:
+        raise ValidationError("duration", duration, "must be a whole number of seconds")
+    if caps is None:  # an unchecked model: sent with whatever the user gives
+        if not isinstance(mode, str) or not mode:
+            raise ValidationError("mode", mode, "must be a mode name like 'std' or 'pro'")
+        return
+    if mode not in caps.modes:
+        raise ValidationError("mode", mode, f"{request.model} offers {', '.join(caps.modes)}")
+    if duration not in caps.durations:
+        low, high = caps.durations[0], caps.durations[-1]
+        offered = (
+            f"{low}..{high} s"
+            if len(caps.durations) == high - low + 1 and len(caps.durations) > 2
+            else " or ".join(f"{d} s" for d in caps.durations)
+        )
+        raise ValidationError("duration", duration, f"{request.model} offers {offered}")
 
 
 def _cfg_scale(request: Request) -> None:
@@ -111,8 +125,8 @@ def _cfg_scale(request: Request) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValidationError("cfg_scale", value, "must be a number from 0 to 1")
-    if request.model.startswith(("kling-v2", "kling-v3")):
-        raise ValidationError("cfg_scale", value, f"not supported on {request.model} (kling-v2.x)")
+    if _catalog.is_known(request.model) or request.model.startswith(("kling-v2", "kling-v3")):
+        raise ValidationError("cfg_scale", value, f"not supported on {request.model}")
 
 
 def _camera(camera: CameraControl | None, *, image_to_video: bool) -> None:
@@ -134,19 +148,79 @@ def _camera(camera: CameraControl | None, *, image_to_video: bool) -> None:
         )
 
 
-def _voices(request: Request) -> bool:
+def _voices(request: Request) -> None:
     voices = request.voices
     if request.sound not in (None, True, False):
         raise ValidationError("sound", request.sound, "must be True, False or None")
-    if voices:
-        if len(voices) > MAX_VOICES:
-            raise ValidationError("voices", voices, f"at most {MAX_VOICES} voices")
-        for i, voice in enumerate(voices):
-            if not isinstance(voice, str) or not voice.strip():
-                raise ValidationError(f"voices[{i}]", voice, "must be a non-empty voice id")
-        if request.sound is not True:
-            raise ValidationError("voices", voices, "need sound=True")
-    return request.sound is True
+    if not voices:
+        return
+    if len(voices) > MAX_VOICES:
+        raise ValidationError("voices", voices, f"at most {MAX_VOICES} voices")
+    for i, voice in enumerate(voices):
+        if not isinstance(voice, str) or not voice.strip():
+            raise ValidationError(f"voices[{i}]", voice, "must be a non-empty voice id")
+    if request.sound is not True:
+        raise ValidationError("voices", voices, "need sound=True")
+
+
+def _multi_shot(request: Request) -> bool:
+    """Check the multi-shot fields; return whether the request is multi-shot."""
+    multi, kind, shots = request.multi_shot, request.shot_type, request.multi_prompt
+    if multi not in (None, True, False):
+        raise ValidationError("multi_shot", multi, "must be True, False or None")
+    if kind is not None and kind not in SHOT_TYPES:
+        raise ValidationError("shot_type", kind, f"must be one of {', '.join(SHOT_TYPES)}")
+    if multi is False and (shots or kind is not None):
+        field = "multi_prompt" if shots else "shot_type"
+        raise ValidationError(field, "given", "needs multi_shot True (or left None)")
+    if shots:
+        if kind == "intelligence":
+            raise ValidationError(
+                "shot_type", kind, "'intelligence' cuts the shots itself: give no multi_prompt"
+            )
+        if len(shots) > MAX_SHOTS:
+            raise ValidationError("multi_prompt", f"<{len(shots)} shots>", f"1 to {MAX_SHOTS}")
+        for i, shot in enumerate(shots):
+            if not isinstance(shot, Shot):
+                raise ValidationError(f"multi_prompt[{i}]", shot, "must be a Shot")
+            _text(f"multi_prompt[{i}].prompt", shot.prompt, required=True, limit=MAX_SHOT_PROMPT)
+            d = shot.duration
+            if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+                raise ValidationError(
+                    f"multi_prompt[{i}].duration", d, "must be a whole number of seconds ≥ 1"
+                )
+        total = sum(shot.duration for shot in shots)
+        if total != request.duration:
+            raise ValidationError(
+                "multi_prompt",
+                f"<shots adding up to {total} s>",
+                f"the shots' durations must add up to duration ({request.duration} s)",
+            )
+        return True
+    if kind == "customize":
+        raise ValidationError("shot_type", kind, "'customize' needs multi_prompt (the shots)")
+    if multi is True and kind is None:
+        raise ValidationError(
+            "multi_shot", True, "needs multi_prompt (your shots) or shot_type='intelligence'"
+        )
+    return multi is True or kind is not None
+
+
+def _elements(request: ImageToVideo) -> bool:
+    elements = request.elements
+    if not elements:
+        return False
+    if len(elements) > MAX_ELEMENTS:
+        raise ValidationError("elements", elements, f"at most {MAX_ELEMENTS} elements")
+    for i, element in enumerate(elements):
+        ok = (isinstance(element, int) and not isinstance(element, bool) and element > 0) or (
+            isinstance(element, str) and element.strip().isdigit()
+        )
+        if not ok:
+            raise ValidationError(f"elements[{i}]", element, "must be an element id (a number)")
+    if request.voices:
+        raise ValidationError("elements + voices", "both given", "elements cannot go with voices")
+    return True
 
 
 def _common(request: Request) -> None:
@@ -162,78 +236,119 @@ def _common(request: Request) -> None:
         raise ValidationError("watermark", request.watermark, "must be True, False or None")
 
 
-def _capabilities(request: Request, features: set[str]) -> None:
-    caps = CAPABILITIES[request.model]
-    mode = None if caps["plain"] is _MASTER else request.mode
-    if "sound" in features:
-        for feature in sorted(features):
-            if (request.model, feature) in SILENT_ONLY:
-                raise ValidationError(
-                    "sound", True, f"{request.model} offers {_FEATURE_NAMES[feature]} only silent"
-                )
-    for feature in sorted(features) or ["plain"]:
-        allowed = caps.get(feature)
-        if not allowed:
-            offered = ", ".join(m for m, c in CAPABILITIES.items() if feature in c)
+def _wire_carries(request: Request, wire: str, model: str, features: set[str]) -> None:
+    """A field the chosen wire has no place for is refused, naming field, model and wire."""
+    if wire != "new":
+        return
+    used = set(features)
+    if request.negative_prompt is not None:
+        used.add("negative_prompt")
+    if request.cfg_scale is not None:
+        used.add("cfg_scale")
+    for key, field in _catalog.LEGACY_ONLY_FIELDS.items():
+        if key in used:
+            legacy = _catalog.FAMILY_NAMES.get(_catalog.family_of(model), {}).get("legacy")
+            hint = f"; use {legacy} on the legacy API" if legacy else ""
+            raise ValidationError(
+                field, "given", f"the new API (model {model}) has no field for it{hint}"
+            )
+
+
+def _capabilities(request: Request, plan: Plan) -> None:
+    caps = plan.caps
+    if caps is None:
+        return
+    model, mode = request.model, request.mode
+    if caps.always_sound and request.sound is False:
+        raise ValidationError("sound", False, f"{model} always makes audio: leave sound unset")
+    endpoint = "image to video" if plan.endpoint == "image2video" else "text to video"
+    for feature in sorted(plan.features):
+        modes = caps.features.get(feature)
+        if modes is None:
+            offered = [
+                name
+                for name, n in _catalog.MODEL_NAMES.items()
+                if feature in _catalog.CAPABILITIES[plan.endpoint][n.family].features
+            ]
+            others = (
+                f" (models that do: {', '.join(offered)})" if offered else " (no live model does)"
+            )
             raise ValidationError(
                 "model",
-                request.model,
-                f"does not offer {_FEATURE_NAMES[feature]} (models that do: {offered})",
+                model,
+                f"does not offer {_catalog.FEATURE_NAMES[feature]} for {endpoint}{others}",
             )
-        if (mode, request.duration) not in allowed:
-            options = ", ".join(
-                f"{m or 'any mode'} {d} s"
-                for m, d in sorted(allowed, key=lambda p: (str(p[0]), p[1]))
-            )
+        if mode not in modes:
             raise ValidationError(
-                "mode/duration",
-                f"{request.mode} {request.duration} s",
-                f"{request.model} offers {_FEATURE_NAMES[feature]} only with {options}",
+                "mode",
+                mode,
+                f"{model} offers {_catalog.FEATURE_NAMES[feature]} only in mode "
+                f"{' or '.join(modes)}",
             )
+        if feature in caps.silent and "sound" in plan.features:
+            raise ValidationError(
+                "sound", True, f"{model} offers {_catalog.FEATURE_NAMES[feature]} only silent"
+            )
+    for group in caps.exclusive:
+        if group <= plan.features:
+            names = " + ".join(_catalog.FEATURE_NAMES[f] for f in sorted(group))
+            raise ValidationError(names, "both given", f"{model} cannot combine them")
 
 
-def _trajectories(index: int, points: Iterable[Any]) -> None:
-    field = f"dynamic_masks[{index}].trajectories"
-    points = tuple(points)
-    low, high = TRAJECTORY_POINTS
-    if not low <= len(points) <= high:
-        raise ValidationError(field, f"<{len(points)} points>", f"needs {low} to {high} points")
-    for j, point in enumerate(points):
-        for axis in ("x", "y"):
-            value = getattr(point, axis, None)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValidationError(f"{field}[{j}].{axis}", value, "must be an integer ≥ 0")
-
-
-def check_fields(request: Request, *, allow_unknown_models: bool = False) -> None:
-    """Every rule that needs no I/O. Raises ``ValidationError``."""
-    if isinstance(request, TextToVideo):
-        _text("prompt", request.prompt, required=True)
-        _text("negative_prompt", request.negative_prompt)
-        mapped = _model_mode_duration(request, allow_unknown_models)
-        if request.aspect_ratio not in ASPECT_RATIOS:
-            raise ValidationError("aspect_ratio", request.aspect_ratio, f"one of {ASPECT_RATIOS}")
-        _cfg_scale(request)
-        _camera(request.camera_control, image_to_video=False)
-        sound = _voices(request)
-        _common(request)
-        if mapped:
-            _capabilities(request, {"sound"} if sound else set())
-        return
-    if not isinstance(request, ImageToVideo):
+def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = False) -> Plan:
+    """Check every rule that needs no I/O and say how the request goes out.
+    Raises ``ValidationError``."""
+    if not isinstance(request, ImageToVideo | TextToVideo):
         raise ValidationError(
             "request", type(request).__name__, "must be ImageToVideo or TextToVideo"
         )
-    _text("prompt", request.prompt)
+    endpoint: _catalog.Endpoint = (
+        "image2video" if isinstance(request, ImageToVideo) else "text2video"
+    )
+    wire, wire_model = _model(request, api, allow_unknown_models)
+    family = _catalog.family_of(request.model)
+    caps = _catalog.CAPABILITIES[endpoint].get(family) if _catalog.is_known(request.model) else None
+    limit = caps.prompt_chars[wire] if caps is not None else (3072 if wire == "new" else 2500)
+    _text("prompt", request.prompt, required=endpoint == "text2video", limit=limit)
     _text("negative_prompt", request.negative_prompt)
-    mapped = _model_mode_duration(request, allow_unknown_models)
+    _mode_duration(request, caps)
     _cfg_scale(request)
+    features: set[str] = set()
+    if isinstance(request, TextToVideo):
+        if request.aspect_ratio not in ASPECT_RATIOS:
+            raise ValidationError("aspect_ratio", request.aspect_ratio, f"one of {ASPECT_RATIOS}")
+        _camera(request.camera_control, image_to_video=False)
+    else:
+        _image_fields(request, caps)
+        if request.image_tail is not None:
+            features.add("tail")
+        if request.static_mask is not None or request.dynamic_masks:
+            features.add("brush")
+        if _elements(request):
+            features.add("elements")
+    if request.camera_control is not None:
+        features.add("camera")
+    _voices(request)
+    if request.voices:
+        features.add("voice")
+    if request.sound is True or request.voices:
+        features.add("sound")
+    if _multi_shot(request):
+        features.add("multi_shot")
+    _common(request)
+    result = Plan(endpoint, wire, wire_model, family, frozenset(features), caps)
+    _wire_carries(request, wire, request.model, features)
+    _capabilities(request, result)
+    return result
+
+
+def _image_fields(request: ImageToVideo, caps: _catalog.Caps | None) -> None:
     if request.image is None and request.image_tail is None:
-        raise ValidationError("image", None, "is required (or image_tail, where the model allows)")
-    if request.image is None and mapped and request.model not in END_FRAME_ALONE:
+        raise ValidationError("image", None, "is required (the start frame)")
+    if request.image is None and caps is not None:
         raise ValidationError(
-            "image", None, f"{request.model} needs a start frame; only "
-            f"{', '.join(sorted(END_FRAME_ALONE))} take an end frame alone",
+            "image", None, f"{request.model} needs a start frame; no live model takes an end "
+            "frame alone",
         )  # fmt: skip
     brush = request.static_mask is not None or bool(request.dynamic_masks)
     if len(request.dynamic_masks) > MAX_DYNAMIC_MASKS:
@@ -254,27 +369,36 @@ def check_fields(request: Request, *, allow_unknown_models: bool = False) -> Non
     ]
     if len(groups) > 1:
         raise ValidationError(" + ".join(groups), "both given", "mutually exclusive: use only one")
-    sound = _voices(request)
-    _common(request)
-    if mapped:
-        features = {
-            name
-            for name, used in (
-                ("tail", request.image_tail is not None),
-                ("brush", brush),
-                ("camera", request.camera_control is not None),
-                ("sound", sound),
-            )
-            if used
-        }
-        _capabilities(request, features)
 
 
-async def validate(request: Request, *, allow_unknown_models: bool = False) -> None:
-    """All rules, image headers included (read in worker threads). Raises ``ValidationError``."""
-    check_fields(request, allow_unknown_models=allow_unknown_models)
+def _trajectories(index: int, points: Iterable[Any]) -> None:
+    field = f"dynamic_masks[{index}].trajectories"
+    points = tuple(points)
+    low, high = TRAJECTORY_POINTS
+    if not low <= len(points) <= high:
+        raise ValidationError(field, f"<{len(points)} points>", f"needs {low} to {high} points")
+    for j, point in enumerate(points):
+        for axis in ("x", "y"):
+            value = getattr(point, axis, None)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValidationError(f"{field}[{j}].{axis}", value, "must be an integer ≥ 0")
+
+
+def check_fields(
+    request: Request, *, allow_unknown_models: bool = False, api: str = "auto"
+) -> None:
+    """Every rule that needs no I/O. Raises ``ValidationError``."""
+    plan(request, api=api, allow_unknown_models=allow_unknown_models)
+
+
+async def validate(
+    request: Request, *, allow_unknown_models: bool = False, api: str = "auto"
+) -> Plan:
+    """All rules, image headers included (read in worker threads). Raises ``ValidationError``;
+    returns how the request goes out (see ``Plan``)."""
+    result = plan(request, api=api, allow_unknown_models=allow_unknown_models)
     if not isinstance(request, ImageToVideo):
-        return
+        return result
     image = _images.locate("image", request.image) if request.image is not None else None
     tail = _images.locate("image_tail", request.image_tail) if request.image_tail else None
     masks = []
@@ -300,3 +424,4 @@ async def validate(request: Request, *, allow_unknown_models: bool = False) -> N
                 f"{mask.width}x{mask.height}",
                 f"must have the image's aspect ratio ({start.width}x{start.height})",
             )
+    return result

@@ -26,7 +26,7 @@ from typing import Any
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
-from ._convert import task_from_wire
+from ._convert import callback_wire, task_from_wire
 from .errors import KlingError, ResponseFormatError
 from .models import Task
 
@@ -116,8 +116,8 @@ class WebhookVerifier:
             data: Any = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise WebhookError("callback body is not JSON") from None
-        try:
-            return task_from_wire(data, self.kind)
+        try:  # the legacy shape (task_id, task_status...) or the new one (id, status, outputs)
+            return task_from_wire(data, self.kind, callback_wire(data))
         except ResponseFormatError as exc:
             raise WebhookError(f"callback body is not a task: {exc}") from None
 

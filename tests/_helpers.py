@@ -127,6 +127,7 @@ def fast_client(emu: Emulator, **changes: Any) -> Any:
     options: dict[str, Any] = {
         "access_key": ACCESS_KEY,
         "secret_key": SECRET_KEY,
+        "api_key": API_KEY,  # the new API takes only an API key; the legacy one gets JWTs
         "base_url": emu.url,
         "wait": kling.WaitPolicy(first_poll=0.05, min_interval=0.05, max_interval=0.2, timeout=20),
         "retry": kling.RetryPolicy(

@@ -136,7 +136,7 @@ async def test_server_ids_never_choose_where_files_go(
 ) -> None:
     emu, _ = await start_emulator(video_bytes=100)
     async with fast_client(emu) as client:
-        with pytest.raises(kling.ValidationError, match="without '/'"):
+        with pytest.raises(kling.NotFoundError):  # percent-encoded: one path segment
             await client.image_to_video.get("../../etc/passwd")
         task = await client.image_to_video.create(image=png(), external_task_id="../../evil")
         done = await client.image_to_video.wait(task)

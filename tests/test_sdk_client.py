@@ -22,10 +22,9 @@ async def test_create_wait_download_with_keywords(
         task = await client.image_to_video.create(
             image=SAMPLE,
             prompt="the sun sets",
-            model="kling-v1-5",
+            model="kling-v2-6",
             mode="pro",
             duration=5,
-            camera_control=kling.CameraControl.simple(zoom=-5),
         )
         assert task.status is kling.TaskStatus.SUBMITTED
         assert task.external_task_id
@@ -37,7 +36,7 @@ async def test_create_wait_download_with_keywords(
         assert done.succeeded
         assert seen[-1] is kling.TaskStatus.SUCCEEDED
         assert done.videos[0].duration == pytest.approx(5.1)
-        assert done.units == 3.5
+        assert done.units == 2.5  # kling-v2-6 pro: 0.5 units a second
         assert done.created_at is not None
         assert done.created_at.tzinfo
         path = await client.download(done, tmp_path / "out" / "sun.mp4")
@@ -130,7 +129,7 @@ async def test_account_costs(start_emulator: StartEmulator) -> None:
         await client.image_to_video.create(image=png(), mode="pro")
         costs = await client.account.costs()
     assert costs.packs[0].total == 10
-    assert costs.remaining == pytest.approx(6.5)
+    assert costs.remaining == pytest.approx(7.5)  # a kling-v2-6 pro 5 s task: 2.5 units
 
 
 async def test_api_key_auth_and_borrowed_session(start_emulator: StartEmulator) -> None:
@@ -150,9 +149,9 @@ async def test_unknown_models_are_refused_unless_allowed(start_emulator: StartEm
     emu, _ = await start_emulator()
     async with fast_client(emu) as client:
         with pytest.raises(kling.ValidationError, match="allow_unknown_models"):
-            await client.image_to_video.create(image=png(), model="kling-v3")
+            await client.image_to_video.create(image=png(), model="kling-v2-master")
     async with fast_client(emu, allow_unknown_models=True) as client:
-        task = await client.image_to_video.create(image=png(), model="kling-v3", mode="pro")
+        task = await client.image_to_video.create(image=png(), model="kling-v2-master")
         assert task.task_id
         with pytest.raises(kling.NotFoundError) as caught:
             await client.image_to_video.create(image=png(), model="kling-v9")

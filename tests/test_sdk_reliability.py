@@ -113,7 +113,7 @@ async def test_rate_limit_honours_retry_after(start_emulator: StartEmulator) -> 
 
 
 async def test_limits_surface_as_their_types(start_emulator: StartEmulator) -> None:
-    emu, _ = await start_emulator(test_account(concurrency_limit=1, units=1.0), duration=(5, 5))
+    emu, _ = await start_emulator(test_account(concurrency_limit=1, units=1.5), duration=(5, 5))
     no_retry = kling.RetryPolicy(attempts=1, retry_concurrency_limit=False)
     async with fast_client(emu, retry=no_retry) as client:
         await client.image_to_video.create(image=png())

@@ -1,15 +1,18 @@
-"""The client's namespaces: ``image_to_video``, ``text_to_video``, ``account``."""
+"""The client's namespaces: ``image_to_video``, ``text_to_video``, ``tasks``, ``account``."""
 
 from ._tasks import TaskPager, TaskResource, WaitPolicy
 from .account import AccountResource
 from .image_to_video import ImageToVideoResource
+from .task_queries import TaskCursor, TasksResource
 from .text_to_video import TextToVideoResource
 
 __all__ = [
     "AccountResource",
     "ImageToVideoResource",
+    "TaskCursor",
     "TaskPager",
     "TaskResource",
+    "TasksResource",
     "TextToVideoResource",
     "WaitPolicy",
 ]

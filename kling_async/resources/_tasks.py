@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import quote
 
 import attrs
 
-from .. import _images
-from .._convert import camera_to_wire, task_from_wire, tasks_from_wire
+from .. import _wire
+from .._convert import task_from_wire, tasks_from_wire
 from .._retry import RetryPolicy
 from ..errors import (
     APIConnectionError,
@@ -28,7 +28,7 @@ from ..errors import (
     ValidationError,
 )
 from ..models import ImageToVideo, Task, TextToVideo
-from ..validation import validate
+from ..validation import Plan, validate
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -66,6 +66,14 @@ def _ambiguous(exc: BaseException) -> bool:
     if isinstance(exc, APIConnectionError):
         return True
     return isinstance(exc, ServerError) and exc.code in (*_AMBIGUOUS_CODES, 0)
+
+
+def _id_taken(exc: BaseException) -> bool:
+    """A 1201 saying the external id is in use (by a task an earlier try created)."""
+    if not isinstance(exc, InvalidRequestError):
+        return False
+    text = exc.message.lower()
+    return "already exists" in text or "external_task_id" in text
 
 
 def _refused(exc: BaseException, retry_limits: bool) -> bool:
@@ -140,49 +148,66 @@ class TaskResource(Generic[R]):
     async def create(self, request: R | None = None, /, **fields: Any) -> Task:
         """Validate, then create the task. Returns it as ``submitted``.
 
-        Never billed twice: the create carries an ``external_task_id`` (the request's, or a
-        new one); after an ambiguous failure (timeout, dropped connection, 5000/5002) the SDK
-        looks that id up before it sends again, and only sends again if the task is not there.
+        The wire follows the model (``kling-v3`` the legacy API, ``kling-3.0-turbo`` the new
+        one) unless the request's or the client's ``api`` says otherwise. Never billed twice:
+        the create carries an ``external_task_id`` (the request's, or a new one); after an
+        ambiguous failure (timeout, dropped connection, 5000/5002) the SDK looks that id up
+        before it sends again, and only sends again if the task is not there.
         """
-        req = self._request(request, fields)
-        await validate(req, allow_unknown_models=self._client.allow_unknown_models)
-        if req.external_task_id is None:
-            req = attrs.evolve(req, external_task_id=new_external_id())
-        body = await self.wire_body(req)
-        return await self.submit(body)
+        call = await self.prepare(self._request(request, fields))
+        return await self.submit(call)
 
-    async def wire_body(self, request: R) -> dict[str, Any]:
-        """The JSON body the API expects (images read and encoded in a worker thread)."""
-        raise NotImplementedError
+    async def prepare(self, request: R) -> _wire.CreateCall:
+        """Validate ``request`` and build its create call (images encoded off the loop).
+        A request without ``external_task_id`` gets a new one."""
+        plan = await validate(
+            request, api=self._client.api, allow_unknown_models=self._client.allow_unknown_models
+        )
+        self.check_credentials(plan)
+        if request.external_task_id is None:
+            request = attrs.evolve(request, external_task_id=new_external_id())
+        return await _wire.build(request, plan)
 
-    async def submit(self, body: dict[str, Any], *, policy: RetryPolicy | None = None) -> Task:
-        """Send a create body that carries an ``external_task_id``, reconciling on ambiguity."""
-        external_id = body["external_task_id"]
+    def check_credentials(self, plan: Plan) -> None:
+        """A request for the new API needs an API key: refuse it before anything is sent."""
+        if plan.wire == "new" and not self._client.tokens.has_api_key:
+            raise ValidationError(
+                "model",
+                plan.model,
+                "goes to Kling's new API, which takes only an API key; this client has only an "
+                "access/secret key pair: pass api_key= or set KLING_API_KEY"
+                + (
+                    " (or use the legacy name with api='legacy')"
+                    if plan.family != "3.0-turbo"
+                    else ""
+                ),
+            )
+
+    async def submit(self, call: _wire.CreateCall, *, policy: RetryPolicy | None = None) -> Task:
+        """Send a create call, reconciling by its external id on any ambiguity."""
+        external_id = call.external_task_id
         transport = self._client._transport
         policy = policy or transport.retry
         deadline = time.monotonic() + policy.total_timeout
         for attempt in range(1, policy.attempts + 1):
             try:
                 data = await transport.request(
-                    "POST", self.path, kind="create", json_body=body, retry=False
-                )
-                return self._created(data, external_id)
+                    "POST", call.path, kind="create", json_body=call.body, retry=False,
+                    wire=call.wire,
+                )  # fmt: skip
+                return self._created(data, call)
             except APIError as exc:
                 failure: Exception = exc
                 if _refused(exc, policy.retry_concurrency_limit):
                     pass  # nothing was created; try again after the delay
                 elif _ambiguous(exc):
-                    found = await self._reconcile(external_id)
+                    found = await self._reconcile(external_id, call.wire)
                     if found is not None:
                         return found
-                elif (
-                    isinstance(exc, InvalidRequestError)
-                    and "external_task_id" in exc.message
-                    and (attempt > 1 or external_id.startswith(GENERATED_PREFIX))
-                ):
+                elif _id_taken(exc) and (attempt > 1 or external_id.startswith(GENERATED_PREFIX)):
                     # an earlier try of ours (this call's, or a crashed run's) got through
                     # after all: the id is taken by that very task
-                    found = await self._reconcile(external_id)
+                    found = await self._reconcile(external_id, call.wire)
                     if found is not None:
                         return found
                     raise
@@ -190,7 +215,7 @@ class TaskResource(Generic[R]):
                     raise
             except APIConnectionError as exc:
                 failure = exc
-                found = await self._reconcile(external_id)
+                found = await self._reconcile(external_id, call.wire)
                 if found is not None:
                     return found
             if attempt == policy.attempts or time.monotonic() >= deadline:
@@ -198,10 +223,13 @@ class TaskResource(Generic[R]):
             await transport.sleep(policy.delay(attempt, failure))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _reconcile(self, external_id: str) -> Task | None:
+    async def _reconcile(self, external_id: str, wire: str = "legacy") -> Task | None:
         """The task created under ``external_id``, or None if the server has none."""
         try:
-            return await self.get(external_id)
+            if wire == "new":
+                found = await self._client.tasks.get_many([external_id], by="external_task_ids")
+                return found[0] if found else None
+            return await self.get(external_id, api="legacy")
         except NotFoundError:
             return None
         except Exception as exc:
@@ -211,24 +239,45 @@ class TaskResource(Generic[R]):
             )
             raise
 
-    def _created(self, data: Any, external_id: str) -> Task:
-        task = task_from_wire(data, self.kind)
+    def _created(self, data: Any, call: _wire.CreateCall) -> Task:
+        task = task_from_wire(data, self.kind, call.wire)
         if task.external_task_id is None:
-            task = attrs.evolve(task, external_task_id=external_id)
+            task = attrs.evolve(task, external_task_id=call.external_task_id)
         return task
 
     # -- queries -----------------------------------------------------------------------
-    async def get(self, task_id: str, *, retry: bool = True) -> Task:
+    def _wire_of(self, task: str | Task, api: str | None) -> str:
+        if api is not None:
+            if api not in ("legacy", "new"):
+                raise ValidationError("api", api, "must be 'legacy' or 'new'")
+            return api
+        if isinstance(task, Task):
+            return task.wire
+        return "new" if self._client.api == "new" else "legacy"
+
+    async def get(self, task_id: str | Task, *, retry: bool = True, api: str | None = None) -> Task:
         """The task by its ``task_id`` or your ``external_task_id``. Raises ``NotFoundError``.
-        ``retry=False`` sends the query once (a poller that looks again soon)."""
-        if not isinstance(task_id, str) or not task_id.strip() or "/" in task_id:
-            raise ValidationError("task_id", task_id, "must be a non-empty id without '/'")
-        path = f"{self.path}/{task_id}"
+
+        A ``Task`` is looked up on the API that holds it; a bare id on the legacy API, unless
+        ``api="new"`` (or the client's ``api="new"``). ``retry=False`` sends the query once (a
+        poller that looks again soon)."""
+        wire = self._wire_of(task_id, api)
+        ident = task_id.task_id if isinstance(task_id, Task) else task_id
+        if not isinstance(ident, str) or not ident.strip():
+            raise ValidationError("task_id", ident, "must be a non-empty id")
+        if wire == "new":
+            return await self._client.tasks.get(ident, retry=retry, kind=self.kind)
+        path = f"{self.path}/{quote(ident, safe='')}"
         data = await self._client._transport.request("GET", path, kind="query", retry=retry)
         return task_from_wire(data, self.kind)
 
-    def list(self, *, page_size: int = 30, max_pages: int | None = None) -> TaskPager:
-        """Every task of this kind, newest first: ``async for task in client.X.list()``."""
+    def list(
+        self, *, page_size: int = 30, max_pages: int | None = None, api: str | None = None
+    ) -> TaskPager | Any:
+        """Every task of this kind, newest first: ``async for task in client.X.list()``.
+        With ``api="new"`` (or the client's), the new API's cursor list of every video task."""
+        if self._wire_of("", api) == "new":
+            return self._client.tasks.list(limit=min(page_size, 500), max_pages=max_pages)
         return TaskPager(self, page_size, max_pages)
 
     async def wait(
@@ -245,6 +294,7 @@ class TaskResource(Generic[R]):
         at the deadline. ``on_progress`` (sync or async) sees every polled state.
         """
         ident = task_id.task_id if isinstance(task_id, Task) else task_id
+        wire = self._wire_of(task_id, None)
         policy = policy or self._client.wait_policy
         limit = policy.timeout if timeout is None else timeout
         if limit <= 0:
@@ -257,7 +307,7 @@ class TaskResource(Generic[R]):
             if remaining <= 0:
                 raise TaskTimeoutError(ident, limit, last)
             await sleep(min(delay, remaining))
-            last = await self.get(ident)
+            last = await self.get(ident, api=wire)
             if on_progress is not None:
                 result = on_progress(last)
                 if inspect.isawaitable(result):
@@ -281,50 +331,5 @@ class TaskResource(Generic[R]):
     ) -> Path:
         """create + wait + download, in one call. Returns the video's path."""
         task = await self.create(request, **fields)
-        done = await self.wait(task.task_id, timeout=timeout, on_progress=on_progress)
+        done = await self.wait(task, timeout=timeout, on_progress=on_progress)
         return await self._client.download(done, output)
-
-
-async def image_fields(request: ImageToVideo) -> dict[str, Any]:
-    """The image-bearing fields of an image-to-video body, encoded off the event loop."""
-    out: dict[str, Any] = {}
-    pairs = [("image", request.image), ("image_tail", request.image_tail),
-             ("static_mask", request.static_mask)]  # fmt: skip
-    for name, value in pairs:
-        if value is not None:
-            out[name] = await asyncio.to_thread(_images.wire, _images.locate(name, value))
-    if request.dynamic_masks:
-        out["dynamic_masks"] = [
-            {
-                "mask": await asyncio.to_thread(
-                    _images.wire, _images.locate(f"dynamic_masks[{i}].mask", stroke.mask)
-                ),
-                "trajectories": [{"x": p.x, "y": p.y} for p in stroke.trajectories],
-            }
-            for i, stroke in enumerate(request.dynamic_masks)
-        ]
-    return out
-
-
-def common_fields(request: ImageToVideo | TextToVideo, *, no_mode: bool) -> dict[str, Any]:
-    """The fields both kinds share, in the API's names and types."""
-    body: dict[str, Any] = {"model_name": request.model, "duration": str(request.duration)}
-    if not no_mode:
-        body["mode"] = request.mode
-    optional = {
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "cfg_scale": request.cfg_scale,
-        "callback_url": request.callback_url,
-        "external_task_id": request.external_task_id,
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
-    if request.camera_control is not None:
-        body["camera_control"] = camera_to_wire(request.camera_control)
-    if request.sound is not None:
-        body["sound"] = "on" if request.sound else "off"
-    if request.voices:
-        body["voice_list"] = [{"voice_id": v} for v in request.voices]
-    if request.watermark is not None:
-        body["watermark_info"] = {"enabled": request.watermark}
-    return body

@@ -1,0 +1,219 @@
+"""The SDK's reading of Kling's 2026 model catalog: names, wires, families, the capability map
+per endpoint, retired models and prices.
+
+Written from the vendor's capability map, pricing page and model pages (see
+``../shared/API-2026.md``). The emulator keeps its own, independent reading; a table-driven
+test checks that the two agree on every combination.
+
+Two wires carry the same request: the *legacy* API (``/v1/videos/...``, ``model_name`` in the
+body, JWT or API key) and the *new* API (``/image-to-video/{model}``, API key only). A model
+is named differently on each (``kling-v3`` / ``kling-3.0``); both names belong to one *family*,
+and the account's parallel-task limit is counted per family.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+from .errors import ValidationError
+
+Wire = Literal["legacy", "new"]
+ApiChoice = Literal["auto", "legacy", "new"]
+Endpoint = Literal["image2video", "text2video"]
+
+STD_PRO = ("std", "pro")
+ALL_MODES = ("std", "pro", "4k")
+FIVE_TEN = (5, 10)
+THREE_TO_FIFTEEN = tuple(range(3, 16))
+#: The new API's resolution for each legacy mode.
+RESOLUTIONS: Mapping[str, str] = {"std": "720p", "pro": "1080p", "4k": "4k"}
+
+
+@attrs.frozen
+class ModelName:
+    """One name of a model: its family and the wire that knows it by this name."""
+
+    family: str
+    wire: Wire
+
+
+#: Every live model name. ``kling-3.0-turbo`` has no legacy name.
+MODEL_NAMES: Mapping[str, ModelName] = {
+    "kling-v3": ModelName("3.0", "legacy"),
+    "kling-3.0": ModelName("3.0", "new"),
+    "kling-3.0-turbo": ModelName("3.0-turbo", "new"),
+    "kling-v2-6": ModelName("2.6", "legacy"),
+    "kling-2.6": ModelName("2.6", "new"),
+    "kling-v2-5-turbo": ModelName("2.5-turbo", "legacy"),
+    "kling-2.5-turbo": ModelName("2.5-turbo", "new"),
+}
+#: family -> its name on each wire that serves it.
+FAMILY_NAMES: Mapping[str, Mapping[Wire, str]] = {
+    family: {n.wire: name for name, n in MODEL_NAMES.items() if n.family == family}
+    for family in {n.family for n in MODEL_NAMES.values()}
+}
+
+
+@attrs.frozen
+class Retired:
+    when: str
+    use: str
+
+
+#: Models the vendor has switched off: a create is accepted and the task fails, billed nothing.
+RETIRED: Mapping[str, Retired] = {
+    "kling-v1": Retired("2026-09-15 (discontinued by 2026-09-20)", "kling-v2-6"),
+    "kling-v1-5": Retired("2026-09-15", "kling-v2-6"),
+    "kling-v1-6": Retired("2026-09-15", "kling-v2-6"),
+    "kling-v2-1": Retired("2026-09-15", "kling-v2-6"),
+    "kling-v2-1-master": Retired("2026-09-15", "kling-v3"),
+}
+#: Live on the legacy API by some reports, but absent from the vendor's 2026 map.
+UNCONFIRMED = frozenset({"kling-v2-master"})
+
+#: Features a request may use. ``plain`` is a request that uses none of the others.
+FEATURE_NAMES: Mapping[str, str] = {
+    "plain": "plain generation",
+    "tail": "an end frame (image_tail)",
+    "sound": "native audio (sound=True)",
+    "voice": "voices (voices=...)",
+    "multi_shot": "multi-shot (multi_shot / multi_prompt)",
+    "elements": "elements (element_list)",
+    "camera": "camera_control",
+    "brush": "the motion brush (static_mask / dynamic_masks)",
+}
+
+
+@attrs.frozen
+class Caps:
+    """What one family offers on one endpoint. ``features`` maps a feature to the modes it is
+    offered in; ``silent`` lists features that cannot be combined with sound; ``always_sound``
+    means the model always makes audio (``sound=False`` cannot be honoured)."""
+
+    modes: tuple[str, ...]
+    durations: tuple[int, ...]
+    features: Mapping[str, tuple[str, ...]]
+    silent: frozenset[str] = frozenset()
+    always_sound: bool = False
+    exclusive: frozenset[frozenset[str]] = frozenset()
+    #: Longest prompt, per wire.
+    prompt_chars: Mapping[Wire, int] = attrs.field(factory=lambda: {"legacy": 2500, "new": 2500})
+
+
+_V3_I2V = Caps(
+    ALL_MODES,
+    THREE_TO_FIFTEEN,
+    {"tail": ALL_MODES, "sound": ALL_MODES, "multi_shot": ALL_MODES, "elements": ALL_MODES},
+)
+_V3_T2V = Caps(
+    ALL_MODES,
+    THREE_TO_FIFTEEN,
+    {"sound": ALL_MODES, "multi_shot": ALL_MODES},
+    prompt_chars={"legacy": 2500, "new": 3072},
+)
+_TURBO_3 = Caps(STD_PRO, THREE_TO_FIFTEEN, {"sound": STD_PRO}, always_sound=True)
+CAPABILITIES: Mapping[Endpoint, Mapping[str, Caps]] = {
+    "image2video": {
+        "3.0": _V3_I2V,
+        "3.0-turbo": _TURBO_3,
+        "2.6": Caps(
+            STD_PRO,
+            FIVE_TEN,
+            {"tail": ("pro",), "sound": ("pro",), "voice": ("pro",)},
+            silent=frozenset({"tail"}),
+            exclusive=frozenset({frozenset({"tail", "voice"})}),
+        ),
+        "2.5-turbo": Caps(STD_PRO, FIVE_TEN, {"tail": ("pro",)}),
+    },
+    "text2video": {
+        "3.0": _V3_T2V,
+        "3.0-turbo": attrs.evolve(_TURBO_3, prompt_chars={"legacy": 2500, "new": 3072}),
+        "2.6": Caps(STD_PRO, FIVE_TEN, {"sound": ("pro",)}),
+        "2.5-turbo": Caps(STD_PRO, FIVE_TEN, {}),
+    },
+}
+#: Fields only the legacy wire can carry (the new API has no place for them).
+LEGACY_ONLY_FIELDS: Mapping[str, str] = {
+    "negative_prompt": "negative_prompt",
+    "cfg_scale": "cfg_scale",
+    "camera": "camera_control",
+    "brush": "static_mask / dynamic_masks",
+    "multi_shot": "multi_shot / shot_type / multi_prompt",
+    "elements": "elements",
+}
+_LEGACY_PATTERN = re.compile(r"^kling-v\d")
+
+
+def family_of(model: str) -> str:
+    """The concurrency family of a model name (unknown names are their own family)."""
+    known = MODEL_NAMES.get(model)
+    return known.family if known is not None else model
+
+
+def choose_wire(model: str, api: ApiChoice) -> tuple[Wire, str]:
+    """The wire a request for ``model`` goes out on, and the model's name on that wire.
+
+    ``auto`` sends a model by the name it is given: legacy names (``kling-v3``) on the legacy
+    API, new names (``kling-3.0``, ``kling-3.0-turbo``) on the new one. ``legacy``/``new`` force
+    a wire and translate the name; a model the chosen wire does not serve is a
+    ``ValidationError``.
+    """
+    known = MODEL_NAMES.get(model)
+    if known is None:  # unknown, retired or unconfirmed: by the shape of its name
+        natural: Wire = "legacy" if _LEGACY_PATTERN.match(model) else "new"
+        wire = natural if api == "auto" else api
+        if wire != natural and (model in RETIRED or model in UNCONFIRMED):
+            raise ValidationError(
+                "api", api, f"{model} exists only on the legacy API (not the new one)"
+            )
+        return wire, model
+    wire = known.wire if api == "auto" else api
+    name = FAMILY_NAMES[known.family].get(wire)
+    if name is None:
+        other = "legacy" if wire == "new" else "new"
+        raise ValidationError(
+            "api", api, f"{model} is served only by the {other} API, not the {wire} one"
+        )
+    return wire, name
+
+
+def is_known(model: str) -> bool:
+    return model in MODEL_NAMES
+
+
+def per_second_price(family: str, mode: str, *, sound: bool, voice: bool) -> float | None:
+    """Units per second of video from the vendor's price table, or None if it lists none."""
+    if family == "3.0-turbo":
+        return {"std": 0.8, "pro": 1.0}.get(mode)
+    if family == "3.0":
+        table = (
+            {"std": 0.9, "pro": 1.2, "4k": 3.0} if sound else {"std": 0.6, "pro": 0.8, "4k": 3.0}
+        )
+        return table.get(mode)
+    if family == "2.6":
+        if voice:
+            return 1.2 if mode == "pro" else None
+        if sound:
+            return 1.0 if mode == "pro" else None
+        return {"std": 0.3, "pro": 0.5}.get(mode)
+    if family == "2.5-turbo":
+        return {"std": 0.3, "pro": 0.5}.get(mode)
+    return None
+
+
+#: Units per second assumed for a model the price table does not list: Kling 3.0's 1080p
+#: price with audio, the dearest non-4k rate (a budget guard should over- not under-count).
+UNLISTED_PER_SECOND = 1.2
+UNLISTED_4K_PER_SECOND = 3.0
+
+
+def units_for(model: str, mode: str, duration: int, *, sound: bool, voice: bool) -> float:
+    """Units a successful task costs, from the vendor's per-second price table."""
+    rate = per_second_price(family_of(model), mode, sound=sound, voice=voice)
+    if rate is None:
+        rate = UNLISTED_4K_PER_SECOND if mode == "4k" else UNLISTED_PER_SECOND
+    return round(rate * duration, 4)
