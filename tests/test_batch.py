@@ -189,15 +189,16 @@ async def test_long_lived_engine_for_pipelines(
 async def test_budget_guard_max_units_and_used_up_pack(
     start_emulator: StartEmulator, tmp_path: Path
 ) -> None:
-    assert kling.estimate_units(jobs_for(make_images(tmp_path / "e", 3))) == 3.0
-    emu, _ = await start_emulator(test_account(units=2.0), video_bytes=1000)
+    # kling-v2-6 std 5 s: 0.3 units a second
+    assert kling.estimate_units(jobs_for(make_images(tmp_path / "e", 3))) == 4.5
+    emu, _ = await start_emulator(test_account(units=3.0), video_bytes=1000)
     paths = make_images(tmp_path / "in", 5)
     async with fast_client(emu) as client:
-        capped, _ = await run(client, jobs_for(paths), tmp_path / "a", max_units=1)
+        capped, _ = await run(client, jobs_for(paths), tmp_path / "a", max_units=1.5)
         assert [o.status.value for o in capped].count("succeeded") == 1
         assert sum("max_units" in str(o.error) for o in capped) == 4
         outcomes, summary = await run(client, jobs_for(paths), tmp_path / "b")
-    # the account had 2 units: one already spent above, one more job, then 1102 halts creates
+    # the account had 3 units: 1.5 already spent above, one more job, then 1102 halts creates
     statuses = sorted(o.status.value for o in outcomes)
     assert statuses.count("succeeded") == 1
     assert statuses.count("failed") == 4

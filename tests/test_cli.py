@@ -63,7 +63,7 @@ def test_folder_and_manifest_with_json_output(emu: EmulatorThread, tmp_path: Pat
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(
         "image,prompt,camera,model,mode,duration,external_id\n"
-        "extra/a.png,a slow zoom,zoom_in,kling-v1-5,pro,5,my-a\n"
+        "extra/a.png,four k,,kling-v3,4k,3,my-a\n"
         "extra/b.png,ten seconds,,,pro,10,\n"
         "extra/missing.png,nope,,,,,\n"
         "extra/a.png,bad camera,spin,,,,\n"
@@ -101,18 +101,15 @@ def test_folder_and_manifest_with_json_output(emu: EmulatorThread, tmp_path: Pat
     assert "camera" in invalid_rows[0]["error"]
     assert "spin" in invalid_rows[0]["error"]
     assert "300 px" in outcomes["tiny"]["error"]
-    assert outcomes["a"]["units"] == 3.5
-    assert outcomes["b"]["units"] == 7
+    assert outcomes["a"]["units"] == 9  # kling-v3 4k: 3 units a second
+    assert outcomes["b"]["units"] == 5  # kling-v2-6 pro: 0.5 units a second
     for name in ("a", "b", *[s.stem for s in shots]):
         assert Path(outcomes[name]["path"]).stat().st_size == 400_000
     stats = emu.stats()
     assert (stats["creates"], stats["duplicate_creates"]) == (5, 0)
     task = emu.emulator.state.store.find(emu.config.accounts[0], "image2video", "my-a")
     assert task is not None
-    assert task.spec.camera == {
-        "type": "simple",
-        "config": {"horizontal": 0, "vertical": 0, "pan": 0, "tilt": 0, "roll": 0, "zoom": -5},
-    }
+    assert (task.spec.model, task.spec.mode, task.spec.duration) == ("kling-v3", "4k", "3")
     rerun = cli(
         "animate",
         str(tmp_path / "shots"),
@@ -148,7 +145,7 @@ def test_dry_run_sends_nothing_and_needs_no_credentials(tmp_path: Path) -> None:
     assert done.stdout.count("would send") == 2
     assert "wide.png" in done.stdout
     assert "aspect ratio" in done.stdout
-    assert "estimated 14 units" in done.stdout
+    assert "estimated 10 units" in done.stdout  # 2 x kling-v2-6 pro 10 s
     assert not (tmp_path / "v").exists()
     as_json = cli(
         "animate",
@@ -161,7 +158,7 @@ def test_dry_run_sends_nothing_and_needs_no_credentials(tmp_path: Path) -> None:
     )
     assert as_json.returncode == 0
     last = json.loads(as_json.stdout.splitlines()[-1])
-    assert last == {"event": "estimate", "valid": 1, "invalid": 0, "units": 1.0}
+    assert last == {"event": "estimate", "valid": 1, "invalid": 0, "units": 1.5}
 
 
 def test_plain_output_is_sane_when_not_a_terminal(emu: EmulatorThread, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import aiofiles.os
 import attrs
 
+from .. import _catalog, _wire
 from ..errors import (
     BalanceExhaustedError,
     ConcurrencyLimitError,
@@ -30,7 +31,7 @@ from ..errors import (
 )
 from ..models import ImageToVideo, Task, TextToVideo
 from ..resources._tasks import TaskResource, new_external_id
-from ..validation import validate
+from ..validation import Plan, validate
 from ._identity import job_identity, job_name
 from ._journal import JobRecord, Journal
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
@@ -45,12 +46,18 @@ Job = ImageToVideo | TextToVideo
 _DONE = object()
 
 
-#: Units a job is expected to cost, for the budget guard: std 5 s = 1, pro 5 s = 3.5, masters
-#: 5 s = 10, 10 s doubles. Kling's real prices vary by pack; pass ``unit_cost`` to use yours.
 def default_unit_cost(job: Job) -> float:
-    """The units a job is expected to cost (see the table above)."""
-    per_5s = 10.0 if job.model.endswith("master") else (3.5 if job.mode == "pro" else 1.0)
-    return per_5s * (2 if job.duration == 10 else 1)
+    """The units a job is expected to cost, from Kling's price table: per second of video, by
+    model, resolution (mode), native audio and voices — e.g. kling-v2-6 pro with sound 10 s =
+    10 units, kling-v3 4k 15 s = 45. A model the table does not list is counted at 1.2 units/s
+    (3.0 in 4k), the dearest rate, so that a budget is never under-counted. Pass
+    ``unit_cost`` to use your own prices."""
+    family = _catalog.family_of(job.model)
+    always = family == "3.0-turbo"
+    sound = always or job.sound is True or bool(job.voices)
+    return _catalog.units_for(
+        job.model, job.mode, int(job.duration), sound=sound, voice=bool(job.voices)
+    )
 
 
 def estimate_units(jobs: Iterable[Job], unit_cost: Any = default_unit_cost) -> float:
@@ -65,6 +72,8 @@ class _Work:
     name: str
     record: JobRecord
     queued: float
+    #: How the job goes out (wire, model name there, family); None for an invalid job.
+    plan: Plan | None = None
     submitted: float | None = None
     ended: float | None = None
     task: Task | None = None
@@ -104,7 +113,11 @@ class BatchEngine:
         self.client = client
         self.output_dir = Path(output_dir)
         self.journal = Journal(Path(journal) if journal else self.output_dir / ".kling-journal.db")
-        self.window = ConcurrencyWindow(initial=initial_window, cap=max_in_flight)
+        self._initial_window = initial_window
+        self.max_in_flight = max_in_flight
+        #: One concurrency window per model family (Kling counts the parallel-task limit per
+        #: model version); all share the dispatcher's condition.
+        self.windows: dict[str, ConcurrencyWindow] = {}
         self.poller = Poller(client, poll or PollPolicy(), callbacks=callbacks)
         self.max_units = max_units
         self.unit_cost = unit_cost
@@ -112,7 +125,7 @@ class BatchEngine:
         self._retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
         self._intake: asyncio.Queue[Job | object] = asyncio.Queue(maxsize=prefetch)
         self._ready: deque[_Work] = deque()
-        self._ready_changed = asyncio.Condition()
+        self._ready_changed = asyncio.Condition()  # also every window's condition
         self._downloads: asyncio.Queue[_Work] = asyncio.Queue()
         self._outcomes: asyncio.Queue[Outcome | object] = asyncio.Queue()
         self._download_workers = downloads
@@ -131,6 +144,27 @@ class BatchEngine:
         self.states: Counter[str] = Counter()
         #: Jobs of this run not yet reported, by identity, with their twins (same content).
         self._active: dict[str, list[_Work]] = {}
+
+    def window_for(self, work: _Work) -> ConcurrencyWindow:
+        """The concurrency window of the job's model family (made on first use)."""
+        family = work.plan.family if work.plan is not None else work.job.model
+        window = self.windows.get(family)
+        if window is None:
+            window = self.windows[family] = ConcurrencyWindow(
+                initial=self._initial_window,
+                cap=self.max_in_flight,
+                condition=self._ready_changed,
+            )
+        return window
+
+    @property
+    def in_flight(self) -> int:
+        return sum(w.in_flight for w in self.windows.values())
+
+    @property
+    def concurrency_limited(self) -> int:
+        """1303 answers seen, all families together."""
+        return sum(w.limited for w in self.windows.values())
 
     def _move(self, work: _Work, state: str) -> None:
         self.states[work.state] -= 1
@@ -250,8 +284,10 @@ class BatchEngine:
         s.elapsed = time.monotonic() - self._started_at
         s.requests = self.client._transport.requests_sent - self._requests_at_start
         s.rate_limited = self.client.pacer.stats.rate_limited
-        s.concurrency_limited = self.window.limited
-        s.learned_parallel_limit = self.window.learned
+        s.concurrency_limited = self.concurrency_limited
+        s.learned_limits = {f: w.learned for f, w in sorted(self.windows.items())}
+        learned = [w.learned for w in self.windows.values() if w.learned is not None]
+        s.learned_parallel_limit = max(learned) if learned else None
         s.halted = self._halt
         return s
 
@@ -262,7 +298,10 @@ class BatchEngine:
             assert isinstance(job, ImageToVideo | TextToVideo)
             queued = time.monotonic() - self._started_at
             try:  # validation first: it reads only headers, and says best what is wrong
-                await validate(job, allow_unknown_models=self.client.allow_unknown_models)
+                plan = await validate(
+                    job, api=self.client.api, allow_unknown_models=self.client.allow_unknown_models
+                )
+                self._resource(job).check_credentials(plan)
                 job_id = await job_identity(job)
             except (ValidationError, OSError) as exc:
                 error = (
@@ -275,7 +314,7 @@ class BatchEngine:
                 continue
             name = job_name(job, job_id)
             if job_id in self._active:  # the same content twice in one batch: done once,
-                twin = _Work(job, job_id, name, _empty_record(), queued)  # reported twice
+                twin = _Work(job, job_id, name, _empty_record(), queued, plan)  # reported twice
                 self._active[job_id].append(twin)
                 continue
             self._active[job_id] = []
@@ -283,7 +322,7 @@ class BatchEngine:
             if record is None:
                 output = str(self.output_dir / f"{name}.mp4")
                 record = await self.journal.claim(job_id, name, _kind(job), output)
-            work = _Work(job, job_id, name, record, queued)
+            work = _Work(job, job_id, name, record, queued, plan)
             if record.state == "submitting" and record.external_task_id:
                 work.external_id, work.check_first = record.external_task_id, True
             await self._route(work)
@@ -296,7 +335,7 @@ class BatchEngine:
             self._report(work, OutcomeStatus.SKIPPED, path=output)
             return
         if state in ("submitted", "finished", "downloading", "done") and record.task_id:
-            await self.window.force_acquire()
+            await self.window_for(work).force_acquire()
             work.submitted = time.monotonic() - self._started_at
             self._move(work, "running")
             if state == "submitted":
@@ -310,12 +349,15 @@ class BatchEngine:
         # back-pressure: do not prepare far ahead of what the window can take
         async with self._ready_changed:
             await self._ready_changed.wait_for(
-                lambda: len(self._ready) < max(4, 2 * self.window.limit) or not self._running
+                lambda: len(self._ready) < max(4, 2 * self._total_limit()) or not self._running
             )
+
+    def _total_limit(self) -> int:
+        return sum(w.limit for w in self.windows.values()) or self._initial_window
 
     async def _refetch_and_download(self, work: _Work, task_id: str) -> None:
         try:
-            task = await self._resource(work.job).get(task_id)
+            task = await self._resource(work.job).get(task_id, api=_wire_of(work))
         except NotFoundError:
             # the server forgot the task and its video is not here: a failure, so that the
             # next run creates it again (as for any failed task)
@@ -326,17 +368,35 @@ class BatchEngine:
                 "on disk; run again to create it anew",
             )
         except KlingError as exc:
-            await self.window.release(completed=False)
+            await self.window_for(work).release(completed=False)
             self._report(work, OutcomeStatus.FAILED, error=exc)
             return
         await self._ended(work, task)
 
     # -- stage 2: dispatch -----------------------------------------------------------
+    def _next_ready(self) -> _Work | None:
+        """The first ready job that may go now: its family's window has room (and the total
+        stays under ``max_in_flight``), or the batch is halted (it is reported, not sent)."""
+        if not self._ready:
+            return None
+        if self._halt is not None:
+            return self._ready[0]
+        if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+            return None
+        for work in self._ready:
+            if self.window_for(work).has_room():
+                return work
+        return None
+
     async def _dispatch(self) -> None:
         while True:
             async with self._ready_changed:
-                await self._ready_changed.wait_for(lambda: bool(self._ready))
-                work = self._ready.popleft()
+                await self._ready_changed.wait_for(lambda: self._next_ready() is not None)
+                work = self._next_ready()
+                assert work is not None
+                self._ready.remove(work)
+                if self._halt is None:
+                    self.window_for(work).take()
                 self._ready_changed.notify_all()
             if self._halt is not None:
                 self._report(work, OutcomeStatus.FAILED, error=NotSentError(self._halt))
@@ -347,9 +407,9 @@ class BatchEngine:
                     f"max_units {self.max_units:g} reached "
                     f"({self._committed_units:g} committed, this job needs {cost:g})"
                 )
+                await self.window_for(work).release(completed=False)
                 self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason))
                 continue
-            await self.window.acquire()
             self._committed_units += cost
             submit = asyncio.create_task(self._submit(work, cost), name=f"kling-submit-{work.name}")
             self._submits.add(submit)
@@ -357,11 +417,13 @@ class BatchEngine:
 
     async def _submit(self, work: _Work, cost: float) -> None:
         resource = self._resource(work.job)
+        window = self.window_for(work)
+        assert work.plan is not None
         external_id = work.external_id or work.job.external_task_id or new_external_id()
         self._move(work, "submitting")
         try:
             if work.check_first:  # a crashed run may have created it: look before sending
-                found = await resource._reconcile(external_id)
+                found = await resource._reconcile(external_id, work.plan.wire)
                 if found is not None:
                     await self._created(work, found)
                     return
@@ -371,11 +433,13 @@ class BatchEngine:
                 external_task_id=external_id,
                 attempts=work.record.attempts + 1,
             )
-            body = await resource.wire_body(attrs.evolve(work.job, external_task_id=external_id))
-            task = await resource.submit(body, policy=self._retry)
+            call = await _wire.build(
+                attrs.evolve(work.job, external_task_id=external_id), work.plan
+            )
+            task = await resource.submit(call, policy=self._retry)
         except ConcurrencyLimitError:
             self._committed_units -= cost
-            await self.window.over_limit()
+            await window.over_limit()
             work.external_id, work.check_first = external_id, False  # 1303: surely not created
             async with self._ready_changed:
                 self._move(work, "queued")
@@ -385,13 +449,13 @@ class BatchEngine:
         except BalanceExhaustedError as exc:
             self._committed_units -= cost
             self._halt = f"the resource pack is used up ({exc.message})"
-            await self.window.release(completed=False)
+            await window.release(completed=False)
             await self.journal.update(work.job_id, "pending")
             self._report(work, OutcomeStatus.FAILED, error=exc)
             return
         except KlingError as exc:
             self._committed_units -= cost
-            await self.window.release(completed=False)
+            await window.release(completed=False)
             # a create whose fate is unknown stays 'submitting': the next run reconciles it
             if not isinstance(exc, ValidationError) and _may_exist(exc):
                 exc.add_note(f"re-run the batch to reconcile it by external_task_id {external_id}")
@@ -402,7 +466,7 @@ class BatchEngine:
         await self._created(work, task)
 
     async def _created(self, work: _Work, task: Task) -> None:
-        await self.window.accepted()
+        await self.window_for(work).accepted()
         work.task = task
         work.submitted = time.monotonic() - self._started_at
         self._move(work, "running")
@@ -416,11 +480,12 @@ class BatchEngine:
             await self._ended(work, task)
 
         key = (job.model, job.mode, int(job.duration))
-        self.poller.track(Tracked(task_id, _kind(job), key, time.monotonic(), on_end))
+        tracked = Tracked(task_id, _kind(job), key, time.monotonic(), on_end, _wire_of(work))
+        self.poller.track(tracked)
 
     # -- stage 3: ended ---------------------------------------------------------------
     async def _ended(self, work: _Work, task: Task) -> None:
-        await self.window.release()  # the slot is free the moment the end is seen
+        await self.window_for(work).release()  # the slot is free the moment the end is seen
         work.task = task
         work.ended = time.monotonic() - self._started_at
         if task.succeeded:
@@ -478,6 +543,10 @@ def _may_exist(exc: KlingError) -> bool:
     from ..errors import APIConnectionError, ServerError
 
     return isinstance(exc, APIConnectionError | ServerError) and not isinstance(exc, NotFoundError)
+
+
+def _wire_of(work: _Work) -> str:
+    return work.plan.wire if work.plan is not None else "legacy"
 
 
 def _kind(job: Job) -> str:

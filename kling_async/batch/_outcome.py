@@ -59,6 +59,8 @@ class BatchSummary:
     rate_limited: int = 0
     concurrency_limited: int = 0
     learned_parallel_limit: int | None = None
+    #: The parallel-task limit learned per model family (None: no 1303 seen for it).
+    learned_limits: dict[str, int | None] = attrs.Factory(dict)
     failures: list[tuple[str, str]] = attrs.Factory(list)
     halted: str | None = None
 

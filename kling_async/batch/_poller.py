@@ -1,5 +1,6 @@
-"""One poller for every task in flight: the list endpoint covers up to 500 tasks a request, single
-queries cover the few it misses, and the interval follows the durations learned so far."""
+"""One poller for every task in flight: on the legacy API the list endpoint covers up to 500
+tasks a request and single queries cover the few it misses; on the new API ``GET /tasks`` asks
+for 20 tasks a request. The interval follows the durations learned so far."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import attrs
 
 from ..errors import KlingError, NotFoundError
 from ..models import Task, TaskStatus
+from ..resources.task_queries import MAX_IDS_PER_QUERY
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -81,6 +83,10 @@ class Tracked:
     key: DurationKey
     started: float  # monotonic, when the create was answered
     on_end: Callable[[Task], Awaitable[None]]
+    #: The API that holds the task: ``legacy`` or ``new``.
+    wire: str = "legacy"
+    #: Batch queries in a row that did not return it (two: the server has lost it).
+    misses: int = 0
 
 
 class Poller:
@@ -93,6 +99,9 @@ class Poller:
         self._wake = asyncio.Event()
         self.list_requests = 0
         self.single_requests = 0
+        self.batch_requests = 0
+        #: New-API tasks asked about in each recent poll round (diagnostics and tests).
+        self.batch_rounds: deque[int] = deque(maxlen=4096)
 
     def __len__(self) -> int:
         return len(self._tracked)
@@ -160,9 +169,12 @@ class Poller:
                 last = time.monotonic()
 
     async def poll_once(self) -> None:
-        kinds = {item.kind for item in self._tracked.values()}
+        new = [i for i in self._tracked.values() if i.wire == "new"]
+        if new:
+            await self._poll_batch(new)
+        kinds = {item.kind for item in self._tracked.values() if item.wire != "new"}
         for kind in sorted(kinds):
-            mine = {t: i for t, i in self._tracked.items() if i.kind == kind}
+            mine = {t: i for t, i in self._tracked.items() if i.kind == kind and i.wire != "new"}
             if len(mine) >= self.policy.list_threshold:
                 await self._poll_list(kind, mine)
             else:
@@ -186,6 +198,34 @@ class Poller:
         missing = [i for t, i in mine.items() if t not in seen and t in self._tracked]
         for item in missing[:10]:
             await self._poll_one(kind, item)
+
+    async def _poll_batch(self, items: list[Tracked]) -> None:
+        """New-API tasks, 20 per ``GET /tasks``; the chunks go out together."""
+        size = MAX_IDS_PER_QUERY
+        self.batch_rounds.append(len(items))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        await asyncio.gather(*(self._poll_chunk(chunk) for chunk in chunks))
+
+    async def _poll_chunk(self, chunk: list[Tracked]) -> None:
+        self.batch_requests += 1
+        found = await self._client.tasks.get_many(
+            [i.task_id for i in chunk], retry=False, kind=chunk[0].kind
+        )
+        by_id = {t.task_id: t for t in found}
+        for item in chunk:
+            task = by_id.get(item.task_id)
+            if task is None:
+                item.misses += 1
+                if item.misses >= 2 and item.task_id in self._tracked:
+                    log.warning("task %s is no longer known to the server", item.task_id)
+                    gone = lost_task(
+                        item.task_id, item.kind, "the server no longer knows this task"
+                    )
+                    await self._ended(item, attrs.evolve(gone, wire="new"))
+                continue
+            item.misses = 0
+            if task.is_final:
+                await self._ended(item, attrs.evolve(task, kind=item.kind))
 
     async def _poll_one(self, kind: str, item: Tracked) -> None:
         self.single_requests += 1

@@ -19,13 +19,21 @@ class ConcurrencyWindow:
     when the task's end is detected.
     """
 
-    def __init__(self, *, initial: int = 8, cap: int | None = None, probe_every: int = 20) -> None:
+    def __init__(
+        self,
+        *,
+        initial: int = 8,
+        cap: int | None = None,
+        probe_every: int = 20,
+        condition: asyncio.Condition | None = None,
+    ) -> None:
         self.cap = cap
         self.limit = min(initial, cap) if cap is not None else initial
         self.in_flight = 0
         self.probe_every = probe_every
         self._since_probe = 0
-        self._changed = asyncio.Condition()
+        #: Notified on every change; several windows (one per model family) may share one.
+        self._changed = condition or asyncio.Condition()
         self.limited = 0  # 1303s seen
         self.learned: int | None = None
         self._answers: deque[bool] = deque(maxlen=20)  # True: a create refused with 1303
@@ -34,6 +42,13 @@ class ConcurrencyWindow:
         async with self._changed:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
+
+    def has_room(self) -> bool:
+        return self.in_flight < self.limit
+
+    def take(self) -> None:
+        """Take a slot that ``has_room`` said is free (the caller holds the condition)."""
+        self.in_flight += 1
 
     async def accepted(self) -> None:
         """A create went through: while the limit is unknown, the window doubles per round."""

@@ -14,8 +14,8 @@ from ..batch import OutcomeStatus, estimate_units
 from ..errors import ValidationError
 from ..models import CAMERA_PRESETS, ImageToVideo
 from ..validation import validate
-from ._common import EXIT_FAILED, client_options, command_runner, make_client
-from ._jobs import BadRow, build_job, camera, find_images, read_manifest
+from ._common import EXIT_FAILED, chosen_api, client_options, command_runner, make_client
+from ._jobs import LIVE_MODELS, BadRow, build_job, camera, find_images, read_manifest, read_shots
 from ._output import Display
 
 
@@ -39,6 +39,10 @@ def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
         fields["camera_control"] = camera(opts["camera"])
     if opts["voice"]:
         fields["voices"] = tuple(opts["voice"])
+    if opts["element"]:
+        fields["elements"] = tuple(opts["element"])
+    if opts["multi_prompt"] is not None:
+        fields["multi_prompt"] = read_shots(opts["multi_prompt"])
     return fields
 
 
@@ -70,8 +74,12 @@ def _wire_preview(job: ImageToVideo) -> dict[str, Any]:
         value = getattr(job, field.name)
         if value is None or value == ():
             continue
-        if field.name == "camera_control":
-            value = attrs.asdict(value)
+        if field.name in ("camera_control", "multi_prompt"):
+            value = (
+                attrs.asdict(value)
+                if field.name == "camera_control"
+                else [attrs.asdict(shot) for shot in value]
+            )
         elif isinstance(value, Path | bytes):
             value = str(value) if isinstance(value, Path) else f"<{len(value)} bytes>"
         out[field.name] = value
@@ -79,13 +87,17 @@ def _wire_preview(job: ImageToVideo) -> dict[str, Any]:
 
 
 async def report_dry_run(
-    jobs: list[tuple[str, ImageToVideo]], bad: list[BadRow], as_json: bool, allow_unknown: bool
+    jobs: list[tuple[str, ImageToVideo]],
+    bad: list[BadRow],
+    as_json: bool,
+    allow_unknown: bool,
+    api: str = "auto",
 ) -> int:
     """Validate everything and say what would be sent; send nothing."""
     valid: list[ImageToVideo] = []
     for where, job in jobs:
         try:
-            await validate(job, allow_unknown_models=allow_unknown)
+            await validate(job, allow_unknown_models=allow_unknown, api=api)
         except ValidationError as exc:
             bad.append(BadRow(where, str(exc)))
             continue
@@ -143,29 +155,44 @@ async def report_dry_run(
 )
 @click.option("--prompt", help="Prompt for every image (a manifest row may override it).")
 @click.option("--negative-prompt", help="What to avoid, for every image.")
-@click.option("--model", default="kling-v2-6", show_default=True)
-@click.option("--mode", type=click.Choice(["std", "pro"]), default="std", show_default=True)
+@click.option("--model", default="kling-v2-6", show_default=True, help=f"One of {LIVE_MODELS}.")
+@click.option(
+    "--mode",
+    type=click.Choice(["std", "pro", "4k"]),
+    default="std",
+    show_default=True,
+    help="std = 720p, pro = 1080p, 4k (kling-v3).",
+)
 @click.option(
     "--duration",
-    type=click.Choice(["5", "10"]),
-    default="5",
+    type=click.IntRange(min=1),
+    default=5,
     show_default=True,
-    callback=lambda c, p, v: int(v),
-    help="Seconds.",
+    help="Seconds: 5 or 10 on kling-v2-x, 3..15 on kling-v3 and kling-3.0-turbo.",
 )
+@click.option(
+    "--multi-prompt",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Multi-shot script (kling-v3): lines of '<seconds> <prompt>' or a JSON list.",
+)
+@click.option("--element", type=int, multiple=True, help="An element id (kling-v3; up to 3).")
 @click.option(
     "--camera",
     type=click.Choice(list(CAMERA_PRESETS)),
     default=None,
-    help="A named camera move (needs kling-v1-5, pro, 5 s for image to video).",
+    help="A named camera move (no model of Kling's 2026 map offers one; with "
+    "--allow-unknown-models for models outside it).",
 )
 @click.option(
     "--end-frame",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="An end frame for every video.",
 )
-@click.option("--cfg-scale", type=float, default=None, help="0..1; not on kling-v2.x models.")
-@click.option("--sound/--no-sound", default=None, help="Generate sound (kling-v2-6 pro).")
+@click.option(
+    "--cfg-scale", type=float, default=None, help="0..1; no model of the 2026 map takes it."
+)
+@click.option("--sound/--no-sound", default=None, help="Native audio (kling-v2-6 pro, kling-v3).")
 @click.option("--voice", multiple=True, help="A voice id (up to 2; needs --sound).")
 @click.option("--watermark/--no-watermark", default=None)
 @click.option("--callback-url", default=None, help="Kling POSTs status changes here.")
@@ -220,15 +247,20 @@ async def animate_command(
     \b
     Examples:
       kling-async animate photos/ --out videos --prompt "gentle motion"
-      kling-async animate photos/ -r --out videos --model kling-v1-5 --mode pro --camera zoom_in
+      kling-async animate photos/ --out videos --model kling-3.0-turbo --duration 12
+      kling-async animate photos/ --out videos --model kling-v3 --mode 4k --multi-prompt shots.txt
       kling-async animate --manifest shots.csv --out videos --json
       kling-async animate photos/ --out videos --dry-run
     """
     if not paths and manifest is None:
         raise click.UsageError("give image files or folders, or --manifest")
-    jobs, bad = collect(paths, manifest, recursive, _defaults(opts))
+    try:
+        defaults = _defaults(opts)
+    except ValidationError as exc:
+        raise click.UsageError(str(exc)) from None
+    jobs, bad = collect(paths, manifest, recursive, defaults)
     if dry_run:
-        sys.exit(await report_dry_run(jobs, bad, as_json, allow_unknown_models))
+        sys.exit(await report_dry_run(jobs, bad, as_json, allow_unknown_models, chosen_api()))
     if not jobs and not bad:
         raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")

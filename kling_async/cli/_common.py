@@ -55,10 +55,32 @@ def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="API host (env KLING_BASE_URL); e.g. an emulator's URL.",
     )(fn)
     fn = click.option("-v", "--verbose", is_flag=True, help="Show details and tracebacks.")(fn)
+    fn = click.option(
+        "--api",
+        type=click.Choice(["auto", "legacy", "new"]),
+        default="auto",
+        show_default=True,
+        expose_value=False,
+        callback=_remember_api,
+        help="Which Kling API: auto goes by the model's name (kling-3.0-turbo: the new one, "
+        "API key only); task ids are looked up on the legacy one unless 'new'.",
+    )(fn)
     return fn
 
 
+def _remember_api(ctx: click.Context, _: click.Parameter, value: str) -> str:
+    ctx.meta["kling_async.api"] = value
+    return value
+
+
+def chosen_api() -> str:
+    """The --api the running command was given."""
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get("kling_async.api", "auto")) if ctx is not None else "auto"
+
+
 def make_client(base_url: str | None, **options: Any) -> KlingClient:
+    options.setdefault("api", chosen_api())
     return KlingClient(base_url=base_url, **options)
 
 

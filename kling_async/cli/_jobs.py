@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from ..errors import ValidationError
-from ..models import CAMERA_PRESETS, CameraControl, ImageToVideo
+from ..models import CAMERA_PRESETS, CameraControl, ImageToVideo, Shot
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Manifest columns and the request field each fills.
@@ -27,7 +27,10 @@ COLUMNS = {
     "duration": "duration",
     "external_id": "external_task_id",
     "cfg_scale": "cfg_scale",
+    "api": "api",
 }
+#: Models named in help texts: the live ones of Kling's 2026 map.
+LIVE_MODELS = "kling-v2-6 (default), kling-v2-5-turbo, kling-v3, kling-3.0-turbo, kling-3.0"
 
 
 @attrs.frozen
@@ -78,7 +81,9 @@ def _fields_from_row(row: dict[str, Any], base: Path) -> dict[str, Any]:
             try:
                 fields[field] = int(str(value).strip())
             except ValueError:
-                raise ValidationError("duration", value, "must be 5 or 10") from None
+                raise ValidationError(
+                    "duration", value, "must be a whole number of seconds"
+                ) from None
         elif column == "cfg_scale":
             try:
                 fields[field] = float(value)
@@ -123,6 +128,36 @@ def read_manifest(path: Path) -> Iterator[tuple[str, dict[str, Any]] | BadRow]:
                 yield where, _fields_from_row(dict(row), base)
             except ValueError as exc:
                 yield BadRow(where, str(exc))
+
+
+def read_shots(path: Path) -> tuple[Shot, ...]:
+    """A multi-shot script: a JSON list of ``{"prompt", "duration"}`` objects, or a text file
+    with one shot a line, ``<seconds> <prompt>`` (blank lines and ``#`` comments skipped)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError("multi_prompt", str(path), f"not valid JSON: {exc}") from None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ValidationError(
+                "multi_prompt", str(path), 'must be a JSON list of {"prompt", "duration"}'
+            )
+        return tuple(Shot(i.get("prompt"), i.get("duration")) for i in items)
+    shots = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        seconds, _, prompt = line.partition(" ")
+        if not seconds.isdigit() or not prompt.strip():
+            raise ValidationError(
+                f"multi_prompt ({path.name}:{number})",
+                line,
+                "each line is '<seconds> <prompt>', e.g. '3 a wide shot of the harbour'",
+            )
+        shots.append(Shot(prompt.strip(), int(seconds)))
+    return tuple(shots)
 
 
 def build_job(defaults: dict[str, Any], fields: dict[str, Any]) -> ImageToVideo:

@@ -105,7 +105,7 @@ class Display:
         pacer = self.engine.client.pacer.stats.rate_limited
         grid.add_row(
             f"{counts}  |  {done / elapsed:.2f} videos/s  |  429s: "
-            f"{pacer + self.engine.window.limited}"
+            f"{pacer + self.engine.concurrency_limited}"
         )
         return grid
 

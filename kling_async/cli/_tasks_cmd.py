@@ -11,7 +11,7 @@ import click
 
 from ..models import CAMERA_PRESETS, ImageToVideo, Task
 from ._common import client_options, command_runner, make_client
-from ._jobs import camera
+from ._jobs import LIVE_MODELS, camera
 
 KINDS = click.Choice(["image2video", "text2video"])
 
@@ -55,9 +55,9 @@ kind_option = click.option("--kind", type=KINDS, default="image2video", show_def
 @click.command("submit")
 @click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--prompt")
-@click.option("--model", default="kling-v2-6", show_default=True)
-@click.option("--mode", type=click.Choice(["std", "pro"]), default="std", show_default=True)
-@click.option("--duration", type=click.Choice(["5", "10"]), default="5", show_default=True)
+@click.option("--model", default="kling-v2-6", show_default=True, help=f"One of {LIVE_MODELS}.")
+@click.option("--mode", type=click.Choice(["std", "pro", "4k"]), default="std", show_default=True)
+@click.option("--duration", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--camera", type=click.Choice(list(CAMERA_PRESETS)))
 @click.option("--external-id", default=None, help="Your id for the task (unique per account).")
 @json_option
@@ -68,7 +68,7 @@ async def submit_command(
     prompt: str | None,
     model: str,
     mode: str,
-    duration: str,
+    duration: int,
     camera: str | None,
     external_id: str | None,
     as_json: bool,
@@ -86,7 +86,7 @@ async def submit_command(
         prompt=prompt,
         model=model,
         mode=mode,  # type: ignore[arg-type]
-        duration=int(duration),
+        duration=duration,
         external_task_id=external_id,
         camera_control=_camera(camera),
     )
