@@ -14,7 +14,6 @@ from pathlib import Path
 
 from _client import kling_client
 
-import kling_async as kling
 from kling_async._samples import sample_paths
 
 
@@ -23,14 +22,13 @@ async def main(image: Path, output: Path) -> Path:
         task = await client.image_to_video.create(
             image=image,
             prompt="the sun sinks slowly behind the hills",
-            model="kling-v1-5",
+            model="kling-v2-6",  # the legacy API; "kling-3.0-turbo" goes to the new one
             mode="pro",
             duration=5,
-            camera_control=kling.CameraControl.preset("zoom_in"),
         )
         print(f"submitted {task.task_id} (external id {task.external_task_id})")
         done = await client.image_to_video.wait(
-            task.task_id, on_progress=lambda t: print(f"  {t.status.value}")
+            task, on_progress=lambda t: print(f"  {t.status.value}")
         )
         path = await client.download(done, output)
         print(f"saved {path} ({done.videos[0].duration} s, {done.units} units)")

@@ -1,7 +1,8 @@
 """Start and end frames: the video travels from one image to another (``image_tail``).
 
-End frames need pro mode on most models; kling-v1-5 and kling-v1-6 also take an end frame
-alone.
+kling-v3 takes an end frame in every mode (std, pro, 4k); kling-v2-6 and kling-v2-5-turbo in
+pro (1080p) only, and kling-v2-6 only silent. No model of Kling's 2026 map takes an end frame
+without a start frame, and kling-3.0-turbo takes none.
 
     python examples/start_end_frames.py [START] [END] [OUTPUT]
 """
@@ -23,7 +24,7 @@ async def main(start: Path, end: Path, output: Path) -> Path:
         image=start,
         image_tail=end,
         prompt="a smooth transition",
-        model="kling-v2-1",
+        model="kling-v2-6",
         mode="pro",
         duration=5,
     )

@@ -1,4 +1,4 @@
-"""Text to video: a prompt, an aspect ratio, and optionally a built-in camera move.
+"""Text to video: a prompt, an aspect ratio and native audio (kling-v2-6, pro).
 
 python examples/text_to_video.py ["PROMPT"] [OUTPUT]
 """
@@ -11,16 +11,16 @@ from pathlib import Path
 
 from _client import kling_client
 
-import kling_async as kling
-
 
 async def main(prompt: str, output: Path) -> Path:
     async with kling_client(render=True) as client:
         task = await client.text_to_video.create(
             prompt=prompt,
+            model="kling-v2-6",
+            mode="pro",
+            sound=True,  # native audio: kling-v2-6 in pro (1080p) only
             aspect_ratio="9:16",
             duration=5,
-            camera_control=kling.CameraControl("forward_up"),
         )
         done = await client.text_to_video.wait(task.task_id)
         path = await client.download(done, output)

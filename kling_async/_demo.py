@@ -1,5 +1,6 @@
 """``kling-async demo``: animate the bundled samples on an in-process emulator with the batch
-engine. Each sample gets its own camera move (camera control needs kling-v1-5, pro, 5 s)."""
+engine, one live model each: kling-v2-6 with native audio and kling-v3 with a three-shot
+storyboard on the legacy API, kling-3.0-turbo on the new one."""
 
 from __future__ import annotations
 
@@ -10,28 +11,35 @@ from ._samples import sample_paths
 from .batch import OutcomeStatus, PollPolicy
 from .client import KlingClient
 from .emulator import Emulator, EmulatorConfig
-from .models import CameraControl, ImageToVideo
+from .models import ImageToVideo, Shot
 
-#: One camera move per sample, so the demo shows what ``camera_control`` does.
-CAMERA_MOVES: dict[str, str] = {
-    "sunset": "zoom_in",
-    "lighthouse": "tilt_up",
-    "planet": "roll_clockwise",
+#: What each sample shows: (what the demo line says, the request's fields).
+DEMO_SETUPS: dict[str, tuple[str, dict[str, object]]] = {
+    "sunset": ("kling-v2-6 pro+audio", {"model": "kling-v2-6", "mode": "pro", "sound": True}),
+    "lighthouse": (
+        "kling-v3 3 shots",
+        {
+            "model": "kling-v3",
+            "duration": 6,
+            "multi_prompt": (
+                Shot("the lighthouse at dusk", 2),
+                Shot("its lamp sweeps the sea", 2),
+                Shot("waves on the rocks", 2),
+            ),
+        },
+    ),
+    "planet": ("kling-3.0-turbo (new API)", {"model": "kling-3.0-turbo", "duration": 5}),
 }
 
 
 def demo_jobs() -> list[ImageToVideo]:
-    return [
-        ImageToVideo(
-            image=image,
-            prompt=f"a gentle camera move over the {image.stem}",
-            model="kling-v1-5",
-            mode="pro",
-            duration=5,
-            camera_control=CameraControl.preset(CAMERA_MOVES.get(image.stem, "zoom_in")),
+    jobs = []
+    for image in sample_paths():
+        _, fields = DEMO_SETUPS.get(image.stem, ("", {}))
+        jobs.append(
+            ImageToVideo(image=image, prompt=f"gentle motion over the {image.stem}", **fields)  # type: ignore[arg-type]
         )
-        for image in sample_paths()
-    ]
+    return jobs
 
 
 async def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> list[Path]:
@@ -51,8 +59,8 @@ async def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> list[P
         async with client:
             run = client.batch(demo_jobs(), output_dir=out_dir, poll=PollPolicy(min_interval=0.25))
             async for outcome in run:
-                move = CAMERA_MOVES.get(outcome.name, "")
-                echo(f"  {outcome.name:<12} {move:<16} {outcome.status.value:<10} {outcome.path}")
+                what = DEMO_SETUPS.get(outcome.name, ("", {}))[0]
+                echo(f"  {outcome.name:<12} {what:<26} {outcome.status.value:<10} {outcome.path}")
                 if outcome.status in (OutcomeStatus.SUCCEEDED, OutcomeStatus.SKIPPED):
                     assert outcome.path is not None
                     paths.append(outcome.path)

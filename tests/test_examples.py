@@ -59,25 +59,24 @@ def test_pipeline_post_processes_every_video(tmp_path: Path) -> None:
     assert stdout.count("post-processed") == 3
 
 
-def test_camera_moves_each_make_a_different_video(tmp_path: Path) -> None:
-    run_example("camera_moves.py", str(SAMPLES / "sunset.png"), "v", cwd=tmp_path)
-    made = sorted((tmp_path / "v").glob("*.mp4"))
-    assert [p.stem for p in made] == [
-        "sunset-pan_left",
-        "sunset-roll",
-        "sunset-tilt_up",
-        "sunset-zoom_in",
-    ]
-    last_frames = {p.stem: frames(p)[-1].to_image().tobytes() for p in made}
-    assert len(set(last_frames.values())) == 4  # four different moves, four different ends
+def test_multi_shot_storyboard_on_kling_v3(tmp_path: Path) -> None:
+    stdout = run_example("multi_shot.py", str(SAMPLES / "lighthouse.png"), "s.mp4", cwd=tmp_path)
+    assert "3 shots, 9 s, legacy API, about 27 units" in stdout  # 4k: 3 units a second
+    assert len(frames(tmp_path / "s.mp4")) == 9 * 24 + 2  # the emulator's 24 fps, 9 s
 
 
-def test_start_end_frames_motion_brush_and_text_to_video(tmp_path: Path) -> None:
+def test_new_api_example_uses_kling_3_0_turbo(tmp_path: Path) -> None:
+    stdout = run_example("new_api.py", str(SAMPLES), "v", cwd=tmp_path)
+    assert "created 3 tasks on the new API" in stdout
+    assert stdout.count("succeeded (8.0 units)") == 3  # 1080p: 1 unit a second
+    made = sorted(p.name for p in (tmp_path / "v").glob("*.mp4"))
+    assert made == ["lighthouse.mp4", "planet.mp4", "sunset.mp4"]
+    assert len(frames(tmp_path / "v" / "planet.mp4")) == 8 * 24 + 2
+
+
+def test_start_end_frames_and_text_to_video(tmp_path: Path) -> None:
     run_example("start_end_frames.py", cwd=tmp_path)
     assert len(frames(tmp_path / "transition.mp4")) == 122
-    brush = run_example("motion_brush.py", cwd=tmp_path)
-    assert "(530, 201), (530, 171), (530, 131)" in brush  # top-left points became bottom-left
-    assert (tmp_path / "motion-brush.mp4").stat().st_size > 1000
     run_example("text_to_video.py", "a red kite", cwd=tmp_path)
     portrait = frames(tmp_path / "text.mp4")[0]
     assert (portrait.width, portrait.height) == (360, 640)  # 9:16
