@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,24 @@ def test_testing_with_the_emulator_passes_under_pytest(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout
+
+
+def test_no_user_facing_text_names_a_retired_model() -> None:
+    """README, examples and every command's --help use live models only."""
+    from click.testing import CliRunner
+
+    from kling_async._catalog import RETIRED
+    from kling_async.cli import main
+
+    texts = {"README.md": (ROOT / "README.md").read_text()}
+    texts.update({p.name: p.read_text() for p in EXAMPLES.glob("*.py")})
+    runner = CliRunner()
+    for command in [None, *main.commands]:  # type: ignore[attr-defined]
+        args = ["--help"] if command is None else [command, "--help"]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        texts[f"kling-async {command or ''} --help"] = result.output
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, RETIRED)) + r")(?![\w.-])")
+    found = {where: pattern.findall(text) for where, text in texts.items()}
+    assert {k: v for k, v in found.items() if v} == {}
+    assert len(texts) > 15  # the README, every example and every command were read
