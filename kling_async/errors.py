@@ -20,8 +20,11 @@
     │   └── APITimeoutError (also TimeoutError)  ... because a timeout ran out
     ├── ResponseFormatError                      an answer the SDK cannot read
     ├── TaskFailedError                          the task ended ``failed``
+    ├── CreateUnconfirmedError                   a create may have reached the server
     ├── TaskTimeoutError (also TimeoutError)     ``wait`` ran past its deadline
-    └── DownloadError                            a result file could not be fetched whole
+    ├── DownloadError                            a result file could not be fetched whole
+    └── JournalError                             a batch journal that cannot be used
+        └── JournalLockedError                   ... because another run holds it
 """
 
 from __future__ import annotations
@@ -148,6 +151,22 @@ class TaskFailedError(KlingError):
         super().__init__(f"task {task.task_id} failed: {task.status_message or 'no reason given'}")
 
 
+class CreateUnconfirmedError(KlingError):
+    """A create may have reached the server, and the SDK could not find out whether it did
+    (the answer was lost or unreadable and the lookup by ``external_task_id`` failed too).
+
+    Never send it again blindly: look it up with ``get(external_task_id)`` (or rerun the
+    batch, which does). ``__cause__`` is the failure that left it unconfirmed."""
+
+    def __init__(self, external_task_id: str, cause: BaseException) -> None:
+        self.external_task_id = external_task_id
+        self.cause = cause
+        super().__init__(
+            f"the create may have reached the server ({type(cause).__name__}: {cause}); "
+            f"look it up by external_task_id {external_task_id!r} before creating it again"
+        )
+
+
 class TaskTimeoutError(KlingError, TimeoutError):
     """``wait`` reached its deadline before the task ended. The task may still finish."""
 
@@ -167,6 +186,27 @@ class DownloadError(KlingError):
         #: True when the transfer broke off and can continue from the bytes already saved.
         self.resumable = resumable
         super().__init__(message)
+
+
+class JournalError(KlingError):
+    """A batch journal that cannot be used (corrupt, of an unknown schema, unwritable).
+    ``path`` is the file; the message says what to do."""
+
+    def __init__(self, path: object, message: str) -> None:
+        self.path = path
+        super().__init__(f"journal {path}: {message}")
+
+
+class JournalLockedError(JournalError):
+    """Another run (process) is using the same journal: one run per output folder.
+    ``holder`` describes that process (pid, host, since when)."""
+
+    def __init__(self, path: object, holder: str) -> None:
+        self.holder = holder
+        super().__init__(
+            path,
+            f"in use by another run ({holder}); wait for it to end, or use another output folder",
+        )
 
 
 #: Kling code -> exception class. One table: the transport never decides by message text,

@@ -170,9 +170,11 @@ async def test_ambiguous_create_with_lookup_down_says_how_to_recover(
     emu.inject("lost_create")
     emu.inject("5000", count=10, route="query")
     async with fast_client(emu) as client:
-        with pytest.raises(kling.ServerError) as caught:
+        with pytest.raises(kling.CreateUnconfirmedError) as caught:
             await client.image_to_video.create(image=png(), external_task_id="unsure")
-    assert any("get('unsure')" in note for note in caught.value.__notes__)
+    assert caught.value.external_task_id == "unsure"
+    assert isinstance(caught.value.cause, kling.ServerError)  # the lookup's failure
+    assert "'unsure'" in str(caught.value)
     assert emu.stats()["creates"] == 1
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from pathlib import Path
@@ -20,22 +21,27 @@ from typing import TYPE_CHECKING, Any
 import aiofiles.os
 import attrs
 
-from .. import _catalog, _wire
+from .. import _catalog
 from ..errors import (
     BalanceExhaustedError,
     ConcurrencyLimitError,
+    CreateUnconfirmedError,
     KlingError,
     NotFoundError,
+    RateLimitError,
     TaskFailedError,
+    TaskTimeoutError,
     ValidationError,
 )
 from ..models import ImageToVideo, Task, TextToVideo
-from ..resources._tasks import TaskResource, new_external_id
+from ..resources._create import nothing_created
+from ..resources._tasks import TaskResource
 from ..validation import Plan, validate
 from ._identity import job_identity, job_name
 from ._journal import JobRecord, Journal
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
+from ._submitter import Attempt, Submitter
 from ._window import ConcurrencyWindow
 
 if TYPE_CHECKING:
@@ -77,18 +83,31 @@ class _Work:
     submitted: float | None = None
     ended: float | None = None
     task: Task | None = None
-    #: The external id to create under, and whether a crashed run may already have used it.
-    external_id: str | None = None
-    check_first: bool = False
+    #: Units this run counted against ``max_units`` for it (given back if nothing was made).
+    charged: float = 0.0
     #: Where the job is now, for progress displays (see ``BatchEngine.states``).
     state: str = "queued"
+    #: True once its outcome is out (a job is reported exactly once).
+    reported: bool = False
+
+    @property
+    def output(self) -> str | None:
+        return self.record.output
+
+
+#: Engines closing after their iterator was abandoned (a reference, so none is collected).
+_CLOSING: set[asyncio.Task[None]] = set()
 
 
 class BatchEngine:
     """A long-lived engine: ``await engine.submit(job)`` as jobs arrive, ``async for outcome in
-    engine.outcomes()`` as they finish; ``await engine.finish()`` says no more jobs will come.
+    engine.outcomes()`` as they finish; ``await engine.finish()`` says no more jobs will come;
+    ``await engine.close()`` (or ``async with``) stops it. The first ``submit`` starts it.
 
     ``client.batch(jobs, output_dir=...)`` wraps it for a finite (or async) iterable.
+
+    Every job gets exactly one outcome, whatever fails: an exception in any step of a job
+    becomes that job's outcome. One run at a time per journal (``JournalLockedError``).
     """
 
     def __init__(
@@ -110,19 +129,28 @@ class BatchEngine:
             raise ValidationError("downloads", downloads, "must be at least 1")
         if max_in_flight is not None and max_in_flight < 1:
             raise ValidationError("max_in_flight", max_in_flight, "must be at least 1")
+        if initial_window < 1:
+            raise ValidationError("initial_window", initial_window, "must be at least 1")
+        if max_units is not None and not max_units >= 0:
+            raise ValidationError("max_units", max_units, "must be a number of units >= 0")
+        if prefetch < 1:
+            raise ValidationError("prefetch", prefetch, "must be at least 1")
         self.client = client
         self.output_dir = Path(output_dir)
-        self.journal = Journal(Path(journal) if journal else self.output_dir / ".kling-journal.db")
+        journal_path = Path(journal) if journal else self.output_dir / ".kling-journal.db"
+        self.journal = Journal(journal_path, folder=self.output_dir)
         self._initial_window = initial_window
         self.max_in_flight = max_in_flight
         #: One concurrency window per model family (Kling counts the parallel-task limit per
         #: model version); all share the dispatcher's condition.
         self.windows: dict[str, ConcurrencyWindow] = {}
         self.poller = Poller(client, poll or PollPolicy(), callbacks=callbacks)
+        #: The units the journal may commit in all, across runs (None: no limit).
         self.max_units = max_units
         self.unit_cost = unit_cost
         self.summary = BatchSummary()
         self._retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
+        self.submitter = Submitter(self.journal, self._retry)
         self._intake: asyncio.Queue[Job | object] = asyncio.Queue(maxsize=prefetch)
         self._ready: deque[_Work] = deque()
         self._ready_changed = asyncio.Condition()  # also every window's condition
@@ -135,10 +163,13 @@ class BatchEngine:
         self._reported = 0
         self._input_done = False
         self._started_at = 0.0
+        #: Units committed: by earlier runs of this journal, and by this run's creates.
         self._committed_units = 0.0
         self._halt: str | None = None
         self._requests_at_start = 0
         self._running = False
+        self._closed = False
+        self._start_lock = asyncio.Lock()
         #: How many jobs are in each state right now: queued, submitting, running,
         #: downloading, done, failed, skipped, invalid. For progress displays.
         self.states: Counter[str] = Counter()
@@ -173,20 +204,30 @@ class BatchEngine:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> BatchEngine:
-        """Open the journal and start the workers (``async with`` does it for you)."""
-        if self._running:
+        """Lock and open the journal and start the workers (``async with`` or the first
+        ``submit`` does it for you). Raises ``JournalLockedError`` when another run uses the
+        same journal, ``JournalError`` when it cannot be used."""
+        async with self._start_lock:
+            if self._running:
+                return self
+            if self._closed:
+                raise RuntimeError("this BatchEngine was closed; make a new one")
+            await self.journal.open()
+            try:
+                self._committed_units = await self.journal.committed_units()
+            except BaseException:
+                await self.journal.close()
+                raise
+            self._running = True
+            self._started_at = time.monotonic()
+            self._requests_at_start = self.client._transport.requests_sent
+            self._spawn(self.poller.run(), "poller")
+            self._spawn(self._dispatch(), "dispatcher")
+            for i in range(4):
+                self._spawn(self._prepare(), f"preparer-{i}")
+            for i in range(self._download_workers):
+                self._spawn(self._download(), f"downloader-{i}")
             return self
-        await self.journal.open()
-        self._running = True
-        self._started_at = time.monotonic()
-        self._requests_at_start = self.client._transport.requests_sent
-        self._spawn(self.poller.run(), "poller")
-        self._spawn(self._dispatch(), "dispatcher")
-        for i in range(4):
-            self._spawn(self._prepare(), f"preparer-{i}")
-        for i in range(self._download_workers):
-            self._spawn(self._download(), f"downloader-{i}")
-        return self
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=f"kling-batch-{name}")
@@ -195,12 +236,16 @@ class BatchEngine:
 
     def _worker_ended(self, task: asyncio.Task[None]) -> None:
         self._workers.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("batch worker %s crashed: %r", task.get_name(), task.exception())
-            self._outcomes.put_nowait(task.exception())
+        if task.cancelled() or task.exception() is None:
+            return
+        # A worker never ends on its own: each job's failure is that job's outcome. Should
+        # one die all the same (a bug), the consumer hears of it instead of waiting forever.
+        log.error("batch worker %s crashed: %r", task.get_name(), task.exception())
+        self._outcomes.put_nowait(task.exception())
 
     async def close(self) -> None:
         """Stop at once: no new creates; running tasks stay recorded for the next run."""
+        self._closed = True
         if not self._running:
             return
         self._running = False
@@ -208,6 +253,21 @@ class BatchEngine:
             task.cancel()
         await asyncio.gather(*self._workers, *self._submits, return_exceptions=True)
         await self.journal.close()
+
+    def abandon(self) -> None:
+        """Stop creating now, from synchronous code (an iterator nobody reads any more):
+        cancels the workers at once and closes the journal in the background."""
+        if not self._running or self._halt == _ABANDONED:
+            return
+        self._halt = _ABANDONED
+        for task in [*self._workers, *self._submits]:
+            task.cancel()
+        try:
+            closing = asyncio.get_running_loop().create_task(self.close())
+        except RuntimeError:  # no loop any more (interpreter exit): nothing left to run
+            return
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)
 
     async def __aenter__(self) -> BatchEngine:
         return await self.start()
@@ -217,11 +277,14 @@ class BatchEngine:
 
     # -- the public flow -------------------------------------------------------------
     async def submit(self, job: Job) -> None:
-        """Queue one job; waits while the engine has enough on hand (back-pressure)."""
+        """Queue one job; waits while the engine has enough on hand (back-pressure). Starts
+        the engine if it is not running yet."""
         if self._input_done:
             raise RuntimeError("submit: finish() was already called")
         if not isinstance(job, ImageToVideo | TextToVideo):
             raise ValidationError("job", type(job).__name__, "must be ImageToVideo or TextToVideo")
+        if not self._running:
+            await self.start()
         self._accepted += 1
         self.states["queued"] += 1
         await self._intake.put(job)
@@ -233,10 +296,17 @@ class BatchEngine:
 
     async def outcomes(self) -> AsyncIterator[Outcome]:
         """Outcomes in the order jobs end. Ends after ``finish()`` once all are reported."""
+        if not self._running and not self._closed:
+            await self.start()
         yielded = 0
         while True:
             if self._input_done and yielded >= self._accepted:
                 return  # every job's outcome was handed out (not merely reported)
+            if not self._running:
+                raise RuntimeError(
+                    "the engine was closed before every job had an outcome; "
+                    "the journal keeps them for the next run"
+                )
             item = await self._outcomes.get()
             if item is _DONE:
                 continue
@@ -254,6 +324,9 @@ class BatchEngine:
         error: BaseException | None = None,
         path: Path | None = None,
     ) -> None:
+        if work.reported:
+            return
+        work.reported = True
         now = time.monotonic() - self._started_at
         timings = Timings(
             queued=work.queued, submitted=work.submitted, ended=work.ended, finished=now
@@ -278,6 +351,17 @@ class BatchEngine:
         if self._input_done and self._reported >= self._accepted:
             self._outcomes.put_nowait(_DONE)
 
+    async def _fail(self, work: _Work, exc: BaseException, *, holds_slot: bool) -> None:
+        """Any exception in a job's step: that job's outcome (and its slot back)."""
+        if holds_slot:
+            with contextlib.suppress(Exception):
+                await self.window_for(work).release(completed=False)
+        if isinstance(exc, CreateUnconfirmedError):
+            exc.add_note("run the batch again: it looks the task up before creating anything")
+        elif not isinstance(exc, KlingError):
+            log.error("job %s: unexpected %r", work.name, exc, exc_info=exc)
+        self._report(work, OutcomeStatus.FAILED, error=exc)
+
     def finalize_summary(self) -> BatchSummary:
         """The summary with the run's time, requests and learned limits filled in."""
         s = self.summary
@@ -297,42 +381,57 @@ class BatchEngine:
             job = await self._intake.get()
             assert isinstance(job, ImageToVideo | TextToVideo)
             queued = time.monotonic() - self._started_at
-            try:  # validation first: it reads only headers, and says best what is wrong
-                plan = await validate(
-                    job, api=self.client.api, allow_unknown_models=self.client.allow_unknown_models
-                )
-                self._resource(job).check_credentials(plan)
-                job_id = await job_identity(job)
-            except (ValidationError, OSError) as exc:
-                error = (
-                    exc
-                    if isinstance(exc, ValidationError)
-                    else ValidationError("image", str(exc), "cannot be read")
-                )
-                work = _Work(job, "", job_name(job, "invalid"), _empty_record(), queued)
-                self._report(work, OutcomeStatus.INVALID, error=error)
-                continue
-            name = job_name(job, job_id)
-            if job_id in self._active:  # the same content twice in one batch: done once,
-                twin = _Work(job, job_id, name, _empty_record(), queued, plan)  # reported twice
-                self._active[job_id].append(twin)
-                continue
-            self._active[job_id] = []
-            record = await self.journal.get(job_id)
-            if record is None:
-                output = str(self.output_dir / f"{name}.mp4")
-                record = await self.journal.claim(job_id, name, _kind(job), output)
-            work = _Work(job, job_id, name, record, queued, plan)
-            if record.state == "submitting" and record.external_task_id:
-                work.external_id, work.check_first = record.external_task_id, True
-            await self._route(work)
+            work = _Work(job, "", job_name(job, "invalid"), _empty_record(), queued)
+            try:
+                await self._prepare_one(work)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # whatever broke: this job's outcome, not the batch's
+                # before its identity is known the job is unusable; after, it failed
+                status = OutcomeStatus.FAILED if work.job_id else OutcomeStatus.INVALID
+                if status is OutcomeStatus.INVALID and not isinstance(exc, ValidationError):
+                    exc = ValidationError("job", type(exc).__name__, f"cannot be prepared: {exc}")
+                self._report(work, status, error=exc)
+
+    async def _prepare_one(self, work: _Work) -> None:
+        job = work.job
+        try:  # validation first: it reads only headers, and says best what is wrong
+            work.plan = await validate(
+                job, api=self.client.api, allow_unknown_models=self.client.allow_unknown_models
+            )
+            self._resource(job).check_credentials(work.plan)
+            work.job_id = await job_identity(job)
+        except (ValidationError, OSError, ValueError) as exc:
+            error = (
+                exc
+                if isinstance(exc, ValidationError)
+                else ValidationError("image", str(exc), "cannot be read")
+            )
+            work.job_id = ""
+            self._report(work, OutcomeStatus.INVALID, error=error)
+            return
+        work.name = job_name(job, work.job_id)
+        if work.job_id in self._active:  # the same content twice in one batch: done once,
+            self._active[work.job_id].append(work)  # reported twice
+            return
+        self._active[work.job_id] = []
+        record = await self.journal.get(work.job_id)
+        if record is None:
+            record = await self.journal.claim(work.job_id, work.name, _kind(job))
+        elif record.output is None:  # an unusable path (outside the folder): a new name
+            record = await self.journal.reclaim(record)
+        work.record = record
+        await self._route(work)
+
+    def _path(self, work: _Work) -> Path:
+        assert work.record.output is not None
+        return self.output_dir / work.record.output
 
     async def _route(self, work: _Work) -> None:
         record = work.record
         state = record.state
-        output = Path(record.output) if record.output is not None else None
-        if state == "done" and output is not None and await aiofiles.os.path.exists(output):
-            self._report(work, OutcomeStatus.SKIPPED, path=output)
+        if state == "done" and await aiofiles.os.path.exists(self._path(work)):
+            self._report(work, OutcomeStatus.SKIPPED, path=self._path(work))
             return
         if state in ("submitted", "finished", "downloading", "done") and record.task_id:
             await self.window_for(work).force_acquire()
@@ -341,7 +440,7 @@ class BatchEngine:
             if state == "submitted":
                 self._track(work, record.task_id)
             else:  # ended remotely: fetch its current URL and download it again or on
-                await self._refetch_and_download(work, record.task_id)
+                await self._guarded(self._refetch_and_download(work, record.task_id), work)
             return
         async with self._ready_changed:
             self._ready.append(work)
@@ -355,6 +454,15 @@ class BatchEngine:
     def _total_limit(self) -> int:
         return sum(w.limit for w in self.windows.values()) or self._initial_window
 
+    async def _guarded(self, step: Any, work: _Work, *, holds_slot: bool = True) -> None:
+        """Run one step of a job; any exception it raises becomes the job's outcome."""
+        try:
+            await step
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._fail(work, exc, holds_slot=holds_slot)
+
     async def _refetch_and_download(self, work: _Work, task_id: str) -> None:
         try:
             task = await self._resource(work.job).get(task_id, api=_wire_of(work))
@@ -367,10 +475,6 @@ class BatchEngine:
                 "the task from an earlier run is gone from the server and its video is not "
                 "on disk; run again to create it anew",
             )
-        except KlingError as exc:
-            await self.window_for(work).release(completed=False)
-            self._report(work, OutcomeStatus.FAILED, error=exc)
-            return
         await self._ended(work, task)
 
     # -- stage 2: dispatch -----------------------------------------------------------
@@ -401,69 +505,71 @@ class BatchEngine:
             if self._halt is not None:
                 self._report(work, OutcomeStatus.FAILED, error=NotSentError(self._halt))
                 continue
-            cost = float(self.unit_cost(work.job))
-            if self.max_units is not None and self._committed_units + cost > self.max_units:
-                reason = (
-                    f"max_units {self.max_units:g} reached "
-                    f"({self._committed_units:g} committed, this job needs {cost:g})"
-                )
-                await self.window_for(work).release(completed=False)
-                self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason))
-                continue
-            self._committed_units += cost
-            submit = asyncio.create_task(self._submit(work, cost), name=f"kling-submit-{work.name}")
-            self._submits.add(submit)
-            submit.add_done_callback(self._submits.discard)
+            await self._guarded(self._start_submit(work), work)
 
-    async def _submit(self, work: _Work, cost: float) -> None:
-        resource = self._resource(work.job)
+    async def _start_submit(self, work: _Work) -> None:
+        already = work.record.state == "submitting"  # counted in the journal's sum already
+        cost = 0.0 if already else float(self.unit_cost(work.job))
+        if self.max_units is not None and self._committed_units + cost > self.max_units:
+            reason = (
+                f"max_units {self.max_units:g} reached ({self._committed_units:g} committed "
+                f"in this folder's journal, across runs; this job needs {cost:g})"
+            )
+            await self.window_for(work).release(completed=False)
+            self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason))
+            return
+        self._committed_units += cost
+        work.charged = cost
+        submit = asyncio.create_task(self._submit(work), name=f"kling-submit-{work.name}")
+        self._submits.add(submit)
+        submit.add_done_callback(self._submits.discard)
+
+    async def _submit(self, work: _Work) -> None:
         window = self.window_for(work)
         assert work.plan is not None
-        external_id = work.external_id or work.job.external_task_id or new_external_id()
         self._move(work, "submitting")
+        attempt = Attempt(
+            work.job,
+            work.job_id,
+            work.plan,
+            work.record,
+            self._resource(work.job),
+            cost=work.charged or (work.record.cost or 0.0),
+        )
         try:
-            if work.check_first:  # a crashed run may have created it: look before sending
-                found = await resource._reconcile(external_id, work.plan.wire)
-                if found is not None:
-                    await self._created(work, found)
-                    return
-            await self.journal.update(
-                work.job_id,
-                "submitting",
-                external_task_id=external_id,
-                attempts=work.record.attempts + 1,
-            )
-            call = await _wire.build(
-                attrs.evolve(work.job, external_task_id=external_id), work.plan
-            )
-            task = await resource.submit(call, policy=self._retry)
-        except ConcurrencyLimitError:
-            self._committed_units -= cost
+            task = await self.submitter.send(attempt)
+        except asyncio.CancelledError:
+            raise
+        except (ConcurrencyLimitError, RateLimitError):
+            self._uncharge(work)
             await window.over_limit()
-            work.external_id, work.check_first = external_id, False  # 1303: surely not created
+            work.record = attrs.evolve(
+                work.record,
+                state="pending",
+                external_task_id=attempt.external_id,
+                generation=attempt.generation,
+            )
             async with self._ready_changed:
                 self._move(work, "queued")
                 self._ready.appendleft(work)  # first in line for the next free slot
                 self._ready_changed.notify_all()
             return
         except BalanceExhaustedError as exc:
-            self._committed_units -= cost
+            self._uncharge(work)
             self._halt = f"the resource pack is used up ({exc.message})"
             await window.release(completed=False)
-            await self.journal.update(work.job_id, "pending")
             self._report(work, OutcomeStatus.FAILED, error=exc)
             return
-        except KlingError as exc:
-            self._committed_units -= cost
-            await window.release(completed=False)
-            # a create whose fate is unknown stays 'submitting': the next run reconciles it
-            if not isinstance(exc, ValidationError) and _may_exist(exc):
-                exc.add_note(f"re-run the batch to reconcile it by external_task_id {external_id}")
-            else:
-                await self.journal.update(work.job_id, "failed", error=str(exc))
-            self._report(work, OutcomeStatus.FAILED, error=exc)
+        except Exception as exc:
+            if nothing_created(exc) or attempt.external_id is None:
+                self._uncharge(work)
+            await self._fail(work, exc, holds_slot=True)
             return
-        await self._created(work, task)
+        await self._guarded(self._created(work, task), work)
+
+    def _uncharge(self, work: _Work) -> None:
+        self._committed_units -= work.charged
+        work.charged = 0.0
 
     async def _created(self, work: _Work, task: Task) -> None:
         await self.window_for(work).accepted()
@@ -475,12 +581,27 @@ class BatchEngine:
 
     def _track(self, work: _Work, task_id: str) -> None:
         job = work.job
+        timeout = self.poller.policy.task_timeout
 
         async def on_end(task: Task) -> None:
-            await self._ended(work, task)
+            await self._guarded(self._ended(work, task), work)
+
+        async def on_timeout() -> None:
+            # the task may still finish: the journal keeps it 'submitted' for a rerun
+            error = TaskTimeoutError(task_id, timeout, work.task)
+            error.add_note("run the batch again later: it picks the task up where it is")
+            await self._fail(work, error, holds_slot=True)
 
         key = (job.model, job.mode, int(job.duration))
-        tracked = Tracked(task_id, _kind(job), key, time.monotonic(), on_end, _wire_of(work))
+        tracked = Tracked(
+            task_id,
+            _kind(job),
+            key,
+            time.monotonic(),
+            on_end,
+            _wire_of(work),
+            on_timeout=on_timeout,
+        )
         self.poller.track(tracked)
 
     # -- stage 3: ended ---------------------------------------------------------------
@@ -504,17 +625,14 @@ class BatchEngine:
     async def _download(self) -> None:
         while True:
             work = await self._downloads.get()
-            record = work.record
-            assert work.task is not None
-            assert record.output is not None
-            await self.journal.update(work.job_id, "downloading")
-            try:
-                path = await self.client.download(work.task, record.output)
-            except (KlingError, OSError) as exc:  # the journal keeps it for the next run
-                self._report(work, OutcomeStatus.FAILED, error=exc)
-                continue
-            await self.journal.update(work.job_id, "done")
-            self._report(work, OutcomeStatus.SUCCEEDED, path=path)
+            await self._guarded(self._download_one(work), work, holds_slot=False)
+
+    async def _download_one(self, work: _Work) -> None:
+        assert work.task is not None
+        await self.journal.update(work.job_id, "downloading")
+        path = await self.client.download(work.task, self._path(work))
+        await self.journal.update(work.job_id, "done")
+        self._report(work, OutcomeStatus.SUCCEEDED, path=path)
 
     def _resource(self, job: Job) -> TaskResource[Any]:
         if isinstance(job, TextToVideo):
@@ -526,6 +644,7 @@ class BatchEngine:
         return await self.poller.notify(task)
 
 
+_ABANDONED = "the batch's outcomes are no longer read (its iterator was abandoned)"
 _FINAL_STATE = {
     OutcomeStatus.SUCCEEDED: "done",
     OutcomeStatus.FAILED: "failed",
@@ -539,12 +658,6 @@ class NotSentError(KlingError):
     state this SDK does not know. Its journal row stays pending: a rerun picks it up."""
 
 
-def _may_exist(exc: KlingError) -> bool:
-    from ..errors import APIConnectionError, ServerError
-
-    return isinstance(exc, APIConnectionError | ServerError) and not isinstance(exc, NotFoundError)
-
-
 def _wire_of(work: _Work) -> str:
     return work.plan.wire if work.plan is not None else "legacy"
 
@@ -554,12 +667,67 @@ def _kind(job: Job) -> str:
 
 
 def _empty_record() -> JobRecord:
-    return JobRecord("", "", "", "invalid", None, None, None, None, None, 0)
+    return JobRecord("", "", "", "", None, None, None, None, None, 0)
+
+
+class _RunIterator:
+    """The iterator of a ``BatchRun``. It holds the engine but nothing holds it, so when a
+    caller ``break``s out of ``async for`` and drops it, it is collected at once — and stops
+    the engine from creating anything more."""
+
+    def __init__(self, engine: BatchEngine, jobs: Iterable[Job] | AsyncIterable[Job]) -> None:
+        self._gen = _run(engine, jobs)
+        self._engine = weakref.ref(engine)
+
+    def __aiter__(self) -> _RunIterator:
+        return self
+
+    async def __anext__(self) -> Outcome:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        await self._gen.aclose()
+
+    def __del__(self) -> None:
+        engine = self._engine()
+        if engine is not None:
+            engine.abandon()
+
+
+async def _run(
+    engine: BatchEngine, jobs: Iterable[Job] | AsyncIterable[Job]
+) -> AsyncGenerator[Outcome, None]:
+    async with engine:
+
+        async def feed() -> None:
+            try:
+                if isinstance(jobs, AsyncIterable):
+                    async for job in jobs:
+                        await engine.submit(job)
+                else:
+                    for job in jobs:
+                        await engine.submit(job)
+            except Exception as exc:  # the input itself failed: say so to the consumer
+                engine._outcomes.put_nowait(exc)
+                return
+            await engine.finish()
+
+        feeder = asyncio.create_task(feed(), name="kling-batch-feeder")
+        try:
+            async for outcome in engine.outcomes():
+                yield outcome
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+            engine.finalize_summary()
 
 
 class BatchRun:
     """What ``client.batch(...)`` returns: iterate it for outcomes as they finish; read
-    ``summary`` afterwards. ``async with`` it to be sure the engine stops if you leave early."""
+    ``summary`` afterwards. ``async with`` it to be sure the engine stops if you leave early;
+    without it, leaving the loop (``break``) stops the engine as soon as the loop's iterator
+    is dropped."""
 
     def __init__(
         self,
@@ -570,49 +738,25 @@ class BatchRun:
     ) -> None:
         self.engine = BatchEngine(client, output_dir, **options)
         self._jobs = jobs
-        self._iterator: AsyncGenerator[Outcome, None] | None = None
+        self._iterator: weakref.ref[_RunIterator] | None = None
+        self._strong: _RunIterator | None = None
 
     @property
     def summary(self) -> BatchSummary:
         return self.engine.finalize_summary()
 
-    def __aiter__(self) -> AsyncIterator[Outcome]:
-        if self._iterator is None:
-            self._iterator = self._run()
-        return self._iterator
+    def __aiter__(self) -> _RunIterator:
+        current = self._iterator() if self._iterator is not None else None
+        if current is None:
+            current = _RunIterator(self.engine, self._jobs)
+            self._iterator = weakref.ref(current)
+        return current
 
     async def __aenter__(self) -> BatchRun:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._iterator is not None:
-            await self._iterator.aclose()
+        current = self._iterator() if self._iterator is not None else None
+        if current is not None:
+            await current.aclose()
         await self.engine.close()
-
-    async def _run(self) -> AsyncGenerator[Outcome, None]:
-        engine = self.engine
-        jobs = self._jobs
-        async with engine:
-
-            async def feed() -> None:
-                try:
-                    if isinstance(jobs, AsyncIterable):
-                        async for job in jobs:
-                            await engine.submit(job)
-                    else:
-                        for job in jobs:
-                            await engine.submit(job)
-                except Exception as exc:  # the input itself failed: say so to the consumer
-                    engine._outcomes.put_nowait(exc)
-                    return
-                await engine.finish()
-
-            feeder = asyncio.create_task(feed(), name="kling-batch-feeder")
-            try:
-                async for outcome in engine.outcomes():
-                    yield outcome
-            finally:
-                feeder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await feeder
-                engine.finalize_summary()

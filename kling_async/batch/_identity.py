@@ -17,6 +17,7 @@ import attrs
 
 from .. import _images
 from ..models import CameraControl, DynamicMask, ImageToVideo, TextToVideo
+from ..resources._create import GENERATED_PREFIX
 
 _IMAGE_FIELDS = ("image", "image_tail", "static_mask")
 
@@ -72,14 +73,35 @@ async def job_identity(job: ImageToVideo | TextToVideo) -> str:
     return await asyncio.to_thread(content_hash, job)
 
 
+#: A name's cap in UTF-8 bytes: with ``-<id8>-<n>.mp4.part.json`` it stays under the 255
+#: bytes most file systems allow for one path component.
+MAX_NAME_BYTES = 200
+
+
+def cap_bytes(text: str, limit: int = MAX_NAME_BYTES) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+def external_id_for(salt: str, job_id: str, generation: int) -> str:
+    """The external id a batch creates a job under: derived from the job's content hash, the
+    journal's salt and how many times the job was created anew. The same job in the same
+    folder always gets the same id, so even a lost journal cannot make it billed twice: the
+    server refuses the id as taken and the SDK looks the task up instead."""
+    digest = hashlib.sha256(f"{salt}:{job_id}:{generation}".encode()).hexdigest()[:32]
+    return f"{GENERATED_PREFIX}{digest}"
+
+
 def job_name(job: ImageToVideo | TextToVideo, job_id: str) -> str:
-    """A file-system-safe name: the image's file stem where there is one, else the hash."""
+    """A file-system-safe name: the image's file stem where there is one, else the hash;
+    at most ``MAX_NAME_BYTES`` bytes."""
     for value in (getattr(job, "image", None), getattr(job, "image_tail", None)):
         if isinstance(value, os.PathLike) or (
             isinstance(value, str) and "." in value and not value.startswith(("http", "data:"))
         ):
             stem = Path(value).stem
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
+            safe = cap_bytes(safe).rstrip("._")
             if safe:
-                return safe[:100]
+                return safe
     return f"job-{job_id[:12]}"

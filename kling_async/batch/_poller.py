@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from ..errors import KlingError, NotFoundError
+from .._convert import split_tasks_from_wire
+from ..errors import KlingError, NotFoundError, ResponseFormatError, ValidationError
 from ..models import Task, TaskStatus
 from ..resources.task_queries import MAX_IDS_PER_QUERY
 
@@ -40,6 +41,18 @@ class PollPolicy:
     unknown_share: float = 0.25
     #: From this many tasks in flight, one list request replaces the single queries.
     list_threshold: int = 3
+    #: Seconds after its create (or after a rerun picked it up) that a task may take before
+    #: its job ends as ``TaskTimeoutError``; the journal keeps it, so a rerun looks again.
+    task_timeout: float = 1200.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("min_interval", "max_interval", "unknown_share", "task_timeout"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValidationError(name, value, "must be a positive number of seconds")
+        if self.min_interval > self.max_interval:
+            limit = f"must not exceed max_interval {self.max_interval}"
+            raise ValidationError("min_interval", self.min_interval, limit)
 
 
 class DurationModel:
@@ -87,6 +100,10 @@ class Tracked:
     wire: str = "legacy"
     #: Batch queries in a row that did not return it (two: the server has lost it).
     misses: int = 0
+    #: Monotonic time after which its job ends as timed out (see ``PollPolicy.task_timeout``).
+    deadline: float = float("inf")
+    #: Called instead of ``on_end`` when the deadline passes first.
+    on_timeout: Callable[[], Awaitable[None]] | None = None
 
 
 class Poller:
@@ -107,8 +124,17 @@ class Poller:
         return len(self._tracked)
 
     def track(self, item: Tracked) -> None:
+        if item.deadline == float("inf"):
+            item.deadline = item.started + self.policy.task_timeout
         self._tracked[item.task_id] = item
         self._wake.set()
+
+    async def _expire(self) -> None:
+        """End the wait of every task past its deadline (their jobs time out)."""
+        now = time.monotonic()
+        for item in [i for i in self._tracked.values() if i.deadline <= now]:
+            if self._tracked.pop(item.task_id, None) is not None and item.on_timeout is not None:
+                await item.on_timeout()
 
     async def notify(self, task: Task) -> bool:
         """A task state from elsewhere (a verified callback). True if it ended a tracked task."""
@@ -142,7 +168,9 @@ class Poller:
             soonest = due_in if soonest is None else min(soonest, due_in)
         if soonest is None:
             return self.policy.max_interval
-        return min(self.policy.max_interval, max(self.policy.min_interval, soonest))
+        deadline = min(item.deadline for item in self._tracked.values()) - now
+        delay = min(self.policy.max_interval, max(self.policy.min_interval, soonest))
+        return max(0.0, min(delay, deadline))
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -162,10 +190,18 @@ class Poller:
                 if last + self._delay() > time.monotonic():
                     continue
             last = time.monotonic()
+            await self._expire()
+            if not self._tracked:
+                continue
             try:
                 await self.poll_once()
+            except asyncio.CancelledError:
+                raise
             except KlingError as exc:  # a poll is never retried on its own: the next one comes
                 log.info("poll failed (%s); looking again shortly", exc)
+                last = time.monotonic()
+            except Exception as exc:  # never let one odd answer stop every task's watch
+                log.warning("poll failed unexpectedly (%r); looking again shortly", exc)
                 last = time.monotonic()
 
     async def poll_once(self) -> None:
@@ -184,8 +220,14 @@ class Poller:
         resource = self._resource(kind)
         size = min(500, max(30, 2 * len(mine)))
         self.list_requests += 1
-        page = await resource.list(page_size=size).page(1, retry=False)
-        seen = set()
+        data = await self._client._transport.request(
+            "GET", resource.path, kind="list", params={"pageNum": 1, "pageSize": size}, retry=False
+        )
+        page, bad = split_tasks_from_wire(data, kind)
+        seen: set[str] = set()
+        # an item that does not parse is looked at on its own (its single query may parse)
+        unreadable = [mine[i] for i, _ in bad if i is not None and i in mine]
+        seen.update(item.task_id for item in unreadable)
         for task in page:
             item = mine.get(task.task_id)
             if item is None:
@@ -196,7 +238,7 @@ class Poller:
         # Tasks not on the page: older than it (other clients created many since), or gone
         # (a short page held every task the account has). Ask for a few of them singly.
         missing = [i for t, i in mine.items() if t not in seen and t in self._tracked]
-        for item in missing[:10]:
+        for item in [*unreadable, *missing[:10]]:
             await self._poll_one(kind, item)
 
     async def _poll_batch(self, items: list[Tracked]) -> None:
@@ -208,11 +250,21 @@ class Poller:
 
     async def _poll_chunk(self, chunk: list[Tracked]) -> None:
         self.batch_requests += 1
-        found = await self._client.tasks.get_many(
-            [i.task_id for i in chunk], retry=False, kind=chunk[0].kind
+        data = await self._client._transport.request(
+            "GET",
+            "/tasks",
+            kind="query",
+            params={"task_ids": ",".join(i.task_id for i in chunk)},
+            retry=False,
+            wire="new",
         )
+        found, bad = split_tasks_from_wire(data if data is not None else [], chunk[0].kind, "new")
         by_id = {t.task_id: t for t in found}
+        unreadable = {i for i, _ in bad if i is not None}
         for item in chunk:
+            if item.task_id in unreadable:  # its answer does not parse: it is there, though
+                item.misses = 0
+                continue
             task = by_id.get(item.task_id)
             if task is None:
                 item.misses += 1
@@ -231,6 +283,9 @@ class Poller:
         self.single_requests += 1
         try:
             task = await self._resource(kind).get(item.task_id, retry=False)
+        except ResponseFormatError as exc:  # this one task's answer is unreadable: next round
+            log.info("task %s: unreadable answer (%s)", item.task_id, exc)
+            return
         except NotFoundError:
             log.warning("task %s is no longer known to the server", item.task_id)
             gone = lost_task(item.task_id, kind, "the server no longer knows this task")

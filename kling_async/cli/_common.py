@@ -17,6 +17,7 @@ from ..errors import (
     AuthenticationError,
     BalanceExhaustedError,
     ConfigurationError,
+    JournalError,
     KlingError,
     NotFoundError,
     RateLimitError,
@@ -114,7 +115,7 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]], verbose: bool) -> T:
         hint = hint_for(exc)
         if hint:
             click.echo(f"hint: {hint}", err=True)
-        usage = isinstance(exc, ConfigurationError | ValidationError)
+        usage = isinstance(exc, ConfigurationError | ValidationError | JournalError)
         sys.exit(EXIT_USAGE if usage else EXIT_FAILED)
 
 
