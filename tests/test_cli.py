@@ -262,3 +262,28 @@ def test_ctrl_c_then_resume(emu: EmulatorThread, tmp_path: Path) -> None:
 
 def test_kill_9_then_resume(emu: EmulatorThread, tmp_path: Path) -> None:
     _interrupt_then_resume(emu, tmp_path, signal.SIGKILL)
+
+
+def test_two_runs_on_one_folder_the_second_exits_2_naming_the_holder(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    images(tmp_path / "in", 8)
+    out = tmp_path / "out"
+    args = [*CLI, "animate", str(tmp_path / "in"), "--out", str(out), "--plain"]
+    first = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(emu)
+    )
+    lock = out / ".kling-journal.db.lock"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
+        time.sleep(0.02)
+    second = cli(*args[len(CLI) :], emu=emu, timeout=60)
+    _, first_err = first.communicate(timeout=120)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 2, second.stderr
+    assert f"pid {first.pid}" in second.stderr
+    assert "in use by another run" in second.stderr
+    assert "Traceback" not in second.stderr
+    stats = emu.stats()
+    assert (stats["creates"], stats["duplicate_creates"]) == (8, 0)
+    assert len(list(out.glob("*.mp4"))) == 8

@@ -5,6 +5,7 @@
 """
 
 from ._engine import BatchEngine, BatchRun, NotSentError, default_unit_cost, estimate_units
+from ._identity import job_identity
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
 from ._poller import PollPolicy
 
@@ -19,4 +20,5 @@ __all__ = [
     "Timings",
     "default_unit_cost",
     "estimate_units",
+    "job_identity",
 ]

@@ -71,6 +71,10 @@ def _fields_from_row(row: dict[str, Any], base: Path) -> dict[str, Any]:
         value = row.get(column)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationError(column, value, "contains a NUL character")
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ValidationError(column, value, "must be a string or a number")
         if column in ("image", "end_frame"):
             text = str(value).strip()
             is_url = text.startswith(("http://", "https://"))
@@ -112,6 +116,8 @@ def read_manifest(path: Path) -> Iterator[tuple[str, dict[str, Any]] | BadRow]:
                     yield where, _fields_from_row(row, base)
                 except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
                     yield BadRow(where, str(exc))
+                except RecursionError:
+                    yield BadRow(where, "nested too deeply to be a manifest row")
         return
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
@@ -119,8 +125,17 @@ def read_manifest(path: Path) -> Iterator[tuple[str, dict[str, Any]] | BadRow]:
         if "image" not in header and "end_frame" not in header:
             yield BadRow(path.name, "a CSV manifest needs a header row with an 'image' column")
             return
-        for number, row in enumerate(reader, 2):
+        number = 1
+        while True:
+            number += 1
             where = f"{path.name}:{number}"
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over the csv module's size limit
+                yield BadRow(where, f"not a CSV row: {exc}")
+                continue
             if None in row:  # more cells than header columns
                 yield BadRow(where, f"{len(row[None])} cell(s) more than the header has")
                 continue
