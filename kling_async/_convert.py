@@ -8,6 +8,7 @@ arrive as strings), strict where a wrong type would mislead: a structuring failu
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +68,43 @@ def _optional_string(value: Any, _: Any) -> str | None:
     return None if value is None or value == "" else _string(value, None)
 
 
+#: Longest task id the SDK accepts from a server (Kling's are about 20 characters).
+MAX_TASK_ID_LENGTH = 128
+_TASK_ID = re.compile(rf"[A-Za-z0-9._~-]{{1,{MAX_TASK_ID_LENGTH}}}")
+TASK_ID_RULE = (
+    f"non-empty, at most {MAX_TASK_ID_LENGTH} characters of A-Z a-z 0-9 - _ . ~, "
+    "and not '.' or '..'"
+)
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 4]}...' ({len(value)} characters)"
+
+
+def usable_task_id(value: Any) -> bool:
+    """Whether ``value`` is a task id the SDK can put in a URL path as one segment: URL-safe
+    characters only (RFC 3986 unreserved), 1..128 of them, not a dot segment."""
+    return (
+        isinstance(value, str)
+        and _TASK_ID.fullmatch(value) is not None
+        and value not in (".", "..")
+    )
+
+
+def _task_id(value: Any, field: str, body: Any) -> str:
+    """The server's id of a task (``task_id`` legacy, ``id`` new). It goes back into query
+    paths and journals, so one that cannot is refused here, naming the field and the value."""
+    ident = _string(value, None)
+    if not usable_task_id(ident):
+        raise ResponseFormatError(
+            f"{field}: {_shown(ident)} is not a usable task id ({TASK_ID_RULE})", body=body
+        )
+    return ident
+
+
 converter.register_structure_hook(datetime, _timestamp)
 converter.register_structure_hook(TaskStatus, lambda v, _: TaskStatus.parse(v))
 converter.register_structure_hook(
@@ -117,7 +155,7 @@ def _structure_task(body: Mapping[str, Any], kind: str) -> Task:
     raw_status = body.get("task_status")
     message = body.get("task_status_msg")
     return Task(
-        task_id=_string(body["task_id"], None),
+        task_id=_task_id(body["task_id"], "task_id", body),
         status=TaskStatus.parse(raw_status),
         external_task_id=_optional_string(info.get("external_task_id"), None),
         status_message=message if isinstance(message, str) else "",
@@ -159,7 +197,7 @@ def _structure_new_task(body: Mapping[str, Any], kind: str) -> Task:
     raw_status = body.get("status")
     message = body.get("message")
     return Task(
-        task_id=_string(body["id"], None),
+        task_id=_task_id(body["id"], "id", body),
         status=TaskStatus.parse(raw_status),
         external_task_id=_optional_string(body.get("external_id"), None),
         status_message=message if isinstance(message, str) else "",
@@ -202,6 +240,32 @@ def tasks_from_wire(data: Any, kind: str, wire: str = "legacy") -> list[Task]:
             f"task list: expected an array, got {type(data).__name__}", body=data
         )
     return [task_from_wire(item, kind, wire) for item in data]
+
+
+def split_tasks_from_wire(
+    data: Any, kind: str, wire: str = "legacy"
+) -> tuple[list[Task], list[tuple[str | None, ResponseFormatError]]]:
+    """A task list parsed item by item: ``(tasks, failures)``. One unreadable item does not
+    hide the others: it goes to ``failures`` with the id it carries (``task_id`` legacy,
+    ``id`` new) when that can be read as a usable id, else None. ``data`` that is not a list
+    at all still raises ``ResponseFormatError``; ``tasks_from_wire`` is the all-or-nothing
+    form."""
+    if not isinstance(data, list):
+        raise ResponseFormatError(
+            f"task list: expected an array, got {type(data).__name__}", body=data
+        )
+    tasks: list[Task] = []
+    failures: list[tuple[str | None, ResponseFormatError]] = []
+    key = "id" if wire == "new" else "task_id"
+    for item in data:
+        try:
+            tasks.append(task_from_wire(item, kind, wire))
+        except ResponseFormatError as exc:
+            ident: Any = item.get(key) if isinstance(item, Mapping) else None
+            if isinstance(ident, int) and not isinstance(ident, bool):
+                ident = str(ident)  # the parser reads a numeric id as its digits too
+            failures.append((ident if usable_task_id(ident) else None, exc))
+    return tasks, failures
 
 
 def callback_wire(body: Any) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
-import time
-import uuid
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -16,19 +16,13 @@ from .. import _wire
 from .._convert import task_from_wire, tasks_from_wire
 from .._retry import RetryPolicy
 from ..errors import (
-    APIConnectionError,
-    APIError,
-    ConcurrencyLimitError,
-    InvalidRequestError,
-    NotFoundError,
-    RateLimitError,
-    ServerError,
     TaskFailedError,
     TaskTimeoutError,
     ValidationError,
 )
 from ..models import ImageToVideo, Task, TextToVideo
 from ..validation import Plan, validate
+from . import _create
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -50,42 +44,17 @@ class WaitPolicy:
     timeout: float = 1200.0
 
 
-GENERATED_PREFIX = "kling-async-"
+log = logging.getLogger("kling_async")
 
-
-def new_external_id() -> str:
-    """The id the SDK gives a create when the caller gave none: the key to reconcile it."""
-    return f"{GENERATED_PREFIX}{uuid.uuid4().hex}"
-
-
-# A create that failed in one of these ways may still have created the task.
-_AMBIGUOUS_CODES = (5000, 5002)
-
-
-def _ambiguous(exc: BaseException) -> bool:
-    if isinstance(exc, APIConnectionError):
-        return True
-    return isinstance(exc, ServerError) and exc.code in (*_AMBIGUOUS_CODES, 0)
-
-
-def _id_taken(exc: BaseException) -> bool:
-    """A 1201 saying the external id is in use (by a task an earlier try created)."""
-    if not isinstance(exc, InvalidRequestError):
-        return False
-    text = exc.message.lower()
-    return "already exists" in text or "external_task_id" in text
-
-
-def _refused(exc: BaseException, retry_limits: bool) -> bool:
-    """Failures that prove nothing was created and are worth another try."""
-    if isinstance(exc, ConcurrencyLimitError):
-        return retry_limits
-    return isinstance(exc, RateLimitError) or (isinstance(exc, ServerError) and exc.code == 5001)
+#: Seconds past its deadline the last look of ``wait`` (made at the deadline) may take.
+_LAST_LOOK_GRACE = 2.0
 
 
 class TaskPager:
-    """``async for task in pager`` walks every page, newest first; ``await pager.page(n)``
-    fetches one page."""
+    """``async for task in pager`` walks every page, newest first, each task once;
+    ``await pager.page(n)`` fetches one page. The walk stops at a short page, after
+    ``max_pages``, or (with a warning on the ``kling_async`` logger) at a page that holds only
+    tasks already yielded — a server that answers every page alike ends it there."""
 
     def __init__(self, resource: TaskResource[Any], page_size: int, max_pages: int | None) -> None:
         if not 1 <= page_size <= 500:
@@ -110,11 +79,23 @@ class TaskPager:
         return tasks_from_wire(data, self._resource.kind)
 
     async def __aiter__(self) -> AsyncIterator[Task]:
+        yielded: set[str] = set()
         for number in range(1, self._max_pages + 1):
             tasks = await self.page(number)
-            for task in tasks:
+            fresh = [t for t in tasks if t.task_id not in yielded]
+            for task in fresh:
+                yielded.add(task.task_id)
                 yield task
             if len(tasks) < self._page_size:
+                return
+            if not fresh:
+                log.warning(
+                    "GET %s: page %d holds only tasks already listed (%d of them); stopping "
+                    "the list there",
+                    self._resource.path,
+                    number,
+                    len(tasks),
+                )
                 return
 
 
@@ -165,7 +146,7 @@ class TaskResource(Generic[R]):
         )
         self.check_credentials(plan)
         if request.external_task_id is None:
-            request = attrs.evolve(request, external_task_id=new_external_id())
+            request = attrs.evolve(request, external_task_id=_create.new_external_id())
         return await _wire.build(request, plan)
 
     def check_credentials(self, plan: Plan) -> None:
@@ -184,66 +165,13 @@ class TaskResource(Generic[R]):
             )
 
     async def submit(self, call: _wire.CreateCall, *, policy: RetryPolicy | None = None) -> Task:
-        """Send a create call, reconciling by its external id on any ambiguity."""
-        external_id = call.external_task_id
-        transport = self._client._transport
-        policy = policy or transport.retry
-        deadline = time.monotonic() + policy.total_timeout
-        for attempt in range(1, policy.attempts + 1):
-            try:
-                data = await transport.request(
-                    "POST", call.path, kind="create", json_body=call.body, retry=False,
-                    wire=call.wire,
-                )  # fmt: skip
-                return self._created(data, call)
-            except APIError as exc:
-                failure: Exception = exc
-                if _refused(exc, policy.retry_concurrency_limit):
-                    pass  # nothing was created; try again after the delay
-                elif _ambiguous(exc):
-                    found = await self._reconcile(external_id, call.wire)
-                    if found is not None:
-                        return found
-                elif _id_taken(exc) and (attempt > 1 or external_id.startswith(GENERATED_PREFIX)):
-                    # an earlier try of ours (this call's, or a crashed run's) got through
-                    # after all: the id is taken by that very task
-                    found = await self._reconcile(external_id, call.wire)
-                    if found is not None:
-                        return found
-                    raise
-                else:
-                    raise
-            except APIConnectionError as exc:
-                failure = exc
-                found = await self._reconcile(external_id, call.wire)
-                if found is not None:
-                    return found
-            if attempt == policy.attempts or time.monotonic() >= deadline:
-                raise failure
-            await transport.sleep(policy.delay(attempt, failure))
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Send a create call, reconciling by its external id on any ambiguity (see
+        ``resources._create``: raises ``CreateUnconfirmedError`` when the task may exist)."""
+        return await _create.submit(self, call, policy)
 
     async def _reconcile(self, external_id: str, wire: str = "legacy") -> Task | None:
         """The task created under ``external_id``, or None if the server has none."""
-        try:
-            if wire == "new":
-                found = await self._client.tasks.get_many([external_id], by="external_task_ids")
-                return found[0] if found else None
-            return await self.get(external_id, api="legacy")
-        except NotFoundError:
-            return None
-        except Exception as exc:
-            exc.add_note(
-                f"the create may have reached the server: look it up with "
-                f"get({external_id!r}) before creating it again"
-            )
-            raise
-
-    def _created(self, data: Any, call: _wire.CreateCall) -> Task:
-        task = task_from_wire(data, self.kind, call.wire)
-        if task.external_task_id is None:
-            task = attrs.evolve(task, external_task_id=call.external_task_id)
-        return task
+        return await _create.reconcile(self, external_id, wire)
 
     # -- queries -----------------------------------------------------------------------
     def _wire_of(self, task: str | Task, api: str | None) -> str:
@@ -292,32 +220,47 @@ class TaskResource(Generic[R]):
 
         Raises ``TaskFailedError`` when it failed and ``TaskTimeoutError`` (a ``TimeoutError``)
         at the deadline. ``on_progress`` (sync or async) sees every polled state.
+
+        The deadline bounds everything, the queries too: a query that hangs (and is retried
+        by the transport) is cut off, so ``wait`` ends at most ``min(2, timeout / 2)`` seconds
+        after ``timeout`` — the grace the last look, made at the deadline, gets.
         """
         ident = task_id.task_id if isinstance(task_id, Task) else task_id
         wire = self._wire_of(task_id, None)
         policy = policy or self._client.wait_policy
         limit = policy.timeout if timeout is None else timeout
-        if limit <= 0:
-            raise ValidationError("timeout", limit, "must be positive")
-        deadline = time.monotonic() + limit
+        if not limit > 0:  # NaN too
+            raise ValidationError("timeout", limit, "must be a positive number of seconds")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        hard = None if limit == float("inf") else deadline + min(_LAST_LOOK_GRACE, limit / 2)
         sleep = self._client._transport.sleep
         delay, last = policy.first_poll, None
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TaskTimeoutError(ident, limit, last)
-            await sleep(min(delay, remaining))
-            last = await self.get(ident, api=wire)
-            if on_progress is not None:
-                result = on_progress(last)
-                if inspect.isawaitable(result):
-                    await result
-            if last.succeeded:
-                return last
-            if last.failed:
-                raise TaskFailedError(last)
-            delay = policy.min_interval if delay == policy.first_poll else delay * policy.factor
-            delay = min(max(delay, policy.min_interval), policy.max_interval)
+        bound = asyncio.timeout_at(hard)
+        try:
+            async with bound:
+                while True:
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        raise TaskTimeoutError(ident, limit, last)
+                    await sleep(min(delay, remaining))
+                    last = await self.get(ident, api=wire)
+                    if on_progress is not None:
+                        result = on_progress(last)
+                        if inspect.isawaitable(result):
+                            await result
+                    if last.succeeded:
+                        return last
+                    if last.failed:
+                        raise TaskFailedError(last)
+                    delay = (
+                        policy.min_interval if delay == policy.first_poll else delay * policy.factor
+                    )
+                    delay = min(max(delay, policy.min_interval), policy.max_interval)
+        except TimeoutError:
+            if bound.expired():  # our deadline, not a query's own timeout nor a caller's cancel
+                raise TaskTimeoutError(ident, limit, last) from None
+            raise
 
     async def generate(
         self,

@@ -3,6 +3,7 @@ call, by task id or by external id) and the cursor list ``POST /tasks``."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,17 +19,29 @@ MAX_IDS_PER_QUERY = 20
 #: What a task of the new API is called when the query does not say its endpoint.
 VIDEO_KIND = "video"
 
+log = logging.getLogger("kling_async")
 
-def _check_ids(ids: Sequence[str]) -> None:
+
+def _check_ids(ids: Sequence[Any], by: str = "ids") -> None:
+    """Every id must be a non-empty string without a comma: ``GET /tasks`` sends them as one
+    comma-separated list, where a comma inside an id would split it into two."""
     for i, ident in enumerate(ids):
-        if not isinstance(ident, str) or not ident.strip() or "," in ident:
-            raise ValidationError(f"ids[{i}]", ident, "must be a non-empty id without ','")
+        if not isinstance(ident, str) or not ident.strip():
+            raise ValidationError(f"{by}[{i}]", ident, "must be a non-empty id string")
+        if "," in ident:
+            raise ValidationError(
+                f"{by}[{i}]",
+                ident,
+                "must not contain ',': the ids are sent as one comma-separated list, where a "
+                "comma would split this id in two",
+            )
 
 
 class TaskCursor:
     """``async for task in client.tasks.list()``: every task of the account, newest first,
-    page by page through the cursor. Stops when the server says there is no more, when a
-    cursor repeats, or after ``max_pages``."""
+    page by page through the cursor, each task once. Stops when the server says there is no
+    more, after ``max_pages``, or (with a warning on the ``kling_async`` logger) when a cursor
+    repeats or a page holds only tasks already yielded."""
 
     def __init__(
         self,
@@ -66,15 +79,34 @@ class TaskCursor:
 
     async def __aiter__(self) -> AsyncIterator[Task]:
         cursor: str | None = ""
-        seen: set[str] = set()
-        for _ in range(self._max_pages):
+        cursors: set[str] = set()
+        yielded: set[str] = set()
+        for number in range(1, self._max_pages + 1):
             assert cursor is not None
             tasks, cursor = await self.page(cursor)
-            for task in tasks:
+            fresh = [t for t in tasks if t.task_id not in yielded]
+            for task in fresh:
+                yielded.add(task.task_id)
                 yield task
-            if cursor is None or cursor in seen:
+            if cursor is None:
                 return
-            seen.add(cursor)
+            if not fresh:
+                log.warning(
+                    "POST /tasks: page %d holds no task not already listed (%d tasks) yet says "
+                    "there is more; stopping the list there",
+                    number,
+                    len(tasks),
+                )
+                return
+            if cursor in cursors:
+                log.warning(
+                    "POST /tasks: the server sent cursor %r again after page %d; stopping the "
+                    "list there",
+                    cursor[:60],
+                    number,
+                )
+                return
+            cursors.add(cursor)
 
 
 class TasksResource:
@@ -96,8 +128,11 @@ class TasksResource:
         simply absent from the answer."""
         if by not in ("task_ids", "external_task_ids"):
             raise ValidationError("by", by, "must be 'task_ids' or 'external_task_ids'")
-        wanted = list(dict.fromkeys(ids))
-        _check_ids(wanted)
+        if isinstance(ids, str | bytes):
+            raise ValidationError(by, ids, "must be a list of ids, not one string")
+        given = list(ids)
+        _check_ids(given, by)
+        wanted = list(dict.fromkeys(given))
         out: list[Task] = []
         for start in range(0, len(wanted), MAX_IDS_PER_QUERY):
             chunk = wanted[start : start + MAX_IDS_PER_QUERY]
