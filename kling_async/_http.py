@@ -34,14 +34,45 @@ RequestKind = Literal["create", "query", "list", "account"]
 USER_AGENT = f"kling-async/{__version__}"
 
 
+#: The default cap on one API answer's body (``Transport.max_body``): Kling's envelopes are
+#: a few kilobytes; anything near this is hostile or broken.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_READ_PIECE = 256 * 1024
+
+
 @attrs.frozen
 class Timeouts:
-    """Seconds per request kind. A download has no total timeout, only connect and read ones."""
+    """Seconds per request kind, and the limits of a download.
+
+    A download has no aiohttp total timeout (a large file may take long); instead it has
+    ``download_read`` (the longest silence), ``download_total`` (the whole download, every
+    resumed attempt included; None: no limit) and a floor on throughput: fewer than
+    ``download_min_rate`` bytes per second over any ``download_rate_window`` seconds ends the
+    attempt with a resumable ``DownloadError`` (None: no floor). A server that trickles one
+    byte every few seconds never trips ``download_read``; the floor catches it.
+    """
 
     connect: float = 10.0
     query: float = 30.0
     create: float = 120.0  # a create may carry a 10 MB image as base64
     download_read: float = 60.0
+    download_total: float | None = 3600.0
+    download_min_rate: float | None = 1024.0
+    download_rate_window: float = 30.0
+
+    def __attrs_post_init__(self) -> None:
+        if self.download_total is not None and self.download_total <= 0:
+            raise ConfigurationError(
+                f"timeouts.download_total: {self.download_total} must be positive or None"
+            )
+        if self.download_min_rate is not None and self.download_min_rate < 0:
+            raise ConfigurationError(
+                f"timeouts.download_min_rate: {self.download_min_rate} must be >= 0 or None"
+            )
+        if self.download_rate_window <= 0:
+            raise ConfigurationError(
+                f"timeouts.download_rate_window: {self.download_rate_window} must be positive"
+            )
 
     def for_kind(self, kind: RequestKind) -> aiohttp.ClientTimeout:
         """The aiohttp timeout of an API request of this kind."""
@@ -49,7 +80,8 @@ class Timeouts:
         return aiohttp.ClientTimeout(total=total, connect=self.connect)
 
     def for_download(self) -> aiohttp.ClientTimeout:
-        """The aiohttp timeout of a download: connect and read, no total."""
+        """The aiohttp timeout of a download: connect and read, no total (the download
+        enforces ``download_total`` and ``download_min_rate`` itself)."""
         return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_read=self.download_read)
 
 
@@ -89,7 +121,14 @@ _CONNECTION_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
 class Transport:
-    """Owns (or borrows) the ``aiohttp.ClientSession`` and sends every API request."""
+    """Owns (or borrows) the ``aiohttp.ClientSession`` and sends every API request.
+
+    ``max_body`` caps the size of one API answer (default ``MAX_ANSWER_BYTES``, 16 MiB): a
+    larger one is refused with ``ResponseFormatError`` before it is read whole.
+    """
+
+    #: The default cap on an API answer's body, in bytes.
+    max_body: int = MAX_ANSWER_BYTES
 
     def __init__(
         self,
@@ -101,7 +140,12 @@ class Transport:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         pacer: Pacer | None = None,
+        max_body: int | None = None,
     ) -> None:
+        if max_body is not None:
+            if max_body < 1:
+                raise ConfigurationError(f"max_body: {max_body} must be at least 1 byte")
+            self.max_body = max_body
         self.base_url = base_url
         #: Spaces every request this transport sends; learns the rate limit from 1302.
         self.pacer = pacer or Pacer()
@@ -192,13 +236,16 @@ class Transport:
                 headers={"Authorization": auth},
                 timeout=self.timeouts.for_kind(kind),
             ) as response:
-                raw = await response.read()
                 status = response.status
                 retry_after = parse_retry_after(response.headers)
+                raw = await _read_capped(response, self.max_body, what)
         except asyncio.CancelledError:
             raise
         except _CONNECTION_ERRORS as exc:
             raise _connection_error(exc, what) from exc
+        except ResponseFormatError:
+            self.pacer.answered()  # an answer, if an unreadable one: not a 1302
+            raise
         try:
             data = _unwrap(raw, status, retry_after, what)
         except RateLimitError as exc:
@@ -223,10 +270,33 @@ class Transport:
             yield response
 
 
+async def _read_capped(response: aiohttp.ClientResponse, cap: int, what: str) -> bytes:
+    """The body, read in pieces and never more than ``cap`` bytes of it: a larger answer is
+    refused (from its Content-Length when it announces one, else once it passes the cap)."""
+    announced = response.content_length
+    if announced is not None and announced > cap:
+        raise ResponseFormatError(
+            f"{what}: answer larger than {cap} bytes (Content-Length {announced})"
+        )
+    pieces: list[bytes] = []
+    size = 0
+    while piece := await response.content.read(min(_READ_PIECE, cap + 1 - size)):
+        pieces.append(piece)
+        size += len(piece)
+        if size > cap:
+            raise ResponseFormatError(f"{what}: answer larger than {cap} bytes")
+    return b"".join(pieces)
+
+
 def _unwrap(raw: bytes, status: int, retry_after: float | None, what: str) -> Any:
     """The ``data`` of a success envelope, or the exception for an error answer."""
     try:
         body = json.loads(raw)
+    except RecursionError:  # "[[[[..." deeper than the decoder's stack: hostile, not JSON
+        raise ResponseFormatError(
+            f"{what}: HTTP {status}, the body is JSON nested too deeply to read",
+            body=raw[:120].decode("utf-8", "replace"),
+        ) from None
     except (ValueError, UnicodeDecodeError):
         snippet = raw[:120].decode("utf-8", "replace")
         if status >= 500:
@@ -262,4 +332,11 @@ def _unwrap(raw: bytes, status: int, retry_after: float | None, what: str) -> An
     return body.get("data")
 
 
-__all__ = ["APIError", "RequestKind", "Timeouts", "Transport", "check_base_url"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "APIError",
+    "RequestKind",
+    "Timeouts",
+    "Transport",
+    "check_base_url",
+]

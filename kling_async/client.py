@@ -48,6 +48,10 @@ class KlingClient:
     (``kling-3.0-turbo``, ``kling-3.0``) to the new model-in-path API; ``"legacy"`` or
     ``"new"`` send every model there (names translated). A request's own ``api`` field wins.
     The new API takes only an API key: give ``api_key`` (with or without a key pair).
+
+    ``max_answer_bytes`` caps the size of an API answer read into memory (default 16 MiB; a
+    larger one is a ``ResponseFormatError``). Downloads are bounded by ``timeouts``
+    (``download_total``, ``download_min_rate`` over ``download_rate_window``).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class KlingClient:
         allow_unknown_models: bool = False,
         api: str = "auto",
         max_rate: float | None = None,
+        max_answer_bytes: int | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         if api not in ("auto", "legacy", "new"):
@@ -95,6 +100,7 @@ class KlingClient:
             retry=retry,
             pacer=self.pacer,
             sleep=sleep,
+            max_body=max_answer_bytes,
         )
 
     def __repr__(self) -> str:

@@ -10,8 +10,9 @@ For aiohttp, a ready handler that feeds the batch engine::
 
     app.router.add_post("/kling", webhook_handler(engine.notify, secret="whsec_..."))
 
-Unsigned callbacks are refused unless ``allow_unsigned=True`` (Kling signs only when a
-webhook secret is configured on the account).
+Unsigned callbacks are refused. ``allow_unsigned=True`` accepts them only when no secret is
+given at all (Kling signs only when a webhook secret is configured on the account): once any
+secret is set, ``allow_unsigned`` never downgrades, and an unsigned delivery is refused (401).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ class WebhookError(KlingError):
 
 class WebhookVerifier:
     """Checks deliveries against one or more secrets (several during a rotation) and
-    remembers the ids it accepted, so a replayed delivery is refused."""
+    remembers the ids it accepted, so a replayed delivery is refused.
+
+    ``allow_unsigned=True`` accepts unsigned deliveries only when no secret is given. With a
+    secret, every delivery must carry a valid signature, whatever ``allow_unsigned`` says:
+    a forger could otherwise just leave the signature out.
+    """
 
     def __init__(
         self,
@@ -78,7 +84,7 @@ class WebhookVerifier:
         lower = {k.lower(): v for k, v in headers.items()}
         signed = "webhook-signature" in lower
         if not signed:
-            if not self.allow_unsigned:
+            if self._hooks or not self.allow_unsigned:  # a secret is never downgraded
                 raise WebhookError("unsigned callback refused (no webhook-signature header)")
             return self._parse(body)
         msg_id = lower.get("webhook-id", "")
@@ -116,10 +122,14 @@ class WebhookVerifier:
             data: Any = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise WebhookError("callback body is not JSON") from None
+        except RecursionError:  # "[[[[..." deeper than the decoder's stack
+            raise WebhookError("callback body is not JSON (nested too deeply)") from None
         try:  # the legacy shape (task_id, task_status...) or the new one (id, status, outputs)
             return task_from_wire(data, self.kind, callback_wire(data))
         except ResponseFormatError as exc:
             raise WebhookError(f"callback body is not a task: {exc}") from None
+        except RecursionError:
+            raise WebhookError("callback body is not a task: nested too deeply") from None
 
 
 TaskSink = Callable[[Task], Awaitable[Any] | Any]
@@ -134,15 +144,19 @@ def webhook_handler(
     max_body: int = 1 << 20,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An aiohttp handler: 204 and ``on_task(task)`` for a verified delivery, 401 for one that
-    is not authentic (or stale, or replayed), 400 for a malformed one, 413 for a huge one."""
+    is not authentic (or stale, or replayed, or unsigned while a secret is set), 400 for a
+    malformed one, 413 for one larger than ``max_body`` bytes.
+
+    ``allow_unsigned=True`` matters only without a secret (see ``WebhookVerifier``)."""
     verifier = WebhookVerifier(secret, allow_unsigned=allow_unsigned, kind=kind)
+    too_large = f"callback body too large (more than {max_body} bytes)"
 
     async def handle(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > max_body:
-            return web.Response(status=413, text="callback body too large")
-        body = await request.content.read(max_body + 1)
-        if len(body) > max_body:
-            return web.Response(status=413, text="callback body too large")
+            return web.Response(status=413, text=too_large)
+        body = await _read_body(request, max_body)
+        if body is None:
+            return web.Response(status=413, text=too_large)
         try:
             task = verifier.verify(body, request.headers)
         except WebhookError as exc:
@@ -154,3 +168,16 @@ def webhook_handler(
         return web.Response(status=204)
 
     return handle
+
+
+async def _read_body(request: web.Request, max_body: int) -> bytes | None:
+    """The whole body, read until EOF however many segments it arrives in; None once it
+    passes ``max_body`` bytes (nothing more is read then)."""
+    pieces: list[bytes] = []
+    size = 0
+    while piece := await request.content.read(max_body + 1 - size):
+        pieces.append(piece)
+        size += len(piece)
+        if size > max_body:
+            return None
+    return b"".join(pieces)

@@ -1,0 +1,493 @@
+"""Hostile I/O on every edge the SDK reads from or writes to: callbacks split across TCP
+segments or nested a hundred thousand deep, unsigned callbacks against a secret, symlinks,
+hard links, fifos and directories planted beside a download, servers that drip a byte at a
+time, cancellation while a worker thread is writing, and API answers too big or too deep.
+
+Every server is real (aiohttp on 127.0.0.1, port 0, or a raw TCP peer); every loop is bounded in
+count and in time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+import kling_async as kling
+from kling_async._http import _unwrap
+from kling_async.webhooks import WebhookError, WebhookVerifier, webhook_handler
+
+from .test_webhooks import BODY, NEW, delivery
+
+ONCE = kling.RetryPolicy(attempts=1)
+DEEP = b"[" * 100_000
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """The app on 127.0.0.1, port 0; yields its base URL (no trailing slash)."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+def one_route(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.Application:
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    return app
+
+
+def client_for(base: str, **changes: Any) -> kling.KlingClient:
+    options: dict[str, Any] = {
+        "api_key": "k",
+        "base_url": base,
+        "retry": kling.RetryPolicy(attempts=2, initial_backoff=0.01, max_backoff=0.02, jitter=0),
+    }
+    options.update(changes)
+    return kling.KlingClient(**options)
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+async def raw_post(port: int, head: dict[str, str], segments: list[bytes]) -> int:
+    """POST /hook over a raw socket, the body in ``segments`` written 0.15 s apart; the
+    status the server answers."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2)
+    try:
+        lines = [
+            "POST /hook HTTP/1.1",
+            f"Host: 127.0.0.1:{port}",
+            "Content-Type: application/json",
+            "Connection: close",
+            *(f"{k}: {v}" for k, v in head.items()),
+        ]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        for i, segment in enumerate(segments):
+            if i:
+                await asyncio.sleep(0.15)  # the peer sees this segment arrive on its own
+            writer.write(segment)
+            await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 3)
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def hook_server(
+    received: list[kling.Task], secret: str | None = NEW, **options: Any
+) -> AsyncIterator[int]:
+    app = web.Application()
+    app.router.add_post("/hook", webhook_handler(received.append, secret, **options))
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        assert server.port is not None
+        yield server.port
+    finally:
+        await server.close()
+
+
+async def test_webhook_body_split_across_segments_verifies() -> None:
+    """The body arrives in two TCP segments 0.15 s apart: the handler reads to the end and
+    the delivery verifies (a single read cut it at the first segment: 401)."""
+    received: list[kling.Task] = []
+    half = len(BODY) // 2
+    head = {**delivery(NEW, msg_id="split"), "Content-Length": str(len(BODY))}
+    async with hook_server(received, max_body=4096) as port:
+        status = await raw_post(port, head, [BODY[:half], BODY[half:]])
+    assert status == 204
+    assert [t.task_id for t in received] == ["42"]
+
+
+async def test_webhook_chunked_body_past_max_body_is_413() -> None:
+    """No Content-Length: chunks arrive one by one; once they pass max_body the answer is
+    413, never a verification of the first chunk alone."""
+    body = b" " * 6000
+    chunks = [body[i : i + 2000] for i in range(0, len(body), 2000)]
+    segments = [f"{len(c):x}\r\n".encode() + c + b"\r\n" for c in chunks] + [b"0\r\n\r\n"]
+    head = {**delivery(NEW, msg_id="big", body=body), "Transfer-Encoding": "chunked"}
+    received: list[kling.Task] = []
+    async with hook_server(received, max_body=4096) as port:
+        status = await raw_post(port, head, segments)
+    assert status == 413
+    assert received == []
+
+
+async def test_allow_unsigned_never_downgrades_a_secret() -> None:
+    verifier = WebhookVerifier(NEW, allow_unsigned=True)
+    with pytest.raises(WebhookError, match="unsigned"):
+        verifier.verify(BODY, {})
+    assert verifier.verify(BODY, delivery(NEW, msg_id="s")).task_id == "42"  # signed: fine
+    # without a secret, allow_unsigned still means what it says
+    assert WebhookVerifier(allow_unsigned=True).verify(BODY, {}).task_id == "42"
+    received: list[kling.Task] = []
+    async with hook_server(received, allow_unsigned=True) as port:
+        unsigned = await raw_post(port, {"Content-Length": str(len(BODY))}, [BODY])
+        signed = await raw_post(
+            port, {**delivery(NEW, msg_id="ok"), "Content-Length": str(len(BODY))}, [BODY]
+        )
+    assert (unsigned, signed) == (401, 204)
+    assert [t.task_id for t in received] == ["42"]
+
+
+async def test_deeply_nested_callback_is_a_clean_400() -> None:
+    with pytest.raises(WebhookError, match="not JSON"):
+        WebhookVerifier(NEW).verify(DEEP, delivery(NEW, msg_id="deep", body=DEEP))
+    with pytest.raises(WebhookError, match="not JSON"):
+        WebhookVerifier(allow_unsigned=True).verify(b'{"a":' * 50_000, {})
+    received: list[kling.Task] = []
+    async with hook_server(received, max_body=1 << 20) as port:
+        head = {**delivery(NEW, msg_id="deep2", body=DEEP), "Content-Length": str(len(DEEP))}
+        status = await raw_post(port, head, [DEEP])
+    assert status == 400
+    assert received == []
+
+
+# --- downloads: what stands at <dest>.part ------------------------------------------------
+
+PAYLOAD = bytes(range(256)) * 400  # 102400 bytes, every offset distinct mod 256
+ETAG = '"v1"'
+
+
+def file_app(body: bytes = PAYLOAD, served: list[str] | None = None) -> web.Application:
+    """A result-file server that honours Range + If-Range against one ETag."""
+
+    async def handler(request: web.Request) -> web.Response:
+        asked = request.headers.get("Range", "")
+        if served is not None:
+            served.append(asked)
+        if asked.startswith("bytes=") and request.headers.get("If-Range") == ETAG:
+            start = int(asked.removeprefix("bytes=").rstrip("-"))
+            if start >= len(body):
+                return web.Response(status=416)
+            return web.Response(
+                status=206,
+                body=body[start:],
+                headers={
+                    "ETag": ETAG,
+                    "Content-Range": f"bytes {start}-{len(body) - 1}/{len(body)}",
+                },
+            )
+        return web.Response(body=body, headers={"ETag": ETAG})
+
+    return one_route(handler)
+
+
+def plant(kind: str, at: Path, outside: Path) -> None:
+    if kind == "symlink":
+        at.symlink_to(outside)
+    elif kind == "hardlink":
+        os.link(outside, at)
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink"])
+@pytest.mark.parametrize("resume_note", [False, True])
+async def test_planted_links_at_part_paths_are_never_followed(
+    tmp_path: Path, kind: str, resume_note: bool
+) -> None:
+    """A link planted at ``<dest>.part`` (and at the ``.part.json`` note) pointing outside
+    the output folder: the outside files stay byte for byte as they were, the download lands
+    whole under ``dest``. With a planted note carrying the server's ETag, the old code would
+    even have resumed *into* the outside file."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    precious = outside / "precious.bin"
+    precious.write_bytes(b"do not touch " * 10)
+    note = outside / "note.json"
+    note.write_text(json.dumps({"etag": ETAG}) if resume_note else "keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    dest = out / "v.mp4"
+    plant(kind, out / "v.mp4.part", precious)
+    plant(kind, out / "v.mp4.part.json", note)
+    before = (precious.read_bytes(), note.read_bytes())
+    served: list[str] = []
+    async with serving(file_app(served=served)) as base, client_for(base) as client:
+        path = await asyncio.wait_for(client.download(base + "/f.mp4", dest), 5)
+    assert path == dest
+    assert (precious.read_bytes(), note.read_bytes()) == before
+    assert not dest.is_symlink()
+    assert dest.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in out.iterdir()) == ["v.mp4"]
+    assert served == [""]  # a fresh start: nothing planted was resumed
+
+
+async def test_a_fifo_at_the_part_path_is_removed_not_opened(tmp_path: Path) -> None:
+    part = tmp_path / "v.mp4.part"
+    os.mkfifo(part)
+    try:
+        async with serving(file_app()) as base, client_for(base) as client:
+            await asyncio.wait_for(client.download(base + "/f.mp4", tmp_path / "v.mp4"), 3)
+    finally:
+        if part.exists() and not part.is_file():  # unblock a writer stuck opening the fifo
+            with contextlib.suppress(OSError):
+                os.close(os.open(part, os.O_RDONLY | os.O_NONBLOCK))
+    assert (tmp_path / "v.mp4").read_bytes() == PAYLOAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+async def test_a_directory_at_the_part_path_is_named_not_removed(tmp_path: Path) -> None:
+    part = tmp_path / "v.mp4.part"
+    part.mkdir()
+    (part / "keep").write_bytes(b"x")
+    async with serving(file_app()) as base, client_for(base) as client:
+        with pytest.raises(kling.DownloadError, match=r"v\.mp4\.part") as caught:
+            await asyncio.wait_for(client.download(base + "/f.mp4", tmp_path / "v.mp4"), 3)
+    assert "directory" in str(caught.value)
+    assert (part / "keep").read_bytes() == b"x"
+    assert not (tmp_path / "v.mp4").exists()
+
+
+async def test_a_regular_part_file_still_resumes(tmp_path: Path) -> None:
+    """The hardening keeps resuming: a plain ``.part`` with its note is continued by Range."""
+    dest = tmp_path / "v.mp4"
+    (tmp_path / "v.mp4.part").write_bytes(PAYLOAD[:1000])
+    (tmp_path / "v.mp4.part.json").write_text(json.dumps({"etag": ETAG}))
+    served: list[str] = []
+    async with serving(file_app(served=served)) as base, client_for(base) as client:
+        await asyncio.wait_for(client.download(base + "/f.mp4", dest), 5)
+    assert served == ["bytes=1000-"]
+    assert dest.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+# --- downloads: servers that drip -------------------------------------------------------
+
+
+def drip_app(every: float, size: int = 1000) -> web.Application:
+    """Announces ``size`` bytes, then sends one byte every ``every`` seconds (bounded)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(size), "ETag": ETAG})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(min(size, 200)):
+                await response.write(b"x")
+                await asyncio.sleep(every)
+        return response
+
+    return one_route(handler)
+
+
+async def test_a_dripping_server_is_cut_off_by_the_throughput_floor(tmp_path: Path) -> None:
+    """One byte every 0.1 s never trips the 2 s read timeout; the floor of 100 bytes/s over
+    0.5 s windows ends each attempt, and the attempts end the download."""
+    timeouts = kling.Timeouts(download_read=2, download_min_rate=100, download_rate_window=0.5)
+    start = time.monotonic()
+    async with serving(drip_app(0.1)) as base, client_for(base, timeouts=timeouts) as client:
+        with pytest.raises(kling.DownloadError, match="too slow") as caught:
+            await asyncio.wait_for(client.download(base + "/f.mp4", tmp_path / "v.mp4"), 4)
+    assert time.monotonic() - start < 3
+    assert "after 2 attempts" in str(caught.value)
+    assert "bytes in" in str(caught.value)
+    assert not (tmp_path / "v.mp4").exists()
+
+
+async def test_download_total_bounds_every_attempt_together(tmp_path: Path) -> None:
+    """A server fast enough for the floor but never done: ``download_total`` ends it, with
+    the bytes kept in the .part for a later resume."""
+    timeouts = kling.Timeouts(download_total=0.6, download_min_rate=None)
+    retry = kling.RetryPolicy(attempts=50, initial_backoff=0.01, max_backoff=0.01, jitter=0)
+    start = time.monotonic()
+    async with (
+        serving(drip_app(0.02)) as base,
+        client_for(base, timeouts=timeouts, retry=retry) as client,
+    ):
+        with pytest.raises(kling.DownloadError, match="download_total") as caught:
+            await asyncio.wait_for(client.download(base + "/f.mp4", tmp_path / "v.mp4"), 4)
+    assert time.monotonic() - start < 2
+    assert caught.value.resumable
+    assert (tmp_path / "v.mp4.part").stat().st_size > 0
+    assert not (tmp_path / "v.mp4").exists()
+
+
+def test_download_limits_are_checked() -> None:
+    with pytest.raises(kling.ConfigurationError, match="download_rate_window"):
+        kling.Timeouts(download_rate_window=0)
+    with pytest.raises(kling.ConfigurationError, match="download_total"):
+        kling.Timeouts(download_total=-1)
+    defaults = kling.Timeouts()
+    assert (defaults.download_total, defaults.download_min_rate) == (3600.0, 1024.0)
+    assert defaults.download_rate_window == 30.0
+
+
+# --- downloads: cancellation while the worker thread writes -------------------------------
+
+BLOB = os.urandom(1 << 20)
+BIG = 48  # MiB served: several CHUNK batches
+
+
+def big_app() -> web.Application:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(BIG << 20)})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(BIG):
+                await response.write(BLOB)
+        return response
+
+    return one_route(handler)
+
+
+def is_prefix(path: Path) -> bool:
+    data = path.read_bytes() if path.exists() else b""
+    whole, rest = divmod(len(data), len(BLOB))
+    return data == BLOB * whole + BLOB[:rest]
+
+
+async def test_cancelling_mid_transfer_is_clean(tmp_path: Path) -> None:
+    """Cancelled at many points of a fast, large transfer: only CancelledError comes out,
+    the .part is a prefix of the body, and nothing writes to it once the task has ended."""
+    delays = [0.0, 0.005, 0.01, 0.03, 0.06, 0.1]
+    async with serving(big_app()) as base, client_for(base) as client:
+        for i, delay in enumerate(delays):
+            dest = tmp_path / f"v{i}.mp4"
+            task = asyncio.create_task(client.download(base + "/f.mp4", dest))
+            await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 3)
+            assert task.cancelled()
+            part = tmp_path / f"v{i}.mp4.part"
+            size = part.stat().st_size if part.exists() else 0
+            await asyncio.sleep(0.2)
+            assert (part.stat().st_size if part.exists() else 0) == size
+            assert is_prefix(part)
+            assert not dest.exists()
+
+
+async def test_cancel_waits_for_the_write_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow disk (every writev takes 0.15 s): the task is cancelled while the worker
+    thread is inside a write and the loop waits for it. The cancellation must wait for that
+    write; no write may start or run after the task has ended (the descriptor is closed then,
+    and its number may already belong to another file)."""
+    real = os.writev
+    in_write = threading.Event()
+    calls: list[tuple[float, float]] = []  # (started, finished) per writev
+
+    def slow_writev(fd: int, buffers: list[memoryview]) -> int:
+        started = time.monotonic()
+        in_write.set()
+        time.sleep(0.15)
+        try:
+            return real(fd, buffers)
+        finally:
+            calls.append((started, time.monotonic()))
+
+    monkeypatch.setattr(os, "writev", slow_writev)
+    async with serving(big_app()) as base, client_for(base) as client:
+        for i, after in enumerate([0.08, 0.12]):
+            in_write.clear()
+            dest = tmp_path / f"v{i}.mp4"
+            task = asyncio.create_task(client.download(base + "/f.mp4", dest))
+            for _ in range(300):  # until the first batch is in the thread (3 s at most)
+                if in_write.is_set():
+                    break
+                await asyncio.sleep(0.01)
+            assert in_write.is_set()
+            await asyncio.sleep(after)  # the next batch is read by now: the loop awaits the write
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 3)
+            ended = time.monotonic()
+            size = (tmp_path / f"v{i}.mp4.part").stat().st_size
+            await asyncio.sleep(0.3)  # longer than one write: a stray one would show now
+            assert all(finished <= ended for _, finished in calls), "a write outlived the task"
+            assert (tmp_path / f"v{i}.mp4.part").stat().st_size == size
+            assert size >= 8 << 20  # the batch in flight, at least, was written whole
+            assert is_prefix(tmp_path / f"v{i}.mp4.part")
+
+
+# --- API answers: too big, too deep -------------------------------------------------------
+
+
+async def test_an_oversized_api_answer_is_refused_in_flat_memory() -> None:
+    """64 MB streamed (chunked, no Content-Length) to a GET, the client capped at 1 MB: a
+    ResponseFormatError, quickly, without ever holding the answer."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(64):
+                await response.write(BLOB)
+        return response
+
+    async with serving(one_route(handler)) as base, client_for(base, retry=ONCE) as client:
+        client._transport.max_body = 1 << 20
+        tracemalloc.start()
+        try:
+            start = time.monotonic()
+            with pytest.raises(kling.ResponseFormatError) as caught:
+                await asyncio.wait_for(client.image_to_video.get("123"), 5)
+            elapsed = time.monotonic() - start
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB while reading a capped answer"
+    assert elapsed < 2
+    assert "answer larger than 1048576 bytes" in str(caught.value)
+
+
+async def test_an_announced_oversized_answer_is_refused_unread() -> None:
+    body = b" " * (2 << 20)
+    sent: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        sent.append(1)
+        return web.Response(body=body, content_type="application/json")
+
+    async with serving(one_route(handler)) as base, client_for(base, retry=ONCE) as client:
+        client._transport.max_body = 1 << 20
+        with pytest.raises(kling.ResponseFormatError, match=r"larger than .*Content-Length"):
+            await asyncio.wait_for(client.image_to_video.get("123"), 5)
+    assert sent == [1]  # not retried
+
+
+async def test_the_default_cap_lets_normal_answers_through() -> None:
+    answer = {"code": 0, "data": {"task_id": "123", "task_status": "submitted", "pad": "x" * 50}}
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(answer)
+
+    async with serving(one_route(handler)) as base, client_for(base, retry=ONCE) as client:
+        assert client._transport.max_body == 16 * 1024 * 1024
+        task = await asyncio.wait_for(client.image_to_video.get("123"), 5)
+    assert task.task_id == "123"
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_deeply_nested_envelope_is_a_response_format_error(status: int) -> None:
+    with pytest.raises(kling.ResponseFormatError, match="nested too deeply"):
+        _unwrap(b'{"code":0,"data":' + DEEP, status, None, "GET /x")
+
+
+async def test_a_deeply_nested_answer_from_a_server_is_a_response_format_error() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"code":0,"data":' + DEEP, content_type="application/json")
+
+    async with serving(one_route(handler)) as base, client_for(base, retry=ONCE) as client:
+        with pytest.raises(kling.ResponseFormatError):
+            await asyncio.wait_for(client.image_to_video.get("123"), 5)
