@@ -30,11 +30,6 @@ if TYPE_CHECKING:
     from ..resources._tasks import TaskResource
     from ..validation import Plan
 
-#: How many times in a row a job may find an old *failed* task under its derived id (a run
-#: whose journal was lost) before it gives up; each time it moves to the next generation.
-MAX_GENERATIONS_PER_RUN = 8
-
-
 @attrs.define(eq=False)
 class Attempt:
     """What the submitter needs of a job, and what it learns while sending it."""
@@ -67,44 +62,33 @@ class Submitter:
         own = attempt.job.external_task_id
         if own is not None:  # the caller's id; if an earlier run used it, look it up first
             return own, record.external_task_id == own
-        # a new create: the next generation once an earlier one was sent (and failed)
-        attempt.generation = record.generation + (1 if record.external_task_id else 0)
+        # a new create: the next generation once an earlier one failed; the same one after a
+        # refusal that proved nothing was created (1302/1303/1102 put the job back to pending),
+        # so that a lost journal re-derives every id that may hold a task
+        failed_before = record.state == "failed" and record.external_task_id is not None
+        attempt.generation = record.generation + (1 if failed_before else 0)
         return external_id_for(self.journal.salt, attempt.job_id, attempt.generation), False
 
     async def send(self, attempt: Attempt) -> Task:
         """The job's task: found by its external id (a crashed run created it) or created.
+
+        A task found that had already failed is returned as it is (its job fails; the next
+        run creates it anew under the next generation's id): within one run a job is never
+        created twice.
 
         Raises: ``ConcurrencyLimitError``/``RateLimitError`` (nothing created, the row back to
         pending), ``BalanceExhaustedError`` (pending), another refusal (row ``failed``),
         ``CreateUnconfirmedError`` (row left ``submitting``), or whatever broke before the
         POST (row unchanged: nothing was sent)."""
         external_id, check_first = self.first_id(attempt)
-        for _ in range(MAX_GENERATIONS_PER_RUN):
-            attempt.external_id = external_id
-            if check_first:
-                self.reconciled += 1
-                found = await attempt.resource._reconcile(external_id, attempt.plan.wire)
-                if found is not None and not found.failed:
-                    self.adopted += 1
-                    return found
-                if found is not None:  # that create failed long ago: create anew
-                    external_id = self._next_generation(attempt)
-                    continue
-            task = await self._create(attempt, external_id)
-            if not task.failed:
-                return task
-            # an earlier run whose journal is lost had used this id, and its task failed
-            external_id = self._next_generation(attempt)
-            check_first = False
-        raise CreateUnconfirmedError(
-            external_id,
-            RuntimeError(f"{MAX_GENERATIONS_PER_RUN} earlier tasks under this job's ids failed"),
-        )
-
-    def _next_generation(self, attempt: Attempt) -> str:
-        """The next derived id (also after a caller's own id whose task failed)."""
-        attempt.generation += 1
-        return external_id_for(self.journal.salt, attempt.job_id, attempt.generation)
+        attempt.external_id = external_id
+        if check_first:
+            self.reconciled += 1
+            found = await attempt.resource._reconcile(external_id, attempt.plan.wire)
+            if found is not None:
+                self.adopted += 1
+                return found
+        return await self._create(attempt, external_id)
 
     async def _create(self, attempt: Attempt, external_id: str) -> Task:
         job = attrs.evolve(attempt.job, external_task_id=external_id)
