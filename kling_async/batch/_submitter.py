@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..resources._tasks import TaskResource
     from ..validation import Plan
 
+
 @attrs.define(eq=False)
 class Attempt:
     """What the submitter needs of a job, and what it learns while sending it."""
