@@ -535,3 +535,64 @@ async def test_bad_manifest_rows_are_invalid_outcomes_not_an_abort(
     bad = [r for r in read if isinstance(r, BadRow)]
     assert [b.source for b in bad] == ["rows.jsonl:2", "rows.jsonl:3"]
     assert "NUL" in bad[0].reason or "null" in bad[0].reason
+
+
+async def test_a_failed_lookup_leaves_the_create_unconfirmed_for_the_rerun(
+    start_emulator: StartEmulator, tmp_path: Path, matrix: dict[str, Any], outside: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    paths = images(tmp_path / "in", 1)
+    emu.inject("lost_create", route="create")  # created, the answer lost...
+    emu.inject("5000", count=20, route="query")  # ...and the lookup by its id fails too
+    async with bounded(matrix), fast_client(emu) as client:
+        first = await run(client, jobs(paths), tmp_path / "out")
+    assert statuses(first) == {"failed": 1}
+    error = first[0].error
+    assert isinstance(error, kling.CreateUnconfirmedError)
+    emu.clear_faults()
+    async with bounded(matrix), fast_client(emu) as client:
+        second = await run(client, jobs(paths), tmp_path / "out")
+    assert statuses(second) == {"succeeded": 1}
+    assert second[0].task is not None
+    assert second[0].task.external_task_id == error.external_task_id  # found, not re-created
+    assert emu.stats()["creates"] == 1
+    record(matrix, emu, 1, outside)
+
+
+async def test_a_job_that_breaks_preparation_is_invalid_and_the_batch_goes_on(
+    start_emulator: StartEmulator, tmp_path: Path, matrix: dict[str, Any], outside: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    paths = images(tmp_path / "in", 2)
+    todo = [jobs(paths)[0], kling.ImageToVideo(image="x\x00y.png", prompt="calm"), jobs(paths)[1]]
+    async with bounded(matrix), fast_client(emu) as client:
+        outcomes = await run(client, todo, tmp_path / "out")
+    assert statuses(outcomes) == {"succeeded": 2, "invalid": 1}
+    bad = next(o for o in outcomes if o.status is kling.OutcomeStatus.INVALID)
+    assert isinstance(bad.error, kling.ValidationError)
+    record(matrix, emu, 2, outside)
+
+
+async def test_a_name_taken_by_a_file_and_by_a_suffixed_job_gets_the_next_free_one(
+    start_emulator: StartEmulator, tmp_path: Path, matrix: dict[str, Any], outside: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000)
+    folder = tmp_path / "in"
+    [plain] = images(folder, 1, prefix="x")
+    job_id = await kling.batch.job_identity(jobs([plain])[0])
+    other = folder / f"{plain.stem}-{job_id[:8]}.png"  # an image named like x's suffixed name
+    other.write_bytes(png(420, 300, (1, 2, 3)))
+    out = tmp_path / "out"
+    async with bounded(matrix), fast_client(emu) as client:
+        first = await run(client, jobs([other]), out)
+        (out / f"{plain.stem}.mp4").write_text("unrelated")
+        second = await run(client, jobs([plain]), out)
+        third = await run(client, jobs([plain]), out)  # and again: no IntegrityError
+    assert [o.status.value for o in (*first, *second, *third)] == [
+        "succeeded",
+        "succeeded",
+        "skipped",
+    ]
+    assert second[0].path == out / f"{plain.stem}-{job_id[:8]}-2.mp4"
+    assert (out / f"{plain.stem}.mp4").read_text() == "unrelated"
+    record(matrix, emu, 2, outside)

@@ -116,6 +116,10 @@ class Emulator:
         ``GET /tasks`` is a "query" and ``POST /tasks`` a "list"."""
         self.state.faults.schedule(kind, count, route)
 
+    def clear_faults(self) -> None:
+        """Drop every scheduled fault not yet met (probabilities in the config stay)."""
+        self.state.faults.clear()
+
     async def file_bytes(self, video_id: str) -> bytes:
         """The exact bytes the result URL of ``video_id`` serves (to verify downloads)."""
         task = self.state.store.videos[video_id]
