@@ -32,7 +32,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator_capacity.py
 	$(BIN)/python benchmarks/download_throughput.py
-	$(BIN)/python benchmarks/batch_makespan.py
+	$(BIN)/python benchmarks/batch_shapes.py --quick --queued
 
 clean:
 	rm -rf $(VENV) demo-videos .mypy_cache .ruff_cache .pytest_cache

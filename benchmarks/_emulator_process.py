@@ -1,18 +1,33 @@
-"""What the benchmarks share: the emulator in its own process (the shell contract), and the
-process's resident memory."""
+"""What the benchmarks share: the emulator in its own process (the shell contract), the CPU
+time that process used, and a process's resident memory."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 
+import attrs
+
+
+@attrs.define
+class EmulatorProcess:
+    """A running ``kling-async emulator``: the KLING_* environment it printed, and its pid."""
+
+    env: dict[str, str]
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the emulator process has used so far (Linux)."""
+        return process_cpu_seconds(self.pid)
+
 
 @contextlib.contextmanager
-def emulator_process(*args: str) -> Iterator[dict[str, str]]:
-    """Yield the KLING_* environment the emulator printed; stop it with SIGINT afterwards."""
+def emulator_server(*args: str) -> Iterator[EmulatorProcess]:
+    """Start ``kling-async emulator --port 0 ARGS``; stop it with SIGINT afterwards."""
     cmd = [sys.executable, "-m", "kling_async", "emulator", "--port", "0", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
@@ -24,7 +39,7 @@ def emulator_process(*args: str) -> Iterator[dict[str, str]]:
                 raise RuntimeError(f"the emulator exited with {proc.wait()} before it was ready")
             name, _, value = line.strip().partition("=")
             env[name] = value
-        yield env
+        yield EmulatorProcess(env, proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -32,6 +47,21 @@ def emulator_process(*args: str) -> Iterator[dict[str, str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def emulator_process(*args: str) -> Iterator[dict[str, str]]:
+    """Yield the KLING_* environment the emulator printed; stop it with SIGINT afterwards."""
+    with emulator_server(*args) as emulator:
+        yield emulator.env
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    # after "pid (comm)": state is field 3, utime 14 and stime 15 (1-based, man proc)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb() -> float:

@@ -10,7 +10,7 @@ from typing import cast
 import click
 
 from ..emulator import FAULT_KINDS, Account, Emulator, EmulatorConfig, serve
-from ..emulator._config import RetryAfterMode
+from ..emulator._config import RetryAfterMode, check_duration_mix
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, float]:
@@ -22,6 +22,26 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> tuple[f
     if not 0 <= pair[0] <= pair[1]:
         raise click.BadParameter(f"{value!r}: need 0 <= MIN <= MAX")
     return pair
+
+
+def _duration_mix(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> tuple[tuple[float, float, float], ...] | None:
+    if value is None:
+        return None
+    try:
+        mix = tuple(
+            (float(w), float(low), float(high))
+            for w, low, high in (item.split(":") for item in value.split(","))
+        )
+        check_duration_mix(mix)
+    except ValueError as exc:
+        why = str(exc).removeprefix("duration_mix: ") if "duration_mix" in str(exc) else ""
+        raise click.BadParameter(
+            f"{value!r} is not W:MIN:MAX[,W:MIN:MAX...], e.g. 0.9:1:2,0.1:10:20"
+            + (f" ({why})" if why else "")
+        ) from None
+    return mix
 
 
 def _faults(
@@ -83,6 +103,14 @@ def _faults(
     callback=_duration,
     help="Task duration in seconds, MIN:MAX, drawn uniformly.",
 )
+@click.option(
+    "--duration-mix",
+    default=None,
+    callback=_duration_mix,
+    metavar="W:MIN:MAX,...",
+    help="Task durations from a mixture: with probability W/sum(W) uniform in MIN:MAX, "
+    "e.g. 0.9:1:2,0.1:10:20 (replaces --duration).",
+)
 @click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option(
     "--fault",
@@ -140,6 +168,7 @@ def emulator_command(
     rate_burst: float | None,
     retry_after: str,
     duration: tuple[float, float],
+    duration_mix: tuple[tuple[float, float, float], ...] | None,
     failure_rate: float,
     faults: dict[str, float],
     slow_seconds: float,
@@ -184,6 +213,7 @@ def emulator_command(
         host=host,
         port=port,
         duration=duration,
+        duration_mix=duration_mix,
         failure_rate=failure_rate,
         rate_limit=rate_limit,
         rate_burst=rate_burst,

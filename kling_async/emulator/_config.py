@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -105,6 +106,11 @@ class EmulatorConfig:
     #: Optional draw of a task's duration: (rng, model, mode, duration in seconds as a string)
     #: -> seconds; model is the name of the wire used (kling-v2-6 or kling-2.6), mode std/pro/4k.
     duration_fn: Callable[[random.Random, str, str | None, str], float] | None = None
+    #: Optional mixture of uniform durations, ((weight, min, max), ...): a task picks a component
+    #: with probability weight / sum of weights, then a duration uniformly in (min, max), both
+    #: with the seeded rng. Replaces ``duration`` when set (``duration_fn`` still comes first).
+    #: e.g. a heavy tail: ((0.9, 1, 2), (0.1, 10, 20)).
+    duration_mix: tuple[tuple[float, float, float], ...] | None = None
     #: Share of a task's duration spent in ``submitted`` before ``processing``.
     queue_fraction: float = 0.1
     #: Probability that a task ends ``failed`` with a realistic ``task_status_msg``.
@@ -160,7 +166,34 @@ class EmulatorConfig:
         low, high = self.duration
         if not 0 <= low <= high:
             raise ValueError(f"duration: {self.duration} must satisfy 0 <= min <= max")
+        if self.duration_mix is not None:
+            check_duration_mix(self.duration_mix)
         if not 0.0 <= self.failure_rate <= 1.0:
             raise ValueError(f"failure_rate: {self.failure_rate} is not within 0..1")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key: give both or neither")
+
+
+def check_duration_mix(mix: tuple[tuple[float, float, float], ...]) -> None:
+    """Raise ValueError unless ``mix`` is a non-empty tuple of (weight > 0, 0 <= min <= max)."""
+    if not mix:
+        raise ValueError("duration_mix: give at least one (weight, min, max) component")
+    for component in mix:
+        if len(component) != 3:
+            raise ValueError(f"duration_mix: {component!r} is not (weight, min, max)")
+        weight, low, high = component
+        if not (math.isfinite(weight) and weight > 0):
+            raise ValueError(f"duration_mix: weight {weight} of {component!r} must be > 0")
+        if not (math.isfinite(high) and 0 <= low <= high):
+            raise ValueError(f"duration_mix: {component!r} must satisfy 0 <= min <= max")
+
+
+def draw_from_mix(rng: random.Random, mix: tuple[tuple[float, float, float], ...]) -> float:
+    """One duration from a ``duration_mix``: a component by weight, then uniform within it."""
+    point = rng.random() * sum(weight for weight, _, _ in mix)
+    for weight, low, high in mix:
+        if point < weight:
+            return rng.uniform(low, high)
+        point -= weight
+    _, low, high = mix[-1]  # rounding left the point past the last weight
+    return rng.uniform(low, high)

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ._config import FAILURE_MESSAGES, Account, EmulatorConfig
+from ._config import FAILURE_MESSAGES, Account, EmulatorConfig, draw_from_mix
 from ._errors import Rejection, invalid
 from ._shared import TaskSpec
 from ._stats import Stats
@@ -252,6 +252,7 @@ class Store:
         heapq.heappush(state.running, (task.ends_at, self._seq, task))
         state.in_flight[family] += 1
         self.stats.creates += 1
+        self.stats.durations.append(task.ends_at - task.created)
         self.stats.note_in_flight(family, state.in_flight[family])
         return task
 
@@ -259,6 +260,8 @@ class Store:
         cfg, rng = self.config, self.rng
         if cfg.duration_fn is not None:
             seconds = cfg.duration_fn(rng, spec.model, spec.mode, spec.duration)
+        elif cfg.duration_mix:
+            seconds = draw_from_mix(rng, cfg.duration_mix)
         else:
             seconds = rng.uniform(*cfg.duration)
         if spec.late_failure is not None:

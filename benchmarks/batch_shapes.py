@@ -1,0 +1,489 @@
+"""The batch engine against a naive client and a greedy reference, on six workload shapes.
+
+Each shape is N jobs on an account with a parallel-task limit C that no client is told (the
+naive one gets a semaphore of C, which is generous) and task durations drawn by an emulator
+running in its own process. Each client runs in its own process too, so CPU time and peak
+memory are that client's alone:
+
+- engine: ``client.batch(jobs, output_dir=...)`` with its defaults;
+- naive: a semaphore of C; per job create, ``get`` every 2 s until final, download;
+- greedy: not a client but the zero-lag schedule of the durations the emulator drew in that
+  very run (``durations`` in ``GET /__emulator__/stats``, creation order): list scheduling on
+  C slots, task i starting at the earliest free slot, and not before max(0, i - burst + 1) /
+  rate when the shape has a request-rate limit. No client can beat it without knowing the
+  durations in advance.
+
+Per shape and client it prints makespan, makespan / greedy, engine / naive, API requests per
+job (everything but downloads), 429s per job (1302 + 1303), client CPU ms per job, the client's
+peak RSS, duplicate creates and the emulator's CPU use (to show it is not the bottleneck).
+Then a markdown summary and one JSON line with every figure.
+
+    .venv/bin/python benchmarks/batch_shapes.py --quick            # make bench: ~15 minutes
+    .venv/bin/python benchmarks/batch_shapes.py --full             # the issue's sizes, 3 runs
+    .venv/bin/python benchmarks/batch_shapes.py --shapes 1,3 --repeat 3
+    .venv/bin/python benchmarks/batch_shapes.py --shapes none --queued   # 100k jobs queued
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import heapq
+import http.client
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from _emulator_process import EmulatorProcess, emulator_server, rss_mb
+
+NAIVE_POLL = 2.0
+
+
+@attrs.frozen
+class Shape:
+    key: int
+    name: str
+    jobs_full: int
+    jobs_quick: int
+    limit: int
+    #: "MIN:MAX" for --duration, or "W:MIN:MAX,..." for --duration-mix
+    durations: str
+    rate: float | None = None
+    burst: float | None = None
+
+    @property
+    def mix(self) -> tuple[tuple[float, float, float], ...]:
+        """The durations as (weight, min, max) components."""
+        parts = [tuple(float(x) for x in p.split(":")) for p in self.durations.split(",")]
+        if len(parts) == 1 and len(parts[0]) == 2:
+            return ((1.0, parts[0][0], parts[0][1]),)
+        return tuple((p[0], p[1], p[2]) for p in parts)
+
+    @property
+    def mean_duration(self) -> float:
+        mix = self.mix
+        return sum(w * (lo + hi) / 2 for w, lo, hi in mix) / sum(w for w, _, _ in mix)
+
+    def emulator_args(self) -> list[str]:
+        mixed = "," in self.durations or self.durations.count(":") == 2
+        args = ["--concurrency-limit", str(self.limit), "--video-bytes", "1000", "--seed", "7"]
+        args += ["--duration-mix" if mixed else "--duration", self.durations]
+        if self.rate is not None:
+            args += ["--rate-limit", f"{self.rate:g}", "--rate-burst", f"{self.burst or 1:g}"]
+        return args
+
+    def describe(self) -> str:
+        if len(self.mix) == 1:
+            t = f"U({self.mix[0][1]:g},{self.mix[0][2]:g})"
+        else:
+            total = sum(w for w, _, _ in self.mix)
+            t = " + ".join(f"{100 * w / total:g}% U({lo:g},{hi:g})" for w, lo, hi in self.mix)
+        rate = f", {self.rate:g} req/s (burst {self.burst:g})" if self.rate else ""
+        return f"C={self.limit}, T~{t}{rate}"
+
+
+SHAPES: dict[int, Shape] = {
+    s.key: s
+    for s in (
+        Shape(1, "uniform", 1000, 1000, 50, "1:3"),
+        Shape(2, "small account", 300, 60, 5, "5:15"),
+        Shape(3, "heavy tail", 1000, 1000, 50, "0.9:1:2,0.1:10:20"),
+        Shape(4, "large account", 5000, 2000, 1000, "5:10"),
+        Shape(5, "fast tasks", 10000, 10000, 500, "0.2:0.5"),
+        Shape(6, "rate-limited", 300, 300, 20, "1:3", rate=10.0, burst=10.0),
+    )
+}
+
+
+def greedy_makespan(
+    durations: Sequence[float], slots: int, rate: float | None = None, burst: float | None = None
+) -> float:
+    """The zero-lag list schedule of ``durations`` in creation order on ``slots`` slots: each
+    task takes the earliest free slot, no earlier than its create may pass the rate limit (a
+    token bucket of ``burst`` refilled at ``rate``/s lets create i through at (i-burst+1)/rate);
+    returns the last end."""
+    free = [0.0] * max(1, min(slots, len(durations)))
+    end = 0.0
+    for i, seconds in enumerate(durations):
+        start = heapq.heappop(free)
+        if rate:
+            start = max(start, max(0.0, i - (burst or 1.0) + 1) / rate)
+        heapq.heappush(free, start + seconds)
+        end = max(end, start + seconds)
+    return end
+
+
+# -- the parent: one emulator per shape, one child process per client run ---------------------
+def emulator_call(base: str, method: str, path: str) -> dict[str, Any]:
+    """One plain HTTP request to the emulator's own endpoints (stats, reset)."""
+    url = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=60)
+    try:
+        connection.request(method, path)
+        answer = connection.getresponse()
+        body = answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"{method} {path}: HTTP {answer.status} {body[:200]!r}")
+        return json.loads(body)  # type: ignore[no-any-return]
+    finally:
+        connection.close()
+
+
+def run_client(
+    emulator: EmulatorProcess, shape: Shape, client: str, jobs: int, offset: int
+) -> dict[str, Any]:
+    """Run one client in a child process against a freshly reset emulator; its figures."""
+    base = emulator.env["KLING_BASE_URL"]
+    emulator_call(base, "POST", "/__emulator__/reset?all=1")
+    cpu_before = emulator.cpu_seconds()
+    # generous: 20 times the work's lower bound, never less than 10 minutes
+    timeout = max(600.0, 20 * jobs * shape.mean_duration / shape.limit)
+    cmd = [sys.executable, __file__, "--child", client, "--jobs", str(jobs)]
+    cmd += ["--limit", str(shape.limit), "--offset", str(offset)]
+    env = {**os.environ, **emulator.env}
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result within {timeout:.0f} s (child killed)"}
+    emulator_cpu = emulator.cpu_seconds() - cpu_before
+    if done.returncode != 0 or not done.stdout.strip():
+        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-2000:]}"}
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    stats = emulator_call(base, "GET", "/__emulator__/stats")
+    greedy = greedy_makespan(stats["durations"], shape.limit, shape.rate, shape.burst)
+    makespan = child["makespan_s"]
+    return {
+        "makespan_s": round(makespan, 2),
+        "greedy_s": round(greedy, 2),
+        "over_greedy": round(makespan / greedy, 3),
+        "requests_per_job": round((stats["requests"] - stats["downloads"]) / jobs, 3),
+        "429s_per_job": round(
+            (stats["rate_limited_1302"] + stats["concurrency_limited_1303"]) / jobs, 3
+        ),
+        "cpu_ms_per_job": round(1000 * child["cpu_s"] / jobs, 2),
+        "peak_rss_mb": child["peak_rss_mb"],
+        "duplicate_creates": stats["duplicate_creates"],
+        "emulator_cpu_pct": round(100 * emulator_cpu / makespan, 1),
+        "client_cpu_pct": round(100 * child["cpu_s"] / makespan, 1),
+        "creates": stats["creates"],
+        "succeeded": child["succeeded"],
+        "not_succeeded": child["not_succeeded"],
+        "first_errors": child["first_errors"],
+        "max_in_flight": stats["max_in_flight"],
+        "requests_by_route": stats["requests_by_route"],
+    }
+
+
+NUMERIC = (
+    "makespan_s",
+    "greedy_s",
+    "over_greedy",
+    "requests_per_job",
+    "429s_per_job",
+    "cpu_ms_per_job",
+    "peak_rss_mb",
+    "duplicate_creates",
+    "emulator_cpu_pct",
+    "client_cpu_pct",
+)
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return {"error": runs[0]["error"] if runs else "no run"}
+    out: dict[str, Any] = {k: round(statistics.median(r[k] for r in good), 3) for k in NUMERIC}
+    out["duplicate_creates"] = max(r["duplicate_creates"] for r in good)  # worst, not median
+    out["not_succeeded"] = sum(r["not_succeeded"] for r in good)
+    out["runs"] = len(good)
+    out["failed_runs"] = len(runs) - len(good)
+    return out
+
+
+HEADER = (
+    f"{'shape':<18} {'N':>6} {'client':<7} {'makespan':>9} {'/greedy':>8} {'greedy':>8}"
+    f" {'eng/naive':>9} {'req/job':>8} {'429/job':>8} {'CPU ms/job':>10} {'peak RSS':>9}"
+    f" {'dup':>4} {'emu CPU':>8} {'not ok':>6}"
+)
+
+
+def row(shape: Shape, jobs: int, client: str, f: dict[str, Any], ratio: float | None) -> str:
+    label = f"{shape.key} {shape.name}"
+    if "error" in f:
+        return f"{label:<18} {jobs:>6} {client:<7} ERROR {f['error'][:300]}"
+    eng_naive = f"{ratio:.3f}" if ratio is not None else "-"
+    return (
+        f"{label:<18} {jobs:>6} {client:<7} {f['makespan_s']:>8.1f}s {f['over_greedy']:>8.3f}"
+        f" {f['greedy_s']:>7.1f}s {eng_naive:>9} {f['requests_per_job']:>8.2f}"
+        f" {f['429s_per_job']:>8.3f} {f['cpu_ms_per_job']:>10.2f} {f['peak_rss_mb']:>6.1f} MB"
+        f" {f['duplicate_creates']:>4} {f['emulator_cpu_pct']:>7.0f}% {f['not_succeeded']:>6}"
+    )
+
+
+def run_shape(shape: Shape, jobs: int, repeat: int) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, Any]]] = {"engine": [], "naive": []}
+    ratios: list[float] = []
+    load = os.getloadavg()[0]
+    with emulator_server(*shape.emulator_args()) as emulator:
+        for rep in range(repeat):
+            for client in ("engine", "naive"):
+                offset = (rep * 2 + (client == "naive")) * 10**6
+                figures = run_client(emulator, shape, client, jobs, offset)
+                runs[client].append(figures)
+                progress = f"[{shape.key} run {rep + 1}/{repeat}]"
+                print(f"  {progress} {row(shape, jobs, client, figures, None)}")
+                if figures.get("first_errors"):
+                    print(f"      {client} errors: {figures['first_errors']}")
+                sys.stdout.flush()
+            engine, naive = runs["engine"][-1], runs["naive"][-1]
+            if "error" not in engine and "error" not in naive:
+                ratios.append(engine["makespan_s"] / naive["makespan_s"])
+    return {
+        "shape": shape.key,
+        "name": shape.name,
+        "jobs": jobs,
+        "limit": shape.limit,
+        "durations": shape.durations,
+        "rate_limit": shape.rate,
+        "load_before": round(load, 2),
+        "engine": median_of(runs["engine"]),
+        "naive": median_of(runs["naive"]),
+        "engine_over_naive": round(statistics.median(ratios), 3) if ratios else None,
+        "runs": runs,
+    }
+
+
+def summary_markdown(results: list[dict[str, Any]], repeat: int) -> str:
+    what = "median of " + str(repeat) if repeat > 1 else "one run"
+    lines = [
+        f"| shape ({what}) | N | C | engine / greedy | naive / greedy | engine / naive "
+        "| engine req/job | engine 429/job | engine CPU ms/job | engine peak RSS | dup |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        e, n, shape = r["engine"], r["naive"], SHAPES[r["shape"]]
+        if "error" in e:
+            lines.append(f"| {shape.key} {shape.name} | {r['jobs']} | {shape.limit} | error |")
+            continue
+        naive = f"{n['over_greedy']:.2f}" if "error" not in n else "error"
+        ratio = f"{r['engine_over_naive']:.2f}" if r["engine_over_naive"] is not None else "-"
+        lines.append(
+            f"| {shape.key} {shape.name} | {r['jobs']:,} | {shape.limit} "
+            f"| {e['over_greedy']:.2f} ({e['makespan_s']:.0f} s) | {naive} | {ratio} "
+            f"| {e['requests_per_job']:.2f} | {e['429s_per_job']:.3f} | {e['cpu_ms_per_job']:.1f} "
+            f"| {e['peak_rss_mb']:.0f} MB | {e['duplicate_creates']} |"
+        )
+    return "\n".join(lines)
+
+
+def run_queued(count: int, seconds: float) -> dict[str, Any]:
+    args = ["--concurrency-limit", "50", "--duration", "1:3", "--video-bytes", "1000"]
+    with emulator_server(*args, "--seed", "7") as emulator:
+        cmd = [sys.executable, __file__, "--child", "queued", "--jobs", str(count)]
+        cmd += ["--queued-seconds", str(seconds)]
+        env = {**os.environ, **emulator.env}
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    if done.returncode != 0:
+        return {"error": f"exit {done.returncode}: {done.stderr.strip()[-2000:]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main(ns: argparse.Namespace) -> None:
+    full = ns.full
+    repeat = ns.repeat if ns.repeat is not None else (3 if full else 1)
+    keys = [] if ns.shapes == "none" else [int(k) for k in ns.shapes.split(",") if k]
+    results: list[dict[str, Any]] = []
+    print(
+        f"{'full' if full else 'quick'} sizes, {repeat} run(s) per shape and client; "
+        f"engine: client.batch defaults; naive: semaphore of C, get every {NAIVE_POLL:g} s"
+    )
+    for key in keys:
+        shape = SHAPES[key]
+        jobs = ns.jobs or (shape.jobs_full if full else shape.jobs_quick)
+        print(f"\nshape {key} ({shape.name}): N={jobs}, {shape.describe()}")
+        sys.stdout.flush()
+        results.append(run_shape(shape, jobs, repeat))
+    if results:
+        print(f"\n{HEADER}")
+        for r in results:
+            shape = SHAPES[r["shape"]]
+            print(row(shape, r["jobs"], "engine", r["engine"], r["engine_over_naive"]))
+            print(row(shape, r["jobs"], "naive", r["naive"], None))
+        print()
+        print(summary_markdown(results, repeat))
+    out: dict[str, Any] = {"full": full, "repeat": repeat, "shapes": results}
+    if ns.queued:
+        q = out["queued"] = run_queued(ns.queued, ns.queued_seconds)
+        if "error" in q:
+            print(f"\nqueued: ERROR {q['error']}")
+        else:
+            print(
+                f"\n{q['jobs_queued']:,} jobs queued: peak RSS {q['peak_rss_mb']} MB "
+                f"(process before the jobs: {q['rss_before_jobs_mb']} MB, with the job list "
+                f"{q['rss_with_jobs_mb']} MB; {q['jobs_done_in_window']} done in the window)"
+            )
+    print(json.dumps(out))
+
+
+# -- the children: one client run each, figures as one JSON line on stdout ------------------
+def job_list(n: int, offset: int) -> list[Any]:
+    import kling_async as kling
+
+    # URL images: the emulator does not fetch them, so the run measures scheduling, not base64
+    return [
+        kling.ImageToVideo(image=f"https://img.test/{offset + i}.png", prompt=f"job {offset + i}")
+        for i in range(n)
+    ]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def child_engine(n: int, offset: int, out: Path) -> dict[str, Any]:
+    import kling_async as kling
+
+    jobs = job_list(n, offset)
+    succeeded, errors = 0, []
+    base, key = os.environ["KLING_BASE_URL"], os.environ["KLING_API_KEY"]
+    async with kling.KlingClient(api_key=key, base_url=base) as client:
+        cpu0, started = time.process_time(), time.monotonic()
+        async for outcome in client.batch(jobs, output_dir=out):
+            if outcome.status == kling.OutcomeStatus.SUCCEEDED:
+                succeeded += 1
+            else:
+                errors.append(f"{outcome.name}: {outcome.status.value} {outcome.error!r}")
+        makespan, cpu = time.monotonic() - started, time.process_time() - cpu0
+    return child_figures(makespan, cpu, succeeded, errors)
+
+
+async def child_naive(n: int, limit: int, offset: int, out: Path) -> dict[str, Any]:
+    """What clients in the wild do: a semaphore, then create and poll every few seconds."""
+    import kling_async as kling
+
+    jobs = job_list(n, offset)
+    gate = asyncio.Semaphore(limit)
+    succeeded, errors = 0, []
+    base, key = os.environ["KLING_BASE_URL"], os.environ["KLING_API_KEY"]
+    async with kling.KlingClient(api_key=key, base_url=base) as client:
+
+        async def one(job: kling.ImageToVideo, i: int) -> None:
+            nonlocal succeeded
+            async with gate:
+                try:
+                    task = await client.image_to_video.create(job)
+                    while not task.is_final:
+                        await asyncio.sleep(NAIVE_POLL)
+                        task = await client.image_to_video.get(task.task_id)
+                    if task.succeeded:
+                        await client.download(task, out / f"naive-{i}.mp4")
+                        succeeded += 1
+                    else:
+                        errors.append(f"job {i}: task {task.task_id} {task.status}")
+                except Exception as exc:
+                    errors.append(f"job {i}: {exc!r}")
+
+        cpu0, started = time.process_time(), time.monotonic()
+        await asyncio.gather(*(one(job, i) for i, job in enumerate(jobs)))
+        makespan, cpu = time.monotonic() - started, time.process_time() - cpu0
+    return child_figures(makespan, cpu, succeeded, errors)
+
+
+def child_figures(makespan: float, cpu: float, succeeded: int, errors: list[str]) -> dict[str, Any]:
+    return {
+        "makespan_s": makespan,
+        "cpu_s": cpu,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "succeeded": succeeded,
+        "not_succeeded": len(errors),
+        "first_errors": errors[:3],
+    }
+
+
+async def child_queued(count: int, seconds: float, tmp: Path) -> dict[str, Any]:
+    """Peak memory while ``count`` jobs (paths to images on disk) wait for the engine."""
+    from PIL import Image
+
+    import kling_async as kling
+
+    images = []
+    for i in range(100):
+        path = tmp / f"src{i}.png"
+        Image.new("RGB", (400, 300), (i, 2 * i, 90)).save(path)
+        images.append(path)
+    before = rss_mb()
+    waiting = [
+        kling.ImageToVideo(image=images[i % 100], prompt=f"queued {i}") for i in range(count)
+    ]
+    with_jobs = rss_mb()
+    done = 0
+    base, key = os.environ["KLING_BASE_URL"], os.environ["KLING_API_KEY"]
+    async with kling.KlingClient(api_key=key, base_url=base) as client:
+        run = client.batch(waiting, output_dir=tmp / "queued")
+        async with run:
+            deadline = time.monotonic() + seconds
+            async for _ in run:
+                done += 1
+                if time.monotonic() > deadline:
+                    break
+    return {
+        "jobs_queued": count,
+        "jobs_done_in_window": done,
+        "rss_before_jobs_mb": round(before, 1),
+        "rss_with_jobs_mb": round(with_jobs, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def child(ns: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if ns.child == "engine":
+            result = asyncio.run(child_engine(ns.jobs, ns.offset, Path(tmp)))
+        elif ns.child == "naive":
+            result = asyncio.run(child_naive(ns.jobs, ns.limit, ns.offset, Path(tmp)))
+        else:
+            result = asyncio.run(child_queued(ns.jobs, ns.queued_seconds, Path(tmp)))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--quick", action="store_true", help="smaller N for the slow shapes (the default)"
+    )
+    size.add_argument("--full", action="store_true", help="the issue's sizes; 3 runs by default")
+    parser.add_argument(
+        "--shapes", default="1,2,3,4,5,6", help="comma-separated shape numbers, or 'none'"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="runs per shape and client; medians printed"
+    )
+    parser.add_argument("--jobs", type=int, default=None, help="override N for every shape")
+    parser.add_argument(
+        "--queued",
+        type=int,
+        nargs="?",
+        const=100_000,
+        default=0,
+        help="also measure peak RSS with this many jobs queued (default 100,000)",
+    )
+    parser.add_argument("--queued-seconds", type=float, default=15.0)
+    parser.add_argument("--child", choices=("engine", "naive", "queued"), help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
+    ns = parser.parse_args()
+    if ns.child:
+        child(ns)
+    else:
+        main(ns)
