@@ -225,7 +225,7 @@ class Transport:
     ) -> Any:
         session = await self.session()
         what = f"{method} {path}"
-        await self.pacer.turn()
+        await self.pacer.turn(1 if kind == "create" else 0)
         self.requests_sent += 1
         try:
             async with session.request(

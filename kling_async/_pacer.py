@@ -11,6 +11,8 @@ Until the server first pushes back it slows nothing down, unless the caller gave
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -53,7 +55,9 @@ class Pacer:
         self._answers: deque[bool] = deque(maxlen=40)
         self.limited_share = 0.25
         self.limited_minimum = 3
-        self._lock = asyncio.Lock()
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._runner: asyncio.Task[None] | None = None
         self.stats = PacerStats()
 
     def _observed_rate(self, now: float) -> float | None:
@@ -62,20 +66,49 @@ class Pacer:
             return None
         return len(recent) / max(0.25, now - recent[0])
 
-    async def turn(self) -> None:
-        """Wait for this request's slot; slots are 1/rate apart."""
-        async with self._lock:
+    async def turn(self, priority: int = 0) -> None:
+        """Wait for this request's slot; slots are 1/rate apart. While requests wait, the
+        lowest ``priority`` goes first (queries 0, creates 1: a poll that frees a slot is
+        worth more than a create that would only wait for one); equal ones in arrival order."""
+        now = self._clock()
+        self._grow(now)
+        ready = now >= self._blocked_until and (self.rate is None or now >= self._next)
+        if ready and not self._waiting:
+            if self.rate is not None:
+                self._next = now + 1.0 / self.rate
+            self._sent.append(now)
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), waiter))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(
+                self._hand_out(), name="kling-pacer"
+            )
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            waiter.cancel()  # its slot goes to the next one
+            raise
+
+    async def _hand_out(self) -> None:
+        """Give the waiting requests their slots, in priority order, one per 1/rate."""
+        while self._waiting:
             now = self._clock()
             self._grow(now)
             start = max(now, self._blocked_until)
             if self.rate is not None:
                 start = max(start, self._next)
-                self._next = start + 1.0 / self.rate
-            delay = start - now
-            if delay > 0:
+            if start > now:
                 self.stats.waits += 1
-                await self._sleep(delay)
-            self._sent.append(self._clock())
+                await self._sleep(start - now)
+                continue  # look again: a 1302 may have moved the slot, a poll may have come
+            _, _, waiter = heapq.heappop(self._waiting)
+            if waiter.done():
+                continue  # cancelled while it waited
+            if self.rate is not None:
+                self._next = start + 1.0 / self.rate
+            self._sent.append(start)
+            waiter.set_result(None)
 
     def _grow(self, now: float) -> None:
         if self.rate is not None and now > self._blocked_until:

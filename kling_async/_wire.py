@@ -35,7 +35,12 @@ class CreateCall:
 
 
 async def _encoded(field: str, value: ImageInput) -> str:
-    return await asyncio.to_thread(_images.wire, _images.locate(field, value))
+    """The image as it goes on the wire: a URL as it is (no thread hop), anything else
+    read and base64-encoded in a worker thread."""
+    source = _images.locate(field, value)
+    if source.kind == "url":
+        return _images.wire(source)
+    return await asyncio.to_thread(_images.wire, source)
 
 
 async def build(request: Request, plan: Plan) -> CreateCall:

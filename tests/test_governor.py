@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import pytest
 
@@ -89,11 +90,13 @@ async def test_window_slow_start_1303_and_probing() -> None:
     window = ConcurrencyWindow(initial=2, probe_every=3)
     await window.acquire()
     await window.accepted()
-    assert window.limit == 3  # slow start: each accepted create widens it
-    for _ in range(2):
-        await window.acquire()
-        await window.accepted()
-    assert (window.limit, window.in_flight) == (5, 3)
+    assert window.limit == 2  # one of two in flight: a window not reached does not grow
+    await window.acquire()
+    await window.accepted()
+    assert window.limit == 3  # full: slow start widens it by one per accepted create
+    await window.acquire()
+    await window.accepted()
+    assert (window.limit, window.in_flight) == (4, 3)
     await window.acquire()
     await window.over_limit()  # the 4th was refused: the first 1303 ends slow start
     assert (window.limit, window.in_flight, window.learned) == (3, 3, 3)
@@ -102,16 +105,38 @@ async def test_window_slow_start_1303_and_probing() -> None:
     for _ in range(3):  # three completions of a full window: probe one higher
         await window.release()
         await window.acquire()
-    assert window.limit == 4
+    assert (window.limit, window.probes) == (4, 1)
     await window.acquire()
-    await window.accepted()  # four in flight: the window is full
+    await window.over_limit()  # the probe's first 1303: back at once, next probe later
+    assert (window.limit, window.in_flight, window.learned) == (3, 3, 3)
+    assert window.probe_every == 6
     await window.release()
     await window.acquire()
-    await window.over_limit()  # a stray 1303 among accepted creates: the window stays
-    assert (window.limit, window.in_flight) == (4, 3)
+    await window.over_limit()  # a stray 1303 (another client took a slot): the window stays
+    assert (window.limit, window.in_flight) == (3, 2)
     await window.acquire()
     await window.over_limit()  # refused again at once: the limit is real
-    assert (window.limit, window.in_flight) == (3, 3)
+    assert (window.limit, window.in_flight) == (2, 2)
+
+
+async def test_an_accepted_probe_raises_the_learned_limit() -> None:
+    window = ConcurrencyWindow(initial=3, probe_every=2)
+    for _ in range(3):
+        await window.acquire()
+        await window.accepted()
+    assert window.limit == 4
+    await window.acquire()
+    await window.over_limit()  # learned: 3
+    for _ in range(2):
+        await window.release()
+        await window.acquire()
+    assert window.limit == 4
+    await asyncio.wait_for(window.acquire(), 1)
+    await window.accepted()  # the probe got through: the pack is bigger now
+    assert (window.learned, window.limit, window.probe_every) == (4, 4, 2)
+    for _ in range(50):
+        await window.accepted()
+    assert window.limit == 4  # once learned, accepted creates alone never widen it
 
 
 async def test_window_blocks_when_full_and_honours_the_cap() -> None:
@@ -137,3 +162,21 @@ def test_duration_model_uses_a_low_quantile() -> None:
     expected = model.expected(key)
     assert expected is not None
     assert 40 <= expected <= 50  # the 10th percentile of the last 64 (37..100)
+
+
+async def test_polls_go_ahead_of_waiting_creates() -> None:
+    pacer = Pacer(max_rate=20)
+    order: list[str] = []
+
+    async def request(name: str, priority: int) -> None:
+        await pacer.turn(priority)
+        order.append(name)
+
+    started = time.monotonic()
+    await pacer.turn(1)  # takes the first slot: the next ones wait 1/20 s each
+    waiting = [asyncio.create_task(request(f"create{i}", 1)) for i in range(3)]
+    await asyncio.sleep(0)
+    waiting.append(asyncio.create_task(request("poll", 0)))  # comes last, goes first
+    await asyncio.wait_for(asyncio.gather(*waiting), 2)
+    assert order == ["poll", "create0", "create1", "create2"]
+    assert time.monotonic() - started >= 0.14  # still spaced at the rate

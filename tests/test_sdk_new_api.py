@@ -139,7 +139,7 @@ async def test_mixed_batch_of_both_wires(start_emulator: StartEmulator, tmp_path
     # new-API tasks polled 20 at a time: never more queries a round than ceil(in flight / 20)
     assert poller.batch_requests == stats["batch_queries"]
     assert poller.batch_requests <= sum(math.ceil(n / 20) for n in poller.batch_rounds)
-    assert max(poller.batch_rounds) > 20  # the batches were really shared
+    assert max(poller.batch_rounds) > 5  # the batches were really shared (due tasks only)
     assert stats["batch_query_ids"] / stats["batch_queries"] > 5
     # the window is kept per model family
     assert set(run.summary.learned_limits) == {"2.6", "3.0", "3.0-turbo"}

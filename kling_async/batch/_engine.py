@@ -117,7 +117,7 @@ class BatchEngine:
         *,
         journal: str | Path | None = None,
         max_in_flight: int | None = None,
-        initial_window: int = 8,
+        initial_window: int = 4,
         downloads: int = 4,
         max_units: float | None = None,
         unit_cost: Any = default_unit_cost,

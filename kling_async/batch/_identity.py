@@ -69,8 +69,33 @@ def content_hash(job: ImageToVideo | TextToVideo) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: Bytes an image may have for its hash to be computed on the event loop (a thread hop costs
+#: more than hashing this much).
+_INLINE_BYTES = 256 * 1024
+
+
+def _reads_files(job: ImageToVideo | TextToVideo) -> bool:
+    values = [getattr(job, f, None) for f in _IMAGE_FIELDS]
+    values += [
+        m.mask for m in getattr(job, "dynamic_masks", None) or () if isinstance(m, DynamicMask)
+    ]
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, bytes | bytearray) and len(value) <= _INLINE_BYTES:
+            continue
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            continue
+        return True  # a path (read from disk), large bytes or base64 text
+    return False
+
+
 async def job_identity(job: ImageToVideo | TextToVideo) -> str:
-    return await asyncio.to_thread(content_hash, job)
+    """The job's content hash: in a worker thread when it reads files or hashes much data,
+    on the loop otherwise (URL images, text-to-video, small in-memory images)."""
+    if _reads_files(job):
+        return await asyncio.to_thread(content_hash, job)
+    return content_hash(job)
 
 
 #: A name's cap in UTF-8 bytes: with ``-<id8>-<n>.mp4.part.json`` it stays under the 255

@@ -115,6 +115,9 @@ class Journal:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kling-journal")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        #: Updates waiting for the next transaction, and the task that writes them.
+        self._pending: list[_Write] = []
+        self._flusher: asyncio.Task[None] | None = None
         #: The salt of the external ids this journal derives (see ``default_salt``).
         self.salt = ""
 
@@ -243,6 +246,10 @@ class Journal:
             self._conn = None
 
     async def close(self) -> None:
+        if self._flusher is not None and not self._flusher.done():
+            with contextlib.suppress(Exception):
+                await self._flusher  # the updates already made are committed first
+
         def disconnect() -> None:
             self._close_conn()
             self._unlock()
@@ -340,6 +347,8 @@ class Journal:
         return attrs.evolve(record, output=await self._run(pick))
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
+        """Change a job's state (and fields); returns once it is committed. Updates that
+        arrive together (a poll round ending many tasks) share one transaction."""
         if state not in STATES:
             raise ValueError(f"state: {state!r} is not one of {STATES}")
         allowed = {"external_task_id", "task_id", "error", "units", "attempts"}
@@ -348,9 +357,47 @@ class Journal:
         if unknown:
             raise ValueError(f"fields: unknown {sorted(unknown)}")
         assignments = ", ".join([f"{k} = ?" for k in fields] + ["state = ?", "updated = ?"])
-        values = [*fields.values(), state, time.time(), job_id]
+        sql = f"UPDATE jobs SET {assignments} WHERE job_id = ?"  # noqa: S608
+        values = (*fields.values(), state, time.time(), job_id)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        done.add_done_callback(_consume)  # read even when its caller was cancelled
+        self._pending.append((sql, values, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush(), name="kling-journal-flush")
+        await asyncio.shield(done)  # a cancelled caller's write is still made (and awaited)
 
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(f"UPDATE jobs SET {assignments} WHERE job_id = ?", values)  # noqa: S608
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
 
-        await self._run(write)
+            def write(conn: sqlite3.Connection, batch: list[_Write] = batch) -> None:
+                for sql, values, _ in batch:
+                    conn.execute(sql, values)
+
+            try:
+                await self._run(write)
+            except BaseException as exc:
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(
+                            exc
+                            if isinstance(exc, Exception)
+                            else JournalError(
+                                self.path, f"write interrupted ({type(exc).__name__})"
+                            )
+                        )
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for *_, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+
+_Write = tuple[str, tuple[Any, ...], "asyncio.Future[None]"]
+
+
+def _consume(done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()

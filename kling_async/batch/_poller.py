@@ -10,11 +10,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .._convert import split_tasks_from_wire
+from .._convert import task_from_wire
 from ..errors import KlingError, NotFoundError, ResponseFormatError, ValidationError
 from ..models import Task, TaskStatus
 from ..resources.task_queries import MAX_IDS_PER_QUERY
@@ -28,12 +28,16 @@ DurationKey = tuple[str, str, int]  # (model, mode, duration)
 
 @attrs.frozen
 class PollPolicy:
-    """How often the poller looks. ``min_interval`` while a task is due, up to
-    ``max_interval`` while none is expected to end. Before any task of a kind has finished, the
-    interval is ``unknown_share`` of the oldest such task's age (so a task 4 s old is looked
-    at each second, one 2 minutes old every 15 s). With completion by callback, polling is a
-    fallback at ``max_interval``. A failed poll is not retried on its own: the next one
-    comes at the usual interval.
+    """How often the poller looks, within a budget of requests per job.
+
+    No task is looked at before it may have ended: the 10th percentile of the durations
+    learned for its kind (before any is known, ``unknown_share`` of its age: a task 4 s old is
+    looked at after another second, one 2 minutes old after 30 s). Once tasks are due, a poll
+    round comes every ``E[T] * requests_per_round / (in_flight * requests_per_job)`` seconds,
+    clamped to ``min_interval``..``max_interval``: about ``requests_per_job`` poll requests per
+    finished job, whatever the account's size. With completion by callback, polling is a
+    fallback at ``max_interval``. A failed poll is not retried on its own: the next one comes
+    at the usual interval.
     """
 
     min_interval: float = 0.25
@@ -44,27 +48,36 @@ class PollPolicy:
     #: Seconds after its create (or after a rerun picked it up) that a task may take before
     #: its job ends as ``TaskTimeoutError``; the journal keeps it, so a rerun looks again.
     task_timeout: float = 1200.0
+    #: The poll requests (list pages, batch and single queries) to spend per finished job.
+    requests_per_job: float = 0.4
 
     def __attrs_post_init__(self) -> None:
-        for name in ("min_interval", "max_interval", "unknown_share", "task_timeout"):
+        for name in (
+            "min_interval",
+            "max_interval",
+            "unknown_share",
+            "task_timeout",
+            "requests_per_job",
+        ):
             value = getattr(self, name)
             if not value > 0:
-                raise ValidationError(name, value, "must be a positive number of seconds")
+                raise ValidationError(name, value, "must be a positive number")
         if self.min_interval > self.max_interval:
             limit = f"must not exceed max_interval {self.max_interval}"
             raise ValidationError("min_interval", self.min_interval, limit)
 
 
 class DurationModel:
-    """When a task of a kind (model, mode, duration) may end: the 10th percentile of the last
-    64 durations seen. A low quantile, not the mean: durations vary widely, and a task that
-    ends early holds a slot for as long as nobody looks."""
+    """When a task of a kind (model, mode, duration) may end, from the last 64 durations seen:
+    the 10th percentile (no look before it: a task that ends early holds a slot for as long as
+    nobody looks, so a low quantile) and the mean (the poll budget's time scale)."""
 
     def __init__(self, quantile: float = 0.1, window: int = 64) -> None:
         self._seen: dict[DurationKey, deque[float]] = {}
         self._quantile = quantile
         self._window = window
-        self._cache: dict[DurationKey, float] = {}
+        self._low: dict[DurationKey, float] = {}
+        self._mean: dict[DurationKey, float] = {}
 
     def observe(self, key: DurationKey, seconds: float) -> None:
         if seconds <= 0:
@@ -72,10 +85,15 @@ class DurationModel:
         seen = self._seen.setdefault(key, deque(maxlen=self._window))
         seen.append(seconds)
         ordered = sorted(seen)
-        self._cache[key] = ordered[int(self._quantile * (len(ordered) - 1))]
+        self._low[key] = ordered[int(self._quantile * (len(ordered) - 1))]
+        self._mean[key] = sum(ordered) / len(ordered)
 
     def expected(self, key: DurationKey) -> float | None:
-        return self._cache.get(key)
+        """The earliest a task of this kind is expected to end (seconds after its create)."""
+        return self._low.get(key)
+
+    def mean(self, key: DurationKey) -> float | None:
+        return self._mean.get(key)
 
 
 def lost_task(task_id: str, kind: str, reason: str) -> Task:
@@ -104,6 +122,8 @@ class Tracked:
     deadline: float = float("inf")
     #: Called instead of ``on_end`` when the deadline passes first.
     on_timeout: Callable[[], Awaitable[None]] | None = None
+    #: When a single query last asked for it (rotation among tasks no list page shows).
+    last_single: float = 0.0
 
 
 class Poller:
@@ -114,6 +134,7 @@ class Poller:
         self.durations = DurationModel()
         self._tracked: dict[str, Tracked] = {}
         self._wake = asyncio.Event()
+        self._last_round = time.monotonic()
         self.list_requests = 0
         self.single_requests = 0
         self.batch_requests = 0
@@ -154,23 +175,45 @@ class Poller:
         self.durations.observe(item.key, seconds)
         await item.on_end(task)
 
-    def _delay(self) -> float:
+    def _due_in(self, item: Tracked, now: float) -> float:
+        """Seconds until the task may have ended (<= 0: it is due)."""
+        expected = self.durations.expected(item.key)
+        if expected is None:  # nothing learned yet: look more rarely as the task ages
+            return (now - item.started) * self.policy.unknown_share - (now - self._last_round)
+        return item.started + expected - now
+
+    def _round_interval(self, due: list[Tracked]) -> float:
+        """The budgeted time between poll rounds while ``due`` tasks are due."""
+        policy = self.policy
+        means = [m for m in (self.durations.mean(i.key) for i in due) if m is not None]
+        if not means:
+            return policy.min_interval
+        mean = sum(means) / len(means)
+        new = sum(1 for i in due if i.wire == "new")
+        legacy = len(due) - new
+        per_round = -(-new // MAX_IDS_PER_QUERY) + (-(-legacy // _PAGE) if legacy else 0)
+        interval = mean * per_round / (len(self._tracked) * policy.requests_per_job)
+        return min(policy.max_interval, max(policy.min_interval, interval))
+
+    def next_round(self, last: float, now: float) -> float:
+        """When the next poll round is due (monotonic): when the soonest task may have ended,
+        but no sooner after the last round than the budget allows (``min_interval`` at
+        least), no later than ``max_interval``, never past a deadline."""
+        policy = self.policy
+        if not self._tracked:
+            return now + policy.max_interval
+        deadline = min(item.deadline for item in self._tracked.values())
         if self.callbacks:
-            return self.policy.max_interval
-        now = time.monotonic()
-        soonest = None
+            return min(last + policy.max_interval, deadline)
+        due = []
+        soonest = float("inf")
         for item in self._tracked.values():
-            expected = self.durations.expected(item.key)
-            if expected is None:  # nothing learned yet: look more rarely as the task ages
-                due_in = (now - item.started) * self.policy.unknown_share
-            else:
-                due_in = item.started + expected - now
-            soonest = due_in if soonest is None else min(soonest, due_in)
-        if soonest is None:
-            return self.policy.max_interval
-        deadline = min(item.deadline for item in self._tracked.values()) - now
-        delay = min(self.policy.max_interval, max(self.policy.min_interval, soonest))
-        return max(0.0, min(delay, deadline))
+            due_in = self._due_in(item, now)
+            if due_in <= 0:
+                due.append(item)
+            soonest = min(soonest, due_in)
+        floor = self._round_interval(due) if due else policy.min_interval
+        return min(last + min(policy.max_interval, max(floor, soonest)), deadline)
 
     async def run(self) -> None:
         """Poll until cancelled."""
@@ -179,17 +222,17 @@ class Poller:
             if not self._tracked:
                 self._wake.clear()
                 await self._wake.wait()
-                last = time.monotonic()  # nothing new can have ended yet
+                last = self._last_round = time.monotonic()  # nothing new can have ended yet
             self._wake.clear()
-            remaining = last + self._delay() - time.monotonic()
+            remaining = self.next_round(last, time.monotonic()) - time.monotonic()
             if remaining > 0:
                 # wake early only to re-plan: a new task may make an earlier look worthwhile
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(remaining):
                         await self._wake.wait()
-                if last + self._delay() > time.monotonic():
+                if self.next_round(last, time.monotonic()) > time.monotonic():
                     continue
-            last = time.monotonic()
+            last = self._last_round = time.monotonic()
             await self._expire()
             if not self._tracked:
                 continue
@@ -205,41 +248,80 @@ class Poller:
                 last = time.monotonic()
 
     async def poll_once(self) -> None:
-        new = [i for i in self._tracked.values() if i.wire == "new"]
+        """One round: the tasks that may have ended (legacy kinds by list pages once there
+        are several, new-API ones 20 per ``GET /tasks``)."""
+        now = time.monotonic()
+        due = [i for i in self._tracked.values() if self._due_in(i, now) <= 0]
+        if not due:  # asked directly (tests, a callback fallback): look at everything
+            due = list(self._tracked.values())
+        new = [i for i in due if i.wire == "new"]
+        jobs = []
         if new:
-            await self._poll_batch(new)
-        kinds = {item.kind for item in self._tracked.values() if item.wire != "new"}
-        for kind in sorted(kinds):
-            mine = {t: i for t, i in self._tracked.items() if i.kind == kind and i.wire != "new"}
-            if len(mine) >= self.policy.list_threshold:
-                await self._poll_list(kind, mine)
+            jobs.append(self._poll_batch(new))
+        for kind in sorted({i.kind for i in due if i.wire != "new"}):
+            wanted = {i.task_id: i for i in due if i.kind == kind and i.wire != "new"}
+            if len(wanted) >= self.policy.list_threshold:
+                # every task of the kind may be on the pages: end any that ended early too
+                mine = {
+                    t: i for t, i in self._tracked.items() if i.kind == kind and i.wire != "new"
+                }
+                jobs.append(self._poll_list(kind, mine, set(wanted)))
             else:
-                await asyncio.gather(*(self._poll_one(kind, item) for item in mine.values()))
+                jobs.extend(self._poll_one(kind, item) for item in wanted.values())
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
-    async def _poll_list(self, kind: str, mine: dict[str, Tracked]) -> None:
+    async def _poll_list(self, kind: str, mine: dict[str, Tracked], wanted: set[str]) -> None:
+        """List pages, newest first, until every ``wanted`` (due) task of the kind was seen
+        (or a page came back short: the account holds no older tasks). Only items that ended
+        are converted; the rest are merely marked seen."""
         resource = self._resource(kind)
-        size = min(500, max(30, 2 * len(mine)))
-        self.list_requests += 1
-        data = await self._client._transport.request(
-            "GET", resource.path, kind="list", params={"pageNum": 1, "pageSize": size}, retry=False
-        )
-        page, bad = split_tasks_from_wire(data, kind)
-        seen: set[str] = set()
-        # an item that does not parse is looked at on its own (its single query may parse)
-        unreadable = [mine[i] for i, _ in bad if i is not None and i in mine]
-        seen.update(item.task_id for item in unreadable)
-        for task in page:
-            item = mine.get(task.task_id)
-            if item is None:
-                continue
-            seen.add(task.task_id)
-            if task.is_final:
-                await self._ended(item, task)
-        # Tasks not on the page: older than it (other clients created many since), or gone
-        # (a short page held every task the account has). Ask for a few of them singly.
-        missing = [i for t, i in mine.items() if t not in seen and t in self._tracked]
-        for item in [*unreadable, *missing[:10]]:
-            await self._poll_one(kind, item)
+        size = min(_PAGE, max(30, 2 * len(mine)))
+        unseen = set(wanted)
+        unreadable: list[Tracked] = []
+        for number in range(1, _MAX_PAGES + 1):
+            self.list_requests += 1
+            data = await self._client._transport.request(
+                "GET",
+                resource.path,
+                kind="list",
+                params={"pageNum": number, "pageSize": size},
+                retry=False,
+            )
+            if not isinstance(data, list):
+                raise ResponseFormatError("task list: expected an array", body=data)
+            for raw in data:
+                item = self._match(raw, "task_id", mine)
+                if item is None:
+                    continue
+                unseen.discard(item.task_id)
+                if not _maybe_final(raw.get("task_status")):
+                    continue
+                try:
+                    task = task_from_wire(raw, kind)
+                except ResponseFormatError:
+                    unreadable.append(item)  # its own query may read better
+                    continue
+                if task.is_final and item.task_id in self._tracked:
+                    await self._ended(item, task)
+            if not unseen or len(data) < size:
+                break
+        # Not on any page read: gone (a short page held every task the account has), or
+        # older than the pages read. Ask for a few of them singly, the least recently asked.
+        missing = sorted((mine[t] for t in unseen), key=lambda i: i.last_single)
+        for item in [*unreadable, *missing[:_SINGLES_PER_ROUND]]:
+            if item.task_id in self._tracked:
+                await self._poll_one(kind, item)
+
+    def _match(self, raw: Any, key: str, mine: dict[str, Tracked]) -> Tracked | None:
+        if not isinstance(raw, dict):
+            return None
+        ident = raw.get(key)
+        if isinstance(ident, int) and not isinstance(ident, bool):
+            ident = str(ident)
+        return mine.get(ident) if isinstance(ident, str) else None
 
     async def _poll_batch(self, items: list[Tracked]) -> None:
         """New-API tasks, 20 per ``GET /tasks``; the chunks go out together."""
@@ -258,29 +340,39 @@ class Poller:
             retry=False,
             wire="new",
         )
-        found, bad = split_tasks_from_wire(data if data is not None else [], chunk[0].kind, "new")
-        by_id = {t.task_id: t for t in found}
-        unreadable = {i for i, _ in bad if i is not None}
-        for item in chunk:
-            if item.task_id in unreadable:  # its answer does not parse: it is there, though
-                item.misses = 0
+        if data is None:
+            data = []
+        if not isinstance(data, list):
+            raise ResponseFormatError("task list: expected an array", body=data)
+        mine = {i.task_id: i for i in chunk}
+        seen: set[str] = set()
+        for raw in data:
+            item = self._match(raw, "id", mine)
+            if item is None:
                 continue
-            task = by_id.get(item.task_id)
-            if task is None:
-                item.misses += 1
-                if item.misses >= 2 and item.task_id in self._tracked:
-                    log.warning("task %s is no longer known to the server", item.task_id)
-                    gone = lost_task(
-                        item.task_id, item.kind, "the server no longer knows this task"
-                    )
-                    await self._ended(item, attrs.evolve(gone, wire="new"))
-                continue
+            seen.add(item.task_id)
             item.misses = 0
-            if task.is_final:
+            if not _maybe_final(raw.get("status")):
+                continue
+            try:
+                task = task_from_wire(raw, item.kind, "new")
+            except ResponseFormatError as exc:  # it is there; its answer does not parse
+                log.info("task %s: unreadable answer (%s)", item.task_id, exc)
+                continue
+            if task.is_final and item.task_id in self._tracked:
                 await self._ended(item, attrs.evolve(task, kind=item.kind))
+        for item in chunk:
+            if item.task_id in seen:
+                continue
+            item.misses += 1
+            if item.misses >= 2 and item.task_id in self._tracked:
+                log.warning("task %s is no longer known to the server", item.task_id)
+                gone = lost_task(item.task_id, item.kind, "the server no longer knows this task")
+                await self._ended(item, attrs.evolve(gone, wire="new"))
 
     async def _poll_one(self, kind: str, item: Tracked) -> None:
         self.single_requests += 1
+        item.last_single = time.monotonic()
         try:
             task = await self._resource(kind).get(item.task_id, retry=False)
         except ResponseFormatError as exc:  # this one task's answer is unreadable: next round
@@ -296,3 +388,16 @@ class Poller:
 
     def _resource(self, kind: str):  # type: ignore[no-untyped-def]
         return self._client.text_to_video if kind == "text2video" else self._client.image_to_video
+
+
+#: Tasks per list page once several are in flight (the endpoint's maximum), pages read per
+#: round at most, and single queries per round for tasks no page showed.
+_PAGE = 500
+_MAX_PAGES = 4
+_SINGLES_PER_ROUND = 10
+_NOT_FINAL = frozenset({"submitted", "processing", "queued", "pending", "running"})
+
+
+def _maybe_final(raw_status: Any) -> bool:
+    """False only for the status words of a task still running (it need not be converted)."""
+    return not (isinstance(raw_status, str) and raw_status.strip().lower() in _NOT_FINAL)

@@ -9,32 +9,41 @@ from collections import deque
 class ConcurrencyWindow:
     """How many tasks may be in flight: learned from 1303, probed upward now and then.
 
-    ``limit`` starts at ``initial`` (or the user's ``cap``) and, like TCP's slow start, grows
-    by one with every create the server accepts, until the first 1303. That 1303, and any
-    later one that is not a stray (the create before it was refused too, or a quarter of the
-    last 20 were), sets it to what was in flight at the time; from then on it grows by one
-    after ``probe_every`` completions of a full window, so a pack upgraded mid-batch is
-    found. A stray 1303 only
-    sends its job back to the front of the line. A slot is taken before a create and released
+    ``limit`` starts small (``initial``, or the user's ``cap`` if lower) and, like TCP's slow
+    start, grows by one with every create the server accepts *while the window is full* (a
+    window that in-flight tasks do not reach says nothing about the account, so it does not
+    grow), until the first 1303. That 1303 sets it to what was in flight at the time: the
+    learned limit. From then on, after ``probe_every`` completions of a full window, it tries
+    one more; the probe's first 1303 snaps it back to the learned limit and doubles the wait
+    before the next probe (up to ``max_probe_every``), while a probe that is accepted raises
+    the learned limit (a pack upgraded mid-batch is found). Any other 1303 is a stray (another
+    client took a slot) and only sends its job back to the front of the line — unless 1303s
+    keep coming (the create before it was refused too, or a quarter of the last 20 were):
+    then the limit drops to what is in flight. A slot is taken before a create and released
     when the task's end is detected.
     """
 
     def __init__(
         self,
         *,
-        initial: int = 8,
+        initial: int = 4,
         cap: int | None = None,
         probe_every: int = 20,
+        max_probe_every: int = 640,
         condition: asyncio.Condition | None = None,
     ) -> None:
         self.cap = cap
         self.limit = min(initial, cap) if cap is not None else initial
         self.in_flight = 0
         self.probe_every = probe_every
+        self._base_probe_every = probe_every
+        self.max_probe_every = max_probe_every
         self._since_probe = 0
+        self._probing = False
         #: Notified on every change; several windows (one per model family) may share one.
         self._changed = condition or asyncio.Condition()
         self.limited = 0  # 1303s seen
+        self.probes = 0  # probes tried
         self.learned: int | None = None
         self._answers: deque[bool] = deque(maxlen=20)  # True: a create refused with 1303
 
@@ -51,12 +60,19 @@ class ConcurrencyWindow:
         self.in_flight += 1
 
     async def accepted(self) -> None:
-        """A create went through: while the limit is unknown, the window doubles per round."""
+        """A create went through: while the limit is unknown and the window is full, it grows
+        by one (doubling per round trip); a probe that got through becomes the new limit."""
         self._answers.append(False)
+        full = self.in_flight >= self.limit
         if self.learned is None:
-            async with self._changed:
-                self._raise(self.limit + 1)
-                self._changed.notify_all()
+            if full:
+                async with self._changed:
+                    self._raise(self.limit + 1)
+                    self._changed.notify_all()
+        elif self._probing and full:
+            self._probing = False
+            self.learned = self.limit
+            self.probe_every = self._base_probe_every
 
     async def force_acquire(self) -> None:
         """Count a task that is already running on the server (resumed from the journal)."""
@@ -66,10 +82,19 @@ class ConcurrencyWindow:
     async def release(self, *, completed: bool = True) -> None:
         async with self._changed:
             self.in_flight -= 1
-            if completed and self.learned is not None and self.in_flight + 1 >= self.limit:
+            if (
+                completed
+                and self.learned is not None
+                and not self._probing
+                and self.in_flight + 1 >= self.limit
+            ):
                 self._since_probe += 1  # a full window drained one: time to probe?
-                if self._since_probe >= self.probe_every:
+                if self._since_probe >= self.probe_every and (
+                    self.cap is None or self.limit < self.cap
+                ):
                     self._since_probe = 0
+                    self._probing = True
+                    self.probes += 1
                     self._raise(self.limit + 1)
             self._changed.notify_all()
 
@@ -82,6 +107,14 @@ class ConcurrencyWindow:
         async with self._changed:
             self.limited += 1
             self.in_flight -= 1
+            if self._probing and self.learned is not None:
+                # the probe found the limit where it was: back at once, probe later
+                self._probing = False
+                self.limit = self.learned
+                self.probe_every = min(self.max_probe_every, 2 * self.probe_every)
+                self._since_probe = 0
+                self._changed.notify_all()
+                return
             again = bool(self._answers) and self._answers[-1]
             self._answers.append(True)
             refused = sum(self._answers)
