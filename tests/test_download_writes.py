@@ -1,13 +1,29 @@
-"""The download's batched writes survive short writes from the kernel."""
+"""The download's disk side: batched writes that survive short writes from the kernel, the
+few worker-thread hand-offs per download, the finishing call (write, sync, close, rename) and
+what a cancellation or a swapped ``.part`` does to it, restarts, and the reused buffers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import web
 
+import kling_async as kling
 from kling_async import _download
+
+from .test_hostile_io import ETAG, client_for, one_route, serving
+
+MiB = 1024 * 1024
 
 
 def test_writev_all_finishes_after_short_writes(
@@ -28,3 +44,256 @@ def test_writev_all_finishes_after_short_writes(
         _download._writev_all(f.fileno(), pieces)
     assert path.read_bytes() == b"".join(pieces)
     assert len(calls) == 8  # 6 + 5 + 10 bytes, at most 3 at a time from one piece
+
+
+# --- a file server: whole bodies, ranges behind If-Range, pieces of a chosen size -----------
+
+
+def body_app(
+    body: bytes,
+    *,
+    piece: int = 256 * 1024,
+    ranges: bool = True,
+    served: list[str] | None = None,
+) -> web.Application:
+    """Serves ``body`` in writes of ``piece`` bytes with an ETag; honours ``Range`` behind a
+    matching ``If-Range`` unless ``ranges`` is off (then always the whole body, 200)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        asked = request.headers.get("Range", "")
+        if served is not None:
+            served.append(asked)
+        start, status, headers = 0, 200, {"ETag": ETAG}
+        if ranges and asked.startswith("bytes=") and request.headers.get("If-Range") == ETAG:
+            start, status = int(asked.removeprefix("bytes=").rstrip("-")), 206
+            headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
+        headers["Content-Length"] = str(len(body) - start)
+        response = web.StreamResponse(status=status, headers=headers)
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for at in range(start, len(body), piece):
+                await response.write(body[at : at + piece])
+        return response
+
+    return one_route(handler)
+
+
+@contextlib.asynccontextmanager
+async def client_of(app: web.Application, **options: Any) -> AsyncIterator[tuple[Any, str]]:
+    async with serving(app) as base, client_for(base, **options) as client:
+        yield client, base + "/f.mp4"
+
+
+@contextlib.contextmanager
+def counting_hand_offs(loop: asyncio.AbstractEventLoop) -> Any:
+    """Every callable handed to an executor on ``loop`` (to_thread goes there too)."""
+    handed: Counter[str] = Counter()
+    real = loop.run_in_executor
+
+    def counting(executor: Any, fn: Callable[..., Any], *args: Any) -> Any:
+        handed[getattr(fn, "__name__", repr(fn))] += 1
+        return real(executor, fn, *args)
+
+    loop.run_in_executor = counting  # type: ignore[method-assign]
+    try:
+        yield handed
+    finally:
+        del loop.run_in_executor  # back to the class's method
+
+
+# --- hand-offs ----------------------------------------------------------------------------
+
+
+async def test_a_small_body_costs_two_hand_offs(tmp_path: Path) -> None:
+    """Prepare (folder, .part, note) and finish (write, fsync, close, rename, note): two
+    worker calls for a body that fits in one batch; nothing on aiofiles."""
+    body = os.urandom(300_000)
+    async with client_of(body_app(body)) as (client, url):
+        await client.download(url, tmp_path / "warm.mp4")  # the connection, made once
+        with counting_hand_offs(asyncio.get_running_loop()) as handed:
+            await client.download(url, tmp_path / "v.mp4")
+    assert handed == {"_prepare_now": 1, "_finish_now": 1}
+    assert (tmp_path / "v.mp4").read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "warm.mp4"]
+
+
+async def test_a_5_mib_body_writes_while_reading_with_few_hand_offs(tmp_path: Path) -> None:
+    """The first MiB goes to the worker while the rest is read: at least one batch before the
+    finishing call, never more than one per MiB."""
+    body = os.urandom(5 * MiB)
+    async with client_of(body_app(body)) as (client, url):
+        await client.download(url, tmp_path / "warm.mp4")
+        with counting_hand_offs(asyncio.get_running_loop()) as handed:
+            await client.download(url, tmp_path / "v.mp4")
+    assert handed["_prepare_now"] == handed["_finish_now"] == 1
+    assert 1 <= handed["_write_now"] <= 5
+    assert set(handed) == {"_prepare_now", "_write_now", "_finish_now"}
+    assert (tmp_path / "v.mp4").read_bytes() == body
+
+
+async def test_a_resume_costs_the_same_two_hand_offs(tmp_path: Path) -> None:
+    body = os.urandom(200_000)
+    dest = tmp_path / "v.mp4"
+    (tmp_path / "v.mp4.part").write_bytes(body[:70_000])
+    (tmp_path / "v.mp4.part.json").write_text(json.dumps({"etag": ETAG}))
+    served: list[str] = []
+    async with client_of(body_app(body, served=served)) as (client, url):
+        with counting_hand_offs(asyncio.get_running_loop()) as handed:
+            await client.download(url, dest)
+    assert served == ["bytes=70000-"]
+    assert handed == {"_prepare_now": 1, "_finish_now": 1}
+    assert dest.read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+# --- batches ------------------------------------------------------------------------------
+
+
+async def test_a_slow_disk_grows_batches_to_chunk_and_bytes_stay_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every writev takes 30 ms: the loop reads on into the other buffer, up to CHUNK, then
+    waits. Pieces of an odd size straddle every buffer's end; the file is the body, byte for
+    byte, and no write is larger than a full batch."""
+    real = os.writev
+    sizes: list[int] = []
+
+    def slow_writev(fd: int, buffers: list[memoryview]) -> int:
+        sizes.append(sum(len(b) for b in buffers))
+        time.sleep(0.03)
+        return real(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", slow_writev)
+    body = os.urandom(3 * _download.CHUNK + 12345)
+    async with client_of(body_app(body, piece=100_003)) as (client, url):
+        await asyncio.wait_for(client.download(url, tmp_path / "v.mp4"), 20)
+    assert (tmp_path / "v.mp4").read_bytes() == body
+    assert max(sizes) == _download.CHUNK  # a full batch waited for the worker
+    assert sizes[0] < 2 * _download.BATCH  # the first went as soon as it held BATCH
+
+
+async def test_an_empty_body_lands_as_an_empty_file(tmp_path: Path) -> None:
+    async with client_of(body_app(b"")) as (client, url):
+        path = await client.download(url, tmp_path / "v.mp4")
+    assert path.read_bytes() == b""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+@pytest.mark.parametrize("size", [50_000, 3 * MiB])
+async def test_a_server_that_ignores_the_range_restarts_the_file(tmp_path: Path, size: int) -> None:
+    """A resumable .part (with its note), but the server sends the whole file again (200):
+    the .part is cut back to zero first, in the finishing call (one batch) or the first
+    batch's call, so the result is the body, never the old prefix plus the body."""
+    body = os.urandom(size)
+    dest = tmp_path / "v.mp4"
+    (tmp_path / "v.mp4.part").write_bytes(b"O" * (size + 1000))  # longer than the body
+    (tmp_path / "v.mp4.part.json").write_text(json.dumps({"etag": ETAG}))
+    served: list[str] = []
+    async with client_of(body_app(body, ranges=False, served=served)) as (client, url):
+        await client.download(url, dest)
+    assert served == [f"bytes={size + 1000}-"]
+    assert dest.read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+async def test_buffers_go_back_to_the_pool_once_each(tmp_path: Path) -> None:
+    body = os.urandom(3 * MiB)
+    async with client_of(body_app(body)) as (client, url):
+        for i in range(3):
+            await asyncio.gather(*(client.download(url, tmp_path / f"{i}-{j}") for j in range(6)))
+    pool = _download._POOL
+    assert len(pool) <= _download._POOL_KEEP
+    assert len({id(b) for b in pool}) == len(pool)  # never the same buffer twice
+    assert all(not b.closed for b in pool)
+    assert all((tmp_path / f"{i}-{j}").read_bytes() == body for i in range(3) for j in range(6))
+
+
+# --- the finishing call -------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def slow_fsync(seconds: float, then: Callable[[], None] | None = None) -> Any:
+    """os.fsync takes ``seconds`` (after calling ``then``); yields an event set on entry."""
+    real = os.fsync
+    entered = threading.Event()
+
+    def fsync(fd: int) -> None:
+        entered.set()
+        if then is not None:
+            then()
+        time.sleep(seconds)
+        real(fd)
+
+    os.fsync = fsync
+    try:
+        yield entered
+    finally:
+        os.fsync = real
+
+
+async def wait_for_event(event: threading.Event, seconds: float = 5) -> None:
+    for _ in range(int(seconds / 0.005)):
+        if event.is_set():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("never happened")
+
+
+async def test_cancelled_during_the_finishing_call_nothing_lands(tmp_path: Path) -> None:
+    """Cancelled while the worker syncs the file: the cancellation waits for that call, which
+    stops short of the rename; the .part holds the whole body and nothing touches it after."""
+    body = os.urandom(2 * MiB)
+    dest = tmp_path / "v.mp4"
+    async with client_of(body_app(body)) as (client, url):
+        with slow_fsync(0.3) as syncing:
+            task = asyncio.create_task(client.download(url, dest))
+            await wait_for_event(syncing)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 3)
+            ended = (tmp_path / "v.mp4.part").read_bytes()
+            await asyncio.sleep(0.4)
+    assert not dest.exists()
+    assert ended == (tmp_path / "v.mp4.part").read_bytes() == body
+    # a later call finds the whole .part and its note: a Range from its end completes it
+    async with client_of(body_app(body)) as (client, url):
+        assert (await client.download(url, dest)).read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+async def test_a_part_swapped_before_the_rename_is_never_moved_into_place(
+    tmp_path: Path,
+) -> None:
+    """While the worker syncs, someone swaps a symlink in at <dest>.part: the finishing call
+    sees the name no longer holds the file it wrote and refuses; the link is removed, its
+    target untouched, nothing stands under dest."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    precious = outside / "precious.bin"
+    precious.write_bytes(b"keep")
+    out = tmp_path / "out"
+    out.mkdir()
+    part = out / "v.mp4.part"
+
+    def swap() -> None:
+        part.unlink()
+        part.symlink_to(precious)
+
+    async with client_of(body_app(os.urandom(100_000))) as (client, url):
+        with slow_fsync(0, then=swap), pytest.raises(kling.DownloadError, match="replaced"):
+            await client.download(url, out / "v.mp4")
+    assert precious.read_bytes() == b"keep"
+    assert list(out.iterdir()) == []
+
+
+async def test_a_rename_that_fails_keeps_the_finished_part(tmp_path: Path) -> None:
+    body = os.urandom(100_000)
+    dest = tmp_path / "v.mp4"
+    dest.mkdir()
+    (dest / "x").write_bytes(b"x")  # a non-empty directory: the rename fails
+    async with client_of(body_app(body)) as (client, url):
+        with pytest.raises(kling.DownloadError, match="cannot move the finished file") as caught:
+            await client.download(url, dest)
+    assert not caught.value.resumable
+    assert (tmp_path / "v.mp4.part").read_bytes() == body
+    assert (dest / "x").read_bytes() == b"x"
