@@ -505,7 +505,13 @@ class BatchEngine:
             if self._halt is not None:
                 self._report(work, OutcomeStatus.FAILED, error=NotSentError(self._halt))
                 continue
-            await self._guarded(self._start_submit(work), work)
+            try:
+                await self._start_submit(work)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # e.g. the user's unit_cost raised: this job's outcome
+                await self.window_for(work).answered()
+                await self._fail(work, exc, holds_slot=True)
 
     async def _start_submit(self, work: _Work) -> None:
         already = work.record.state == "submitting"  # counted in the journal's sum already
@@ -515,6 +521,7 @@ class BatchEngine:
                 f"max_units {self.max_units:g} reached ({self._committed_units:g} committed "
                 f"in this folder's journal, across runs; this job needs {cost:g})"
             )
+            await self.window_for(work).answered()  # its create will never be sent
             await self.window_for(work).release(completed=False)
             self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason))
             return
@@ -537,7 +544,10 @@ class BatchEngine:
             cost=work.charged or (work.record.cost or 0.0),
         )
         try:
-            task = await self.submitter.send(attempt)
+            try:
+                task = await self.submitter.send(attempt)
+            finally:
+                await window.answered()
         except asyncio.CancelledError:
             raise
         except (ConcurrencyLimitError, RateLimitError):

@@ -35,6 +35,8 @@ class ConcurrencyWindow:
         self.cap = cap
         self.limit = min(initial, cap) if cap is not None else initial
         self.in_flight = 0
+        #: Slots taken for creates that have no answer yet.
+        self.unanswered = 0
         self.probe_every = probe_every
         self._base_probe_every = probe_every
         self.max_probe_every = max_probe_every
@@ -53,11 +55,26 @@ class ConcurrencyWindow:
             self.in_flight += 1
 
     def has_room(self) -> bool:
-        return self.in_flight < self.limit
+        """A slot is free. While the limit is unknown, creates not yet answered are also kept
+        to an eighth of the tasks already accepted (at least 4): the first 1303 then finds
+        few creates on their way, each of which would be one more 1303."""
+        if self.in_flight >= self.limit:
+            return False
+        if self.learned is None:
+            return self.unanswered < max(4, (self.in_flight - self.unanswered) // 8)
+        return True
 
     def take(self) -> None:
-        """Take a slot that ``has_room`` said is free (the caller holds the condition)."""
+        """Take a slot that ``has_room`` said is free (the caller holds the condition) for a
+        create; call ``answered`` once the create has its answer, whatever it is."""
         self.in_flight += 1
+        self.unanswered += 1
+
+    async def answered(self) -> None:
+        """The create of a slot taken with ``take`` has its answer (or failed)."""
+        async with self._changed:
+            self.unanswered -= 1
+            self._changed.notify_all()
 
     async def accepted(self) -> None:
         """A create went through: while the limit is unknown and the window is full, it grows
