@@ -415,12 +415,9 @@ class BatchEngine:
             self._active[work.job_id].append(work)  # reported twice
             return
         self._active[work.job_id] = []
-        record = await self.journal.get(work.job_id)
-        if record is None:
-            record = await self.journal.claim(work.job_id, work.name, _kind(job))
-        elif record.output is None:  # an unusable path (outside the folder): a new name
-            record = await self.journal.reclaim(record)
-        work.record = record
+        # known: its record; new: claimed with a free name; an unusable recorded path
+        # (outside the folder): a new name
+        work.record = await self.journal.get_or_claim(work.job_id, work.name, _kind(job))
         await self._route(work)
 
     def _path(self, work: _Work) -> Path:

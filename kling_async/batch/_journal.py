@@ -319,32 +319,36 @@ class Journal:
             self.path, f"no free file name for {name!r} after {_MAX_CLAIM_TRIES} tries"
         )
 
-    async def claim(self, job_id: str, name: str, kind: str, suffix: str = ".mp4") -> JobRecord:
-        """Record a new job as pending with the output it owns: a name no other job and no
-        file (not even an unrelated one) has — see ``_free_name``."""
+    async def get_or_claim(
+        self, job_id: str, name: str, kind: str, suffix: str = ".mp4"
+    ) -> JobRecord:
+        """The job's record, in one transaction. A new job is recorded as pending with the
+        output it owns: a name no other job and no file (not even an unrelated one) has (see
+        ``_free_name``); a job whose recorded output is unusable (outside the folder) gets a
+        fresh name by the same rules."""
 
-        def insert(conn: sqlite3.Connection) -> JobRecord:
-            output = self._free_name(conn, job_id, name, suffix)
-            conn.execute(
-                "INSERT INTO jobs (job_id, name, kind, state, output, updated) "
-                "VALUES (?, ?, ?, 'pending', ?, ?)",
-                (job_id, name, kind, output, time.time()),
-            )
-            return JobRecord(job_id, name, kind, "pending", None, None, output, None, None, 0)
+        def read_or_insert(conn: sqlite3.Connection) -> JobRecord:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?",  # noqa: S608
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                output = self._free_name(conn, job_id, name, suffix)
+                conn.execute(
+                    "INSERT INTO jobs (job_id, name, kind, state, output, updated) "
+                    "VALUES (?, ?, ?, 'pending', ?, ?)",
+                    (job_id, name, kind, output, time.time()),
+                )
+                return JobRecord(job_id, name, kind, "pending", None, None, output, None, None, 0)
+            record = self._record(row)
+            if record.output is None:
+                conn.execute("UPDATE jobs SET output = NULL WHERE job_id = ?", (job_id,))
+                output = self._free_name(conn, job_id, record.name, suffix)
+                conn.execute("UPDATE jobs SET output = ? WHERE job_id = ?", (output, job_id))
+                record = attrs.evolve(record, output=output)
+            return record
 
-        return await self._run(insert)
-
-    async def reclaim(self, record: JobRecord, suffix: str = ".mp4") -> JobRecord:
-        """A job whose recorded output is unusable (missing, or outside the folder) gets a
-        fresh free name by the same rules."""
-
-        def pick(conn: sqlite3.Connection) -> str:
-            conn.execute("UPDATE jobs SET output = NULL WHERE job_id = ?", (record.job_id,))
-            output = self._free_name(conn, record.job_id, record.name, suffix)
-            conn.execute("UPDATE jobs SET output = ? WHERE job_id = ?", (output, record.job_id))
-            return output
-
-        return attrs.evolve(record, output=await self._run(pick))
+        return await self._run(read_or_insert)
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
         """Change a job's state (and fields); returns once it is committed. Updates that

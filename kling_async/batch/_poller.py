@@ -49,7 +49,7 @@ class PollPolicy:
     #: its job ends as ``TaskTimeoutError``; the journal keeps it, so a rerun looks again.
     task_timeout: float = 1200.0
     #: The poll requests (list pages, batch and single queries) to spend per finished job.
-    requests_per_job: float = 0.4
+    requests_per_job: float = 1.0
 
     def __attrs_post_init__(self) -> None:
         for name in (

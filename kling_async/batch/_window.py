@@ -16,11 +16,12 @@ class ConcurrencyWindow:
     learned limit. From then on, after ``probe_every`` completions of a full window, it tries
     one more; the probe's first 1303 snaps it back to the learned limit and doubles the wait
     before the next probe (up to ``max_probe_every``), while a probe that is accepted raises
-    the learned limit (a pack upgraded mid-batch is found). Any other 1303 is a stray (another
-    client took a slot) and only sends its job back to the front of the line — unless 1303s
-    keep coming (the create before it was refused too, or a quarter of the last 20 were):
-    then the limit drops to what is in flight. A slot is taken before a create and released
-    when the task's end is detected.
+    the learned limit (a pack upgraded mid-batch is found) and also doubles the wait (a task
+    that ended unseen may have made the room). A 1303 for the create that filled the window
+    sets the limit to what is in flight; any other 1303 is a stray (another client took a
+    slot) and only sends its job back to the front of the line — unless 1303s keep coming
+    (the create before it was refused too, or a quarter of the last 20 were). A slot is
+    taken before a create and released when the task's end is detected.
     """
 
     def __init__(
@@ -87,9 +88,11 @@ class ConcurrencyWindow:
                     self._raise(self.limit + 1)
                     self._changed.notify_all()
         elif self._probing and full:
+            # got through at one more — though a task that ended unseen may have made the
+            # room: keep it, but probe no sooner for it (a wrong one costs one 1303 later)
             self._probing = False
             self.learned = self.limit
-            self.probe_every = self._base_probe_every
+            self.probe_every = min(self.max_probe_every, 2 * self.probe_every)
 
     async def force_acquire(self) -> None:
         """Count a task that is already running on the server (resumed from the journal)."""
@@ -136,7 +139,10 @@ class ConcurrencyWindow:
             self._answers.append(True)
             refused = sum(self._answers)
             first = self.learned is None  # the first 1303 ends slow start: overshoot is costly
-            if first or again or (refused >= 3 and refused >= len(self._answers) / 4):
+            # refused while it filled the window: the limit is what is in flight (a 1303 with
+            # room to spare is a stray: another client holds slots for now)
+            at_limit = self.in_flight + 1 >= self.limit
+            if first or again or at_limit or (refused >= 3 and refused >= len(self._answers) / 4):
                 self.limit = max(1, self.in_flight)
                 self.learned = self.limit
                 self._since_probe = 0
