@@ -178,7 +178,7 @@ class BatchEngine:
 
     def window_for(self, work: _Work) -> ConcurrencyWindow:
         """The concurrency window of the job's model family (made on first use)."""
-        family = work.plan.family if work.plan is not None else work.job.model
+        family = _family(work)
         window = self.windows.get(family)
         if window is None:
             window = self.windows[family] = ConcurrencyWindow(
@@ -484,8 +484,14 @@ class BatchEngine:
             return self._ready[0]
         if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
             return None
+        first = self._ready[0]
+        if self.window_for(first).has_room():
+            return first  # the common case: one family, or the first one's has room
+        open_families = {f for f, w in self.windows.items() if w.has_room()}
+        if not open_families:
+            return None
         for work in self._ready:
-            if self.window_for(work).has_room():
+            if _family(work) in open_families:
                 return work
         return None
 
@@ -663,6 +669,10 @@ _FINAL_STATE = {
 class NotSentError(KlingError):
     """The job was not sent (``max_units`` reached, the pack used up) or its task ended in a
     state this SDK does not know. Its journal row stays pending: a rerun picks it up."""
+
+
+def _family(work: _Work) -> str:
+    return work.plan.family if work.plan is not None else work.job.model
 
 
 def _wire_of(work: _Work) -> str:

@@ -281,7 +281,10 @@ class Poller:
         size = min(_PAGE, max(30, 2 * len(mine)))
         unseen = set(wanted)
         unreadable: list[Tracked] = []
-        for number in range(1, _MAX_PAGES + 1):
+        ended: list[tuple[Tracked, Task]] = []
+        # enough pages to hold every tracked task, and a few for other clients' tasks
+        pages = min(_MAX_PAGES, -(-len(mine) // size) + 2)
+        for number in range(1, pages + 1):
             self.list_requests += 1
             data = await self._client._transport.request(
                 "GET",
@@ -304,16 +307,25 @@ class Poller:
                 except ResponseFormatError:
                     unreadable.append(item)  # its own query may read better
                     continue
-                if task.is_final and item.task_id in self._tracked:
-                    await self._ended(item, task)
-            if not unseen or len(data) < size:
-                break
+                if task.is_final:
+                    ended.append((item, task))
+            if not unseen or len(data) < size or len(unseen) <= _SINGLES_PER_ROUND // 2:
+                break  # the few left are cheaper asked singly than another page
+        await self._end_all(ended)
         # Not on any page read: gone (a short page held every task the account has), or
         # older than the pages read. Ask for a few of them singly, the least recently asked.
         missing = sorted((mine[t] for t in unseen), key=lambda i: i.last_single)
         for item in [*unreadable, *missing[:_SINGLES_PER_ROUND]]:
             if item.task_id in self._tracked:
                 await self._poll_one(kind, item)
+
+    async def _end_all(self, ended: list[tuple[Tracked, Task]]) -> None:
+        """Hand every task a round saw end to its job at once: their slots free together and
+        their journal updates share a transaction."""
+        if len(ended) == 1:
+            await self._ended(*ended[0])
+        elif ended:
+            await asyncio.gather(*(self._ended(item, task) for item, task in ended))
 
     def _match(self, raw: Any, key: str, mine: dict[str, Tracked]) -> Tracked | None:
         if not isinstance(raw, dict):
@@ -346,6 +358,7 @@ class Poller:
             raise ResponseFormatError("task list: expected an array", body=data)
         mine = {i.task_id: i for i in chunk}
         seen: set[str] = set()
+        ended: list[tuple[Tracked, Task]] = []
         for raw in data:
             item = self._match(raw, "id", mine)
             if item is None:
@@ -359,8 +372,9 @@ class Poller:
             except ResponseFormatError as exc:  # it is there; its answer does not parse
                 log.info("task %s: unreadable answer (%s)", item.task_id, exc)
                 continue
-            if task.is_final and item.task_id in self._tracked:
-                await self._ended(item, attrs.evolve(task, kind=item.kind))
+            if task.is_final:
+                ended.append((item, attrs.evolve(task, kind=item.kind)))
+        await self._end_all(ended)
         for item in chunk:
             if item.task_id in seen:
                 continue
@@ -393,7 +407,7 @@ class Poller:
 #: Tasks per list page once several are in flight (the endpoint's maximum), pages read per
 #: round at most, and single queries per round for tasks no page showed.
 _PAGE = 500
-_MAX_PAGES = 4
+_MAX_PAGES = 20
 _SINGLES_PER_ROUND = 10
 _NOT_FINAL = frozenset({"submitted", "processing", "queued", "pending", "running"})
 

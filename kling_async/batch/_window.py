@@ -38,6 +38,7 @@ class ConcurrencyWindow:
         self.in_flight = 0
         #: Slots taken for creates that have no answer yet.
         self.unanswered = 0
+        self.min_unanswered = 4
         self.probe_every = probe_every
         self._base_probe_every = probe_every
         self.max_probe_every = max_probe_every
@@ -57,12 +58,13 @@ class ConcurrencyWindow:
 
     def has_room(self) -> bool:
         """A slot is free. While the limit is unknown, creates not yet answered are also kept
-        to an eighth of the tasks already accepted (at least 4): the first 1303 then finds
-        few creates on their way, each of which would be one more 1303."""
+        to the number of tasks already accepted (at least 4) — slow start doubles per round
+        trip, no faster: the first 1303 then finds few creates on their way, each of which
+        would be one more 1303."""
         if self.in_flight >= self.limit:
             return False
         if self.learned is None:
-            return self.unanswered < max(4, (self.in_flight - self.unanswered) // 8)
+            return self.unanswered < max(self.min_unanswered, self.in_flight - self.unanswered)
         return True
 
     def take(self) -> None:
