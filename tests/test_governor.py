@@ -93,10 +93,10 @@ async def test_window_slow_start_1303_and_probing() -> None:
     assert window.limit == 2  # one of two in flight: a window not reached does not grow
     await window.acquire()
     await window.accepted()
-    assert window.limit == 3  # full: slow start widens it by one per accepted create
+    assert window.limit == 4  # full: slow start widens it by two per accepted create
     await window.acquire()
     await window.accepted()
-    assert (window.limit, window.in_flight) == (4, 3)
+    assert (window.limit, window.in_flight) == (4, 3)  # not full: no wider
     await window.acquire()
     await window.over_limit()  # the 4th was refused: the first 1303 ends slow start
     assert (window.limit, window.in_flight, window.learned) == (3, 3, 3)
@@ -126,20 +126,22 @@ async def test_an_accepted_probe_raises_the_learned_limit() -> None:
     for _ in range(3):
         await window.acquire()
         await window.accepted()
-    assert window.limit == 4
+    assert window.limit == 5  # the third filled the window: two more
     await window.acquire()
-    await window.over_limit()  # learned: 3
-    for _ in range(2):
+    await window.acquire()
+    await window.over_limit()  # the fifth was refused: learned 4
+    assert (window.learned, window.limit, window.in_flight) == (4, 4, 4)
+    for _ in range(2):  # two completions of a full window: probe one higher
         await window.release()
         await window.acquire()
-    assert window.limit == 4
+    assert window.limit == 5
     await asyncio.wait_for(window.acquire(), 1)
     await window.accepted()  # the probe got through: the pack is bigger now
     # kept, but the next probe waits twice as long (an unseen end may have made the room)
-    assert (window.learned, window.limit, window.probe_every) == (4, 4, 4)
+    assert (window.learned, window.limit, window.probe_every) == (5, 5, 4)
     for _ in range(50):
         await window.accepted()
-    assert window.limit == 4  # once learned, accepted creates alone never widen it
+    assert window.limit == 5  # once learned, accepted creates alone never widen it
 
 
 async def test_window_blocks_when_full_and_honours_the_cap() -> None:

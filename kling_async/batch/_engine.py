@@ -145,6 +145,7 @@ class BatchEngine:
         #: model version); all share the dispatcher's condition.
         self.windows: dict[str, ConcurrencyWindow] = {}
         self.poller = Poller(client, poll or PollPolicy(), callbacks=callbacks)
+        self.poller.backlog = lambda: bool(self._ready) or not self._input_done
         #: The units the journal may commit in all, across runs (None: no limit).
         self.max_units = max_units
         self.unit_cost = unit_cost

@@ -40,7 +40,7 @@ class PollPolicy:
     at the usual interval.
     """
 
-    min_interval: float = 0.25
+    min_interval: float = 0.1
     max_interval: float = 15.0
     unknown_share: float = 0.25
     #: From this many tasks in flight, one list request replaces the single queries.
@@ -135,6 +135,8 @@ class Poller:
         self._tracked: dict[str, Tracked] = {}
         self._wake = asyncio.Event()
         self._last_round = time.monotonic()
+        #: Whether jobs wait for a slot (the engine says); without, the budget does not apply.
+        self.backlog: Callable[[], bool] = lambda: True
         self.list_requests = 0
         self.single_requests = 0
         self.batch_requests = 0
@@ -183,8 +185,14 @@ class Poller:
         return item.started + expected - now
 
     def _round_interval(self, due: list[Tracked]) -> float:
-        """The budgeted time between poll rounds while ``due`` tasks are due."""
+        """The budgeted time between poll rounds while ``due`` tasks are due.
+
+        Without a backlog (no job waits for a slot: the batch's tail) only ``min_interval``
+        applies: the last tasks' ends are the batch's end. Under a learned request-rate limit
+        the budget shrinks to the share of the rate that creates leave free (at least 0.2)."""
         policy = self.policy
+        if not self.backlog():
+            return policy.min_interval
         means = [m for m in (self.durations.mean(i.key) for i in due) if m is not None]
         if not means:
             return policy.min_interval
@@ -192,7 +200,12 @@ class Poller:
         new = sum(1 for i in due if i.wire == "new")
         legacy = len(due) - new
         per_round = -(-new // MAX_IDS_PER_QUERY) + (-(-legacy // _PAGE) if legacy else 0)
-        interval = mean * per_round / (len(self._tracked) * policy.requests_per_job)
+        budget = policy.requests_per_job
+        rate = self._client.pacer.rate
+        if rate is not None:  # the account's request rate binds: creates come first
+            completions = len(self._tracked) / mean
+            budget = min(budget, max(0.2, (rate - completions) / completions))
+        interval = mean * per_round / (len(self._tracked) * budget)
         return min(policy.max_interval, max(policy.min_interval, interval))
 
     def next_round(self, last: float, now: float) -> float:

@@ -10,7 +10,7 @@ class ConcurrencyWindow:
     """How many tasks may be in flight: learned from 1303, probed upward now and then.
 
     ``limit`` starts small (``initial``, or the user's ``cap`` if lower) and, like TCP's slow
-    start, grows by one with every create the server accepts *while the window is full* (a
+    start, grows by two with every create the server accepts *while the window is full* (a
     window that in-flight tasks do not reach says nothing about the account, so it does not
     grow), until the first 1303. That 1303 sets it to what was in flight at the time: the
     learned limit. From then on, after ``probe_every`` completions of a full window, it tries
@@ -85,9 +85,9 @@ class ConcurrencyWindow:
         self._answers.append(False)
         full = self.in_flight >= self.limit
         if self.learned is None:
-            if full:
+            if full:  # one slot for the task it started, one more: doubling per round trip
                 async with self._changed:
-                    self._raise(self.limit + 1)
+                    self._raise(self.limit + 2)
                     self._changed.notify_all()
         elif self._probing and full:
             # got through at one more — though a task that ended unseen may have made the
