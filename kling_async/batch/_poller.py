@@ -124,6 +124,8 @@ class Tracked:
     on_timeout: Callable[[], Awaitable[None]] | None = None
     #: When a single query last asked for it (rotation among tasks no list page shows).
     last_single: float = 0.0
+    #: Its place in the order tasks were tracked (how deep in the list pages it lies).
+    seq: int = 0
 
 
 class Poller:
@@ -137,6 +139,9 @@ class Poller:
         self._last_round = time.monotonic()
         #: Whether jobs wait for a slot (the engine says); without, the budget does not apply.
         self.backlog: Callable[[], bool] = lambda: True
+        self._seq = 0
+        #: Requests a poll round has cost lately (moving average): the budget's unit.
+        self._round_cost = 1.0
         self.list_requests = 0
         self.single_requests = 0
         self.batch_requests = 0
@@ -146,9 +151,16 @@ class Poller:
     def __len__(self) -> int:
         return len(self._tracked)
 
+    @property
+    def requests(self) -> int:
+        """Poll requests sent so far (list pages, single and batch queries)."""
+        return self.list_requests + self.single_requests + self.batch_requests
+
     def track(self, item: Tracked) -> None:
         if item.deadline == float("inf"):
             item.deadline = item.started + self.policy.task_timeout
+        self._seq += 1
+        item.seq = self._seq
         self._tracked[item.task_id] = item
         self._wake.set()
 
@@ -197,9 +209,7 @@ class Poller:
         if not means:
             return policy.min_interval
         mean = sum(means) / len(means)
-        new = sum(1 for i in due if i.wire == "new")
-        legacy = len(due) - new
-        per_round = -(-new // MAX_IDS_PER_QUERY) + (-(-legacy // _PAGE) if legacy else 0)
+        per_round = max(1.0, self._round_cost)
         budget = policy.requests_per_job
         rate = self._client.pacer.rate
         if rate is not None:  # the account's request rate binds: creates come first
@@ -281,7 +291,9 @@ class Poller:
                 jobs.append(self._poll_list(kind, mine, set(wanted)))
             else:
                 jobs.extend(self._poll_one(kind, item) for item in wanted.values())
+        before = self.requests
         results = await asyncio.gather(*jobs, return_exceptions=True)
+        self._round_cost = 0.7 * self._round_cost + 0.3 * (self.requests - before)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -291,12 +303,15 @@ class Poller:
         (or a page came back short: the account holds no older tasks). Only items that ended
         are converted; the rest are merely marked seen."""
         resource = self._resource(kind)
-        size = min(_PAGE, max(30, 2 * len(mine)))
+        # a page as deep as the oldest due task lies (tasks tracked since; a fifth more for
+        # other clients'), in pages of at most 500
+        depth = self._seq - min(mine[t].seq for t in wanted) + 1
+        size = min(_PAGE, max(30, 2 * len(mine), depth + depth // 5))
         unseen = set(wanted)
         unreadable: list[Tracked] = []
         ended: list[tuple[Tracked, Task]] = []
-        # enough pages to hold every tracked task, and a few for other clients' tasks
-        pages = min(_MAX_PAGES, -(-len(mine) // size) + 2)
+        # enough pages to reach the oldest due task, and one for other clients' tasks
+        pages = min(_MAX_PAGES, -(-(depth + depth // 5) // size) + 1)
         for number in range(1, pages + 1):
             self.list_requests += 1
             data = await self._client._transport.request(
