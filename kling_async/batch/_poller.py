@@ -44,7 +44,7 @@ class PollPolicy:
     max_interval: float = 15.0
     unknown_share: float = 0.25
     #: From this many tasks in flight, one list request replaces the single queries.
-    list_threshold: int = 3
+    list_threshold: int = 2
     #: Seconds after its create (or after a rerun picked it up) that a task may take before
     #: its job ends as ``TaskTimeoutError``; the journal keeps it, so a rerun looks again.
     task_timeout: float = 1200.0
@@ -199,16 +199,17 @@ class Poller:
     def _round_interval(self, due: list[Tracked]) -> float:
         """The budgeted time between poll rounds while ``due`` tasks are due.
 
-        Without a backlog (no job waits for a slot: the batch's tail) only ``min_interval``
-        applies: the last tasks' ends are the batch's end. Under a learned request-rate limit
+        Without a backlog (no job waits for a slot: the batch's tail) rounds come every 5% of
+        a task's mean duration (``min_interval`` at least): the last tasks' ends are the
+        batch's end. Under a learned request-rate limit
         the budget shrinks to the share of the rate that creates leave free (at least 0.2)."""
         policy = self.policy
-        if not self.backlog():
-            return policy.min_interval
         means = [m for m in (self.durations.mean(i.key) for i in due) if m is not None]
         if not means:
             return policy.min_interval
         mean = sum(means) / len(means)
+        if not self.backlog():  # the tail: a lag of ~2.5% of a task, whatever it costs
+            return min(policy.max_interval, max(policy.min_interval, _TAIL_SHARE * mean))
         per_round = max(1.0, self._round_cost)
         budget = policy.requests_per_job
         rate = self._client.pacer.rate
@@ -436,6 +437,8 @@ class Poller:
 #: round at most, and single queries per round for tasks no page showed.
 _PAGE = 500
 _MAX_PAGES = 20
+#: Share of the mean duration between rounds at a batch's tail (no job waits for a slot).
+_TAIL_SHARE = 0.05
 _SINGLES_PER_ROUND = 10
 _NOT_FINAL = frozenset({"submitted", "processing", "queued", "pending", "running"})
 
