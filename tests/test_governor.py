@@ -137,11 +137,14 @@ async def test_an_accepted_probe_raises_the_learned_limit() -> None:
     assert window.limit == 5
     await asyncio.wait_for(window.acquire(), 1)
     await window.accepted()  # the probe got through: the pack is bigger now
-    # kept, but the next probe waits twice as long (an unseen end may have made the room)
-    assert (window.learned, window.limit, window.probe_every) == (5, 5, 4)
+    assert (window.learned, window.limit) == (5, 5)
     for _ in range(50):
         await window.accepted()
     assert window.limit == 5  # once learned, accepted creates alone never widen it
+    await window.release()
+    await window.acquire()  # the create that fills the window again...
+    await window.over_limit()  # ...is refused: the probe's room was an unseen end
+    assert (window.learned, window.limit, window.probe_every) == (4, 4, 4)
 
 
 async def test_window_blocks_when_full_and_honours_the_cap() -> None:

@@ -16,11 +16,12 @@ class ConcurrencyWindow:
     learned limit. From then on, after ``probe_every`` completions of a full window, it tries
     one more; the probe's first 1303 snaps it back to the learned limit and doubles the wait
     before the next probe (up to ``max_probe_every``), while a probe that is accepted raises
-    the learned limit (a pack upgraded mid-batch is found) and also doubles the wait (a task
-    that ended unseen may have made the room). A 1303 for the create that filled the window
-    sets the limit to what is in flight; any other 1303 is a stray (another client took a
-    slot) and only sends its job back to the front of the line — unless 1303s keep coming
-    (the create before it was refused too, or a quarter of the last 20 were). A slot is
+    the learned limit (a pack upgraded mid-batch is found) — until a 1303 for a create that
+    fills the widened window shows the room was a task that ended unseen: back to the limit
+    before it, probing half as often. Any other 1303 is a stray (another client took a slot)
+    and only sends its job back to the front of the line — unless 1303s keep coming (the
+    create before it was refused too, or a quarter of the last 20 were): then the limit drops
+    to what is in flight, and probing starts again at its base pace. A slot is
     taken before a create and released when the task's end is detected.
     """
 
@@ -44,6 +45,8 @@ class ConcurrencyWindow:
         self.max_probe_every = max_probe_every
         self._since_probe = 0
         self._probing = False
+        #: The learned limit an accepted probe replaced (until a 1303 confirms or undoes it).
+        self._before_probe: int | None = None
         #: Notified on every change; several windows (one per model family) may share one.
         self._changed = condition or asyncio.Condition()
         self.limited = 0  # 1303s seen
@@ -91,10 +94,10 @@ class ConcurrencyWindow:
                     self._changed.notify_all()
         elif self._probing and full:
             # got through at one more — though a task that ended unseen may have made the
-            # room: keep it, but probe no sooner for it (a wrong one costs one 1303 later)
+            # room: keep it, remembering the limit it replaced (see ``over_limit``)
             self._probing = False
+            self._before_probe = self.learned
             self.learned = self.limit
-            self.probe_every = min(self.max_probe_every, 2 * self.probe_every)
 
     async def force_acquire(self) -> None:
         """Count a task that is already running on the server (resumed from the journal)."""
@@ -137,16 +140,24 @@ class ConcurrencyWindow:
                 self._since_probe = 0
                 self._changed.notify_all()
                 return
+            if self._before_probe is not None and self.in_flight + 1 >= self.limit:
+                # refused as it filled a window a probe had widened: that probe's success
+                # was an unseen end, not a bigger pack — back to the limit before it
+                self.limit = self.learned = self._before_probe
+                self._before_probe = None
+                self.probe_every = min(self.max_probe_every, 2 * self.probe_every)
+                self._since_probe = 0
+                self._changed.notify_all()
+                return
             again = bool(self._answers) and self._answers[-1]
             self._answers.append(True)
             refused = sum(self._answers)
             first = self.learned is None  # the first 1303 ends slow start: overshoot is costly
-            # refused while it filled the window: the limit is what is in flight (a 1303 with
-            # room to spare is a stray: another client holds slots for now)
-            at_limit = self.in_flight + 1 >= self.limit
-            if first or again or at_limit or (refused >= 3 and refused >= len(self._answers) / 4):
+            if first or again or (refused >= 3 and refused >= len(self._answers) / 4):
                 self.limit = max(1, self.in_flight)
                 self.learned = self.limit
+                self._before_probe = None
                 self._since_probe = 0
+                self.probe_every = self._base_probe_every  # a lowered limit: look up again soon
                 self._answers.clear()
             self._changed.notify_all()
