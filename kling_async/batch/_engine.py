@@ -90,10 +90,6 @@ class _Work:
     #: True once its outcome is out (a job is reported exactly once).
     reported: bool = False
 
-    @property
-    def output(self) -> str | None:
-        return self.record.output
-
 
 #: Engines closing after their iterator was abandoned (a reference, so none is collected).
 _CLOSING: set[asyncio.Task[None]] = set()

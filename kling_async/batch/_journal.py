@@ -259,16 +259,6 @@ class Journal:
         self._executor.shutdown(wait=True)
 
     # -- reading ------------------------------------------------------------------------
-    async def get(self, job_id: str) -> JobRecord | None:
-        def read(conn: sqlite3.Connection) -> JobRecord | None:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?",  # noqa: S608
-                (job_id,),
-            ).fetchone()
-            return self._record(row) if row else None
-
-        return await self._run(read)
-
     def _record(self, row: tuple[Any, ...]) -> JobRecord:
         record = JobRecord(*row)
         if record.output is not None and not inside(self.folder, record.output):
@@ -290,15 +280,6 @@ class Journal:
             return float(row[0])
 
         return await self._run(total)
-
-    async def records(self) -> list[JobRecord]:
-        """Every job, in no particular order (for reports)."""
-
-        def read(conn: sqlite3.Connection) -> list[JobRecord]:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM jobs").fetchall()  # noqa: S608
-            return [self._record(r) for r in rows]
-
-        return await self._run(read)
 
     # -- writing ------------------------------------------------------------------------
     def _free_name(self, conn: sqlite3.Connection, job_id: str, name: str, suffix: str) -> str:

@@ -50,9 +50,6 @@ class Submitter:
     def __init__(self, journal: Journal, retry: RetryPolicy) -> None:
         self.journal = journal
         self.retry = retry
-        #: Lookups by external id before a send (a crashed run's create), and what they found.
-        self.reconciled = 0
-        self.adopted = 0
 
     def first_id(self, attempt: Attempt) -> tuple[str, bool]:
         """The external id to use and whether a crashed run may already have created it."""
@@ -84,10 +81,8 @@ class Submitter:
         external_id, check_first = self.first_id(attempt)
         attempt.external_id = external_id
         if check_first:
-            self.reconciled += 1
             found = await attempt.resource._reconcile(external_id, attempt.plan.wire)
             if found is not None:
-                self.adopted += 1
                 return found
         return await self._create(attempt, external_id)
 

@@ -39,7 +39,6 @@ class ConcurrencyWindow:
         self.in_flight = 0
         #: Slots taken for creates that have no answer yet.
         self.unanswered = 0
-        self.min_unanswered = 4
         self.probe_every = probe_every
         self._base_probe_every = probe_every
         self.max_probe_every = max_probe_every
@@ -67,7 +66,7 @@ class ConcurrencyWindow:
         if self.in_flight >= self.limit:
             return False
         if self.learned is None:
-            return self.unanswered < max(self.min_unanswered, self.in_flight - self.unanswered)
+            return self.unanswered < max(4, self.in_flight - self.unanswered)
         return True
 
     def take(self) -> None:
