@@ -25,9 +25,10 @@ from ..errors import (
 )
 
 T = TypeVar("T")
-#: Exit codes: 0 all done, 1 some jobs failed (or an API error), 2 usage or configuration,
-#: 130 interrupted (Ctrl-C).
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+#: Exit codes: 0 all done, 1 some jobs failed (or an API error), 2 usage, configuration or an
+#: error that concerns the whole run (credentials, account, journal), 3 timed out (a task or a
+#: wait did not end in time; nothing is lost, run again to go on), 130 interrupted (Ctrl-C).
+EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 _HINTS: list[tuple[type[BaseException], str]] = [
     (
