@@ -55,3 +55,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for name, figures in REPORT.items():
         shown = ", ".join(f"{k} {v}" for k, v in figures.items())
         terminalreporter.write_line(f"{name}: {shown}")
+
+
+# A real redis-server (for the shared governor, job store and workers): see tests/_redis_server.py.
+from ._redis_server import redis_server  # noqa: E402,F401
