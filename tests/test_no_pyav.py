@@ -9,11 +9,17 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import av
+import pytest
+from click.testing import CliRunner
 
 from kling_async._samples import sample_paths
+from kling_async.cli import _emulator_cmd
+from kling_async.cli._emulator_cmd import emulator_command
+from kling_async.emulator import EmulatorConfig
 from kling_async.emulator._render import NO_PYAV
 
 #: Runs the command line in a Python where ``import av`` raises ImportError.
@@ -85,7 +91,29 @@ async def test_emulator_command_without_pyav_serves_the_clip_for_render() -> Non
             await proc.wait()
             raise
     assert proc.returncode == 0
-    lines = err.decode().splitlines()
-    assert lines[0] == NO_PYAV  # one line, then what the videos are; no traceback
-    assert lines[1].startswith("videos: a bundled sample clip for every task")
-    assert len(lines) == 2, lines
+    assert err.decode().splitlines() == [NO_PYAV]  # one line, no traceback
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([], "videos: a bundled sample clip for every task (--render to animate the images)"),
+        (["--video-bytes", "1000"], "videos: 1000 filler bytes each, not playable (--video-bytes)"),
+        (["--render"], "videos: rendered from each task's image (H.264 mp4)"),
+    ],
+)
+def test_emulator_command_says_what_its_videos_are(
+    monkeypatch: pytest.MonkeyPatch, args: list[str], says: str
+) -> None:
+    served: list[EmulatorConfig] = []
+
+    async def serve(config: EmulatorConfig, announce: Any) -> None:  # instead of serving forever
+        served.append(config)
+
+    monkeypatch.setattr(_emulator_cmd, "serve", serve)
+    result = CliRunner().invoke(emulator_command, args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [says]
+    assert result.stdout == ""  # stdout is the shell contract: KLING_* lines only
+    (config,) = served
+    assert (config.render, config.video_bytes) == ("--render" in args, 1000 if args[1:] else None)

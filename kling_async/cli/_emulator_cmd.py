@@ -210,7 +210,8 @@ def emulator_command(
     if render and not have_pyav():
         render = False  # the sample clip instead, said in one line rather than a traceback each
         click.echo(NO_PYAV, err=True)
-    click.echo(_videos_line(render, video_bytes), err=True)
+    else:
+        click.echo(_videos_line(render, video_bytes), err=True)
     account = Account(
         access_key=access_key,
         secret_key=secret_key,
