@@ -4,6 +4,7 @@ storyboard on the legacy API, kling-3.0-turbo on the new one."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ._samples import sample_paths
 from .batch import OutcomeStatus, PollPolicy
 from .client import KlingClient
 from .emulator import Emulator, EmulatorConfig
+from .emulator._render import NO_PYAV, have_pyav
 from .models import ImageToVideo, Shot
 
 #: What each sample shows: (what the demo line says, the request's fields).
@@ -43,8 +45,14 @@ def demo_jobs() -> list[ImageToVideo]:
 
 
 async def run_demo(out_dir: Path, echo: Callable[[str], None] = print) -> list[Path]:
-    """Start an emulator with rendering on, animate every sample, return the mp4 paths."""
-    config = EmulatorConfig(render=True, duration=(1.0, 2.5))
+    """Start an emulator with rendering on, animate every sample, return the mp4 paths.
+
+    Without PyAV the emulator serves its bundled sample clip for every video, and says so.
+    """
+    render = await asyncio.to_thread(have_pyav)  # importing PyAV is slow: off the loop
+    if not render:
+        echo(NO_PYAV)
+    config = EmulatorConfig(render=render, duration=(1.0, 2.5))
     paths: list[Path] = []
     journal = out_dir / ".kling-journal.db"
     videos = [out_dir / f"{image.stem}.mp4" for image in sample_paths()]

@@ -12,6 +12,7 @@ from PIL import Image, ImageChops
 
 from kling_async._demo import demo_jobs
 from kling_async._samples import DRAWINGS, sample_paths
+from kling_async.emulator._render import NO_PYAV
 
 
 def test_committed_samples_are_the_drawings() -> None:
@@ -35,6 +36,7 @@ def test_demo_command_writes_playable_videos(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert f"3 videos in {out.resolve()}" in done.stdout
+    assert NO_PYAV not in done.stdout + done.stderr  # PyAV is here: it renders
     seconds = {Path(str(job.image)).stem: job.duration for job in demo_jobs()}
     assert sorted(seconds.values()) == [5, 5, 6]  # kling-v3's storyboard is 6 s
     for path in sample_paths():

@@ -63,6 +63,7 @@ async def test_slow_holds_the_answer(start_emulator: StartEmulator) -> None:
 
 async def test_truncate_cuts_a_download_short(emu_api: tuple[Any, Api]) -> None:
     emu, api = emu_api
+    emu.config.video_bytes = 300_000  # filler, several chunks long
     _, created = await api.create()
     task = await api.wait(created["data"]["task_id"])
     url = task["task_result"]["videos"][0]["url"]

@@ -70,6 +70,7 @@ async def test_unsatisfiable_ranges_answer_416(emu_api: tuple[Any, Api], header:
 
 async def test_head_and_watermark_url(emu_api: tuple[Any, Api]) -> None:
     emu, api = emu_api
+    emu.config.video_bytes = 4096
     _, created = await api.create()
     task = await api.wait(created["data"]["task_id"])
     video = task["task_result"]["videos"][0]

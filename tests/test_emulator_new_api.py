@@ -136,7 +136,7 @@ async def test_new_create_and_task_objects(start_emulator: StartEmulator) -> Non
     # kling-3.0-turbo 720p 5 s: 0.8 units per second
     assert done["billing"] == [{"charge_type": "unit", "amount": "4", "package_type": "video"}]
     async with api.session.get(video["url"]) as r:
-        assert (r.status, len(await r.read())) == (200, emu.config.video_bytes)
+        assert (r.status, await r.read()) == (200, await emu.file_bytes(video["id"]))
     # the legacy query finds legacy tasks only
     status, legacy = await api.get(data["id"])
     assert (status, legacy["code"]) == (400, 1201)

@@ -23,7 +23,11 @@ async def test_https_with_a_trustme_certificate(tmp_path: Path) -> None:
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)
     config = EmulatorConfig(
-        accounts=[test_account()], tls_cert=cert_file, tls_key=key_file, duration=(0.05, 0.05)
+        accounts=[test_account()],
+        tls_cert=cert_file,
+        tls_key=key_file,
+        duration=(0.05, 0.05),
+        video_bytes=4096,
     )
     async with Emulator(config) as emu, aiohttp.ClientSession() as session:
         assert emu.url.startswith("https://127.0.0.1:")

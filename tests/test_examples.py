@@ -40,6 +40,8 @@ def test_quickstart_writes_a_playable_video(tmp_path: Path) -> None:
     stdout = run_example("quickstart.py", str(SAMPLES / "planet.png"), str(out), cwd=tmp_path)
     assert "submitted" in stdout
     assert f"saved {out}" in stdout
+    assert "a local emulator at http://127.0.0.1:" in stdout
+    assert "its videos are rendered from your images" in stdout
     video = frames(out)
     assert len(video) == 122
     assert video[0].width == video[0].height == 512  # the planet sample is square
@@ -48,11 +50,15 @@ def test_quickstart_writes_a_playable_video(tmp_path: Path) -> None:
 def test_bulk_folder_then_again_skips_everything(tmp_path: Path) -> None:
     first = run_example("bulk_folder.py", str(SAMPLES), "v", cwd=tmp_path)
     assert "done 3, skipped 0, failed 0" in first
+    # it says what it writes: the emulator's sample clip, a real video, not the image
+    assert "every video is its sample clip, not your image" in first
     assert sorted(p.name for p in (tmp_path / "v").glob("*.mp4")) == [
         "lighthouse.mp4",
         "planet.mp4",
         "sunset.mp4",
     ]
+    for video in (tmp_path / "v").glob("*.mp4"):
+        assert len(frames(video)) == 120  # the clip: 5 s at 24 fps
 
 
 def test_pipeline_post_processes_every_video(tmp_path: Path) -> None:

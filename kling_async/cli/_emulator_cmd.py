@@ -11,6 +11,16 @@ import click
 
 from ..emulator import FAULT_KINDS, Account, Emulator, EmulatorConfig, serve
 from ..emulator._config import RetryAfterMode, check_duration_mix
+from ..emulator._render import NO_PYAV, have_pyav
+
+
+def _videos_line(render: bool, video_bytes: int | None) -> str:
+    """What the result files will be, said once on stderr (stdout is the shell contract)."""
+    if render:
+        return "videos: rendered from each task's image (H.264 mp4)"
+    if video_bytes is None:
+        return "videos: a bundled sample clip for every task (--render to animate the images)"
+    return f"videos: {video_bytes} filler bytes each, not playable (--video-bytes)"
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> tuple[float, float]:
@@ -131,14 +141,15 @@ def _faults(
     "--render/--no-render",
     default=False,
     show_default=True,
-    help="Render real H.264 videos from the input images (needs PyAV).",
+    help="Render real H.264 videos from the input images (needs PyAV; without it: the "
+    "sample clip). Off: every video is a small bundled sample clip.",
 )
 @click.option(
     "--video-bytes",
     type=click.IntRange(min=1),
-    default=1 << 20,
-    show_default=True,
-    help="Size of each filler video when not rendering.",
+    default=None,
+    help="Serve this many filler bytes per video instead of the sample clip (not playable: "
+    "for download benchmarks).",
 )
 @click.option(
     "--url-lifetime",
@@ -174,7 +185,7 @@ def emulator_command(
     slow_seconds: float,
     units: float | None,
     render: bool,
-    video_bytes: int,
+    video_bytes: int | None,
     url_lifetime: float,
     tls_cert: Path | None,
     tls_key: Path | None,
@@ -184,7 +195,9 @@ def emulator_command(
 ) -> None:
     """Serve the Kling API emulator until Ctrl-C.
 
-    Prints KLING_BASE_URL=<url> when ready, then the credentials it accepts.
+    Prints KLING_BASE_URL=<url> when ready, then the credentials it accepts; says on stderr
+    what the videos are: a bundled sample clip (the default), rendered from each image
+    (--render, needs PyAV) or filler bytes (--video-bytes N).
 
     \b
     Examples:
@@ -194,13 +207,11 @@ def emulator_command(
     """
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
-    if render:
-        try:
-            import av  # noqa: F401
-        except ImportError:
-            raise click.UsageError(
-                "--render needs PyAV: pip install 'kling-async[render]'"
-            ) from None
+    if render and not have_pyav():
+        render = False  # the sample clip instead, said in one line rather than a traceback each
+        click.echo(NO_PYAV, err=True)
+    else:
+        click.echo(_videos_line(render, video_bytes), err=True)
     account = Account(
         access_key=access_key,
         secret_key=secret_key,
@@ -254,7 +265,8 @@ def demo_command(out_dir: Path) -> None:
     """Animate the bundled sample images on an in-process emulator into real mp4 files.
 
     No credentials needed: the emulator runs inside this process and renders real H.264
-    videos, each with its own camera move. This is what `make demo` runs.
+    videos, each with its own camera move. This is what `make demo` runs. Without PyAV
+    (pip install 'kling-async[render]') every video is the emulator's bundled sample clip.
 
     \b
     Example:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import random
 import re
 import time
@@ -31,6 +32,8 @@ from ._rules_new import PATHS
 from ._stats import Stats
 from ._store import EmuTask, Store
 from ._videos import VideoFiles
+
+log = logging.getLogger("kling_async.emulator")
 
 KINDS = ("image2video", "text2video")
 _CODE_FAULTS = {
@@ -250,12 +253,15 @@ class EmulatorState(TaskHandlers):
             return response
         self.stats.downloads += 1
         stop = start + (end - start) // 2 if truncate else end
-        for chunk in content.chunks(start, stop):
-            await response.write(chunk)
-            self.stats.bytes_served += len(chunk)
-        if truncate:
-            return _drop(request)
-        await response.write_eof()
+        try:
+            for chunk in content.chunks(start, stop):
+                await response.write(chunk)
+                self.stats.bytes_served += len(chunk)
+            if truncate:
+                return _drop(request)
+            await response.write_eof()
+        except ConnectionError:  # the client left mid-download: theirs to retry, no traceback
+            log.debug("download of %s: the client disconnected", task.video_id)
         return response
 
     async def stats_view(self, request: web.Request) -> web.Response:

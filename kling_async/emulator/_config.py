@@ -121,10 +121,11 @@ class EmulatorConfig:
     rate_burst: float | None = None
     #: How a 1302 answer carries Retry-After: seconds, an HTTP date, not at all, or mixed.
     retry_after: RetryAfterMode = "seconds"
-    #: Render real H.264 mp4 files from the input image (needs PyAV) instead of filler bytes.
+    #: Render real H.264 mp4 files from the input image (needs PyAV; without it: the clip).
     render: bool = False
-    #: Size of the filler bytes served per video when ``render`` is off.
-    video_bytes: int = 1 << 20
+    #: When ``render`` is off: None serves a bundled sample clip (a small playable mp4) for
+    #: every video; a size serves that many filler bytes instead (not playable: benchmarks).
+    video_bytes: int | None = None
     fps: int = 24
     #: Longest side of a rendered video, in pixels.
     render_max_side: int = 640

@@ -1,17 +1,46 @@
 """Real, playable H.264 mp4 files made from the input image with a gentle camera move.
 
 CPU-bound and blocking: the emulator calls it in a worker thread. Needs PyAV (the ``render``
-extra); the fast mode serves filler bytes and never imports it.
+extra); without it the emulator serves the bundled sample clips (``clips/``, made once by
+``write_sample_clips``) and never imports it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
+from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+
+#: The one line said when rendering was asked for and PyAV is missing.
+NO_PYAV = (
+    "PyAV not installed: serving a bundled sample clip; "
+    "pip install 'kling-async[render]' to render from your images"
+)
+
+#: The bundled sample clips: aspect ratio -> (file name, width, height). 5 s at 24 fps.
+CLIPS: dict[str, tuple[str, int, int]] = {
+    "16:9": ("sample-16x9.mp4", 480, 270),
+    "9:16": ("sample-9x16.mp4", 270, 480),
+    "1:1": ("sample-1x1.mp4", 360, 360),
+}
+CLIP_SECONDS = 5
+CLIP_FPS = 24
+
+
+@functools.cache
+def have_pyav() -> bool:
+    """Whether PyAV imports (blocking the first time: call it off the event loop)."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
 
 #: How each camera move drifts over the clip: (widen, dx, dy, roll) at full strength, where
 #: widen is the share the view grows (negative: it narrows, a zoom in), dx/dy the share of the
@@ -101,3 +130,57 @@ def render_mp4(
         for packet in stream.encode():
             container.mux(packet)
     return buf.getvalue()
+
+
+def _clip_frame(width: int, height: int, t: float) -> Image.Image:
+    """Frame at time ``t`` (0..1) of the sample clip: a drifting sky, a sun crossing it, a label."""
+    shift = int(60 * t)
+    frame = placeholder("", width, height)  # a fixed gradient...
+    sky = Image.linear_gradient("L").rotate(90).resize((width, height))
+    tint = Image.new("RGB", (width, height), (40 + shift, 90, 170 - shift))
+    frame = Image.composite(tint, frame, sky)  # ...under a tint that warms as the clip runs
+    draw = ImageDraw.Draw(frame)
+    r = min(width, height) // 8
+    x = int(-r + (width + 2 * r) * t)
+    y = int(height * 0.45 - math.sin(math.pi * t) * height * 0.25)
+    draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 214, 110))
+    draw.rectangle((0, int(height * 0.78), width, height), fill=(30, 40, 60))
+    size = max(10, min(width, height) // 14)
+    font = ImageFont.load_default(size=size)
+    for i, text in enumerate(("kling_async emulator", "sample clip")):
+        draw.text((8, int(height * 0.8) + i * (size + 2)), text, fill=(235, 235, 235), font=font)
+    return frame
+
+
+def sample_clip(width: int, height: int, seconds: int = CLIP_SECONDS, fps: int = CLIP_FPS) -> bytes:
+    """The sample clip at ``width`` x ``height``: small, playable, the same for every task."""
+    import av
+
+    buf = io.BytesIO()
+    frames = seconds * fps
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryslow", "crf": "32"}
+        for i in range(frames):
+            image = _clip_frame(width, height, i / (frames - 1))
+            for packet in stream.encode(av.VideoFrame.from_image(image)):  # type: ignore[no-untyped-call]
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+CLIPS_DIR = Path(__file__).parent / "clips"
+
+
+def write_sample_clips(dest: Path = CLIPS_DIR) -> list[Path]:
+    """Make every bundled clip into ``dest``; return their paths. ``clips/`` was made by
+    ``python -c "from kling_async.emulator._render import write_sample_clips as w; w()"``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, width, height in CLIPS.values():
+        path = dest / name
+        path.write_bytes(sample_clip(width, height))
+        paths.append(path)
+    return paths

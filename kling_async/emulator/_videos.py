@@ -1,11 +1,19 @@
-"""Result files: rendered mp4s (cached) or deterministic filler bytes, read by byte range."""
+"""Result files, read by byte range: one of three kinds, chosen by the config.
+
+- ``render=True`` (and PyAV installed): an mp4 rendered from the task's image (cached);
+- ``video_bytes=None`` (the default), or ``render=True`` without PyAV: the bundled sample clip
+  of the task's aspect ratio, tagged with the video's id (a playable mp4, ~25 KB);
+- ``video_bytes=N``: N deterministic filler bytes (not a video: for download benchmarks).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import io
+import logging
 import random
+import struct
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -13,8 +21,10 @@ import attrs
 from PIL import Image
 
 from ._config import EmulatorConfig
-from ._render import placeholder, render_mp4
+from ._render import CLIPS, CLIPS_DIR, NO_PYAV, have_pyav, placeholder, render_mp4
 from ._store import EmuTask
+
+log = logging.getLogger("kling_async.emulator")
 
 CHUNK = 256 * 1024
 _BLOCK_SIZE = 1 << 20
@@ -56,21 +66,47 @@ class VideoFiles:
 
     def __init__(self, config: EmulatorConfig, seed: int) -> None:
         self.config = config
-        self._block = random.Random(seed).randbytes(_BLOCK_SIZE)
+        self._seed = seed
+        self._block = b""  # the filler's shared random block, made on first use
         self._rendered: OrderedDict[str, bytes] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._clips: dict[str, bytes] = {}
+        self._pyav: bool | None = None
 
     async def content(self, task: EmuTask) -> VideoContent:
-        if not self.config.render:
-            offset = int(task.video_id, 16) % _BLOCK_SIZE
-            size = self.config.video_bytes
+        if self.config.render and await self._can_render():
+            data = await self._render(task)
             return VideoContent(
-                size=size, etag=f'"{task.video_id}-{size}"', offset=offset, block=self._block
+                size=len(data), etag=f'"{hashlib.sha256(data).hexdigest()[:32]}"', data=data
             )
-        data = await self._render(task)
+        size = self.config.video_bytes
+        if size is None or self.config.render:
+            return await self._clip(task)
+        if not self._block:
+            self._block = random.Random(self._seed).randbytes(_BLOCK_SIZE)
+        offset = int(task.video_id, 16) % _BLOCK_SIZE
         return VideoContent(
-            size=len(data), etag=f'"{hashlib.sha256(data).hexdigest()[:32]}"', data=data
+            size=size, etag=f'"{task.video_id}-{size}"', offset=offset, block=self._block
         )
+
+    async def _can_render(self) -> bool:
+        if self._pyav is None:
+            found = await asyncio.to_thread(have_pyav)  # the first import is slow
+            if self._pyav is None and not found:  # said once, by the first to find out
+                log.warning(NO_PYAV)
+            self._pyav = found
+        return self._pyav
+
+    async def _clip(self, task: EmuTask) -> VideoContent:
+        aspect = clip_aspect(task)
+        clip = self._clips.get(aspect)
+        if clip is None:
+            clip = await asyncio.to_thread((CLIPS_DIR / CLIPS[aspect][0]).read_bytes)
+            self._clips[aspect] = clip
+        # a trailing 'free' box (players skip it) makes each video's bytes its own
+        note = f"kling_async emulator sample clip; video {task.video_id}".encode()
+        data = clip + struct.pack(">I", 8 + len(note)) + b"free" + note
+        return VideoContent(size=len(data), etag=f'"{task.video_id}-clip-{aspect}"', data=data)
 
     async def _render(self, task: EmuTask) -> bytes:
         lock = self._locks.setdefault(task.video_id, asyncio.Lock())
@@ -96,3 +132,12 @@ class VideoFiles:
             source = placeholder(spec.prompt or task.task_id, width, height)
         frames = round(task.video_seconds * cfg.fps)
         return render_mp4(source, spec.camera, frames, cfg.fps, cfg.render_max_side)
+
+
+def clip_aspect(task: EmuTask) -> str:
+    """The sample clip closest to the task's picture: its image's shape, else its aspect ratio."""
+    image = task.spec.image
+    if image is not None and image.width > 0 and image.height > 0:
+        ratio = image.width / image.height
+        return "16:9" if ratio > 1.25 else "9:16" if ratio < 0.8 else "1:1"
+    return task.spec.aspect_ratio if task.spec.aspect_ratio in CLIPS else "16:9"

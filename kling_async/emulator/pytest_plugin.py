@@ -21,7 +21,7 @@ from ._server import EmulatorThread
 
 @pytest.fixture
 def kling_emulator_config() -> EmulatorConfig:
-    """The emulator's configuration: quick tasks, filler videos, 5 parallel per model family."""
+    """The emulator's configuration: quick tasks, sample clips, 5 parallel per model family."""
     return EmulatorConfig(duration=(0.2, 0.5), seed=1234)
 
 
