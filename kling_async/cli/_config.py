@@ -207,6 +207,16 @@ def load_settings(profile: str | None = None, env: Mapping[str, str] | None = No
             f"profile {profile!r}: not in config {path} (profiles there: {have}); "
             f"add a [profiles.{profile}] table"
         )
+    if bool(merged.get("access_key")) != bool(merged.get("secret_key")):
+        table = f"[profiles.{profile}]" if profile else "[default]"
+        given, missing = (
+            ("access_key", "secret_key")
+            if merged.get("access_key")
+            else ("secret_key", "access_key")
+        )
+        raise ConfigError(
+            f"config {path}: {table} has {given} but no {missing}; give both (or api_key alone)"
+        )
     settings = Settings(
         path=path,
         profile=profile,
