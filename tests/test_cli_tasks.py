@@ -196,6 +196,10 @@ def test_messages_use_option_names_not_sdk_names(emu: EmulatorThread, tmp_path: 
     assert "--no-sound:" in turbo.stderr
     assert "sound=" not in turbo.stderr
     assert emu.stats()["creates"] == creates  # nothing was sent
+    host = cli("status", "1", "--base-url", "http://example.com", url=emu.url, home=tmp_path)
+    assert host.returncode == 2
+    assert "error: --base-url: 'http://example.com' is plain http" in host.stderr
+    assert "allow_http" not in host.stderr
 
 
 # -- whole-run errors -------------------------------------------------------------------

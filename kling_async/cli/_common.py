@@ -22,6 +22,7 @@ from ..errors import (
     AuthenticationError,
     BalanceExhaustedError,
     ConfigurationError,
+    CreateUnconfirmedError,
     DownloadError,
     JournalError,
     KlingError,
@@ -207,6 +208,7 @@ _PHRASES = [
     ("pass allow_unknown_models=True", "add --allow-unknown-models"),
     ("pass api_key= or set KLING_API_KEY", "set KLING_API_KEY (or api_key in the config file)"),
     ("api='legacy'", "--api legacy"),
+    ("or pass allow_http=True if you really mean it", "plain http goes only to this machine"),
 ]
 _FIELD = re.compile(r"^([a-z_]+)(\[\d+\])?(\..*)?$")
 
@@ -231,7 +233,10 @@ def message_for(exc: BaseException) -> str:
         shown = repr(exc.value)
         shown = shown if len(shown) <= 60 else shown[:57] + "..."
         return f"{option}: {rule}" if exc.value is None else f"{option}: {shown} — {rule}"
-    return cli_words(str(exc))
+    text = str(exc)
+    if isinstance(exc, ConfigurationError) and text.startswith("base_url: "):
+        text = "--base-url: " + text.removeprefix("base_url: ")
+    return cli_words(text)
 
 
 def hint_for(exc: BaseException) -> str | None:
@@ -261,6 +266,11 @@ def hint_for(exc: BaseException) -> str | None:
         return "check the network and --base-url"
     if isinstance(exc, ValidationError):
         return "fix the input named above; nothing was sent"
+    if isinstance(exc, CreateUnconfirmedError):
+        return (
+            f"`kling-async status {exc.external_task_id}` tells whether it was created; "
+            "submit again only if that says it is not found"
+        )
     if isinstance(exc, DownloadError):
         return "run the same command again: a broken download resumes where it stopped"
     return None
