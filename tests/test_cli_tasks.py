@@ -370,3 +370,47 @@ def test_help_documents_exit_codes_and_completion_which_works(tmp_path: Path) ->
         COMP_WORDS="kling-async wa", COMP_CWORD="1",
     )  # fmt: skip
     assert "plain,wait" in words.stdout.split()
+
+
+# -- wait's pieces, in-process ------------------------------------------------------------
+async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kling_async.cli._tasks_cmd import _Progress
+    from kling_async.models import Task, TaskStatus
+
+    now = [100.0]
+    progress = _Progress(enabled=True)
+    progress._start = progress._last_line = 100.0
+    progress._now = lambda: now[0]  # type: ignore[method-assign]
+    for at, status in [(100, "submitted"), (103, "processing"), (120, "processing"),
+                       (134, "processing"), (140, "processing"), (200, "succeeded")]:  # fmt: skip
+        now[0] = float(at)
+        progress(Task("t1", TaskStatus(status)))
+    assert capsys.readouterr().err.splitlines() == [
+        "task t1: submitted; waiting (Ctrl-C stops waiting, not the task)",
+        "task t1: processing after 3 s",
+        "task t1: still processing after 34 s",
+        "task t1: succeeded after 1 min 40 s",
+    ]
+    quiet = _Progress(enabled=False)
+    quiet(Task("t2", TaskStatus.PROCESSING))
+    assert capsys.readouterr().err == ""
+
+
+def test_the_first_poll_comes_sooner_for_an_older_task() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kling_async.cli._tasks_cmd import _policy
+    from kling_async.models import Task, TaskStatus
+    from kling_async.resources import WaitPolicy
+
+    default = WaitPolicy()  # first look after 30 s, then 3 s growing to 15 s
+    young = Task("a", TaskStatus.PROCESSING, created_at=datetime.now(UTC) - timedelta(seconds=10))
+    old = Task("b", TaskStatus.PROCESSING, created_at=datetime.now(UTC) - timedelta(minutes=5))
+    assert 19 < _policy(default, young, None).first_poll <= 20
+    assert _policy(default, old, None).first_poll == 3.5
+    fixed = _policy(default, old, 2.0)
+    assert (fixed.first_poll, fixed.min_interval, fixed.max_interval, fixed.factor) == (
+        2.0, 2.0, 2.0, 1.0,
+    )  # fmt: skip

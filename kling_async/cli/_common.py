@@ -39,12 +39,13 @@ T = TypeVar("T")
 #: wait did not end in time; nothing is lost, run again to go on), 130 interrupted (Ctrl-C).
 EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 2, 3, 130
 
-#: The exit codes as the help and the README tell them.
-EXIT_CODES_HELP = (
-    "Exit status: 0 all done; 1 some task or job failed (or an API error); 2 usage, "
-    "configuration or a whole-run error (credentials, account used up, journal); 3 timed out "
-    "(the task keeps running: run the command again to go on); 130 interrupted."
-)
+#: The exit codes as the help tells them (one line each, for a ``\b`` paragraph).
+EXIT_CODES_HELP = """Exit status:
+  0    all done
+  1    some task or job failed (or the API refused a request)
+  2    usage, configuration, or a whole-run error (credentials, account used up, journal)
+  3    timed out: the task keeps running; run the command again to go on
+  130  interrupted (Ctrl-C); run the same command again to resume"""
 
 _SETTINGS = "kling_async.settings"
 _GROUP_PROFILE = "kling_async.group_profile"
