@@ -171,6 +171,8 @@ def test_submit_makes_text_to_video_from_a_prompt_alone(
     waited = cli("wait", task["task_id"], "--json", url=emu.url, home=tmp_path)  # kind: auto
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout)["kind"] == "text2video"
+    newest = cli("list", "--limit", "1", "--json", url=emu.url, home=tmp_path)  # both kinds
+    assert [json.loads(x)["task_id"] for x in newest.stdout.splitlines()] == [task["task_id"]]
     nothing = cli("submit", url=emu.url, home=tmp_path)
     assert nothing.returncode == 2
     assert "--prompt alone for text-to-video" in nothing.stderr
@@ -414,3 +416,34 @@ def test_the_first_poll_comes_sooner_for_an_older_task() -> None:
     assert (fixed.first_poll, fixed.min_interval, fixed.max_interval, fixed.factor) == (
         2.0, 2.0, 2.0, 1.0,
     )  # fmt: skip
+
+
+def test_the_reader_takes_an_old_journal_and_ignores_a_dead_holder(tmp_path: Path) -> None:
+    import socket
+    import sqlite3
+
+    from kling_async.batch._journal_read import read_journal
+
+    path = tmp_path / ".kling-journal.db"
+    with sqlite3.connect(path) as conn:  # kling-async 0.1: no generation/cost, no meta
+        conn.execute(
+            "CREATE TABLE jobs (job_id TEXT PRIMARY KEY, name TEXT, kind TEXT, state TEXT, "
+            "external_task_id TEXT, task_id TEXT, output TEXT, error TEXT, units REAL, "
+            "attempts INTEGER, updated REAL)"
+        )
+        conn.execute(
+            "INSERT INTO jobs VALUES ('j', 'p0', 'image2video', 'done', 'x', 't', 'p0.mp4', "
+            "NULL, 2.5, 1, 0)"
+        )
+    conn.close()
+    host = socket.gethostname()
+    lock = tmp_path / ".kling-journal.db.lock"
+    lock.write_text(f"pid 999999999 on {host} since 2026-12-01 10:00:00 (kling-async animate)")
+    snapshot = read_journal(path)
+    assert [(j.name, j.state, j.generation, j.cost) for j in snapshot.jobs] == [
+        ("p0", "done", 0, None)
+    ]
+    assert snapshot.units_committed() == 2.5
+    assert snapshot.in_use_by is None  # that process is gone (killed): nobody holds it
+    lock.write_text(f"pid {os.getpid()} on {host} since 2026-12-01 10:00:00 (kling-async x)")
+    assert read_journal(path).in_use_by is not None
