@@ -378,7 +378,7 @@ def test_help_documents_exit_codes_and_completion_which_works(tmp_path: Path) ->
 async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from kling_async.cli._tasks_cmd import _Progress
+    from kling_async.cli._wait_cmd import _Progress
     from kling_async.models import Task, TaskStatus
 
     now = [100.0]
@@ -403,7 +403,7 @@ async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
 def test_the_first_poll_comes_sooner_for_an_older_task() -> None:
     from datetime import UTC, datetime, timedelta
 
-    from kling_async.cli._tasks_cmd import _policy
+    from kling_async.cli._wait_cmd import _policy
     from kling_async.models import Task, TaskStatus
     from kling_async.resources import WaitPolicy
 

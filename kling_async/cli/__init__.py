@@ -15,8 +15,8 @@ from ._tasks_cmd import (
     list_command,
     status_command,
     submit_command,
-    wait_command,
 )
+from ._wait_cmd import wait_command
 
 EPILOG = f"""\b
 {EXIT_CODES_HELP}
