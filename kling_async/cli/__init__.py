@@ -5,25 +5,60 @@ from __future__ import annotations
 import click
 
 from ._animate import animate_command
+from ._common import EXIT_CODES_HELP, remember_group_profile
+from ._config import ENV_CONFIG, ENV_PROFILE
 from ._emulator_cmd import demo_command, emulator_command
+from ._report import report_command
 from ._tasks_cmd import (
     account_command,
     download_command,
     list_command,
     status_command,
     submit_command,
-    wait_command,
 )
+from ._wait_cmd import wait_command
+
+EPILOG = f"""\b
+{EXIT_CODES_HELP}
+
+\b
+Config file (optional): ~/.config/kling-async/config.toml ($XDG_CONFIG_HOME is respected;
+{ENV_CONFIG} points elsewhere), chmod 600 when it holds keys:
+  [default]
+  base_url = "https://api-singapore.klingai.com"
+  model = "kling-v3"
+  [profiles.work]
+  api_key = "..."
+  mode = "pro"
+  max_in_flight = 4
+Pick a profile with --profile NAME (before or after the command) or {ENV_PROFILE}.
+Flags win over environment variables, which win over the profile, then [default].
+
+\b
+Shell completion (bash; zsh_source and fish_source for the others):
+  eval "$(_KLING_ASYNC_COMPLETE=bash_source kling-async)"    # in ~/.bashrc
+"""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EPILOG,
+)
+@click.option(
+    "--profile",
+    metavar="NAME",
+    default=None,
+    expose_value=False,
+    callback=remember_group_profile,
+    help=f"Config profile for every command (env {ENV_PROFILE}).",
+)
 @click.version_option(package_name="kling-async")
 def main() -> None:
     """kling-async: animate images with Kling AI from the command line.
 
-    Credentials come from KLING_ACCESS_KEY and KLING_SECRET_KEY (or KLING_API_KEY); the host
-    from --base-url or KLING_BASE_URL. Try `kling-async demo` for a tour on the built-in
-    emulator.
+    Credentials come from KLING_ACCESS_KEY and KLING_SECRET_KEY (or KLING_API_KEY), else from
+    the config file's profile; the host from --base-url, KLING_BASE_URL or the profile. Try
+    `kling-async demo` for a tour on the built-in emulator.
     """
 
 
@@ -35,6 +70,7 @@ for command in (
     download_command,
     list_command,
     account_command,
+    report_command,
     emulator_command,
     demo_command,
 ):

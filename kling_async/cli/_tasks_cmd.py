@@ -1,19 +1,34 @@
-"""Single-task verbs for scripts: submit, status, wait, download, list, account."""
+"""Single-task verbs for scripts: submit, status, download, list, account (``wait`` is in
+``_wait_cmd``), and what they share: finding a task by id, printing it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 import click
 
-from ..models import CAMERA_PRESETS, ImageToVideo, Task
-from ._common import client_options, command_runner, make_client
+from .. import _catalog
+from ..errors import NotFoundError
+from ..models import CAMERA_PRESETS, ImageToVideo, Task, TextToVideo
+from ._common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    chosen_api,
+    client_options,
+    command_runner,
+    fail,
+    make_client,
+)
+from ._format import number_text, units_text
 from ._jobs import LIVE_MODELS, camera
 
-KINDS = click.Choice(["image2video", "text2video"])
+KINDS = click.Choice(["auto", "image2video", "text2video"])
 
 
 def task_record(task: Task) -> dict[str, Any]:
@@ -48,56 +63,129 @@ def _resource(client: Any, kind: str) -> Any:
     return client.text_to_video if kind == "text2video" else client.image_to_video
 
 
+async def find(client: Any, kind: str, ident: str) -> tuple[Any, Task]:
+    """The task and the resource that holds it; ``auto`` looks at image-to-video, then at
+    text-to-video. Raises the first ``NotFoundError`` when neither has it."""
+    kinds = ["image2video", "text2video"] if kind == "auto" else [kind]
+    if chosen_api() == "new":
+        kinds = kinds[:1]  # the new API finds every video task in one place
+    missing: NotFoundError | None = None
+    for name in kinds:
+        resource = _resource(client, name)
+        try:
+            return resource, await resource.get(ident)
+        except NotFoundError as exc:
+            missing = missing or exc
+    assert missing is not None
+    raise missing
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-kind_option = click.option("--kind", type=KINDS, default="image2video", show_default=True)
+kind_option = click.option(
+    "--kind",
+    type=KINDS,
+    default="auto",
+    show_default=True,
+    help="Where to look the id up (auto: image-to-video, then text-to-video).",
+)
+
+
+# -- submit ------------------------------------------------------------------------------
+def _refuse_text_model(model: str) -> None:
+    """A model the catalog knows but that makes no text-to-video (unknown ones are left to
+    validation, which names them)."""
+    offered = _catalog.CAPABILITIES["text2video"]
+    if _catalog.is_known(model) and _catalog.family_of(model) not in offered:
+        able = [n for n, m in _catalog.MODEL_NAMES.items() if m.family in offered]
+        raise click.BadParameter(
+            f"{model!r} makes no text-to-video (without IMAGE); models that do: {', '.join(able)}",
+            param_hint="'--model'",
+        )
 
 
 @click.command("submit")
-@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--prompt")
+@click.argument(
+    "image", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--prompt", help="What happens; alone (no IMAGE) it makes a text-to-video task.")
+@click.option("--negative-prompt", help="What to avoid.")
 @click.option("--model", default="kling-v2-6", show_default=True, help=f"One of {LIVE_MODELS}.")
 @click.option("--mode", type=click.Choice(["std", "pro", "4k"]), default="std", show_default=True)
 @click.option("--duration", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--aspect-ratio",
+    type=click.Choice(["16:9", "9:16", "1:1"]),
+    default=None,
+    help="Text-to-video only (default 16:9); an image-to-video video has the IMAGE's shape.",
+)
 @click.option("--camera", type=click.Choice(list(CAMERA_PRESETS)))
+@click.option("--sound/--no-sound", default=None, help="Native audio (kling-v2-6 pro, kling-v3).")
 @click.option("--external-id", default=None, help="Your id for the task (unique per account).")
+@click.option("--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map.")
 @json_option
 @client_options
 @command_runner
 async def submit_command(
-    image: Path,
+    image: Path | None,
     prompt: str | None,
+    negative_prompt: str | None,
     model: str,
     mode: str,
     duration: int,
+    aspect_ratio: str | None,
     camera: str | None,
+    sound: bool | None,
     external_id: str | None,
+    allow_unknown_models: bool,
     as_json: bool,
     base_url: str | None,
     verbose: bool,
 ) -> None:
-    """Create one image-to-video task and print it.
+    """Create one task and print it: image-to-video from IMAGE, or text-to-video from
+    --prompt alone. Then `kling-async wait TASK_ID`.
 
     \b
-    Example:
+    Examples:
       kling-async submit cat.png --prompt "the cat blinks" --json
+      kling-async submit --prompt "a paper boat on a rainy street" --aspect-ratio 9:16
     """
-    request = ImageToVideo(
-        image=image,
-        prompt=prompt,
-        model=model,
-        mode=mode,  # type: ignore[arg-type]
-        duration=duration,
-        external_task_id=external_id,
-        camera_control=_camera(camera),
-    )
-    async with make_client(base_url) as client:
-        show(await client.image_to_video.create(request), as_json)
+    fields: dict[str, Any] = {
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "model": model,
+        "mode": mode,
+        "duration": duration,
+        "external_task_id": external_id,
+        "camera_control": _camera(camera),
+        "sound": sound,
+    }
+    request: ImageToVideo | TextToVideo
+    if image is None:
+        if not prompt:
+            raise click.UsageError(
+                "give an IMAGE for image-to-video, or --prompt alone for text-to-video"
+            )
+        _refuse_text_model(model)
+        request = TextToVideo(**fields, aspect_ratio=aspect_ratio or "16:9")  # type: ignore[arg-type]
+        kind = "text2video"
+    else:
+        if aspect_ratio is not None:
+            raise click.BadParameter(
+                f"{aspect_ratio!r} is for text-to-video only (no IMAGE); an image-to-video "
+                "video has the image's shape",
+                param_hint="'--aspect-ratio'",
+            )
+        request = ImageToVideo(image=image, **fields)
+        kind = "image2video"
+    async with make_client(base_url, allow_unknown_models=allow_unknown_models) as client:
+        show(await _resource(client, kind).create(request), as_json)
 
 
 def _camera(name: str | None) -> Any:
     return camera(name) if name else None
 
 
+# -- status ------------------------------------------------------------------------------
 @click.command("status")
 @click.argument("task_id")
 @kind_option
@@ -114,67 +202,104 @@ async def status_command(
       kling-async status 782340958234 --json
     """
     async with make_client(base_url) as client:
-        show(await _resource(client, kind).get(task_id), as_json)
+        _, task = await find(client, kind, task_id)
+        show(task, as_json)
 
 
-@click.command("wait")
-@click.argument("task_id")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=1),
-    default=1200,
-    show_default=True,
-    help="Seconds to wait before giving up (the task may still finish).",
-)
-@kind_option
-@json_option
-@client_options
-@command_runner
-async def wait_command(
-    task_id: str, timeout: float, kind: str, as_json: bool, base_url: str | None, verbose: bool
-) -> None:
-    """Wait until a task ends; exit 1 if it failed.
+# -- download ----------------------------------------------------------------------------
+def _file_name(task: Task) -> str:
+    """``<task_id>.mp4``, with anything but letters, digits, ``.``, ``_`` and ``-`` replaced
+    (an id is the server's text: never let it climb out of the folder)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", task.task_id).lstrip(".") or "video"
+    return f"{safe[:200]}.mp4"
 
-    \b
-    Example:
-      kling-async wait 782340958234 --timeout 900
-    """
-    async with make_client(base_url) as client:
 
-        def progress(task: Task) -> None:
-            if not as_json:
-                click.echo(f"  {task.status.value}", err=True)
-
-        show(
-            await _resource(client, kind).wait(task_id, timeout=timeout, on_progress=progress),
-            as_json,
-        )
+def _refuse_existing(path: Path) -> NoReturn:
+    fail(
+        f"--out: {path} already exists; nothing was downloaded",
+        "add --overwrite to replace it, or give another --out (a folder gets TASK_ID.mp4)",
+        EXIT_USAGE,
+    )
 
 
 @click.command("download")
 @click.argument("task_id")
-@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "dest",
+    type=click.Path(),
+    default=".",
+    show_default=True,
+    help="A file, or a folder to write TASK_ID.mp4 into (a name ending in / is a folder).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace a file that is already there.")
 @kind_option
+@json_option
 @client_options
 @command_runner
 async def download_command(
-    task_id: str, out_file: Path, kind: str, base_url: str | None, verbose: bool
+    task_id: str,
+    dest: str,
+    overwrite: bool,
+    kind: str,
+    as_json: bool,
+    base_url: str | None,
+    verbose: bool,
 ) -> None:
-    """Download a finished task's video to --out.
+    """Download a finished task's video to --out (a file or a folder); print its path.
+
+    Never replaces an existing file unless --overwrite.
 
     \b
-    Example:
+    Examples:
       kling-async download 782340958234 --out cat.mp4
+      kling-async download 782340958234 --out videos/ --json
     """
+    to_folder = await asyncio.to_thread(_is_folder, dest)
+    out = Path(dest)
+    if not to_folder and not overwrite and await asyncio.to_thread(os.path.lexists, out):
+        _refuse_existing(out)  # before anything is sent
     async with make_client(base_url) as client:
-        task = await _resource(client, kind).get(task_id)
-        path = await client.download(task, out_file)
-    click.echo(str(path))
+        _, task = await find(client, kind, task_id)
+        if not task.succeeded:
+            fail(
+                f"task {task.task_id} is {task.status.value}, so it has no video to download",
+                f"`kling-async wait {task_id}` waits for it to end"
+                if not task.is_final
+                else "a failed task makes no video (and is not charged)",
+                EXIT_FAILED,
+            )
+        path = out / _file_name(task) if to_folder else out
+        if not overwrite and await asyncio.to_thread(os.path.lexists, path):
+            _refuse_existing(path)
+        path = await client.download(task, path)
+    if as_json:
+        size = (await asyncio.to_thread(path.stat)).st_size
+        record = {
+            "task_id": task.task_id,
+            "external_task_id": task.external_task_id,
+            "path": str(path),
+            "bytes": size,
+        }
+        click.echo(json.dumps(record))
+    else:
+        click.echo(str(path))
 
 
+def _is_folder(dest: str) -> bool:
+    return os.path.isdir(dest) or dest.endswith(("/", os.sep))
+
+
+# -- list --------------------------------------------------------------------------------
 @click.command("list")
 @click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True)
-@kind_option
+@click.option(
+    "--kind",
+    type=KINDS,
+    default="auto",
+    show_default=True,
+    help="Which tasks (auto: image-to-video and text-to-video, newest first).",
+)
 @json_option
 @client_options
 @command_runner
@@ -187,15 +312,24 @@ async def list_command(
     Example:
       kling-async list --limit 10 --json
     """
+    kinds = ["image2video", "text2video"] if kind == "auto" else [kind]
+    if chosen_api() == "new":
+        kinds = kinds[:1]  # the new API lists every video task in one place
+    tasks: list[Task] = []
     async with make_client(base_url) as client:
-        count = 0
-        async for task in _resource(client, kind).list(page_size=min(limit, 500)):
-            show(task, as_json)
-            count += 1
-            if count >= limit:
-                break
+        for name in kinds:
+            count = 0
+            async for task in _resource(client, name).list(page_size=min(limit, 500)):
+                tasks.append(task)
+                count += 1
+                if count >= limit:
+                    break
+    tasks.sort(key=lambda t: t.created_at.timestamp() if t.created_at else 0.0, reverse=True)
+    for task in tasks[:limit]:
+        show(task, as_json)
 
 
+# -- account -----------------------------------------------------------------------------
 @click.command("account")
 @json_option
 @client_options
@@ -209,6 +343,8 @@ async def account_command(as_json: bool, base_url: str | None, verbose: bool) ->
     """
     async with make_client(base_url) as client:
         costs = await client.account.costs()
+    online = [p for p in costs.packs if p.status == "online"]
+    remaining = None if any(p.remaining is None for p in online) else costs.remaining
     if as_json:
         packs = [
             {
@@ -217,8 +353,14 @@ async def account_command(as_json: bool, base_url: str | None, verbose: bool) ->
             }
             for p in costs.packs
         ]
-        click.echo(json.dumps({"remaining": costs.remaining, "packs": packs}))
+        click.echo(json.dumps({"remaining": remaining, "packs": packs}))
         return
+    if not costs.packs:
+        click.echo("no resource packs in the last 30 days")
     for p in costs.packs:
-        click.echo(f"{p.name}: {p.remaining:g} of {p.total:g} left ({p.status})")
-    click.echo(f"total remaining: {costs.remaining:g}")
+        expires = f", expires {p.expires_at:%Y-%m-%d}" if p.expires_at else ""
+        click.echo(
+            f"{p.name}: {number_text(p.remaining)} of {units_text(p.total)} left "
+            f"({p.status}{expires})"
+        )
+    click.echo(f"total remaining: {units_text(remaining)} (in online packs)")

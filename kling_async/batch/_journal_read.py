@@ -1,0 +1,130 @@
+"""Reading a batch journal without touching it: a read-only SQLite open that takes no lock,
+so it works while a run holds the journal (and after one was killed), writes nothing and needs
+no credentials. Used by ``kling-async report``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import attrs
+
+from ..errors import JournalError
+from ._journal import COMMITTED_STATES, SCHEMA_VERSION, STATES, JobRecord
+
+#: Columns of a job, in ``JobRecord``'s order, and what a journal of an older schema lacks.
+_FIELDS = (
+    "job_id",
+    "name",
+    "kind",
+    "state",
+    "external_task_id",
+    "task_id",
+    "output",
+    "error",
+    "units",
+    "attempts",
+    "generation",
+    "cost",
+)
+_DEFAULTS = {"attempts": "0", "generation": "0"}
+
+
+@attrs.frozen
+class JournalSnapshot:
+    """Every job of a journal as it stood when read."""
+
+    path: Path
+    jobs: tuple[JobRecord, ...]
+    #: Who the lock file says is using the journal (``pid 42 on host since ...``), if that
+    #: process is still alive (or on another host); None when no run is using it.
+    in_use_by: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per state, in the lifecycle's order (states no job is in left out)."""
+        counter = Counter(job.state for job in self.jobs)
+        known = {s: counter[s] for s in STATES if counter[s]}
+        return known | {s: n for s, n in sorted(counter.items()) if s not in known}
+
+    def units_committed(self) -> float:
+        """Units of the jobs whose create went out (or may have): billed where known, else
+        the estimate counted when it was sent — as the engine's ``max_units`` counts them."""
+        return sum(
+            job.units if job.units is not None else (job.cost or 0.0)
+            for job in self.jobs
+            if job.state in COMMITTED_STATES
+        )
+
+
+def _uri(path: Path, *, immutable: bool) -> str:
+    return path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+
+
+def _holder(lock_path: Path) -> str | None:
+    try:
+        with lock_path.open("rb") as f:
+            note = f.read(512).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    if not note:
+        return None  # a run that ended cleanly empties the note
+    parts = note.split()
+    if (
+        len(parts) >= 4
+        and parts[0] == "pid"
+        and parts[1].isdigit()
+        and parts[3] == (socket.gethostname())
+    ):
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            return None  # the run that wrote it is gone (killed)
+        except PermissionError:
+            pass  # alive, another user's
+    return note
+
+
+def read_journal(path: Path) -> JournalSnapshot:
+    """The journal at ``path``, read-only. Raises ``JournalError`` when there is none, or it
+    is not a journal this version can read."""
+    if not path.is_file():
+        raise JournalError(path, "does not exist: no batch has run with this output folder")
+    wal = path.with_name(path.name + "-wal")
+    try:
+        conn = sqlite3.connect(_uri(path, immutable=False), uri=True)
+    except sqlite3.OperationalError:
+        if wal.exists():
+            raise JournalError(path, "cannot be opened read-only") from None
+        # a folder we may not write to, and no run using the journal: nothing can change it
+        conn = sqlite3.connect(_uri(path, immutable=True), uri=True)
+    try:
+        with contextlib.closing(conn):
+            conn.execute("PRAGMA query_only = 1")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    path,
+                    f"was written by a newer kling-async (schema {version}; this one reads up "
+                    f"to {SCHEMA_VERSION}); upgrade kling-async",
+                )
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}
+            if not {"job_id", "name", "state"} <= columns:
+                raise JournalError(path, "has no jobs table: not a kling-async journal")
+            select = ", ".join(f if f in columns else _DEFAULTS.get(f, "NULL") for f in _FIELDS)
+            rows = conn.execute(
+                f"SELECT {select} FROM jobs ORDER BY updated, name"  # noqa: S608
+                if "updated" in columns
+                else f"SELECT {select} FROM jobs ORDER BY name"  # noqa: S608
+            ).fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(path, f"cannot be read ({exc})") from None
+    jobs = tuple(JobRecord(*row) for row in rows)
+    return JournalSnapshot(path, jobs, _holder(path.with_name(path.name + ".lock")))

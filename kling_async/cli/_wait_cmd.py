@@ -1,0 +1,177 @@
+"""``kling-async wait``: look at once, then poll; progress on stderr; exit 1 when the task
+failed and 3 at ``--timeout`` (the task goes on, and the message says how to wait again)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+import attrs
+import click
+
+from ..errors import TaskFailedError, TaskTimeoutError
+from ..models import Task
+from ..resources import WaitPolicy
+from ._common import EXIT_FAILED, EXIT_TIMEOUT, client_options, command_runner, fail, make_client
+from ._format import seconds_text
+from ._tasks_cmd import find, json_option, kind_option, show, task_record
+
+#: Seconds between looks that ``--poll-interval`` accepts.
+POLL_RANGE = (0.5, 600.0)
+#: ``wait`` says "still ..." when nothing changed for this long.
+_STILL_EVERY = 30.0
+
+
+def _check_poll_interval(_: click.Context, __: click.Parameter, value: float | None) -> Any:
+    low, high = POLL_RANGE
+    if value is not None and not low <= value <= high:  # NaN too
+        raise click.BadParameter(
+            f"{value!r} — must be a number of seconds from {low:g} to {high:g}"
+        )
+    return value
+
+
+class _Progress:
+    """``wait``'s lines on stderr: each change of state, and a "still ..." line when nothing
+    changed for a while, with the time waited."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        loop = asyncio.get_running_loop()
+        self._now = loop.time
+        self._start = self._last_line = loop.time()
+        self._status: str | None = None
+
+    def __call__(self, task: Task) -> None:
+        if not self.enabled:
+            return
+        now = self._now()
+        waited = seconds_text(now - self._start)
+        status = task.status.value
+        if self._status is None:
+            if not task.is_final:
+                click.echo(
+                    f"task {task.task_id}: {status}; waiting (Ctrl-C stops waiting, not the task)",
+                    err=True,
+                )
+        elif status != self._status:
+            click.echo(f"task {task.task_id}: {status} after {waited}", err=True)
+        elif now - self._last_line >= _STILL_EVERY:
+            click.echo(f"task {task.task_id}: still {status} after {waited}", err=True)
+        else:
+            return
+        self._status, self._last_line = status, now
+
+
+def _policy(default: WaitPolicy, task: Task, poll_interval: float | None) -> WaitPolicy:
+    """Fixed looks every ``poll_interval``; else the client's policy, its first look moved
+    up by the task's age (a task that has run a while may be done at the next look)."""
+    if poll_interval is not None:
+        return attrs.evolve(
+            default,
+            first_poll=poll_interval,
+            min_interval=poll_interval,
+            max_interval=poll_interval,
+            factor=1.0,
+        )
+    age = 0.0
+    if task.created_at is not None:
+        age = max(0.0, (datetime.now(UTC) - task.created_at).total_seconds())
+    # a hair above min_interval: the SDK grows the interval only after a first look that
+    # differs from min_interval
+    first = max(default.min_interval + 0.5, default.first_poll - age)
+    return attrs.evolve(default, first_poll=first)
+
+
+def _timed_out(ident: str, kind: str, timeout: float, last: Task | None, as_json: bool) -> NoReturn:
+    status = last.status.value if last is not None else "not answering"
+    if as_json and last is not None:
+        click.echo(json.dumps(task_record(last) | {"timed_out": True}))
+    again = f"kling-async wait {ident}" + ("" if kind == "auto" else f" --kind {kind}")
+    fail(
+        f"task {ident} is still {status} after {timeout:g} s (--timeout); it goes on "
+        "running on Kling",
+        f"nothing is lost: run `{again}` to wait again (--timeout SECONDS to wait longer)",
+        EXIT_TIMEOUT,
+    )
+
+
+@click.command("wait")
+@click.argument("task_id")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=1200,
+    show_default=True,
+    help="Seconds to wait; then exit 3 (the task goes on; wait again to resume).",
+)
+@click.option(
+    "--poll-interval",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    callback=_check_poll_interval,
+    help=f"Look every SECONDS ({POLL_RANGE[0]:g}..{POLL_RANGE[1]:g}); default: 3 s growing "
+    "to 15 s. The first look is always at once.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@kind_option
+@json_option
+@client_options
+@command_runner
+async def wait_command(
+    task_id: str,
+    timeout: float,
+    poll_interval: float | None,
+    quiet: bool,
+    kind: str,
+    as_json: bool,
+    base_url: str | None,
+    verbose: bool,
+) -> None:
+    """Wait until a task ends and print it; exit 1 if it failed, 3 at --timeout.
+
+    Looks at once (a finished task returns at once, an unknown id fails at once), then
+    polls; progress goes to stderr (not with --quiet or --json).
+
+    \b
+    Examples:
+      kling-async wait 782340958234 --timeout 900
+      kling-async wait my-external-id --poll-interval 10 --json
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with make_client(base_url) as client:
+        first_look = asyncio.timeout(timeout)
+        try:
+            async with first_look:
+                resource, task = await find(client, kind, task_id)
+        except TimeoutError:
+            if not first_look.expired():
+                raise
+            _timed_out(task_id, kind, timeout, None, as_json)
+        progress = _Progress(enabled=not (quiet or as_json))
+        progress(task)
+        if not task.is_final:
+            policy = _policy(client.wait_policy, task, poll_interval)
+            try:
+                task = await resource.wait(
+                    task,
+                    timeout=max(deadline - loop.time(), 0.001),
+                    on_progress=progress,
+                    policy=policy,
+                )
+            except TaskTimeoutError as exc:
+                _timed_out(task_id, kind, timeout, exc.last or task, as_json)
+            except TaskFailedError as exc:
+                task = exc.task
+    show(task, as_json)
+    if task.failed:
+        reason = task.status_message or "no reason given"
+        fail(
+            f"task {task.task_id} failed: {reason}",
+            "Kling does not charge a failed task",
+            EXIT_FAILED,
+        )
