@@ -23,6 +23,8 @@ import attrs
 
 from .. import _catalog
 from ..errors import (
+    AccountError,
+    AuthenticationError,
     BalanceExhaustedError,
     ConcurrencyLimitError,
     CreateUnconfirmedError,
@@ -503,7 +505,8 @@ class BatchEngine:
                     self.window_for(work).take()
                 self._ready_changed.notify_all()
             if self._halt is not None:
-                self._report(work, OutcomeStatus.FAILED, error=NotSentError(self._halt))
+                error = NotSentError(self._halt, kind="halted")
+                self._report(work, OutcomeStatus.FAILED, error=error)
                 continue
             try:
                 await self._start_submit(work)
@@ -523,7 +526,7 @@ class BatchEngine:
             )
             await self.window_for(work).answered()  # its create will never be sent
             await self.window_for(work).release(completed=False)
-            self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason))
+            self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason, kind="max_units"))
             return
         self._committed_units += cost
         work.charged = cost
@@ -564,11 +567,13 @@ class BatchEngine:
                 self._ready.appendleft(work)  # first in line for the next free slot
                 self._ready_changed.notify_all()
             return
-        except BalanceExhaustedError as exc:
+        except (AuthenticationError, AccountError) as exc:
+            # the credentials or the account were refused: every other create would be too
             self._uncharge(work)
-            self._halt = f"the resource pack is used up ({exc.message})"
+            if self._halt is None:
+                self._halt = _halt_reason(exc)
+            self._report(work, OutcomeStatus.FAILED, error=exc)  # the cause, reported first
             await window.release(completed=False)
-            self._report(work, OutcomeStatus.FAILED, error=exc)
             return
         except Exception as exc:
             if nothing_created(exc) or attempt.external_id is None:
@@ -665,7 +670,23 @@ _FINAL_STATE = {
 
 class NotSentError(KlingError):
     """The job was not sent (``max_units`` reached, the pack used up) or its task ended in a
-    state this SDK does not know. Its journal row stays pending: a rerun picks it up."""
+    state this SDK does not know. Its journal row stays pending: a rerun picks it up.
+
+    ``kind`` says why: ``"halted"`` (the batch stopped creating: the credentials or the account
+    were refused, or its outcomes are no longer read), ``"max_units"`` (the budget) or
+    ``"unknown_state"``."""
+
+    def __init__(self, reason: str, *, kind: str = "unknown_state") -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+def _halt_reason(exc: AuthenticationError | AccountError) -> str:
+    if isinstance(exc, BalanceExhaustedError):
+        return f"the resource pack is used up ({exc.message})"
+    if isinstance(exc, AuthenticationError):
+        return f"the credentials were refused ({exc.message})"
+    return f"the account was refused ({exc.message})"
 
 
 def _family(work: _Work) -> str:

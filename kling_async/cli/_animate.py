@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -10,13 +11,33 @@ from typing import Any
 import attrs
 import click
 
-from ..batch import OutcomeStatus, estimate_units
+from ..batch import NotSentError, Outcome, OutcomeStatus, PollPolicy, estimate_units
 from ..errors import ValidationError
-from ..models import CAMERA_PRESETS, ImageToVideo
+from ..models import ImageToVideo
 from ..validation import validate
-from ._common import EXIT_FAILED, chosen_api, client_options, command_runner, make_client
-from ._jobs import LIVE_MODELS, BadRow, build_job, camera, find_images, read_manifest, read_shots
-from ._output import Display
+from ._common import (
+    EXIT_FAILED,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    chosen_api,
+    client_options,
+    command_runner,
+    make_client,
+)
+from ._jobs import (
+    IMAGE_CAMERA_PRESETS,
+    LIVE_MODELS,
+    BadRow,
+    Input,
+    camera,
+    check_options,
+    make_input,
+    read_manifest,
+    read_shots,
+    scan,
+)
+from ._output import Display, Duplicate, cli_words, units_text
+from ._twins import give_twin, group_twins, safe_stem, twin_target
 
 
 def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
@@ -48,24 +69,26 @@ def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
 
 def collect(
     paths: tuple[Path, ...], manifest: Path | None, recursive: bool, defaults: dict[str, Any]
-) -> tuple[list[tuple[str, ImageToVideo]], list[BadRow]]:
-    """Every input as a job, or as a bad row with its reason."""
-    jobs: list[tuple[str, ImageToVideo]] = []
+) -> tuple[list[Input], list[BadRow], list[str]]:
+    """Every input as a job, or as a bad row with its reason; and notes on what the folders
+    held that is left out."""
+    inputs: list[Input] = []
     bad: list[BadRow] = []
     rows: list[tuple[str, dict[str, Any]] | BadRow] = []
     if manifest is not None:
         rows.extend(read_manifest(manifest))
-    rows.extend((str(p), {"image": p}) for p in find_images(list(paths), recursive))
+    images, notes = scan(list(paths), recursive)
+    rows.extend((str(p), {"image": p}) for p in images)
     for row in rows:
         if isinstance(row, BadRow):
             bad.append(row)
             continue
         where, fields = row
         try:
-            jobs.append((where, build_job(defaults, fields)))
+            inputs.append(make_input(where, defaults, fields))
         except ValidationError as exc:
             bad.append(BadRow(where, str(exc)))
-    return jobs, bad
+    return inputs, bad, notes
 
 
 def _wire_preview(job: ImageToVideo) -> dict[str, Any]:
@@ -87,7 +110,8 @@ def _wire_preview(job: ImageToVideo) -> dict[str, Any]:
 
 
 async def report_dry_run(
-    jobs: list[tuple[str, ImageToVideo]],
+    inputs: list[Input],
+    twins: dict[int, list[Input]],
     bad: list[BadRow],
     as_json: bool,
     allow_unknown: bool,
@@ -95,34 +119,35 @@ async def report_dry_run(
 ) -> int:
     """Validate everything and say what would be sent; send nothing."""
     valid: list[ImageToVideo] = []
-    for where, job in jobs:
+    for item in inputs:
+        job = item.job
         try:
             await validate(job, allow_unknown_models=allow_unknown, api=api)
         except ValidationError as exc:
-            bad.append(BadRow(where, str(exc)))
+            bad.append(BadRow(item.source, str(exc)))
             continue
         valid.append(job)
         units = estimate_units([job])
+        same = [t.source for t in twins.get(id(job), [])]
         if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "event": "would_send",
-                        "source": where,
-                        "units": units,
-                        "request": _wire_preview(job),
-                    },
-                    default=str,
-                )
-            )
+            record = {
+                "event": "would_send",
+                "source": item.source,
+                "units": units,
+                "request": _wire_preview(job),
+                "duplicates": same,
+            }
+            click.echo(json.dumps(record, default=str))
         else:
-            click.echo(f"would send  {where}  ({units:g} units)  {_wire_preview(job)}")
+            click.echo(f"would send  {item.source}  ({units_text(units)})  {_wire_preview(job)}")
+            for twin in same:
+                click.echo(f"same job    {twin}: the same image and settings; made once, copied")
     total = estimate_units(valid)
     for row in bad:
         if as_json:
             click.echo(json.dumps({"event": "invalid", "source": row.source, "error": row.reason}))
         else:
-            click.echo(f"invalid     {row.source}: {row.reason}")
+            click.echo(f"invalid     {row.source}: {cli_words(row.reason)}")
     if as_json:
         click.echo(
             json.dumps(
@@ -132,7 +157,7 @@ async def report_dry_run(
     else:
         click.echo(
             f"\n{len(valid)} job(s) valid, {len(bad)} invalid; "
-            f"estimated {total:g} units if all succeed. Nothing was sent."
+            f"estimated {units_text(total)} if all succeed. Nothing was sent."
         )
     return 0 if not bad else EXIT_FAILED
 
@@ -179,10 +204,10 @@ async def report_dry_run(
 @click.option("--element", type=int, multiple=True, help="An element id (kling-v3; up to 3).")
 @click.option(
     "--camera",
-    type=click.Choice(list(CAMERA_PRESETS)),
+    type=click.Choice(list(IMAGE_CAMERA_PRESETS)),
     default=None,
-    help="A named camera move (no model of Kling's 2026 map offers one; with "
-    "--allow-unknown-models for models outside it).",
+    help="A camera move (image to video takes these simple moves only; no model of "
+    "Kling's 2026 map offers one: with --allow-unknown-models, for models outside it).",
 )
 @click.option(
     "--end-frame",
@@ -216,8 +241,18 @@ async def report_dry_run(
     help="Where the journal lives (default: OUT/.kling-journal.db).",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
+@click.option(
+    "--task-timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Seconds a task may take before its job ends as timed out (exit 3; the task stays "
+    "recorded: a rerun picks it up). Default 1200.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per outcome.")
 @click.option("--plain", is_flag=True, help="A line per outcome, even on a terminal.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Show only problems and the summary (not with --json)."
+)
 @click.option("--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map.")
 @client_options
 @command_runner
@@ -229,10 +264,12 @@ async def animate_command(
     dry_run: bool,
     as_json: bool,
     plain: bool,
+    quiet: bool,
     max_in_flight: int | None,
     downloads: int,
     max_units: float | None,
     journal: Path | None,
+    task_timeout: float | None,
     allow_unknown_models: bool,
     base_url: str | None,
     verbose: bool,
@@ -241,8 +278,12 @@ async def animate_command(
     """Animate image files and folders into videos in OUT.
 
     Re-running the same command resumes from the journal in OUT: finished videos are skipped
-    and nothing is paid for twice. Exit status: 0 all done, 1 some failed or invalid,
-    2 usage or configuration error, 130 interrupted.
+    and nothing is paid for twice. The same image (with the same settings) under several
+    names is made once and copied to each name.
+
+    Exit status: 0 all done, 1 some failed or invalid, 2 usage or configuration error — or an
+    error that stops the whole run (credentials refused, resource pack used up), 3 some tasks
+    timed out (run again later), 130 interrupted.
 
     \b
     Examples:
@@ -257,31 +298,82 @@ async def animate_command(
     try:
         defaults = _defaults(opts)
     except ValidationError as exc:
-        raise click.UsageError(str(exc)) from None
-    jobs, bad = collect(paths, manifest, recursive, defaults)
+        raise click.UsageError(cli_words(str(exc))) from None
+    inputs, bad, notes = collect(paths, manifest, recursive, defaults)
+    api = chosen_api()
+    check_options(inputs, opts, api=api, allow_unknown_models=allow_unknown_models)
+    unique, twins = await group_twins(inputs)
     if dry_run:
-        sys.exit(await report_dry_run(jobs, bad, as_json, allow_unknown_models, chosen_api()))
-    if not jobs and not bad:
+        for note in notes:
+            click.echo(f"ignored     {note}")
+        sys.exit(await report_dry_run(unique, twins, bad, as_json, allow_unknown_models, api))
+    if not inputs and not bad:
+        for note in notes:
+            click.echo(f"ignored   {note}", err=True)
         raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
     client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
-    for row in bad:
-        message = {"event": "invalid", "source": row.source, "error": row.reason}
-        click.echo(json.dumps(message) if as_json else f"invalid  {row.source}: {row.reason}")
-    options = {
+    options: dict[str, Any] = {
         "max_in_flight": max_in_flight,
         "downloads": downloads,
         "max_units": max_units,
         "journal": journal,
     }
-    failed = bool(bad)
+    if task_timeout is not None:
+        options["poll"] = PollPolicy(task_timeout=task_timeout)
+    by_job = {id(item.job): item for item in unique}
+    taken = {safe_stem(item.source) for item in unique}
     async with client:
-        run = client.batch([job for _, job in jobs], out_dir, **options)
-        async with run:
-            with Display(mode, len(jobs), run.engine) as display:
-                async for outcome in run:
-                    display.outcome(outcome)
-                    failed |= outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.INVALID)
-        display.summary(run.summary, [(row.source, row.reason) for row in bad])
-    if failed:
-        sys.exit(EXIT_FAILED)
+        run = client.batch([item.job for item in unique], out_dir, **options)
+        display = Display(mode, len(inputs) + len(bad), run.engine, quiet=quiet, out_dir=out_dir)
+        try:
+            async with run:
+                with display:
+                    display.skipped_inputs(notes)
+                    for row in bad:
+                        display.invalid_row(row.source, row.reason)
+                    async for outcome in run:
+                        display.outcome(outcome)
+                        original = by_job.get(id(outcome.job))
+                        for twin in twins.get(id(outcome.job), []):
+                            assert original is not None
+                            path = await _give_twin(outcome, original, twin, out_dir, taken)
+                            display.duplicate(Duplicate(_name(twin), twin.source, path, outcome))
+        except asyncio.CancelledError:  # Ctrl-C: say what is done so far, then stop
+            display.summary(run.summary, interrupted=True)
+            raise
+        display.summary(run.summary)
+    sys.exit(_exit_code(display))
+
+
+def _name(item: Input) -> str:
+    return safe_stem(item.source)
+
+
+async def _give_twin(
+    outcome: Outcome, original: Input, twin: Input, out_dir: Path, taken: set[str]
+) -> Path | None:
+    """The twin's own copy of its original's video (None when there is no video)."""
+    if outcome.path is None or outcome.status not in (
+        OutcomeStatus.SUCCEEDED,
+        OutcomeStatus.SKIPPED,
+    ):
+        return None
+    target = twin_target(out_dir, twin, outcome.job_id, taken)
+    return await asyncio.to_thread(
+        give_twin, outcome.path, original.source, twin.source, target, outcome.job_id
+    )
+
+
+def _exit_code(display: Display) -> int:
+    stopped = display.stopped
+    if stopped is not None and not (
+        isinstance(stopped, NotSentError) and stopped.kind == "max_units"
+    ):
+        return EXIT_USAGE  # credentials or account refused: the whole run, not a job
+    counts = display.counts
+    if counts["failed"] or counts["invalid"] or counts["not_sent"]:
+        return EXIT_FAILED
+    if counts["timed_out"]:
+        return EXIT_TIMEOUT
+    return 0

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import click
 
+from .. import _catalog
 from ..errors import ValidationError
 from ..models import CAMERA_PRESETS, CameraControl, ImageToVideo, Shot
 
@@ -29,6 +31,9 @@ COLUMNS = {
     "cfg_scale": "cfg_scale",
     "api": "api",
 }
+#: Camera presets image to video can take: the ``simple`` moves (the named types such as
+#: ``forward_up`` are text to video only).
+IMAGE_CAMERA_PRESETS = tuple(n for n, move in CAMERA_PRESETS.items() if isinstance(move, tuple))
 #: Models named in help texts: the live ones of Kling's 2026 map.
 LIVE_MODELS = "kling-v2-6 (default), kling-v2-5-turbo, kling-v3, kling-3.0-turbo, kling-3.0"
 
@@ -43,14 +48,46 @@ class BadRow:
 
 def find_images(paths: list[Path], recursive: bool) -> Iterator[Path]:
     """Image files named directly, and those inside named folders, in a stable order."""
+    yield from scan(paths, recursive)[0]
+
+
+def scan(paths: list[Path], recursive: bool) -> tuple[list[Path], list[str]]:
+    """Image files named directly and inside named folders, in a stable order; and a note
+    per kind of thing left out (files that are not JPG/PNG, sub-folders without ``-r``)."""
+    found: list[Path] = []
+    other: list[Path] = []
+    folders: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found = path.rglob("*") if recursive else path.glob("*")
-            yield from sorted(
-                p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-        else:
-            yield path
+        if not path.is_dir():
+            found.append(path)  # named on purpose: validation says if it cannot be used
+            continue
+        entries = sorted(path.rglob("*") if recursive else path.glob("*"))
+        for entry in entries:
+            if any(part.startswith(".") for part in entry.relative_to(path).parts):
+                continue  # hidden files (.DS_Store, the journal) are nobody's input
+            if entry.is_dir():
+                if not recursive:
+                    folders.append(entry)
+            elif entry.suffix.lower() in IMAGE_SUFFIXES:
+                found.append(entry)
+            elif entry.is_file():
+                other.append(entry)
+    notes = []
+    if other:
+        kinds = sorted({p.suffix.lower() or "(no suffix)" for p in other})
+        notes.append(
+            f"{len(other)} file(s) that are not JPG or PNG ({', '.join(kinds)}: "
+            f"{_some(other)}): Kling takes .jpg, .jpeg and .png only; convert them to include them"
+        )
+    if folders:
+        notes.append(f"{len(folders)} sub-folder(s) ({_some(folders)}): add -r to include them")
+    return found, notes
+
+
+def _some(paths: list[Path], shown: int = 3) -> str:
+    names = [p.name for p in paths[:shown]]
+    more = len(paths) - shown
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
 
 
 def camera(value: str) -> CameraControl:
@@ -182,3 +219,155 @@ def build_job(defaults: dict[str, Any], fields: dict[str, Any]) -> ImageToVideo:
         return ImageToVideo(**merged)
     except (TypeError, ValueError) as exc:
         raise ValidationError("row", sorted(fields), str(exc)) from None
+
+
+@attrs.frozen
+class Input:
+    """One job to make, where it came from, and which of its fields the options filled in
+    (the rest came from its manifest row)."""
+
+    source: str
+    job: ImageToVideo
+    from_options: frozenset[str]
+
+
+#: Capability-map feature -> the option that asks for it.
+_FEATURE_OPTIONS = {
+    "camera": "camera",
+    "tail": "end_frame",
+    "sound": "sound",
+    "voice": "voice",
+    "multi_shot": "multi_prompt",
+    "elements": "element",
+}
+_FEATURE_WORDS = {"camera": "camera control"}
+#: The job field each of those options fills.
+_OPTION_FIELDS = {
+    "camera": "camera_control",
+    "end_frame": "image_tail",
+    "sound": "sound",
+    "voice": "voices",
+    "multi_prompt": "multi_prompt",
+    "element": "elements",
+    "negative_prompt": "negative_prompt",
+    "cfg_scale": "cfg_scale",
+    "model": "model",
+    "mode": "mode",
+    "duration": "duration",
+}
+
+
+def _flag(option: str, opts: dict[str, Any]) -> str:
+    """How the user wrote an option: ``--camera zoom_in``, ``--sound``, ``--voice v1``."""
+    name = "--" + option.replace("_", "-")
+    value = opts.get(option)
+    if isinstance(value, bool):
+        return name if value else f"--no-{option.replace('_', '-')}"
+    if isinstance(value, tuple | list):
+        return " ".join(f"{name} {v}" for v in value)
+    return name if value is None else f"{name} {value}"
+
+
+def check_options(
+    inputs: list[Input], opts: dict[str, Any], *, api: str, allow_unknown_models: bool
+) -> None:
+    """Options that cannot work with the model they go to, said once before anything is
+    sent: raises ``click.UsageError`` naming the option, its value and the rule. Fields a
+    manifest row gave itself are left to each job's own validation."""
+    seen: set[tuple[str, str, int, str | None, frozenset[str]]] = set()
+    for item in inputs:
+        job = item.job
+        key = (job.model, job.mode, int(job.duration), job.api, item.from_options)
+        if key in seen:
+            continue
+        seen.add(key)
+        problem = _option_problem(job, item.from_options, opts, api, allow_unknown_models)
+        if problem is not None:
+            raise click.UsageError(problem)
+
+
+def _option_problem(
+    job: ImageToVideo,
+    given: frozenset[str],
+    opts: dict[str, Any],
+    api: str,
+    allow_unknown: bool,
+) -> str | None:
+    model, mode, duration = job.model, job.mode, int(job.duration)
+    by = "" if "model" in given else " (the model its manifest row names)"
+    used = {o for o in given if o in _OPTION_FIELDS and opts.get(o) not in (None, (), False)}
+    if opts.get("sound") is False and "sound" in given:
+        used.add("sound")
+    if not _catalog.is_known(model):
+        if allow_unknown or "model" not in given:
+            return None  # sent unchecked, or a row's own model: its job says what is wrong
+        retired = _catalog.RETIRED.get(model)
+        if retired is not None:
+            return f"--model {model}: retired on {retired.when}; use {retired.use}"
+        return (
+            f"--model {model}: not in Kling's 2026 capability map (live models: "
+            f"{', '.join(_catalog.MODEL_NAMES)}); add --allow-unknown-models to send it unchecked"
+        )
+    caps = _catalog.CAPABILITIES["image2video"][_catalog.family_of(model)]
+    if "mode" in given and mode not in caps.modes:
+        return f"--mode {mode}: {model}{by} offers {', '.join(caps.modes)} for image to video"
+    if "duration" in given and duration not in caps.durations:
+        low, high = caps.durations[0], caps.durations[-1]
+        offered = f"{low} to {high}" if len(caps.durations) > 2 else f"{low} or {high}"
+        return f"--duration {duration}: {model}{by} makes videos of {offered} seconds"
+    if "cfg_scale" in used:
+        flag = _flag("cfg_scale", opts)
+        return f"{flag}: {model}{by} takes no cfg_scale (no model of Kling's 2026 map does)"
+    if "voice" in used and opts.get("sound") is not True:
+        return f"{_flag('voice', opts)}: voices need --sound"
+    if caps.always_sound and opts.get("sound") is False and "sound" in given:
+        return f"--no-sound: {model}{by} always makes audio; leave --no-sound out"
+    features = {f for f, o in _FEATURE_OPTIONS.items() if o in used}
+    if opts.get("sound") is False:
+        features.discard("sound")
+    for feature in sorted(features):
+        flag = _flag(_FEATURE_OPTIONS[feature], opts)
+        what = _FEATURE_WORDS.get(feature) or _catalog.FEATURE_NAMES[feature].split(" (")[0]
+        modes = caps.features.get(feature)
+        if modes is None:
+            able = [
+                name
+                for name, n in _catalog.MODEL_NAMES.items()
+                if feature in _catalog.CAPABILITIES["image2video"][n.family].features
+            ]
+            others = (
+                f"models that do: {', '.join(able)}"
+                if able
+                else "no model of Kling's 2026 map does; --allow-unknown-models with a model "
+                "outside the map to send it anyway"
+            )
+            return f"{flag}: {model}{by} offers no {what} for image to video ({others})"
+        if mode not in modes:
+            return f"{flag}: {model}{by} offers {what} only with --mode {' or '.join(modes)}"
+        if feature in caps.silent and "sound" in features:
+            return f"{flag} with --sound: {model}{by} makes videos with {what} only silent"
+    for group in caps.exclusive:
+        if group <= features:
+            flags = " with ".join(_flag(_FEATURE_OPTIONS[f], opts) for f in sorted(group))
+            return f"{flags}: {model}{by} cannot combine them; use one"
+    try:
+        wire, _ = _catalog.choose_wire(model, job.api or api)  # type: ignore[arg-type]
+    except ValidationError:
+        return None  # each job says so (it names the row's api)
+    if wire == "new":
+        legacy_only = {"negative_prompt", "cfg_scale", "camera", "multi_prompt", "element"}
+        for option in sorted(used & legacy_only):
+            legacy = _catalog.FAMILY_NAMES[_catalog.family_of(model)].get("legacy")
+            use = f"; use --model {legacy} (the legacy API) for it" if legacy else ""
+            return (
+                f"{_flag(option, opts)}: the new API (model {model}{by}) has no field for it{use}"
+            )
+    return None
+
+
+def make_input(source: str, defaults: dict[str, Any], fields: dict[str, Any]) -> Input:
+    """A job from the options' defaults and a row's own fields, remembering which options it
+    took (raises ``ValidationError``)."""
+    job = build_job(defaults, fields)
+    given = frozenset(o for o, f in _OPTION_FIELDS.items() if f not in fields)
+    return Input(source, job, given)
