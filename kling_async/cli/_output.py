@@ -54,6 +54,8 @@ _CLI_WORDS = [
     (re.compile(r"\(element_list\)"), "(--element)"),
     (re.compile(r"\(image_tail\)"), "(--end-frame)"),
 ]
+#: A not-sent job's error in JSON: the cause is said once, in the ``stopped`` event.
+_NOT_SENT = "not sent: the run stopped creating (see the 'stopped' event)"
 _ASPECT = re.compile(r"aspect ratio (\d+):(\d+) is outside")
 
 
@@ -127,7 +129,13 @@ def outcome_record(outcome: Outcome) -> dict[str, Any]:
         "job_id": outcome.job_id,
         "task_id": outcome.task_id,
         "path": str(outcome.path) if outcome.path else None,
-        "error": cli_words(str(outcome.error)) if outcome.error else None,
+        "error": (
+            _NOT_SENT
+            if status == "not_sent"
+            else cli_words(str(outcome.error))
+            if outcome.error
+            else None
+        ),
         "units": outcome.task.units if outcome.task and status == "succeeded" else None,
         "duplicate_of": None,
     }
@@ -326,8 +334,8 @@ class Display:
         for status in STATUSES:
             if self.counts[status] or status in ("succeeded", "failed"):
                 table.add_row(_LABELS[status], f"{self.counts[status]:,}")
-            if status == "succeeded" and self.duplicates:
-                table.add_row("  of them copies (same job)", f"{len(self.duplicates):,}")
+        if self.duplicates:
+            table.add_row("same job as another", f"{len(self.duplicates):,} (copied)")
         rows: list[tuple[str, str]] = [
             ("time", f"{summary.elapsed:.1f} s"),
             ("units used", units_text(summary.units)),

@@ -1,0 +1,282 @@
+"""`kling-async animate` as a new user meets it: a subprocess against the emulator (#13).
+
+Each test here failed on a68f663: errors of the whole run said once per image with exit 1,
+option combinations refused per image after the run started, identical images reported as
+three creates, an interrupted --json run without a last word, silent skips of other files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from kling_async.cli import main
+from kling_async.emulator import EmulatorConfig, EmulatorThread
+
+from ._helpers import API_KEY, png, test_account
+
+CLI = [sys.executable, "-m", "kling_async"]
+
+
+def start(**changes: Any) -> EmulatorThread:
+    account = changes.pop("account", test_account(concurrency_limit=4))
+    fields: dict[str, Any] = {
+        "accounts": [account],
+        "duration": (0.2, 0.4),
+        "video_bytes": 20_000,
+        "seed": 13,
+    }
+    fields.update(changes)
+    return EmulatorThread(EmulatorConfig(**fields))
+
+
+@pytest.fixture
+def emu() -> Iterator[EmulatorThread]:
+    with start() as running:
+        yield running
+
+
+def env_for(emu: EmulatorThread | None, key: str = API_KEY) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    if emu is not None:
+        env |= {"KLING_BASE_URL": emu.url, "KLING_API_KEY": key}
+    return env
+
+
+def cli(
+    *args: str | Path, emu: EmulatorThread | None, key: str = API_KEY
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "animate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env_for(emu, key),
+    )
+
+
+def images(folder: Path, count: int, size: tuple[int, int] = (480, 320)) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(count):
+        path = folder / f"shot{i:02d}.png"
+        path.write_bytes(png(*size, (20 * i % 256, 120, 80)))
+        out.append(path)
+    return out
+
+
+def events(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_refused_credentials_are_said_once_exit_2_and_a_fixed_rerun_loses_nothing(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    images(tmp_path / "in", 6)
+    out = tmp_path / "out"
+    plain = cli(tmp_path / "in", "--out", out, emu=emu, key="wrong-key")
+    assert plain.returncode == 2, plain.stdout + plain.stderr
+    assert plain.stdout.count("[1000]") == 1  # said once, not once per image
+    assert plain.stdout.count("hint:") == 1
+    assert "KLING_API_KEY" in plain.stdout
+    assert not [line for line in plain.stdout.splitlines() if line.startswith("failed")]
+    assert re.search(r"\| not sent +\| 6 ", plain.stdout)
+    as_json = cli(tmp_path / "in", "--out", out, "--json", emu=emu, key="wrong-key")
+    assert as_json.returncode == 2
+    records = events(as_json.stdout)
+    stopped = [r for r in records if r["event"] == "stopped"]
+    assert len(stopped) == 1
+    assert "[1000]" in stopped[0]["error"]
+    assert "KLING_API_KEY" in stopped[0]["hint"]
+    outcomes = [r for r in records if r["event"] == "outcome"]
+    assert [r["status"] for r in outcomes] == ["not_sent"] * 6
+    assert {r["error"] for r in outcomes} == {  # the cause is said once, in 'stopped'
+        "not sent: the run stopped creating (see the 'stopped' event)"
+    }
+    assert records[-1]["event"] == "summary"
+    assert records[-1]["counts"]["not_sent"] == 6
+    assert emu.stats()["create_requests"] == 0
+    fixed = cli(tmp_path / "in", "--out", out, "--json", emu=emu)
+    assert fixed.returncode == 0, fixed.stderr
+    assert events(fixed.stdout)[-1]["counts"]["succeeded"] == 6
+    assert len(list(out.glob("*.mp4"))) == 6
+
+
+def test_a_used_up_pack_stops_creating_says_so_once_and_keeps_what_was_made(
+    tmp_path: Path,
+) -> None:
+    images(tmp_path / "in", 8)
+    out = tmp_path / "out"
+    # kling-v2-6 std 5 s costs 1.5: the pack pays for two videos
+    with start(account=test_account(concurrency_limit=4, units=3.0)) as emu:
+        done = cli(tmp_path / "in", "--out", out, emu=emu)
+        stats = emu.stats()
+    assert done.returncode == 2, done.stdout + done.stderr
+    text = done.stdout + done.stderr
+    assert text.count("[1102]") == 1  # was 6 failure lines, then the same 6 in the summary
+    assert text.count("hint:") == 1
+    assert "top the resource pack up" in text
+    assert re.search(r"\| not sent +\| 6 ", done.stdout)
+    assert stats["creates"] == 2
+    assert len(list(out.glob("*.mp4"))) == 2  # what was made is kept
+    assert "2 of 8 video(s) done" in done.stdout
+
+
+def test_an_option_the_model_cannot_take_is_one_usage_error_before_any_request(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    images(tmp_path / "in", 12)
+    done = cli(tmp_path / "in", "--out", tmp_path / "out", "--camera", "zoom_in", emu=emu)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("zoom_in") == 1
+    assert "--camera zoom_in: kling-v2-6 offers no camera control for image to video" in (
+        done.stderr
+    )
+    assert "--allow-unknown-models" in done.stderr
+    assert emu.stats()["requests"] == 0
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--sound"], "--sound: kling-v2-6 offers native audio only with --mode pro"),
+        (["--model", "kling-v2-5-turbo", "--sound"], "kling-v2-5-turbo offers no native audio"),
+        (["--voice", "v1"], "--voice v1: voices need --sound"),
+        (["--model", "kling-v3", "--duration", "20"], "--duration 20: kling-v3 makes videos of 3"),
+        (["--duration", "7"], "--duration 7: kling-v2-6 makes videos of 5 or 10 seconds"),
+        (["--model", "kling-v1-6"], "--model kling-v1-6: retired"),
+        (["--model", "kling-v9"], "--model kling-v9: not in Kling's 2026 capability map"),
+        (
+            ["--model", "kling-3.0-turbo", "--negative-prompt", "blur"],
+            "--negative-prompt blur: the new API (model kling-3.0-turbo) has no field for it",
+        ),
+        (
+            ["--mode", "pro", "--sound", "--end-frame", "IMG"],
+            "with --sound: kling-v2-6 makes videos with an end frame only silent",
+        ),
+        (["--cfg-scale", "0.5"], "--cfg-scale 0.5: kling-v2-6 takes no cfg_scale"),
+        (["--model", "kling-3.0-turbo", "--no-sound"], "kling-3.0-turbo always makes audio"),
+    ],
+)
+def test_option_combinations_are_checked_against_the_capability_map(
+    tmp_path: Path, args: list[str], words: str
+) -> None:
+    image = images(tmp_path, 1)[0]
+    args = [str(image) if a == "IMG" else a for a in args]
+    result = CliRunner().invoke(main, ["animate", str(image), "--out", "v", "--dry-run", *args])
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert "would send" not in result.output
+
+
+def test_camera_offers_only_what_image_to_video_takes() -> None:
+    result = CliRunner().invoke(main, ["animate", "--help"])
+    assert "zoom_in" in result.output
+    assert "forward_up" not in result.output  # a text-to-video-only camera type
+    refused = CliRunner().invoke(main, ["animate", "x.png", "--out", "v", "--camera", "down_back"])
+    assert refused.exit_code == 2
+    assert "down_back" in refused.output
+
+
+def test_identical_images_are_made_once_and_every_name_gets_the_video(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    same = png(480, 320, (9, 9, 9))
+    for name in ("a", "b", "c"):
+        (folder / f"{name}.png").write_bytes(same)
+    (folder / "d.png").write_bytes(png(480, 320, (200, 9, 9)))
+    out = tmp_path / "out"
+    done = cli(folder, "--out", out, "--json", emu=emu)
+    assert done.returncode == 0, done.stderr
+    records = events(done.stdout)
+    outcomes = {r["name"]: r for r in records if r["event"] == "outcome"}
+    assert {n: r["duplicate_of"] for n, r in outcomes.items()} == {
+        "a": None,
+        "b": "a",
+        "c": "a",
+        "d": None,
+    }
+    assert {r["status"] for r in outcomes.values()} == {"succeeded"}
+    assert (outcomes["a"]["units"], outcomes["b"]["units"], outcomes["c"]["units"]) == (1.5, 0, 0)
+    summary = records[-1]
+    assert summary["units"] == 3.0  # two creates of 1.5, not four
+    assert [d["name"] for d in summary["duplicates"]] == ["b", "c"]
+    assert emu.stats()["creates"] == 2
+    videos = {p.name: p.read_bytes() for p in out.glob("*.mp4")}
+    assert sorted(videos) == ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
+    assert videos["a.mp4"] == videos["b.mp4"] == videos["c.mp4"] != videos["d.mp4"]
+    assert outcomes["b"]["path"] == str(out / "b.mp4")
+    again = cli(folder, "--out", out, "--plain", emu=emu)
+    assert again.returncode == 0, again.stderr
+    assert "b.png and c.png are the same job as a.png" in again.stdout
+    assert re.search(r"\| skipped \(done before\) +\| 4 ", again.stdout)
+    assert re.search(r"\| same job as another +\| 2 \(copied\)", again.stdout)
+    assert re.search(r"\| units used +\| 0 units ", again.stdout)
+    assert emu.stats()["creates"] == 2
+
+
+def test_ctrl_c_on_a_json_run_ends_with_an_interrupted_event(tmp_path: Path) -> None:
+    images(tmp_path / "in", 12)
+    with start(duration=(2.0, 3.0)) as emu:
+        proc = subprocess.Popen(
+            [*CLI, "animate", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env_for(emu),
+        )
+        deadline = time.monotonic() + 30
+        while emu.stats()["creates"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    last = events(out)[-1]
+    assert last["event"] == "interrupted"
+    assert set(last["counts"]) >= {"succeeded", "failed", "not_sent"}
+    assert last["counts"]["succeeded"] < 12
+
+
+def test_tasks_that_time_out_exit_3(tmp_path: Path) -> None:
+    images(tmp_path / "in", 2)
+    with start(duration=(4.0, 4.0)) as emu:
+        done = cli(tmp_path / "in", "--out", tmp_path / "out", "--task-timeout", "1", emu=emu)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert sum(line.startswith("timed out ") for line in done.stdout.splitlines()) == 2
+    assert re.search(r"\| timed out +\| 2 ", done.stdout)
+
+
+def test_what_a_folder_holds_that_is_left_out_is_said_and_numbers_read_well(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in"
+    images(folder, 1)
+    (folder / "wide.png").write_bytes(png(1500, 500))
+    for name in ("anim.gif", "photo.webp", "phone.heic"):
+        (folder / name).write_bytes(b"not an image kling takes")
+    (folder / "more").mkdir()
+    images(folder / "more", 1)
+    done = cli(folder, "--out", tmp_path / "out", "--dry-run", "--mode", "pro", emu=None)
+    assert done.returncode == 1  # wide.png is invalid
+    ignored = [line for line in done.stdout.splitlines() if line.startswith("ignored")]
+    assert len(ignored) == 2, done.stdout  # one line per kind
+    assert ".gif, .heic, .webp" in ignored[0]
+    assert "more" in ignored[1]
+    assert "-r" in ignored[1]
+    assert "aspect ratio 3:1 (1500x500)" in done.stdout
+    assert "(2.5 units)" in done.stdout
+    assert "estimated 2.5 units" in done.stdout
