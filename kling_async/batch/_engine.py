@@ -14,7 +14,7 @@ import logging
 import time
 import weakref
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from ..resources._create import nothing_created
 from ..resources._tasks import TaskResource
 from ..validation import Plan, validate
 from ._identity import job_identity, job_name
-from ._journal import JobRecord, Journal
+from ._journal import JobRecord, Journal, inside
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
 from ._submitter import Attempt, Submitter
@@ -122,6 +122,7 @@ class BatchEngine:
         poll: PollPolicy | None = None,
         callbacks: bool = False,
         prefetch: int = 32,
+        name: Callable[[Job], str | None] | None = None,
     ) -> None:
         if downloads < 1:
             raise ValidationError("downloads", downloads, "must be at least 1")
@@ -156,6 +157,9 @@ class BatchEngine:
         self._downloads: asyncio.Queue[_Work] = asyncio.Queue()
         self._outcomes: asyncio.Queue[Outcome | object] = asyncio.Queue()
         self._download_workers = downloads
+        #: The caller's name for a job's video (relative to the output folder, sub-folders
+        #: allowed, without ``.mp4``); None or ``None`` returned: the image's file stem.
+        self._namer = name
         self._workers: set[asyncio.Task[None]] = set()
         self._submits: set[asyncio.Task[None]] = set()
         self._accepted = 0
@@ -409,7 +413,7 @@ class BatchEngine:
             work.job_id = ""
             self._report(work, OutcomeStatus.INVALID, error=error)
             return
-        work.name = job_name(job, work.job_id)
+        work.name = self._name(job, work.job_id)
         if work.job_id in self._active:  # the same content twice in one batch: done once,
             self._active[work.job_id].append(work)  # reported twice
             return
@@ -418,6 +422,16 @@ class BatchEngine:
         # (outside the folder): a new name
         work.record = await self.journal.get_or_claim(work.job_id, work.name, _kind(job))
         await self._route(work)
+
+    def _name(self, job: Job, job_id: str) -> str:
+        chosen = self._namer(job) if self._namer is not None else None
+        if not chosen:
+            return job_name(job, job_id)
+        if not inside(self.output_dir, chosen) or chosen.endswith(("/", "\\")):
+            raise ValidationError(
+                "name", chosen, "must be a relative path inside the output folder"
+            )
+        return chosen
 
     def _path(self, work: _Work) -> Path:
         assert work.record.output is not None

@@ -31,13 +31,15 @@ from ._jobs import (
     Input,
     camera,
     check_options,
+    check_template,
     make_input,
+    output_name,
     read_manifest,
     read_shots,
     scan,
 )
 from ._output import Display, Duplicate, cli_words, units_text
-from ._twins import give_twin, group_twins, safe_stem, twin_target
+from ._twins import give_twin, group_twins, twin_target
 
 
 def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
@@ -68,24 +70,31 @@ def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def collect(
-    paths: tuple[Path, ...], manifest: Path | None, recursive: bool, defaults: dict[str, Any]
+    paths: tuple[Path, ...],
+    manifest: Path | None,
+    recursive: bool,
+    defaults: dict[str, Any],
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
 ) -> tuple[list[Input], list[BadRow], list[str]]:
     """Every input as a job, or as a bad row with its reason; and notes on what the folders
-    held that is left out."""
+    held that is left out. Blocking (reads folders, the manifest, standard input)."""
     inputs: list[Input] = []
     bad: list[BadRow] = []
-    rows: list[tuple[str, dict[str, Any]] | BadRow] = []
+    rows: list[tuple[str, dict[str, Any], str] | BadRow] = []
     if manifest is not None:
-        rows.extend(read_manifest(manifest))
-    images, notes = scan(list(paths), recursive)
-    rows.extend((str(p), {"image": p}) for p in images)
+        rows.extend(
+            row if isinstance(row, BadRow) else (*row, "") for row in read_manifest(manifest)
+        )
+    images, notes = scan(list(paths), recursive, include, exclude)
+    rows.extend((str(p), {"image": p}, folder) for p, folder in images)
     for row in rows:
         if isinstance(row, BadRow):
             bad.append(row)
             continue
-        where, fields = row
+        where, fields, folder = row
         try:
-            inputs.append(make_input(where, defaults, fields))
+            inputs.append(make_input(where, defaults, fields, folder))
         except ValidationError as exc:
             bad.append(BadRow(where, str(exc)))
     return inputs, bad, notes
@@ -171,12 +180,41 @@ async def report_dry_run(
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the videos (and the journal that makes reruns resume).",
 )
-@click.option("-r", "--recursive", is_flag=True, help="Look into sub-folders too.")
+@click.option(
+    "-r",
+    "--recursive",
+    is_flag=True,
+    help="Look into sub-folders too; their videos go to the same sub-folders in OUT.",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Only images in folders whose path (relative to the folder given) or name matches, "
+    "e.g. 'IMG_*.jpg' or 'beach/*'; repeatable.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out images in folders whose relative path or name matches; repeatable.",
+)
+@click.option(
+    "--name",
+    "name_template",
+    default=None,
+    metavar="TEMPLATE",
+    help="Each video's name in OUT, e.g. '{stem}.mp4' (default), '{folder}/{stem}-{model}.mp4', "
+    "'clip-{index:04d}.mp4'. Placeholders: {stem} {name} {folder} {index} {model} {mode} "
+    "{duration}. A name another job or file already has gets '-<id>' added; nothing is "
+    "overwritten. Names are fixed at a job's first run.",
+)
 @click.option(
     "--manifest",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path, allow_dash=True),
     help="CSV or JSON Lines, one row per image: image, prompt, negative_prompt, "
-    "end_frame, camera, model, mode, duration, external_id, cfg_scale.",
+    "end_frame, camera, model, mode, duration, external_id, cfg_scale. '-' reads it from "
+    "standard input (paths relative to the current folder).",
 )
 @click.option("--prompt", help="Prompt for every image (a manifest row may override it).")
 @click.option("--negative-prompt", help="What to avoid, for every image.")
@@ -260,6 +298,9 @@ async def animate_command(
     paths: tuple[Path, ...],
     out_dir: Path,
     recursive: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    name_template: str | None,
     manifest: Path | None,
     dry_run: bool,
     as_json: bool,
@@ -299,7 +340,10 @@ async def animate_command(
         defaults = _defaults(opts)
     except ValidationError as exc:
         raise click.UsageError(cli_words(str(exc))) from None
-    inputs, bad, notes = collect(paths, manifest, recursive, defaults)
+    template = check_template(name_template) if name_template is not None else None
+    inputs, bad, notes = await asyncio.to_thread(
+        collect, paths, manifest, recursive, defaults, include, exclude
+    )
     api = chosen_api()
     check_options(inputs, opts, api=api, allow_unknown_models=allow_unknown_models)
     unique, twins = await group_twins(inputs)
@@ -322,7 +366,9 @@ async def animate_command(
     if task_timeout is not None:
         options["poll"] = PollPolicy(task_timeout=task_timeout)
     by_job = {id(item.job): item for item in unique}
-    taken = {safe_stem(item.source) for item in unique}
+    names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
+    taken = {n for item in unique if (n := names[id(item.job)]) is not None}
+    options["name"] = lambda job: names.get(id(job))
     async with client:
         run = client.batch([item.job for item in unique], out_dir, **options)
         display = Display(mode, len(inputs) + len(bad), run.engine, quiet=quiet, out_dir=out_dir)
@@ -337,8 +383,10 @@ async def animate_command(
                         original = by_job.get(id(outcome.job))
                         for twin in twins.get(id(outcome.job), []):
                             assert original is not None
-                            path = await _give_twin(outcome, original, twin, out_dir, taken)
-                            display.duplicate(Duplicate(_name(twin), twin.source, path, outcome))
+                            name = names[id(twin.job)] or outcome.name
+                            target = twin_target(out_dir, name, outcome.job_id, taken)
+                            path = await _give_twin(outcome, original, twin, target)
+                            display.duplicate(Duplicate(name, twin.source, path, outcome))
         except asyncio.CancelledError:  # Ctrl-C: say what is done so far, then stop
             display.summary(run.summary, interrupted=True)
             raise
@@ -346,20 +394,13 @@ async def animate_command(
     sys.exit(_exit_code(display))
 
 
-def _name(item: Input) -> str:
-    return safe_stem(item.source)
-
-
-async def _give_twin(
-    outcome: Outcome, original: Input, twin: Input, out_dir: Path, taken: set[str]
-) -> Path | None:
+async def _give_twin(outcome: Outcome, original: Input, twin: Input, target: Path) -> Path | None:
     """The twin's own copy of its original's video (None when there is no video)."""
     if outcome.path is None or outcome.status not in (
         OutcomeStatus.SUCCEEDED,
         OutcomeStatus.SKIPPED,
     ):
         return None
-    target = twin_target(out_dir, twin, outcome.job_id, taken)
     return await asyncio.to_thread(
         give_twin, outcome.path, original.source, twin.source, target, outcome.job_id
     )

@@ -4,10 +4,14 @@ Lines) with one row per image, and the flags that fill in what a row leaves out.
 from __future__ import annotations
 
 import csv
+import fnmatch
+import io
 import json
+import string
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import attrs
 import click
@@ -48,28 +52,48 @@ class BadRow:
 
 def find_images(paths: list[Path], recursive: bool) -> Iterator[Path]:
     """Image files named directly, and those inside named folders, in a stable order."""
-    yield from scan(paths, recursive)[0]
+    yield from (path for path, _ in scan(paths, recursive)[0])
 
 
-def scan(paths: list[Path], recursive: bool) -> tuple[list[Path], list[str]]:
-    """Image files named directly and inside named folders, in a stable order; and a note
-    per kind of thing left out (files that are not JPG/PNG, sub-folders without ``-r``)."""
-    found: list[Path] = []
+def _matches(relative: Path, patterns: tuple[str, ...]) -> bool:
+    """``relative`` (to the folder named) or its file name matches one of the globs."""
+    text = relative.as_posix()
+    return any(fnmatch.fnmatch(text, g) or fnmatch.fnmatch(relative.name, g) for g in patterns)
+
+
+def scan(
+    paths: list[Path],
+    recursive: bool,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+) -> tuple[list[tuple[Path, str]], list[str]]:
+    """Image files named directly and inside named folders, in a stable order, each with its
+    sub-folder relative to the folder named (``""`` at the top, and for files named directly);
+    and a note per kind of thing left out: files that are not JPG/PNG, sub-folders without
+    ``-r``, files ``--include``/``--exclude`` leave out (globs on the path relative to the
+    folder named, or on the file name; files named directly are always taken)."""
+    found: list[tuple[Path, str]] = []
     other: list[Path] = []
     folders: list[Path] = []
+    filtered: list[Path] = []
     for path in paths:
         if not path.is_dir():
-            found.append(path)  # named on purpose: validation says if it cannot be used
+            found.append((path, ""))  # named on purpose: validation says if it cannot be used
             continue
         entries = sorted(path.rglob("*") if recursive else path.glob("*"))
         for entry in entries:
-            if any(part.startswith(".") for part in entry.relative_to(path).parts):
+            relative = entry.relative_to(path)
+            if any(part.startswith(".") for part in relative.parts):
                 continue  # hidden files (.DS_Store, the journal) are nobody's input
             if entry.is_dir():
                 if not recursive:
                     folders.append(entry)
             elif entry.suffix.lower() in IMAGE_SUFFIXES:
-                found.append(entry)
+                if (include and not _matches(relative, include)) or _matches(relative, exclude):
+                    filtered.append(entry)
+                else:
+                    sub = relative.parent
+                    found.append((entry, "" if sub == Path(".") else sub.as_posix()))
             elif entry.is_file():
                 other.append(entry)
     notes = []
@@ -81,6 +105,10 @@ def scan(paths: list[Path], recursive: bool) -> tuple[list[Path], list[str]]:
         )
     if folders:
         notes.append(f"{len(folders)} sub-folder(s) ({_some(folders)}): add -r to include them")
+    if filtered:
+        notes.append(
+            f"{len(filtered)} image(s) left out by --include/--exclude ({_some(filtered)})"
+        )
     return found, notes
 
 
@@ -138,48 +166,60 @@ def _fields_from_row(row: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 def read_manifest(path: Path) -> Iterator[tuple[str, dict[str, Any]] | BadRow]:
-    """Rows of a CSV (with a header) or JSON Lines manifest, as (where, fields) or BadRow."""
-    base = path.parent
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        with path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                where = f"{path.name}:{number}"
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    if not isinstance(row, dict):
-                        raise ValueError("a row must be a JSON object")
-                    yield where, _fields_from_row(row, base)
-                except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
-                    yield BadRow(where, str(exc))
-                except RecursionError:
-                    yield BadRow(where, "nested too deeply to be a manifest row")
+    """Rows of a CSV (with a header) or JSON Lines manifest, as (where, fields) or BadRow.
+    ``-`` reads standard input (JSON Lines if it starts with ``{``, else CSV; image paths
+    relative to the current folder)."""
+    if str(path) == "-":
+        text = sys.stdin.read()
+        jsonl = text.lstrip().startswith("{")
+        yield from _manifest_rows(io.StringIO(text, newline=""), "stdin", Path.cwd(), jsonl)
         return
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        header = reader.fieldnames or []
-        if "image" not in header and "end_frame" not in header:
-            yield BadRow(path.name, "a CSV manifest needs a header row with an 'image' column")
-            return
-        number = 1
-        while True:
-            number += 1
-            where = f"{path.name}:{number}"
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # e.g. a cell over the csv module's size limit
-                yield BadRow(where, f"not a CSV row: {exc}")
-                continue
-            if None in row:  # more cells than header columns
-                yield BadRow(where, f"{len(row[None])} cell(s) more than the header has")
+    jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json")
+    with path.open(encoding="utf-8", newline=None if jsonl else "") as f:
+        yield from _manifest_rows(f, path.name, path.parent, jsonl)
+
+
+def _manifest_rows(
+    f: TextIO, name: str, base: Path, jsonl: bool
+) -> Iterator[tuple[str, dict[str, Any]] | BadRow]:
+    if jsonl:
+        for number, line in enumerate(f, 1):
+            where = f"{name}:{number}"
+            if not line.strip():
                 continue
             try:
-                yield where, _fields_from_row(dict(row), base)
-            except ValueError as exc:
+                row = json.loads(line)
+                if not isinstance(row, dict):
+                    raise ValueError("a row must be a JSON object")
+                yield where, _fields_from_row(row, base)
+            except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
                 yield BadRow(where, str(exc))
+            except RecursionError:
+                yield BadRow(where, "nested too deeply to be a manifest row")
+        return
+    reader = csv.DictReader(f)
+    header = reader.fieldnames or []
+    if "image" not in header and "end_frame" not in header:
+        yield BadRow(name, "a CSV manifest needs a header row with an 'image' column")
+        return
+    number = 1
+    while True:
+        number += 1
+        where = f"{name}:{number}"
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over the csv module's size limit
+            yield BadRow(where, f"not a CSV row: {exc}")
+            continue
+        if None in row:  # more cells than header columns
+            yield BadRow(where, f"{len(row[None])} cell(s) more than the header has")
+            continue
+        try:
+            yield where, _fields_from_row(dict(row), base)
+        except ValueError as exc:
+            yield BadRow(where, str(exc))
 
 
 def read_shots(path: Path) -> tuple[Shot, ...]:
@@ -229,6 +269,8 @@ class Input:
     source: str
     job: ImageToVideo
     from_options: frozenset[str]
+    #: Its sub-folder under the folder named on the command line ("" at the top).
+    folder: str = ""
 
 
 #: Capability-map feature -> the option that asks for it.
@@ -365,9 +407,81 @@ def _option_problem(
     return None
 
 
-def make_input(source: str, defaults: dict[str, Any], fields: dict[str, Any]) -> Input:
+def make_input(
+    source: str, defaults: dict[str, Any], fields: dict[str, Any], folder: str = ""
+) -> Input:
     """A job from the options' defaults and a row's own fields, remembering which options it
     took (raises ``ValidationError``)."""
     job = build_job(defaults, fields)
     given = frozenset(o for o, f in _OPTION_FIELDS.items() if f not in fields)
-    return Input(source, job, given)
+    return Input(source, job, given, folder)
+
+
+#: What ``--name`` may use: ``{stem}`` (the image's name without suffix), ``{name}`` (with
+#: it), ``{folder}`` (its sub-folder under the folder named, "" at the top), ``{index}`` (its
+#: place among the inputs, from 1; ``{index:04d}`` pads), ``{model}``, ``{mode}``,
+#: ``{duration}``.
+PLACEHOLDERS = ("stem", "name", "folder", "index", "model", "mode", "duration")
+
+
+def check_template(template: str) -> str:
+    """A ``--name`` template, checked (placeholders known, format specs valid), without a
+    trailing ``.mp4``. Raises ``click.BadParameter``."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise click.BadParameter(f"{template!r}: {exc}", param_hint="'--name'") from None
+    known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    for field in fields:
+        if field not in PLACEHOLDERS:
+            shown = "{" + field + "}" if field else "{}"
+            raise click.BadParameter(
+                f"{template!r}: unknown placeholder {shown}; known: {known}",
+                param_hint="'--name'",
+            )
+    if not fields:
+        raise click.BadParameter(
+            f"{template!r}: would give every video the same name; use a placeholder ({known})",
+            param_hint="'--name'",
+        )
+    sample = dict.fromkeys(PLACEHOLDERS, "x") | {"index": 1, "duration": 5}
+    try:
+        template.format(**sample)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise click.BadParameter(f"{template!r}: {exc}", param_hint="'--name'") from None
+    return template[: -len(".mp4")] if template.lower().endswith(".mp4") else template
+
+
+def safe_part(text: str) -> str:
+    """One path component, file-system safe (as the batch names its videos)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip("._")
+    return safe.encode("utf-8")[:200].decode("utf-8", "ignore").rstrip("._")
+
+
+def output_name(item: Input, index: int, template: str | None) -> str | None:
+    """Where an input's video goes, relative to the output folder and without ``.mp4``:
+    ``<sub-folder>/<stem>`` by default (``-r`` mirrors sub-folders), or the ``--name``
+    template filled in. Every component is made file-system safe; none can climb out. None:
+    the batch's own name (an image given by URL, without a template)."""
+    job = item.job
+    image = job.image if job.image is not None else job.image_tail
+    if isinstance(image, Path):
+        stem, name = image.stem, image.name
+    elif template is None:
+        return None
+    else:
+        stem = name = item.source
+    if template is None:
+        text = f"{item.folder}/{stem}" if item.folder else stem
+    else:
+        text = template.format(
+            stem=stem,
+            name=name,
+            folder=item.folder,
+            index=index,
+            model=job.model,
+            mode=job.mode,
+            duration=job.duration,
+        )
+    parts = [safe_part(p) for p in text.replace("\\", "/").split("/")]
+    return "/".join(p for p in parts if p) or f"video-{index}"

@@ -2,8 +2,9 @@
 made once (and paid once), and its video is given to every name, hard-linked or copied.
 
 The first input in the order given is the original; the others are its twins. A twin's video
-goes to ``<its stem>.mp4`` in the output folder, unless another input of the run has that
-stem or a different file is already there (then ``<stem>-<id8>.mp4``).
+goes to its own output name (``<stem>.mp4``, or what ``--name`` makes of it) in the output
+folder, unless an input sent has that name or a different file is already there (then
+``<name>-<id8>.mp4``).
 """
 
 from __future__ import annotations
@@ -50,19 +51,12 @@ async def group_twins(inputs: list[Input]) -> tuple[list[Input], dict[int, list[
     return unique, twins
 
 
-def safe_stem(source: str) -> str:
-    """A file-system-safe name from an input's file name (as the batch names its videos)."""
-    stem = Path(source).stem
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem).strip("._")
-    return safe.encode("utf-8")[:200].decode("utf-8", "ignore").rstrip("._") or "video"
-
-
-def twin_target(folder: Path, twin: Input, job_id: str, taken: set[str]) -> Path:
-    """Where a twin's video goes (see the module's docstring)."""
-    stem = safe_stem(twin.source)
-    if stem in taken:
-        stem = f"{stem}-{job_id[:8]}"
-    return folder / f"{stem}.mp4"
+def twin_target(folder: Path, name: str, job_id: str, taken: set[str]) -> Path:
+    """Where a twin's video goes (see the module's docstring): ``name`` is its own output
+    name, ``taken`` the names of the inputs sent."""
+    if name in taken:
+        name = f"{name}-{job_id[:8]}"
+    return folder / f"{name}.mp4"
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -88,6 +82,7 @@ def place_copy(original: Path, target: Path, job_id: str) -> Path:
             return candidate
     else:
         raise OSError(f"no free name for a copy of {original.name} near {target}")
+    candidate.parent.mkdir(parents=True, exist_ok=True)
     partial = candidate.with_name(candidate.name + ".copying")
     with contextlib.suppress(FileNotFoundError):
         partial.unlink()
