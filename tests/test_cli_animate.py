@@ -280,3 +280,78 @@ def test_what_a_folder_holds_that_is_left_out_is_said_and_numbers_read_well(
     assert "aspect ratio 3:1 (1500x500)" in done.stdout
     assert "(2.5 units)" in done.stdout
     assert "estimated 2.5 units" in done.stdout
+
+
+def test_recursive_mirrors_sub_folders_and_globs_choose_the_images(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    for sub, count in (("", 1), ("beach", 2), ("beach/dusk", 1)):
+        for i in range(count):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            (folder / sub / f"p{i}.png").write_bytes(png(480, 320, (len(sub) * 9, i * 40, 7)))
+    (folder / "beach" / "draft-p9.png").write_bytes(png(480, 320, (1, 99, 1)))
+    out = tmp_path / "out"
+    done = cli(folder, "--out", out, "-r", "--exclude", "draft-*", "--json", emu=emu)
+    assert done.returncode == 0, done.stderr
+    records = events(done.stdout)
+    paths = sorted(
+        Path(r["path"]).relative_to(out).as_posix() for r in records if r["event"] == "outcome"
+    )
+    assert paths == ["beach/dusk/p0.mp4", "beach/p0.mp4", "beach/p1.mp4", "p0.mp4"]
+    ignored = [r["note"] for r in records if r["event"] == "ignored"]
+    assert ignored == ["1 image(s) left out by --include/--exclude (draft-p9.png)"]
+    only = cli(folder, "--out", tmp_path / "two", "-r", "--include", "beach/*", emu=emu)
+    assert only.returncode == 0, only.stderr
+    assert sorted(p.name for p in (tmp_path / "two" / "beach").glob("*.mp4")) == [
+        "draft-p9.mp4",
+        "p0.mp4",
+        "p1.mp4",
+    ]
+    assert not (tmp_path / "two" / "p0.mp4").exists()
+
+
+def test_a_manifest_from_stdin_and_a_name_template(emu: EmulatorThread, tmp_path: Path) -> None:
+    images(tmp_path, 2)
+    done = subprocess.run(
+        [
+            *CLI,
+            "animate",
+            "--manifest",
+            "-",
+            "--out",
+            "out",
+            "--name",
+            "clip-{index:02d}-{stem}.mp4",
+        ],
+        input="image,prompt\nshot00.png,waves\nshot01.png,wind\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env_for(emu),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.mp4")) == [
+        "clip-01-shot00.mp4",
+        "clip-02-shot01.mp4",
+    ]
+    assert "stdin:2" not in done.stdout  # no row refused
+
+
+@pytest.mark.parametrize(
+    ("template", "words"),
+    [
+        ("{nope}.mp4", "unknown placeholder {nope}; known: {stem}, {name}, {folder}"),
+        ("video.mp4", "would give every video the same name"),
+        ("{stem", "'{stem'"),
+    ],
+)
+def test_a_bad_name_template_is_a_usage_error(tmp_path: Path, template: str, words: str) -> None:
+    image = images(tmp_path, 1)[0]
+    result = CliRunner().invoke(
+        main, ["animate", str(image), "--out", "v", "--dry-run", "--name", template]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--name" in result.output
+    assert words in result.output
