@@ -355,3 +355,33 @@ def test_a_bad_name_template_is_a_usage_error(tmp_path: Path, template: str, wor
     assert result.exit_code == 2, result.output
     assert "--name" in result.output
     assert words in result.output
+
+
+def test_manifest_rows_with_a_prompt_and_no_image_are_text_to_video(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    images(tmp_path, 1)
+    (tmp_path / "rows.csv").write_text(
+        "image,prompt,aspect_ratio,model,duration\n"
+        ",a lighthouse at dusk,9:16,,\n"
+        "shot00.png,waves,,,\n"
+        ",a fox in snow,,kling-v3,3\n"
+        "shot00.png,an image keeps its own,1:1,,\n"
+    )
+    out = tmp_path / "out"
+    done = cli("--manifest", tmp_path / "rows.csv", "--out", out, "--json", emu=emu)
+    assert done.returncode == 1, done.stderr  # the last row is refused
+    records = events(done.stdout)
+    invalid = [r for r in records if r["event"] == "invalid"]
+    assert [r["source"] for r in invalid] == ["rows.csv:5"]
+    assert "only a text-to-video row" in invalid[0]["error"]
+    outcomes = {r["name"]: r for r in records if r["event"] == "outcome"}
+    assert {n: r["status"] for n, r in outcomes.items()} == {
+        "rows-2": "succeeded",
+        "shot00": "succeeded",
+        "rows-4": "succeeded",
+    }
+    routes = emu.stats()["requests_by_route"]
+    assert routes["POST /v1/videos/text2video"] == 2
+    assert routes["POST /v1/videos/image2video"] == 1
+    assert sorted(p.name for p in out.glob("*.mp4")) == ["rows-2.mp4", "rows-4.mp4", "shot00.mp4"]

@@ -13,7 +13,7 @@ import click
 
 from ..batch import NotSentError, Outcome, OutcomeStatus, PollPolicy, estimate_units
 from ..errors import ValidationError
-from ..models import ImageToVideo
+from ..models import ImageToVideo, TextToVideo
 from ..validation import validate
 from ._common import (
     EXIT_FAILED,
@@ -50,6 +50,7 @@ def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
     }
     optional = {
         "prompt": opts["prompt"],
+        "aspect_ratio": opts["aspect_ratio"],
         "negative_prompt": opts["negative_prompt"],
         "cfg_scale": opts["cfg_scale"],
         "sound": opts["sound"],
@@ -100,9 +101,9 @@ def collect(
     return inputs, bad, notes
 
 
-def _wire_preview(job: ImageToVideo) -> dict[str, Any]:
+def _wire_preview(job: ImageToVideo | TextToVideo) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in attrs.fields(ImageToVideo):
+    for field in attrs.fields(type(job)):
         value = getattr(job, field.name)
         if value is None or value == ():
             continue
@@ -127,7 +128,7 @@ async def report_dry_run(
     api: str = "auto",
 ) -> int:
     """Validate everything and say what would be sent; send nothing."""
-    valid: list[ImageToVideo] = []
+    valid: list[ImageToVideo | TextToVideo] = []
     for item in inputs:
         job = item.job
         try:
@@ -142,13 +143,17 @@ async def report_dry_run(
             record = {
                 "event": "would_send",
                 "source": item.source,
+                "kind": "text2video" if isinstance(job, TextToVideo) else "image2video",
                 "units": units,
                 "request": _wire_preview(job),
                 "duplicates": same,
             }
             click.echo(json.dumps(record, default=str))
         else:
-            click.echo(f"would send  {item.source}  ({units_text(units)})  {_wire_preview(job)}")
+            kind = "  text to video" if isinstance(job, TextToVideo) else ""
+            click.echo(
+                f"would send  {item.source}{kind}  ({units_text(units)})  {_wire_preview(job)}"
+            )
             for twin in same:
                 click.echo(f"same job    {twin}: the same image and settings; made once, copied")
     total = estimate_units(valid)
@@ -213,11 +218,19 @@ async def report_dry_run(
     "--manifest",
     type=click.Path(exists=True, dir_okay=False, path_type=Path, allow_dash=True),
     help="CSV or JSON Lines, one row per image: image, prompt, negative_prompt, "
-    "end_frame, camera, model, mode, duration, external_id, cfg_scale. '-' reads it from "
+    "end_frame, camera, model, mode, duration, external_id, cfg_scale. A row with a prompt "
+    "and no image (nor end_frame) is text to video (aspect_ratio column). '-' reads it from "
     "standard input (paths relative to the current folder).",
 )
 @click.option("--prompt", help="Prompt for every image (a manifest row may override it).")
 @click.option("--negative-prompt", help="What to avoid, for every image.")
+@click.option(
+    "--aspect-ratio",
+    type=click.Choice(["16:9", "9:16", "1:1"]),
+    default=None,
+    help="For text-to-video rows of a manifest (a prompt, no image); default 16:9. An image "
+    "keeps its own.",
+)
 @click.option("--model", default="kling-v2-6", show_default=True, help=f"One of {LIVE_MODELS}.")
 @click.option(
     "--mode",

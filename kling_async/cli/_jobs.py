@@ -18,7 +18,7 @@ import click
 
 from .. import _catalog
 from ..errors import ValidationError
-from ..models import CAMERA_PRESETS, CameraControl, ImageToVideo, Shot
+from ..models import CAMERA_PRESETS, CameraControl, ImageToVideo, Shot, TextToVideo
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: Manifest columns and the request field each fills.
@@ -34,7 +34,12 @@ COLUMNS = {
     "external_id": "external_task_id",
     "cfg_scale": "cfg_scale",
     "api": "api",
+    "aspect_ratio": "aspect_ratio",
 }
+#: Job fields that only image to video has (left out of a text-to-video row's job).
+IMAGE_ONLY_FIELDS = frozenset(
+    {"image", "image_tail", "static_mask", "dynamic_masks", "elements", "camera_control"}
+)
 #: Camera presets image to video can take: the ``simple`` moves (the named types such as
 #: ``forward_up`` are text to video only).
 IMAGE_CAMERA_PRESETS = tuple(n for n, move in CAMERA_PRESETS.items() if isinstance(move, tuple))
@@ -160,8 +165,10 @@ def _fields_from_row(row: dict[str, Any], base: Path) -> dict[str, Any]:
                 raise ValidationError("cfg_scale", value, "must be a number from 0 to 1") from None
         else:
             fields[field] = str(value).strip()
-    if "image" not in fields and "image_tail" not in fields:
-        raise ValidationError("image", None, "every row needs an image (or an end_frame)")
+    if "image" not in fields and "image_tail" not in fields and "prompt" not in fields:
+        raise ValidationError(
+            "image", None, "every row needs an image, or a prompt for a text-to-video row"
+        )
     return fields
 
 
@@ -252,11 +259,26 @@ def read_shots(path: Path) -> tuple[Shot, ...]:
     return tuple(shots)
 
 
-def build_job(defaults: dict[str, Any], fields: dict[str, Any]) -> ImageToVideo:
-    """A job from the flags' defaults and a row's own values (the row wins)."""
+def build_job(defaults: dict[str, Any], fields: dict[str, Any]) -> ImageToVideo | TextToVideo:
+    """A job from the flags' defaults and a row's own values (the row wins). A row with a
+    prompt and neither ``image`` nor ``end_frame`` is text to video: the image-only flags
+    (``--end-frame``, ``--element``, ``--camera``) do not apply to it."""
+    text = "image" not in fields and "image_tail" not in fields
     merged = {**defaults, **fields}
     try:
+        if text:
+            kept = {k: v for k, v in merged.items() if k not in IMAGE_ONLY_FIELDS}
+            return TextToVideo(**kept)
+        if "aspect_ratio" in fields:
+            raise ValidationError(
+                "aspect_ratio",
+                fields["aspect_ratio"],
+                "only a text-to-video row (no image) takes one; an image sets its own",
+            )
+        merged.pop("aspect_ratio", None)
         return ImageToVideo(**merged)
+    except ValidationError:
+        raise
     except (TypeError, ValueError) as exc:
         raise ValidationError("row", sorted(fields), str(exc)) from None
 
@@ -267,7 +289,7 @@ class Input:
     (the rest came from its manifest row)."""
 
     source: str
-    job: ImageToVideo
+    job: ImageToVideo | TextToVideo
     from_options: frozenset[str]
     #: Its sub-folder under the folder named on the command line ("" at the top).
     folder: str = ""
@@ -329,7 +351,7 @@ def check_options(
 
 
 def _option_problem(
-    job: ImageToVideo,
+    job: ImageToVideo | TextToVideo,
     given: frozenset[str],
     opts: dict[str, Any],
     api: str,
@@ -350,9 +372,11 @@ def _option_problem(
             f"--model {model}: not in Kling's 2026 capability map (live models: "
             f"{', '.join(_catalog.MODEL_NAMES)}); add --allow-unknown-models to send it unchecked"
         )
-    caps = _catalog.CAPABILITIES["image2video"][_catalog.family_of(model)]
+    endpoint: _catalog.Endpoint = "image2video" if isinstance(job, ImageToVideo) else "text2video"
+    kind = "image to video" if endpoint == "image2video" else "text to video"
+    caps = _catalog.CAPABILITIES[endpoint][_catalog.family_of(model)]
     if "mode" in given and mode not in caps.modes:
-        return f"--mode {mode}: {model}{by} offers {', '.join(caps.modes)} for image to video"
+        return f"--mode {mode}: {model}{by} offers {', '.join(caps.modes)} for {kind}"
     if "duration" in given and duration not in caps.durations:
         low, high = caps.durations[0], caps.durations[-1]
         offered = f"{low} to {high}" if len(caps.durations) > 2 else f"{low} or {high}"
@@ -375,7 +399,7 @@ def _option_problem(
             able = [
                 name
                 for name, n in _catalog.MODEL_NAMES.items()
-                if feature in _catalog.CAPABILITIES["image2video"][n.family].features
+                if feature in _catalog.CAPABILITIES[endpoint][n.family].features
             ]
             others = (
                 f"models that do: {', '.join(able)}"
@@ -383,7 +407,7 @@ def _option_problem(
                 else "no model of Kling's 2026 map does; --allow-unknown-models with a model "
                 "outside the map to send it anyway"
             )
-            return f"{flag}: {model}{by} offers no {what} for image to video ({others})"
+            return f"{flag}: {model}{by} offers no {what} for {kind} ({others})"
         if mode not in modes:
             return f"{flag}: {model}{by} offers {what} only with --mode {' or '.join(modes)}"
         if feature in caps.silent and "sound" in features:
@@ -413,7 +437,12 @@ def make_input(
     """A job from the options' defaults and a row's own fields, remembering which options it
     took (raises ``ValidationError``)."""
     job = build_job(defaults, fields)
-    given = frozenset(o for o, f in _OPTION_FIELDS.items() if f not in fields)
+    image = isinstance(job, ImageToVideo)
+    given = frozenset(
+        o
+        for o, f in _OPTION_FIELDS.items()
+        if f not in fields and (image or f not in IMAGE_ONLY_FIELDS)
+    )
     return Input(source, job, given, folder)
 
 
@@ -464,9 +493,12 @@ def output_name(item: Input, index: int, template: str | None) -> str | None:
     template filled in. Every component is made file-system safe; none can climb out. None:
     the batch's own name (an image given by URL, without a template)."""
     job = item.job
-    image = job.image if job.image is not None else job.image_tail
+    image = getattr(job, "image", None) or getattr(job, "image_tail", None)
     if isinstance(image, Path):
         stem, name = image.stem, image.name
+    elif isinstance(job, TextToVideo):  # a manifest row: "<manifest>-<line>"
+        where, _, line = item.source.rpartition(":")
+        stem = name = f"{Path(where).stem}-{line}" if where else item.source
     elif template is None:
         return None
     else:
