@@ -385,3 +385,38 @@ def test_manifest_rows_with_a_prompt_and_no_image_are_text_to_video(
     assert routes["POST /v1/videos/text2video"] == 2
     assert routes["POST /v1/videos/image2video"] == 1
     assert sorted(p.name for p in out.glob("*.mp4")) == ["rows-2.mp4", "rows-4.mp4", "shot00.mp4"]
+
+
+def test_retry_failed_runs_again_only_what_the_journal_says_failed(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    images(folder, 3)
+    out = tmp_path / "out"
+    with start(failure_rate=1.0) as emu:
+        first = cli(folder, "--out", out, "--json", emu=emu)
+        assert first.returncode == 1
+        assert events(first.stdout)[-1]["counts"]["failed"] == 3
+        emu.config.failure_rate = 0.0
+        (folder / "new.png").write_bytes(png(480, 320, (250, 250, 1)))
+        again = cli(folder, "--out", out, "--json", "--retry-failed", emu=emu)
+        assert again.returncode == 0, again.stdout + again.stderr
+        records = events(again.stdout)
+        statuses = {r["name"]: r["status"] for r in records if r["event"] == "outcome"}
+        assert statuses == {f"shot{i:02d}": "succeeded" for i in range(3)}  # not new.png
+        assert [r["note"] for r in records if r["event"] == "ignored"] == [
+            "1 job(s) not recorded as failed, by --retry-failed (3 failed one(s) run again)"
+        ]
+        stats = emu.stats()
+        # each failed job created once more, on purpose (the emulator counts the same content
+        # created again); new.png not at all
+        assert (stats["creates"], stats["duplicate_creates"]) == (6, 3)
+        rest = cli(folder, "--out", out, "--json", emu=emu)
+        assert rest.returncode == 0
+        assert events(rest.stdout)[-1]["counts"] == {
+            **dict.fromkeys(["failed", "timed_out", "invalid", "not_sent"], 0),
+            "succeeded": 1,
+            "skipped": 3,
+        }
+        assert emu.stats()["creates"] == 7
+    nothing_yet = cli(folder, "--out", tmp_path / "fresh", "--retry-failed", emu=None)
+    assert nothing_yet.returncode == 2
+    assert "--retry-failed: no journal at" in nothing_yet.stderr

@@ -24,6 +24,7 @@ from ._common import (
     command_runner,
     make_client,
 )
+from ._failed import failed_jobs
 from ._jobs import (
     IMAGE_CAMERA_PRESETS,
     LIVE_MODELS,
@@ -291,6 +292,12 @@ async def report_dry_run(
     default=None,
     help="Where the journal lives (default: OUT/.kling-journal.db).",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Run again only the jobs the journal in OUT records as failed (each is created "
+    "anew; nothing made is made twice); leave every other input alone.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
 @click.option(
     "--task-timeout",
@@ -324,6 +331,7 @@ async def animate_command(
     max_units: float | None,
     journal: Path | None,
     task_timeout: float | None,
+    retry_failed: bool,
     allow_unknown_models: bool,
     base_url: str | None,
     verbose: bool,
@@ -359,12 +367,21 @@ async def animate_command(
     )
     api = chosen_api()
     check_options(inputs, opts, api=api, allow_unknown_models=allow_unknown_models)
-    unique, twins = await group_twins(inputs)
+    unique, twins, identities = await group_twins(inputs)
+    if retry_failed:
+        failed = await asyncio.to_thread(failed_jobs, journal or out_dir / ".kling-journal.db")
+        keep = [item for item in unique if identities.get(id(item.job)) in failed]
+        notes.append(
+            f"{len(unique) - len(keep)} job(s) not recorded as failed, by --retry-failed "
+            f"({len(keep)} failed one(s) run again)"
+        )
+        unique = keep
+        twins = {id(i.job): twins[id(i.job)] for i in keep if id(i.job) in twins}
     if dry_run:
         for note in notes:
             click.echo(f"ignored     {note}")
         sys.exit(await report_dry_run(unique, twins, bad, as_json, allow_unknown_models, api))
-    if not inputs and not bad:
+    if not inputs and not bad and not retry_failed:
         for note in notes:
             click.echo(f"ignored   {note}", err=True)
         raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
@@ -384,7 +401,8 @@ async def animate_command(
     options["name"] = lambda job: names.get(id(job))
     async with client:
         run = client.batch([item.job for item in unique], out_dir, **options)
-        display = Display(mode, len(inputs) + len(bad), run.engine, quiet=quiet, out_dir=out_dir)
+        total = len(unique) + sum(len(t) for t in twins.values()) + len(bad)
+        display = Display(mode, total, run.engine, quiet=quiet, out_dir=out_dir)
         try:
             async with run:
                 with display:

@@ -23,10 +23,13 @@ from ._jobs import Input
 _HASHING = 8  # images hashed at once (each in a worker thread)
 
 
-async def group_twins(inputs: list[Input]) -> tuple[list[Input], dict[int, list[Input]]]:
-    """The inputs to send (each job once, in order) and, by ``id()`` of an original's job,
-    its twins. An input whose identity cannot be computed (a missing file) is sent as it is:
-    the batch reports why it is invalid."""
+async def group_twins(
+    inputs: list[Input],
+) -> tuple[list[Input], dict[int, list[Input]], dict[int, str]]:
+    """The inputs to send (each job once, in order); by ``id()`` of an original's job, its
+    twins; and by ``id()`` of every job, its identity (the batch's job id). An input whose
+    identity cannot be computed (a missing file) is sent as it is: the batch reports why it
+    is invalid."""
     gate = asyncio.Semaphore(_HASHING)
 
     async def identity(item: Input) -> str | None:
@@ -48,7 +51,8 @@ async def group_twins(inputs: list[Input]) -> tuple[list[Input], dict[int, list[
             unique.append(item)
         else:
             twins.setdefault(id(original.job), []).append(item)
-    return unique, twins
+    known = {id(i.job): ident for i, ident in zip(inputs, identities, strict=True) if ident}
+    return unique, twins, known
 
 
 def twin_target(folder: Path, name: str, job_id: str, taken: set[str]) -> Path:
