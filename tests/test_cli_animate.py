@@ -420,3 +420,25 @@ def test_retry_failed_runs_again_only_what_the_journal_says_failed(tmp_path: Pat
     nothing_yet = cli(folder, "--out", tmp_path / "fresh", "--retry-failed", emu=None)
     assert nothing_yet.returncode == 2
     assert "--retry-failed: no journal at" in nothing_yet.stderr
+
+
+def test_overwrite_or_no_clobber_decide_about_a_file_no_run_made(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    images(tmp_path / "in", 2)
+    kept, replaced = tmp_path / "kept", tmp_path / "replaced"
+    for out in (kept, replaced):
+        out.mkdir()
+        (out / "shot00.mp4").write_bytes(b"my own edit")
+    keep = cli(tmp_path / "in", "--out", kept, "--no-clobber", "--json", emu=emu)
+    assert keep.returncode == 0, keep.stdout + keep.stderr
+    outcomes = {r["name"]: r for r in events(keep.stdout) if r["event"] == "outcome"}
+    assert (outcomes["shot00"]["status"], outcomes["shot00"]["reason"]) == ("skipped", "no_clobber")
+    assert outcomes["shot01"]["status"] == "succeeded"
+    assert (kept / "shot00.mp4").read_bytes() == b"my own edit"
+    assert sorted(p.name for p in kept.glob("*.mp4")) == ["shot00.mp4", "shot01.mp4"]
+    assert emu.stats()["creates"] == 1
+    over = cli(tmp_path / "in", "--out", replaced, "--overwrite", emu=emu)
+    assert over.returncode == 0, over.stdout + over.stderr
+    assert (replaced / "shot00.mp4").stat().st_size == 20_000
+    assert sorted(p.name for p in replaced.glob("*.mp4")) == ["shot00.mp4", "shot01.mp4"]

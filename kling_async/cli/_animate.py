@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from ._common import (
     command_runner,
     make_client,
 )
-from ._failed import failed_jobs
 from ._jobs import (
     IMAGE_CAMERA_PRESETS,
     LIVE_MODELS,
@@ -39,6 +39,7 @@ from ._jobs import (
     read_shots,
     scan,
 )
+from ._journal_view import failed_jobs, recorded_outputs
 from ._output import Display, Duplicate, cli_words, units_text
 from ._twins import give_twin, group_twins, twin_target
 
@@ -298,6 +299,14 @@ async def report_dry_run(
     help="Run again only the jobs the journal in OUT records as failed (each is created "
     "anew; nothing made is made twice); leave every other input alone.",
 )
+@click.option(
+    "--overwrite/--no-clobber",
+    "clobber",
+    default=None,
+    help="When a video's name in OUT is taken by a file no run in this folder made: "
+    "--overwrite replaces it, --no-clobber keeps it and leaves that input out. By default "
+    "the new video gets another name ('<name>-<id>.mp4').",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
 @click.option(
     "--task-timeout",
@@ -332,6 +341,7 @@ async def animate_command(
     journal: Path | None,
     task_timeout: float | None,
     retry_failed: bool,
+    clobber: bool | None,
     allow_unknown_models: bool,
     base_url: str | None,
     verbose: bool,
@@ -399,9 +409,20 @@ async def animate_command(
     names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
     taken = {n for item in unique if (n := names[id(item.job)]) is not None}
     options["name"] = lambda job: names.get(id(job))
+    kept: list[tuple[str, Input, Path]] = []
+    if clobber is not None:
+        foreign = await _foreign_files(
+            unique, names, identities, out_dir, journal or out_dir / ".kling-journal.db"
+        )
+        if clobber:
+            await _clear_for(foreign, allow_unknown_models, api)
+        else:
+            kept = [(names[id(item.job)] or item.source, item, path) for item, path in foreign]
+            left = {id(item.job) for _, item, _ in kept}
+            unique = [item for item in unique if id(item.job) not in left]
     async with client:
         run = client.batch([item.job for item in unique], out_dir, **options)
-        total = len(unique) + sum(len(t) for t in twins.values()) + len(bad)
+        total = len(unique) + sum(len(t) for t in twins.values()) + len(bad) + len(kept)
         display = Display(mode, total, run.engine, quiet=quiet, out_dir=out_dir)
         try:
             async with run:
@@ -409,6 +430,8 @@ async def animate_command(
                     display.skipped_inputs(notes)
                     for row in bad:
                         display.invalid_row(row.source, row.reason)
+                    for kept_name, item, there in kept:
+                        display.kept(kept_name, item.source, there)
                     async for outcome in run:
                         display.outcome(outcome)
                         original = by_job.get(id(outcome.job))
@@ -416,13 +439,52 @@ async def animate_command(
                             assert original is not None
                             name = names[id(twin.job)] or outcome.name
                             target = twin_target(out_dir, name, outcome.job_id, taken)
-                            path = await _give_twin(outcome, original, twin, target)
-                            display.duplicate(Duplicate(name, twin.source, path, outcome))
+                            copy = await _give_twin(outcome, original, twin, target)
+                            display.duplicate(Duplicate(name, twin.source, copy, outcome))
         except asyncio.CancelledError:  # Ctrl-C: say what is done so far, then stop
             display.summary(run.summary, interrupted=True)
             raise
         display.summary(run.summary)
     sys.exit(_exit_code(display))
+
+
+async def _foreign_files(
+    unique: list[Input],
+    names: dict[int, str | None],
+    identities: dict[int, str],
+    out_dir: Path,
+    journal: Path,
+) -> list[tuple[Input, Path]]:
+    """Inputs new to the journal whose video's name is taken by a file no run in this folder
+    made (``--overwrite``/``--no-clobber`` decide what to do with them)."""
+    recorded = await asyncio.to_thread(recorded_outputs, journal)
+    ours = {output for output in recorded.values() if output is not None}
+    found = []
+    for item in unique:
+        name = names.get(id(item.job))
+        if name is None or identities.get(id(item.job)) in recorded:
+            continue  # a URL image (the batch names it), or a job whose name is fixed already
+        path = out_dir / f"{name}.mp4"
+        if f"{name}.mp4" not in ours and await asyncio.to_thread(os.path.lexists, path):
+            found.append((item, path))
+    return found
+
+
+async def _clear_for(foreign: list[tuple[Input, Path]], allow_unknown: bool, api: str) -> None:
+    """``--overwrite``: remove the files in the way of valid jobs (an invalid job, which will
+    make nothing, leaves its file alone)."""
+    for item, path in foreign:
+        try:
+            await validate(item.job, allow_unknown_models=allow_unknown, api=api)
+        except ValidationError:
+            continue
+        await asyncio.to_thread(_remove, path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        raise click.UsageError(f"--overwrite: {path} is a folder; move it away to use its name")
+    path.unlink(missing_ok=True)
 
 
 async def _give_twin(outcome: Outcome, original: Input, twin: Input, target: Path) -> Path | None:

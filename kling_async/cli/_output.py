@@ -286,6 +286,26 @@ class Display:
             where = f" -> {dup.path}" if dup.path else ""
             self._say(f"{_LABEL_OF[status]} {dup.name}{where} (the same image as {dup.of.name})")
 
+    def kept(self, name: str, source: str, path: Path) -> None:
+        """``--no-clobber``: an input left out because a file not made here has its name."""
+        self.counts["skipped"] += 1
+        self.shown += 1
+        if self.mode == "json":
+            record = {
+                "event": "outcome",
+                "name": name,
+                "source": source,
+                "status": "skipped",
+                "path": str(path),
+                "reason": "no_clobber",
+            }
+            click.echo(json.dumps(record))
+        elif not self.quiet:
+            self._say(
+                f"skipped   {name} -> {path} (a file no run in this folder made is there; "
+                "--no-clobber keeps it)"
+            )
+
     def invalid_row(self, source: str, reason: str) -> None:
         self.counts["invalid"] += 1
         self.failures.append((source, cli_words(reason)))
