@@ -442,3 +442,13 @@ def test_overwrite_or_no_clobber_decide_about_a_file_no_run_made(
     assert over.returncode == 0, over.stdout + over.stderr
     assert (replaced / "shot00.mp4").stat().st_size == 20_000
     assert sorted(p.name for p in replaced.glob("*.mp4")) == ["shot00.mp4", "shot01.mp4"]
+
+
+def test_max_units_reached_is_said_once_and_exits_1(emu: EmulatorThread, tmp_path: Path) -> None:
+    images(tmp_path / "in", 5)
+    done = cli(tmp_path / "in", "--out", tmp_path / "out", "--max-units", "3", emu=emu)
+    assert done.returncode == 1, done.stdout + done.stderr  # the user's budget, not an error
+    assert done.stdout.count("max_units 3 reached") == 1  # was once per job, twice
+    assert "raise --max-units" in done.stdout
+    assert re.search(r"\| not sent +\| 3 ", done.stdout)
+    assert emu.stats()["creates"] == 2

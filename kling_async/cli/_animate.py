@@ -439,7 +439,13 @@ async def animate_command(
                             assert original is not None
                             name = names[id(twin.job)] or outcome.name
                             target = twin_target(out_dir, name, outcome.job_id, taken)
-                            copy = await _give_twin(outcome, original, twin, target)
+                            try:
+                                copy = await _give_twin(outcome, original, twin, target)
+                            except OSError as exc:  # e.g. the disk is full: this name only
+                                why = f"could not copy {outcome.path} to {target}: {exc}"
+                                twin_fails = Duplicate(name, twin.source, None, outcome, why)
+                                display.duplicate(twin_fails)
+                                continue
                             display.duplicate(Duplicate(name, twin.source, copy, outcome))
         except asyncio.CancelledError:  # Ctrl-C: say what is done so far, then stop
             display.summary(run.summary, interrupted=True)

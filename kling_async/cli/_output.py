@@ -117,6 +117,12 @@ class Duplicate:
     source: str
     path: Path | None
     of: Outcome
+    #: Why its copy could not be made (the original's video is fine).
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.error is not None else status_of(self.of)
 
 
 def outcome_record(outcome: Outcome) -> dict[str, Any]:
@@ -150,6 +156,8 @@ def duplicate_record(dup: Duplicate) -> dict[str, Any]:
         units=0 if record["status"] == "succeeded" else None,  # paid once, by the original
         duplicate_of=dup.of.name,
     )
+    if dup.error is not None:
+        record.update(status="failed", error=dup.error, units=None)
     return record
 
 
@@ -269,7 +277,7 @@ class Display:
 
     def duplicate(self, dup: Duplicate) -> None:
         """A twin's outcome: the same as its original's, with its own file."""
-        status = status_of(dup.of)
+        status = dup.status
         self.counts[status] += 1
         self.shown += 1
         self.duplicates.append(dup)
@@ -278,7 +286,9 @@ class Display:
             if self.mode == "json":
                 click.echo(json.dumps(duplicate_record(dup)))
             return
-        if status in ("failed", "timed_out", "invalid"):
+        if dup.error is not None:
+            self.failures.append((dup.name, dup.error))
+        elif status in ("failed", "timed_out", "invalid"):
             self.failures.append((dup.name, f"the same job as {dup.of.name} (see there)"))
         if self.mode == "json":
             click.echo(json.dumps(duplicate_record(dup)))
@@ -310,7 +320,8 @@ class Display:
         self.counts["invalid"] += 1
         self.failures.append((source, cli_words(reason)))
         if self.mode == "json":
-            click.echo(json.dumps({"event": "invalid", "source": source, "error": reason}))
+            record = {"event": "invalid", "source": source, "error": cli_words(reason)}
+            click.echo(json.dumps(record))
         else:
             click.echo(f"{_LABEL_OF['invalid']} {source}: {cli_words(reason)}")
 
