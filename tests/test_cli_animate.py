@@ -448,7 +448,7 @@ def test_max_units_reached_is_said_once_and_exits_1(emu: EmulatorThread, tmp_pat
     images(tmp_path / "in", 5)
     done = cli(tmp_path / "in", "--out", tmp_path / "out", "--max-units", "3", emu=emu)
     assert done.returncode == 1, done.stdout + done.stderr  # the user's budget, not an error
-    assert done.stdout.count("max_units 3 reached") == 1  # was once per job, twice
+    assert done.stdout.count("--max-units 3 reached") == 1  # was once per job, twice
     assert "raise --max-units" in done.stdout
     assert re.search(r"\| not sent +\| 3 ", done.stdout)
     assert emu.stats()["creates"] == 2

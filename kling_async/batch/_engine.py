@@ -535,8 +535,9 @@ class BatchEngine:
         cost = 0.0 if already else float(self.unit_cost(work.job))
         if self.max_units is not None and self._committed_units + cost > self.max_units:
             reason = (
-                f"max_units {self.max_units:g} reached ({self._committed_units:g} committed "
-                f"in this folder's journal, across runs; this job needs {cost:g})"
+                f"max_units {_number(self.max_units)} reached ({_number(self._committed_units)} "
+                f"committed in this folder's journal, across runs; this job needs "
+                f"{_number(cost)})"
             )
             await self.window_for(work).answered()  # its create will never be sent
             await self.window_for(work).release(completed=False)
@@ -693,6 +694,12 @@ class NotSentError(KlingError):
     def __init__(self, reason: str, *, kind: str = "unknown_state") -> None:
         super().__init__(reason)
         self.kind = kind
+
+
+def _number(value: float) -> str:
+    """1,000,000 and 2.5 rather than 1e+06 and 2.500000."""
+    whole = value == int(value)
+    return f"{int(value):,}" if whole else f"{value:,.4f}".rstrip("0").rstrip(".")
 
 
 def _halt_reason(exc: AuthenticationError | AccountError) -> str:

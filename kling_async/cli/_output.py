@@ -46,6 +46,7 @@ _ENGINE_FINAL = ("done", "failed", "skipped", "invalid")
 #: SDK spellings in error texts -> what a command-line user types.
 _CLI_WORDS = [
     (re.compile(r"\ballow_unknown_models=True\b"), "--allow-unknown-models"),
+    (re.compile(r"^max_units\b"), "--max-units"),
     (re.compile(r"\bsound=True\b"), "--sound"),
     (re.compile(r"\bsound=False\b"), "--no-sound"),
     (re.compile(r"\bleave sound unset\b"), "leave out --no-sound"),
