@@ -168,13 +168,23 @@ def test_an_option_the_model_cannot_take_is_one_usage_error_before_any_request(
         ),
         (["--cfg-scale", "0.5"], "--cfg-scale 0.5: kling-v2-6 takes no cfg_scale"),
         (["--model", "kling-3.0-turbo", "--no-sound"], "kling-3.0-turbo always makes audio"),
+        (
+            ["--model", "kling-v3", "--multi-prompt", "SHOTS"],
+            "its shots add up to 7 s; the video is 5 s (--duration)",
+        ),
+        (
+            ["--mode", "pro", "--sound", "--voice", "a", "--voice", "b", "--voice", "c"],
+            "at most 2 voices",
+        ),
     ],
 )
 def test_option_combinations_are_checked_against_the_capability_map(
     tmp_path: Path, args: list[str], words: str
 ) -> None:
     image = images(tmp_path, 1)[0]
-    args = [str(image) if a == "IMG" else a for a in args]
+    shots = tmp_path / "shots.txt"
+    shots.write_text("3 a wide shot\n4 a close-up\n")
+    args = [{"IMG": str(image), "SHOTS": str(shots)}.get(a, a) for a in args]
     result = CliRunner().invoke(main, ["animate", str(image), "--out", "v", "--dry-run", *args])
     assert result.exit_code == 2, result.output
     assert words in result.output

@@ -384,6 +384,17 @@ def _option_problem(
     if "cfg_scale" in used:
         flag = _flag("cfg_scale", opts)
         return f"{flag}: {model}{by} takes no cfg_scale (no model of Kling's 2026 map does)"
+    if "multi_prompt" in used and isinstance(job.multi_prompt, tuple) and job.multi_prompt:
+        total = sum(int(getattr(shot, "duration", 0) or 0) for shot in job.multi_prompt)
+        if total != duration:
+            return (
+                f"{_flag('multi_prompt', opts)}: its shots add up to {total} s; the video is "
+                f"{duration} s (--duration): make them match"
+            )
+    if "voice" in used and len(opts.get("voice") or ()) > 2:
+        return f"{_flag('voice', opts)}: at most 2 voices"
+    if "element" in used and len(opts.get("element") or ()) > 3:
+        return f"{_flag('element', opts)}: at most 3 elements"
     if "voice" in used and opts.get("sound") is not True:
         return f"{_flag('voice', opts)}: voices need --sound"
     if caps.always_sound and opts.get("sound") is False and "sound" in given:
