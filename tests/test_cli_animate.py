@@ -462,3 +462,21 @@ def test_max_units_reached_is_said_once_and_exits_1(emu: EmulatorThread, tmp_pat
     assert "raise --max-units" in done.stdout
     assert re.search(r"\| not sent +\| 3 ", done.stdout)
     assert emu.stats()["creates"] == 2
+
+
+def test_no_clobber_with_twins_makes_the_twin_under_its_own_name(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.png").write_bytes(png(480, 320, (5, 5, 5)))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.mp4").write_bytes(b"mine")
+    done = cli(folder, "--out", out, "--no-clobber", "--json", emu=emu)
+    assert done.returncode == 0, done.stdout + done.stderr
+    outcomes = {r["name"]: r["status"] for r in events(done.stdout) if r["event"] == "outcome"}
+    assert outcomes == {"a": "skipped", "b": "succeeded"}
+    assert (out / "a.mp4").read_bytes() == b"mine"
+    assert (out / "b.mp4").stat().st_size == 20_000

@@ -378,15 +378,9 @@ async def animate_command(
     api = chosen_api()
     check_options(inputs, opts, api=api, allow_unknown_models=allow_unknown_models)
     unique, twins, identities = await group_twins(inputs)
+    journal_path = journal or out_dir / ".kling-journal.db"
     if retry_failed:
-        failed = await asyncio.to_thread(failed_jobs, journal or out_dir / ".kling-journal.db")
-        keep = [item for item in unique if identities.get(id(item.job)) in failed]
-        notes.append(
-            f"{len(unique) - len(keep)} job(s) not recorded as failed, by --retry-failed "
-            f"({len(keep)} failed one(s) run again)"
-        )
-        unique = keep
-        twins = {id(i.job): twins[id(i.job)] for i in keep if id(i.job) in twins}
+        unique, twins = await _only_failed(unique, twins, identities, journal_path, notes)
     if dry_run:
         for note in notes:
             click.echo(f"ignored     {note}")
@@ -397,29 +391,24 @@ async def animate_command(
         raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
     client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
+    names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
+    kept: list[tuple[str, Input, Path]] = []
+    if clobber:
+        foreign = await _foreign_files(unique, names, identities, out_dir, journal_path)
+        await _clear_for(foreign, allow_unknown_models, api)
+    elif clobber is not None:
+        unique, twins, kept = await _no_clobber(
+            unique, twins, names, identities, out_dir, journal_path
+        )
     options: dict[str, Any] = {
         "max_in_flight": max_in_flight,
         "downloads": downloads,
         "max_units": max_units,
         "journal": journal,
+        "name": lambda job: names.get(id(job)),
     }
     if task_timeout is not None:
         options["poll"] = PollPolicy(task_timeout=task_timeout)
-    by_job = {id(item.job): item for item in unique}
-    names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
-    taken = {n for item in unique if (n := names[id(item.job)]) is not None}
-    options["name"] = lambda job: names.get(id(job))
-    kept: list[tuple[str, Input, Path]] = []
-    if clobber is not None:
-        foreign = await _foreign_files(
-            unique, names, identities, out_dir, journal or out_dir / ".kling-journal.db"
-        )
-        if clobber:
-            await _clear_for(foreign, allow_unknown_models, api)
-        else:
-            kept = [(names[id(item.job)] or item.source, item, path) for item, path in foreign]
-            left = {id(item.job) for _, item, _ in kept}
-            unique = [item for item in unique if id(item.job) not in left]
     async with client:
         run = client.batch([item.job for item in unique], out_dir, **options)
         total = len(unique) + sum(len(t) for t in twins.values()) + len(bad) + len(kept)
@@ -432,26 +421,94 @@ async def animate_command(
                         display.invalid_row(row.source, row.reason)
                     for kept_name, item, there in kept:
                         display.kept(kept_name, item.source, there)
+                    copier = _TwinCopier(unique, twins, names, out_dir)
                     async for outcome in run:
                         display.outcome(outcome)
-                        original = by_job.get(id(outcome.job))
-                        for twin in twins.get(id(outcome.job), []):
-                            assert original is not None
-                            name = names[id(twin.job)] or outcome.name
-                            target = twin_target(out_dir, name, outcome.job_id, taken)
-                            try:
-                                copy = await _give_twin(outcome, original, twin, target)
-                            except OSError as exc:  # e.g. the disk is full: this name only
-                                why = f"could not copy {outcome.path} to {target}: {exc}"
-                                twin_fails = Duplicate(name, twin.source, None, outcome, why)
-                                display.duplicate(twin_fails)
-                                continue
-                            display.duplicate(Duplicate(name, twin.source, copy, outcome))
+                        for dup in await copier.copies(outcome):
+                            display.duplicate(dup)
         except asyncio.CancelledError:  # Ctrl-C: say what is done so far, then stop
             display.summary(run.summary, interrupted=True)
             raise
         display.summary(run.summary)
     sys.exit(_exit_code(display))
+
+
+async def _only_failed(
+    unique: list[Input],
+    twins: dict[int, list[Input]],
+    identities: dict[int, str],
+    journal: Path,
+    notes: list[str],
+) -> tuple[list[Input], dict[int, list[Input]]]:
+    """``--retry-failed``: the inputs whose jobs the journal records as failed (and their
+    twins); a note says how many others are left alone."""
+    failed = await asyncio.to_thread(failed_jobs, journal)
+    keep = [item for item in unique if identities.get(id(item.job)) in failed]
+    notes.append(
+        f"{len(unique) - len(keep)} job(s) not recorded as failed, by --retry-failed "
+        f"({len(keep)} failed one(s) run again)"
+    )
+    return keep, {id(i.job): twins[id(i.job)] for i in keep if id(i.job) in twins}
+
+
+class _TwinCopier:
+    """Gives each twin of a finished job its own copy of the video (see ``_twins``)."""
+
+    def __init__(
+        self,
+        unique: list[Input],
+        twins: dict[int, list[Input]],
+        names: dict[int, str | None],
+        out_dir: Path,
+    ) -> None:
+        self.by_job = {id(item.job): item for item in unique}
+        self.twins = twins
+        self.names = names
+        self.out_dir = out_dir
+        self.taken = {n for item in unique if (n := names[id(item.job)]) is not None}
+
+    async def copies(self, outcome: Outcome) -> list[Duplicate]:
+        """The twins of the job that just ended, each with its copy (or why it has none)."""
+        original = self.by_job.get(id(outcome.job))
+        done = []
+        for twin in self.twins.get(id(outcome.job), []):
+            assert original is not None
+            name = self.names[id(twin.job)] or outcome.name
+            target = twin_target(self.out_dir, name, outcome.job_id, self.taken)
+            try:
+                copy = await _give_twin(outcome, original, twin, target)
+            except OSError as exc:  # e.g. the disk is full: this name only
+                why = f"could not copy {outcome.path} to {target}: {exc}"
+                done.append(Duplicate(name, twin.source, None, outcome, why))
+                continue
+            done.append(Duplicate(name, twin.source, copy, outcome))
+        return done
+
+
+async def _no_clobber(
+    unique: list[Input],
+    twins: dict[int, list[Input]],
+    names: dict[int, str | None],
+    identities: dict[int, str],
+    out_dir: Path,
+    journal: Path,
+) -> tuple[list[Input], dict[int, list[Input]], list[tuple[str, Input, Path]]]:
+    """``--no-clobber``: leave out each input whose name a foreign file has; a twin of one
+    takes its place (under its own name, checked the same way)."""
+    kept: list[tuple[str, Input, Path]] = []
+    for _ in range(len(unique) + sum(len(t) for t in twins.values())):
+        foreign = await _foreign_files(unique, names, identities, out_dir, journal)
+        if not foreign:
+            break
+        for item, path in foreign:
+            kept.append((names[id(item.job)] or item.source, item, path))
+            unique.remove(item)
+            rest = twins.pop(id(item.job), [])
+            if rest:
+                unique.append(rest[0])
+                if rest[1:]:
+                    twins[id(rest[0].job)] = rest[1:]
+    return unique, twins, kept
 
 
 async def _foreign_files(
