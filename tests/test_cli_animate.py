@@ -230,8 +230,9 @@ def test_identical_images_are_made_once_and_every_name_gets_the_video(
     assert sorted(videos) == ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
     assert videos["a.mp4"] == videos["b.mp4"] == videos["c.mp4"] != videos["d.mp4"]
     assert outcomes["b"]["path"] == str(out / "b.mp4")
-    again = cli(folder, "--out", out, "--plain", emu=emu)
+    again = cli(folder, "--out", out, "--plain", "--quiet", emu=emu)
     assert again.returncode == 0, again.stderr
+    assert not [line for line in again.stdout.splitlines() if line.startswith("skipped")]
     assert "b.png and c.png are the same job as a.png" in again.stdout
     assert re.search(r"\| skipped \(done before\) +\| 4 ", again.stdout)
     assert re.search(r"\| same job as another +\| 2 \(copied\)", again.stdout)
