@@ -176,6 +176,7 @@ def test_an_option_the_model_cannot_take_is_one_usage_error_before_any_request(
             ["--mode", "pro", "--sound", "--voice", "a", "--voice", "b", "--voice", "c"],
             "at most 2 voices",
         ),
+        (["--aspect-ratio", "1:1"], "--aspect-ratio 1:1: only for text-to-video manifest rows"),
     ],
 )
 def test_option_combinations_are_checked_against_the_capability_map(

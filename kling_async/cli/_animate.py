@@ -372,11 +372,18 @@ async def animate_command(
     except ValidationError as exc:
         raise click.UsageError(cli_words(str(exc))) from None
     template = check_template(name_template) if name_template is not None else None
+    if manifest is not None and str(manifest) == "-" and sys.stdin.isatty():
+        raise click.UsageError("--manifest -: standard input is a terminal; pipe a manifest in")
     inputs, bad, notes = await asyncio.to_thread(
         collect, paths, manifest, recursive, defaults, include, exclude
     )
     api = chosen_api()
     check_options(inputs, opts, api=api, allow_unknown_models=allow_unknown_models)
+    if opts["aspect_ratio"] and not any(isinstance(i.job, TextToVideo) for i in inputs):
+        raise click.UsageError(
+            f"--aspect-ratio {opts['aspect_ratio']}: only for text-to-video manifest rows (a "
+            "prompt, no image), and there is none; an image keeps its own aspect ratio"
+        )
     unique, twins, identities = await group_twins(inputs)
     journal_path = journal or out_dir / ".kling-journal.db"
     if retry_failed:
