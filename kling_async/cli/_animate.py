@@ -213,8 +213,8 @@ async def report_dry_run(
     metavar="TEMPLATE",
     help="Each video's name in OUT, e.g. '{stem}.mp4' (default), '{folder}/{stem}-{model}.mp4', "
     "'clip-{index:04d}.mp4'. Placeholders: {stem} {name} {folder} {index} {model} {mode} "
-    "{duration}. A name another job or file already has gets '-<id>' added; nothing is "
-    "overwritten. Names are fixed at a job's first run.",
+    "{duration}. A name another job or file already has gets '-<id>' added (see "
+    "--overwrite/--no-clobber). Names are fixed at a job's first run.",
 )
 @click.option(
     "--manifest",
