@@ -106,6 +106,8 @@ def test_refused_credentials_are_said_once_exit_2_and_a_fixed_rerun_loses_nothin
     assert records[-1]["event"] == "summary"
     assert records[-1]["counts"]["not_sent"] == 6
     assert emu.stats()["create_requests"] == 0
+    for shown in (plain.stdout, plain.stderr, as_json.stdout, as_json.stderr):
+        assert "wrong-key" not in shown  # the secret is never printed
     fixed = cli(tmp_path / "in", "--out", out, "--json", emu=emu)
     assert fixed.returncode == 0, fixed.stderr
     assert events(fixed.stdout)[-1]["counts"]["succeeded"] == 6
