@@ -284,13 +284,17 @@ def test_what_a_folder_holds_that_is_left_out_is_said_and_numbers_read_well(
         (folder / name).write_bytes(b"not an image kling takes")
     (folder / "more").mkdir()
     images(folder / "more", 1)
-    done = cli(folder, "--out", tmp_path / "out", "--dry-run", "--mode", "pro", emu=None)
+    (folder / "videos").mkdir()  # the output folder, inside the input folder
+    (folder / "videos" / "old.mp4").write_bytes(b"a video")
+    done = cli(folder, "--out", folder / "videos", "--dry-run", "--mode", "pro", emu=None)
     assert done.returncode == 1  # wide.png is invalid
     ignored = [line for line in done.stdout.splitlines() if line.startswith("ignored")]
     assert len(ignored) == 2, done.stdout  # one line per kind
     assert ".gif, .heic, .webp" in ignored[0]
-    assert "more" in ignored[1]
+    assert "1 sub-folder(s) (more)" in ignored[1]  # not the output folder
     assert "-r" in ignored[1]
+    recursive = cli(folder, "--out", folder / "videos", "-r", "--dry-run", emu=None)
+    assert ".mp4" not in recursive.stdout.split("would send")[0]  # nothing from OUT
     assert "aspect ratio 3:1 (1500x500)" in done.stdout
     assert "(2.5 units)" in done.stdout
     assert "estimated 2.5 units" in done.stdout

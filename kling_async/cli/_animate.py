@@ -79,6 +79,7 @@ def collect(
     defaults: dict[str, Any],
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
+    out_dir: Path | None = None,
 ) -> tuple[list[Input], list[BadRow], list[str]]:
     """Every input as a job, or as a bad row with its reason; and notes on what the folders
     held that is left out. Blocking (reads folders, the manifest, standard input)."""
@@ -89,7 +90,7 @@ def collect(
         rows.extend(
             row if isinstance(row, BadRow) else (*row, "") for row in read_manifest(manifest)
         )
-    images, notes = scan(list(paths), recursive, include, exclude)
+    images, notes = scan(list(paths), recursive, include, exclude, skip=out_dir)
     rows.extend((str(p), {"image": p}, folder) for p, folder in images)
     for row in rows:
         if isinstance(row, BadRow):
@@ -375,7 +376,7 @@ async def animate_command(
     if manifest is not None and str(manifest) == "-" and sys.stdin.isatty():
         raise click.UsageError("--manifest -: standard input is a terminal; pipe a manifest in")
     inputs, bad, notes = await asyncio.to_thread(
-        collect, paths, manifest, recursive, defaults, include, exclude
+        collect, paths, manifest, recursive, defaults, include, exclude, out_dir
     )
     api = chosen_api()
     check_options(inputs, opts, api=api, allow_unknown_models=allow_unknown_models)

@@ -71,12 +71,14 @@ def scan(
     recursive: bool,
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
+    skip: Path | None = None,
 ) -> tuple[list[tuple[Path, str]], list[str]]:
     """Image files named directly and inside named folders, in a stable order, each with its
     sub-folder relative to the folder named (``""`` at the top, and for files named directly);
     and a note per kind of thing left out: files that are not JPG/PNG, sub-folders without
     ``-r``, files ``--include``/``--exclude`` leave out (globs on the path relative to the
-    folder named, or on the file name; files named directly are always taken)."""
+    folder named, or on the file name; files named directly are always taken). ``skip`` (the
+    output folder) is never looked into."""
     found: list[tuple[Path, str]] = []
     other: list[Path] = []
     folders: list[Path] = []
@@ -86,12 +88,17 @@ def scan(
             found.append((path, ""))  # named on purpose: validation says if it cannot be used
             continue
         entries = sorted(path.rglob("*") if recursive else path.glob("*"))
+        left_out: list[Path] = []  # the output folder, when it is inside an input folder
         for entry in entries:
             relative = entry.relative_to(path)
             if any(part.startswith(".") for part in relative.parts):
                 continue  # hidden files (.DS_Store, the journal) are nobody's input
+            if any(entry.is_relative_to(d) for d in left_out):
+                continue
             if entry.is_dir():
-                if not recursive:
+                if skip is not None and entry.resolve() == skip.resolve():
+                    left_out.append(entry)
+                elif not recursive:
                     folders.append(entry)
             elif entry.suffix.lower() in IMAGE_SUFFIXES:
                 if (include and not _matches(relative, include)) or _matches(relative, exclude):
