@@ -166,10 +166,10 @@ def test_plain_output_is_sane_when_not_a_terminal(emu: EmulatorThread, tmp_path:
     done = cli("animate", str(tmp_path / "shots"), "--out", str(tmp_path / "v"), emu=emu)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert sum(line.startswith("done ") for line in lines) == 2
+    assert sum(line.startswith("succeeded ") for line in lines) == 2
     assert "\x1b[" not in done.stdout  # no terminal escapes into a pipe
     assert "Summary" in done.stdout
-    assert "| done" in done.stdout
+    assert "| succeeded" in done.stdout
     assert done.stderr == ""
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 import weakref
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ import attrs
 
 from .. import _catalog
 from ..errors import (
+    AccountError,
+    AuthenticationError,
     BalanceExhaustedError,
     ConcurrencyLimitError,
     CreateUnconfirmedError,
@@ -38,7 +40,7 @@ from ..resources._create import nothing_created
 from ..resources._tasks import TaskResource
 from ..validation import Plan, validate
 from ._identity import job_identity, job_name
-from ._journal import JobRecord, Journal
+from ._journal import JobRecord, Journal, inside
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
 from ._submitter import Attempt, Submitter
@@ -120,6 +122,7 @@ class BatchEngine:
         poll: PollPolicy | None = None,
         callbacks: bool = False,
         prefetch: int = 32,
+        name: Callable[[Job], str | None] | None = None,
     ) -> None:
         if downloads < 1:
             raise ValidationError("downloads", downloads, "must be at least 1")
@@ -154,6 +157,9 @@ class BatchEngine:
         self._downloads: asyncio.Queue[_Work] = asyncio.Queue()
         self._outcomes: asyncio.Queue[Outcome | object] = asyncio.Queue()
         self._download_workers = downloads
+        #: The caller's name for a job's video (relative to the output folder, sub-folders
+        #: allowed, without ``.mp4``); None or ``None`` returned: the image's file stem.
+        self._namer = name
         self._workers: set[asyncio.Task[None]] = set()
         self._submits: set[asyncio.Task[None]] = set()
         self._accepted = 0
@@ -407,7 +413,7 @@ class BatchEngine:
             work.job_id = ""
             self._report(work, OutcomeStatus.INVALID, error=error)
             return
-        work.name = job_name(job, work.job_id)
+        work.name = self._name(job, work.job_id)
         if work.job_id in self._active:  # the same content twice in one batch: done once,
             self._active[work.job_id].append(work)  # reported twice
             return
@@ -416,6 +422,16 @@ class BatchEngine:
         # (outside the folder): a new name
         work.record = await self.journal.get_or_claim(work.job_id, work.name, _kind(job))
         await self._route(work)
+
+    def _name(self, job: Job, job_id: str) -> str:
+        chosen = self._namer(job) if self._namer is not None else None
+        if not chosen:
+            return job_name(job, job_id)
+        if not inside(self.output_dir, chosen) or chosen.endswith(("/", "\\")):
+            raise ValidationError(
+                "name", chosen, "must be a relative path inside the output folder"
+            )
+        return chosen
 
     def _path(self, work: _Work) -> Path:
         assert work.record.output is not None
@@ -503,7 +519,8 @@ class BatchEngine:
                     self.window_for(work).take()
                 self._ready_changed.notify_all()
             if self._halt is not None:
-                self._report(work, OutcomeStatus.FAILED, error=NotSentError(self._halt))
+                error = NotSentError(self._halt, kind="halted")
+                self._report(work, OutcomeStatus.FAILED, error=error)
                 continue
             try:
                 await self._start_submit(work)
@@ -518,12 +535,13 @@ class BatchEngine:
         cost = 0.0 if already else float(self.unit_cost(work.job))
         if self.max_units is not None and self._committed_units + cost > self.max_units:
             reason = (
-                f"max_units {self.max_units:g} reached ({self._committed_units:g} committed "
-                f"in this folder's journal, across runs; this job needs {cost:g})"
+                f"max_units {_number(self.max_units)} reached ({_number(self._committed_units)} "
+                f"committed in this folder's journal, across runs; this job needs "
+                f"{_number(cost)})"
             )
             await self.window_for(work).answered()  # its create will never be sent
             await self.window_for(work).release(completed=False)
-            self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason))
+            self._report(work, OutcomeStatus.FAILED, error=NotSentError(reason, kind="max_units"))
             return
         self._committed_units += cost
         work.charged = cost
@@ -564,11 +582,13 @@ class BatchEngine:
                 self._ready.appendleft(work)  # first in line for the next free slot
                 self._ready_changed.notify_all()
             return
-        except BalanceExhaustedError as exc:
+        except (AuthenticationError, AccountError) as exc:
+            # the credentials or the account were refused: every other create would be too
             self._uncharge(work)
-            self._halt = f"the resource pack is used up ({exc.message})"
+            if self._halt is None:
+                self._halt = _halt_reason(exc)
+            self._report(work, OutcomeStatus.FAILED, error=exc)  # the cause, reported first
             await window.release(completed=False)
-            self._report(work, OutcomeStatus.FAILED, error=exc)
             return
         except Exception as exc:
             if nothing_created(exc) or attempt.external_id is None:
@@ -665,7 +685,29 @@ _FINAL_STATE = {
 
 class NotSentError(KlingError):
     """The job was not sent (``max_units`` reached, the pack used up) or its task ended in a
-    state this SDK does not know. Its journal row stays pending: a rerun picks it up."""
+    state this SDK does not know. Its journal row stays pending: a rerun picks it up.
+
+    ``kind`` says why: ``"halted"`` (the batch stopped creating: the credentials or the account
+    were refused, or its outcomes are no longer read), ``"max_units"`` (the budget) or
+    ``"unknown_state"``."""
+
+    def __init__(self, reason: str, *, kind: str = "unknown_state") -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+def _number(value: float) -> str:
+    """1,000,000 and 2.5 rather than 1e+06 and 2.500000."""
+    whole = value == int(value)
+    return f"{int(value):,}" if whole else f"{value:,.4f}".rstrip("0").rstrip(".")
+
+
+def _halt_reason(exc: AuthenticationError | AccountError) -> str:
+    if isinstance(exc, BalanceExhaustedError):
+        return f"the resource pack is used up ({exc.message})"
+    if isinstance(exc, AuthenticationError):
+        return f"the credentials were refused ({exc.message})"
+    return f"the account was refused ({exc.message})"
 
 
 def _family(work: _Work) -> str:
