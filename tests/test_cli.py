@@ -277,7 +277,13 @@ def test_two_runs_on_one_folder_the_second_exits_2_naming_the_holder(
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (lock.exists() and lock.read_text()):
         time.sleep(0.02)
-    second = cli(*args[len(CLI) :], emu=emu, timeout=60)
+    # Hold the first run still (its lock stays held) so a loaded machine cannot let it end
+    # before the second one starts: the test is about the overlap, not about who is faster.
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = cli(*args[len(CLI) :], emu=emu, timeout=60)
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, first_err = first.communicate(timeout=120)
     assert first.returncode == 0, first_err
     assert second.returncode == 2, second.stderr
