@@ -44,6 +44,7 @@ from .errors import ConfigurationError
 log = logging.getLogger("kling_async.governor")
 
 _TTL_MS = 7 * 24 * 3600 * 1000  # shared state idle this long is forgotten
+_SCRIPTS = ("ACQUIRE", "HOLD", "RENEW", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
 _SPARE_IDLE = 1.0  # seconds a slot taken ahead for the batch dispatcher may stay unused
 
 
@@ -180,7 +181,15 @@ class RedisGovernor:
             self._redis = aioredis.from_url(self.url)
             self._scripts = {
                 name: self._redis.register_script(getattr(lua, name))
-                for name in ("ACQUIRE", "HOLD", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
+                for name in (
+                    "ACQUIRE",
+                    "HOLD",
+                    "RENEW",
+                    "RELEASE",
+                    "ACCEPTED",
+                    "OVER_LIMIT",
+                    "PACE",
+                )
             }
         return self._redis
 
@@ -323,7 +332,13 @@ class RedisWindow:
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._start_acquirer()
-        lease = await waiter
+        try:
+            lease = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # handed over just as the caller gave up: spare, used or given back soon
+                self._spare.append((waiter.result(), time.monotonic()))
+            raise
         self._held.append(lease)
         self.in_flight += 1
 
@@ -462,7 +477,16 @@ class RedisWindow:
             await self._give_back(stale, completed=False)
         leases = self._held + [lease for lease, _ in self._spare]
         if renew and leases:
-            await self._gov.run("HOLD", self._keys, [_TTL_MS, int(self._gov.lease * 1000), *leases])
+            lost = await self._gov.run(
+                "RENEW", self._keys, [_TTL_MS, int(self._gov.lease * 1000), *leases]
+            )
+            if lost:
+                log.warning(
+                    "governor: %d %s lease(s) expired before renewal (this process was paused "
+                    "longer than the lease?): the account may be oversubscribed until they end",
+                    lost,
+                    self.family,
+                )
 
     async def close(self) -> None:
         """Give every lease back (a batch that stops leaves its tasks to the journal)."""

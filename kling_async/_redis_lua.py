@@ -53,8 +53,29 @@ return {got, held, limit, learned}
 )
 
 #: KEYS slots, state, answers; ARGV ttl_ms, lease_ms, lease ids...
-#: A slot taken without asking (a task resumed from a journal), or leases renewed: each id
-#: gets a new expiry — re-added if it had expired (its task still runs on the server).
+#: Renews the leases still held (a lease released meanwhile is not brought back); returns
+#: how many had expired before their renewal came (a holder paused longer than the lease).
+RENEW = (
+    _NOW
+    + """
+local expiry = now + tonumber(ARGV[2])
+local lost = 0
+for i = 3, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], expiry, ARGV[i])
+  else
+    lost = lost + 1
+  end
+end
+"""
+    + _TOUCH
+    + """
+return lost
+"""
+)
+
+#: KEYS slots, state, answers; ARGV ttl_ms, lease_ms, lease ids...
+#: A slot taken without asking: a task resumed from a journal already runs on the server.
 HOLD = (
     _NOW
     + """

@@ -489,7 +489,9 @@ class BatchEngine:
         first = self._ready[0]
         if self.window_for(first).has_room():
             return first  # the common case: one family, or the first one's has room
-        open_families = {f for f, w in self.windows.items() if w.has_room()}
+        # only families with work waiting: asking a shared window for room takes a slot ahead
+        waiting = {_family(work): work for work in self._ready}
+        open_families = {f for f, work in waiting.items() if self.window_for(work).has_room()}
         if not open_families:
             return None
         for work in self._ready:
