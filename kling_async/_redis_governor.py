@@ -44,7 +44,7 @@ from .errors import ConfigurationError
 log = logging.getLogger("kling_async.governor")
 
 _TTL_MS = 7 * 24 * 3600 * 1000  # shared state idle this long is forgotten
-_SCRIPTS = ("ACQUIRE", "HOLD", "RENEW", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
+_SCRIPTS = ("ACQUIRE", "ANSWERED", "HOLD", "RENEW", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
 _SPARE_IDLE = 1.0  # seconds a slot taken ahead for the batch dispatcher may stay unused
 
 
@@ -283,7 +283,7 @@ class RedisWindow:
         self._gov = governor
         self.family = family
         tag = "{" + f"{account}:{family}" + "}"
-        self._keys = [governor.key(tag, name) for name in ("slots", "state", "answers")]
+        self._keys = [governor.key(tag, name) for name in ("slots", "state", "answers", "pending")]
         self.channel = governor.key(tag, "freed")
         self._initial = initial
         self.cap = cap
@@ -294,6 +294,8 @@ class RedisWindow:
         self.limited = 0
         #: Leases held for tasks (fungible: a release gives back any one of them).
         self._held: list[str] = []
+        #: Held leases whose create has no answer yet (``answered`` tells Redis).
+        self._unanswered: list[str] = []
         #: Leases taken ahead for the dispatcher: (id, when).
         self._spare: deque[tuple[str, float]] = deque()
         self._want_spare = False
@@ -326,6 +328,7 @@ class RedisWindow:
     def take(self) -> None:
         lease, _ = self._spare.popleft()
         self._held.append(lease)
+        self._unanswered.append(lease)
         self.in_flight += 1
 
     async def acquire(self) -> None:
@@ -340,7 +343,12 @@ class RedisWindow:
                 self._spare.append((waiter.result(), time.monotonic()))
             raise
         self._held.append(lease)
+        self._unanswered.append(lease)
         self.in_flight += 1
+
+    async def reserve(self) -> None:
+        """A slot for a create (``answered`` has nothing to do here): as ``acquire``."""
+        await self.acquire()
 
     def _start_acquirer(self) -> None:
         if self._closed:
@@ -416,7 +424,9 @@ class RedisWindow:
 
     # -- what happened to the create and the task ------------------------------------------
     async def answered(self) -> None:
-        """Nothing to do: slow start is paced by the shared limit itself."""
+        """The create of a slot has its answer: it no longer counts as on its way."""
+        if self._unanswered:
+            await self._quietly("ANSWERED", [self._unanswered.pop(0)])
 
     async def accepted(self) -> None:
         result = await self._quietly("ACCEPTED", [_TTL_MS])
@@ -428,6 +438,8 @@ class RedisWindow:
             return
         lease = self._held.pop()
         self.in_flight -= 1
+        if lease in self._unanswered:
+            self._unanswered.remove(lease)
         await self._give_back([lease], completed=completed)
         async with self._condition:
             self._condition.notify_all()
@@ -438,6 +450,8 @@ class RedisWindow:
             return
         lease = self._held.pop()
         self.in_flight -= 1
+        if lease in self._unanswered:
+            self._unanswered.remove(lease)
         result = await self._quietly(
             "OVER_LIMIT",
             [_TTL_MS, self.channel, lease, self._gov.probe_every, self._gov.max_probe_every],
@@ -500,7 +514,7 @@ class RedisWindow:
         for waiter in self._waiters:
             waiter.cancel()
         leases = self._held + [lease for lease, _ in self._spare]
-        self._held, self._spare = [], deque()
+        self._held, self._spare, self._unanswered = [], deque(), []
         self.in_flight = 0
         if self._gov._redis is not None:
             await self._give_back(leases, completed=False)

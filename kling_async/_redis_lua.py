@@ -4,7 +4,8 @@ Every script reads the time from Redis (``TIME``), never from the caller, so hos
 clocks disagree still agree on lease expiries and request slots. Keys of one account and
 family share a hash tag (``{account:family}``) so a cluster keeps them on one node.
 
-Window keys: ``slots`` (sorted set: lease id -> expiry, ms), ``state`` (hash: ``limit``,
+Window keys: ``slots`` (sorted set: lease id -> expiry, ms), ``pending`` (the same for
+slots whose create has no answer yet), ``state`` (hash: ``limit``,
 ``learned``, ``probing``, ``before_probe``, ``since_probe``, ``probe_every``, ``probes``,
 ``limited``), ``answers`` (list: the last 20 create answers, 1 for a 1303). Releases
 ``PUBLISH`` on the family's ``freed`` channel so waiters wake at once.
@@ -20,31 +21,39 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 _TOUCH = """
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[3], ARGV[1])
+for i = 1, #KEYS do
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
 """
 
-#: KEYS slots, state, answers; ARGV ttl_ms, lease_id, lease_ms, initial.
-#: Drops expired leases; takes a slot if fewer than ``limit`` are held.
+#: KEYS slots, state, answers, pending; ARGV ttl_ms, lease_id, lease_ms, initial.
+#: Drops expired leases; takes a slot if fewer than ``limit`` are held — and, while the limit
+#: is unknown, if creates still unanswered (``pending``, leases too) are fewer than the tasks
+#: accepted (at least 4): slow start doubles per round trip, no faster, so the first 1303
+#: finds few creates on their way (``ConcurrencyWindow.has_room``, for every process).
 #: Returns {got (0/1), held, limit, learned or -1}.
 ACQUIRE = (
     _NOW
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 local limit = tonumber(redis.call('HGET', KEYS[2], 'limit'))
 if not limit then
   limit = tonumber(ARGV[4])
   redis.call('HSET', KEYS[2], 'limit', limit)
 end
+local learned = tonumber(redis.call('HGET', KEYS[2], 'learned'))
 local held = redis.call('ZCARD', KEYS[1])
+local pending = redis.call('ZCARD', KEYS[4])
 local got = 0
-if held < limit then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+if held < limit and (learned or pending < math.max(4, held - pending)) then
+  local expiry = now + tonumber(ARGV[3])
+  redis.call('ZADD', KEYS[1], expiry, ARGV[2])
+  redis.call('ZADD', KEYS[4], expiry, ARGV[2])
   held = held + 1
   got = 1
 end
-local learned = tonumber(redis.call('HGET', KEYS[2], 'learned')) or -1
+learned = learned or -1
 """
     + _TOUCH
     + """
@@ -74,6 +83,11 @@ return lost
 """
 )
 
+#: KEYS slots, state, answers, pending; ARGV lease id. The create of a slot has its answer.
+ANSWERED = """
+return redis.call('ZREM', KEYS[4], ARGV[1])
+"""
+
 #: KEYS slots, state, answers; ARGV ttl_ms, lease_ms, lease ids...
 #: A slot taken without asking: a task resumed from a journal already runs on the server.
 HOLD = (
@@ -97,6 +111,7 @@ RELEASE = """
 local removed = 0
 for i = 5, #ARGV do
   removed = removed + redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[4], ARGV[i])
 end
 local held = redis.call('ZCARD', KEYS[1])
 local limit = tonumber(redis.call('HGET', KEYS[2], 'limit')) or 1
@@ -146,6 +161,7 @@ ACCEPTED += _TOUCH + "\nreturn {limit, learned or -1}\n"
 #: the same rules as ``ConcurrencyWindow.over_limit``, over the answers of every process.
 OVER_LIMIT = """
 redis.call('ZREM', KEYS[1], ARGV[3])
+redis.call('ZREM', KEYS[4], ARGV[3])
 redis.call('PUBLISH', ARGV[2], '1')
 redis.call('HINCRBY', KEYS[2], 'limited', 1)
 local held = redis.call('ZCARD', KEYS[1])

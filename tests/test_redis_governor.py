@@ -114,8 +114,8 @@ def run_shared_account(
 def test_processes_sharing_an_account_stay_within_its_limit(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    limit, processes, jobs = 5, 4, 12
-    shape = {"processes": processes, "jobs": jobs, "limit": limit, "duration": (0.3, 0.6)}
+    limit, processes, jobs = 4, 4, 10
+    shape = {"processes": processes, "jobs": jobs, "limit": limit, "duration": (0.2, 0.5)}
     shared = run_shared_account(tmp_path / "shared", redis_server.url, **shape)  # type: ignore[arg-type]
     alone = run_shared_account(tmp_path / "alone", None, **shape)  # type: ignore[arg-type]
     print(f"\n{'':>14} {'shared':>9} {'alone':>9}")
@@ -277,3 +277,67 @@ async def test_replicas_of_a_web_app_share_the_account_limit(
     assert shared["max_in_flight"] <= limit
     assert shared["concurrency_limited_1303"] <= 0.1 * requests
     assert alone["concurrency_limited_1303"] >= 3 * max(1, shared["concurrency_limited_1303"])
+
+
+async def test_keys_name_the_account_by_a_hash_and_renewal_brings_no_slot_back(
+    redis_server: RedisServer,
+) -> None:
+    import redis.asyncio as aioredis
+
+    client = kling.KlingClient(
+        api_key=API_KEY,
+        base_url="http://127.0.0.1:9",
+        governor=kling.RedisGovernor(redis_server.url),
+    )
+    async with client:
+        window = client.window(FAMILY)
+        await window.acquire()
+        await client.pacer.turn()
+        lease = list(window._held)  # type: ignore[attr-defined]
+        await window.release()
+        await window.tick(renew=True)  # type: ignore[attr-defined]
+        gov = client.governor
+        assert isinstance(gov, kling.RedisGovernor)
+        # a renewal that races a release must not bring the slot back
+        lost = await gov.run("RENEW", window._keys, [60_000, 30_000, *lease])  # type: ignore[attr-defined]
+        assert lost == 1
+        redis = aioredis.from_url(redis_server.url)
+        try:
+            keys = [k.decode() async for k in redis.scan_iter("*")]
+            held = await redis.zcard(window._keys[0])  # type: ignore[attr-defined]
+        finally:
+            await redis.aclose()
+    assert held == 0
+    assert keys
+    assert all(k.startswith("kling:gov:") for k in keys)
+    assert all(API_KEY not in k for k in keys)
+    assert any(client.account_id in k for k in keys)
+    shown = repr(kling.RedisGovernor("redis://user:s3cret-pass@redis.internal:6379/0"))
+    assert "s3cret" not in shown
+    assert "redis.internal" in shown
+
+
+async def test_generate_in_one_process_waits_for_room_instead_of_drawing_1303s(
+    start_emulator: Any, tmp_path: Path
+) -> None:
+    """The default (local) governor: concurrent generate() calls share the client's window."""
+    from ._helpers import fast_client
+
+    emu, _ = await start_emulator(test_account(concurrency_limit=3), duration=(0.2, 0.4))
+    image = tmp_path / "in.png"
+    image.write_bytes(png(400, 300))
+    async with fast_client(emu) as client:
+        paths = await asyncio.gather(
+            *(
+                client.image_to_video.generate(
+                    image=image, prompt=f"call {i}", output=tmp_path / f"{i}.mp4"
+                )
+                for i in range(12)
+            )
+        )
+    stats = emu.stats()
+    assert len({p.name for p in paths}) == 12
+    assert stats["creates"] == 12
+    assert stats["max_in_flight"] <= 3
+    print(f"\n12 generate() calls, C=3, one process: {stats['concurrency_limited_1303']} 1303s")
+    assert stats["concurrency_limited_1303"] <= 4  # slow start's overshoot only (was 36)

@@ -23,6 +23,8 @@ class Window(Protocol):
 
     async def acquire(self) -> None: ...
 
+    async def reserve(self) -> None: ...
+
     async def answered(self) -> None: ...
 
     async def accepted(self) -> None: ...
@@ -87,6 +89,13 @@ class ConcurrencyWindow:
         async with self._changed:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
+
+    async def reserve(self) -> None:
+        """Wait for room (``has_room``), then ``take`` the slot for a create: call
+        ``answered`` once it has its answer (what the dispatcher does, for one caller)."""
+        async with self._changed:
+            await self._changed.wait_for(self.has_room)
+            self.take()
 
     def has_room(self) -> bool:
         """A slot is free. While the limit is unknown, creates not yet answered are also kept

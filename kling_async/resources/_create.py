@@ -167,9 +167,12 @@ async def submit_in_window(
     own = attrs.evolve(policy, retry_concurrency_limit=False)  # the window handles 1303
     deadline = time.monotonic() + policy.total_timeout
     for refusal in range(1, policy.attempts + 1):
-        await window.acquire()
+        await window.reserve()
         try:
-            task = await submit(resource, call, own)
+            try:
+                task = await submit(resource, call, own)
+            finally:
+                await window.answered()
         except ConcurrencyLimitError as exc:
             await window.over_limit()
             if refusal == policy.attempts or time.monotonic() >= deadline:
