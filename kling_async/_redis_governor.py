@@ -180,16 +180,7 @@ class RedisGovernor:
             aioredis = _redis_module()
             self._redis = aioredis.from_url(self.url)
             self._scripts = {
-                name: self._redis.register_script(getattr(lua, name))
-                for name in (
-                    "ACQUIRE",
-                    "HOLD",
-                    "RENEW",
-                    "RELEASE",
-                    "ACCEPTED",
-                    "OVER_LIMIT",
-                    "PACE",
-                )
+                name: self._redis.register_script(getattr(lua, name)) for name in _SCRIPTS
             }
         return self._redis
 
@@ -491,8 +482,15 @@ class RedisWindow:
             await self._give_back(stale, completed=False)
         leases = self._held + [lease for lease, _ in self._spare]
         if renew and leases:
-            lost = await self._gov.run(
+            gone = await self._gov.run(
                 "RENEW", self._keys, [_TTL_MS, int(self._gov.lease * 1000), *leases]
+            )
+            # a lease released while the renewal was on its way is gone, and rightly so
+            still = set(self._held) | {lease for lease, _ in self._spare}
+            lost = sum(
+                1
+                for lease in gone
+                if (lease.decode() if isinstance(lease, bytes) else lease) in still
             )
             if lost:
                 log.warning(

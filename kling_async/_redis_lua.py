@@ -63,17 +63,18 @@ return {got, held, limit, learned}
 
 #: KEYS slots, state, answers; ARGV ttl_ms, lease_ms, lease ids...
 #: Renews the leases still held (a lease released meanwhile is not brought back); returns
-#: how many had expired before their renewal came (a holder paused longer than the lease).
+#: the ids it did not find: released meanwhile, or expired before their renewal came (a
+#: holder paused longer than the lease).
 RENEW = (
     _NOW
     + """
 local expiry = now + tonumber(ARGV[2])
-local lost = 0
+local lost = {}
 for i = 3, #ARGV do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
     redis.call('ZADD', KEYS[1], expiry, ARGV[i])
   else
-    lost = lost + 1
+    table.insert(lost, ARGV[i])
   end
 end
 """

@@ -4,6 +4,7 @@ one account stay within its limits, a dead process's slots come back, and the pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -53,7 +54,16 @@ def _processes(commands: list[list[str]]) -> Iterator[list[subprocess.Popen[str]
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-            proc.communicate(timeout=10)
+            with contextlib.suppress(ValueError):  # already read to the end by the test
+                proc.communicate(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _no_bookkeeping_failures(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A shared step that fails only logs (a job must not fail for it): none may here."""
+    yield
+    failures = [r for r in caplog.records if r.name == "kling_async.governor"]
+    assert failures == []
 
 
 def run_shared_account(
@@ -92,6 +102,7 @@ def run_shared_account(
             for proc in procs:
                 out, err = proc.communicate(timeout=120)
                 assert proc.returncode == 0, err[-2000:]
+                assert "governor:" not in err  # no shared bookkeeping step failed
                 results.append(json.loads(out.strip().splitlines()[-1]))
         stats = emu.stats()
     total = processes * jobs
@@ -258,6 +269,8 @@ async def _replicas(
                     statuses = await asyncio.gather(*(call(i) for i in range(requests)))
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
+                _, err = proc.communicate(timeout=20)
+                assert "governor:" not in err  # no shared bookkeeping step failed
         stats = emu.stats()
     return {"statuses": statuses, **stats}
 
@@ -300,7 +313,7 @@ async def test_keys_name_the_account_by_a_hash_and_renewal_brings_no_slot_back(
         assert isinstance(gov, kling.RedisGovernor)
         # a renewal that races a release must not bring the slot back
         lost = await gov.run("RENEW", window._keys, [60_000, 30_000, *lease])  # type: ignore[attr-defined]
-        assert lost == 1
+        assert [x.decode() for x in lost] == lease
         redis = aioredis.from_url(redis_server.url)
         try:
             keys = [k.decode() async for k in redis.scan_iter("*")]
