@@ -303,9 +303,6 @@ class RedisWindow:
         self.limit = int(limit)
         self.learned = None if int(learned) < 0 else int(learned)
 
-    def _ttl(self) -> int:
-        return _TTL_MS
-
     # -- taking a slot ------------------------------------------------------------------
     def has_room(self) -> bool:
         if self._spare:
@@ -323,6 +320,13 @@ class RedisWindow:
         self.in_flight += 1
 
     async def acquire(self) -> None:
+        """Wait for a slot and hold it (no create to account for: see ``reserve``)."""
+        await self.reserve()
+        await self.answered()
+
+    async def reserve(self) -> None:
+        """Wait for a slot for a create; call ``answered`` once the create has its answer
+        (until then it counts among the creates on their way, for slow start)."""
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._start_acquirer()
@@ -336,10 +340,6 @@ class RedisWindow:
         self._held.append(lease)
         self._unanswered.append(lease)
         self.in_flight += 1
-
-    async def reserve(self) -> None:
-        """A slot for a create (``answered`` has nothing to do here): as ``acquire``."""
-        await self.acquire()
 
     def _start_acquirer(self) -> None:
         if self._closed:
