@@ -4,7 +4,9 @@ P processes (real ones, ``tests/governor_runner.py batch``), each running ``clie
 over its own N/P images into its own folder, on one emulator account whose parallel-task
 limit C none of them is told. For each mode it prints the server's most tasks in flight,
 its 1303s and 1302s (429s) per job, and the makespan against the lower bound
-max(sum of task durations / C, longest duration) from the emulator's own counters.
+max(sum of task durations / C, longest duration) from the emulator's own counters. With
+``--rate-limit R`` (requests per second, 1302 beyond) it also prints the requests sent / R:
+the time those requests need at best, which may bind instead.
 
 The emulator runs in its own process (``kling-async emulator``), Redis as a redis-server
 on a Unix socket in a temporary folder (no TCP port).
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace, tmp: Path, redis_url: str | None) -> dict[str,
     lower = max(stats["duration_sum"] / args.limit, stats["duration_max"])
     makespan = max(r["ended"] for r in results) - min(r["started"] for r in results)
     api = stats["requests"] - stats["downloads"]
-    return {
+    figures = {
         "jobs succeeded": sum(r["statuses"].get("succeeded", 0) for r in results),
         "server max in flight": stats["max_in_flight"],
         "1303 (parallel)": stats["concurrency_limited_1303"],
@@ -119,6 +121,9 @@ def run(args: argparse.Namespace, tmp: Path, redis_url: str | None) -> dict[str,
         "lower bound (s)": lower,
         "makespan / bound": makespan / lower,
     }
+    if args.rate_limit:  # the rate binds too: the requests sent take this long at best
+        figures["API requests / rate (s)"] = api / args.rate_limit
+    return figures
 
 
 def main() -> None:
