@@ -11,7 +11,7 @@ The emulator of the API lives in :mod:`kling_async.emulator`.
 
 from ._governor import Governor, LocalGovernor
 from ._http import Timeouts
-from ._redis_governor import RedisGovernor
+from ._redis_governor import GovernorUnavailableError, RedisGovernor
 from ._retry import RetryPolicy
 from ._version import __version__
 from .batch import (
@@ -89,6 +89,7 @@ __all__ = [
     "DownloadError",
     "DynamicMask",
     "Governor",
+    "GovernorUnavailableError",
     "ImageToVideo",
     "InvalidRequestError",
     "JournalError",

@@ -39,13 +39,19 @@ from typing import Any, Self
 from . import _redis_lua as lua
 from ._governor import hash_account
 from ._pacer import PacerStats
-from .errors import ConfigurationError
+from .errors import ConfigurationError, KlingError
 
 log = logging.getLogger("kling_async.governor")
 
 _TTL_MS = 7 * 24 * 3600 * 1000  # shared state idle this long is forgotten
 _SCRIPTS = ("ACQUIRE", "ANSWERED", "HOLD", "RENEW", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
 _SPARE_IDLE = 1.0  # seconds a slot taken ahead for the batch dispatcher may stay unused
+
+
+class GovernorUnavailableError(KlingError):
+    """Redis did not answer the shared governor: a ``generate()`` waiting for a slot gets it
+    at once, a batch after ``give_up_after`` seconds (rather than wait forever). Its cause is
+    redis-py's error."""
 
 
 def _redis_module() -> Any:
@@ -65,7 +71,8 @@ class RedisGovernor:
     replicas or several batch hosts. ``lease`` is how long a slot stays held without renewal
     (how soon a dead process's slots come back); ``prefix`` starts every key; ``account``
     names the account instead of its key (give it to share one account's limits between an
-    API-key client and an access-key client).
+    API-key client and an access-key client). A batch whose Redis stays unreachable for
+    ``give_up_after`` seconds stops with ``GovernorUnavailableError``.
 
     The connection pool is made on first use, in the running loop, and closed by ``close()``
     (or ``async with``); a governor handed to clients only is closed when the last of them
@@ -83,9 +90,13 @@ class RedisGovernor:
         growth_per_second: float = 0.05,
         probe_every: int = 20,
         max_probe_every: int = 640,
+        give_up_after: float = 60.0,
     ) -> None:
         if not lease > 0:
             raise ConfigurationError(f"lease: {lease} must be a positive number of seconds")
+        _redis_module()  # a missing package is a configuration error now, not a stall later
+        #: Seconds a batch's window keeps trying a Redis that does not answer.
+        self.give_up_after = give_up_after
         self.url = url
         self.lease = float(lease)
         self.prefix = prefix
@@ -293,6 +304,8 @@ class RedisWindow:
         self._waiters: deque[asyncio.Future[str]] = deque()
         self._acquirer: asyncio.Task[None] | None = None
         self.freed = asyncio.Event()
+        #: Since when taking a slot has failed (Redis unreachable), and why.
+        self._failing: tuple[float, Exception] | None = None
         self._registered = False
         self._closed = False
 
@@ -307,6 +320,13 @@ class RedisWindow:
     def has_room(self) -> bool:
         if self._spare:
             return True
+        if self._failing is not None:
+            since, exc = self._failing
+            if time.monotonic() - since >= self._gov.give_up_after:
+                raise GovernorUnavailableError(
+                    f"Redis has not answered the shared governor for {self._gov.give_up_after:g}"
+                    f" s ({exc!r})"
+                ) from exc
         if self.cap is not None and self.in_flight >= self.cap:
             return False
         self._want_spare = True
@@ -373,12 +393,21 @@ class RedisWindow:
                 raise
             except Exception as exc:
                 log.warning("governor: taking a %s slot failed (%r)", self.family, exc)
-                while self._waiters:  # generate() callers hear of it
+                if self._failing is None:
+                    self._failing = (time.monotonic(), exc)
+                async with self._condition:
+                    self._condition.notify_all()  # the dispatcher looks at has_room again
+                while self._waiters:  # generate() callers hear of it at once
                     waiter = self._waiters.popleft()
                     if not waiter.done():
-                        waiter.set_exception(exc)
+                        error = GovernorUnavailableError(
+                            f"Redis did not answer the shared governor ({exc!r})"
+                        )
+                        error.__cause__ = exc
+                        waiter.set_exception(error)
                 await asyncio.sleep(1.0)  # the dispatcher's demand stays: try again
                 continue
+            self._failing = None
             self._seen(limit, learned)
             if got:
                 backoff = _MIN_BACKOFF

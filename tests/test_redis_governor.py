@@ -354,3 +354,32 @@ async def test_generate_in_one_process_waits_for_room_instead_of_drawing_1303s(
     assert stats["max_in_flight"] <= 3
     print(f"\n12 generate() calls, C=3, one process: {stats['concurrency_limited_1303']} 1303s")
     assert stats["concurrency_limited_1303"] <= 4  # slow start's overshoot only (was 36)
+
+
+async def test_an_unreachable_redis_fails_loudly_not_forever(
+    start_emulator: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ._helpers import fast_client
+
+    emu, _ = await start_emulator(test_account(concurrency_limit=3))
+    image = tmp_path / "in.png"
+    image.write_bytes(png(400, 300))
+    nowhere = f"unix://{tmp_path / 'no-redis.sock'}"
+    gov = kling.RedisGovernor(nowhere, give_up_after=1.0)
+    async with fast_client(emu, governor=gov) as client:
+        with pytest.raises(kling.GovernorUnavailableError):
+            await client.image_to_video.generate(image=image, prompt="x", output=tmp_path / "a.mp4")
+        jobs = [kling.ImageToVideo(image=image, prompt=f"job {i}") for i in range(3)]
+
+        async def run_batch() -> None:
+            async with asyncio.timeout(15):
+                async for _ in client.batch(jobs, output_dir=tmp_path / "out"):
+                    pass
+
+        started = time.monotonic()
+        with pytest.raises(kling.GovernorUnavailableError):
+            await run_batch()
+        assert time.monotonic() - started < 10  # give_up_after, not the 15 s guard
+    assert emu.stats()["create_requests"] == 0  # nothing sent without a slot
+    assert any(r.name == "kling_async.governor" for r in caplog.records)
+    caplog.clear()  # the warnings were the point here
