@@ -385,3 +385,21 @@ async def test_an_unreachable_redis_fails_loudly_not_forever(
     assert emu.stats()["create_requests"] == 0  # nothing sent without a slot
     assert any(r.name == "kling_async.governor" for r in caplog.records)
     caplog.clear()  # the warnings were the point here
+
+
+async def test_tasks_resumed_from_a_journal_count_in_the_shared_window(
+    redis_server: RedisServer,
+) -> None:
+    a = _shared_client(redis_server.url)
+    b = _shared_client(redis_server.url)
+    async with a, b:
+        wa, wb = a.window(FAMILY), b.window(FAMILY)
+        for _ in range(4):  # a rerun found four tasks still running: counted without asking
+            await wa.force_acquire()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await wb.acquire()
+        await wa.release()  # one of them ended: its slot is the other process's at once
+        async with asyncio.timeout(1.0):
+            await wb.acquire()
+        assert (wa.in_flight, wb.in_flight) == (3, 1)
