@@ -9,7 +9,9 @@
 The emulator of the API lives in :mod:`kling_async.emulator`.
 """
 
+from ._governor import Governor, LocalGovernor
 from ._http import Timeouts
+from ._redis_governor import GovernorUnavailableError, RedisGovernor
 from ._retry import RetryPolicy
 from ._version import __version__
 from .batch import (
@@ -86,12 +88,15 @@ __all__ = [
     "CreateUnconfirmedError",
     "DownloadError",
     "DynamicMask",
+    "Governor",
+    "GovernorUnavailableError",
     "ImageToVideo",
     "InvalidRequestError",
     "JournalError",
     "JournalLockedError",
     "KlingClient",
     "KlingError",
+    "LocalGovernor",
     "NotFoundError",
     "Outcome",
     "OutcomeStatus",
@@ -99,6 +104,7 @@ __all__ = [
     "Point",
     "PollPolicy",
     "RateLimitError",
+    "RedisGovernor",
     "ResourcePack",
     "ResponseFormatError",
     "RetryPolicy",

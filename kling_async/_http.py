@@ -15,7 +15,7 @@ import aiohttp
 import attrs
 
 from ._auth import TokenSource
-from ._pacer import Pacer
+from ._pacer import Pacer, Pacing
 from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
 from .errors import (
@@ -139,7 +139,7 @@ class Transport:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        pacer: Pacer | None = None,
+        pacer: Pacing | None = None,
         max_body: int | None = None,
     ) -> None:
         if max_body is not None:
@@ -148,7 +148,7 @@ class Transport:
             self.max_body = max_body
         self.base_url = base_url
         #: Spaces every request this transport sends; learns the rate limit from 1302.
-        self.pacer = pacer or Pacer()
+        self.pacer: Pacing = pacer or Pacer()
         self.tokens = tokens
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()

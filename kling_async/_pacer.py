@@ -16,6 +16,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import attrs
 
@@ -24,6 +25,20 @@ import attrs
 class PacerStats:
     rate_limited: int = 0
     waits: int = 0
+
+
+class Pacing(Protocol):
+    """What the transport needs of a pacer: ``Pacer`` here, or the shared one of
+    ``RedisGovernor``. ``turn`` before each request; then ``answered`` or ``rate_limited``."""
+
+    rate: float | None
+    stats: PacerStats
+
+    async def turn(self, priority: int = 0) -> None: ...
+
+    def answered(self) -> None: ...
+
+    def rate_limited(self, retry_after: float | None) -> None: ...
 
 
 class Pacer:

@@ -14,8 +14,8 @@ import aiohttp
 
 from ._auth import Credentials, TokenSource
 from ._download import DEFAULT_MAX_BYTES, download
+from ._governor import Governor, LocalGovernor, Pacing, Window, account_id
 from ._http import Timeouts, Transport, check_base_url
-from ._pacer import Pacer
 from ._retry import RetryPolicy
 from .errors import ConfigurationError, DownloadError
 from .models import ImageToVideo, Task, TextToVideo, Video
@@ -73,6 +73,7 @@ class KlingClient:
         max_rate: float | None = None,
         max_answer_bytes: int | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        governor: Governor | None = None,
     ) -> None:
         if api not in ("auto", "legacy", "new"):
             raise ConfigurationError(f"api: {api!r} must be 'auto', 'legacy' or 'new'")
@@ -89,9 +90,17 @@ class KlingClient:
         #: Skip the capability map for models newer than it (they are sent unchecked).
         self.allow_unknown_models = allow_unknown_models
         sleep = sleep or asyncio.sleep
+        #: Where the account's limits are kept (this process, or Redis for many processes).
+        self.governor: Governor = governor if governor is not None else LocalGovernor()
+        #: The account as named in shared state: a hash of its key, never the key.
+        self.account_id = account_id(self.credentials)
         #: The account governor's pacer, shared by every request this client makes. It
         #: learns the request-rate limit from 1302 answers; ``max_rate`` caps it from the start.
-        self.pacer = Pacer(max_rate=max_rate, sleep=sleep)
+        self.pacer: Pacing = self.governor.pacer(self.account_id, max_rate=max_rate, sleep=sleep)
+        #: The windows ``generate()`` takes slots from, one per model family.
+        self._windows: dict[str, Window] = {}
+        self.governor.attach()
+        self._attached = True
         self._transport = Transport(
             self.base_url,
             self.tokens,
@@ -122,6 +131,13 @@ class KlingClient:
     @cached_property
     def account(self) -> AccountResource:
         return AccountResource(self)
+
+    def window(self, family: str) -> Window:
+        """The concurrency window ``generate()`` calls of ``family`` share (made on first use)."""
+        window = self._windows.get(family)
+        if window is None:
+            window = self._windows[family] = self.governor.window(self.account_id, family)
+        return window
 
     @property
     def retry(self) -> RetryPolicy:
@@ -171,8 +187,16 @@ class KlingClient:
         return BatchRun(self, jobs, Path(output_dir), options)
 
     async def close(self) -> None:
-        """Close the session if the client created it."""
-        await self._transport.close()
+        """Close the session if the client created it; give back the governor's slots."""
+        try:
+            windows, self._windows = list(self._windows.values()), {}
+            for window in windows:
+                await window.close()
+            if self._attached:
+                self._attached = False
+                await self.governor.detach()
+        finally:
+            await self._transport.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -44,7 +44,7 @@ from ._journal import JobRecord, Journal, inside
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
 from ._submitter import Attempt, Submitter
-from ._window import ConcurrencyWindow
+from ._window import Window
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -141,8 +141,9 @@ class BatchEngine:
         self._initial_window = initial_window
         self.max_in_flight = max_in_flight
         #: One concurrency window per model family (Kling counts the parallel-task limit per
-        #: model version); all share the dispatcher's condition.
-        self.windows: dict[str, ConcurrencyWindow] = {}
+        #: model version); all share the dispatcher's condition. The client's governor makes
+        #: them: with ``RedisGovernor`` their slots are the account's, shared by all processes.
+        self.windows: dict[str, Window] = {}
         self.poller = Poller(client, poll or PollPolicy(), callbacks=callbacks)
         self.poller.backlog = lambda: bool(self._ready) or not self._input_done
         #: The units the journal may commit in all, across runs (None: no limit).
@@ -179,12 +180,14 @@ class BatchEngine:
         #: Jobs of this run not yet reported, by identity, with their twins (same content).
         self._active: dict[str, list[_Work]] = {}
 
-    def window_for(self, work: _Work) -> ConcurrencyWindow:
+    def window_for(self, work: _Work) -> Window:
         """The concurrency window of the job's model family (made on first use)."""
         family = _family(work)
         window = self.windows.get(family)
         if window is None:
-            window = self.windows[family] = ConcurrencyWindow(
+            window = self.windows[family] = self.client.governor.window(
+                self.client.account_id,
+                family,
                 initial=self._initial_window,
                 cap=self.max_in_flight,
                 condition=self._ready_changed,
@@ -255,6 +258,8 @@ class BatchEngine:
         for task in [*self._workers, *self._submits]:
             task.cancel()
         await asyncio.gather(*self._workers, *self._submits, return_exceptions=True)
+        for window in self.windows.values():
+            await window.close()  # shared slots go back (the journal keeps the tasks)
         await self.journal.close()
 
     def abandon(self) -> None:
@@ -500,7 +505,9 @@ class BatchEngine:
         first = self._ready[0]
         if self.window_for(first).has_room():
             return first  # the common case: one family, or the first one's has room
-        open_families = {f for f, w in self.windows.items() if w.has_room()}
+        # only families with work waiting: asking a shared window for room takes a slot ahead
+        waiting = {_family(work): work for work in self._ready}
+        open_families = {f for f, work in waiting.items() if self.window_for(work).has_room()}
         if not open_families:
             return None
         for work in self._ready:

@@ -4,6 +4,38 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Protocol
+
+
+class Window(Protocol):
+    """What the batch engine and ``generate()`` need of a concurrency window (one model
+    family): ``ConcurrencyWindow`` here, or the shared one of ``RedisGovernor``. See
+    ``ConcurrencyWindow`` for the meaning of each step."""
+
+    limit: int
+    learned: int | None
+    in_flight: int
+    limited: int
+
+    def has_room(self) -> bool: ...
+
+    def take(self) -> None: ...
+
+    async def acquire(self) -> None: ...
+
+    async def reserve(self) -> None: ...
+
+    async def answered(self) -> None: ...
+
+    async def accepted(self) -> None: ...
+
+    async def release(self, *, completed: bool = True) -> None: ...
+
+    async def over_limit(self) -> None: ...
+
+    async def force_acquire(self) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class ConcurrencyWindow:
@@ -57,6 +89,13 @@ class ConcurrencyWindow:
         async with self._changed:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
+
+    async def reserve(self) -> None:
+        """Wait for room (``has_room``), then ``take`` the slot for a create: call
+        ``answered`` once it has its answer (what the dispatcher does, for one caller)."""
+        async with self._changed:
+            await self._changed.wait_for(self.has_room)
+            self.take()
 
     def has_room(self) -> bool:
         """A slot is free. While the limit is unknown, creates not yet answered are also kept
@@ -121,6 +160,10 @@ class ConcurrencyWindow:
                     self.probes += 1
                     self._raise(self.limit + 1)
             self._changed.notify_all()
+
+    async def close(self) -> None:
+        """Nothing to give back: this window lives in this process only (the shared one of
+        ``RedisGovernor`` returns its leases here)."""
 
     def _raise(self, value: int) -> None:
         self.limit = min(value, self.cap) if self.cap is not None else value

@@ -34,6 +34,7 @@ from ..errors import (
 from ..models import Task
 
 if TYPE_CHECKING:
+    from ..batch._window import Window
     from ._tasks import TaskResource
 
 GENERATED_PREFIX = "kling-async-"
@@ -151,4 +152,36 @@ async def submit(
                 raise failure
             raise CreateUnconfirmedError(external_id, failure) from failure
         await transport.sleep(policy.delay(attempt, failure))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def submit_in_window(
+    resource: TaskResource[Any], call: _wire.CreateCall, window: Window
+) -> Task:
+    """Send a create inside a slot of the account's concurrency window (``generate()``): wait
+    for a slot, send; on 1303 the slot goes back, the window learns, and the create waits for
+    a slot again (a 1303 proves nothing was created) — up to the policy's attempts and time.
+    Returns the task holding the slot; the caller releases it when the task has ended."""
+    transport = resource._client._transport
+    policy = transport.retry
+    own = attrs.evolve(policy, retry_concurrency_limit=False)  # the window handles 1303
+    deadline = time.monotonic() + policy.total_timeout
+    for refusal in range(1, policy.attempts + 1):
+        await window.reserve()
+        try:
+            try:
+                task = await submit(resource, call, own)
+            finally:
+                await window.answered()
+        except ConcurrencyLimitError as exc:
+            await window.over_limit()
+            if refusal == policy.attempts or time.monotonic() >= deadline:
+                raise
+            await transport.sleep(policy.delay(refusal, exc))
+            continue
+        except BaseException:
+            await window.release(completed=False)
+            raise
+        await window.accepted()
+        return task
     raise AssertionError("unreachable")  # pragma: no cover

@@ -272,7 +272,21 @@ class TaskResource(Generic[R]):
         on_progress: ProgressCallback | None = None,
         **fields: Any,
     ) -> Path:
-        """create + wait + download, in one call. Returns the video's path."""
-        task = await self.create(request, **fields)
-        done = await self.wait(task, timeout=timeout, on_progress=on_progress)
+        """create + wait + download, in one call. Returns the video's path.
+
+        The task holds a slot of the client's concurrency window for its model family from
+        before the create until its end is seen: concurrent calls wait for room instead of
+        drawing 1303s (with ``RedisGovernor``, room in the account shared by all processes)."""
+        call = await self.prepare(self._request(request, fields))
+        window = self._client.window(call.plan.family)
+        task = await _create.submit_in_window(self, call, window)
+        ended = False
+        try:
+            done = await self.wait(task, timeout=timeout, on_progress=on_progress)
+            ended = True
+        except TaskFailedError:
+            ended = True
+            raise
+        finally:
+            await window.release(completed=ended)
         return await self._client.download(done, output)
