@@ -14,6 +14,7 @@ from ._tasks_cmd import (
     submit_command,
     wait_command,
 )
+from ._worker_cmd import worker_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -37,6 +38,7 @@ for command in (
     account_command,
     emulator_command,
     demo_command,
+    worker_command,
 ):
     main.add_command(command)
 

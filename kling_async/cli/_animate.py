@@ -17,6 +17,7 @@ from ..validation import validate
 from ._common import EXIT_FAILED, chosen_api, client_options, command_runner, make_client
 from ._jobs import LIVE_MODELS, BadRow, build_job, camera, find_images, read_manifest, read_shots
 from ._output import Display
+from ._worker_cmd import animate_on_workers
 
 
 def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
@@ -219,6 +220,9 @@ async def report_dry_run(
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per outcome.")
 @click.option("--plain", is_flag=True, help="A line per outcome, even on a terminal.")
 @click.option("--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map.")
+@click.option(
+    "--redis", "redis_url", default=None, help="Queue the jobs for `kling-async worker`s."
+)
 @client_options
 @command_runner
 async def animate_command(
@@ -234,6 +238,7 @@ async def animate_command(
     max_units: float | None,
     journal: Path | None,
     allow_unknown_models: bool,
+    redis_url: str | None,
     base_url: str | None,
     verbose: bool,
     **opts: Any,
@@ -263,6 +268,10 @@ async def animate_command(
         sys.exit(await report_dry_run(jobs, bad, as_json, allow_unknown_models, chosen_api()))
     if not jobs and not bad:
         raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
+    if redis_url is not None:  # queue mode: workers make the videos (see _worker_cmd)
+        bad_rows = [(row.source, row.reason) for row in bad]
+        unknown = allow_unknown_models
+        sys.exit(await animate_on_workers(redis_url, jobs, bad_rows, out_dir, as_json, unknown))
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
     client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
     for row in bad:

@@ -1,0 +1,206 @@
+"""``kling-async worker`` and the queue side of ``kling-async animate --redis``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..batch import BatchSummary, Outcome, OutcomeStatus, PollPolicy
+from ..models import ImageToVideo
+from ._common import (
+    EXIT_FAILED,
+    EXIT_TIMEOUT,
+    chosen_api,
+    client_options,
+    command_runner,
+)
+
+_MISSING = (
+    "the workers need the 'workers' extra (SAQ and redis): pip install 'kling-async[workers]'"
+)
+
+
+def _workers() -> Any:
+    """The workers package, or a usage error naming the extra to install."""
+    try:
+        from .. import workers
+    except ImportError:
+        raise click.UsageError(_MISSING) from None
+    return workers
+
+
+@click.command("worker")
+@click.option(
+    "--redis",
+    "redis_url",
+    envvar="KLING_REDIS_URL",
+    required=True,
+    help="Redis URL of the queue and the job store (env KLING_REDIS_URL), e.g. "
+    "redis://host:6379/0 or unix:///run/redis.sock.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The shared folder the videos go to (the same for every worker).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Jobs this worker runs at once: its share of the account's parallel tasks.",
+)
+@click.option("--namespace", default="default", show_default=True, help="Queue and store name.")
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=0.5),
+    default=30.0,
+    show_default=True,
+    help="Seconds a job stays claimed by a worker that stopped renewing it (died).",
+)
+@click.option(
+    "--sweep",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Seconds between looks for queue jobs whose worker died.",
+)
+@click.option("--downloads", type=click.IntRange(min=1), default=4, show_default=True)
+@client_options
+@command_runner
+async def worker_command(
+    redis_url: str,
+    out_dir: Path,
+    concurrency: int,
+    namespace: str,
+    lease: float,
+    sweep: int,
+    downloads: int,
+    base_url: str | None,
+    verbose: bool,
+) -> None:
+    """Run a worker: take jobs from the queue on Redis, make their videos in OUT.
+
+    Run as many as you like, on as many hosts as share OUT (and the images enqueued by
+    path). Each job is created exactly once: a worker claims it in the shared store before
+    anything is sent, and a job whose worker died is resumed by another once its lease runs
+    out. Stop with Ctrl-C or SIGTERM: running jobs are handed back. Credentials come from
+    the environment (never from the queue).
+
+    \b
+    Example:
+      kling-async worker --redis redis://queue-host:6379/0 --out /mnt/shared/videos
+    """
+    workers = _workers()
+    settings = workers.WorkerSettings(
+        redis_url=redis_url,
+        out=out_dir,
+        concurrency=concurrency,
+        namespace=namespace,
+        lease=lease,
+        sweep=sweep,
+        downloads=downloads,
+        poll=PollPolicy(min_interval=0.05),
+    )
+    async with workers.make_client(base_url, api=chosen_api()) as client:
+        await workers.run_worker(settings, client)
+
+
+async def animate_on_workers(
+    redis_url: str,
+    jobs: list[tuple[str, ImageToVideo]],
+    bad: list[tuple[str, str]],
+    out_dir: Path,
+    as_json: bool,
+    allow_unknown_models: bool,
+    *,
+    timeout: float | None = None,
+    namespace: str = "default",
+    heartbeat: int = 10,
+) -> int:
+    """``animate --redis``: enqueue the jobs, follow them to their outcomes; the exit code."""
+    workers = _workers()
+    queue = workers.make_queue(redis_url, namespace)
+    summary = BatchSummary()
+    invalid = list(bad)
+    try:
+        queued, refused = await workers.enqueue(
+            queue,
+            jobs,
+            heartbeat=heartbeat,
+            api=chosen_api(),
+            allow_unknown_models=allow_unknown_models,
+        )
+        invalid += refused
+        for source, reason in invalid:
+            message = {"event": "invalid", "source": source, "error": reason}
+            click.echo(json.dumps(message) if as_json else f"invalid  {source}: {reason}")
+        if not as_json:
+            click.echo(f"queued {len(queued)} job(s) on {namespace!r}; waiting for the workers")
+
+        def shown(outcome: Outcome, result: dict[str, Any]) -> None:
+            summary.add(outcome)
+            summary.units += result.get("units") or 0.0
+            click.echo(_line(outcome, result, as_json))
+
+        finished = await workers.follow(queue, queued, out_dir, shown, timeout=timeout)
+    finally:
+        await queue.disconnect()
+    _summary(summary, invalid, as_json)
+    if not finished:
+        click.echo("timed out waiting; the workers go on: run the same command to follow", err=True)
+        return EXIT_TIMEOUT
+    failed = summary.counts.get("failed", 0) + summary.counts.get("invalid", 0) + len(invalid)
+    return EXIT_FAILED if failed else 0
+
+
+def _line(outcome: Outcome, result: dict[str, Any], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(
+            {
+                "event": "outcome",
+                "name": outcome.name,
+                "status": outcome.status.value,
+                "job_id": outcome.job_id,
+                "task_id": result.get("task_id"),
+                "path": str(outcome.path) if outcome.path else None,
+                "error": str(outcome.error) if outcome.error else None,
+                "units": result.get("units"),
+                "worker": result.get("worker"),
+            }
+        )
+    if outcome.status is OutcomeStatus.SUCCEEDED:
+        return f"done     {outcome.name} -> {outcome.path} (task {result.get('task_id')})"
+    if outcome.status is OutcomeStatus.SKIPPED:
+        return f"skipped  {outcome.name} -> {outcome.path} (done before)"
+    label = "invalid " if outcome.status is OutcomeStatus.INVALID else "failed  "
+    return f"{label} {outcome.name}: {outcome.error}"
+
+
+def _summary(summary: BatchSummary, invalid: list[tuple[str, str]], as_json: bool) -> None:
+    counts = summary.counts
+    if as_json:
+        record = {
+            "event": "summary",
+            "counts": dict(counts),
+            "units": summary.units,
+            "failures": [{"name": n, "error": e} for n, e in summary.failures],
+            "invalid_rows": [{"source": s, "error": e} for s, e in invalid],
+        }
+        click.echo(json.dumps(record))
+        return
+    click.echo(
+        f"summary: done {counts.get('succeeded', 0)}, skipped {counts.get('skipped', 0)}, "
+        f"failed {counts.get('failed', 0)}, "
+        f"invalid {counts.get('invalid', 0) + len(invalid)}, units {summary.units:g}"
+    )
+    for name, error in [*invalid, *summary.failures]:
+        click.echo(f"  {name}: {error}")
+
+
+__all__ = ["animate_on_workers", "worker_command"]
