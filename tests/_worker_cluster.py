@@ -51,6 +51,7 @@ class Cluster:
         lease: float = 2.0,
         sweep: int = 1,
         namespace: str = "default",
+        credentials: dict[str, str] | None = None,
     ) -> None:
         self.redis_url = redis_url
         self.out = out
@@ -62,15 +63,15 @@ class Cluster:
         self.sweep = sweep
         self.namespace = namespace
         self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
+        self.credentials = credentials or {
             "KLING_ACCESS_KEY": ACCESS_KEY,
             "KLING_SECRET_KEY": SECRET_KEY,
             "KLING_API_KEY": API_KEY,
         }
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.credentials}
         env.pop("KLING_REDIS_URL", None)
         for i in range(self.count):
             log = (self.logs / f"worker-{i}.log").open("wb")

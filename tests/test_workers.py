@@ -23,7 +23,7 @@ from kling_async.batch._store_redis import JobClaimedError, LeaseLostError, Redi
 from kling_async.batch._submitter import Attempt, Submitter
 from kling_async.emulator import EmulatorThread
 from kling_async.validation import validate
-from kling_async.workers import dump_job, enqueue, follow, load_job, make_queue
+from kling_async.workers import close_queue, dump_job, enqueue, follow, load_job, make_queue
 
 from ._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, StartEmulator, fast_client, png, test_account
 from ._redis_server import RedisServer
@@ -275,15 +275,17 @@ async def test_killing_two_of_four_workers_loses_no_job_and_duplicates_none(
             while emu.stats()["creates"] < 25:  # bounded: a quarter of the way in
                 assert time.monotonic() < deadline, "the workers did not start"
                 await asyncio.sleep(0.05)
+            dead = {cluster.processes[0].pid, cluster.processes[1].pid}
             cluster.kill(0)
             cluster.kill(1)
             killed_at = emu.stats()["creates"]
+            orphans = await _jobs_held_by(redis_server.url, dead)
             outcomes: list[tuple[str, dict[str, Any]]] = []
             finished = await follow(
                 queue, queued, out, lambda o, r: outcomes.append((o.status.value, r)), timeout=60
             )
         finally:
-            await queue.disconnect()
+            await close_queue(queue)
             cluster.stop()
         seen = created(emu)
     assert finished, "not every job ended in time"
@@ -296,5 +298,48 @@ async def test_killing_two_of_four_workers_loses_no_job_and_duplicates_none(
     assert seen["duplicate_creates"] == 0
     assert seen["max_in_flight"] <= 20
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
-    finishers = {r["worker"] for _, r in outcomes}
-    assert len(finishers) >= 2
+    # the jobs the dead workers held when they died were finished by the others
+    assert orphans, "the kill hit workers that held no job"
+    by_job = {r["job_id"]: r["worker"] for _, r in outcomes}
+    assert all(_pid(by_job[job_id]) not in dead for job_id in orphans)
+
+
+async def _jobs_held_by(url: str, pids: set[int]) -> set[str]:
+    """The jobs whose lease a worker of ``pids`` holds (owner ids are host:pid:random)."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        held = set()
+        async for key in client.scan_iter(match="kling:default:lease:*"):
+            owner = await client.get(key)
+            if owner is not None and _pid(owner) in pids:
+                held.add(key.rsplit(":", 1)[1])
+        return held
+    finally:
+        await client.aclose()
+
+
+def _pid(owner: str) -> int:
+    return int(owner.split(":")[1])
+
+
+def test_an_unreachable_redis_is_a_configuration_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kling_async.cli import main
+
+    image = tmp_path / "cat.png"
+    image.write_bytes(png())
+    url = f"unix://{tmp_path}/no-redis.sock"
+    runner = CliRunner()
+    animate = runner.invoke(main, ["animate", str(image), "--out", str(tmp_path), "--redis", url])
+    assert animate.exit_code == 2, animate.output
+    assert "cannot use Redis at --redis" in animate.output
+    worker = runner.invoke(
+        main,
+        ["worker", "--redis", url, "--out", str(tmp_path / "out")],
+        env={"KLING_API_KEY": API_KEY, "KLING_BASE_URL": "http://127.0.0.1:9"},
+    )
+    assert worker.exit_code == 2, worker.output
+    assert "Redis cannot be reached" in worker.output

@@ -13,6 +13,7 @@ from ..models import ImageToVideo
 from ._common import (
     EXIT_FAILED,
     EXIT_TIMEOUT,
+    EXIT_USAGE,
     chosen_api,
     client_options,
     command_runner,
@@ -30,6 +31,14 @@ def _workers() -> Any:
     except ImportError:
         raise click.UsageError(_MISSING) from None
     return workers
+
+
+try:
+    from redis.exceptions import RedisError
+except ImportError:  # without the extra: _workers() says what to install
+
+    class RedisError(Exception):  # type: ignore[no-redef]
+        pass
 
 
 @click.command("worker")
@@ -70,6 +79,20 @@ def _workers() -> Any:
     show_default=True,
     help="Seconds between looks for queue jobs whose worker died.",
 )
+@click.option(
+    "--prefetch",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Jobs taken ahead of --concurrency, ready for the next free slot.",
+)
+@click.option(
+    "--polls-per-job",
+    type=click.FloatRange(min=0.1),
+    default=3.0,
+    show_default=True,
+    help="Status requests to spend per job: more notices ended tasks sooner.",
+)
 @click.option("--downloads", type=click.IntRange(min=1), default=4, show_default=True)
 @client_options
 @command_runner
@@ -80,6 +103,8 @@ async def worker_command(
     namespace: str,
     lease: float,
     sweep: int,
+    prefetch: int,
+    polls_per_job: float,
     downloads: int,
     base_url: str | None,
     verbose: bool,
@@ -105,7 +130,8 @@ async def worker_command(
         lease=lease,
         sweep=sweep,
         downloads=downloads,
-        poll=PollPolicy(min_interval=0.05),
+        prefetch=prefetch,
+        poll=PollPolicy(min_interval=0.05, requests_per_job=polls_per_job),
     )
     async with workers.make_client(base_url, api=chosen_api()) as client:
         await workers.run_worker(settings, client)
@@ -149,14 +175,26 @@ async def animate_on_workers(
             click.echo(_line(outcome, result, as_json))
 
         finished = await workers.follow(queue, queued, out_dir, shown, timeout=timeout)
+    except (RedisError, OSError) as exc:
+        raise RedisUnusable(exc) from None
     finally:
-        await queue.disconnect()
+        await workers.close_queue(queue)
     _summary(summary, invalid, as_json)
     if not finished:
         click.echo("timed out waiting; the workers go on: run the same command to follow", err=True)
         return EXIT_TIMEOUT
     failed = summary.counts.get("failed", 0) + summary.counts.get("invalid", 0) + len(invalid)
     return EXIT_FAILED if failed else 0
+
+
+class RedisUnusable(click.ClickException):
+    """Redis cannot be reached or used: a configuration error (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, exc: BaseException) -> None:
+        reason = (str(exc).splitlines() or [""])[0][:200]
+        super().__init__(f"cannot use Redis at --redis: {type(exc).__name__}: {reason}")
 
 
 def _line(outcome: Outcome, result: dict[str, Any], as_json: bool) -> str:

@@ -7,7 +7,7 @@ enqueues jobs and follows them. Needs the ``workers`` extra: ``pip install kling
 from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore
 from ._enqueue import Enqueued, WorkerJobError, enqueue, follow
 from ._payload import dump_job, load_job
-from ._worker import WorkerSettings, make_client, make_queue, run_worker
+from ._worker import WorkerSettings, close_queue, make_client, make_queue, run_worker
 
 __all__ = [
     "Enqueued",
@@ -16,6 +16,7 @@ __all__ = [
     "RedisJobStore",
     "WorkerJobError",
     "WorkerSettings",
+    "close_queue",
     "dump_job",
     "enqueue",
     "follow",

@@ -98,7 +98,7 @@ async def follow(
     on_outcome: Callable[[Outcome, dict[str, Any]], None],
     *,
     timeout: float | None = None,
-    interval: float = 0.5,
+    interval: float = 0.25,
 ) -> bool:
     """Wait for every job's outcome, calling ``on_outcome`` as each ends. False when
     ``timeout`` seconds passed first (the jobs go on in the workers)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import attrs
+from redis.exceptions import RedisError
 from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
@@ -29,12 +30,15 @@ from ..batch import BatchEngine, Outcome, OutcomeStatus, PollPolicy
 from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore, worker_id
 from ..client import KlingClient
 from ..errors import CreateUnconfirmedError
+from ..models import ImageToVideo, TextToVideo
 from ._payload import load_job
 
 log = logging.getLogger("kling_async.workers")
 
 #: The queue function's name (what ``enqueue`` asks a worker to run).
 FUNCTION = "kling_animate"
+#: Tries of one queue run before it is handed back to the queue (see ``_Runner.run``).
+_TRIES = 5
 
 
 def queue_name(namespace: str) -> str:
@@ -55,6 +59,15 @@ def make_queue(url: str, namespace: str) -> RedisQueue:
     return _SweepQueue.from_url(url, name=queue_name(namespace))
 
 
+async def close_queue(queue: RedisQueue) -> None:
+    """Close the queue's connections, even when Redis is gone (SAQ's ``disconnect`` talks to
+    it first, and would leave the pool open when that fails)."""
+    try:
+        await queue.disconnect()
+    except (RedisError, OSError):
+        await queue.redis.aclose()
+
+
 @attrs.frozen
 class WorkerSettings:
     redis_url: str = attrs.field(repr=False)  # may carry a password
@@ -68,6 +81,9 @@ class WorkerSettings:
     sweep: int = 5
     downloads: int = 4
     poll: PollPolicy | None = None
+    #: Queue jobs taken beyond ``concurrency``, prepared and claimed, so that a slot freed by
+    #: an ended task is used at once (not after a dequeue, a claim and a validation).
+    prefetch: int = 2
 
 
 class _Runner:
@@ -98,27 +114,43 @@ class _Runner:
                 waiter.set_result(outcome)
 
     async def run(self, ctx: Context, *, job: dict[str, Any]) -> dict[str, Any]:
-        """One queue job: its outcome as JSON (the queue's result). Raises (so that SAQ tries
-        it again later) when the job is another worker's for now or its create is
-        unconfirmed — never for a job that simply failed."""
+        """One queue job: its outcome as JSON (the queue's result).
+
+        A job another worker holds is waited for (its lease runs out, or it ends and is then
+        found done); a job whose create is unconfirmed is tried again a little later (it is
+        looked up by its external id first). When neither settles within a few tries the run
+        raises, and SAQ hands the job out again later — never for a job that simply failed."""
         request = load_job(job)
+        beat = asyncio.create_task(_heartbeat(ctx), name="kling-worker-heartbeat")
+        try:
+            for attempt in range(_TRIES):
+                outcome = await self._one(request)
+                error = outcome.error
+                if isinstance(error, JobClaimedError):
+                    await asyncio.sleep(min(max(error.expires_in, 0.1), self.store.lease) + 0.05)
+                elif isinstance(error, CreateUnconfirmedError | LeaseLostError):
+                    await asyncio.sleep(min(2.0**attempt, 30.0))
+                else:
+                    return result_of(outcome, self.store.owner)
+            raise _TryLater(str(outcome.error))
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _one(self, request: ImageToVideo | TextToVideo) -> Outcome:
+        """The engine's outcome for ``request`` (its lease given up once known)."""
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting[id(request)] = waiter
-        beat = asyncio.create_task(_heartbeat(ctx), name="kling-worker-heartbeat")
         try:
             await self.engine.submit(request)
             outcome = await waiter
         finally:
             self._waiting.pop(id(request), None)
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
         if outcome.job_id and not isinstance(outcome.error, JobClaimedError):
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(RedisError, OSError):
                 await self.store.release(outcome.job_id)
-        if isinstance(outcome.error, JobClaimedError | LeaseLostError | CreateUnconfirmedError):
-            raise _TryLater(str(outcome.error))
-        return result_of(outcome, self.store.owner)
+        return outcome
 
 
 class _TryLater(Exception):  # SAQ retries a job whose run raised
@@ -189,7 +221,7 @@ async def run_worker(
         initial_window=settings.concurrency,
         downloads=settings.downloads,
         poll=settings.poll,
-        prefetch=max(4, settings.concurrency),
+        prefetch=max(4, settings.concurrency + settings.prefetch),
     )
     queue = make_queue(settings.redis_url, settings.namespace)
     try:
@@ -199,7 +231,7 @@ async def run_worker(
         worker: Worker[Context] = Worker(
             queue,
             functions=[(FUNCTION, runner.run)],
-            concurrency=settings.concurrency,
+            concurrency=settings.concurrency + settings.prefetch,
             timers=cast(PartialTimersDict, {"sweep": settings.sweep, "abort": 1}),
             dequeue_timeout=1.0,
             shutdown_grace_period_s=0,
@@ -217,7 +249,7 @@ async def run_worker(
             await runner.close()
     finally:
         await engine.close()  # running jobs stay recorded and leased: another worker resumes
-        await queue.disconnect()
+        await close_queue(queue)
 
 
 async def _stop_on(stop: asyncio.Event | None, worker: Worker[Context]) -> None:
@@ -230,6 +262,7 @@ async def _stop_on(stop: asyncio.Event | None, worker: Worker[Context]) -> None:
 __all__ = [
     "FUNCTION",
     "WorkerSettings",
+    "close_queue",
     "make_client",
     "make_queue",
     "queue_name",
