@@ -34,6 +34,8 @@ RESULT_TTL = 7 * 24 * 3600
 #: How often a queue job is tried again at most (a job another worker holds, a create to
 #: reconcile); a second apart.
 RETRIES = 600
+#: Seconds SAQ keeps a job's abort mark (``Queue.abort``'s ttl), and a little more.
+_ABORT_KEY_TTL = 6.0
 
 
 class WorkerJobError(KlingError):
@@ -76,7 +78,8 @@ async def enqueue(
         if job_id in seen:
             continue  # the same content twice: one queue job, two outcomes
         seen.add(job_id)
-        await queue.enqueue(
+        await _enqueue_one(
+            queue,
             QueueJob(
                 function=FUNCTION,
                 kwargs={"job": payload},
@@ -86,9 +89,23 @@ async def enqueue(
                 retries=RETRIES,
                 retry_delay=1.0,
                 ttl=RESULT_TTL,
-            )
+            ),
         )
     return done, bad
+
+
+async def _enqueue_one(queue: RedisQueue, job: QueueJob) -> None:
+    """Enqueue ``job`` unless the same job is queued or running (then it is followed as it
+    is). SAQ also refuses a key for 5 s after a sweep aborted it: a job that ended then is
+    enqueued again once that passes, so that its old result is not taken for a new one."""
+    deadline = time.monotonic() + _ABORT_KEY_TTL
+    while await queue.enqueue(job) is None:
+        existing = await queue.job(job.key)
+        if existing is not None and existing.status not in TERMINAL_STATUSES:
+            return  # queued or running now: the same job, followed as it is
+        if time.monotonic() >= deadline:
+            raise WorkerJobError(f"job {job.key[:12]} cannot be enqueued again yet; retry")
+        await asyncio.sleep(0.25)
 
 
 async def follow(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,7 +30,7 @@ from saq.types import Context, PartialTimersDict
 from ..batch import BatchEngine, Outcome, OutcomeStatus, PollPolicy
 from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore, worker_id
 from ..client import KlingClient
-from ..errors import CreateUnconfirmedError
+from ..errors import CreateUnconfirmedError, TaskTimeoutError
 from ..models import ImageToVideo, TextToVideo
 from ._payload import load_job
 
@@ -89,10 +90,14 @@ class WorkerSettings:
 class _Runner:
     """Hands queue jobs to the engine and each run its job's outcome."""
 
-    def __init__(self, engine: BatchEngine, store: RedisJobStore, settings: WorkerSettings):
+    def __init__(
+        self, engine: BatchEngine, store: RedisJobStore, on_error: Callable[[], None]
+    ) -> None:
         self.engine = engine
         self.store = store
-        self.settings = settings
+        self._on_error = on_error
+        #: Why the engine stopped, if it did (the worker then stops too).
+        self.error: BaseException | None = None
         #: Waiting runs, by the identity of the job object given to the engine.
         self._waiting: dict[int, asyncio.Future[Outcome]] = {}
         self._router: asyncio.Task[None] | None = None
@@ -108,10 +113,18 @@ class _Runner:
                 await router
 
     async def _route(self) -> None:
-        async for outcome in self.engine.outcomes():
-            waiter = self._waiting.pop(id(outcome.job), None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(outcome)
+        try:
+            async for outcome in self.engine.outcomes():
+                waiter = self._waiting.pop(id(outcome.job), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(outcome)
+        except Exception as exc:  # the engine broke (a bug): no run may wait forever
+            log.error("the worker's engine stopped: %r", exc)
+            self.error = exc
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            self._on_error()
 
     async def run(self, ctx: Context, *, job: dict[str, Any]) -> dict[str, Any]:
         """One queue job: its outcome as JSON (the queue's result).
@@ -121,6 +134,8 @@ class _Runner:
         looked up by its external id first). When neither settles within a few tries the run
         raises, and SAQ hands the job out again later — never for a job that simply failed."""
         request = load_job(job)
+        if self.error is not None:
+            raise _TryLater("this worker's engine stopped")
         beat = asyncio.create_task(_heartbeat(ctx), name="kling-worker-heartbeat")
         try:
             for attempt in range(_TRIES):
@@ -179,7 +194,7 @@ def result_of(outcome: Outcome, owner: str) -> dict[str, Any]:
         "task_id": outcome.task_id,
         "path": outcome.path.name if outcome.path is not None else None,
         "error": str(outcome.error) if outcome.error is not None else None,
-        "timeout": type(outcome.error).__name__ == "TaskTimeoutError",
+        "timeout": isinstance(outcome.error, TaskTimeoutError),
         "units": outcome.task.units
         if outcome.task is not None and outcome.status is OutcomeStatus.SUCCEEDED
         else None,
@@ -205,7 +220,7 @@ async def run_worker(
 ) -> None:
     """Run a worker until SIGINT/SIGTERM (or ``stop`` is set). ``client`` is the caller's
     (made by ``make_client``): it is used, not closed."""
-    settings.out.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(settings.out.mkdir, parents=True, exist_ok=True)
     store = RedisJobStore(
         settings.redis_url,
         settings.out,
@@ -226,7 +241,8 @@ async def run_worker(
     queue = make_queue(settings.redis_url, settings.namespace)
     try:
         await engine.start()  # opens the store: Redis is reachable from here on
-        runner = _Runner(engine, store, settings)
+        stop = stop or asyncio.Event()
+        runner = _Runner(engine, store, on_error=stop.set)
         runner.start()
         worker: Worker[Context] = Worker(
             queue,
@@ -247,14 +263,14 @@ async def run_worker(
             with contextlib.suppress(asyncio.CancelledError):
                 await stopper
             await runner.close()
+        if runner.error is not None:
+            raise runner.error
     finally:
         await engine.close()  # running jobs stay recorded and leased: another worker resumes
         await close_queue(queue)
 
 
-async def _stop_on(stop: asyncio.Event | None, worker: Worker[Context]) -> None:
-    if stop is None:
-        return
+async def _stop_on(stop: asyncio.Event, worker: Worker[Context]) -> None:
     await stop.wait()
     await worker.stop()
 
