@@ -117,6 +117,7 @@ async def run_workers(
     tmp: Path,
     *,
     kill: bool,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     base = env["KLING_BASE_URL"]
     await stats(base, reset=True)
@@ -131,6 +132,7 @@ async def run_workers(
         concurrency=max(1, limit // count),
         namespace=name,
         credentials={k: v for k, v in env.items() if k != "KLING_BASE_URL"},
+        extra=extra,
     )
     cluster.start()
     queue = make_queue(redis_url, name)
@@ -171,6 +173,9 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--duration", default="1:3")
     parser.add_argument("--runs", default="engine,workers,workers-kill")
+    parser.add_argument(
+        "--worker-options", default="", help="More worker options, e.g. '--prefetch 1'"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kling-workers-") as folder:
         tmp = Path(folder)
@@ -196,7 +201,14 @@ async def main() -> None:
                     name = "workers-kill" if kill else "workers"
                     if name in runs:
                         results[name] = await run_workers(
-                            env, redis.url, args.jobs, args.limit, args.workers, tmp, kill=kill
+                            env,
+                            redis.url,
+                            args.jobs,
+                            args.limit,
+                            args.workers,
+                            tmp,
+                            kill=kill,
+                            extra=tuple(args.worker_options.split()),
                         )
         finally:
             stop_redis(redis)

@@ -52,6 +52,7 @@ class Cluster:
         sweep: int = 1,
         namespace: str = "default",
         credentials: dict[str, str] | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.redis_url = redis_url
         self.out = out
@@ -63,6 +64,8 @@ class Cluster:
         self.sweep = sweep
         self.namespace = namespace
         self.processes: list[subprocess.Popen[bytes]] = []
+        #: More ``kling-async worker`` options (e.g. ``("--prefetch", "1")``).
+        self.extra = extra
         self.credentials = credentials or {
             "KLING_ACCESS_KEY": ACCESS_KEY,
             "KLING_SECRET_KEY": SECRET_KEY,
@@ -94,6 +97,7 @@ class Cluster:
                 self.namespace,
                 "--base-url",
                 self.base_url,
+                *self.extra,
             ]
             try:
                 process = subprocess.Popen(

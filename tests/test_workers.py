@@ -252,6 +252,36 @@ async def test_four_workers_make_every_video_once(
     assert statuses.count("skipped") == jobs
     assert seen["creates"] == jobs
     assert codes == [0, 0, 0, 0]  # SIGTERM: a clean stop
+    everything = await _dump(redis_server.url)
+    assert "kling:default:job:" in everything
+    assert "saq:kling-default" in everything
+    for secret in (SECRET_KEY, API_KEY, ACCESS_KEY, "eyJ"):  # "eyJ": any JWT
+        assert secret not in everything
+
+
+async def _dump(url: str) -> str:
+    """Every key and value in Redis, as text."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        parts = []
+        async for key in client.scan_iter():
+            kind = await client.type(key)
+            if kind == "string":
+                value: Any = await client.get(key)
+            elif kind == "hash":
+                value = await client.hgetall(key)
+            elif kind == "list":
+                value = await client.lrange(key, 0, -1)
+            elif kind == "set":
+                value = await client.smembers(key)
+            else:
+                value = await client.zrange(key, 0, -1)
+            parts.append(f"{key} {value}")
+        return "\n".join(parts)
+    finally:
+        await client.aclose()
 
 
 async def test_killing_two_of_four_workers_loses_no_job_and_duplicates_none(

@@ -82,7 +82,7 @@ except ImportError:  # without the extra: _workers() says what to install
 @click.option(
     "--prefetch",
     type=click.IntRange(min=0),
-    default=2,
+    default=1,
     show_default=True,
     help="Jobs taken ahead of --concurrency, ready for the next free slot.",
 )

@@ -84,7 +84,7 @@ class WorkerSettings:
     poll: PollPolicy | None = None
     #: Queue jobs taken beyond ``concurrency``, prepared and claimed, so that a slot freed by
     #: an ended task is used at once (not after a dequeue, a claim and a validation).
-    prefetch: int = 2
+    prefetch: int = 1
 
 
 class _Runner:
