@@ -373,3 +373,22 @@ def test_an_unreachable_redis_is_a_configuration_error(tmp_path: Path) -> None:
     )
     assert worker.exit_code == 2, worker.output
     assert "Redis cannot be reached" in worker.output
+
+
+def test_animate_on_workers_reports_invalid_images_and_exits_1(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kling_async.cli import main
+
+    tiny = tmp_path / "tiny.png"
+    tiny.write_bytes(png(100, 100))
+    url = f"unix://{tmp_path}/no-redis.sock"  # never reached: nothing valid to enqueue
+    result = CliRunner().invoke(
+        main, ["animate", str(tiny), "--out", str(tmp_path / "out"), "--redis", url, "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert records[0]["event"] == "invalid"
+    assert "300 px" in records[0]["error"]
+    assert records[-1]["event"] == "summary"
+    assert records[-1]["counts"] == {}
