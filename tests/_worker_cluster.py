@@ -74,7 +74,9 @@ class Cluster:
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.credentials}
+        root = str(Path(__file__).resolve().parent.parent)  # the tests package, for hooks
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, **self.credentials, "PYTHONPATH": path}
         env.pop("KLING_REDIS_URL", None)
         for i in range(self.count):
             log = (self.logs / f"worker-{i}.log").open("wb")

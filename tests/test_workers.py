@@ -201,14 +201,23 @@ def _cli_env() -> dict[str, str]:
 
 
 async def test_four_workers_make_every_video_once(
-    redis_server: RedisServer, tmp_path: Path
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """animate --redis enqueues 80 jobs; 4 worker processes of 5 each share C = 20."""
+    """animate --redis enqueues 80 jobs; 4 worker processes of 5 each share C = 20; each
+    video is also handed to an --on-output hook (object storage's stand-in)."""
     jobs = 80
     images = make_images(tmp_path / "in", jobs)
     out = tmp_path / "out"
     with _emulator((0.2, 0.6)) as emu:
-        cluster = Cluster(redis_server.url, out, emu.url, tmp_path / "logs", count=4)
+        cluster = Cluster(
+            redis_server.url,
+            out,
+            emu.url,
+            tmp_path / "logs",
+            count=4,
+            extra=("--on-output", "tests._upload_hook:store"),
+        )
+        monkeypatch.setenv("KLING_TEST_BUCKET", str(tmp_path / "bucket"))
         cluster.start()
         try:
             await cluster.wait_ready()
@@ -246,6 +255,8 @@ async def test_four_workers_make_every_video_once(
     assert seen["max_in_flight"] <= 20
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
     assert all(p.stat().st_size == 8192 for p in out.glob("*.mp4"))
+    assert {r["stored"] for r in outcomes} == {f"bucket/{r['job_id']}.mp4" for r in outcomes}
+    assert len(list((tmp_path / "bucket").glob("*.mp4"))) == jobs
     # the same command again: every job found done, nothing created
     assert again.returncode == 0, again.stderr.decode()[-2000:]
     statuses = [json.loads(line).get("status") for line in again.stdout.decode().splitlines()]

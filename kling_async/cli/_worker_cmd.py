@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,13 @@ except ImportError:  # without the extra: _workers() says what to install
     help="Status requests to spend per job: more notices ended tasks sooner.",
 )
 @click.option("--downloads", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--on-output",
+    default=None,
+    metavar="MODULE:FUNCTION",
+    help="An async function called as FUNCTION(path, result) with each video made, e.g. to "
+    "upload it to object storage (make it idempotent).",
+)
 @client_options
 @command_runner
 async def worker_command(
@@ -106,6 +115,7 @@ async def worker_command(
     prefetch: int,
     polls_per_job: float,
     downloads: int,
+    on_output: str | None,
     base_url: str | None,
     verbose: bool,
 ) -> None:
@@ -132,9 +142,22 @@ async def worker_command(
         downloads=downloads,
         prefetch=prefetch,
         poll=PollPolicy(min_interval=0.05, requests_per_job=polls_per_job),
+        on_output=_hook(on_output) if on_output else None,
     )
     async with workers.make_client(base_url, api=chosen_api()) as client:
         await workers.run_worker(settings, client)
+
+
+def _hook(spec: str) -> Any:
+    """``module:function`` -> the async function (a usage error if it is not one)."""
+    module_name, _, name = spec.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise click.BadParameter(f"{spec!r}: {exc}", param_hint="--on-output") from None
+    if not inspect.iscoroutinefunction(function):
+        raise click.BadParameter(f"{spec!r} is not an async function", param_hint="--on-output")
+    return function
 
 
 async def animate_on_workers(
@@ -210,6 +233,7 @@ def _line(outcome: Outcome, result: dict[str, Any], as_json: bool) -> str:
                 "error": str(outcome.error) if outcome.error else None,
                 "units": result.get("units"),
                 "worker": result.get("worker"),
+                "stored": result.get("stored"),
             }
         )
     if outcome.status is OutcomeStatus.SUCCEEDED:

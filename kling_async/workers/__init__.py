@@ -7,12 +7,20 @@ enqueues jobs and follows them. Needs the ``workers`` extra: ``pip install kling
 from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore
 from ._enqueue import Enqueued, WorkerJobError, enqueue, follow
 from ._payload import dump_job, load_job
-from ._worker import WorkerSettings, close_queue, make_client, make_queue, run_worker
+from ._worker import (
+    OutputHook,
+    WorkerSettings,
+    close_queue,
+    make_client,
+    make_queue,
+    run_worker,
+)
 
 __all__ = [
     "Enqueued",
     "JobClaimedError",
     "LeaseLostError",
+    "OutputHook",
     "RedisJobStore",
     "WorkerJobError",
     "WorkerSettings",

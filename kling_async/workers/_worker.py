@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -69,6 +69,10 @@ async def close_queue(queue: RedisQueue) -> None:
         await queue.redis.aclose()
 
 
+#: ``await hook(path, result)``: what to do with a finished video (see ``WorkerSettings``).
+OutputHook = Callable[[Path, dict[str, Any]], Awaitable[Any]]
+
+
 @attrs.frozen
 class WorkerSettings:
     redis_url: str = attrs.field(repr=False)  # may carry a password
@@ -85,17 +89,28 @@ class WorkerSettings:
     #: Queue jobs taken beyond ``concurrency``, prepared and claimed, so that a slot freed by
     #: an ended task is used at once (not after a dequeue, a claim and a validation).
     prefetch: int = 1
+    #: Called with each video made (or found made by an earlier run), e.g. to upload it to
+    #: object storage: ``await on_output(path, result)``; what it returns is the result's
+    #: ``"stored"``. It may be called twice for one video (a worker dying between the two):
+    #: make it idempotent (the same key for the same ``result["job_id"]``). An exception
+    #: fails the queue run, which is tried again later.
+    on_output: OutputHook | None = None
 
 
 class _Runner:
     """Hands queue jobs to the engine and each run its job's outcome."""
 
     def __init__(
-        self, engine: BatchEngine, store: RedisJobStore, on_error: Callable[[], None]
+        self,
+        engine: BatchEngine,
+        store: RedisJobStore,
+        on_error: Callable[[], None],
+        on_output: OutputHook | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
         self._on_error = on_error
+        self._on_output = on_output
         #: Why the engine stopped, if it did (the worker then stops too).
         self.error: BaseException | None = None
         #: Waiting runs, by the identity of the job object given to the engine.
@@ -146,12 +161,20 @@ class _Runner:
                 elif isinstance(error, CreateUnconfirmedError | LeaseLostError):
                     await asyncio.sleep(min(2.0**attempt, 30.0))
                 else:
-                    return result_of(outcome, self.store.owner)
+                    return await self._finish(outcome)
             raise _TryLater(str(outcome.error))
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+
+    async def _finish(self, outcome: Outcome) -> dict[str, Any]:
+        result = result_of(outcome, self.store.owner)
+        hook = self._on_output
+        done = (OutcomeStatus.SUCCEEDED, OutcomeStatus.SKIPPED)
+        if hook is not None and outcome.status in done and outcome.path is not None:
+            result["stored"] = await hook(outcome.path, result)
+        return result
 
     async def _one(self, request: ImageToVideo | TextToVideo) -> Outcome:
         """The engine's outcome for ``request`` (its lease given up once known)."""
@@ -242,7 +265,7 @@ async def run_worker(
     try:
         await engine.start()  # opens the store: Redis is reachable from here on
         stop = stop or asyncio.Event()
-        runner = _Runner(engine, store, on_error=stop.set)
+        runner = _Runner(engine, store, on_error=stop.set, on_output=settings.on_output)
         runner.start()
         worker: Worker[Context] = Worker(
             queue,
@@ -277,6 +300,7 @@ async def _stop_on(stop: asyncio.Event, worker: Worker[Context]) -> None:
 
 __all__ = [
     "FUNCTION",
+    "OutputHook",
     "WorkerSettings",
     "close_queue",
     "make_client",
