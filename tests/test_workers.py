@@ -403,3 +403,24 @@ def test_animate_on_workers_reports_invalid_images_and_exits_1(tmp_path: Path) -
     assert "300 px" in records[0]["error"]
     assert records[-1]["event"] == "summary"
     assert records[-1]["counts"] == {}
+
+
+@pytest.mark.parametrize(
+    ("counts", "invalid_rows", "timed_out", "code"),
+    [
+        ({"succeeded": 3, "skipped": 1}, 0, 0, 0),
+        ({"succeeded": 3, "failed": 1}, 0, 0, 1),
+        ({"succeeded": 3}, 1, 0, 1),
+        ({"succeeded": 3, "failed": 1}, 0, 1, 3),  # the one failure is a timeout
+        ({"failed": 2}, 0, 1, 1),  # one timed out, one really failed
+    ],
+)
+def test_queue_mode_exit_codes_match_animate(
+    counts: dict[str, int], invalid_rows: int, timed_out: int, code: int
+) -> None:
+    from collections import Counter
+
+    from kling_async.batch import BatchSummary
+    from kling_async.cli._worker_cmd import exit_code
+
+    assert exit_code(BatchSummary(counts=Counter(counts)), invalid_rows, timed_out) == code

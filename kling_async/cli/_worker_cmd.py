@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ..batch import BatchSummary, Outcome, OutcomeStatus, PollPolicy
-from ..models import ImageToVideo
+from ..models import ImageToVideo, TextToVideo
 from ._common import (
     EXIT_FAILED,
     EXIT_TIMEOUT,
@@ -162,7 +163,7 @@ def _hook(spec: str) -> Any:
 
 async def animate_on_workers(
     redis_url: str,
-    jobs: list[tuple[str, ImageToVideo]],
+    jobs: Sequence[tuple[str, ImageToVideo | TextToVideo]],
     bad: list[tuple[str, str]],
     out_dir: Path,
     as_json: bool,
@@ -172,10 +173,13 @@ async def animate_on_workers(
     namespace: str = "default",
     heartbeat: int = 10,
 ) -> int:
-    """``animate --redis``: enqueue the jobs, follow them to their outcomes; the exit code."""
+    """``animate --redis``: enqueue the jobs ((source, job) pairs), follow them to their
+    outcomes; the exit code: 0 all done, 1 some failed or invalid, 3 some timed out (or the
+    wait did), 2 when Redis cannot be used (raised as ``RedisUnusable``)."""
     workers = _workers()
     queue = workers.make_queue(redis_url, namespace)
     summary = BatchSummary()
+    summary_timeouts: list[bool] = []  # per outcome: its task timed out (exit 3, not 1)
     invalid = list(bad)
     try:
         queued, refused = await workers.enqueue(
@@ -194,6 +198,7 @@ async def animate_on_workers(
 
         def shown(outcome: Outcome, result: dict[str, Any]) -> None:
             summary.add(outcome)
+            summary_timeouts.append(bool(result.get("timeout")))
             summary.units += result.get("units") or 0.0
             click.echo(_line(outcome, result, as_json))
 
@@ -206,8 +211,16 @@ async def animate_on_workers(
     if not finished:
         click.echo("timed out waiting; the workers go on: run the same command to follow", err=True)
         return EXIT_TIMEOUT
-    failed = summary.counts.get("failed", 0) + summary.counts.get("invalid", 0) + len(invalid)
-    return EXIT_FAILED if failed else 0
+    return exit_code(summary, len(invalid), sum(summary_timeouts))
+
+
+def exit_code(summary: BatchSummary, invalid_rows: int, timed_out: int) -> int:
+    """As ``animate`` without workers: 1 if a job failed (other than by timing out) or was
+    invalid, else 3 if one timed out, else 0."""
+    failed = summary.counts.get("failed", 0) + summary.counts.get("invalid", 0) + invalid_rows
+    if failed > timed_out:
+        return EXIT_FAILED
+    return EXIT_TIMEOUT if timed_out else 0
 
 
 class RedisUnusable(click.ClickException):
