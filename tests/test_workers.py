@@ -424,3 +424,17 @@ def test_queue_mode_exit_codes_match_animate(
     from kling_async.cli._worker_cmd import exit_code
 
     assert exit_code(BatchSummary(counts=Counter(counts)), invalid_rows, timed_out) == code
+
+
+async def test_the_redis_password_is_never_shown(tmp_path: Path) -> None:
+    from kling_async.errors import JournalError
+    from kling_async.workers import WorkerSettings
+
+    url = f"unix://{tmp_path}/none.sock?password=hunter2-secret"
+    store = RedisJobStore(url, tmp_path)
+    with pytest.raises(JournalError) as caught:
+        await store.open()
+    assert "Redis cannot be reached" in str(caught.value)
+    settings = WorkerSettings(redis_url=url, out=tmp_path)
+    for text in (str(caught.value), repr(store), repr(settings)):
+        assert "hunter2" not in text
