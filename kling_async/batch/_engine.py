@@ -43,6 +43,7 @@ from ._identity import job_identity, job_name
 from ._journal import JobRecord, Journal, inside
 from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
+from ._store import JobStore
 from ._submitter import Attempt, Submitter
 from ._window import Window
 
@@ -123,6 +124,7 @@ class BatchEngine:
         callbacks: bool = False,
         prefetch: int = 32,
         name: Callable[[Job], str | None] | None = None,
+        store: JobStore | None = None,
     ) -> None:
         if downloads < 1:
             raise ValidationError("downloads", downloads, "must be at least 1")
@@ -137,7 +139,10 @@ class BatchEngine:
         self.client = client
         self.output_dir = Path(output_dir)
         journal_path = Path(journal) if journal else self.output_dir / ".kling-journal.db"
-        self.journal = Journal(journal_path, folder=self.output_dir)
+        #: The job store: this folder's SQLite journal unless one (e.g. shared) is given.
+        self.journal: JobStore = (
+            store if store is not None else Journal(journal_path, folder=self.output_dir)
+        )
         self._initial_window = initial_window
         self.max_in_flight = max_in_flight
         #: One concurrency window per model family (Kling counts the parallel-task limit per

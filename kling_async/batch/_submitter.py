@@ -24,7 +24,8 @@ from ..errors import (
 from ..models import ImageToVideo, Task, TextToVideo
 from ..resources._create import nothing_created
 from ._identity import external_id_for
-from ._journal import JobRecord, Journal
+from ._journal import JobRecord
+from ._store import JobStore
 
 if TYPE_CHECKING:
     from ..resources._tasks import TaskResource
@@ -47,7 +48,7 @@ class Attempt:
 
 
 class Submitter:
-    def __init__(self, journal: Journal, retry: RetryPolicy) -> None:
+    def __init__(self, journal: JobStore, retry: RetryPolicy) -> None:
         self.journal = journal
         self.retry = retry
 

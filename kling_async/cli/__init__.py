@@ -17,6 +17,7 @@ from ._tasks_cmd import (
     submit_command,
 )
 from ._wait_cmd import wait_command
+from ._worker_cmd import worker_command
 
 EPILOG = f"""\b
 {EXIT_CODES_HELP}
@@ -73,6 +74,7 @@ for command in (
     report_command,
     emulator_command,
     demo_command,
+    worker_command,
 ):
     main.add_command(command)
 

@@ -42,6 +42,7 @@ from ._jobs import (
 from ._journal_view import failed_jobs, recorded_outputs
 from ._output import Display, Duplicate, cli_words, units_text
 from ._twins import give_twin, group_twins, twin_target
+from ._worker_cmd import animate_on_workers
 
 
 def _defaults(opts: dict[str, Any]) -> dict[str, Any]:
@@ -322,6 +323,9 @@ async def report_dry_run(
     "-q", "--quiet", is_flag=True, help="Show only problems and the summary (not with --json)."
 )
 @click.option("--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map.")
+@click.option(
+    "--redis", "redis_url", default=None, help="Queue the jobs for `kling-async worker`s."
+)
 @client_options
 @command_runner
 async def animate_command(
@@ -344,6 +348,7 @@ async def animate_command(
     retry_failed: bool,
     clobber: bool | None,
     allow_unknown_models: bool,
+    redis_url: str | None,
     base_url: str | None,
     verbose: bool,
     **opts: Any,
@@ -397,6 +402,11 @@ async def animate_command(
         for note in notes:
             click.echo(f"ignored   {note}", err=True)
         raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
+    if redis_url is not None:  # queue mode: workers make the videos (see _worker_cmd)
+        bad_rows = [(row.source, row.reason) for row in bad]
+        work = [(item.source, item.job) for item in inputs]
+        unknown = allow_unknown_models
+        sys.exit(await animate_on_workers(redis_url, work, bad_rows, out_dir, as_json, unknown))
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
     client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
     names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}

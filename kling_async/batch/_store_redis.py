@@ -1,0 +1,353 @@
+"""The job store on Redis: the journal's contract shared by every worker of one queue.
+
+Keys, under ``kling:<namespace>:`` (job ids are content hashes; nothing secret is stored):
+
+- ``meta`` (hash): ``salt``, set once by the first store that opens (``HSETNX``), so every
+  worker derives the same external ids.
+- ``job:<job_id>`` (hash): the ``JobRecord`` fields, each JSON-encoded, and ``updated``.
+- ``lease:<job_id>`` (string, with a TTL): the id of the worker that holds the job. Only the
+  holder may change the job; a worker that dies stops renewing, the lease runs out and the
+  job can be claimed again (and is then resumed from its recorded state: a ``submitting``
+  job is looked up by its external id, never created blindly again).
+- ``outputs`` (hash): output name -> job id, so two jobs never get the same file.
+- ``jobs`` (set): every job id, for ``committed_units``.
+- ``worker:<owner>`` (string, with a TTL): a live worker, renewed with its leases.
+
+Every write is one Lua script: the ownership check and the change are atomic, so a worker
+whose lease ran out (a long pause, a partition) cannot write a stale ``submitting`` — and so
+cannot send a create another worker now owns (``LeaseLostError`` comes before the POST).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from ..errors import JournalError, KlingError
+from ._journal import COMMITTED_STATES, STATES, JobRecord, default_salt, inside
+
+log = logging.getLogger("kling_async.workers")
+T = TypeVar("T")
+
+_FIELDS = ("external_task_id", "task_id", "error", "units", "attempts", "generation", "cost")
+_MAX_CLAIM_TRIES = 1000
+
+_CLAIM = """
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then
+  return {'held', holder, tostring(redis.call('PTTL', KEYS[2]))}
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[5] == '' then return {'new'} end
+  if redis.call('HSETNX', KEYS[3], ARGV[5], ARGV[6]) == 0 then return {'taken'} end
+  redis.call('HSET', KEYS[1], 'name', ARGV[3], 'kind', ARGV[4], 'state', '"pending"',
+             'output', ARGV[5], 'attempts', '0', 'generation', '0', 'updated', ARGV[7])
+  redis.call('SADD', KEYS[4], ARGV[6])
+end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 1, 'ok')
+return out
+"""
+_UPDATE = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+_RENEW = """
+local kept = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+    kept = kept + 1
+  end
+end
+return kept
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class JobClaimedError(KlingError):
+    """Another live worker holds the job (its lease has ``expires_in`` seconds left)."""
+
+    def __init__(self, job_id: str, holder: str, expires_in: float) -> None:
+        self.job_id = job_id
+        self.holder = holder
+        self.expires_in = expires_in
+        super().__init__(
+            f"job {job_id[:12]} is held by worker {holder} for {expires_in:.1f} s more"
+        )
+
+
+class LeaseLostError(KlingError):
+    """This worker's lease on a job ran out and nothing of it was written: another worker may
+    own the job now (it resumes the job from its recorded state)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id[:12]}: this worker's lease ran out; the job was left alone")
+
+
+def worker_id() -> str:
+    """A worker's name: host, process and a random part (a restarted pid is another worker)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class RedisJobStore:
+    """A ``JobStore`` on Redis, for one worker (``owner``) of a shared queue.
+
+    It makes its Redis connection pool in ``open`` and closes it in ``close``; between them a
+    task renews the leases of the jobs it holds every ``lease / 3`` seconds. ``release`` gives
+    a job up once its outcome is known.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        folder: Path,
+        *,
+        namespace: str = "default",
+        owner: str | None = None,
+        lease: float = 30.0,
+    ) -> None:
+        if lease <= 0:
+            raise ValueError("lease: must be a positive number of seconds")
+        self.url = url
+        self.folder = folder
+        self.namespace = namespace
+        self.owner = owner or worker_id()
+        self.lease = lease
+        self.salt = ""
+        self._prefix = f"kling:{namespace}:"
+        self._redis: aioredis.Redis | None = None
+        self._held: set[str] = set()
+        self._renewer: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:  # the URL may carry a password: never shown
+        return f"RedisJobStore(namespace={self.namespace!r}, owner={self.owner!r})"
+
+    def _key(self, *parts: str) -> str:
+        return self._prefix + ":".join(parts)
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise JournalError(self, "is closed")
+        return self._redis
+
+    # -- open / close -----------------------------------------------------------------
+    async def open(self, *, salt: str | None = None) -> RedisJobStore:
+        if self._redis is not None:
+            return self
+        client = aioredis.Redis.from_url(self.url)
+        try:
+            await _done(client.hsetnx(self._key("meta"), "salt", salt or default_salt(self.folder)))
+            stored = await _done(client.hget(self._key("meta"), "salt"))
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise JournalError(
+                self, f"Redis cannot be reached or used ({type(exc).__name__})"
+            ) from None
+        except BaseException:
+            await client.aclose()
+            raise
+        self.salt = _text(stored)
+        self._redis = client
+        await self._announce()
+        self._renewer = asyncio.create_task(self._renew_loop(), name="kling-store-leases")
+        return self
+
+    async def close(self) -> None:
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        client = self._redis
+        if client is None:
+            return
+        try:
+            for job_id in sorted(self._held):  # stopping: others may take them at once
+                with contextlib.suppress(RedisError, OSError):
+                    await self.release(job_id)
+            with contextlib.suppress(RedisError, OSError):
+                await _done(client.delete(self._key("worker", self.owner)))
+        finally:
+            self._redis = None
+            await client.aclose()
+
+    # -- leases -----------------------------------------------------------------------
+    @property
+    def held(self) -> frozenset[str]:
+        """The jobs this store holds a lease on."""
+        return frozenset(self._held)
+
+    async def _announce(self) -> None:
+        """Say this worker is alive (``worker:<owner>``, expiring with its leases)."""
+        key = self._key("worker", self.owner)
+        await _done(self.redis.set(key, repr(time.time()), px=self._lease_ms()))
+
+    async def live_workers(self) -> list[str]:
+        """The workers of this namespace whose leases are being renewed."""
+        found = [_text(k) async for k in self.redis.scan_iter(match=self._key("worker", "*"))]
+        return sorted(k.removeprefix(self._key("worker", "")) for k in found)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self._announce()
+                await self.renew()
+            except (RedisError, OSError) as exc:
+                log.warning("could not renew the leases (%s); trying again", type(exc).__name__)
+
+    async def renew(self) -> int:
+        """Extend every lease this worker still holds; returns how many it holds."""
+        held = sorted(self._held)
+        if not held:
+            return 0
+        keys = [self._key("lease", j) for j in held]
+        kept = await _done(self.redis.eval(_RENEW, len(keys), *keys, self.owner, self._lease_ms()))
+        return int(kept)
+
+    async def release(self, job_id: str) -> None:
+        """Give the job up (its outcome is known, or this worker stops)."""
+        self._held.discard(job_id)
+        await _done(self.redis.eval(_RELEASE, 1, self._key("lease", job_id), self.owner))
+
+    def _lease_ms(self) -> int:
+        return max(1, int(self.lease * 1000))
+
+    # -- the contract -----------------------------------------------------------------
+    async def committed_units(self) -> float:
+        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self._key("jobs"))))
+        total = 0.0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(self._key("job", job_id), ["state", "units", "cost"])
+            rows = await pipe.execute()
+        for state, units, cost in rows:
+            if state is not None and json.loads(state) in COMMITTED_STATES:
+                value = _load(units) if units is not None else None
+                if value is None:
+                    value = _load(cost) if cost is not None else None
+                total += float(value or 0)
+        return total
+
+    async def get_or_claim(
+        self, job_id: str, name: str, kind: str, suffix: str = ".mp4"
+    ) -> JobRecord:
+        """The job's record, claimed for this worker (lease). Raises ``JobClaimedError`` when
+        another live worker holds it. A new job gets ``<name><suffix>``, else
+        ``<name>-<id8><suffix>``... : a name no job and no file in the folder has."""
+        reply = await self._claim(job_id, name, kind, "")
+        for n in range(_MAX_CLAIM_TRIES):
+            if reply[0] != "new" and reply[0] != "taken":
+                break
+            tail = "" if n == 0 else f"-{job_id[:8]}" + ("" if n == 1 else f"-{n}")
+            candidate = f"{name}{tail}{suffix}"
+            if await asyncio.to_thread(self._on_disk, candidate):
+                continue
+            reply = await self._claim(job_id, name, kind, candidate)
+        else:
+            raise JournalError(self, f"no free file name for {name!r}")
+        if reply[0] == "held":
+            raise JobClaimedError(job_id, reply[1], int(reply[2]) / 1000)
+        self._held.add(job_id)
+        fields = dict(zip(reply[1::2], reply[2::2], strict=True))
+        record = JobRecord(
+            job_id=job_id,
+            name=fields["name"],
+            kind=fields["kind"],
+            state=json.loads(fields["state"]),
+            external_task_id=_field(fields, "external_task_id"),
+            task_id=_field(fields, "task_id"),
+            output=fields.get("output"),
+            error=_field(fields, "error"),
+            units=_field(fields, "units"),
+            attempts=int(_field(fields, "attempts") or 0),
+            generation=int(_field(fields, "generation") or 0),
+            cost=_field(fields, "cost"),
+        )
+        if record.output is None or not inside(self.folder, record.output):
+            raise JournalError(self, f"job {job_id[:12]} has an unusable output path")
+        return record
+
+    def _on_disk(self, candidate: str) -> bool:
+        return any(
+            os.path.lexists(self.folder / f"{candidate}{extra}")
+            for extra in ("", ".part", ".part.json")
+        )
+
+    async def _claim(self, job_id: str, name: str, kind: str, candidate: str) -> list[str]:
+        keys = (
+            self._key("job", job_id),
+            self._key("lease", job_id),
+            self._key("outputs"),
+            self._key("jobs"),
+        )
+        args = (self.owner, self._lease_ms(), name, kind, candidate, job_id, repr(time.time()))
+        reply = await _done(self.redis.eval(_CLAIM, len(keys), *keys, *args))
+        return [_text(v) for v in reply]
+
+    async def update(self, job_id: str, state: str, **fields: Any) -> None:
+        """Change the job's state (and fields) if this worker still holds it; raises
+        ``LeaseLostError`` (nothing written) when it does not."""
+        if state not in STATES:
+            raise ValueError(f"state: {state!r} is not one of {STATES}")
+        unknown = set(fields) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"fields: unknown {sorted(unknown)}")
+        pairs: list[str] = ["state", json.dumps(state), "updated", repr(time.time())]
+        for key, value in fields.items():
+            pairs += [key, json.dumps(value)]
+        keys = (self._key("job", job_id), self._key("lease", job_id))
+        done = await _done(self.redis.eval(_UPDATE, 2, *keys, self.owner, self._lease_ms(), *pairs))
+        if int(done) != 1:
+            self._held.discard(job_id)
+            raise LeaseLostError(job_id)
+
+    async def record(self, job_id: str) -> dict[str, Any] | None:
+        """The job's stored fields (decoded), whoever holds it; None if unknown."""
+        raw = await _done(self.redis.hgetall(self._key("job", job_id)))
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return {k: (v if k in ("name", "kind", "output") else _load(v)) for k, v in fields.items()}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _load(value: Any) -> Any:
+    return json.loads(_text(value))
+
+
+def _field(fields: dict[str, str], name: str) -> Any:
+    raw = fields.get(name)
+    return None if raw is None else json.loads(raw)
+
+
+async def _done(value: Awaitable[T] | T) -> T:
+    """redis-py types its commands for both clients (a value or an awaitable of it)."""
+    if isinstance(value, Awaitable):
+        return await value
+    return value

@@ -1,0 +1,35 @@
+"""Workers on a shared queue (SAQ on Redis): many processes, many hosts, one account.
+
+``kling-async worker --redis URL --out SHARED`` runs one; ``kling-async animate ... --redis URL``
+enqueues jobs and follows them. Needs the ``workers`` extra: ``pip install kling-async[workers]``.
+"""
+
+from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore
+from ._enqueue import Enqueued, WorkerJobError, enqueue, follow
+from ._payload import dump_job, load_job
+from ._worker import (
+    OutputHook,
+    WorkerSettings,
+    close_queue,
+    make_client,
+    make_queue,
+    run_worker,
+)
+
+__all__ = [
+    "Enqueued",
+    "JobClaimedError",
+    "LeaseLostError",
+    "OutputHook",
+    "RedisJobStore",
+    "WorkerJobError",
+    "WorkerSettings",
+    "close_queue",
+    "dump_job",
+    "enqueue",
+    "follow",
+    "load_job",
+    "make_client",
+    "make_queue",
+    "run_worker",
+]

@@ -1,0 +1,163 @@
+"""Putting jobs on the workers' queue, and following them to their outcomes.
+
+A job's queue key is its identity (the content hash the engine and the store use): enqueueing
+the same job again while it is queued or running adds nothing, and enqueueing it after it
+ended hands it to a worker that finds it done (skipped) or failed before (created anew under
+its next external id, as a rerun of a batch would).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+from saq import Job as QueueJob
+from saq.job import TERMINAL_STATUSES, Status
+from saq.queue.redis import RedisQueue
+
+from ..batch import Outcome, OutcomeStatus, job_identity
+from ..batch._identity import job_name
+from ..errors import KlingError, ValidationError
+from ..models import ImageToVideo, TextToVideo
+from ..validation import validate
+from ._payload import dump_job
+from ._worker import FUNCTION
+
+Job = ImageToVideo | TextToVideo
+
+#: How long a finished queue job (and its result) is kept in Redis.
+RESULT_TTL = 7 * 24 * 3600
+#: How often a queue job is tried again at most (a job another worker holds, a create to
+#: reconcile); a second apart.
+RETRIES = 600
+#: Seconds SAQ keeps a job's abort mark (``Queue.abort``'s ttl), and a little more.
+_ABORT_KEY_TTL = 6.0
+
+
+class WorkerJobError(KlingError):
+    """A job that failed in a worker: the worker's message."""
+
+
+@attrs.define(eq=False)
+class Enqueued:
+    source: str
+    job: Job
+    job_id: str
+    name: str
+
+
+async def enqueue(
+    queue: RedisQueue,
+    jobs: Iterable[tuple[str, Job]],
+    *,
+    heartbeat: int = 10,
+    api: str = "auto",
+    allow_unknown_models: bool = False,
+) -> tuple[list[Enqueued], list[tuple[str, str]]]:
+    """Validate and enqueue every job (idempotently: the queue key is the job's identity).
+    Returns the jobs enqueued (or already queued) and the invalid ones, (source, reason).
+
+    ``heartbeat``: seconds without a sign of life after which a worker's queue job is handed
+    to another worker (the one running it is taken for dead)."""
+    done: list[Enqueued] = []
+    bad: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for source, job in jobs:
+        try:
+            await validate(job, api=api, allow_unknown_models=allow_unknown_models)
+            job_id = await job_identity(job)
+            payload = dump_job(job)
+        except (ValidationError, OSError) as exc:
+            bad.append((source, str(exc)))
+            continue
+        done.append(Enqueued(source, job, job_id, job_name(job, job_id)))
+        if job_id in seen:
+            continue  # the same content twice: one queue job, two outcomes
+        seen.add(job_id)
+        await _enqueue_one(
+            queue,
+            QueueJob(
+                function=FUNCTION,
+                kwargs={"job": payload},
+                key=job_id,
+                timeout=0,  # the engine's task_timeout bounds a job, not the queue
+                heartbeat=heartbeat,
+                retries=RETRIES,
+                retry_delay=1.0,
+                ttl=RESULT_TTL,
+            ),
+        )
+    return done, bad
+
+
+async def _enqueue_one(queue: RedisQueue, job: QueueJob) -> None:
+    """Enqueue ``job`` unless the same job is queued or running (then it is followed as it
+    is). SAQ also refuses a key for 5 s after a sweep aborted it: a job that ended then is
+    enqueued again once that passes, so that its old result is not taken for a new one."""
+    deadline = time.monotonic() + _ABORT_KEY_TTL
+    while await queue.enqueue(job) is None:
+        existing = await queue.job(job.key)
+        if existing is not None and existing.status not in TERMINAL_STATUSES:
+            return  # queued or running now: the same job, followed as it is
+        if time.monotonic() >= deadline:
+            raise WorkerJobError(f"job {job.key[:12]} cannot be enqueued again yet; retry")
+        await asyncio.sleep(0.25)
+
+
+async def follow(
+    queue: RedisQueue,
+    jobs: list[Enqueued],
+    out: Path,
+    on_outcome: Callable[[Outcome, dict[str, Any]], None],
+    *,
+    timeout: float | None = None,
+    interval: float = 0.25,
+) -> bool:
+    """Wait for every job's outcome, calling ``on_outcome`` as each ends. False when
+    ``timeout`` seconds passed first (the jobs go on in the workers)."""
+    waiting: dict[str, list[Enqueued]] = {}
+    for item in jobs:
+        waiting.setdefault(item.job_id, []).append(item)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    while waiting:
+        keys = sorted(waiting)
+        for key, found in zip(keys, await queue.jobs(keys), strict=True):
+            if found is None or found.status not in TERMINAL_STATUSES:
+                continue
+            result = found.result if isinstance(found.result, dict) else {}
+            for item in waiting.pop(key):
+                on_outcome(_outcome(item, found.status, found.error, result, out), result)
+        if not waiting:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(min(interval, max(0.05, (time.monotonic() - started) / 10)))
+    return True
+
+
+def _outcome(
+    item: Enqueued, status: Status, error: str | None, result: dict[str, Any], out: Path
+) -> Outcome:
+    if status is Status.COMPLETE and result.get("status") in {s.value for s in OutcomeStatus}:
+        message = result.get("error")
+        return Outcome(
+            job=item.job,
+            status=OutcomeStatus(result["status"]),
+            job_id=item.job_id,
+            name=str(result.get("name") or item.name),
+            path=out / result["path"] if result.get("path") else None,
+            error=WorkerJobError(message) if message else None,
+        )
+    last = (error or status.value).strip().splitlines()[-1:] or [status.value]
+    return Outcome(
+        job=item.job,
+        status=OutcomeStatus.FAILED,
+        job_id=item.job_id,
+        name=item.name,
+        error=WorkerJobError(f"the queue job ended {status.value}: {last[0]}"),
+    )

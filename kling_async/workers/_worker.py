@@ -1,0 +1,311 @@
+"""A worker: takes jobs from the SAQ queue and runs them on one batch engine.
+
+One process holds one ``KlingClient``, one ``BatchEngine`` whose job store is the shared
+``RedisJobStore``, and one SAQ ``Worker``. Each queue job is handed to the engine (which
+claims it in the store, submits or reconciles it, polls and downloads it to the shared
+folder) and its SAQ run waits for the job's outcome. The queue delivers a job at least once;
+the store's claim makes it run once: a second delivery finds it claimed (and waits its turn)
+or done (and is skipped).
+
+A dead worker's queue jobs stop beating their heartbeat; SAQ's sweep hands them out again,
+and the new worker claims each job once the dead one's lease has run out, resuming it from
+the recorded state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, cast
+
+import attrs
+from redis.exceptions import RedisError
+from saq import Worker
+from saq.queue.redis import RedisQueue
+from saq.types import Context, PartialTimersDict
+
+from ..batch import BatchEngine, Outcome, OutcomeStatus, PollPolicy
+from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore, worker_id
+from ..client import KlingClient
+from ..errors import CreateUnconfirmedError, TaskTimeoutError
+from ..models import ImageToVideo, TextToVideo
+from ._payload import load_job
+
+log = logging.getLogger("kling_async.workers")
+
+#: The queue function's name (what ``enqueue`` asks a worker to run).
+FUNCTION = "kling_animate"
+#: Tries of one queue run before it is handed back to the queue (see ``_Runner.run``).
+_TRIES = 5
+
+
+def queue_name(namespace: str) -> str:
+    return f"kling-{namespace}"
+
+
+class _SweepQueue(RedisQueue):
+    """SAQ's Redis queue, sweeping without waiting 5 s per stuck job for its (dead) worker
+    to acknowledge the abort: the job store's lease is what keeps a job from running twice."""
+
+    async def sweep(self, lock: int = 60, abort: float = 0.05) -> list[str]:
+        return await super().sweep(lock, abort)
+
+
+def make_queue(url: str, namespace: str) -> RedisQueue:
+    """The queue of ``namespace`` on Redis (its connection pool is the caller's to close,
+    with ``await queue.disconnect()``)."""
+    return _SweepQueue.from_url(url, name=queue_name(namespace))
+
+
+async def close_queue(queue: RedisQueue) -> None:
+    """Close the queue's connections, even when Redis is gone (SAQ's ``disconnect`` talks to
+    it first, and would leave the pool open when that fails)."""
+    try:
+        await queue.disconnect()
+    except (RedisError, OSError):
+        await queue.redis.aclose()
+
+
+#: ``await hook(path, result)``: what to do with a finished video (see ``WorkerSettings``).
+OutputHook = Callable[[Path, dict[str, Any]], Awaitable[Any]]
+
+
+@attrs.frozen
+class WorkerSettings:
+    redis_url: str = attrs.field(repr=False)  # may carry a password
+    out: Path
+    #: Jobs in flight at once in this worker: its share of the account's parallel tasks.
+    concurrency: int = 5
+    namespace: str = "default"
+    #: Seconds a claimed job stays this worker's without a renewal (renewed every third).
+    lease: float = 30.0
+    #: How often (s) a worker looks for stuck queue jobs (one sweep a period for the queue).
+    sweep: int = 5
+    downloads: int = 4
+    poll: PollPolicy | None = None
+    #: Queue jobs taken beyond ``concurrency``, prepared and claimed, so that a slot freed by
+    #: an ended task is used at once (not after a dequeue, a claim and a validation).
+    prefetch: int = 1
+    #: Called with each video made (or found made by an earlier run), e.g. to upload it to
+    #: object storage: ``await on_output(path, result)``; what it returns is the result's
+    #: ``"stored"``. It may be called twice for one video (a worker dying between the two):
+    #: make it idempotent (the same key for the same ``result["job_id"]``). An exception
+    #: fails the queue run, which is tried again later.
+    on_output: OutputHook | None = None
+
+
+class _Runner:
+    """Hands queue jobs to the engine and each run its job's outcome."""
+
+    def __init__(
+        self,
+        engine: BatchEngine,
+        store: RedisJobStore,
+        on_error: Callable[[], None],
+        on_output: OutputHook | None = None,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self._on_error = on_error
+        self._on_output = on_output
+        #: Why the engine stopped, if it did (the worker then stops too).
+        self.error: BaseException | None = None
+        #: Waiting runs, by the identity of the job object given to the engine.
+        self._waiting: dict[int, asyncio.Future[Outcome]] = {}
+        self._router: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._router = asyncio.create_task(self._route(), name="kling-worker-outcomes")
+
+    async def close(self) -> None:
+        router, self._router = self._router, None
+        if router is not None:
+            router.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await router
+
+    async def _route(self) -> None:
+        try:
+            async for outcome in self.engine.outcomes():
+                waiter = self._waiting.pop(id(outcome.job), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(outcome)
+        except Exception as exc:  # the engine broke (a bug): no run may wait forever
+            log.error("the worker's engine stopped: %r", exc)
+            self.error = exc
+            for waiter in self._waiting.values():
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            self._on_error()
+
+    async def run(self, ctx: Context, *, job: dict[str, Any]) -> dict[str, Any]:
+        """One queue job: its outcome as JSON (the queue's result).
+
+        A job another worker holds is waited for (its lease runs out, or it ends and is then
+        found done); a job whose create is unconfirmed is tried again a little later (it is
+        looked up by its external id first). When neither settles within a few tries the run
+        raises, and SAQ hands the job out again later — never for a job that simply failed."""
+        request = load_job(job)
+        if self.error is not None:
+            raise _TryLater("this worker's engine stopped")
+        beat = asyncio.create_task(_heartbeat(ctx), name="kling-worker-heartbeat")
+        try:
+            for attempt in range(_TRIES):
+                outcome = await self._one(request)
+                error = outcome.error
+                if isinstance(error, JobClaimedError):
+                    await asyncio.sleep(min(max(error.expires_in, 0.1), self.store.lease) + 0.05)
+                elif isinstance(error, CreateUnconfirmedError | LeaseLostError):
+                    await asyncio.sleep(min(2.0**attempt, 30.0))
+                else:
+                    return await self._finish(outcome)
+            raise _TryLater(str(outcome.error))
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _finish(self, outcome: Outcome) -> dict[str, Any]:
+        result = result_of(outcome, self.store.owner)
+        hook = self._on_output
+        done = (OutcomeStatus.SUCCEEDED, OutcomeStatus.SKIPPED)
+        if hook is not None and outcome.status in done and outcome.path is not None:
+            result["stored"] = await hook(outcome.path, result)
+        return result
+
+    async def _one(self, request: ImageToVideo | TextToVideo) -> Outcome:
+        """The engine's outcome for ``request`` (its lease given up once known)."""
+        waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting[id(request)] = waiter
+        try:
+            await self.engine.submit(request)
+            outcome = await waiter
+        finally:
+            self._waiting.pop(id(request), None)
+        if outcome.job_id and not isinstance(outcome.error, JobClaimedError):
+            with contextlib.suppress(RedisError, OSError):
+                await self.store.release(outcome.job_id)
+        return outcome
+
+
+class _TryLater(Exception):  # SAQ retries a job whose run raised
+    """The job is another worker's for now, or its create must be reconciled: later."""
+
+
+async def _heartbeat(ctx: Context) -> None:
+    """Tell the queue the run is alive, three times per ``heartbeat`` of its queue job."""
+    job = ctx.get("job")
+    if job is None or not job.heartbeat:
+        return
+    while True:
+        await asyncio.sleep(max(0.2, job.heartbeat / 3))
+        try:
+            await job.update()
+        except Exception as exc:  # a missed beat is not fatal; several are (the sweep)
+            log.warning("heartbeat of %s failed: %s", job.key, type(exc).__name__)
+
+
+def result_of(outcome: Outcome, owner: str) -> dict[str, Any]:
+    """A job's outcome as the follower reads it."""
+    return {
+        "status": outcome.status.value,
+        "job_id": outcome.job_id,
+        "name": outcome.name,
+        "task_id": outcome.task_id,
+        "path": outcome.path.name if outcome.path is not None else None,
+        "error": str(outcome.error) if outcome.error is not None else None,
+        "timeout": isinstance(outcome.error, TaskTimeoutError),
+        "units": outcome.task.units
+        if outcome.task is not None and outcome.status is OutcomeStatus.SUCCEEDED
+        else None,
+        "worker": owner,
+    }
+
+
+def make_client(base_url: str | None, **options: Any) -> KlingClient:
+    """The worker's one client. Its credentials come from the environment, never the queue."""
+    return KlingClient(
+        base_url=base_url,
+        # governor=...,  # <- the shared Redis governor (issue #14, part 1) goes here
+        **options,
+    )
+
+
+async def run_worker(
+    settings: WorkerSettings,
+    client: KlingClient,
+    *,
+    ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run a worker until SIGINT/SIGTERM (or ``stop`` is set). ``client`` is the caller's
+    (made by ``make_client``): it is used, not closed."""
+    await asyncio.to_thread(settings.out.mkdir, parents=True, exist_ok=True)
+    store = RedisJobStore(
+        settings.redis_url,
+        settings.out,
+        namespace=settings.namespace,
+        owner=worker_id(),
+        lease=settings.lease,
+    )
+    engine = BatchEngine(
+        client,
+        settings.out,
+        store=store,
+        max_in_flight=settings.concurrency,
+        initial_window=settings.concurrency,
+        downloads=settings.downloads,
+        poll=settings.poll,
+        prefetch=max(4, settings.concurrency + settings.prefetch),
+    )
+    queue = make_queue(settings.redis_url, settings.namespace)
+    try:
+        await engine.start()  # opens the store: Redis is reachable from here on
+        stop = stop or asyncio.Event()
+        runner = _Runner(engine, store, on_error=stop.set, on_output=settings.on_output)
+        runner.start()
+        worker: Worker[Context] = Worker(
+            queue,
+            functions=[(FUNCTION, runner.run)],
+            concurrency=settings.concurrency + settings.prefetch,
+            timers=cast(PartialTimersDict, {"sweep": settings.sweep, "abort": 1}),
+            dequeue_timeout=1.0,
+            shutdown_grace_period_s=0,
+        )
+        log.info("worker %s ready on queue %s", store.owner, queue_name(settings.namespace))
+        if ready is not None:
+            ready.set()
+        stopper = asyncio.create_task(_stop_on(stop, worker), name="kling-worker-stop")
+        try:
+            await worker.start()
+        finally:
+            stopper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stopper
+            await runner.close()
+        if runner.error is not None:
+            raise runner.error
+    finally:
+        await engine.close()  # running jobs stay recorded and leased: another worker resumes
+        await close_queue(queue)
+
+
+async def _stop_on(stop: asyncio.Event, worker: Worker[Context]) -> None:
+    await stop.wait()
+    await worker.stop()
+
+
+__all__ = [
+    "FUNCTION",
+    "OutputHook",
+    "WorkerSettings",
+    "close_queue",
+    "make_client",
+    "make_queue",
+    "queue_name",
+    "result_of",
+    "run_worker",
+]

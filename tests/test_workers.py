@@ -1,0 +1,440 @@
+"""The shared job store on a real Redis, and worker processes on a real queue (SAQ).
+
+Exactly once is counted where it matters: on the emulator (creates, external ids), never
+from the workers' own reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kling_async as kling
+from kling_async.batch import BatchEngine, OutcomeStatus, job_identity
+from kling_async.batch._identity import content_hash, external_id_for
+from kling_async.batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore
+from kling_async.batch._submitter import Attempt, Submitter
+from kling_async.emulator import EmulatorThread
+from kling_async.validation import validate
+from kling_async.workers import close_queue, dump_job, enqueue, follow, load_job, make_queue
+
+from ._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, StartEmulator, fast_client, png, test_account
+from ._redis_server import RedisServer
+from ._worker_cluster import Cluster, created, make_images
+
+pytestmark = pytest.mark.timeout(90)
+JOB_ID = "a" * 64
+
+
+def store(redis: RedisServer, folder: Path, owner: str, lease: float = 5.0) -> RedisJobStore:
+    return RedisJobStore(redis.url, folder, owner=owner, lease=lease)
+
+
+# -- the store's contract ---------------------------------------------------------------
+async def test_a_job_is_claimed_by_one_worker_at_a_time(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    a = await store(redis_server, tmp_path, "a").open()
+    b = await store(redis_server, tmp_path, "b").open()
+    try:
+        results = await asyncio.gather(
+            *(s.get_or_claim(JOB_ID, "cat", "image2video") for s in (a, b) for _ in range(5)),
+            return_exceptions=True,
+        )
+        winners = {id(r) for r in results if not isinstance(r, BaseException)}
+        refused = [r for r in results if isinstance(r, JobClaimedError)]
+        assert len(winners) == 5
+        assert len(refused) == 5
+        assert a.salt == b.salt != ""  # both derive the same external ids
+        holder = "a" if JOB_ID in a.held else "b"
+        assert {r.holder for r in refused} == {holder}
+        record = await (a if holder == "a" else b).get_or_claim(JOB_ID, "cat", "image2video")
+        assert (record.state, record.output) == ("pending", "cat.mp4")
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_dead_workers_job_is_resumed_and_the_stale_worker_cannot_write(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    a = await store(redis_server, tmp_path, "a", lease=0.6).open()
+    b = await store(redis_server, tmp_path, "b", lease=5).open()
+    try:
+        await a.get_or_claim(JOB_ID, "cat", "image2video")
+        external = external_id_for(a.salt, JOB_ID, 0)
+        await a.update(JOB_ID, "submitting", external_task_id=external, attempts=1, cost=5.0)
+        assert a._renewer is not None
+        a._renewer.cancel()  # the worker "dies": its leases are no longer renewed
+        with pytest.raises(JobClaimedError):
+            await b.get_or_claim(JOB_ID, "cat", "image2video")
+        deadline = time.monotonic() + 5
+        while True:  # bounded: the lease runs out after 0.6 s
+            try:
+                record = await b.get_or_claim(JOB_ID, "cat", "image2video")
+                break
+            except JobClaimedError:
+                assert time.monotonic() < deadline, "the lease never ran out"
+                await asyncio.sleep(0.1)
+        assert (record.state, record.external_task_id, record.attempts) == (
+            "submitting",
+            external,
+            1,
+        )
+        assert await b.committed_units() == 5.0
+        # the stale worker wakes up: nothing it writes lands (so it cannot send the create)
+        with pytest.raises(LeaseLostError):
+            await a.update(JOB_ID, "submitting", external_task_id="other")
+        assert (await b.record(JOB_ID) or {})["external_task_id"] == external
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_two_jobs_of_one_name_get_two_files(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    (tmp_path / "dog.mp4").write_bytes(b"not ours")
+    a = await store(redis_server, tmp_path, "a").open()
+    b = await store(redis_server, tmp_path, "b").open()
+    try:
+        one = await a.get_or_claim("1" * 64, "cat", "image2video")
+        two = await b.get_or_claim("2" * 64, "cat", "image2video")
+        three = await b.get_or_claim("3" * 64, "dog", "image2video")
+        assert [one.output, two.output, three.output] == [
+            "cat.mp4",
+            "cat-22222222.mp4",
+            "dog-33333333.mp4",  # an unrelated file already had the name
+        ]
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_reclaimed_submitting_job_is_reconciled_not_created_again(
+    redis_server: RedisServer, tmp_path: Path, start_emulator: StartEmulator
+) -> None:
+    """A worker recorded 'submitting' and its create reached the server, then it died. The
+    worker that resumes the job finds the task by its external id: one create in all."""
+    emu, _ = await start_emulator(test_account(concurrency_limit=20), duration=(0.2, 0.3))
+    image = tmp_path / "in" / "cat.png"
+    image.parent.mkdir()
+    image.write_bytes(png())
+    job = kling.ImageToVideo(image=image, prompt="a cat")
+    out = tmp_path / "out"
+    dead = await store(redis_server, out, "dead", lease=0.5).open()
+    async with fast_client(emu) as client:
+        engine = BatchEngine(client, out, store=store(redis_server, out, "alive"))
+        job_id = await job_identity(job)
+        # the dead worker's steps, up to and including the POST (its answer never came back)
+        record = await dead.get_or_claim(job_id, "cat", "image2video")
+        plan = await validate(job)
+        attempt = Attempt(job, job_id, plan, record, client.image_to_video, cost=5.0)
+        task = await Submitter(dead, client.retry).send(attempt)
+        assert attempt.external_id is not None
+        assert task.task_id
+        assert dead._renewer is not None
+        dead._renewer.cancel()
+        await asyncio.sleep(0.6)  # its lease runs out
+        async with engine:
+            await engine.submit(job)
+            await engine.finish()
+            outcomes = [o async for o in engine.outcomes()]
+    await dead.close()
+    assert [o.status for o in outcomes] == [OutcomeStatus.SUCCEEDED]
+    assert outcomes[0].task_id == task.task_id
+    assert emu.stats()["creates"] == 1
+    assert (out / "cat.mp4").stat().st_size > 0
+
+
+def test_a_job_travels_the_queue_unchanged(tmp_path: Path) -> None:
+    image = tmp_path / "cat.png"
+    image.write_bytes(png())
+    job = kling.ImageToVideo(
+        image=image,
+        prompt="p",
+        camera_control=kling.CameraControl.simple(zoom=-5),
+        voices=("v1",),
+        sound=True,
+        mode="pro",
+    )
+    data = json.loads(json.dumps(dump_job(job)))
+    again = load_job(data)
+    assert again == kling.ImageToVideo(**{**_fields(job), "image": image.resolve()})
+    assert content_hash(again) == content_hash(job)
+    text = kling.TextToVideo(prompt="a storm at sea", duration=10)
+    assert load_job(json.loads(json.dumps(dump_job(text)))) == text
+
+
+def _fields(job: Any) -> dict[str, Any]:
+    import attrs
+
+    return {f.name: getattr(job, f.name) for f in attrs.fields(type(job))}
+
+
+# -- worker processes ---------------------------------------------------------------------
+def _emulator(duration: tuple[float, float]) -> EmulatorThread:
+    return EmulatorThread(
+        accounts=[test_account(concurrency_limit=20)],
+        duration=duration,
+        video_bytes=8192,
+        seed=7,
+    )
+
+
+def _cli_env() -> dict[str, str]:
+    import os
+
+    return {
+        **os.environ,
+        "KLING_ACCESS_KEY": ACCESS_KEY,
+        "KLING_SECRET_KEY": SECRET_KEY,
+        "KLING_API_KEY": API_KEY,
+    }
+
+
+async def test_four_workers_make_every_video_once(
+    redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """animate --redis enqueues 80 jobs; 4 worker processes of 5 each share C = 20; each
+    video is also handed to an --on-output hook (object storage's stand-in)."""
+    jobs = 80
+    images = make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    with _emulator((0.2, 0.6)) as emu:
+        cluster = Cluster(
+            redis_server.url,
+            out,
+            emu.url,
+            tmp_path / "logs",
+            count=4,
+            extra=("--on-output", "tests._upload_hook:store"),
+        )
+        monkeypatch.setenv("KLING_TEST_BUCKET", str(tmp_path / "bucket"))
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            command = [
+                sys.executable,
+                "-m",
+                "kling_async",
+                "animate",
+                str(tmp_path / "in"),
+                "--out",
+                str(out),
+                "--redis",
+                redis_server.url,
+                "--json",
+            ]
+            first = await asyncio.to_thread(
+                subprocess.run, command, env=_cli_env(), capture_output=True, timeout=60
+            )
+            again = await asyncio.to_thread(
+                subprocess.run, command, env=_cli_env(), capture_output=True, timeout=60
+            )
+        finally:
+            codes = cluster.stop()
+        seen = created(emu)
+    assert first.returncode == 0, first.stderr.decode()[-2000:]
+    records = [json.loads(line) for line in first.stdout.decode().splitlines()]
+    outcomes = [r for r in records if r["event"] == "outcome"]
+    assert len(outcomes) == jobs
+    assert {r["status"] for r in outcomes} == {"succeeded"}
+    assert len({r["worker"] for r in outcomes}) >= 2  # the work was shared
+    assert seen["creates"] == jobs  # exactly one create per job
+    assert seen["external_ids"] == jobs
+    assert seen["reused_external_ids"] == 0
+    assert seen["duplicate_creates"] == 0
+    assert seen["max_in_flight"] <= 20
+    assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
+    assert all(p.stat().st_size == 8192 for p in out.glob("*.mp4"))
+    assert {r["stored"] for r in outcomes} == {f"bucket/{r['job_id']}.mp4" for r in outcomes}
+    assert len(list((tmp_path / "bucket").glob("*.mp4"))) == jobs
+    # the same command again: every job found done, nothing created
+    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    statuses = [json.loads(line).get("status") for line in again.stdout.decode().splitlines()]
+    assert statuses.count("skipped") == jobs
+    assert seen["creates"] == jobs
+    assert codes == [0, 0, 0, 0]  # SIGTERM: a clean stop
+    everything = await _dump(redis_server.url)
+    assert "kling:default:job:" in everything
+    assert "saq:kling-default" in everything
+    for secret in (SECRET_KEY, API_KEY, ACCESS_KEY, "eyJ"):  # "eyJ": any JWT
+        assert secret not in everything
+
+
+async def _dump(url: str) -> str:
+    """Every key and value in Redis, as text."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        parts = []
+        async for key in client.scan_iter():
+            kind = await client.type(key)
+            if kind == "string":
+                value: Any = await client.get(key)
+            elif kind == "hash":
+                value = await client.hgetall(key)
+            elif kind == "list":
+                value = await client.lrange(key, 0, -1)
+            elif kind == "set":
+                value = await client.smembers(key)
+            else:
+                value = await client.zrange(key, 0, -1)
+            parts.append(f"{key} {value}")
+        return "\n".join(parts)
+    finally:
+        await client.aclose()
+
+
+async def test_killing_two_of_four_workers_loses_no_job_and_duplicates_none(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    jobs = 80
+    images = make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    with _emulator((0.4, 0.8)) as emu:
+        cluster = Cluster(redis_server.url, out, emu.url, tmp_path / "logs", count=4)
+        cluster.start()
+        queue = make_queue(redis_server.url, "default")
+        try:
+            await cluster.wait_ready()
+            queued, bad = await enqueue(
+                queue, [(str(p), kling.ImageToVideo(image=p)) for p in images], heartbeat=2
+            )
+            assert len(queued) == jobs
+            assert not bad
+            deadline = time.monotonic() + 30
+            while emu.stats()["creates"] < 25:  # bounded: a quarter of the way in
+                assert time.monotonic() < deadline, "the workers did not start"
+                await asyncio.sleep(0.05)
+            dead = {cluster.processes[0].pid, cluster.processes[1].pid}
+            cluster.kill(0)
+            cluster.kill(1)
+            killed_at = emu.stats()["creates"]
+            orphans = await _jobs_held_by(redis_server.url, dead)
+            outcomes: list[tuple[str, dict[str, Any]]] = []
+            finished = await follow(
+                queue, queued, out, lambda o, r: outcomes.append((o.status.value, r)), timeout=60
+            )
+        finally:
+            await close_queue(queue)
+            cluster.stop()
+        seen = created(emu)
+    assert finished, "not every job ended in time"
+    assert killed_at < jobs  # the kill came mid-run
+    assert [s for s, _ in outcomes].count("succeeded") == jobs, [
+        r for s, r in outcomes if s != "succeeded"
+    ][:3]
+    assert seen["creates"] == jobs  # the dead workers' jobs were resumed, not re-created
+    assert seen["reused_external_ids"] == 0
+    assert seen["duplicate_creates"] == 0
+    assert seen["max_in_flight"] <= 20
+    assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
+    # the jobs the dead workers held when they died were finished by the others
+    assert orphans, "the kill hit workers that held no job"
+    by_job = {r["job_id"]: r["worker"] for _, r in outcomes}
+    assert all(_pid(by_job[job_id]) not in dead for job_id in orphans)
+
+
+async def _jobs_held_by(url: str, pids: set[int]) -> set[str]:
+    """The jobs whose lease a worker of ``pids`` holds (owner ids are host:pid:random)."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url, decode_responses=True)
+    try:
+        held = set()
+        async for key in client.scan_iter(match="kling:default:lease:*"):
+            owner = await client.get(key)
+            if owner is not None and _pid(owner) in pids:
+                held.add(key.rsplit(":", 1)[1])
+        return held
+    finally:
+        await client.aclose()
+
+
+def _pid(owner: str) -> int:
+    return int(owner.split(":")[1])
+
+
+def test_an_unreachable_redis_is_a_configuration_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kling_async.cli import main
+
+    image = tmp_path / "cat.png"
+    image.write_bytes(png())
+    url = f"unix://{tmp_path}/no-redis.sock"
+    runner = CliRunner()
+    animate = runner.invoke(main, ["animate", str(image), "--out", str(tmp_path), "--redis", url])
+    assert animate.exit_code == 2, animate.output
+    assert "cannot use Redis at --redis" in animate.output
+    worker = runner.invoke(
+        main,
+        ["worker", "--redis", url, "--out", str(tmp_path / "out")],
+        env={"KLING_API_KEY": API_KEY, "KLING_BASE_URL": "http://127.0.0.1:9"},
+    )
+    assert worker.exit_code == 2, worker.output
+    assert "Redis cannot be reached" in worker.output
+
+
+def test_animate_on_workers_reports_invalid_images_and_exits_1(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kling_async.cli import main
+
+    tiny = tmp_path / "tiny.png"
+    tiny.write_bytes(png(100, 100))
+    url = f"unix://{tmp_path}/no-redis.sock"  # never reached: nothing valid to enqueue
+    result = CliRunner().invoke(
+        main, ["animate", str(tiny), "--out", str(tmp_path / "out"), "--redis", url, "--json"]
+    )
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert records[0]["event"] == "invalid"
+    assert "300 px" in records[0]["error"]
+    assert records[-1]["event"] == "summary"
+    assert records[-1]["counts"] == {}
+
+
+@pytest.mark.parametrize(
+    ("counts", "invalid_rows", "timed_out", "code"),
+    [
+        ({"succeeded": 3, "skipped": 1}, 0, 0, 0),
+        ({"succeeded": 3, "failed": 1}, 0, 0, 1),
+        ({"succeeded": 3}, 1, 0, 1),
+        ({"succeeded": 3, "failed": 1}, 0, 1, 3),  # the one failure is a timeout
+        ({"failed": 2}, 0, 1, 1),  # one timed out, one really failed
+    ],
+)
+def test_queue_mode_exit_codes_match_animate(
+    counts: dict[str, int], invalid_rows: int, timed_out: int, code: int
+) -> None:
+    from collections import Counter
+
+    from kling_async.batch import BatchSummary
+    from kling_async.cli._worker_cmd import exit_code
+
+    assert exit_code(BatchSummary(counts=Counter(counts)), invalid_rows, timed_out) == code
+
+
+async def test_the_redis_password_is_never_shown(tmp_path: Path) -> None:
+    from kling_async.errors import JournalError
+    from kling_async.workers import WorkerSettings
+
+    url = f"unix://{tmp_path}/none.sock?password=hunter2-secret"
+    store = RedisJobStore(url, tmp_path)
+    with pytest.raises(JournalError) as caught:
+        await store.open()
+    assert "Redis cannot be reached" in str(caught.value)
+    settings = WorkerSettings(redis_url=url, out=tmp_path)
+    for text in (str(caught.value), repr(store), repr(settings)):
+        assert "hunter2" not in text
