@@ -4,10 +4,13 @@ A real redis-server (on a Unix socket in a temporary folder), the emulator in it
 with a parallel-task limit C the clients are not told, and N jobs run three ways:
 
 - ``engine``: one process, ``client.batch`` (it learns C by itself);
-- ``workers``: W ``kling-async worker`` processes with a fixed share of C each (C / W: the
-  shared governor of #14 part 1 will replace the fixed share), fed by one enqueuer;
-- ``workers-kill``: the same, with ``kill -9`` of half the workers once a quarter of the
-  jobs were created.
+- ``workers``: W ``kling-async worker`` processes sharing the account's limits through the
+  RedisGovernor on the same Redis (each may use any slot; the sum stays at C), fed by one
+  enqueuer;
+- ``workers-own``: the same workers with ``--own-limits``: each learns C on its own (the
+  oversubscription the shared governor prevents);
+- ``workers-kill``: as ``workers``, with ``kill -9`` of half the workers once a quarter of the
+  jobs were created (their job and slot leases, 2 s here, run out; the others take over).
 
 For each: creates (the emulator's count), duplicate creates and reused external ids, the
 server's max in flight, 429s (1302 + 1303) per job, and makespan / lower bound, where the
@@ -117,11 +120,12 @@ async def run_workers(
     tmp: Path,
     *,
     kill: bool,
+    shared: bool = True,
     extra: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     base = env["KLING_BASE_URL"]
     await stats(base, reset=True)
-    name = "kill" if kill else "workers"
+    name = ("kill" if kill else "workers") + ("" if shared else "-own")
     out = tmp / name
     cluster = Cluster(
         redis_url,
@@ -129,10 +133,12 @@ async def run_workers(
         base,
         tmp / f"logs-{name}",
         count=count,
-        concurrency=max(1, limit // count),
+        # the same workers either way: each may use every slot the account has; shared
+        # limits keep the sum at C, own limits let them oversubscribe the account N-fold
+        concurrency=limit,
         namespace=name,
         credentials={k: v for k, v in env.items() if k != "KLING_BASE_URL"},
-        extra=extra,
+        extra=extra if shared else (*extra, "--own-limits"),
     )
     cluster.start()
     queue = make_queue(redis_url, name)
@@ -172,7 +178,7 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--duration", default="1:3")
-    parser.add_argument("--runs", default="engine,workers,workers-kill")
+    parser.add_argument("--runs", default="engine,workers,workers-own,workers-kill")
     parser.add_argument(
         "--worker-options", default="", help="More worker options, e.g. '--prefetch 1'"
     )
@@ -197,8 +203,11 @@ async def main() -> None:
                 results = {}
                 if "engine" in runs:
                     results["engine"] = await run_engine(env, args.jobs, args.limit, tmp / "engine")
-                for kill in (False, True):
-                    name = "workers-kill" if kill else "workers"
+                for name, kill, shared in (
+                    ("workers", False, True),
+                    ("workers-own", False, False),
+                    ("workers-kill", True, True),
+                ):
                     if name in runs:
                         results[name] = await run_workers(
                             env,
@@ -208,6 +217,7 @@ async def main() -> None:
                             args.workers,
                             tmp,
                             kill=kill,
+                            shared=shared,
                             extra=tuple(args.worker_options.split()),
                         )
         finally:

@@ -203,8 +203,9 @@ def _cli_env() -> dict[str, str]:
 async def test_four_workers_make_every_video_once(
     redis_server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """animate --redis enqueues 80 jobs; 4 worker processes of 5 each share C = 20; each
-    video is also handed to an --on-output hook (object storage's stand-in)."""
+    """animate --redis enqueues 80 jobs; 4 worker processes, each allowed all C = 20, share
+    the account's limits through the RedisGovernor (their default); each video is also handed
+    to an --on-output hook (object storage's stand-in)."""
     jobs = 80
     images = make_images(tmp_path / "in", jobs)
     out = tmp_path / "out"
@@ -215,6 +216,7 @@ async def test_four_workers_make_every_video_once(
             emu.url,
             tmp_path / "logs",
             count=4,
+            concurrency=20,  # no fixed shares: the shared governor keeps the sum at C
             extra=("--on-output", "tests._upload_hook:store"),
         )
         monkeypatch.setenv("KLING_TEST_BUCKET", str(tmp_path / "bucket"))
@@ -253,6 +255,9 @@ async def test_four_workers_make_every_video_once(
     assert seen["reused_external_ids"] == 0
     assert seen["duplicate_creates"] == 0
     assert seen["max_in_flight"] <= 20
+    # 4 x 20 allowed, 20 on the account: without the shared limits this is a 1303 storm
+    # (benchmarks/workers.py: 2.15 429s per job with --own-limits, 0.03 shared)
+    assert seen["concurrency_limited_1303"] + seen["rate_limited_1302"] <= 0.1 * jobs
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
     assert all(p.stat().st_size == 8192 for p in out.glob("*.mp4"))
     assert {r["stored"] for r in outcomes} == {f"bucket/{r['job_id']}.mp4" for r in outcomes}
@@ -331,8 +336,12 @@ async def test_killing_two_of_four_workers_loses_no_job_and_duplicates_none(
         seen = created(emu)
     assert finished, "not every job ended in time"
     assert killed_at < jobs  # the kill came mid-run
-    assert [s for s, _ in outcomes].count("succeeded") == jobs, [
-        r for s, r in outcomes if s != "succeeded"
+    # a job whose video a worker made just before it was killed is found done by the one
+    # that resumes it: "skipped" (made once, not paid twice), never failed or missing
+    statuses = [s for s, _ in outcomes]
+    assert len(statuses) == jobs
+    assert set(statuses) <= {"succeeded", "skipped"}, [
+        r for s, r in outcomes if s not in ("succeeded", "skipped")
     ][:3]
     assert seen["creates"] == jobs  # the dead workers' jobs were resumed, not re-created
     assert seen["reused_external_ids"] == 0

@@ -65,7 +65,8 @@ except ImportError:  # without the extra: _workers() says what to install
     type=click.IntRange(min=1),
     default=5,
     show_default=True,
-    help="Jobs this worker runs at once: its share of the account's parallel tasks.",
+    help="Jobs this worker runs at once (with --shared-limits the account's limit is "
+    "shared by all workers; with --own-limits give each its share of it).",
 )
 @click.option("--namespace", default="default", show_default=True, help="Queue and store name.")
 @click.option(
@@ -98,6 +99,14 @@ except ImportError:  # without the extra: _workers() says what to install
 )
 @click.option("--downloads", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option(
+    "--shared-limits/--own-limits",
+    default=True,
+    show_default=True,
+    help="Share the account's limits with every worker through the same Redis (learned "
+    "parallel-task limit, slots as leases of --lease seconds, request pacing); "
+    "--own-limits: each worker learns its own (N workers then oversubscribe the account).",
+)
+@click.option(
     "--on-output",
     default=None,
     metavar="MODULE:FUNCTION",
@@ -116,6 +125,7 @@ async def worker_command(
     prefetch: int,
     polls_per_job: float,
     downloads: int,
+    shared_limits: bool,
     on_output: str | None,
     base_url: str | None,
     verbose: bool,
@@ -145,7 +155,10 @@ async def worker_command(
         poll=PollPolicy(min_interval=0.05, requests_per_job=polls_per_job),
         on_output=_hook(on_output) if on_output else None,
     )
-    async with workers.make_client(base_url, api=chosen_api()) as client:
+    shared = redis_url if shared_limits else None
+    async with workers.make_client(
+        base_url, shared_limits=shared, lease=lease, api=chosen_api()
+    ) as client:
         await workers.run_worker(settings, client)
 
 

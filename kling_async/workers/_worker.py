@@ -27,6 +27,7 @@ from saq import Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
+from .._redis_governor import RedisGovernor
 from ..batch import BatchEngine, Outcome, OutcomeStatus, PollPolicy
 from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore, worker_id
 from ..client import KlingClient
@@ -225,13 +226,22 @@ def result_of(outcome: Outcome, owner: str) -> dict[str, Any]:
     }
 
 
-def make_client(base_url: str | None, **options: Any) -> KlingClient:
-    """The worker's one client. Its credentials come from the environment, never the queue."""
-    return KlingClient(
-        base_url=base_url,
-        # governor=...,  # <- the shared Redis governor (issue #14, part 1) goes here
-        **options,
-    )
+def make_client(
+    base_url: str | None,
+    *,
+    shared_limits: str | None = None,
+    lease: float = 30.0,
+    **options: Any,
+) -> KlingClient:
+    """The worker's one client. Its credentials come from the environment, never the queue.
+
+    ``shared_limits``: a Redis URL whose :class:`~kling_async.RedisGovernor` every worker
+    shares (the account's learned parallel-task limit, its slots as leases of ``lease``
+    seconds, its request pacing), so N workers never oversubscribe the account N-fold; the
+    governor closes with the client. ``None``: this worker learns the limits on its own.
+    """
+    governor = None if shared_limits is None else RedisGovernor(shared_limits, lease=lease)
+    return KlingClient(base_url=base_url, governor=governor, **options)
 
 
 async def run_worker(
