@@ -11,6 +11,8 @@ from pathlib import Path
 
 import av
 
+from ._redis_server import RedisServer
+
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"
 SAMPLES = ROOT / "kling_async" / "samples"
@@ -136,3 +138,25 @@ def test_no_user_facing_text_names_a_retired_model() -> None:
     found = {where: pattern.findall(text) for where, text in texts.items()}
     assert {k: v for k, v in found.items() if v} == {}
     assert len(texts) > 15  # the README, every example and every command were read
+
+
+def test_shared_account_replicas_stay_within_the_account(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Three replicas on one account of 3: with RedisGovernor the account sees <= 3 at once and
+    (almost) no 1303; each on its own, they oversubscribe it and the surplus is refused."""
+    stdout = run_example("shared_account.py", redis_server.url, "out", cwd=tmp_path)
+    rows = dict(
+        re.findall(
+            r"^(shared|each).*?(\d+/12 videos, .*? at most \d+ at once .*? \d+) ", stdout, re.M
+        )
+    )
+    assert set(rows) == {"shared", "each"}, stdout
+    figures = {
+        name: [int(n) for n in re.findall(r"\d+", row)] for name, row in rows.items()
+    }  # videos, of, at most, refused
+    assert figures["shared"][:2] == figures["each"][:2] == [12, 12]
+    assert figures["shared"][2] <= 3
+    assert figures["shared"][3] <= 2  # at most the probe that found the limit
+    assert figures["each"][3] > figures["shared"][3]
+    assert len(list((tmp_path / "out" / "shared").glob("*.mp4"))) == 12
