@@ -9,6 +9,7 @@
 The emulator of the API lives in :mod:`kling_async.emulator`.
 """
 
+from ._clock import Clock, SystemClock, VirtualClock
 from ._governor import Governor, LocalGovernor
 from ._http import Timeouts
 from ._redis_governor import GovernorUnavailableError, RedisGovernor
@@ -82,6 +83,7 @@ __all__ = [
     "BatchSummary",
     "CameraConfig",
     "CameraControl",
+    "Clock",
     "ConcurrencyLimitError",
     "ConfigurationError",
     "ContentPolicyError",
@@ -110,6 +112,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Shot",
+    "SystemClock",
     "Task",
     "TaskFailedError",
     "TaskStatus",
@@ -118,6 +121,7 @@ __all__ = [
     "Timeouts",
     "ValidationError",
     "Video",
+    "VirtualClock",
     "WaitPolicy",
     "__version__",
     "estimate_units",

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol
 
+from ._clock import SYSTEM_CLOCK, Clock
 from ._pacer import Pacer, Pacing
 from .batch._window import ConcurrencyWindow, Window
 
@@ -33,6 +34,7 @@ class Governor(Protocol):
         *,
         max_rate: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock | None = None,
     ) -> Pacing: ...
 
     def window(
@@ -73,8 +75,10 @@ class LocalGovernor:
         *,
         max_rate: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock | None = None,
     ) -> Pacer:
-        return Pacer(max_rate=max_rate, sleep=sleep)
+        monotonic = (clock or SYSTEM_CLOCK).monotonic
+        return Pacer(max_rate=max_rate, sleep=sleep, clock=monotonic)
 
     def window(
         self,

@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
 from . import _redis_lua as lua
+from ._clock import Clock
 from ._governor import hash_account
 from ._pacer import PacerStats
 from .errors import ConfigurationError, KlingError
@@ -127,6 +128,7 @@ class RedisGovernor:
         *,
         max_rate: float | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock | None = None,  # the shared pace runs on Redis's time; sleeps on ``sleep``
     ) -> RedisPacer:
         return RedisPacer(self, self._account(account), max_rate=max_rate, sleep=sleep)
 

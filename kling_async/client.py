@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import cached_property
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 import aiohttp
 
 from ._auth import Credentials, TokenSource
+from ._clock import SYSTEM_CLOCK, Clock
 from ._download import DEFAULT_MAX_BYTES, download
 from ._governor import Governor, LocalGovernor, Pacing, Window, account_id
 from ._http import Timeouts, Transport, check_base_url
@@ -52,6 +52,10 @@ class KlingClient:
     ``max_answer_bytes`` caps the size of an API answer read into memory (default 16 MiB; a
     larger one is a ``ResponseFormatError``). Downloads are bounded by ``timeouts``
     (``download_total``, ``download_min_rate`` over ``download_rate_window``).
+
+    ``clock`` (default: the system's) is the time polling, back-off, pacing and batches run
+    on; tests give it and the emulator one ``VirtualClock`` so that waiting costs no real time
+    (network timeouts stay on the real clock).
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class KlingClient:
         max_answer_bytes: int | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         governor: Governor | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if api not in ("auto", "legacy", "new"):
             raise ConfigurationError(f"api: {api!r} must be 'auto', 'legacy' or 'new'")
@@ -89,14 +94,18 @@ class KlingClient:
         self.wait_policy = wait or WaitPolicy()
         #: Skip the capability map for models newer than it (they are sent unchecked).
         self.allow_unknown_models = allow_unknown_models
-        sleep = sleep or asyncio.sleep
+        #: The time waits, back-offs, the pacer and batches run on (``VirtualClock`` in tests).
+        self.clock: Clock = clock or SYSTEM_CLOCK
+        sleep = sleep or self.clock.sleep
         #: Where the account's limits are kept (this process, or Redis for many processes).
         self.governor: Governor = governor if governor is not None else LocalGovernor()
         #: The account as named in shared state: a hash of its key, never the key.
         self.account_id = account_id(self.credentials)
         #: The account governor's pacer, shared by every request this client makes. It
         #: learns the request-rate limit from 1302 answers; ``max_rate`` caps it from the start.
-        self.pacer: Pacing = self.governor.pacer(self.account_id, max_rate=max_rate, sleep=sleep)
+        self.pacer: Pacing = self.governor.pacer(
+            self.account_id, max_rate=max_rate, sleep=sleep, clock=self.clock
+        )
         #: The windows ``generate()`` takes slots from, one per model family.
         self._windows: dict[str, Window] = {}
         self.governor.attach()

@@ -129,6 +129,7 @@ def fast_client(emu: Emulator, **changes: Any) -> Any:
         "secret_key": SECRET_KEY,
         "api_key": API_KEY,  # the new API takes only an API key; the legacy one gets JWTs
         "base_url": emu.url,
+        "clock": emu.clock,  # the emulator's: a VirtualClock given to it serves both sides
         "wait": kling.WaitPolicy(first_poll=0.05, min_interval=0.05, max_interval=0.2, timeout=20),
         "retry": kling.RetryPolicy(
             attempts=4, total_timeout=10, initial_backoff=0.01, max_backoff=0.05, jitter=0.01

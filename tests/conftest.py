@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
+from kling_async import Clock
 from kling_async.emulator import Account, Emulator, EmulatorConfig
 
 from ._helpers import Api, StartEmulator, test_account
 
+# The users' fixture (kling_emulator), opted in as a user's conftest does.
+pytest_plugins = ["kling_async.emulator.pytest_plugin"]
+
 
 @pytest.fixture
 async def start_emulator() -> AsyncIterator[StartEmulator]:
-    """Start emulators (closed at the end of the test): ``emu, api = await start_emulator(...)``."""
+    """Start emulators (closed at the end of the test): ``emu, api = await start_emulator(...)``.
+
+    ``clock=kling.VirtualClock()``: the emulator runs on it, and so does ``fast_client(emu)``."""
     started: list[Emulator] = []
     session = aiohttp.ClientSession()
 
-    async def start(account: Account | None = None, **config: Any) -> tuple[Emulator, Api]:
+    async def start(
+        account: Account | None = None, *, clock: Clock | None = None, **config: Any
+    ) -> tuple[Emulator, Api]:
         config.setdefault("duration", (0.05, 0.15))
         config.setdefault("seed", 99)
         config.setdefault("accounts", [account or test_account()])
-        emu = await Emulator(EmulatorConfig(**config)).start()
+        emu = await Emulator(EmulatorConfig(**config), clock=clock).start()
         started.append(emu)
         return emu, Api(session, emu.url)
 
@@ -46,6 +55,19 @@ REPORT: dict[str, dict[str, Any]] = {}
 def campaign_report() -> dict[str, dict[str, Any]]:
     """Where a campaign test records its figures (faults injected, jobs, duplicates...)."""
     return REPORT
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Under pytest-xdist, a worker hands its campaigns' figures to the controller."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["campaign_report"] = json.dumps(REPORT, default=str)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller gathers what each worker's campaigns recorded."""
+    REPORT.update(json.loads(getattr(node, "workeroutput", {}).get("campaign_report", "{}")))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

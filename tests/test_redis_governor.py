@@ -137,7 +137,10 @@ def test_processes_sharing_an_account_stay_within_its_limit(
     for run in (shared, alone):
         assert run["succeeded"] == run["creates"] == processes * jobs
         assert run["max_in_flight"] <= limit
-    assert shared["429_per_job"] <= 0.1
+    # 0.1 a job, plus one first probe per process: tasks of 0.2-0.4 s leave the fixed start
+    # cost large beside 60 jobs (8 seen once on a loaded machine; benchmarks/shared_account.py
+    # measures 0.01 a job for 400 jobs)
+    assert shared["1303"] + shared["1302"] <= 0.1 * processes * jobs + processes
     # each process alone learns its own window: the account is oversubscribed, 1303s pile up
     assert alone["1303"] >= 3 * max(1, shared["1303"])
     assert shared["ratio"] < 2.5
@@ -338,10 +341,14 @@ async def test_generate_in_one_process_waits_for_room_instead_of_drawing_1303s(
     """The default (local) governor: concurrent generate() calls share the client's window."""
     from ._helpers import fast_client
 
-    emu, _ = await start_emulator(test_account(concurrency_limit=3), duration=(0.2, 0.4))
+    # on the virtual clock: tasks of 20-40 s that cost milliseconds, whatever the machine's load
+    emu, _ = await start_emulator(
+        test_account(concurrency_limit=3), duration=(20.0, 40.0), clock=kling.VirtualClock()
+    )
     image = tmp_path / "in.png"
     image.write_bytes(png(400, 300))
-    async with fast_client(emu) as client:
+    wait = kling.WaitPolicy(first_poll=10, min_interval=2, max_interval=5, timeout=600)
+    async with fast_client(emu, wait=wait) as client:
         paths = await asyncio.gather(
             *(
                 client.image_to_video.generate(

@@ -133,9 +133,11 @@ async def test_connection_errors_map_to_api_connection_error() -> None:
 
 async def test_retry_after_decides_the_delay() -> None:
     slept: list[float] = []
+    clock = kling.VirtualClock()  # the pacer's hold until Retry-After passes costs no real time
 
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
+        await clock.sleep(seconds)
 
     busy = {"code": 1302, "message": "too fast"}
     ok = {"code": 0, "message": "SUCCEED", "data": {"resource_pack_subscribe_infos": []}}
@@ -146,9 +148,12 @@ async def test_retry_after_decides_the_delay() -> None:
         mocked.get(ANY_COSTS, status=429, payload=busy, headers={"Retry-After": "3600"})
         mocked.get(ANY_COSTS, status=200, payload=ok)
         policy = kling.RetryPolicy(attempts=5, max_retry_after=60)
-        async with client(retry=policy, sleep=sleep) as c:
+        real = time.monotonic()
+        async with client(retry=policy, sleep=sleep, clock=clock) as c:
             costs = await c.account.costs()
     assert costs.packs == ()
+    assert time.monotonic() - real < 10  # was a minute of real waiting
+    assert clock.monotonic() >= 2 + 28 + 60
     # the retries' waits (the pacer also holds later requests until Retry-After has passed)
     assert slept[0] == 2
     assert any(28 <= s <= 31 for s in slept)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import weakref
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable
@@ -137,6 +136,7 @@ class BatchEngine:
         if prefetch < 1:
             raise ValidationError("prefetch", prefetch, "must be at least 1")
         self.client = client
+        self._clock = client.clock
         self.output_dir = Path(output_dir)
         journal_path = Path(journal) if journal else self.output_dir / ".kling-journal.db"
         #: The job store: this folder's SQLite journal unless one (e.g. shared) is given.
@@ -230,7 +230,7 @@ class BatchEngine:
                 await self.journal.close()
                 raise
             self._running = True
-            self._started_at = time.monotonic()
+            self._started_at = self._clock.monotonic()
             self._requests_at_start = self.client._transport.requests_sent
             self._spawn(self.poller.run(), "poller")
             self._spawn(self._dispatch(), "dispatcher")
@@ -340,7 +340,7 @@ class BatchEngine:
         if work.reported:
             return
         work.reported = True
-        now = time.monotonic() - self._started_at
+        now = self._clock.monotonic() - self._started_at
         timings = Timings(
             queued=work.queued, submitted=work.submitted, ended=work.ended, finished=now
         )
@@ -378,7 +378,7 @@ class BatchEngine:
     def finalize_summary(self) -> BatchSummary:
         """The summary with the run's time, requests and learned limits filled in."""
         s = self.summary
-        s.elapsed = time.monotonic() - self._started_at
+        s.elapsed = self._clock.monotonic() - self._started_at
         s.requests = self.client._transport.requests_sent - self._requests_at_start
         s.rate_limited = self.client.pacer.stats.rate_limited
         s.concurrency_limited = self.concurrency_limited
@@ -393,7 +393,7 @@ class BatchEngine:
         while True:
             job = await self._intake.get()
             assert isinstance(job, ImageToVideo | TextToVideo)
-            queued = time.monotonic() - self._started_at
+            queued = self._clock.monotonic() - self._started_at
             work = _Work(job, "", job_name(job, "invalid"), _empty_record(), queued)
             try:
                 await self._prepare_one(work)
@@ -455,7 +455,7 @@ class BatchEngine:
             return
         if state in ("submitted", "finished", "downloading", "done") and record.task_id:
             await self.window_for(work).force_acquire()
-            work.submitted = time.monotonic() - self._started_at
+            work.submitted = self._clock.monotonic() - self._started_at
             self._move(work, "running")
             if state == "submitted":
                 self._track(work, record.task_id)
@@ -616,7 +616,7 @@ class BatchEngine:
     async def _created(self, work: _Work, task: Task) -> None:
         await self.window_for(work).accepted()
         work.task = task
-        work.submitted = time.monotonic() - self._started_at
+        work.submitted = self._clock.monotonic() - self._started_at
         self._move(work, "running")
         await self.journal.update(work.job_id, "submitted", task_id=task.task_id)
         self._track(work, task.task_id)
@@ -639,7 +639,7 @@ class BatchEngine:
             task_id,
             _kind(job),
             key,
-            time.monotonic(),
+            self._clock.monotonic(),
             on_end,
             _wire_of(work),
             on_timeout=on_timeout,
@@ -650,7 +650,7 @@ class BatchEngine:
     async def _ended(self, work: _Work, task: Task) -> None:
         await self.window_for(work).release()  # the slot is free the moment the end is seen
         work.task = task
-        work.ended = time.monotonic() - self._started_at
+        work.ended = self._clock.monotonic() - self._started_at
         if task.succeeded:
             await self.journal.update(work.job_id, "finished", units=task.units)
             self._move(work, "downloading")

@@ -5,9 +5,7 @@ for 20 tasks a request. The interval follows the durations learned so far."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -131,12 +129,13 @@ class Tracked:
 class Poller:
     def __init__(self, client: KlingClient, policy: PollPolicy, *, callbacks: bool = False) -> None:
         self._client = client
+        self._clock = client.clock
         self.policy = policy
         self.callbacks = callbacks
         self.durations = DurationModel()
         self._tracked: dict[str, Tracked] = {}
         self._wake = asyncio.Event()
-        self._last_round = time.monotonic()
+        self._last_round = self._clock.monotonic()
         #: Whether jobs wait for a slot (the engine says); without, the budget does not apply.
         self.backlog: Callable[[], bool] = lambda: True
         self._seq = 0
@@ -166,7 +165,7 @@ class Poller:
 
     async def _expire(self) -> None:
         """End the wait of every task past its deadline (their jobs time out)."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         for item in [i for i in self._tracked.values() if i.deadline <= now]:
             if self._tracked.pop(item.task_id, None) is not None and item.on_timeout is not None:
                 await item.on_timeout()
@@ -185,7 +184,7 @@ class Poller:
         if task.created_at is not None and task.updated_at is not None:
             seconds = (task.updated_at - task.created_at).total_seconds()
         else:
-            seconds = time.monotonic() - item.started
+            seconds = self._clock.monotonic() - item.started
         self.durations.observe(item.key, seconds)
         await item.on_end(task)
 
@@ -241,22 +240,20 @@ class Poller:
 
     async def run(self) -> None:
         """Poll until cancelled."""
-        last = time.monotonic()
+        last = self._clock.monotonic()
         while True:
             if not self._tracked:
                 self._wake.clear()
                 await self._wake.wait()
-                last = self._last_round = time.monotonic()  # nothing new can have ended yet
+                last = self._last_round = self._clock.monotonic()  # nothing new can have ended yet
             self._wake.clear()
-            remaining = self.next_round(last, time.monotonic()) - time.monotonic()
+            remaining = self.next_round(last, self._clock.monotonic()) - self._clock.monotonic()
             if remaining > 0:
                 # wake early only to re-plan: a new task may make an earlier look worthwhile
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(remaining):
-                        await self._wake.wait()
-                if self.next_round(last, time.monotonic()) > time.monotonic():
+                await self._clock.wait(self._wake, remaining)
+                if self.next_round(last, self._clock.monotonic()) > self._clock.monotonic():
                     continue
-            last = self._last_round = time.monotonic()
+            last = self._last_round = self._clock.monotonic()
             await self._expire()
             if not self._tracked:
                 continue
@@ -266,15 +263,15 @@ class Poller:
                 raise
             except KlingError as exc:  # a poll is never retried on its own: the next one comes
                 log.info("poll failed (%s); looking again shortly", exc)
-                last = time.monotonic()
+                last = self._clock.monotonic()
             except Exception as exc:  # never let one odd answer stop every task's watch
                 log.warning("poll failed unexpectedly (%r); looking again shortly", exc)
-                last = time.monotonic()
+                last = self._clock.monotonic()
 
     async def poll_once(self) -> None:
         """One round: the tasks that may have ended (legacy kinds by list pages once there
         are several, new-API ones 20 per ``GET /tasks``)."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         due = [i for i in self._tracked.values() if self._due_in(i, now) <= 0]
         if not due:  # asked directly (tests, a callback fallback): look at everything
             due = list(self._tracked.values())
@@ -415,7 +412,7 @@ class Poller:
 
     async def _poll_one(self, kind: str, item: Tracked) -> None:
         self.single_requests += 1
-        item.last_single = time.monotonic()
+        item.last_single = self._clock.monotonic()
         try:
             task = await self._resource(kind).get(item.task_id, retry=False)
         except ResponseFormatError as exc:  # this one task's answer is unreadable: next round

@@ -7,7 +7,6 @@ API key only: a JWT gets HTTP 401 code 1002). Creates and the new queries are in
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import logging
 import random
@@ -19,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._clock import SYSTEM_CLOCK, Clock
 from ._app_new import TaskHandlers, origin
 from ._auth import authenticate
 from ._callbacks import Callbacks
@@ -61,8 +61,10 @@ def _envelope(data: Any) -> web.Response:
 class EmulatorState(TaskHandlers):
     """Everything one running emulator holds, and the handlers that act on it."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Clock | None = None) -> None:
         self.config = config
+        #: Task durations, rate windows, URL lifetimes and delays run on it (auth on real time).
+        self.clock: Clock = clock or SYSTEM_CLOCK
         seed = config.seed if config.seed is not None else random.SystemRandom().getrandbits(64)
         self.rng = random.Random(seed)
         self.stats = Stats()
@@ -70,11 +72,11 @@ class EmulatorState(TaskHandlers):
         self.faults = Faults(config, self.rng)
         self.limiter = RateLimiter()
         self.videos = VideoFiles(config, seed)
-        self.callbacks = Callbacks(config, self.stats)
+        self.callbacks = Callbacks(config, self.stats, self.clock)
 
     # -- introspection -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock.time()
         self.store.settle(now)
         out = self.stats.as_dict()
         out["in_flight"] = {k: len(s.running) for k, s in self.store.accounts.items()}
@@ -86,7 +88,7 @@ class EmulatorState(TaskHandlers):
 
     def reset(self, *, everything: bool = False) -> None:
         """Zero the counters; with ``everything`` also forget tasks, balances and schedules."""
-        self.store.settle(time.time())
+        self.store.settle(self.clock.time())
         self.stats.clear()
         if everything:
             self.store.tasks.clear()
@@ -126,19 +128,19 @@ class EmulatorState(TaskHandlers):
         for kind in faults:
             self.stats.faults_injected[kind] += 1
         if "slow" in faults:
-            await asyncio.sleep(self.config.slow_seconds)
+            await self.clock.sleep(self.config.slow_seconds)
         if "drop" in faults:
             return _drop(request)
         for kind, (status, message) in _CODE_FAULTS.items():
             if kind in faults:
                 headers = {"Retry-After": "1"} if kind == "1302" else None
                 return self._error(Rejection(status, int(kind), message), headers)
-        now = time.time()
+        now = self.clock.time()
         try:
             account = authenticate(
                 request.headers.get("Authorization"),
                 self.config.accounts,
-                now,
+                time.time(),  # tokens are signed on the real clock
                 self.config.token_max_age,
                 api_key_only=api_key_only,
             )
@@ -170,7 +172,7 @@ class EmulatorState(TaskHandlers):
 
     async def query(self, request: web.Request, account: Account, faults: set[str]) -> Any:
         self.stats.single_queries += 1
-        now = time.time()
+        now = self.clock.time()
         self.store.settle(now)
         task = self.store.find(account, request.match_info["kind"], request.match_info["ident"])
         if task is None:
@@ -181,7 +183,7 @@ class EmulatorState(TaskHandlers):
         self.stats.list_queries += 1
         page_num = _int_param(request, "pageNum", 1, 1, 1000)
         page_size = _int_param(request, "pageSize", 30, 1, 500)
-        now = time.time()
+        now = self.clock.time()
         self.store.settle(now)
         tasks = self.store.page(account, request.match_info["kind"], page_num, page_size)
         base = origin(request)
@@ -193,10 +195,10 @@ class EmulatorState(TaskHandlers):
         end = _int_param(request, "end_time", None, 0, None)
         if end < start:
             raise invalid(f"end_time: {end} is before start_time {start}")
-        self.store.settle(time.time())
+        self.store.settle(self.clock.time())
         left = self.store.state_of(account).units_left
         total = account.units if account.units is not None else _UNLIMITED_PACK
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self.clock.time() * 1000)
         pack = {
             "resource_pack_name": "Emulator video pack",
             "resource_pack_id": f"pack-{account.name}",
@@ -216,7 +218,7 @@ class EmulatorState(TaskHandlers):
         name = request.match_info["name"]
         video_id = name.removesuffix(".mp4").removesuffix("-wm")
         task = self.store.videos.get(video_id)
-        now = time.time()
+        now = self.clock.time()
         if task is None or task.status(now) != "succeed" or not name.endswith(".mp4"):
             raise web.HTTPNotFound(text="no such file")
         if now > task.ends_at + self.config.url_lifetime:
@@ -225,7 +227,7 @@ class EmulatorState(TaskHandlers):
         for kind in faults:
             self.stats.faults_injected[kind] += 1
         if "slow" in faults:
-            await asyncio.sleep(self.config.slow_seconds)
+            await self.clock.sleep(self.config.slow_seconds)
         return await self._send_file(request, task, truncate="truncate" in faults)
 
     async def _send_file(

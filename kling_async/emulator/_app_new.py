@@ -23,13 +23,13 @@ import asyncio
 import base64
 import binascii
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 from aiohttp import web
 
+from .._clock import Clock
 from ._callbacks import Callbacks
 from ._config import Account, EmulatorConfig
 from ._errors import Rejection, invalid
@@ -132,6 +132,7 @@ class TaskHandlers:
     stats: Stats
     store: Store
     callbacks: Callbacks
+    clock: Clock
 
     async def admit(
         self,
@@ -148,7 +149,7 @@ class TaskHandlers:
             spec = check(body)
         if not self.config.render and spec.image is not None:
             spec.image = attrs.evolve(spec.image, data=None)  # keep no bytes nobody will use
-        task = self.store.create(account, spec, body, time.time())
+        task = self.store.create(account, spec, body, self.clock.time())
         if spec.callback_url:
             base = origin(request)
             self.callbacks.watch(task, lambda now: task.shaped(now, base))
@@ -187,7 +188,7 @@ class TaskHandlers:
                 f"{field}: {len(idents)} ids exceeds the limit of {MAX_BATCH_IDS} per query"
             )
         self.stats.batch_query_ids += len(idents)
-        now = time.time()
+        now = self.clock.time()
         self.store.settle(now)
         tasks = self.store.batch(account, idents, external=field == "external_task_ids")
         base = origin(request)
@@ -197,7 +198,7 @@ class TaskHandlers:
         """``POST /tasks`` {start_time, end_time, cursor, limit, filters}: newest first."""
         self.stats.list_queries += 1
         _, body = await read_json(request, empty_ok=True)
-        now = time.time()
+        now = self.clock.time()
         limit = body.get("limit", DEFAULT_LIST_LIMIT)
         if (
             isinstance(limit, bool)

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .._clock import SYSTEM_CLOCK, Clock
 from ._config import EmulatorConfig
 from ._stats import Stats
 from ._store import EmuTask
@@ -53,9 +54,10 @@ def is_loopback(url: str) -> bool:
 class Callbacks:
     """One delivery loop per task that has a ``callback_url``; all of them kept and cancelled."""
 
-    def __init__(self, config: EmulatorConfig, stats: Stats) -> None:
+    def __init__(self, config: EmulatorConfig, stats: Stats, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
         self.stats = stats
+        self.clock = clock
         self._loops: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
 
@@ -73,17 +75,17 @@ class Callbacks:
             return
         moments = sorted({task.created, task.processing_at, task.ends_at})
         for moment in moments:
-            delay = moment - time.time()
+            delay = moment - self.clock.time()
             if delay > 0:
-                await asyncio.sleep(delay)
-            await self._deliver(url, body_at(max(moment, time.time())))
+                await self.clock.sleep(delay)
+            await self._deliver(url, body_at(max(moment, self.clock.time())))
 
     async def _deliver(self, url: str, body: dict[str, Any]) -> None:
         raw = json.dumps(body, separators=(",", ":")).encode()
         msg_id = f"msg_{uuid.uuid4().hex}"
         headers = {"Content-Type": "application/json"}
         if self.config.webhook_secret:
-            ts = int(time.time())
+            ts = int(time.time())  # real time: receivers check it against their clock
             headers |= {
                 "webhook-id": msg_id,
                 "webhook-timestamp": str(ts),
@@ -94,7 +96,7 @@ class Callbacks:
         timeout = aiohttp.ClientTimeout(total=self.config.callback_timeout)
         for attempt in range(max(1, self.config.callback_attempts)):
             if attempt:
-                await asyncio.sleep(self.config.callback_retry_delay)
+                await self.clock.sleep(self.config.callback_retry_delay)
             try:
                 async with self._session.post(url, data=raw, headers=headers, timeout=timeout) as r:
                     if r.status < 300:

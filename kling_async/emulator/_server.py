@@ -14,6 +14,7 @@ from typing import Any, Self, TypeVar
 import attrs
 from aiohttp import web
 
+from .._clock import SYSTEM_CLOCK, Clock
 from ._app import EmulatorState, build_app
 from ._config import EmulatorConfig
 
@@ -33,11 +34,17 @@ class Emulator:
 
     Binds ``config.host`` (127.0.0.1) on ``config.port`` (0: a free port), serves HTTPS when the
     config names a certificate and key. Keyword arguments change single config fields.
+    ``clock`` (default: the system's) is the time tasks and limits run on: give it and the
+    client the same ``kling_async.VirtualClock`` and tests advance time instead of sleeping.
     """
 
-    def __init__(self, config: EmulatorConfig | None = None, **changes: Any) -> None:
+    def __init__(
+        self, config: EmulatorConfig | None = None, *, clock: Clock | None = None, **changes: Any
+    ) -> None:
         self.config = attrs.evolve(config or EmulatorConfig(), **changes)
-        self.state = EmulatorState(self.config)
+        #: Its time (``VirtualClock`` in tests: tasks "take" seconds that pass in milliseconds).
+        self.clock: Clock = clock or SYSTEM_CLOCK
+        self.state = EmulatorState(self.config, self.clock)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
 

@@ -9,7 +9,6 @@ fails, it raises ``CreateUnconfirmedError`` carrying the id, and never sends it 
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -126,7 +125,8 @@ async def submit(
     external_id = call.external_task_id
     transport = resource._client._transport
     policy = policy or transport.retry
-    deadline = time.monotonic() + policy.total_timeout
+    clock = resource._client.clock
+    deadline = clock.monotonic() + policy.total_timeout
     for attempt in range(1, policy.attempts + 1):
         try:
             data = await transport.request(
@@ -147,7 +147,7 @@ async def submit(
             if not _resend_after_lookup(failure):
                 # an unreadable answer, an unknown error: the task may yet appear
                 raise CreateUnconfirmedError(external_id, failure) from failure
-        if attempt == policy.attempts or time.monotonic() >= deadline:
+        if attempt == policy.attempts or clock.monotonic() >= deadline:
             if nothing_created(failure):
                 raise failure
             raise CreateUnconfirmedError(external_id, failure) from failure
@@ -165,7 +165,8 @@ async def submit_in_window(
     transport = resource._client._transport
     policy = transport.retry
     own = attrs.evolve(policy, retry_concurrency_limit=False)  # the window handles 1303
-    deadline = time.monotonic() + policy.total_timeout
+    clock = resource._client.clock
+    deadline = clock.monotonic() + policy.total_timeout
     for refusal in range(1, policy.attempts + 1):
         await window.reserve()
         try:
@@ -175,7 +176,7 @@ async def submit_in_window(
                 await window.answered()
         except ConcurrencyLimitError as exc:
             await window.over_limit()
-            if refusal == policy.attempts or time.monotonic() >= deadline:
+            if refusal == policy.attempts or clock.monotonic() >= deadline:
                 raise
             await transport.sleep(policy.delay(refusal, exc))
             continue

@@ -231,16 +231,19 @@ class TaskResource(Generic[R]):
         limit = policy.timeout if timeout is None else timeout
         if not limit > 0:  # NaN too
             raise ValidationError("timeout", limit, "must be a positive number of seconds")
+        clock = self._client.clock
+        deadline = clock.monotonic() + limit
+        # the hard bound is on the loop's (real) time: it cuts a hung query off
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        hard = None if limit == float("inf") else deadline + min(_LAST_LOOK_GRACE, limit / 2)
+        grace = min(_LAST_LOOK_GRACE, limit / 2)
+        hard = None if limit == float("inf") else loop.time() + limit + grace
         sleep = self._client._transport.sleep
         delay, last = policy.first_poll, None
         bound = asyncio.timeout_at(hard)
         try:
             async with bound:
                 while True:
-                    remaining = deadline - loop.time()
+                    remaining = deadline - clock.monotonic()
                     if remaining <= 0:
                         raise TaskTimeoutError(ident, limit, last)
                     await sleep(min(delay, remaining))
