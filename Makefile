@@ -35,7 +35,7 @@ redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server could not be installed"; exit 1; }
 
 pytest: $(STAMP) redis-server
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 4 --dist worksteal
 
 test: lint typecheck pytest
 

@@ -1,6 +1,10 @@
-"""Testing your own code with the emulator's pytest fixture (installed with kling-async).
+"""Testing your own code with the emulator's pytest fixture (shipped with kling-async).
 
     pytest examples/testing_with_the_emulator.py
+
+The fixture is opt-in — installing kling-async adds nothing to other projects' pytest runs:
+name the plugin in ``pytest_plugins`` (here, or in your top-level ``conftest.py``), or run
+``pytest -p kling_async.emulator.pytest_plugin``.
 
 ``kling_emulator`` starts an emulator on 127.0.0.1 for the test and sets KLING_BASE_URL,
 KLING_ACCESS_KEY, KLING_SECRET_KEY and KLING_API_KEY; override ``kling_emulator_config`` to
@@ -17,6 +21,8 @@ import pytest
 import kling_async as kling
 from kling_async._samples import sample_paths
 from kling_async.emulator import Account, EmulatorConfig, EmulatorThread
+
+pytest_plugins = ["kling_async.emulator.pytest_plugin"]  # the kling_emulator fixture
 
 
 # -- the code under test: yours --------------------------------------------------------

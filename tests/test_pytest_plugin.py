@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,8 +21,31 @@ def kling_emulator_config() -> EmulatorConfig:
     return EmulatorConfig(duration=(0.05, 0.1), failure_rate=1.0, seed=5)
 
 
-def test_plugin_is_registered_through_its_entry_point(pytestconfig: pytest.Config) -> None:
-    assert pytestconfig.pluginmanager.has_plugin("kling_async_emulator")
+def test_plugin_is_loaded_where_opted_in(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.pluginmanager.has_plugin("kling_async.emulator.pytest_plugin")
+
+
+def test_plugin_is_not_loaded_in_projects_that_did_not_ask(tmp_path: Path) -> None:
+    """Installing kling-async must not import it (aiohttp.web, PIL) into every pytest run."""
+    (tmp_path / "test_other.py").write_text(
+        "import sys\n"
+        "def test_nothing_of_ours(pytestconfig):\n"
+        "    assert not pytestconfig.pluginmanager.has_plugin(\n"
+        "        'kling_async.emulator.pytest_plugin')\n"
+        "    assert sorted(m for m in sys.modules if m.startswith('kling_async')) == []\n"
+        "    assert 'aiohttp.web' not in sys.modules\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLING_", "PYTEST_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_other.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "1 passed" in done.stdout
 
 
 def test_fixture_serves_a_sync_test(kling_emulator: EmulatorThread) -> None:

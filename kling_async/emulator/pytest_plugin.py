@@ -1,4 +1,8 @@
-"""Pytest fixtures for testing your own code against the emulator (loaded automatically).
+"""Pytest fixtures for testing your own code against the emulator (opt-in).
+
+Load it where you want it — ``pytest_plugins = ["kling_async.emulator.pytest_plugin"]`` in
+your top-level ``conftest.py`` (or a test module), or ``pytest -p
+kling_async.emulator.pytest_plugin`` — and nothing of kling-async is imported elsewhere.
 
     def test_my_pipeline(kling_emulator):
         run_my_pipeline(base_url=kling_emulator.url, **kling_emulator.credentials)
