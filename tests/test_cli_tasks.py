@@ -27,11 +27,11 @@ POOR_KEY = "poor-api-key-0123"
 
 
 def _duration(_rng: Any, model: str, mode: str | None, _seconds: str) -> float:
-    """kling-v2-5-turbo tasks run for a minute (to time out on), pro ones 2 s (to watch),
-    the rest 0.3 s."""
+    """kling-v2-5-turbo tasks run for a minute (to time out on), pro ones 8 s (to watch: the
+    CLI takes 1-4 s to start under load), the rest 0.3 s."""
     if model == "kling-v2-5-turbo":
         return 60.0
-    return 2.0 if mode == "pro" else 0.3
+    return 8.0 if mode == "pro" else 0.3
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +116,8 @@ def test_wait_shows_progress_polls_at_the_interval_and_times_out_with_exit_3(
     emu: EmulatorThread, tmp_path: Path
 ) -> None:
     img = str(image(tmp_path))
-    watched = submit(emu, tmp_path, img, "--mode", "pro", "--external-id", "w-pro")
     slow = submit(emu, tmp_path, img, "--model", "kling-v2-5-turbo", "--external-id", "w-slow")
+    watched = submit(emu, tmp_path, img, "--mode", "pro", "--external-id", "w-pro")
     done = cli("wait", "w-pro", "--poll-interval", "0.5", url=emu.url, home=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout

@@ -303,11 +303,12 @@ async def test_sdk_and_emulator_agree_on_the_capability_map(start_emulator: Star
     emu, _ = await start_emulator()
     disagreements = []
     checked = 0
+    image = b64(png())  # one image for every combination: the rules under test are elsewhere
     async with fast_client(emu) as client:
         transport = client._transport
         for n, (endpoint, feature, fields) in enumerate(_variants()):
             if endpoint == "image2video":
-                request: Any = kling.ImageToVideo(prompt="p", **{"image": b64(png()), **fields})
+                request: Any = kling.ImageToVideo(prompt="p", **{"image": image, **fields})
             else:
                 request = kling.TextToVideo(prompt="p", **fields)
             try:

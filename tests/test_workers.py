@@ -209,7 +209,9 @@ async def test_four_workers_make_every_video_once(
     jobs = 80
     images = make_images(tmp_path / "in", jobs)
     out = tmp_path / "out"
-    with _emulator((0.2, 0.6)) as emu:
+    # tasks of 1-2 s: with 0.2-0.6 s ones, 8 processes on 2 busy cores drew 16 1303s (slots
+    # turn over faster than a starved process answers)
+    with _emulator((1.0, 2.0)) as emu:
         cluster = Cluster(
             redis_server.url,
             out,
@@ -256,8 +258,10 @@ async def test_four_workers_make_every_video_once(
     assert seen["duplicate_creates"] == 0
     assert seen["max_in_flight"] <= 20
     # 4 x 20 allowed, 20 on the account: without the shared limits this is a 1303 storm
-    # (benchmarks/workers.py: 2.15 429s per job with --own-limits, 0.03 shared)
-    assert seen["concurrency_limited_1303"] + seen["rate_limited_1302"] <= 0.1 * jobs
+    # (benchmarks/workers.py, 400 jobs: 2.15 429s per job with --own-limits, 0.03 shared; here
+    # 143 for 80 jobs with --own-limits). The limit's first probe costs a few whatever the
+    # number of jobs: 0.1 a job, plus 4 for that start (9 seen once under heavy load)
+    assert seen["concurrency_limited_1303"] + seen["rate_limited_1302"] <= 0.1 * jobs + 4
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
     assert all(p.stat().st_size == 8192 for p in out.glob("*.mp4"))
     assert {r["stored"] for r in outcomes} == {f"bucket/{r['job_id']}.mp4" for r in outcomes}
