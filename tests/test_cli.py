@@ -293,3 +293,17 @@ def test_two_runs_on_one_folder_the_second_exits_2_naming_the_holder(
     stats = emu.stats()
     assert (stats["creates"], stats["duplicate_creates"]) == (8, 0)
     assert len(list(out.glob("*.mp4"))) == 8
+
+
+def test_the_command_line_loads_no_server_redis_or_video_library_until_asked() -> None:
+    """Every kling-async command starts by importing the CLI: the emulator's server, redis,
+    SAQ and PyAV load only in the commands that use them (they were ~0.3 s of each start)."""
+    code = (
+        "import json, sys, kling_async.cli\n"
+        "heavy = ('aiohttp.web', 'redis', 'saq', 'av', 'kling_async.emulator._server')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(done.stdout) == []

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
-from ..emulator import FAULT_KINDS, Account, Emulator, EmulatorConfig, serve
-from ..emulator._config import RetryAfterMode, check_duration_mix
-from ..emulator._render import NO_PYAV, have_pyav
+from ..emulator._config import (
+    FAULT_KINDS,
+    Account,
+    EmulatorConfig,
+    RetryAfterMode,
+    check_duration_mix,
+)
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
+
+
+async def serve(config: EmulatorConfig, announce: Callable[[Emulator], None]) -> None:
+    """``kling_async.emulator.serve``, loaded when the command runs (aiohttp.web is not
+    needed by the other commands)."""
+    from ..emulator import serve as run
+
+    await run(config, announce)
 
 
 def _videos_line(render: bool, video_bytes: int | None) -> str:
@@ -207,6 +223,8 @@ def emulator_command(
     """
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
+    from ..emulator._render import NO_PYAV, have_pyav  # PIL, PyAV: loaded when run
+
     if render and not have_pyav():
         render = False  # the sample clip instead, said in one line rather than a traceback each
         click.echo(NO_PYAV, err=True)

@@ -36,12 +36,13 @@ def _workers() -> Any:
     return workers
 
 
-try:
-    from redis.exceptions import RedisError
-except ImportError:  # without the extra: _workers() says what to install
-
-    class RedisError(Exception):  # type: ignore[no-redef]
-        pass
+def _redis_failure(exc: BaseException) -> bool:
+    """A redis-py error (redis loads only when a Redis command runs) or a socket's."""
+    if isinstance(exc, OSError):
+        return True
+    return any(
+        c.__module__.startswith("redis.") and c.__name__ == "RedisError" for c in type(exc).__mro__
+    )
 
 
 @click.command("worker")
@@ -216,7 +217,9 @@ async def animate_on_workers(
             click.echo(_line(outcome, result, as_json))
 
         finished = await workers.follow(queue, queued, out_dir, shown, timeout=timeout)
-    except (RedisError, OSError) as exc:
+    except Exception as exc:
+        if not _redis_failure(exc):
+            raise
         raise RedisUnusable(exc) from None
     finally:
         await workers.close_queue(queue)

@@ -14,6 +14,8 @@ Webhooks, fault injection, real or filler result files, and counters at
 ``GET /__emulator__/stats``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._config import (
     FAILURE_MESSAGES,
     FAULT_KINDS,
@@ -22,7 +24,22 @@ from ._config import (
     UnitCost,
     default_unit_cost,
 )
-from ._server import Emulator, EmulatorThread, serve
+
+if TYPE_CHECKING:
+    from ._server import Emulator, EmulatorThread, serve
+
+_SERVER = ("Emulator", "EmulatorThread", "serve")
+
+
+def __getattr__(name: str) -> Any:
+    """The server (aiohttp.web, the handlers) loads on first use: ``kling-async`` commands
+    that only read the config, and ``import kling_async.emulator._config``, stay quick."""
+    if name in _SERVER:
+        from . import _server
+
+        return getattr(_server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAILURE_MESSAGES",
