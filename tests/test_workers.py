@@ -329,17 +329,22 @@ async def test_killing_two_of_four_workers_loses_no_job_and_duplicates_none(
             cluster.kill(0)
             cluster.kill(1)
             killed_at = emu.stats()["creates"]
+            kill_time = time.monotonic()
             orphans = await _jobs_held_by(redis_server.url, dead)
             outcomes: list[tuple[str, dict[str, Any]]] = []
             finished = await follow(
                 queue, queued, out, lambda o, r: outcomes.append((o.status.value, r)), timeout=60
             )
+            after_kill = time.monotonic() - kill_time
         finally:
             await close_queue(queue)
             cluster.stop()
         seen = created(emu)
     assert finished, "not every job ended in time"
     assert killed_at < jobs  # the kill came mid-run
+    # the orphans are swept within the heartbeat (2 s) + a sweep period (1 s) + the lease (2 s),
+    # not after SAQ's default sweep lock of 60 s (the rest of the jobs take ~3 s)
+    assert after_kill < 25, after_kill
     # a job whose video a worker made just before it was killed is found done by the one
     # that resumes it: "skipped" (made once, not paid twice), never failed or missing
     statuses = [s for s, _ in outcomes]

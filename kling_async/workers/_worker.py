@@ -49,10 +49,16 @@ def queue_name(namespace: str) -> str:
 
 class _SweepQueue(RedisQueue):
     """SAQ's Redis queue, sweeping without waiting 5 s per stuck job for its (dead) worker
-    to acknowledge the abort: the job store's lease is what keeps a job from running twice."""
+    to acknowledge the abort: the job store's lease is what keeps a job from running twice.
 
-    async def sweep(self, lock: int = 60, abort: float = 0.05) -> list[str]:
-        return await super().sweep(lock, abort)
+    ``sweep_lock``: SAQ lets one sweep a ``lock`` seconds happen on a queue (60 by default,
+    whatever the workers' sweep period): a dead worker's jobs then waited up to a minute. The
+    worker sets it to its sweep period."""
+
+    sweep_lock: int = 60
+
+    async def sweep(self, lock: int | None = None, abort: float = 0.05) -> list[str]:
+        return await super().sweep(self.sweep_lock if lock is None else lock, abort)
 
 
 def make_queue(url: str, namespace: str) -> RedisQueue:
@@ -272,6 +278,8 @@ async def run_worker(
         prefetch=max(4, settings.concurrency + settings.prefetch),
     )
     queue = make_queue(settings.redis_url, settings.namespace)
+    if isinstance(queue, _SweepQueue):
+        queue.sweep_lock = max(1, int(settings.sweep))
     try:
         await engine.start()  # opens the store: Redis is reachable from here on
         stop = stop or asyncio.Event()
