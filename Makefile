@@ -14,8 +14,13 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The main job (kling-async demo), then three app replicas sharing one account through a real
+# redis-server (installed from the system packages when missing; skipped, and said, if it cannot be).
 demo: $(STAMP)
 	$(BIN)/kling-async demo --out demo-videos
+	@if $(MAKE) --no-print-directory -s redis-server; then \
+	  $(BIN)/python examples/shared_account.py; \
+	else echo "no redis-server: skipped the shared-account part (see README, Scaling out)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
