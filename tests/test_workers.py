@@ -260,8 +260,9 @@ async def test_four_workers_make_every_video_once(
     # 4 x 20 allowed, 20 on the account: without the shared limits this is a 1303 storm
     # (benchmarks/workers.py, 400 jobs: 0.6-2.15 429s per job with --own-limits, 0.02-0.035
     # shared; here 143 for 80 jobs with --own-limits, 2-9 shared on a quiet machine). With both
-    # cores kept busy by other processes the shared run drew 16: learning the limit and probing
-    # it cost more when every process is slow. The bound keeps the storm out by 7x
+    # cores kept busy by other processes the shared run drew 16 — most likely the cluster's
+    # 2 s leases lapsing when a starved worker renews late, its slots then taken by another
+    # (production leases are 30 s). The bound keeps the storm out by 7x
     assert seen["concurrency_limited_1303"] + seen["rate_limited_1302"] <= 0.25 * jobs
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
     assert all(p.stat().st_size == 8192 for p in out.glob("*.mp4"))
