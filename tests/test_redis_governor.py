@@ -293,7 +293,9 @@ async def test_replicas_of_a_web_app_share_the_account_limit(
     assert shared["statuses"] == [200] * requests
     assert shared["creates"] == requests
     assert shared["max_in_flight"] <= limit
-    assert shared["concurrency_limited_1303"] <= 0.1 * requests
+    # finding the limit (and a probe above it) is a fixed cost, not one per call: 0-1 on a quiet
+    # machine, 3 seen in a loaded CI-like run; alone, each replica learns on its own (32-57)
+    assert shared["concurrency_limited_1303"] <= 4
     assert alone["concurrency_limited_1303"] >= 3 * max(1, shared["concurrency_limited_1303"])
 
 
