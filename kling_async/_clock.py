@@ -7,8 +7,9 @@ time, while every rule that depends on time (durations, rate windows, back-off, 
 sees the seconds it expects.
 
 ``VirtualClock`` moves only when something waits on it: once every waiter has waited ``tick``
-real seconds without the loop bringing anything new (an answer in flight lands in that time
-on loopback), it jumps to the earliest deadline. ``advance(seconds)`` moves it by hand.
+real seconds with no request of a client on the wire (the client holds the clock while it
+waits for an answer), it jumps to the earliest deadline. ``advance(seconds)`` moves it by
+hand.
 It serves one event loop; the emulator must run in that loop (``Emulator``, not
 ``EmulatorThread``).
 """
@@ -20,6 +21,7 @@ import contextlib
 import heapq
 import itertools
 import time
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 __all__ = ["Clock", "SystemClock", "VirtualClock"]
@@ -93,6 +95,7 @@ class VirtualClock:
         self._order = itertools.count()
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._driver: asyncio.Task[None] | None = None
+        self._holders = 0
         #: How far it has jumped by itself in all (seconds of virtual time).
         self.skipped = 0.0
 
@@ -129,6 +132,16 @@ class VirtualClock:
             await asyncio.gather(waiter, sleeper, return_exceptions=True)
         return event.is_set()
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """No jump while held: the client holds it for each request it has on the wire, so an
+        answer that takes longer than ``tick`` (a loaded machine) is not overtaken by time."""
+        self._holders += 1
+        try:
+            yield
+        finally:
+            self._holders -= 1
+
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` and wake every sleeper now due."""
         if not seconds >= 0:
@@ -155,6 +168,8 @@ class VirtualClock:
         """Jump to the earliest deadline whenever a tick of real time brought nothing sooner."""
         while self._pending():
             await asyncio.sleep(self.tick)
+            if self._holders:
+                continue  # a request is on the wire: its answer comes first
             if not self._pending():
                 return
             deadline = self._sleepers[0][0]

@@ -4,10 +4,11 @@ the SDK's own exception here, and queries are retried here under the ``RetryPoli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -141,6 +142,7 @@ class Transport:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         pacer: Pacing | None = None,
         max_body: int | None = None,
+        hold: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         if max_body is not None:
             if max_body < 1:
@@ -153,6 +155,8 @@ class Transport:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
+        #: Held while a request is on the wire (a ``VirtualClock`` does not jump meanwhile).
+        self._hold = hold or contextlib.nullcontext
         self._session = session
         self._owns_session = session is None
         #: Requests that went out (every try counts), for diagnostics and tests.
@@ -228,17 +232,18 @@ class Transport:
         await self.pacer.turn(1 if kind == "create" else 0)
         self.requests_sent += 1
         try:
-            async with session.request(
-                method,
-                self.base_url + path,
-                json=json_body,
-                params=params,
-                headers={"Authorization": auth},
-                timeout=self.timeouts.for_kind(kind),
-            ) as response:
-                status = response.status
-                retry_after = parse_retry_after(response.headers)
-                raw = await _read_capped(response, self.max_body, what)
+            with self._hold():
+                async with session.request(
+                    method,
+                    self.base_url + path,
+                    json=json_body,
+                    params=params,
+                    headers={"Authorization": auth},
+                    timeout=self.timeouts.for_kind(kind),
+                ) as response:
+                    status = response.status
+                    retry_after = parse_retry_after(response.headers)
+                    raw = await _read_capped(response, self.max_body, what)
         except asyncio.CancelledError:
             raise
         except _CONNECTION_ERRORS as exc:

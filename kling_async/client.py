@@ -119,6 +119,7 @@ class KlingClient:
             pacer=self.pacer,
             sleep=sleep,
             max_body=max_answer_bytes,
+            hold=getattr(self.clock, "hold", None),
         )
 
     def __repr__(self) -> str:

@@ -133,3 +133,15 @@ async def test_batch_over_minutes_of_api_time(
     lower_bound = 40 / 5 * 30  # eight waves of at least 30 s
     assert clock.monotonic() >= lower_bound
     assert time.monotonic() - real < 30
+
+
+async def test_no_jump_while_a_request_is_on_the_wire() -> None:
+    """The client holds the clock while it waits for an answer: a slow answer (a loaded
+    machine) is not overtaken by the time its sleepers wait for."""
+    clock = kling.VirtualClock()
+    sleeper = asyncio.create_task(clock.sleep(100))
+    with clock.hold():
+        await asyncio.sleep(0.05)  # 25 ticks of real time
+        assert clock.monotonic() == 0
+    await asyncio.wait_for(sleeper, 2)
+    assert clock.monotonic() == 100
