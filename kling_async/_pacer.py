@@ -1,11 +1,14 @@
 """The account governor's pacer: one for every request a client makes.
 
-It spaces requests evenly (no bursts) at a rate it adapts like TCP: when 1302s make up a real
-share of the recent answers (a quarter of the last 40, at least three) it halves (or drops to
-half of what was really being sent, if that is lower) and holds every request until the
-Retry-After has passed, then grows back a few percent per second. A stray 1302 among
-successes only delays its own request's retry: it is no reason to slow the whole account.
-Until the server first pushes back it slows nothing down, unless the caller gave a ceiling.
+It spaces requests evenly (no bursts) at a rate it adapts: when 1302s make up a real share of
+the recent answers (a quarter of the last 40, at least three) it holds every request until the
+Retry-After has passed and slows down — to just under what the account let through meanwhile
+(the *ceiling*: answers other than 1302 a second), or, without enough answers to tell, to half
+of what it sent. Then it grows back a few percent per second up to 95% of the ceiling and stays
+there; only after 30 s without a 1302 does it probe above, slowly, and a 1302 there sends it
+back under. A stray 1302 among successes only delays its own request's retry: it is no reason
+to slow the whole account. Until the server first pushes back it slows nothing down, unless
+the caller gave a ceiling.
 """
 
 from __future__ import annotations
@@ -66,6 +69,19 @@ class Pacer:
         self._blocked_until = 0.0
         self._grown_at = clock()
         self._sent: deque[float] = deque(maxlen=256)
+        #: When answers that were not 1302s came (what the account really let through).
+        self._accepted: deque[float] = deque(maxlen=256)
+        #: The account's rate as learned at the last slow-down: what it let through while it
+        #: answered 1302 to the rest. None until then.
+        self.ceiling: float | None = None
+        #: Once a ceiling is known the rate settles at this share of it, and stays there
+        #: until ``quiet`` seconds pass without a 1302; then it probes for more, slowly.
+        self.settle = 0.95
+        self.quiet = 30.0
+        self._limited_at = float("-inf")
+        #: The first 1302 since the last slow-down: from then on the account's bucket is
+        #: empty, and what it lets through is its refill rate (a burst allowance is not).
+        self._episode_from: float | None = None
         #: The last answers: True for a 1302. A decision needs a real share of them.
         self._answers: deque[bool] = deque(maxlen=40)
         self.limited_share = 0.25
@@ -129,14 +145,36 @@ class Pacer:
         if self.rate is not None and now > self._blocked_until:
             elapsed = now - max(self._grown_at, self._blocked_until)
             if elapsed > 0:
-                self.rate *= (1 + self.growth) ** elapsed
+                rate = self.rate * (1 + self.growth) ** elapsed
+                if self.ceiling is not None:
+                    settled = self.settle * self.ceiling
+                    if self.rate < settled:
+                        rate = min(rate, settled)  # back up to just under the account's rate
+                    elif now - self._limited_at < self.quiet:
+                        rate = self.rate  # hold there: growing on only meets 1302s
+                    else:  # a long quiet: the account may allow more now; look, slowly
+                        rate = self.rate * (1 + self.growth / 10) ** elapsed
                 if self.max_rate is not None:
-                    self.rate = min(self.rate, self.max_rate)
+                    rate = min(rate, self.max_rate)
+                self.rate = rate
         self._grown_at = now
 
     def answered(self) -> None:
         """An answer that was not a 1302."""
         self._answers.append(False)
+        self._accepted.append(self._clock())
+
+    def _accepted_rate(self, now: float) -> float | None:
+        """Answers other than 1302 a second since this episode's first 1302 (the last 2 s
+        at most); None when too few to tell."""
+        since = now - 2.0
+        if self._episode_from is not None:
+            since = max(since, self._episode_from)
+        span = now - since
+        recent = [t for t in self._accepted if t > since]
+        if len(recent) < 4 or span < 0.5:
+            return None
+        return len(recent) / span
 
     def rate_limited(self, retry_after: float | None) -> None:
         """A 1302 arrived: if 1302s are a real share of the recent answers, slow down
@@ -144,15 +182,31 @@ class Pacer:
         now = self._clock()
         self.stats.rate_limited += 1
         self._answers.append(True)
+        self._limited_at = now
+        if self._episode_from is None:
+            self._episode_from = now
         limited = sum(self._answers)
         if limited < self.limited_minimum or limited < self.limited_share * len(self._answers):
+            if (
+                self.ceiling is not None
+                and self.rate is not None
+                and self.rate > self.settle * self.ceiling
+            ):
+                self.rate = self.settle * self.ceiling  # probed above it: back to just under
             return  # a stray 1302: its own retry waits, the account does not slow down
         self._answers.clear()  # one decrease per episode, then fresh evidence
         observed = self._observed_rate(now)
+        accepted = self._accepted_rate(now)
+        self._episode_from = None
         base = self.rate if self.rate is not None else (observed or 10.0)
         if observed is not None:
             base = min(base, observed)
-        self.rate = max(self.min_rate, base * self.decrease)
+        if accepted is not None and (observed is None or accepted < observed):
+            # what got through while the rest met 1302s: the account's rate, give or take
+            self.ceiling = accepted
+            self.rate = max(self.min_rate, self.settle * accepted)
+        else:
+            self.rate = max(self.min_rate, base * self.decrease)
         self._grown_at = now
         pause = retry_after if retry_after is not None else 1.0 / self.rate
         self._blocked_until = max(self._blocked_until, now + pause)

@@ -86,6 +86,35 @@ async def test_pacer_learns_from_what_was_really_sent() -> None:
     assert 8 <= pacer.rate <= 12  # half of what was sent
 
 
+async def test_pacer_settles_just_under_what_the_account_let_through() -> None:
+    """The rate after a slow-down is 95% of what got through while the rest met 1302s (not a
+    blind halving); it stays there, probes above only after a quiet 30 s, and a 1302 up
+    there sends it back under at once."""
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    for i in range(9):  # 10 requests a second sent, every third one refused
+        await pacer.turn()
+        t.now += 0.1
+        if i % 3 == 2:
+            pacer.rate_limited(None)
+        else:
+            pacer.answered()
+    assert pacer.ceiling == pytest.approx(4 / 0.6)  # 4 answers let through in 0.6 s
+    settled = 0.95 * pacer.ceiling
+    assert pacer.rate == pytest.approx(settled)
+    for _ in range(5):  # quiet, but not for long: no growth past the settled rate
+        t.now += 2
+        await pacer.turn()
+        pacer.answered()
+    assert pacer.rate == pytest.approx(settled)
+    t.now += 31  # a long quiet: it probes above, slowly (growth / 10)
+    await pacer.turn()
+    assert settled < pacer.rate <= settled * 1.005**31 * 1.001
+    pacer.answered()
+    pacer.rate_limited(None)  # a stray 1302 up there: back under at once
+    assert pacer.rate == pytest.approx(settled)
+
+
 async def test_window_slow_start_1303_and_probing() -> None:
     window = ConcurrencyWindow(initial=2, probe_every=3)
     await window.acquire()

@@ -212,11 +212,14 @@ class Poller:
         per_round = max(1.0, self._round_cost)
         budget = policy.requests_per_job
         rate = self._client.pacer.rate
+        floor = policy.min_interval
         if rate is not None:  # the account's request rate binds: creates come first
             completions = len(self._tracked) / mean
             budget = min(budget, max(0.2, (rate - completions) / completions))
+            # and polls take at most a tenth of the rate (each one is a create not sent)
+            floor = max(floor, per_round / (_RATE_POLL_SHARE * rate))
         interval = mean * per_round / (len(self._tracked) * budget)
-        return min(policy.max_interval, max(policy.min_interval, interval))
+        return min(policy.max_interval, max(floor, interval))
 
     def next_round(self, last: float, now: float) -> float:
         """When the next poll round is due (monotonic): when the soonest task may have ended,
@@ -436,6 +439,8 @@ _PAGE = 500
 _MAX_PAGES = 20
 #: Share of the mean duration between rounds at a batch's tail (no job waits for a slot).
 _TAIL_SHARE = 0.05
+#: Under a learned request-rate limit, the share of it polls may take.
+_RATE_POLL_SHARE = 0.1
 _SINGLES_PER_ROUND = 10
 _NOT_FINAL = frozenset({"submitted", "processing", "queued", "pending", "running"})
 
