@@ -157,7 +157,8 @@ def test_shared_account_replicas_stay_within_the_account(
     }  # videos, of, at most, refused
     assert figures["shared"][:2] == figures["each"][:2] == [12, 12]
     assert figures["shared"][2] <= 3
-    # finding the limit: slow start's first creates overshoot it once (1-3 seen), then never
-    assert figures["shared"][3] <= 4
+    # finding the limit: slow start's creates on their way overshoot it once (1-3 seen; up to
+    # 4 on their way, and a race), then never
+    assert figures["shared"][3] <= 5
     assert figures["each"][3] > figures["shared"][3]
     assert len(list((tmp_path / "out" / "shared").glob("*.mp4"))) == 12
