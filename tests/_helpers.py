@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -137,3 +141,20 @@ def fast_client(emu: Emulator, **changes: Any) -> Any:
     }
     options.update(changes)
     return kling.KlingClient(**options)
+
+
+def run_pytest(target: str | Path, cwd: Path, timeout: float = 120) -> str:
+    """Run pytest on ``target`` in a process of its own, without this run's KLING_*/PYTEST_*
+    environment; assert it passed one test; its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLING_", "PYTEST_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "1 passed" in done.stdout
+    return done.stdout

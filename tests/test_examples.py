@@ -11,6 +11,7 @@ from pathlib import Path
 
 import av
 
+from ._helpers import run_pytest
 from ._redis_server import RedisServer
 
 ROOT = Path(__file__).parent.parent
@@ -98,25 +99,7 @@ def test_webhook_receiver_finishes_from_verified_callbacks(tmp_path: Path) -> No
 
 
 def test_testing_with_the_emulator_passes_under_pytest(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            str(EXAMPLES / "testing_with_the_emulator.py"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
-    assert "1 passed" in done.stdout
+    run_pytest(EXAMPLES / "testing_with_the_emulator.py", tmp_path)
 
 
 def test_no_user_facing_text_names_a_retired_model() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,8 @@ import aiohttp
 import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
+
+from ._helpers import run_pytest
 
 
 @pytest.fixture
@@ -35,17 +35,7 @@ def test_plugin_is_not_loaded_in_projects_that_did_not_ask(tmp_path: Path) -> No
         "    assert sorted(m for m in sys.modules if m.startswith('kling_async')) == []\n"
         "    assert 'aiohttp.web' not in sys.modules\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLING_", "PYTEST_"))}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_other.py"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert done.returncode == 0, done.stdout[-2000:]
-    assert "1 passed" in done.stdout
+    run_pytest("test_other.py", tmp_path, timeout=60)
 
 
 def test_fixture_serves_a_sync_test(kling_emulator: EmulatorThread) -> None:

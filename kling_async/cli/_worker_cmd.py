@@ -36,15 +36,6 @@ def _workers() -> Any:
     return workers
 
 
-def _redis_failure(exc: BaseException) -> bool:
-    """A redis-py error (redis loads only when a Redis command runs) or a socket's."""
-    if isinstance(exc, OSError):
-        return True
-    return any(
-        c.__module__.startswith("redis.") and c.__name__ == "RedisError" for c in type(exc).__mro__
-    )
-
-
 @click.command("worker")
 @click.option(
     "--redis",
@@ -191,6 +182,8 @@ async def animate_on_workers(
     outcomes; the exit code: 0 all done, 1 some failed or invalid, 3 some timed out (or the
     wait did), 2 when Redis cannot be used (raised as ``RedisUnusable``)."""
     workers = _workers()
+    from redis.exceptions import RedisError  # there with the workers extra; loaded when used
+
     queue = workers.make_queue(redis_url, namespace)
     summary = BatchSummary()
     summary_timeouts: list[bool] = []  # per outcome: its task timed out (exit 3, not 1)
@@ -217,9 +210,7 @@ async def animate_on_workers(
             click.echo(_line(outcome, result, as_json))
 
         finished = await workers.follow(queue, queued, out_dir, shown, timeout=timeout)
-    except Exception as exc:
-        if not _redis_failure(exc):
-            raise
+    except (RedisError, OSError) as exc:
         raise RedisUnusable(exc) from None
     finally:
         await workers.close_queue(queue)
