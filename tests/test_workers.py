@@ -250,7 +250,10 @@ async def test_four_workers_make_every_video_once(
     records = [json.loads(line) for line in first.stdout.decode().splitlines()]
     outcomes = [r for r in records if r["event"] == "outcome"]
     assert len(outcomes) == jobs
-    assert {r["status"] for r in outcomes} == {"succeeded"}
+    # a queue job whose heartbeat a starved worker sent late is swept and run again: the
+    # second run finds the video made ("skipped": made once, paid once), never a second create
+    assert {r["status"] for r in outcomes} <= {"succeeded", "skipped"}
+    assert sum(r["status"] == "succeeded" for r in outcomes) >= jobs - 4
     assert len({r["worker"] for r in outcomes}) >= 2  # the work was shared
     assert seen["creates"] == jobs  # exactly one create per job
     assert seen["external_ids"] == jobs
