@@ -179,6 +179,98 @@ def _fields(job: Any) -> dict[str, Any]:
     return {f.name: getattr(job, f.name) for f in attrs.fields(type(job))}
 
 
+async def test_a_queue_record_ended_without_an_outcome_is_handed_out_again(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A sweep racing a starved worker that is still alive: SAQ's late heartbeat or abort of
+    the old run writes over the record the new run finished ("complete" with no result,
+    "aborted: swept"). The follower enqueues such a job again (its worker then finds it done:
+    skipped) instead of reporting a failure; a record that keeps ending so is reported after
+    a few tries, and a job that failed after every retry at once."""
+    from saq.job import Status
+
+    images = make_images(tmp_path / "in", 3)
+    queue = make_queue(redis_server.url, "requeue")
+    outcomes: dict[str, tuple[str, str | None]] = {}
+    handed_out: dict[str, int] = {}
+    try:
+        queued, bad = await enqueue(queue, [(str(p), kling.ImageToVideo(image=p)) for p in images])
+        assert len(queued) == 3
+        assert not bad
+        overwritten, aborted, failed = (q.job_id for q in queued)
+
+        async def worker() -> None:
+            """Stands in for the workers: the first run of ``overwritten`` ends with its
+            record written over, every run of ``aborted`` is aborted by a sweep, ``failed``
+            fails after its retries; a run handed out again ends with a true outcome."""
+            deadline = time.monotonic() + 20
+            while len(outcomes) < 3 and time.monotonic() < deadline:
+                job = await queue.dequeue(timeout=0.2)
+                if job is None:
+                    continue
+                runs = handed_out[job.key] = handed_out.get(job.key, 0) + 1
+                if job.key == overwritten and runs == 1:
+                    await queue.finish(job, Status.COMPLETE, result=None, error="swept")
+                elif job.key == aborted:
+                    await queue.finish(job, Status.ABORTED, error="swept")
+                elif job.key == failed:
+                    await queue.finish(job, Status.FAILED, error="_TryLater: later")
+                else:
+                    result = {"status": "skipped", "name": "x", "path": "x.mp4", "error": None}
+                    await queue.finish(job, Status.COMPLETE, result=result)
+
+        def seen(outcome: kling.batch.Outcome, result: dict[str, Any]) -> None:
+            outcomes[outcome.job_id] = (outcome.status.value, str(outcome.error or ""))
+
+        stand_in = asyncio.create_task(worker())
+        finished = await follow(queue, queued, tmp_path / "out", seen, timeout=20, interval=0.05)
+        await stand_in
+    finally:
+        await close_queue(queue)
+    assert finished
+    assert outcomes[overwritten] == ("skipped", "")  # handed out again, found done
+    assert handed_out[overwritten] == 2
+    status, error = outcomes[aborted]
+    assert status == "failed"
+    assert "aborted: swept" in error
+    assert handed_out[aborted] == 4  # the first run and three more, then reported
+    status, error = outcomes[failed]
+    assert status == "failed"
+    assert "failed: _TryLater: later" in error
+    assert handed_out[failed] == 1  # failed after its retries: reported at once
+
+
+async def test_a_starved_runs_heartbeat_never_writes_over_the_record_a_sweep_handed_on(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from saq.job import Status
+
+    from kling_async.workers._worker import _heartbeat
+
+    images = make_images(tmp_path / "in", 1)
+    queue = make_queue(redis_server.url, "beat")
+    try:
+        await enqueue(queue, [(str(images[0]), kling.ImageToVideo(image=images[0]))], heartbeat=1)
+        mine = await queue.dequeue(timeout=1)
+        assert mine is not None
+        mine.attempts += 1
+        await mine.update(status=Status.ACTIVE)
+        beat = asyncio.create_task(_heartbeat({"job": mine}))  # type: ignore[typeddict-item]
+        await asyncio.sleep(0.5)
+        assert not beat.done()  # still this run's: it beats
+        # a sweep took the job for dead and another worker's run finished it
+        theirs = await queue.job(mine.key)
+        assert theirs is not None
+        theirs.attempts += 1
+        await queue.finish(theirs, Status.COMPLETE, result={"status": "succeeded"})
+        await asyncio.wait_for(beat, 2)  # the old run's beat stops ...
+        stored = await queue.job(mine.key)
+        assert stored is not None  # ... and left the other run's outcome as it was
+        assert (stored.status, stored.result) == (Status.COMPLETE, {"status": "succeeded"})
+    finally:
+        await close_queue(queue)
+
+
 # -- worker processes ---------------------------------------------------------------------
 def _emulator(duration: tuple[float, float]) -> EmulatorThread:
     return EmulatorThread(

@@ -36,6 +36,10 @@ RESULT_TTL = 7 * 24 * 3600
 RETRIES = 600
 #: Seconds SAQ keeps a job's abort mark (``Queue.abort``'s ttl), and a little more.
 _ABORT_KEY_TTL = 6.0
+#: How often one job whose queue record ended without an outcome is enqueued again, and how
+#: long (s) the follower keeps trying when the queue refuses to take it back.
+_REQUEUES = 3
+_REQUEUE_PATIENCE = 60.0
 
 
 class WorkerJobError(KlingError):
@@ -48,6 +52,10 @@ class Enqueued:
     job: Job
     job_id: str
     name: str
+    #: The queue job's payload and heartbeat (to hand it out again when its record ended
+    #: without an outcome); None for a second source of the same content.
+    payload: dict[str, Any] | None = None
+    heartbeat: int = 10
 
 
 async def enqueue(
@@ -74,24 +82,27 @@ async def enqueue(
         except (ValidationError, OSError) as exc:
             bad.append((source, str(exc)))
             continue
-        done.append(Enqueued(source, job, job_id, job_name(job, job_id)))
+        item = Enqueued(source, job, job_id, job_name(job, job_id))
+        done.append(item)
         if job_id in seen:
             continue  # the same content twice: one queue job, two outcomes
         seen.add(job_id)
-        await _enqueue_one(
-            queue,
-            QueueJob(
-                function=FUNCTION,
-                kwargs={"job": payload},
-                key=job_id,
-                timeout=0,  # the engine's task_timeout bounds a job, not the queue
-                heartbeat=heartbeat,
-                retries=RETRIES,
-                retry_delay=1.0,
-                ttl=RESULT_TTL,
-            ),
-        )
+        item.payload, item.heartbeat = payload, heartbeat
+        await _enqueue_one(queue, _queue_job(job_id, payload, heartbeat))
     return done, bad
+
+
+def _queue_job(job_id: str, payload: dict[str, Any], heartbeat: int) -> QueueJob:
+    return QueueJob(
+        function=FUNCTION,
+        kwargs={"job": payload},
+        key=job_id,
+        timeout=0,  # the engine's task_timeout bounds a job, not the queue
+        heartbeat=heartbeat,
+        retries=RETRIES,
+        retry_delay=1.0,
+        ttl=RESULT_TTL,
+    )
 
 
 async def _enqueue_one(queue: RedisQueue, job: QueueJob) -> None:
@@ -118,20 +129,46 @@ async def follow(
     interval: float = 0.25,
 ) -> bool:
     """Wait for every job's outcome, calling ``on_outcome`` as each ends. False when
-    ``timeout`` seconds passed first (the jobs go on in the workers)."""
+    ``timeout`` seconds passed first (the jobs go on in the workers).
+
+    A queue record that ended without an outcome (a sweep racing a starved worker that was
+    still alive: SAQ's late heartbeat or abort then writes over the record another worker
+    finished) is enqueued again, up to ``_REQUEUES`` times: the worker that takes it finds
+    the job done in the job store (skipped, its file named) or reconciles it by its external
+    id; it never creates blindly. Only then, or when the queue keeps refusing it, is it
+    reported failed."""
     waiting: dict[str, list[Enqueued]] = {}
     for item in jobs:
         waiting.setdefault(item.job_id, []).append(item)
+    requeued: dict[str, int] = {}
+    refused_since: dict[str, float] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
     started = time.monotonic()
     while waiting:
         keys = sorted(waiting)
         for key, found in zip(keys, await queue.jobs(keys), strict=True):
-            if found is None or found.status not in TERMINAL_STATUSES:
+            if found is not None and found.status not in TERMINAL_STATUSES:
                 continue
-            result = found.result if isinstance(found.result, dict) else {}
+            result = found.result if found is not None and isinstance(found.result, dict) else {}
+            if not _ended_with_outcome(found, result):
+                again = next((i for i in waiting[key] if i.payload is not None), None)
+                if (
+                    again is not None
+                    and again.payload is not None
+                    and requeued.get(key, 0) < _REQUEUES
+                ):
+                    job = _queue_job(key, again.payload, again.heartbeat)
+                    if await queue.enqueue(job) is not None:
+                        requeued[key] = requeued.get(key, 0) + 1
+                        refused_since.pop(key, None)
+                        continue
+                    first = refused_since.setdefault(key, time.monotonic())
+                    if time.monotonic() - first < _REQUEUE_PATIENCE:
+                        continue  # refused for now (an abort mark, a run still listed)
+            status = found.status if found is not None else Status.ABORTED
+            error = found.error if found is not None else "the queue job's record is gone"
             for item in waiting.pop(key):
-                on_outcome(_outcome(item, found.status, found.error, result, out), result)
+                on_outcome(_outcome(item, status, error, result, out), result)
         if not waiting:
             return True
         if deadline is not None and time.monotonic() >= deadline:
@@ -140,10 +177,23 @@ async def follow(
     return True
 
 
+def _ended_with_outcome(found: QueueJob | None, result: dict[str, Any]) -> bool:
+    """A queue record holding a run's outcome, or one that failed after every retry (a run
+    that raised each time: the reason is its error)."""
+    if found is None:
+        return False
+    if found.status is Status.FAILED:
+        return True
+    return found.status is Status.COMPLETE and result.get("status") in _OUTCOME_STATUSES
+
+
+_OUTCOME_STATUSES = frozenset(s.value for s in OutcomeStatus)
+
+
 def _outcome(
     item: Enqueued, status: Status, error: str | None, result: dict[str, Any], out: Path
 ) -> Outcome:
-    if status is Status.COMPLETE and result.get("status") in {s.value for s in OutcomeStatus}:
+    if status is Status.COMPLETE and result.get("status") in _OUTCOME_STATUSES:
         message = result.get("error")
         return Outcome(
             job=item.job,

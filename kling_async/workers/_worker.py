@@ -24,6 +24,7 @@ from typing import Any, cast
 import attrs
 from redis.exceptions import RedisError
 from saq import Worker
+from saq.job import Status
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
@@ -210,6 +211,15 @@ async def _heartbeat(ctx: Context) -> None:
     while True:
         await asyncio.sleep(max(0.2, job.heartbeat / 3))
         try:
+            # SAQ's update() writes this run's copy of the record whole: once a sweep handed
+            # the job to another worker (this process was starved past the heartbeat), a beat
+            # would write over that run's record, its outcome included. Beat only while the
+            # record is still this run's.
+            stored = await job.get_queue().job(job.key)
+            if stored is None or stored.status is not Status.ACTIVE:
+                return
+            if stored.attempts != job.attempts or stored.worker_id != job.worker_id:
+                return
             await job.update()
         except Exception as exc:  # a missed beat is not fatal; several are (the sweep)
             log.warning("heartbeat of %s failed: %s", job.key, type(exc).__name__)
