@@ -8,6 +8,7 @@ import io
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +23,27 @@ from kling_async.emulator import Account, Emulator
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-0123456789abcdef0123456789"
 API_KEY = "test-api-key-abcdef"
+
+#: ``kling-async`` as the tests run it: a process of its own, forked ready-imported by this
+#: test process's fork server (tests/_forkserver.py), or ``python -m kling_async`` when the
+#: server is not there. Use it as ``[*CLI, "animate", ...]`` with ``subprocess``.
+TESTS = Path(__file__).resolve().parent
+FORK_SERVER_SOCKET = str(Path(tempfile.gettempdir()) / f"kling-async-forkcli-{os.getpid()}.sock")
+CLI = [sys.executable, "-I", "-S", str(TESTS / "_forkcli.py"), FORK_SERVER_SOCKET]
+#: ``kling-async`` started from scratch (a fresh interpreter), for what the fork server
+#: cannot show: what a process imports, how it starts.
+FRESH_CLI = [sys.executable, "-m", "kling_async"]
+
+
+def start_fork_server() -> subprocess.Popen[bytes]:
+    """This test process's fork server (it stops when this process is gone)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests._forkserver", FORK_SERVER_SOCKET, str(os.getpid())],
+        cwd=TESTS.parent,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def token(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -12,10 +14,22 @@ import pytest
 from kling_async import Clock
 from kling_async.emulator import Account, Emulator, EmulatorConfig
 
-from ._helpers import Api, StartEmulator, test_account
+from ._helpers import FORK_SERVER_SOCKET, Api, StartEmulator, start_fork_server, test_account
 
 # The users' fixture (kling_emulator), opted in as a user's conftest does.
 pytest_plugins = ["kling_async.emulator.pytest_plugin"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cli_fork_server() -> Iterator[None]:
+    """The fork server the CLI tests' ``kling-async`` processes come from (tests/_forkserver.py);
+    it imports while the first tests run (until then they start ``python -m kling_async``)."""
+    server = start_fork_server()
+    yield
+    server.terminate()
+    server.wait(10)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(FORK_SERVER_SOCKET)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import kling_async as kling
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import StartEmulator, fast_client, png, test_account
+from ._helpers import CLI, StartEmulator, fast_client, png, test_account
 
 POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0)
 KINDS = ("5000", "5001", "5002", "drop", "lost_create", "1302", "1303", "slow", "truncate")
@@ -101,9 +100,7 @@ def test_crash_campaign(tmp_path: Path, campaign_report: dict[str, Any]) -> None
     with EmulatorThread(config) as emu:
         env |= {"KLING_BASE_URL": emu.url, "KLING_API_KEY": "test-api-key-abcdef"}
         args = [
-            sys.executable,
-            "-m",
-            "kling_async",
+            *CLI,
             "animate",
             str(shots),
             "--out",

@@ -15,9 +15,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import png, test_account
-
-CLI = [sys.executable, "-m", "kling_async"]
+from ._helpers import CLI, FRESH_CLI, png, test_account
 
 
 @pytest.fixture
@@ -202,7 +200,7 @@ def test_single_task_verbs(emu: EmulatorThread, tmp_path: Path) -> None:
     task = json.loads(submitted.stdout)
     assert task["status"] == "submitted"
     assert task["external_task_id"] == "cli-1"
-    waited = cli("wait", "cli-1", "--json", emu=emu)
+    waited = cli("wait", "cli-1", "--json", "--poll-interval", "0.5", emu=emu)
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout)["status"] == "succeeded"
     status = cli("status", task["task_id"], emu=emu)
@@ -269,9 +267,15 @@ def test_two_runs_on_one_folder_the_second_exits_2_naming_the_holder(
 ) -> None:
     images(tmp_path / "in", 8)
     out = tmp_path / "out"
-    args = [*CLI, "animate", str(tmp_path / "in"), "--out", str(out), "--plain"]
+    args = ["animate", str(tmp_path / "in"), "--out", str(out), "--plain"]
+    # started from scratch: the test stops it (SIGSTOP reaches no forked process) and looks
+    # for its pid in the second run's message
     first = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env_for(emu)
+        [*FRESH_CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(emu),
     )
     lock = out / ".kling-journal.db.lock"
     deadline = time.monotonic() + 30
@@ -281,7 +285,7 @@ def test_two_runs_on_one_folder_the_second_exits_2_naming_the_holder(
     # before the second one starts: the test is about the overlap, not about who is faster.
     first.send_signal(signal.SIGSTOP)
     try:
-        second = cli(*args[len(CLI) :], emu=emu, timeout=60)
+        second = cli(*args, emu=emu, timeout=60)
     finally:
         first.send_signal(signal.SIGCONT)
     _, first_err = first.communicate(timeout=120)

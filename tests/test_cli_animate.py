@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +22,7 @@ from click.testing import CliRunner
 from kling_async.cli import main
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, png, test_account
-
-CLI = [sys.executable, "-m", "kling_async"]
+from ._helpers import API_KEY, CLI, png, test_account
 
 
 def start(**changes: Any) -> EmulatorThread:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import pytest
 from kling_async.cli._config import ConfigError, load_settings
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, png, test_account
+from ._helpers import API_KEY, CLI, png, test_account
 
-CLI = [sys.executable, "-m", "kling_async"]
 SECRET = "s3cret-value-never-printed-0123456789"
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +18,9 @@ import pytest
 from kling_async.batch._journal import Journal
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, png, test_account
+from ._helpers import API_KEY, CLI, png, test_account
 from ._proxy import HostileProxy
 
-CLI = [sys.executable, "-m", "kling_async"]
 POOR_KEY = "poor-api-key-0123"
 
 
@@ -31,7 +29,7 @@ def _duration(_rng: Any, model: str, mode: str | None, _seconds: str) -> float:
     CLI takes 1-4 s to start under load), the rest 0.3 s."""
     if model == "kling-v2-5-turbo":
         return 60.0
-    return 8.0 if mode == "pro" else 0.3
+    return 4.0 if mode == "pro" else 0.3
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +166,10 @@ def test_submit_makes_text_to_video_from_a_prompt_alone(
     assert task["kind"] == "text2video"
     stored = emu.emulator.state.store.find(emu.config.accounts[0], "text2video", task["task_id"])
     assert stored is not None
-    waited = cli("wait", task["task_id"], "--json", url=emu.url, home=tmp_path)  # kind: auto
+    # kind: auto; a task of 0.3 s: a look every 0.5 s
+    waited = cli(
+        "wait", task["task_id"], "--json", "--poll-interval", "0.5", url=emu.url, home=tmp_path
+    )
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout)["kind"] == "text2video"
     newest = cli("list", "--limit", "1", "--json", url=emu.url, home=tmp_path)  # both kinds
@@ -230,7 +231,7 @@ def test_download_never_clobbers_takes_a_folder_and_speaks_json(
     emu: EmulatorThread, tmp_path: Path
 ) -> None:
     task = submit(emu, tmp_path, str(image(tmp_path)), "--external-id", "dl-1")
-    cli("wait", "dl-1", "--quiet", url=emu.url, home=tmp_path)
+    cli("wait", "dl-1", "--quiet", "--poll-interval", "0.5", url=emu.url, home=tmp_path)
     mine = tmp_path / "mine.mp4"
     mine.write_bytes(b"my own film")
     refused = cli("download", "dl-1", "--out", str(mine), url=emu.url, home=tmp_path)
@@ -400,19 +401,17 @@ async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
     assert capsys.readouterr().err == ""
 
 
-def test_the_first_poll_comes_sooner_for_an_older_task() -> None:
-    from datetime import UTC, datetime, timedelta
-
+def test_wait_polls_as_its_help_says_whatever_the_tasks_age() -> None:
+    """After the first look (at once): 3 s growing to 15 s, as --help and the README say; a
+    task submitted a moment ago is not left until the SDK's first_poll (30 s)."""
     from kling_async.cli._wait_cmd import _policy
-    from kling_async.models import Task, TaskStatus
     from kling_async.resources import WaitPolicy
 
-    default = WaitPolicy()  # first look after 30 s, then 3 s growing to 15 s
-    young = Task("a", TaskStatus.PROCESSING, created_at=datetime.now(UTC) - timedelta(seconds=10))
-    old = Task("b", TaskStatus.PROCESSING, created_at=datetime.now(UTC) - timedelta(minutes=5))
-    assert 19 < _policy(default, young, None).first_poll <= 20
-    assert _policy(default, old, None).first_poll == 3.5
-    fixed = _policy(default, old, 2.0)
+    default = WaitPolicy()  # the SDK's: first look after 30 s, then 3 s growing to 15 s
+    policy = _policy(default, None)
+    assert policy.first_poll == 3.5
+    assert (policy.min_interval, policy.max_interval) == (3.0, 15.0)
+    fixed = _policy(default, 2.0)
     assert (fixed.first_poll, fixed.min_interval, fixed.max_interval, fixed.factor) == (
         2.0, 2.0, 2.0, 1.0,
     )  # fmt: skip

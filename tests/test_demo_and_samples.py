@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 from pathlib import Path
 
 import av
@@ -13,6 +12,8 @@ from PIL import Image, ImageChops
 from kling_async._demo import demo_jobs
 from kling_async._samples import DRAWINGS, sample_paths
 from kling_async.emulator._render import NO_PYAV
+
+from ._helpers import CLI
 
 
 def test_committed_samples_are_the_drawings() -> None:
@@ -29,7 +30,7 @@ def test_committed_samples_are_the_drawings() -> None:
 def test_demo_command_writes_playable_videos(tmp_path: Path) -> None:
     out = tmp_path / "videos"
     done = subprocess.run(
-        [sys.executable, "-m", "kling_async", "demo", "--out", str(out)],
+        [*CLI, "demo", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -48,7 +49,7 @@ def test_demo_command_writes_playable_videos(tmp_path: Path) -> None:
     videos = sorted(p.name for p in out.iterdir() if not p.name.startswith(".kling-journal"))
     assert videos == sorted(f"{p.stem}.mp4" for p in sample_paths())
     again = subprocess.run(
-        [sys.executable, "-m", "kling_async", "demo", "--out", str(out)],
+        [*CLI, "demo", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-EXE = [sys.executable, "-m", "kling_async"]
+from ._helpers import CLI
+
+EXE = CLI
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import aiohttp
@@ -14,7 +13,7 @@ import pytest
 from kling_async.cli._emulator_cmd import _duration_mix
 from kling_async.emulator import EmulatorConfig
 
-from ._helpers import StartEmulator, test_account
+from ._helpers import CLI, StartEmulator, test_account
 
 FAST, SLOW = (0.01, 0.02), (5.0, 6.0)
 
@@ -113,7 +112,7 @@ def test_duration_mix_option_parses() -> None:
 
 def test_bad_duration_mix_option_exits_2() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "kling_async", "emulator", "--duration-mix", "1:3:2"],
+        [*CLI, "emulator", "--duration-mix", "1:3:2"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -127,7 +126,7 @@ def test_bad_duration_mix_option_exits_2() -> None:
 @pytest.fixture
 def mix_emulator() -> Iterator[str]:
     """`kling-async emulator --duration-mix ...` in its own process; yields its base URL."""
-    cmd = [sys.executable, "-m", "kling_async", "emulator", "--port", "0", "--seed", "1"]
+    cmd = [*CLI, "emulator", "--port", "0", "--seed", "1"]
     cmd += ["--duration-mix", "1:0.25:0.25,1:0.5:0.5", "--concurrency-limit", "0"]
     cmd += ["--api-key", "mix-key"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

@@ -222,8 +222,15 @@ async def test_a_task_that_never_ends_times_out_and_a_rerun_resumes_it(
 
 
 async def test_a_locked_journal_write_fails_the_jobs_without_sending(
-    start_emulator: StartEmulator, tmp_path: Path, matrix: dict[str, Any], outside: Path
+    start_emulator: StartEmulator,
+    tmp_path: Path,
+    matrix: dict[str, Any],
+    outside: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from kling_async.batch._journal import Journal
+
+    monkeypatch.setattr(Journal, "busy_timeout", 0.3)  # 5 s a write
     emu, _ = await start_emulator(video_bytes=1000)
     paths = images(tmp_path / "in", 2)
     out = tmp_path / "out"

@@ -9,7 +9,7 @@ import pytest
 
 import kling_async as kling
 
-from ._helpers import SECRET_KEY, StartEmulator, fast_client, png
+from ._helpers import CLI, SECRET_KEY, StartEmulator, fast_client, png
 
 API_KEY = "test-api-key-abcdef"
 
@@ -62,7 +62,6 @@ async def test_secrets_stay_out_of_reprs_errors_and_logs(
 def test_secrets_stay_out_of_cli_output_and_the_journal(tmp_path: Path) -> None:
     import os
     import subprocess
-    import sys
 
     from kling_async.emulator import EmulatorConfig, EmulatorThread
 
@@ -90,7 +89,7 @@ def test_secrets_stay_out_of_cli_output_and_the_journal(tmp_path: Path) -> None:
             ["list"],
         ):
             done = subprocess.run(
-                [sys.executable, "-m", "kling_async", *args],
+                [*CLI, *args],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -99,7 +98,7 @@ def test_secrets_stay_out_of_cli_output_and_the_journal(tmp_path: Path) -> None:
             outputs += [done.stdout, done.stderr]
         wrong = env | {"KLING_SECRET_KEY": "wrong-" + SECRET_KEY}
         done = subprocess.run(
-            [sys.executable, "-m", "kling_async", "account"],
+            [*CLI, "account"],
             env=wrong,
             capture_output=True,
             text=True,

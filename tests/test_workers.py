@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,16 @@ from kling_async.emulator import EmulatorThread
 from kling_async.validation import validate
 from kling_async.workers import close_queue, dump_job, enqueue, follow, load_job, make_queue
 
-from ._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, StartEmulator, fast_client, png, test_account
+from ._helpers import (
+    ACCESS_KEY,
+    API_KEY,
+    CLI,
+    SECRET_KEY,
+    StartEmulator,
+    fast_client,
+    png,
+    test_account,
+)
 from ._redis_server import RedisServer
 from ._worker_cluster import Cluster, created, make_images
 
@@ -318,9 +326,7 @@ async def test_four_workers_make_every_video_once(
         try:
             await cluster.wait_ready()
             command = [
-                sys.executable,
-                "-m",
-                "kling_async",
+                *CLI,
                 "animate",
                 str(tmp_path / "in"),
                 "--out",

@@ -107,6 +107,9 @@ def inside(folder: Path, relative: str) -> bool:
 class Journal:
     """All access goes through one worker thread: SQLite never blocks the event loop."""
 
+    #: Seconds a write waits for another program's lock on the journal before it fails.
+    busy_timeout: float = 5.0
+
     def __init__(self, path: Path, folder: Path | None = None) -> None:
         self.path = path
         #: The output folder the journal's relative paths are under.
@@ -186,7 +189,7 @@ class Journal:
             self._conn = conn
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
-            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise JournalError(
