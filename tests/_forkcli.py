@@ -4,6 +4,8 @@ Usage: ``python -I -S tests/_forkcli.py SOCKET ARGS...``. Runs ``kling-async ARG
 process forked by the server listening on SOCKET, with this process's stdin, stdout, stderr,
 environment and working folder; forwards the signals it gets and exits as that process did.
 Without a server (or when it refuses the run) it becomes ``python -m kling_async ARGS...``.
+``python -I -S tests/_forkcli.py SOCKET --script PATH ARGS...`` runs the script ``PATH`` so
+(``python PATH ARGS...`` without a server).
 Only the standard library, and no ``site``: it starts in ~10 ms.
 """
 
@@ -20,17 +22,21 @@ _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, sign
 
 def main() -> None:
     path, args = sys.argv[1], sys.argv[2:]
+    script = None
+    if args[:1] == ["--script"]:
+        script, args = os.path.abspath(args[1]), args[2:]
     conn = _connect(path)
     if conn is None:
-        _fallback(args)
-    body = json.dumps({"argv": args, "env": dict(os.environ), "cwd": os.getcwd()}).encode()
+        _fallback(script, args)
+    request = {"argv": args, "script": script, "env": dict(os.environ), "cwd": os.getcwd()}
+    body = json.dumps(request).encode()
     socket.send_fds(conn, [struct.pack("!I", len(body))], [0, 1, 2])
     conn.sendall(body)
     reader = conn.makefile("rb")
     answer = reader.readline().split()
     if answer[:1] != [b"ok"]:
         conn.close()
-        _fallback(args)
+        _fallback(script, args)
     child = int(answer[1])
 
     def forward(signum: int, _frame: object) -> None:
@@ -62,11 +68,12 @@ def _connect(path: str) -> "socket.socket | None":
     return conn
 
 
-def _fallback(args: list) -> None:
+def _fallback(script: "str | None", args: list) -> None:
     if os.environ.get("KA_FORKCLI") == "required":
         sys.stderr.write("kling-async test fork server: not used\n")
         os._exit(70)
-    os.execv(sys.executable, [sys.executable, "-m", "kling_async", *args])  # noqa: S606
+    start = [script] if script is not None else ["-m", "kling_async"]
+    os.execv(sys.executable, [sys.executable, *start, *args])  # noqa: S606
 
 
 if __name__ == "__main__":

@@ -7,15 +7,15 @@ and the suite starts over a hundred of them. This server imports all that once (
 worker process), then forks a ready process per run:
 
     launcher (tests/_forkcli.py, ~10 ms)  --argv, env, cwd, fds 0/1/2-->  this server
-                                                                            fork: monitor
-                                                                              fork: kling-async
+                                                                            fork: kling-async
 
 - The launcher is what the test starts (``CLI`` in ``tests/_helpers.py``), with ``subprocess``
   as before; it passes its own stdin/stdout/stderr, environment and working folder, forwards
   the signals it gets (SIGINT, SIGTERM, ...) to the forked process and exits as it did
   (the same code, or killed by the same signal).
-- The monitor waits for the forked process and reports its exit; if the launcher dies first
-  (``kill -9``), the monitor kills the forked process at once, as the kill would have.
+- The server waits for the forked process and reports its exit; if the launcher dies first
+  (``kill -9``), the server kills the forked process, as the kill would have, and does so
+  before it starts any run asked for after that kill.
 - The forked process sets up what a fresh ``python -m kling_async`` would have (the fds,
   folder, environment, ``sys.argv``, ``sys.path[0]``, signal dispositions), runs the CLI's
   ``main``, then the exit handlers, and exits with its code.
@@ -41,7 +41,8 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-#: What a fresh ``python -m kling_async`` would have imported by the time a command runs.
+#: What a fresh ``python -m kling_async`` (or a script of the tests or examples) would have
+#: imported by the time it runs.
 PRELOAD = (
     "kling_async",
     "kling_async.cli",
@@ -55,6 +56,10 @@ PRELOAD = (
     "PIL.JpegImagePlugin",
     "jwt",
     "click",
+    "aiohttp.web",
+    "kling_async.emulator._server",
+    "redis",  # the workers extra
+    "av",  # rendering
 )
 
 
@@ -66,7 +71,9 @@ def serve(path: str, parent: int) -> None:
     import importlib
 
     for name in PRELOAD:
-        importlib.import_module(name)
+        # an extra not installed: a run that needs it imports (and fails) as it would
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     startup_env = _interpreter_env(dict(os.environ))
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     partial = path + ".partial"
@@ -75,29 +82,98 @@ def serve(path: str, parent: int) -> None:
     server.bind(partial)
     server.listen(64)
     os.rename(partial, path)  # the launcher finds the socket only once it is listening
-    server.settimeout(1.0)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # monitors are reaped by the kernel
+    runs = _Runs()
+    runs.selector.register(server, selectors.EVENT_READ)
     try:
         while os.getppid() == parent:
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            try:
-                request, fds = _receive(conn)
-            except (OSError, ValueError):
-                conn.close()
-                continue
-            if os.fork() == 0:
-                server.close()
-                _monitor(conn, request, fds, startup_env)
-            conn.close()
-            for fd in fds:
-                os.close(fd)
+            ready = [key.fileobj for key, _ in runs.selector.select(1.0)]
+            if server in ready:
+                # A launcher killed before this request was made has closed its socket by
+                # now: end its run first, so that a run started right after a kill -9 never
+                # meets the killed one still holding a lock.
+                ready = [key.fileobj for key, _ in runs.selector.select(0)]
+            for item in ready:
+                if item is not server:
+                    runs.event(item)
+            if server in ready:
+                _accept(server, runs, startup_env)
     finally:
         server.close()
         if os.path.exists(path):
             os.unlink(path)
+
+
+class _Runs:
+    """The forked runs: each one's launcher connection and pidfd, in one selector."""
+
+    def __init__(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.by_conn: dict[socket.socket, tuple[int, int]] = {}
+        self.by_pidfd: dict[int, socket.socket] = {}
+
+    def add(self, conn: socket.socket, child: int) -> None:
+        pidfd = os.pidfd_open(child)
+        self.by_conn[conn] = (child, pidfd)
+        self.by_pidfd[pidfd] = conn
+        self.selector.register(conn, selectors.EVENT_READ)
+        self.selector.register(pidfd, selectors.EVENT_READ)
+
+    def fds(self) -> list[int]:
+        return [fd for _, fd in self.by_conn.values()] + [c.fileno() for c in self.by_conn]
+
+    def event(self, item: object) -> None:
+        if isinstance(item, int):  # a run ended: tell its launcher how
+            conn = self.by_pidfd[item]
+            self._end(conn, report=True)
+        elif isinstance(item, socket.socket) and item in self.by_conn:
+            with contextlib.suppress(OSError):
+                if item.recv(64):
+                    return  # nothing else is sent: ignore
+            child, _ = self.by_conn[item]
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)  # its launcher was killed: so is the run
+            self._end(item, report=False)
+
+    def _end(self, conn: socket.socket, *, report: bool) -> None:
+        child, pidfd = self.by_conn.pop(conn)
+        del self.by_pidfd[pidfd]
+        self.selector.unregister(conn)
+        self.selector.unregister(pidfd)
+        _, status = os.waitpid(child, 0)
+        if report:
+            with contextlib.suppress(OSError):
+                conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
+        conn.close()
+        os.close(pidfd)
+
+
+def _accept(server: socket.socket, runs: _Runs, startup_env: dict[str, str]) -> None:
+    conn, _ = server.accept()
+    try:
+        request, fds = _receive(conn)
+    except (OSError, ValueError):
+        conn.close()
+        return
+    try:
+        if _interpreter_env(request["env"]) != startup_env:
+            with contextlib.suppress(OSError):
+                conn.sendall(b"no\n")
+            conn.close()
+            return
+        child = os.fork()
+        if child == 0:
+            server.close()
+            for fd in runs.fds():
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            conn.close()
+            _run_cli(request, fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    runs.add(conn, child)
+    with contextlib.suppress(OSError):
+        conn.sendall(f"ok {child}\n".encode())
 
 
 def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -119,41 +195,6 @@ def _receive(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return request, fds
 
 
-def _monitor(
-    conn: socket.socket, request: dict[str, Any], fds: list[int], startup_env: dict[str, str]
-) -> NoReturn:
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    try:
-        if _interpreter_env(request["env"]) != startup_env:
-            conn.sendall(b"no\n")
-            os._exit(0)
-        child = os.fork()
-        if child == 0:
-            conn.close()
-            _run_cli(request, fds)
-        for fd in fds:
-            os.close(fd)
-        conn.sendall(f"ok {child}\n".encode())
-        pidfd = os.pidfd_open(child)
-        with selectors.DefaultSelector() as selector:
-            selector.register(conn, selectors.EVENT_READ)
-            selector.register(pidfd, selectors.EVENT_READ)
-            ended = False
-            while not ended:
-                for key, _ in selector.select():
-                    if key.fileobj is conn:
-                        if not conn.recv(64):  # the launcher is gone (kill -9): so is the run
-                            os.kill(child, signal.SIGKILL)
-                            selector.unregister(conn)
-                    else:
-                        ended = True
-        _, status = os.waitpid(child, 0)
-        conn.sendall(f"exit {os.waitstatus_to_exitcode(status)}\n".encode())
-    except OSError:
-        pass
-    os._exit(0)
-
-
 def _run_cli(request: dict[str, Any], fds: list[int]) -> NoReturn:
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -163,18 +204,26 @@ def _run_cli(request: dict[str, Any], fds: list[int]) -> NoReturn:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        main_path = os.path.join(
-            os.path.dirname(sys.modules["kling_async"].__file__ or ""), "__main__.py"
-        )
-        sys.argv = [main_path, *request["argv"]]
-        sys.path[0] = request["cwd"]  # as ``python -m`` puts it
+        script = request.get("script")
+        if script is None:
+            package = os.path.dirname(sys.modules["kling_async"].__file__ or "")
+            sys.argv = [os.path.join(package, "__main__.py"), *request["argv"]]
+            sys.path[0] = request["cwd"]  # as ``python -m`` puts it
+        else:
+            sys.argv = [script, *request["argv"]]
+            sys.path[0] = os.path.dirname(script)  # as ``python SCRIPT`` puts it
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python's start leaves it
-        from kling_async.cli import main
-
         try:
-            main(prog_name="kling-async")
+            if script is None:
+                from kling_async.cli import main
+
+                main(prog_name="kling-async")
+            else:
+                import runpy
+
+                runpy.run_path(script, run_name="__main__")
             code = 0
         except SystemExit as exit_:
             code = _exit_code(exit_.code)

@@ -30,6 +30,8 @@ API_KEY = "test-api-key-abcdef"
 TESTS = Path(__file__).resolve().parent
 FORK_SERVER_SOCKET = str(Path(tempfile.gettempdir()) / f"kling-async-forkcli-{os.getpid()}.sock")
 CLI = [sys.executable, "-I", "-S", str(TESTS / "_forkcli.py"), FORK_SERVER_SOCKET]
+#: ``python SCRIPT ...`` the same way: ``[*SCRIPT, path, *args]``.
+SCRIPT = [*CLI, "--script"]
 #: ``kling-async`` started from scratch (a fresh interpreter), for what the fork server
 #: cannot show: what a process imports, how it starts.
 FRESH_CLI = [sys.executable, "-m", "kling_async"]

@@ -7,7 +7,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import kling_async as kling
 from kling_async.emulator import Emulator
 
-from ._helpers import StartEmulator, fast_client, png, test_account
+from ._helpers import SCRIPT, StartEmulator, fast_client, png, test_account
 
 FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0)
 
@@ -307,7 +306,7 @@ def test_killed_batch_resumes_without_duplicates_or_partial_files(tmp_path: Path
     runner = Path(__file__).parent / "batch_runner.py"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
     with EmulatorThread(config) as emu:
-        args = [sys.executable, str(runner), emu.url, "test-api-key-abcdef", str(images), str(out)]
+        args = [*SCRIPT, str(runner), emu.url, "test-api-key-abcdef", str(images), str(out)]
         for kill_after in (4, 10, 16):
             proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
             deadline = time.monotonic() + 30

@@ -6,12 +6,11 @@ import io
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import av
 
-from ._helpers import run_pytest
+from ._helpers import SCRIPT, run_pytest
 from ._redis_server import RedisServer
 
 ROOT = Path(__file__).parent.parent
@@ -22,7 +21,7 @@ SAMPLES = ROOT / "kling_async" / "samples"
 def run_example(name: str, *args: str, cwd: Path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / name), *args],
+        [*SCRIPT, str(EXAMPLES / name), *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, CLI, FORK_SERVER_SOCKET, FRESH_CLI, png, test_account
+from ._helpers import API_KEY, CLI, FORK_SERVER_SOCKET, FRESH_CLI, SCRIPT, png, test_account
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,47 @@ def test_a_forked_run_is_the_same_as_a_fresh_one(
     (tmp_path / "in" / "a.png").write_bytes(png(480, 320))
     forked, fresh = _both(args, _env(emu), tmp_path)
     assert forked == fresh
+
+
+def test_a_forked_script_runs_as_python_script_would(tmp_path: Path) -> None:
+    _server_ready()
+    script = tmp_path / "tool" / "show.py"
+    script.parent.mkdir()
+    (script.parent / "sibling.py").write_text("NAME = 'sibling'\n")
+    script.write_text(
+        "import json, os, sys\n"
+        "import sibling\n"  # from the script's folder, sys.path[0]
+        "print(json.dumps([__name__, sys.argv[1:], os.getcwd(), os.environ.get('SHOW'),\n"
+        "                  sibling.NAME, sys.stdin.read()]))\n"
+        "sys.exit(int(sys.argv[1]))\n"
+    )
+    env = _env(SHOW="shown")
+    forked = subprocess.run(
+        [*SCRIPT, str(script), "3", "x y"],
+        input="fed",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env | {"KA_FORKCLI": "required"},
+        cwd=tmp_path,
+    )
+    fresh = subprocess.run(
+        [sys.executable, str(script), "3", "x y"],
+        input="fed",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert (forked.returncode, forked.stdout, forked.stderr) == (
+        fresh.returncode,
+        fresh.stdout,
+        fresh.stderr,
+    )
+    assert fresh.returncode == 3
+    assert '"__main__", ["3", "x y"]' in fresh.stdout
+    assert '"shown", "sibling", "fed"' in fresh.stdout
 
 
 def test_signals_reach_the_forked_run_and_it_ends_as_they_make_it(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ import pytest
 import kling_async as kling
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, png, test_account
+from ._helpers import API_KEY, SCRIPT, png, test_account
 from ._redis_server import RedisServer
 
 RUNNER = Path(__file__).parent / "governor_runner.py"
@@ -86,7 +85,7 @@ def run_shared_account(
     with EmulatorThread(config) as emu:
         commands = [
             [
-                sys.executable,
+                *SCRIPT,
                 str(RUNNER),
                 "batch",
                 emu.url,
@@ -217,7 +216,7 @@ async def test_a_killed_process_slots_come_back_within_the_lease(
     redis_server: RedisServer,
 ) -> None:
     lease = 1.0
-    command = [sys.executable, str(RUNNER), "hold", redis_server.url, API_KEY, FAMILY, "4"]
+    command = [*SCRIPT, str(RUNNER), "hold", redis_server.url, API_KEY, FAMILY, "4"]
     with _processes([[*command, str(lease)]]) as (holder,):
         assert holder.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 30)
@@ -255,7 +254,7 @@ async def _replicas(
         video_bytes=2000,
     )
     with EmulatorThread(config) as emu:
-        command = [sys.executable, str(RUNNER), "app", emu.url, API_KEY, str(image)]
+        command = [*SCRIPT, str(RUNNER), "app", emu.url, API_KEY, str(image)]
         commands = [[*command, str(tmp / f"out{i}"), redis_url or "-"] for i in range(3)]
         with _processes(commands) as procs:
             ports = []
