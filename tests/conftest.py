@@ -80,8 +80,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """The controller gathers what each worker's campaigns recorded."""
-    REPORT.update(json.loads(getattr(node, "workeroutput", {}).get("campaign_report", "{}")))
+    """The controller gathers what each worker's campaigns recorded: a campaign whose
+    tests ran on several workers (the never-hangs matrix) adds up their counts."""
+    gathered = json.loads(getattr(node, "workeroutput", {}).get("campaign_report", "{}"))
+    for name, figures in gathered.items():
+        REPORT[name] = _added(REPORT[name], figures) if name in REPORT else figures
+
+
+def _added(mine: Any, theirs: Any) -> Any:
+    if isinstance(mine, dict) and isinstance(theirs, dict):
+        keys = [*mine, *(k for k in theirs if k not in mine)]
+        return {
+            k: _added(mine[k], theirs[k])
+            if k in mine and k in theirs
+            else mine.get(k, theirs.get(k))
+            for k in keys
+        }
+    numbers = (int, float)
+    if isinstance(mine, numbers) and isinstance(theirs, numbers) and not isinstance(mine, bool):
+        return mine + theirs
+    return theirs
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
