@@ -159,6 +159,9 @@ class BatchEngine:
         self.submitter = Submitter(self.journal, self._retry)
         self._intake: asyncio.Queue[Job | object] = asyncio.Queue(maxsize=prefetch)
         self._ready: deque[_Work] = deque()
+        #: How many ready jobs each family has (a full window of the only family waiting
+        #: answers "none may go" without a look at every ready job).
+        self._ready_families: Counter[str] = Counter()
         self._ready_changed = asyncio.Condition()  # also every window's condition
         self._downloads: asyncio.Queue[_Work] = asyncio.Queue()
         self._outcomes: asyncio.Queue[Outcome | object] = asyncio.Queue()
@@ -464,12 +467,19 @@ class BatchEngine:
             return
         async with self._ready_changed:
             self._ready.append(work)
+            self._ready_families[_family(work)] += 1
             self._ready_changed.notify_all()
         # back-pressure: do not prepare far ahead of what the window can take
         async with self._ready_changed:
             await self._ready_changed.wait_for(
                 lambda: len(self._ready) < max(4, 2 * self._total_limit()) or not self._running
             )
+
+    def _unready(self, work: _Work) -> None:
+        family = _family(work)
+        self._ready_families[family] -= 1
+        if self._ready_families[family] <= 0:
+            del self._ready_families[family]
 
     def _total_limit(self) -> int:
         return sum(w.limit for w in self.windows.values()) or self._initial_window
@@ -510,6 +520,8 @@ class BatchEngine:
         first = self._ready[0]
         if self.window_for(first).has_room():
             return first  # the common case: one family, or the first one's has room
+        if len(self._ready_families) == 1:
+            return None  # the only family waiting has no room
         # only families with work waiting: asking a shared window for room takes a slot ahead
         waiting = {_family(work): work for work in self._ready}
         open_families = {f for f, work in waiting.items() if self.window_for(work).has_room()}
@@ -527,6 +539,7 @@ class BatchEngine:
                 work = self._next_ready()
                 assert work is not None
                 self._ready.remove(work)
+                self._unready(work)
                 if self._halt is None:
                     self.window_for(work).take()
                 self._ready_changed.notify_all()
@@ -592,6 +605,7 @@ class BatchEngine:
             async with self._ready_changed:
                 self._move(work, "queued")
                 self._ready.appendleft(work)  # first in line for the next free slot
+                self._ready_families[_family(work)] += 1
                 self._ready_changed.notify_all()
             return
         except (AuthenticationError, AccountError) as exc:

@@ -228,16 +228,26 @@ class Poller:
         policy = self.policy
         if not self._tracked:
             return now + policy.max_interval
-        deadline = min(item.deadline for item in self._tracked.values())
         if self.callbacks:
+            deadline = min(item.deadline for item in self._tracked.values())
             return min(last + policy.max_interval, deadline)
+        # one pass, _due_in inlined: this runs several times a round over every tracked task
+        expected_of = self.durations.expected
+        share, since_last = policy.unknown_share, now - self._last_round
         due = []
-        soonest = float("inf")
+        soonest = deadline = float("inf")
         for item in self._tracked.values():
-            due_in = self._due_in(item, now)
+            expected = expected_of(item.key)
+            if expected is None:
+                due_in = (now - item.started) * share - since_last
+            else:
+                due_in = item.started + expected - now
             if due_in <= 0:
                 due.append(item)
-            soonest = min(soonest, due_in)
+            if due_in < soonest:
+                soonest = due_in
+            if item.deadline < deadline:
+                deadline = item.deadline
         floor = self._round_interval(due) if due else policy.min_interval
         return min(last + min(policy.max_interval, max(floor, soonest)), deadline)
 
