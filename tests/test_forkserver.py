@@ -130,37 +130,33 @@ def test_a_forked_script_runs_as_python_script_would(tmp_path: Path) -> None:
 
 def test_signals_reach_the_forked_run_and_it_ends_as_they_make_it(tmp_path: Path) -> None:
     _server_ready()
-    env = _env(KA_FORKCLI="required")
     # Ctrl-C: the emulator command stops cleanly (its own handling: exit 0)
-    proc = subprocess.Popen(
-        [*CLI, "emulator", "--port", "0", "--host", "127.0.0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    url = _url_line(proc.stdout.readline())
+    proc, url = _forked_emulator()
     proc.send_signal(signal.SIGINT)
     assert proc.wait(30) == 0
     assert not _accepts(url)
     # kill -9 of the launcher: its run dies with it (and the launcher's code is -9)
+    proc, url = _forked_emulator()
+    assert _accepts(url)
+    proc.kill()
+    assert proc.wait(30) == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while _accepts(url):  # bounded: the server kills the run at once
+        assert time.monotonic() < deadline, "the forked emulator outlived its launcher"
+        time.sleep(0.05)
+
+
+def _forked_emulator() -> tuple[subprocess.Popen[str], str]:
+    """``kling-async emulator`` through the fork server (never from scratch); its URL."""
     proc = subprocess.Popen(
         [*CLI, "emulator", "--port", "0", "--host", "127.0.0.1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=env,
+        env=_env(KA_FORKCLI="required"),
     )
     assert proc.stdout is not None
-    url = _url_line(proc.stdout.readline())
-    assert _accepts(url)
-    proc.kill()
-    assert proc.wait(30) == -signal.SIGKILL
-    deadline = time.monotonic() + 5
-    while _accepts(url):  # bounded: the monitor kills the run at once
-        assert time.monotonic() < deadline, "the forked emulator outlived its launcher"
-        time.sleep(0.05)
+    return proc, _url_line(proc.stdout.readline())
 
 
 def test_a_run_whose_interpreter_would_start_differently_is_not_forked(tmp_path: Path) -> None:
