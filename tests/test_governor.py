@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import kling_async as kling
 from kling_async._pacer import Pacer
 from kling_async.batch._poller import DurationModel
 from kling_async.batch._window import ConcurrencyWindow
@@ -217,3 +218,31 @@ async def test_polls_go_ahead_of_waiting_creates() -> None:
     await asyncio.wait_for(asyncio.gather(*waiting), 2)
     assert order == ["poll", "create0", "create1", "create2"]
     assert time.monotonic() - started >= 0.14  # still spaced at the rate
+
+
+def test_polls_at_a_batchs_tail_leave_the_last_creates_their_share_of_a_learned_rate() -> None:
+    """Under a 10 req/s limit the tail polled every 0.1 s (5% of a 2 s task): polls go before
+    creates, so the last creates starved (a 14 s tail for 20 jobs). At the tail, polls now
+    take a tenth of a learned rate while a create waits, half once none does."""
+    from types import SimpleNamespace
+
+    from kling_async.batch._poller import Poller, Tracked
+
+    pacer = SimpleNamespace(rate=None)
+    client = SimpleNamespace(clock=kling.VirtualClock(), pacer=pacer)
+    poller = Poller(client, kling.PollPolicy())  # type: ignore[arg-type]
+    key = ("kling-v3", "std", 5)
+    for _ in range(5):
+        poller.durations.observe(key, 2.0)
+    due = [Tracked(f"t{i}", "image2video", key, 0.0, _never) for i in range(20)]
+    poller.backlog = lambda: False  # the tail: no job waits for a slot
+    assert poller._round_interval(due) == pytest.approx(0.1)  # 5% of 2 s: no rate learned
+    pacer.rate = 10.0
+    poller.creating = lambda: True
+    assert poller._round_interval(due) == pytest.approx(1.0)  # 1 look a second: a tenth
+    poller.creating = lambda: False
+    assert poller._round_interval(due) == pytest.approx(0.2)  # 5 a second: half
+
+
+async def _never(_: object) -> None:
+    raise AssertionError("not called")

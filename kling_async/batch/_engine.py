@@ -151,6 +151,7 @@ class BatchEngine:
         self.windows: dict[str, Window] = {}
         self.poller = Poller(client, poll or PollPolicy(), callbacks=callbacks)
         self.poller.backlog = lambda: bool(self._ready) or not self._input_done
+        self.poller.creating = lambda: self.states["submitting"] > 0
         #: The units the journal may commit in all, across runs (None: no limit).
         self.max_units = max_units
         self.unit_cost = unit_cost

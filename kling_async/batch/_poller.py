@@ -138,6 +138,8 @@ class Poller:
         self._last_round = self._clock.monotonic()
         #: Whether jobs wait for a slot (the engine says); without, the budget does not apply.
         self.backlog: Callable[[], bool] = lambda: True
+        #: Whether a create waits to be sent or answered (the engine says).
+        self.creating: Callable[[], bool] = lambda: False
         self._seq = 0
         #: Requests a poll round has cost lately (moving average): the budget's unit.
         self._round_cost = 1.0
@@ -207,11 +209,19 @@ class Poller:
         if not means:
             return policy.min_interval
         mean = sum(means) / len(means)
-        if not self.backlog():  # the tail: a lag of ~2.5% of a task, whatever it costs
-            return min(policy.max_interval, max(policy.min_interval, _TAIL_SHARE * mean))
         per_round = max(1.0, self._round_cost)
-        budget = policy.requests_per_job
         rate = self._client.pacer.rate
+        if not self.backlog():  # the tail: a lag of ~2.5% of a task, whatever it costs ...
+            interval = min(policy.max_interval, max(policy.min_interval, _TAIL_SHARE * mean))
+            if rate is None:
+                return interval
+            # ... within the account's request rate: while the last creates wait for their
+            # turn, polls (which go first) take their tenth of it, as under a backlog; else
+            # half (10 looks a second under 10 req/s had starved the last creates: a 14 s
+            # tail for 20 jobs of 2 s)
+            share = _RATE_POLL_SHARE if self.creating() else _TAIL_RATE_SHARE
+            return max(interval, per_round / (share * rate))
+        budget = policy.requests_per_job
         floor = policy.min_interval
         if rate is not None:  # the account's request rate binds: creates come first
             completions = len(self._tracked) / mean
@@ -451,6 +461,8 @@ _MAX_PAGES = 20
 _TAIL_SHARE = 0.05
 #: Under a learned request-rate limit, the share of it polls may take.
 _RATE_POLL_SHARE = 0.1
+#: The share of a learned request rate polls may take once no create waits (the batch's end).
+_TAIL_RATE_SHARE = 0.5
 _SINGLES_PER_ROUND = 10
 _NOT_FINAL = frozenset({"submitted", "processing", "queued", "pending", "running"})
 
