@@ -145,3 +145,30 @@ async def test_no_jump_while_a_request_is_on_the_wire() -> None:
         assert clock.monotonic() == 0
     await asyncio.wait_for(sleeper, 2)
     assert clock.monotonic() == 100
+
+
+async def test_no_jump_while_the_journal_writes(tmp_path: Path) -> None:
+    """A batch's journal works in its own thread: the engine gives it the clock's hold, so a
+    slow write (a busy disk) is not overtaken by virtual time. Without it, a small account's
+    slots sat in 'submitting' for virtual seconds and a virtual benchmark ran 1.22 x greedy,
+    not 1.12."""
+    from kling_async.batch._journal import Journal
+
+    clock = kling.VirtualClock()
+    async with fast_client_on(clock) as client:
+        engine = kling.BatchEngine(client, tmp_path)
+        journal = engine.journal
+        assert isinstance(journal, Journal)
+        await journal.open()
+        try:
+            sleeper = asyncio.create_task(clock.sleep(100))
+            await journal._run(lambda _conn: time.sleep(0.1))  # 50 ticks of real time
+            assert clock.monotonic() == 0
+            await asyncio.wait_for(sleeper, 2)
+            assert clock.monotonic() == 100
+        finally:
+            await journal.close()
+
+
+def fast_client_on(clock: kling.VirtualClock) -> kling.KlingClient:
+    return kling.KlingClient(api_key="k", base_url="http://127.0.0.1:9", clock=clock)

@@ -141,7 +141,11 @@ class BatchEngine:
         journal_path = Path(journal) if journal else self.output_dir / ".kling-journal.db"
         #: The job store: this folder's SQLite journal unless one (e.g. shared) is given.
         self.journal: JobStore = (
-            store if store is not None else Journal(journal_path, folder=self.output_dir)
+            store
+            if store is not None
+            else Journal(
+                journal_path, folder=self.output_dir, hold=getattr(self._clock, "hold", None)
+            )
         )
         self._initial_window = initial_window
         self.max_in_flight = max_in_flight

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -110,8 +111,17 @@ class Journal:
     #: Seconds a write waits for another program's lock on the journal before it fails.
     busy_timeout: float = 5.0
 
-    def __init__(self, path: Path, folder: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        folder: Path | None = None,
+        *,
+        hold: Callable[[], AbstractContextManager[object]] | None = None,
+    ) -> None:
         self.path = path
+        #: Held while the journal's thread works (a ``VirtualClock``'s ``hold``: time does not
+        #: jump past a write still being made, as it does not past a request on the wire).
+        self._hold = hold or contextlib.nullcontext
         #: The output folder the journal's relative paths are under.
         self.folder = folder if folder is not None else path.parent
         self.lock_path = path.with_name(path.name + ".lock")
@@ -134,7 +144,8 @@ class Journal:
             except sqlite3.DatabaseError as exc:
                 raise JournalError(self.path, f"cannot be written or read: {exc}") from exc
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        with self._hold():
+            return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     # -- open / close -------------------------------------------------------------------
     async def open(self, *, salt: str | None = None) -> Journal:
