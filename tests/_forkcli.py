@@ -6,6 +6,8 @@ environment and working folder; forwards the signals it gets and exits as that p
 Without a server (or when it refuses the run) it becomes ``python -m kling_async ARGS...``.
 ``python -I -S tests/_forkcli.py SOCKET --script PATH ARGS...`` runs the script ``PATH`` so
 (``python PATH ARGS...`` without a server).
+``KA_FORKCLI=off`` in the environment: always start from scratch; ``KA_FORKCLI=required``:
+fail (exit 70) rather than start from scratch (the fork server's own tests).
 Only the standard library, and no ``site``: it starts in ~10 ms.
 """
 
