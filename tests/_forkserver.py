@@ -75,6 +75,7 @@ def serve(path: str, parent: int) -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     startup_env = _interpreter_env(dict(os.environ))
+    os.close(os.pidfd_open(os.getpid()))  # no pidfds (Linux < 5.3): no server, runs start fresh
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     partial = path + ".partial"
     if os.path.exists(partial):
@@ -171,7 +172,15 @@ def _accept(server: socket.socket, runs: _Runs, startup_env: dict[str, str]) -> 
     finally:
         for fd in fds:
             os.close(fd)
-    runs.add(conn, child)
+    try:
+        runs.add(conn, child)
+    except OSError:  # cannot follow it: it must not run beside the launcher's own fallback
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        with contextlib.suppress(OSError):
+            conn.sendall(b"no\n")
+        conn.close()
+        return
     with contextlib.suppress(OSError):
         conn.sendall(f"ok {child}\n".encode())
 
