@@ -471,8 +471,7 @@ class BatchEngine:
                 await self._guarded(self._refetch_and_download(work, record.task_id), work)
             return
         async with self._ready_changed:
-            self._ready.append(work)
-            self._ready_families[_family(work)] += 1
+            self._make_ready(work)
             self._ready_changed.notify_all()
         # back-pressure: do not prepare far ahead of what the window can take
         async with self._ready_changed:
@@ -480,7 +479,15 @@ class BatchEngine:
                 lambda: len(self._ready) < max(4, 2 * self._total_limit()) or not self._running
             )
 
+    def _make_ready(self, work: _Work, *, first: bool = False) -> None:
+        if first:
+            self._ready.appendleft(work)
+        else:
+            self._ready.append(work)
+        self._ready_families[_family(work)] += 1
+
     def _unready(self, work: _Work) -> None:
+        self._ready.remove(work)
         family = _family(work)
         self._ready_families[family] -= 1
         if self._ready_families[family] <= 0:
@@ -543,7 +550,6 @@ class BatchEngine:
                 await self._ready_changed.wait_for(lambda: self._next_ready() is not None)
                 work = self._next_ready()
                 assert work is not None
-                self._ready.remove(work)
                 self._unready(work)
                 if self._halt is None:
                     self.window_for(work).take()
@@ -609,8 +615,7 @@ class BatchEngine:
             )
             async with self._ready_changed:
                 self._move(work, "queued")
-                self._ready.appendleft(work)  # first in line for the next free slot
-                self._ready_families[_family(work)] += 1
+                self._make_ready(work, first=True)  # first in line for the next free slot
                 self._ready_changed.notify_all()
             return
         except (AuthenticationError, AccountError) as exc:

@@ -241,17 +241,10 @@ class Poller:
         if self.callbacks:
             deadline = min(item.deadline for item in self._tracked.values())
             return min(last + policy.max_interval, deadline)
-        # one pass, _due_in inlined: this runs several times a round over every tracked task
-        expected_of = self.durations.expected
-        share, since_last = policy.unknown_share, now - self._last_round
         due = []
         soonest = deadline = float("inf")
-        for item in self._tracked.values():
-            expected = expected_of(item.key)
-            if expected is None:
-                due_in = (now - item.started) * share - since_last
-            else:
-                due_in = item.started + expected - now
+        for item in self._tracked.values():  # one pass: due times and the nearest deadline
+            due_in = self._due_in(item, now)
             if due_in <= 0:
                 due.append(item)
             if due_in < soonest:

@@ -40,6 +40,8 @@ _ABORT_KEY_TTL = 6.0
 #: long (s) the follower keeps trying when the queue refuses to take it back.
 _REQUEUES = 3
 _REQUEUE_PATIENCE = 60.0
+#: Seconds without a sign of life after which a worker's queue job is handed to another.
+_HEARTBEAT = 10
 
 
 class WorkerJobError(KlingError):
@@ -52,17 +54,13 @@ class Enqueued:
     job: Job
     job_id: str
     name: str
-    #: The queue job's payload and heartbeat (to hand it out again when its record ended
-    #: without an outcome); None for a second source of the same content.
-    payload: dict[str, Any] | None = None
-    heartbeat: int = 10
 
 
 async def enqueue(
     queue: RedisQueue,
     jobs: Iterable[tuple[str, Job]],
     *,
-    heartbeat: int = 10,
+    heartbeat: int = _HEARTBEAT,
     api: str = "auto",
     allow_unknown_models: bool = False,
 ) -> tuple[list[Enqueued], list[tuple[str, str]]]:
@@ -82,12 +80,10 @@ async def enqueue(
         except (ValidationError, OSError) as exc:
             bad.append((source, str(exc)))
             continue
-        item = Enqueued(source, job, job_id, job_name(job, job_id))
-        done.append(item)
+        done.append(Enqueued(source, job, job_id, job_name(job, job_id)))
         if job_id in seen:
             continue  # the same content twice: one queue job, two outcomes
         seen.add(job_id)
-        item.payload, item.heartbeat = payload, heartbeat
         await _enqueue_one(queue, _queue_job(job_id, payload, heartbeat))
     return done, bad
 
@@ -150,21 +146,16 @@ async def follow(
             if found is not None and found.status not in TERMINAL_STATUSES:
                 continue
             result = found.result if found is not None and isinstance(found.result, dict) else {}
-            if not _ended_with_outcome(found, result):
-                again = next((i for i in waiting[key] if i.payload is not None), None)
-                if (
-                    again is not None
-                    and again.payload is not None
-                    and requeued.get(key, 0) < _REQUEUES
-                ):
-                    job = _queue_job(key, again.payload, again.heartbeat)
-                    if await queue.enqueue(job) is not None:
-                        requeued[key] = requeued.get(key, 0) + 1
-                        refused_since.pop(key, None)
-                        continue
-                    first = refused_since.setdefault(key, time.monotonic())
-                    if time.monotonic() - first < _REQUEUE_PATIENCE:
-                        continue  # refused for now (an abort mark, a run still listed)
+            if not _ended_with_outcome(found, result) and requeued.get(key, 0) < _REQUEUES:
+                heartbeat = found.heartbeat if found is not None else _HEARTBEAT
+                again = _queue_job(key, dump_job(waiting[key][0].job), heartbeat)
+                if await queue.enqueue(again) is not None:
+                    requeued[key] = requeued.get(key, 0) + 1
+                    refused_since.pop(key, None)
+                    continue
+                first = refused_since.setdefault(key, time.monotonic())
+                if time.monotonic() - first < _REQUEUE_PATIENCE:
+                    continue  # refused for now (an abort mark, a run still listed)
             status = found.status if found is not None else Status.ABORTED
             error = found.error if found is not None else "the queue job's record is gone"
             for item in waiting.pop(key):
