@@ -35,7 +35,9 @@ def emulator_process() -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]
         "--rate-limit",
         "100",
         "--duration",
-        "0.05:0.1",
+        # long enough that the first task is still running when the second create
+        # arrives on a loaded machine (0.05-0.1 s was not: CI saw code 0, not 1303)
+        "1.5:2",
         "--failure-rate",
         "0",
         "--fault",
@@ -90,9 +92,15 @@ async def test_emulator_process_follows_the_shell_contract(
             assert r.status == 200
         async with s.get(f"{base}/__emulator__/stats") as r:
             assert (await r.json())["creates"] == 0
-        await asyncio.sleep(0.15)
-        async with s.get(f"{base}/v1/videos/image2video", headers=auth) as r:
-            task = (await r.json())["data"][0]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while True:  # bounded: 20 s, polls every 0.2 s
+            async with s.get(f"{base}/v1/videos/image2video", headers=auth) as r:
+                task = (await r.json())["data"][0]
+            if task["task_status"] == "succeed" or loop.time() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        assert task["task_status"] == "succeed"
         async with s.get(task["task_result"]["videos"][0]["url"]) as r:
             assert len(await r.read()) == 1000  # --video-bytes
     proc.send_signal(signal.SIGINT)
