@@ -2,8 +2,9 @@
 
 States: pending -> submitting (its external_task_id written *before* the POST) -> submitted
 (task id) -> finished (ended remotely; succeeded) -> downloading -> done, or failed / invalid.
-Every change is one committed transaction, so a crash, ``kill -9`` or Ctrl-C leaves each job
-in a state the next run knows how to continue from.
+Every change is committed before its caller goes on (changes made at the same time share one
+transaction), so a crash, ``kill -9`` or Ctrl-C leaves each job in a state the next run knows
+how to continue from.
 
 One run at a time: the journal is locked (``flock`` on ``<journal>.lock``, which says who holds
 it) for as long as a run uses it. Output paths are kept relative to the output folder. The
@@ -128,19 +129,30 @@ class Journal:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kling-journal")
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
-        #: Updates waiting for the next transaction, and the task that writes them.
-        self._pending: list[_Write] = []
+        #: Writes (and claims) waiting for the next transaction, and the task that makes them.
+        self._pending: list[_Op] = []
         self._flusher: asyncio.Task[None] | None = None
         #: The salt of the external ids this journal derives (see ``default_salt``).
         self.salt = ""
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
-            if self._conn is None:
+            conn = self._conn
+            if conn is None:
                 raise JournalError(self.path, "is closed")
+            # one transaction, committed (or rolled back) here. The connection is in
+            # autocommit mode (isolation_level=None), where ``with conn`` does nothing: each
+            # statement had been a transaction (and a WAL commit) of its own.
             try:
-                with self._conn:  # one transaction, committed (or rolled back) here
-                    return fn(self._conn)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return result
             except sqlite3.DatabaseError as exc:
                 raise JournalError(self.path, f"cannot be written or read: {exc}") from exc
 
@@ -343,7 +355,9 @@ class Journal:
                 record = attrs.evolve(record, output=output)
             return record
 
-        return await self._run(read_or_insert)
+        # with the updates waiting, in one transaction: a batch's first wave claims its
+        # jobs in a few commits instead of one each
+        return await self._queue(read_or_insert)
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
         """Change a job's state (and fields); returns once it is committed. Updates that
@@ -358,26 +372,45 @@ class Journal:
         assignments = ", ".join([f"{k} = ?" for k in fields] + ["state = ?", "updated = ?"])
         sql = f"UPDATE jobs SET {assignments} WHERE job_id = ?"  # noqa: S608
         values = (*fields.values(), state, time.time(), job_id)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, values)
+
+        await self._queue(write)
+
+    async def _queue(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the next transaction, with whatever else waits for it; its result.
+        It is made even when the caller is cancelled meanwhile (and awaited by ``close``).
+        An ``fn`` that raises ``JournalError`` has its own writes undone (a savepoint) and
+        leaves the others' alone; any other error fails the whole transaction."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
+        done: asyncio.Future[Any] = loop.create_future()
         done.add_done_callback(_consume)  # read even when its caller was cancelled
-        self._pending.append((sql, values, done))
+        self._pending.append((fn, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="kling-journal-flush")
-        await asyncio.shield(done)  # a cancelled caller's write is still made (and awaited)
+        return await asyncio.shield(done)
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
 
-            def write(conn: sqlite3.Connection, batch: list[_Write] = batch) -> None:
-                for sql, values, _ in batch:
-                    conn.execute(sql, values)
+            def write(conn: sqlite3.Connection, batch: list[_Op] = batch) -> list[_Result]:
+                results: list[_Result] = []
+                for fn, _ in batch:
+                    conn.execute("SAVEPOINT op")
+                    try:
+                        results.append((True, fn(conn)))
+                    except JournalError as exc:  # this one's own failure: its writes undone
+                        conn.execute("ROLLBACK TO op")
+                        results.append((False, exc))
+                    conn.execute("RELEASE op")
+                return results
 
             try:
-                await self._run(write)
+                results = await self._run(write)
             except BaseException as exc:
-                for *_, done in batch:
+                for _, done in batch:
                     if not done.done():
                         done.set_exception(
                             exc
@@ -389,14 +422,19 @@ class Journal:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for *_, done in batch:
-                if not done.done():
-                    done.set_result(None)
+            for (_, done), (ok, value) in zip(batch, results, strict=True):
+                if done.done():
+                    continue
+                if ok:
+                    done.set_result(value)
+                else:
+                    done.set_exception(value)
 
 
-_Write = tuple[str, tuple[Any, ...], "asyncio.Future[None]"]
+_Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+_Result = tuple[bool, Any]
 
 
-def _consume(done: asyncio.Future[None]) -> None:
+def _consume(done: asyncio.Future[Any]) -> None:
     if not done.cancelled():
         done.exception()

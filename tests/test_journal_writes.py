@@ -1,0 +1,122 @@
+"""The journal's writes: claims and updates made at the same time share a transaction, and one
+that fails is undone alone."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kling_async.batch._journal import Journal
+from kling_async.errors import JournalError
+
+
+def count_transactions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    run = Journal._run
+
+    async def counted(self: Journal, fn: Any) -> Any:
+        calls[0] += 1
+        return await run(self, fn)
+
+    monkeypatch.setattr(Journal, "_run", counted)
+    return calls
+
+
+async def test_claims_and_updates_made_together_share_transactions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = await Journal(tmp_path / "j.db").open()
+    try:
+        transactions = count_transactions(monkeypatch)
+        records = await asyncio.wait_for(
+            asyncio.gather(
+                *(journal.get_or_claim(f"job-{i}", "same", "image2video") for i in range(200))
+            ),
+            30,
+        )
+        claims = transactions[0]
+        await asyncio.wait_for(
+            asyncio.gather(*(journal.update(f"job-{i}", "submitting") for i in range(200))), 30
+        )
+        updates = transactions[0] - claims
+    finally:
+        await journal.close()
+    assert claims <= 5, claims  # one commit a claim had made a C=1000 first wave take 1.25 s
+    assert updates <= 5, updates
+    # in one transaction, each claim still sees the names the others took
+    assert len({r.output for r in records}) == 200
+    assert records[0].output == "same.mp4"
+    rows = sqlite3.connect(tmp_path / "j.db").execute("SELECT state, output FROM jobs").fetchall()
+    assert len(rows) == 200
+    assert {state for state, _ in rows} == {"submitting"}
+    assert len({output for _, output in rows}) == 200
+
+
+async def test_a_claim_that_fails_is_undone_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.db"
+    journal = await Journal(path).open()
+    await journal.get_or_claim("bad", "bad", "image2video")
+    await journal.close()
+    db = sqlite3.connect(path)
+    with db:  # written by something else: a path outside the folder, which gets a new name
+        db.execute("UPDATE jobs SET output = '../elsewhere.mp4' WHERE job_id = 'bad'")
+
+    free_name = Journal._free_name
+
+    def refuse_bad(self: Journal, conn: sqlite3.Connection, job_id: str, *args: Any) -> str:
+        if job_id == "bad":  # after its output was set to NULL in this transaction
+            raise JournalError(self.path, "no free file name for 'bad'")
+        return free_name(self, conn, job_id, *args)
+
+    monkeypatch.setattr(Journal, "_free_name", refuse_bad)
+    journal = await Journal(path).open()
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                *(journal.get_or_claim(f"job-{i}", f"n{i}", "image2video") for i in range(10)),
+                journal.get_or_claim("bad", "bad", "image2video"),
+                *(journal.get_or_claim(f"job-{i}", f"n{i}", "image2video") for i in range(10, 20)),
+                return_exceptions=True,
+            ),
+            30,
+        )
+    finally:
+        await journal.close()
+    assert isinstance(results[10], JournalError)
+    good = results[:10] + results[11:]
+    assert [r.output for r in good] == [f"n{i}.mp4" for i in range(20)]  # type: ignore[union-attr]
+    rows = dict(db.execute("SELECT job_id, output FROM jobs").fetchall())
+    assert rows.pop("bad") == "../elsewhere.mp4"  # its own write (output NULL) was undone
+    assert rows == {f"job-{i}": f"n{i}.mp4" for i in range(20)}
+    db.close()
+
+
+async def test_any_other_error_undoes_the_whole_transaction(tmp_path: Path) -> None:
+    journal = await Journal(tmp_path / "j.db").open()
+    await journal.get_or_claim("job-1", "one", "image2video")
+
+    def broken(conn: sqlite3.Connection) -> None:
+        raise RuntimeError("the disk went away")
+
+    try:
+        results = await asyncio.wait_for(
+            asyncio.gather(
+                journal.update("job-1", "submitting", external_task_id="ext-1"),
+                journal._queue(broken),
+                return_exceptions=True,
+            ),
+            30,
+        )
+    finally:
+        await journal.close()
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError]
+    db = sqlite3.connect(tmp_path / "j.db")
+    # the update before it in the same transaction was not committed either
+    assert db.execute("SELECT state, external_task_id FROM jobs").fetchall() == [("pending", None)]
+    db.close()
