@@ -54,6 +54,12 @@ Job = ImageToVideo | TextToVideo
 _DONE = object()
 
 
+#: Jobs prepared at once (validated, identified, claimed in the journal). Claims made together
+#: share a transaction; with 4 at a time the first wave of a C=1000 account took 1.25 s to
+#: send (a claim's commit and thread hop each), against 0.16 s for a plain semaphore.
+_PREPARERS = 16
+
+
 def default_unit_cost(job: Job) -> float:
     """The units a job is expected to cost, from Kling's price table: per second of video, by
     model, resolution (mode), native audio and voices — e.g. kling-v2-6 pro with sound 10 s =
@@ -242,7 +248,7 @@ class BatchEngine:
             self._requests_at_start = self.client._transport.requests_sent
             self._spawn(self.poller.run(), "poller")
             self._spawn(self._dispatch(), "dispatcher")
-            for i in range(4):
+            for i in range(_PREPARERS):
                 self._spawn(self._prepare(), f"preparer-{i}")
             for i in range(self._download_workers):
                 self._spawn(self._download(), f"downloader-{i}")
