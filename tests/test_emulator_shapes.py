@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -73,6 +74,22 @@ async def test_only_accepted_creates_are_recorded_and_reset_forgets_them(
     assert stats["creates"] == 1
     emu.reset()
     assert emu.stats()["durations"] == []
+
+
+async def test_create_times_are_kept_from_the_first_accepted_create(
+    start_emulator: StartEmulator,
+) -> None:
+    emu, api = await start_emulator(test_account(concurrency_limit=2), duration=(5.0, 5.0))
+    assert (await api.create())[0] == 200
+    await asyncio.sleep(0.05)
+    assert (await api.create())[0] == 200
+    assert (await api.create())[1]["code"] == 1303  # refused: no time kept
+    created = emu.stats()["created"]
+    assert len(created) == 2
+    assert created[0] == 0.0
+    assert 0.05 <= created[1] < 2.0
+    emu.reset()
+    assert emu.stats()["created"] == []
 
 
 def test_the_durations_list_is_compact_in_memory() -> None:

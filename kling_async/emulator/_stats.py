@@ -41,6 +41,9 @@ class Stats:
     #: The drawn duration of every task created (accepted creates only), in creation order,
     #: ended or not: what a benchmark needs to replay the run's schedule. 8 bytes a task.
     durations: array[float] = attrs.Factory(lambda: array("d"))
+    #: When each of those tasks was created (the emulator's clock, seconds), same order: how
+    #: long a client took to fill the account's slots. 8 bytes a task.
+    created: array[float] = attrs.Factory(lambda: array("d"))
     #: Most tasks one account held at once in one model family (the limit applies per family).
     max_in_flight: int = 0
     max_in_flight_by_family: dict[str, int] = attrs.Factory(dict)
@@ -62,8 +65,11 @@ class Stats:
             setattr(self, field.name, getattr(fresh, field.name))
 
     def as_dict(self) -> dict[str, Any]:
-        out = attrs.asdict(self, filter=lambda field, _: field.name != "durations")
+        arrays = ("durations", "created")
+        out = attrs.asdict(self, filter=lambda field, _: field.name not in arrays)
         out["durations"] = [round(seconds, 4) for seconds in self.durations]
+        first = self.created[0] if self.created else 0.0
+        out["created"] = [round(at - first, 4) for at in self.created]
         out["errors_by_code"] = {str(k): v for k, v in sorted(self.errors_by_code.items())}
         out["faults_injected"] = dict(sorted(self.faults_injected.items()))
         out["requests_by_route"] = dict(sorted(self.requests_by_route.items()))

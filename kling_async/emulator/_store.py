@@ -253,6 +253,7 @@ class Store:
         state.in_flight[family] += 1
         self.stats.creates += 1
         self.stats.durations.append(task.ends_at - task.created)
+        self.stats.created.append(task.created)
         self.stats.note_in_flight(family, state.in_flight[family])
         return task
 
