@@ -120,3 +120,19 @@ async def test_any_other_error_undoes_the_whole_transaction(tmp_path: Path) -> N
     # the update before it in the same transaction was not committed either
     assert db.execute("SELECT state, external_task_id FROM jobs").fetchall() == [("pending", None)]
     db.close()
+
+
+async def test_a_cancelled_callers_write_is_still_made(tmp_path: Path) -> None:
+    journal = await Journal(tmp_path / "j.db").open()
+    await journal.get_or_claim("job-1", "one", "image2video")
+    writer = asyncio.create_task(journal.update("job-1", "submitting", external_task_id="ext-1"))
+    await asyncio.sleep(0)  # queued
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writer
+    await journal.close()  # waits for the writes already queued
+    db = sqlite3.connect(tmp_path / "j.db")
+    assert db.execute("SELECT state, external_task_id FROM jobs").fetchall() == [
+        ("submitting", "ext-1")
+    ]
+    db.close()

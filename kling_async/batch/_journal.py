@@ -384,12 +384,12 @@ class Journal:
         An ``fn`` that raises ``JournalError`` has its own writes undone (a savepoint) and
         leaves the others' alone; any other error fails the whole transaction."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
+        done: asyncio.Future[T] = loop.create_future()
         done.add_done_callback(_consume)  # read even when its caller was cancelled
         self._pending.append((fn, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="kling-journal-flush")
-        return await asyncio.shield(done)
+        return await done  # cancelled, the caller stops waiting; the write is made anyway
 
     async def _flush(self) -> None:
         while self._pending:
