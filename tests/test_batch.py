@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import kling_async as kling
 from kling_async.emulator import Emulator
 
@@ -163,6 +165,35 @@ async def test_async_input_is_pulled_with_back_pressure(
             assert first.status is kling.OutcomeStatus.SUCCEEDED
             assert pulled < 40, f"pulled {pulled} of 200 jobs before the first one finished"
     assert emu.stats()["creates"] < 20
+
+
+async def test_preparers_stay_a_bounded_step_ahead_and_dispatches_wake_them(
+    start_emulator: StartEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kling_async.batch import _engine
+
+    emu, _ = await start_emulator(
+        test_account(concurrency_limit=2), duration=(0.05, 0.05), video_bytes=1000
+    )
+    image = png(400, 300)
+    overshoot = [0]
+    make_ready = _engine.BatchEngine._make_ready
+
+    def watched(self: Any, work: Any, *, first: bool = False) -> None:
+        make_ready(self, work, first=first)
+        bound = max(4, 2 * self._total_limit())
+        overshoot[0] = max(overshoot[0], len(self._ready) - bound)
+
+    monkeypatch.setattr(_engine.BatchEngine, "_make_ready", watched)
+    jobs = [kling.ImageToVideo(image=image, prompt=f"job {i}") for i in range(60)]
+    async with fast_client(emu) as client:
+        outcomes, _ = await asyncio.wait_for(
+            run(client, jobs, tmp_path / "out", max_in_flight=2), 60
+        )
+    assert [o.status.value for o in outcomes].count("succeeded") == 60  # none left waiting
+    # a preparer adds at most the job it holds beyond the bound (which a 1303 may lower by
+    # one or two under jobs already ready); without back-pressure all 60 would be ready
+    assert overshoot[0] <= _engine._PREPARERS + 2, overshoot[0]
 
 
 async def test_long_lived_engine_for_pipelines(

@@ -174,6 +174,8 @@ class BatchEngine:
         #: answers "none may go" without a look at every ready job).
         self._ready_families: Counter[str] = Counter()
         self._ready_changed = asyncio.Condition()  # also every window's condition
+        #: Preparers waiting for room in the ready queue (see ``_wait_for_room``).
+        self._room_waiters: deque[asyncio.Future[None]] = deque()
         self._downloads: asyncio.Queue[_Work] = asyncio.Queue()
         self._outcomes: asyncio.Queue[Outcome | object] = asyncio.Queue()
         self._download_workers = downloads
@@ -479,11 +481,20 @@ class BatchEngine:
         async with self._ready_changed:
             self._make_ready(work)
             self._ready_changed.notify_all()
-        # back-pressure: do not prepare far ahead of what the window can take
-        async with self._ready_changed:
-            await self._ready_changed.wait_for(
-                lambda: len(self._ready) < max(4, 2 * self._total_limit()) or not self._running
-            )
+        await self._wait_for_room()
+
+    def _ready_room(self) -> int:
+        """How many more jobs may wait ready: twice what the windows take (4 at least)."""
+        return max(4, 2 * self._total_limit()) - len(self._ready)
+
+    async def _wait_for_room(self) -> None:
+        """Back-pressure: do not prepare far ahead of what the window can take. A preparer
+        waits on a future of its own, woken by a dispatch (``_unready``): waiting on the
+        dispatcher's condition, all 16 woke at each of its several notifies a job."""
+        while self._running and self._ready_room() <= 0:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._room_waiters.append(waiter)
+            await waiter
 
     def _make_ready(self, work: _Work, *, first: bool = False) -> None:
         if first:
@@ -498,6 +509,12 @@ class BatchEngine:
         self._ready_families[family] -= 1
         if self._ready_families[family] <= 0:
             del self._ready_families[family]
+        room, waiters = self._ready_room(), self._room_waiters
+        while room > 0 and waiters:  # as many preparers as there is room for
+            waiter = waiters.popleft()
+            if not waiter.done():  # a cancelled preparer's future is skipped
+                waiter.set_result(None)
+                room -= 1
 
     def _total_limit(self) -> int:
         return sum(w.limit for w in self.windows.values()) or self._initial_window
