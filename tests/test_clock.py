@@ -172,3 +172,19 @@ async def test_no_jump_while_the_journal_writes(tmp_path: Path) -> None:
 
 def fast_client_on(clock: kling.VirtualClock) -> kling.KlingClient:
     return kling.KlingClient(api_key="k", base_url="http://127.0.0.1:9", clock=clock)
+
+
+async def test_no_jump_while_the_loop_is_busy() -> None:
+    # CPU work between requests (no holder, but callbacks ready to run) is not waiting: time
+    # that jumped under a batch preparing its jobs had made a first wave take 5 virtual s
+    clock = kling.VirtualClock(tick=0.002)
+    sleeper = asyncio.ensure_future(clock.sleep(100))
+    real = time.monotonic()
+    yields = 0
+    while time.monotonic() - real < 0.1 and yields < 1_000_000:  # ~50 ticks of busy loop
+        await asyncio.sleep(0)
+        yields += 1
+    assert clock.monotonic() == 0.0
+    assert not sleeper.done()
+    await asyncio.wait_for(sleeper, 5)  # idle now: it jumps
+    assert clock.monotonic() == 100.0
