@@ -435,15 +435,29 @@ async def test_killing_two_of_four_workers_loses_no_job_and_duplicates_none(
             kill_time = time.monotonic()
             orphans = await _jobs_held_by(redis_server.url, dead)
             outcomes: list[tuple[str, dict[str, Any]]] = []
-            finished = await follow(
-                queue, queued, out, lambda o, r: outcomes.append((o.status.value, r)), timeout=60
-            )
+            followed: list[tuple[kling.Outcome, dict[str, Any]]] = []
+
+            def on_outcome(o: kling.Outcome, r: dict[str, Any]) -> None:
+                outcomes.append((o.status.value, r))
+                followed.append((o, r))
+
+            finished = await follow(queue, queued, out, on_outcome, timeout=60)
             after_kill = time.monotonic() - kill_time
+            stuck = ""
+            if not finished:  # what the queue says of the jobs left (a rare flake under load)
+                done = {o.job_id for o, _ in followed}
+                left = sorted({q.job_id for q in queued} - done)
+                records = await queue.jobs(left)
+                stuck = "; ".join(
+                    f"{k[:8]} {r.status if r else None} {getattr(r, 'error', '')!r:.120}"
+                    for k, r in zip(left, records, strict=True)
+                )
         finally:
             await close_queue(queue)
             cluster.stop()
         seen = created(emu)
-    assert finished, "not every job ended in time"
+    logs = "\n".join(f"-- worker {i}\n{cluster.log(i)[-1500:]}" for i in range(4))
+    assert finished, f"not every job ended in time: {stuck}\n{seen}\n{logs}"
     assert killed_at < jobs  # the kill came mid-run
     # the orphans are swept within the heartbeat (2 s) + a sweep period (1 s) + the lease (2 s),
     # not after SAQ's default sweep lock of 60 s (the rest of the jobs take ~3 s)
