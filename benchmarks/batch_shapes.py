@@ -111,41 +111,28 @@ SHAPES: dict[int, Shape] = {
 
 
 def greedy_makespan(
-    durations: Sequence[float], slots: int, rate: float | None = None, burst: float | None = None
+    durations: Sequence[float],
+    slots: int,
+    rate: float | None = None,
+    burst: float | None = None,
+    starts: Sequence[float] = (),
 ) -> float:
     """The zero-lag list schedule of ``durations`` in creation order on ``slots`` slots: each
     task takes the earliest free slot, no earlier than its create may pass the rate limit (a
     token bucket of ``burst`` refilled at ``rate``/s lets create i through at (i-burst+1)/rate);
-    returns the last end."""
+    returns the last end. Tasks of the first wave (i < slots) with a time in ``starts`` start
+    then instead (when a client really sent them: the schedule after its ramp)."""
     free = [0.0] * max(1, min(slots, len(durations)))
+    first = min(slots, len(starts))
     end = 0.0
     for i, seconds in enumerate(durations):
         start = heapq.heappop(free)
-        if rate:
+        if i < first:
+            start = max(start, starts[i])
+        elif rate:
             start = max(start, max(0.0, i - (burst or 1.0) + 1) / rate)
         heapq.heappush(free, start + seconds)
         end = max(end, start + seconds)
-    return end
-
-
-def greedy_after_fill(
-    durations: Sequence[float],
-    created: Sequence[float],
-    slots: int,
-    rate: float | None = None,
-    burst: float | None = None,
-) -> float:
-    """:func:`greedy_makespan`, but the first ``slots`` tasks start when they were created."""
-    first = min(slots, len(durations), len(created))
-    free = [created[i] + durations[i] for i in range(first)]
-    heapq.heapify(free)
-    end = max(free, default=0.0)
-    for i in range(first, len(durations)):
-        start = heapq.heappop(free)
-        if rate:
-            start = max(start, max(0.0, i - (burst or 1.0) + 1) / rate)
-        heapq.heappush(free, start + durations[i])
-        end = max(end, start + durations[i])
     return end
 
 
@@ -188,7 +175,7 @@ def run_client(
     stats = emulator_call(base, "GET", "/__emulator__/stats")
     durations, created = stats["durations"], stats["created"]
     greedy = greedy_makespan(durations, shape.limit, shape.rate, shape.burst)
-    after_fill = greedy_after_fill(durations, created, shape.limit, shape.rate, shape.burst)
+    after_fill = greedy_makespan(durations, shape.limit, shape.rate, shape.burst, created)
     fill = created[min(shape.limit, len(created)) - 1] if created else 0.0
     makespan = child["makespan_s"]
     return {
