@@ -334,6 +334,7 @@ def test_download_limits_are_checked() -> None:
 
 BLOB = os.urandom(1 << 20)
 BIG = 48  # MiB served: several CHUNK batches
+HOLD_LAST = 2.0  # seconds before the last MiB is sent
 
 
 def big_app() -> web.Application:
@@ -341,7 +342,11 @@ def big_app() -> web.Application:
         response = web.StreamResponse(headers={"Content-Length": str(BIG << 20)})
         await response.prepare(request)
         with contextlib.suppress(ConnectionError):
-            for _ in range(BIG):
+            for i in range(BIG):
+                if i == BIG - 1:
+                    # the last MiB comes late: on a quiet machine the other 47 take ~70 ms,
+                    # less than the tests' latest cancel (0.1 s), which then found it done
+                    await asyncio.sleep(HOLD_LAST)
                 await response.write(BLOB)
         return response
 
