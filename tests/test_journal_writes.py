@@ -136,3 +136,78 @@ async def test_a_cancelled_callers_write_is_still_made(tmp_path: Path) -> None:
         ("submitting", "ext-1")
     ]
     db.close()
+
+
+async def _spread_updates(journal: Journal, state: str, count: int, gap: float) -> None:
+    async def one(i: int) -> None:
+        await asyncio.sleep(i * gap)
+        await journal.update(f"job-{i}", state)
+
+    await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(count))), 30)
+
+
+@pytest.mark.parametrize("coalesce", [0.05, 0.0])
+async def test_writes_nothing_waits_on_share_transactions_over_a_short_while(
+    tmp_path: Path, coalesce: float
+) -> None:
+    """States after the create (finished, downloading, done...) arrive a few ms apart at 20
+    jobs a second; each had been a transaction (and a thread hop) of its own."""
+    journal = Journal(tmp_path / "j.db")
+    journal.coalesce = coalesce
+    await journal.open()
+    try:
+        await asyncio.gather(*(journal.get_or_claim(f"job-{i}", f"n{i}", "i2v") for i in range(10)))
+        before = journal.transactions
+        await _spread_updates(journal, "finished", 10, 0.003)  # over 27 ms
+        made = journal.transactions - before
+    finally:
+        await journal.close()
+    if coalesce:
+        assert made <= 4, made
+    else:  # the same writes without the wait: the check above can fail
+        assert made >= 7, made
+    db = sqlite3.connect(tmp_path / "j.db")
+    assert db.execute("SELECT DISTINCT state FROM jobs").fetchall() == [("finished",)]
+    db.close()
+
+
+async def test_an_urgent_write_takes_the_waiting_ones_along_at_once(tmp_path: Path) -> None:
+    """A create waits on 'submitting': it never waits for company, and what waits goes too."""
+    journal = Journal(tmp_path / "j.db")
+    journal.coalesce = 30.0  # a wait nobody could miss
+    await journal.open()
+    try:
+        await journal.get_or_claim("job-0", "a", "i2v")  # a claim is urgent too
+        await journal.get_or_claim("job-1", "b", "i2v")
+        before = journal.transactions
+        waiting = asyncio.create_task(journal.update("job-0", "done"))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # it waits for company
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(journal.update("job-1", "submitting", external_task_id="e"), 5)
+        await asyncio.wait_for(waiting, 5)
+        took = asyncio.get_running_loop().time() - started
+        assert journal.transactions - before == 1  # both in one
+        # a lone write that waits is sent by close at once
+        lone = asyncio.create_task(journal.update("job-1", "submitted", task_id="t1"))
+        await asyncio.sleep(0.05)
+        assert not lone.done()
+    finally:
+        closing = asyncio.get_running_loop().time()
+        await asyncio.wait_for(journal.close(), 5)
+        closed_in = asyncio.get_running_loop().time() - closing
+    assert lone.done() and lone.exception() is None
+    assert took < 2 and closed_in < 2  # not the 30 s wait
+    db = sqlite3.connect(tmp_path / "j.db")
+    assert db.execute("SELECT job_id, state FROM jobs ORDER BY job_id").fetchall() == [
+        ("job-0", "done"),
+        ("job-1", "submitted"),
+    ]
+    db.close()
+
+
+def test_under_a_virtual_clock_writes_do_not_wait() -> None:
+    from kling_async import VirtualClock
+
+    assert Journal(Path("j.db"), hold=VirtualClock().hold).coalesce == 0.0
+    assert Journal(Path("j.db")).coalesce > 0
