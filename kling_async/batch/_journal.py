@@ -3,9 +3,8 @@
 States: pending -> submitting (its external_task_id written *before* the POST) -> submitted
 (task id) -> finished (ended remotely; succeeded) -> downloading -> done, or failed / invalid.
 Every change is committed before its caller goes on (changes made at the same time share one
-transaction; a change nothing waits on to go on, a state after the create, may wait up to
-``coalesce`` seconds for others to share it), so a crash, ``kill -9`` or Ctrl-C leaves each
-job in a state the next run knows how to continue from.
+transaction), so a crash, ``kill -9`` or Ctrl-C leaves each job in a state the next run knows
+how to continue from.
 
 One run at a time: the journal is locked (``flock`` on ``<journal>.lock``, which says who holds
 it) for as long as a run uses it. Output paths are kept relative to the output folder. The
@@ -112,12 +111,6 @@ class Journal:
 
     #: Seconds a write waits for another program's lock on the journal before it fails.
     busy_timeout: float = 5.0
-    #: Seconds a write that holds nothing up (any state but ``submitting``: a create waits
-    #: on that one, and on claims) may wait for others to share its transaction. Each
-    #: transaction is a thread hop (~0.15 ms of CPU here) and a commit: at 20 jobs a second
-    #: every write went alone, six a job. Under a clock with ``hold`` (``VirtualClock``)
-    #: writes go at once: a wait in real time would be a jump in virtual time.
-    coalesce: float = 0.02
 
     def __init__(
         self,
@@ -139,19 +132,10 @@ class Journal:
         #: Writes (and claims) waiting for the next transaction, and the task that makes them.
         self._pending: list[_Op] = []
         self._flusher: asyncio.Task[None] | None = None
-        #: Set while the flusher waits for company; resolving it sends the batch at once.
-        self._nudge: asyncio.Future[None] | None = None
-        self._urgent = False
-        if hold is not None:
-            self.coalesce = 0.0
-        #: Transactions made so far (diagnostics and tests).
-        self.transactions = 0
         #: The salt of the external ids this journal derives (see ``default_salt``).
         self.salt = ""
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        self.transactions += 1
-
         def call() -> T:
             conn = self._conn
             if conn is None:
@@ -288,7 +272,6 @@ class Journal:
             self._conn = None
 
     async def close(self) -> None:
-        self._send_now()
         if self._flusher is not None and not self._flusher.done():
             with contextlib.suppress(Exception):
                 await self._flusher  # the updates already made are committed first
@@ -393,52 +376,23 @@ class Journal:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(sql, values)
 
-        await self._queue(write, urgent=state == "submitting")
+        await self._queue(write)
 
-    async def _queue(self, fn: Callable[[sqlite3.Connection], T], *, urgent: bool = True) -> T:
+    async def _queue(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the next transaction, with whatever else waits for it; its result.
         It is made even when the caller is cancelled meanwhile (and awaited by ``close``).
         An ``fn`` that raises ``JournalError`` has its own writes undone (a savepoint) and
-        leaves the others' alone; any other error fails the whole transaction. A write not
-        ``urgent`` may wait up to ``coalesce`` seconds for company; an urgent one takes
-        whatever waits along at once."""
+        leaves the others' alone; any other error fails the whole transaction."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
         done.add_done_callback(_consume)  # read even when its caller was cancelled
         self._pending.append((fn, done))
-        if urgent:
-            self._send_now()
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="kling-journal-flush")
         return await done  # cancelled, the caller stops waiting; the write is made anyway
 
-    def _send_now(self) -> None:
-        """The writes waiting go in the next transaction, without waiting for company."""
-        self._urgent = True
-        if self._nudge is not None and not self._nudge.done():
-            self._nudge.set_result(None)
-
-    async def _company(self) -> None:
-        """Wait up to ``coalesce`` seconds (or until an urgent write comes) for more writes."""
-        loop = asyncio.get_running_loop()
-        nudge = self._nudge = loop.create_future()
-        timer = loop.call_later(self.coalesce, _resolve, nudge)
-        try:
-            await nudge
-        finally:
-            timer.cancel()
-            self._nudge = None
-
     async def _flush(self) -> None:
         while self._pending:
-            if not self._urgent and self.coalesce > 0:
-                try:
-                    await self._company()
-                except BaseException as exc:  # cancelled while waiting: nobody is left
-                    self._fail(self._pending, exc)  # to make these writes; say so
-                    self._pending = []
-                    raise
-            self._urgent = False
             batch, self._pending = self._pending, []
 
             def write(conn: sqlite3.Connection, batch: list[_Op] = batch) -> list[_Result]:
@@ -456,7 +410,15 @@ class Journal:
             try:
                 results = await self._run(write)
             except BaseException as exc:
-                self._fail(batch, exc)
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(
+                            exc
+                            if isinstance(exc, Exception)
+                            else JournalError(
+                                self.path, f"write interrupted ({type(exc).__name__})"
+                            )
+                        )
                 if not isinstance(exc, Exception):
                     raise
                 continue
@@ -468,23 +430,9 @@ class Journal:
                 else:
                     done.set_exception(value)
 
-    def _fail(self, batch: list[_Op], exc: BaseException) -> None:
-        for _, done in batch:
-            if not done.done():
-                done.set_exception(
-                    exc
-                    if isinstance(exc, Exception)
-                    else JournalError(self.path, f"write interrupted ({type(exc).__name__})")
-                )
-
 
 _Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
 _Result = tuple[bool, Any]
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _consume(done: asyncio.Future[Any]) -> None:
