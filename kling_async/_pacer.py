@@ -5,10 +5,10 @@ the recent answers (a quarter of the last 40, at least three) it holds every req
 Retry-After has passed and slows down — to just under what the account let through meanwhile
 (the *ceiling*: answers other than 1302 a second), or, without enough answers to tell, to half
 of what it sent. Then it grows back a few percent per second up to 95% of the ceiling and stays
-there; only after 30 s without a 1302 does it probe above, slowly, and a 1302 there sends it
-back under. A stray 1302 among successes only delays its own request's retry: it is no reason
-to slow the whole account. Until the server first pushes back it slows nothing down, unless
-the caller gave a ceiling.
+there; only after 20 s without a 1302 does it probe above, 1% a second, and a 1302 there
+sends it back under. A stray 1302 among successes only delays its own request's retry: it is
+no reason to slow the whole account. Until the server first pushes back it slows nothing
+down, unless the caller gave a ceiling.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Pacer:
         #: Once a ceiling is known the rate settles at this share of it, and stays there
         #: until ``quiet`` seconds pass without a 1302; then it probes for more, slowly.
         self.settle = 0.95
-        self.quiet = 30.0
+        self.quiet = 20.0
         self._limited_at = float("-inf")
         #: The first 1302 since the last slow-down: from then on the account's bucket is
         #: empty, and what it lets through is its refill rate (a burst allowance is not).
@@ -153,7 +153,7 @@ class Pacer:
                     elif now - self._limited_at < self.quiet:
                         rate = self.rate  # hold there: growing on only meets 1302s
                     else:  # a long quiet: the account may allow more now; look, slowly
-                        rate = self.rate * (1 + self.growth / 10) ** elapsed
+                        rate = self.rate * (1 + self.growth / 5) ** elapsed
                 if self.max_rate is not None:
                     rate = min(rate, self.max_rate)
                 self.rate = rate

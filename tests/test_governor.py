@@ -89,7 +89,7 @@ async def test_pacer_learns_from_what_was_really_sent() -> None:
 
 async def test_pacer_settles_just_under_what_the_account_let_through() -> None:
     """The rate after a slow-down is 95% of what got through while the rest met 1302s (not a
-    blind halving); it stays there, probes above only after a quiet 30 s, and a 1302 up
+    blind halving); it stays there, probes above only after a quiet 20 s, and a 1302 up
     there sends it back under at once."""
     t = FakeTime()
     pacer = Pacer(clock=t.clock, sleep=t.sleep)
@@ -108,12 +108,41 @@ async def test_pacer_settles_just_under_what_the_account_let_through() -> None:
         await pacer.turn()
         pacer.answered()
     assert pacer.rate == pytest.approx(settled)
-    t.now += 31  # a long quiet: it probes above, slowly (growth / 10)
+    t.now += 21  # a long quiet: it probes above, slowly (growth / 5)
     await pacer.turn()
-    assert settled < pacer.rate <= settled * 1.005**31 * 1.001
+    assert settled < pacer.rate <= settled * 1.01**21 * 1.001
     pacer.answered()
     pacer.rate_limited(None)  # a stray 1302 up there: back under at once
     assert pacer.rate == pytest.approx(settled)
+
+
+async def test_pacer_learns_a_token_buckets_rate_without_bias() -> None:
+    """An account of 10 requests a second (bucket of 10) and a client sending 20-33 a second:
+    what the pacer learns at its slow-down is the account's rate (from the first 1302 on
+    the bucket is empty, and what gets through is its refill)."""
+    ceilings = []
+    for step in range(20):
+        t = FakeTime()
+        pacer = Pacer(clock=t.clock, sleep=t.sleep)
+        tokens, last = 10.0, t.now
+        gap = 0.03 + step * 0.001
+        for _ in range(200):
+            await pacer.turn()
+            tokens = min(10.0, tokens + (t.now - last) * 10.0)
+            last = t.now
+            if tokens >= 1:
+                tokens -= 1
+                pacer.answered()
+            else:
+                pacer.rate_limited(None)
+                if pacer.ceiling is not None:
+                    break
+            t.now += gap
+        assert pacer.ceiling is not None
+        ceilings.append(pacer.ceiling)
+    mean = sum(ceilings) / len(ceilings)
+    assert 9.7 <= mean <= 10.3, ceilings
+    assert all(8.5 <= c <= 11.5 for c in ceilings), ceilings
 
 
 async def test_window_slow_start_1303_and_probing() -> None:
