@@ -360,7 +360,7 @@ class Poller:
         # a page as deep as the oldest due task lies (tasks tracked since; a fifth more for
         # other clients'), in pages of at most 500
         depth = self._seq - min(mine[t].seq for t in wanted) + 1
-        size = min(_PAGE, max(30, 2 * len(mine), depth + depth // 5))
+        size = min(_PAGE, max(30, depth + depth // 5))
         unseen = set(wanted)
         unreadable: list[Tracked] = []
         ended: list[tuple[Tracked, Task]] = []
