@@ -24,6 +24,9 @@ memory are that client's alone:
   and greedy. ``over_greedy_after_fill`` is makespan over the greedy schedule whose
   first-wave tasks start when the client's really did (the schedule's lag alone).
 
+Clients and emulator run on the loop the kling-async commands choose (uvloop where installed;
+``--loop asyncio`` for asyncio's, as a library user's ``asyncio.run`` would).
+
 Per shape and client it prints makespan, makespan / greedy, engine / naive, API requests per
 job (everything but downloads), 429s per job (1302 + 1303), client CPU ms per job, the client's
 peak RSS, duplicate creates and the emulator's CPU use (to show it is not the bottleneck).
@@ -425,9 +428,14 @@ def main(ns: argparse.Namespace) -> None:
     repeat = ns.repeat if ns.repeat is not None else (3 if full else 1)
     keys = [] if ns.shapes == "none" else [int(k) for k in ns.shapes.split(",") if k]
     results: list[dict[str, Any]] = []
+    if ns.loop:
+        os.environ["KLING_ASYNC_LOOP"] = ns.loop  # the children's and the emulator's
+    from kling_async._loop import loop_choice
+
     print(
         f"{'full' if full else 'quick'} sizes, {repeat} run(s) per shape and client; "
-        f"engine: client.batch defaults; naive: semaphore of C, get every {NAIVE_POLL:g} s"
+        f"engine: client.batch defaults; naive: semaphore of C, get every {NAIVE_POLL:g} s; "
+        f"clients and emulator on {loop_choice()}'s loop (the kling-async commands' choice)"
     )
     for key in keys:
         shape = SHAPES[key]
@@ -568,13 +576,15 @@ async def child_queued(count: int, seconds: float, tmp: Path) -> dict[str, Any]:
 
 
 def child(ns: argparse.Namespace) -> None:
+    from kling_async._loop import run  # the kling-async commands' loop (KLING_ASYNC_LOOP)
+
     with tempfile.TemporaryDirectory() as tmp:
         if ns.child == "engine":
-            result = asyncio.run(child_engine(ns.jobs, ns.offset, Path(tmp)))
+            result = run(child_engine(ns.jobs, ns.offset, Path(tmp)))
         elif ns.child == "naive":
-            result = asyncio.run(child_naive(ns.jobs, ns.limit, ns.offset, Path(tmp)))
+            result = run(child_naive(ns.jobs, ns.limit, ns.offset, Path(tmp)))
         else:
-            result = asyncio.run(child_queued(ns.jobs, ns.queued_seconds, Path(tmp)))
+            result = run(child_queued(ns.jobs, ns.queued_seconds, Path(tmp)))
     print(json.dumps(result))
 
 
@@ -592,6 +602,12 @@ if __name__ == "__main__":
         "--repeat", type=int, default=None, help="runs per shape and client; medians printed"
     )
     parser.add_argument("--jobs", type=int, default=None, help="override N for every shape")
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default=None,
+        help="the event loop of the clients and the emulator (default: uvloop if installed)",
+    )
     parser.add_argument(
         "--queued",
         type=int,

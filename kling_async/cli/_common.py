@@ -3,7 +3,6 @@ client, the exit codes, and turning errors into one clear line in the CLI's own 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -15,6 +14,7 @@ from typing import IO, Any, NoReturn, TypeVar
 import click
 
 from .._auth import ENV_ACCESS_KEY, ENV_API_KEY, ENV_SECRET_KEY
+from .._loop import run as run_on_loop
 from ..client import KlingClient
 from ..errors import (
     AccountError,
@@ -293,7 +293,7 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]], verbose: bool) -> T:
         stream=sys.stderr,
     )
     try:
-        return asyncio.run(coro_fn())
+        return run_on_loop(coro_fn())
     except KeyboardInterrupt:
         click.echo(
             "\nInterrupted. Run the same command again to resume: finished work is "

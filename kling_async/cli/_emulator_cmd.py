@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
+from .._loop import run as run_on_loop
 from ..emulator._config import (
     FAULT_KINDS,
     Account,
@@ -265,7 +265,7 @@ def emulator_command(
         sys.stdout.flush()
 
     try:
-        asyncio.run(serve(config, announce))
+        run_on_loop(serve(config, announce))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -292,7 +292,7 @@ def demo_command(out_dir: Path) -> None:
     """
     from .._demo import run_demo
 
-    paths = asyncio.run(run_demo(out_dir, echo=click.echo))
+    paths = run_on_loop(run_demo(out_dir, echo=click.echo))
     click.echo(f"{len(paths)} videos in {out_dir.resolve()}")
     if len(paths) < 3:
         raise click.ClickException("some sample videos could not be made (see above)")

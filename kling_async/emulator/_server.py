@@ -82,9 +82,9 @@ class Emulator:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        port = server.sockets[0].getsockname()[1]
+        sockets = getattr(site._server, "sockets", None)  # asyncio's Server or uvloop's
+        assert sockets, "the emulator's site started without a socket"
+        port = sockets[0].getsockname()[1]
         host = self.config.host
         host = f"[{host}]" if ":" in host else host
         self._url = f"{'https' if context else 'http'}://{host}:{port}"

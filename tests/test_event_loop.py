@@ -1,0 +1,59 @@
+"""The loop the kling-async commands run on: uvloop where installed, asyncio's on request."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+
+import pytest
+
+from kling_async._loop import LOOP_ENV, loop_choice, run
+from kling_async.cli._common import run as run_command
+from kling_async.errors import ValidationError
+
+
+async def _loop_module() -> str:
+    return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+
+def test_commands_run_on_uvloop_when_it_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvloop  # noqa: F401  (a dependency wherever CPython runs on Linux or macOS)
+
+    monkeypatch.delenv(LOOP_ENV, raising=False)
+    assert loop_choice() == "uvloop"
+    assert run_command(_loop_module, verbose=False) == "uvloop"
+
+
+@pytest.mark.parametrize("value", ["asyncio", " AsyncIO "])
+def test_the_environment_keeps_asyncios_loop(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(LOOP_ENV, value)
+    assert loop_choice() == "asyncio"
+    assert run(_loop_module()) == "asyncio"
+
+
+def test_a_bad_choice_is_named_and_nothing_is_left_unawaited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(LOOP_ENV, "trio")
+    coro = _loop_module()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "never awaited" warning would fail here
+        with pytest.raises(ValidationError) as caught:
+            run(coro)
+    assert caught.value.field == LOOP_ENV
+    assert caught.value.value == "trio"
+    assert "auto, asyncio, uvloop" in caught.value.rule
+    assert coro.cr_frame is None  # closed
+
+
+def test_insisting_on_uvloop_without_it_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    monkeypatch.setenv(LOOP_ENV, "uvloop")
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails as if not installed
+    with pytest.raises(ValidationError, match="pip install uvloop"):
+        loop_choice()
+    monkeypatch.setenv(LOOP_ENV, "auto")
+    assert loop_choice() == "asyncio"
