@@ -136,3 +136,50 @@ async def test_a_cancelled_callers_write_is_still_made(tmp_path: Path) -> None:
         ("submitting", "ext-1")
     ]
     db.close()
+
+
+async def test_a_job_that_goes_right_costs_five_journal_writes(
+    start_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claim, submitting (before the POST), submitted (task id), finished (units), done: each
+    write is a hop to the journal's thread (~0.1 ms of CPU; with none at all a uniform batch
+    took 0.55 ms less a job). A 'downloading' write between finished and done said nothing a
+    rerun needs."""
+    import kling_async as kling
+
+    from ._helpers import fast_client, png
+
+    states: list[str] = []
+    update = Journal.update
+
+    async def counted(self: Journal, job_id: str, state: str, **fields: Any) -> None:
+        states.append(state)
+        await update(self, job_id, state, **fields)
+
+    claims = [0]
+    claim = Journal.get_or_claim
+
+    async def counted_claim(self: Journal, *args: Any, **kwargs: Any) -> Any:
+        claims[0] += 1
+        return await claim(self, *args, **kwargs)
+
+    monkeypatch.setattr(Journal, "update", counted)
+    monkeypatch.setattr(Journal, "get_or_claim", counted_claim)
+    emu, _ = await start_emulator()
+    images = []
+    for i in range(6):
+        path = tmp_path / f"img{i}.png"
+        path.write_bytes(png(400, 300, (i * 40, 90, 90)))
+        images.append(kling.ImageToVideo(image=path, prompt="p"))
+    poll = kling.PollPolicy(min_interval=0.05, max_interval=1.0)
+    async with fast_client(emu) as client:
+        outcomes = await asyncio.wait_for(
+            _collect(client.batch(images, output_dir=tmp_path / "out", poll=poll)), 60
+        )
+    assert [o.status for o in outcomes] == [kling.OutcomeStatus.SUCCEEDED] * 6
+    assert claims[0] == 6
+    assert sorted(states) == sorted(["submitting", "submitted", "finished", "done"] * 6)
+
+
+async def _collect(batch: Any) -> list[Any]:
+    return [o async for o in batch]

@@ -1,7 +1,9 @@
 """The durable journal: one SQLite row per job, in WAL mode, on a thread of its own.
 
 States: pending -> submitting (its external_task_id written *before* the POST) -> submitted
-(task id) -> finished (ended remotely; succeeded) -> downloading -> done, or failed / invalid.
+(task id) -> finished (ended remotely; succeeded; its video to fetch) -> done, or failed /
+invalid. ``downloading`` (written by earlier versions between finished and done) means the
+same as finished.
 Every change is committed before its caller goes on (changes made at the same time share one
 transaction), so a crash, ``kill -9`` or Ctrl-C leaves each job in a state the next run knows
 how to continue from.
