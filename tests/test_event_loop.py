@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,21 @@ def test_insisting_on_uvloop_without_it_says_how_to_get_it(
         loop_choice()
     monkeypatch.setenv(LOOP_ENV, "auto")
     assert loop_choice() == "asyncio"
+
+
+@pytest.mark.parametrize("command", [["demo", "--out", "unused"], ["emulator", "--port", "0"]])
+def test_the_emulator_commands_name_a_bad_choice_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, command: list[str], tmp_path: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from kling_async.cli import main as cli
+
+    monkeypatch.setenv(LOOP_ENV, "trio")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 1, result.output
+    assert "KLING_ASYNC_LOOP: 'trio'" in result.output
+    assert "auto, asyncio, uvloop" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "unused").exists()  # nothing was started

@@ -17,6 +17,7 @@ from ..emulator._config import (
     RetryAfterMode,
     check_duration_mix,
 )
+from ..errors import ValidationError
 
 if TYPE_CHECKING:
     from ..emulator import Emulator
@@ -268,6 +269,8 @@ def emulator_command(
         run_on_loop(serve(config, announce))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except ValidationError as exc:  # KLING_ASYNC_LOOP
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("demo")
@@ -292,7 +295,10 @@ def demo_command(out_dir: Path) -> None:
     """
     from .._demo import run_demo
 
-    paths = run_on_loop(run_demo(out_dir, echo=click.echo))
+    try:
+        paths = run_on_loop(run_demo(out_dir, echo=click.echo))
+    except ValidationError as exc:  # KLING_ASYNC_LOOP
+        raise click.ClickException(str(exc)) from None
     click.echo(f"{len(paths)} videos in {out_dir.resolve()}")
     if len(paths) < 3:
         raise click.ClickException("some sample videos could not be made (see above)")
