@@ -299,3 +299,40 @@ def test_polls_at_a_batchs_tail_leave_the_last_creates_their_share_of_a_learned_
 
 async def _never(_: object) -> None:
     raise AssertionError("not called")
+
+
+async def test_a_wave_of_new_tasks_costs_the_poller_a_few_plans_not_one_each() -> None:
+    """A plan reads every tracked task; a C=1000 ramp tracks ~1,400 tasks a second, and a
+    plan per track made the ramp's plans 9% of its CPU. A woken poller waits up to 20 ms for
+    the rest of the wave."""
+    from types import SimpleNamespace
+
+    from kling_async.batch._poller import Poller, Tracked
+
+    client = SimpleNamespace(clock=kling.SystemClock(), pacer=SimpleNamespace(rate=None))
+    poller = Poller(client, kling.PollPolicy())  # type: ignore[arg-type]
+    key = ("kling-v3", "std", 5)
+    for _ in range(5):
+        poller.durations.observe(key, 30.0)  # nothing is due for 30 s: plans only, no poll
+    plans = [0]
+    plan = poller.next_round
+
+    def counted(last: float, now: float) -> float:
+        plans[0] += 1
+        return plan(last, now)
+
+    poller.next_round = counted  # type: ignore[method-assign]
+    runner = asyncio.create_task(poller.run())
+    try:
+        started = time.monotonic()
+        for i in range(300):  # one task a loop turn, as answered creates arrive
+            poller.track(Tracked(f"t{i}", "image2video", key, time.monotonic(), _never))
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.1)
+        took = time.monotonic() - started
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+    assert len(poller) == 300
+    assert plans[0] <= 5 + 60 * took, (plans[0], took)  # a plan per 20 ms at most, not per task
