@@ -60,6 +60,8 @@ from typing import Any
 import attrs
 from _emulator_process import EmulatorProcess, emulator_server, rss_mb
 
+from kling_async.emulator._ratelimit import Bucket  # the rule the emulator enforces
+
 NAIVE_POLL = 2.0
 
 
@@ -150,26 +152,17 @@ def greedy_makespan(
     return end
 
 
-class _Bucket:
-    """A token bucket of ``burst`` refilled at ``rate``/s (no limit when ``rate`` is None)."""
-
-    def __init__(self, rate: float | None, burst: float | None) -> None:
-        self.rate, self.burst = rate, burst or 1.0
-        self.tokens, self.last = self.burst, 0.0
-
-    def when(self, t: float) -> float:
-        """The earliest time >= t a request may pass."""
-        if self.rate is None:
-            return t
-        tokens = min(self.burst, self.tokens + (t - self.last) * self.rate)
-        return t if tokens >= 1 else t + (1 - tokens) / self.rate
-
-    def take(self, t: float) -> float:
-        t = self.when(t)
-        if self.rate is not None:
-            self.tokens = min(self.burst, self.tokens + (t - self.last) * self.rate) - 1
-            self.last = t
+def _passes(bucket: Bucket | None, t: float, *, take: bool) -> float:
+    """The earliest time >= t a request may pass the emulator's own token bucket (``None``: no
+    rate limit); with ``take``, that request takes its token."""
+    if bucket is None:
         return t
+    probe = bucket if take else attrs.evolve(bucket)
+    wait = probe.take(t)
+    while wait > 0:
+        t += max(wait, 1e-9)  # a float short of a whole token: never a zero step
+        wait = probe.take(t)
+    return t
 
 
 def polled_makespan(
@@ -185,21 +178,22 @@ def polled_makespan(
     jobs wait to be created and every ``tail_interval`` s after; it creates the moment a poll
     shows a slot free. Polls and creates share the rate limit, polls first. Returns (the time
     the last end was seen, polls sent)."""
-    bucket = _Bucket(rate, burst)
+    size = burst or 1.0
+    bucket = Bucket(rate, size, size, 0.0) if rate else None
     running: list[float] = []  # end times of tasks not yet seen ended
     free, i, n = slots, 0, len(durations)
     t, polls, seen_last = 0.0, 0, 0.0
     next_poll = interval
     while i < n or running:
         if free > 0 and i < n:
-            at = bucket.when(t)
+            at = _passes(bucket, t, take=False)
             if at < next_poll or not running:
-                t = bucket.take(at)
+                t = _passes(bucket, at, take=True)
                 heapq.heappush(running, t + durations[i])
                 i += 1
                 free -= 1
                 continue
-        t = bucket.take(next_poll)
+        t = _passes(bucket, next_poll, take=True)
         polls += 1
         while running and running[0] <= t:
             heapq.heappop(running)
