@@ -8,7 +8,9 @@ and its note looked at, the ``.part`` opened or created), one per batch written 
 reads on (a batch goes once it holds ``BATCH`` bytes and the worker is free, so writing
 overlaps reading even for a file of a few megabytes), and one that finishes the file (the last
 batch written, fsync, close, rename, note removed). A body that fits in one batch costs two
-hand-offs in all. The pieces read are copied into two reused buffers rather than held, so the
+hand-offs in all; one when the download is fresh (the batch engine's, for a task it has just
+created: nothing can be there to resume, so the first worker call that writes makes the
+``.part``). The pieces read are copied into two reused buffers rather than held, so the
 heap does not swing by a batch at a time (see ``_Writer``).
 
 Hostile ground is assumed on both sides. The ``.part`` file and its ``.part.json`` note are
@@ -99,8 +101,12 @@ def _clear(path: Path) -> None:
 
 def _create(path: Path) -> int:
     """A new, empty regular file at ``path``, never through a link: what stood there goes."""
-    _clear(path)
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _SAFE
+    try:
+        return os.open(path, flags, 0o644)  # the usual case: nothing there, one syscall
+    except FileExistsError:  # O_EXCL: even a dangling link counts as there
+        _clear(path)
+        return os.open(path, flags, 0o644)
 
 
 def _part_size(part: Path) -> int:
@@ -187,6 +193,18 @@ def _prepare_now(dest: Path, url: str) -> tuple[int, str | None, int]:
     return 0, None, _create(part)
 
 
+def _start_now(dest: Path) -> int:
+    """A new ``.part`` for a download the caller knows is fresh (nothing to resume: see
+    ``download``), made by the first worker call that writes: the note cleared, the file
+    created (whatever stood there goes), the folder made only if it is missing."""
+    _clear(_meta_path(dest))
+    try:
+        return _create(part_path(dest))
+    except FileNotFoundError:
+        os.makedirs(dest.parent, exist_ok=True)
+        return _create(part_path(dest))
+
+
 @dataclass(frozen=True)
 class _Restart:
     """Work owed before the first bytes of a fresh body land: cut a resumed file back to
@@ -227,14 +245,27 @@ def _write_batch(fd: int, batch: mmap.mmap, size: int) -> None:
             _writev_all(fd, [whole[:size]])
 
 
-def _write_now(fd: int, batch: mmap.mmap, size: int, dest: Path, restart: _Restart | None) -> None:
-    """One batch (after the restart work owed, if any)."""
-    _restart_now(fd, dest, restart)
-    _write_batch(fd, batch, size)
+def _write_now(
+    fd: int | None, batch: mmap.mmap, size: int, dest: Path, restart: _Restart | None
+) -> int:
+    """One batch (after the restart work owed, if any); the descriptor written to, opened
+    here (``_start_now``) when the download is fresh and this is its first write."""
+    if fd is not None:  # the caller's: it closes it, whatever happens here
+        _restart_now(fd, dest, restart)
+        _write_batch(fd, batch, size)
+        return fd
+    fd = _start_now(dest)
+    try:
+        _restart_now(fd, dest, restart)
+        _write_batch(fd, batch, size)
+    except BaseException:
+        os.close(fd)  # opened here and never returned: the caller cannot close it
+        raise
+    return fd
 
 
 def _finish_now(
-    fd: int,
+    fd: int | None,
     batch: mmap.mmap,
     size: int,
     dest: Path,
@@ -248,8 +279,14 @@ def _finish_now(
 
     Once ``cancelled`` is set (the download was cancelled meanwhile), the batch is still
     written (the ``.part`` stays a prefix of the body, to resume from) but nothing more is
-    done: no sync, and above all no rename."""
+    done: no sync, and above all no rename.
+
+    ``fd`` None: a fresh download whose whole body is this batch; the ``.part`` is created
+    here (``_start_now``), so the whole file costs this one worker call."""
     part = part_path(dest)
+    started = fd is None
+    if fd is None:
+        fd = _start_now(dest)
     try:
         # A rewind owes the note too: the old one must not vouch for the new bytes. Else
         # the note is skipped: it goes below anyway.
@@ -270,6 +307,8 @@ def _finish_now(
         os.replace(part, dest)
     except OSError as exc:
         return exc
+    if started:
+        return None  # its note was cleared by _start_now, and none was written since
     found = _lstat(_meta_path(dest))
     if found is not None and not stat.S_ISDIR(found.st_mode):
         with contextlib.suppress(OSError):  # the file is in place; a stale note is harmless
@@ -322,10 +361,18 @@ async def download(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     retry: RetryPolicy | None = None,
+    fresh: bool = False,
 ) -> Path:
     """Fetch ``url`` into ``dest`` and return ``dest``. Interrupted transfers are resumed from
     the bytes already in ``<dest>.part`` (up to the policy's attempts), all of them within
-    ``transport.timeouts.download_total`` seconds."""
+    ``transport.timeouts.download_total`` seconds.
+
+    ``fresh``: the caller knows no partial file of this body can be there (the batch engine,
+    for a task it has just created under a name it claimed as free). The first attempt then
+    skips the look for one before its request, and its ``.part`` is created by the first
+    worker call that writes: a body of one batch costs a single worker call in all. Whatever
+    stands at the ``.part`` name anyway is replaced, as an unresumable one would be; later
+    attempts look as usual."""
     check_url(url)
     policy = retry or transport.retry
     limits = transport.timeouts
@@ -335,7 +382,8 @@ async def download(
     last: Exception | None = None
     for attempt in range(1, policy.attempts + 1):
         try:
-            unplaced = await _fetch(transport, url, dest, max_bytes, deadline)
+            first = fresh and attempt == 1
+            unplaced = await _fetch(transport, url, dest, max_bytes, deadline, fresh=first)
         except (APIConnectionError, DownloadError) as exc:
             if isinstance(exc, DownloadError) and not exc.resumable:
                 await _settle(_in_thread(_discard_now, dest))
@@ -381,20 +429,29 @@ async def _open(dest: Path, url: str) -> tuple[int, str | None, int]:
 
 
 async def _fetch(
-    transport: Transport, url: str, dest: Path, max_bytes: int, deadline: float | None
+    transport: Transport,
+    url: str,
+    dest: Path,
+    max_bytes: int,
+    deadline: float | None,
+    *,
+    fresh: bool = False,
 ) -> OSError | None:
-    """One attempt, from opening the ``.part`` to the file in place. Returns the rename's
-    error if only that failed."""
+    """One attempt, from opening the ``.part`` to the file in place (a ``fresh`` one opens it
+    in its first write: see ``download``). Returns the rename's error if only that failed."""
     budget = asyncio.timeout_at(deadline)  # download_total, for every attempt together
     fd: int | None = None
     try:
         async with budget:
-            have, etag, fd = await _open(dest, url)
+            have, etag = 0, None
+            if not fresh:
+                have, etag, fd = await _open(dest, url)
             headers: dict[str, str] = {}
             if have and etag is not None:
                 headers = {"Range": f"bytes={have}-", "If-Range": etag}
             async with transport.stream(url, headers) as response:
                 if response.status == 416 and have:
+                    assert fd is not None  # opened: have > 0
                     os.close(fd)
                     fd = None
                     await _settle(_in_thread(_clear, part_path(dest)))
@@ -490,12 +547,14 @@ class _Writer:
     so a fast disk keeps about ``2 * BATCH`` bytes resident; a slow one up to ``2 * CHUNK``.
     The buffers come from, and go back to, a small pool shared by all downloads."""
 
-    def __init__(self, fd: int, dest: Path, url: str, restart: _Restart | None) -> None:
-        self._fd: int | None = fd
+    def __init__(self, fd: int | None, dest: Path, url: str, restart: _Restart | None) -> None:
+        self._fd = fd
+        #: A fresh download's ``.part`` is not made yet: the first worker call makes it.
+        self._unborn = fd is None
         self.dest = dest
         self.url = url
         self._restart = restart  # owed by the first worker call that writes
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: asyncio.Future[int] | None = None
         self._fill = _take_buffer()  # the batch being filled by the loop
         self._spare: mmap.mmap | None = None  # the other one, taken when first needed
         self._reached = 0  # the largest batch handed over
@@ -529,10 +588,12 @@ class _Writer:
         if job is None:
             return
         try:
-            await _settle(job)
+            self._fd = await _settle(job)  # the descriptor written to (made, if fresh)
         except asyncio.CancelledError:
             if not job.cancelled() and job.exception() is not None:
                 self.failed = True
+            elif not job.cancelled():
+                self._fd = job.result()  # made after all: close() closes it
             raise
         except BaseException:
             self.failed = True
@@ -542,12 +603,12 @@ class _Writer:
         """Hand the batch being filled to a worker thread (once the one in flight is
         written) and start filling the other buffer."""
         await self.wait()
-        assert self._fd is not None
+        assert self._fd is not None or self._unborn
         # Every step that may fail comes before the hand-over; nothing after it can.
         self._spare = spare = self._spare or _take_buffer()
         batch, size = self._fill, self.filled
         self._pending = _in_thread(_write_now, self._fd, batch, size, self.dest, self._restart)
-        self._restart = None  # done by that call, before its batch
+        self._restart, self._unborn = None, False  # done by that call, before its batch
         self._fill, self._spare, self.filled = spare, batch, 0
         self._reached = max(self._reached, size)
 
@@ -555,12 +616,13 @@ class _Writer:
         """Write the batch being filled, sync, close, rename into place (``_finish_now``)."""
         await self.wait()
         fd = self._fd
-        assert fd is not None
+        assert fd is not None or self._unborn  # None: made by the finishing call itself
         cancelled = threading.Event()
         job = _in_thread(
             _finish_now, fd, self._fill, self.filled, self.dest, self._restart, self.url, cancelled
         )
         self._fd = self._restart = None  # the worker call closes the file, whatever happens
+        self._unborn = False
         return await _settle(job, cancelled.set)
 
     def close(self) -> None:

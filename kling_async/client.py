@@ -166,6 +166,19 @@ class KlingClient:
         Written to ``<dest>.part`` first, length-checked, then renamed: a partial file never
         stands under ``dest``. An interrupted transfer resumes with ``Range``.
         """
+        return await self._download(task, Path(dest), index=index, max_bytes=max_bytes)
+
+    async def _download(
+        self,
+        task: Task | Video | str,
+        dest: Path,
+        *,
+        index: int = 0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        fresh: bool = False,
+    ) -> Path:
+        """``download``, and for the batch engine ``fresh``: no partial file can be at
+        ``dest`` (see ``_download.download``), which saves a worker call."""
         if isinstance(task, Task):
             if not task.succeeded:
                 raise DownloadError(f"task {task.task_id} is {task.status.value}, not succeeded")
@@ -178,7 +191,7 @@ class KlingClient:
             url = task.url
         else:
             url = task
-        return await download(self._transport, url, Path(dest), max_bytes=max_bytes)
+        return await download(self._transport, url, dest, max_bytes=max_bytes, fresh=fresh)
 
     def batch(
         self,

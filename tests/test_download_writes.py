@@ -299,3 +299,151 @@ async def test_a_rename_that_fails_keeps_the_finished_part(tmp_path: Path) -> No
     assert not caught.value.resumable
     assert (tmp_path / "v.mp4.part").read_bytes() == body
     assert (dest / "x").read_bytes() == b"x"
+
+
+# --- fresh downloads (the batch engine's, for a task it has just created) ------------------
+
+
+def cut_once_app(body: bytes, cut: int, served: list[str]) -> web.Application:
+    """The first request gets ``cut`` bytes of ``body`` and a dropped connection; later ones
+    are served whole or from a ``Range`` behind a matching ``If-Range``."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        asked = request.headers.get("Range", "")
+        served.append(asked)
+        start, status, headers = 0, 200, {"ETag": ETAG}
+        if asked.startswith("bytes=") and request.headers.get("If-Range") == ETAG:
+            start, status = int(asked.removeprefix("bytes=").rstrip("-")), 206
+            headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
+        headers["Content-Length"] = str(len(body) - start)
+        response = web.StreamResponse(status=status, headers=headers)
+        await response.prepare(request)
+        if len(served) == 1:
+            await response.write(body[:cut])
+            await asyncio.sleep(0.05)  # let the bytes reach the client before the cut
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        await response.write(body[start:])
+        return response
+
+    return one_route(handler)
+
+
+async def test_a_fresh_small_body_costs_one_hand_off(tmp_path: Path) -> None:
+    """No look for a partial file before the request: the finishing call creates the .part,
+    writes, syncs and renames it. One worker call for the whole file."""
+    body = os.urandom(300_000)
+    served: list[str] = []
+    async with client_of(body_app(body, served=served)) as (client, url):
+        await client.download(url, tmp_path / "warm.mp4")
+        with counting_hand_offs(asyncio.get_running_loop()) as handed:
+            await client._download(url, tmp_path / "v.mp4", fresh=True)
+    assert handed == {"_finish_now": 1}
+    assert served == ["", ""]  # no Range asked
+    assert (tmp_path / "v.mp4").read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "warm.mp4"]
+
+
+async def test_a_fresh_5_mib_body_makes_its_part_in_the_first_write(tmp_path: Path) -> None:
+    body = os.urandom(5 * MiB)
+    async with client_of(body_app(body)) as (client, url):
+        await client.download(url, tmp_path / "warm.mp4")
+        with counting_hand_offs(asyncio.get_running_loop()) as handed:
+            await client._download(url, tmp_path / "v.mp4", fresh=True)
+    assert set(handed) == {"_write_now", "_finish_now"}
+    assert handed["_finish_now"] == 1
+    assert 1 <= handed["_write_now"] <= 5
+    assert (tmp_path / "v.mp4").read_bytes() == body
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "warm.mp4"]
+
+
+@pytest.mark.parametrize("size", [100_000, 3 * MiB])
+async def test_a_fresh_download_replaces_a_planted_part_and_note_without_following(
+    tmp_path: Path, size: int
+) -> None:
+    """Told fresh, yet a symlink stands at the .part name and a stale note beside it: the
+    link is replaced (never followed: its target keeps its bytes), the note goes, the body
+    lands whole (the first write makes the .part for 3 MiB, the finishing call for 100 kB)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    precious = outside / "precious.bin"
+    precious.write_bytes(b"keep")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "v.mp4.part").symlink_to(precious)
+    (out / "v.mp4.part.json").write_text(json.dumps({"etag": ETAG}))
+    body = os.urandom(size)
+    served: list[str] = []
+    async with client_of(body_app(body, served=served)) as (client, url):
+        await client._download(url, out / "v.mp4", fresh=True)
+    assert served == [""]
+    assert precious.read_bytes() == b"keep"
+    assert (out / "v.mp4").read_bytes() == body
+    assert sorted(p.name for p in out.iterdir()) == ["v.mp4"]
+
+
+async def test_a_fresh_download_makes_its_missing_folder(tmp_path: Path) -> None:
+    body = os.urandom(10_000)
+    dest = tmp_path / "a" / "b" / "v.mp4"
+    async with client_of(body_app(body)) as (client, url):
+        await client._download(url, dest, fresh=True)
+    assert dest.read_bytes() == body
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["v.mp4"]
+
+
+@pytest.mark.parametrize("size", [200_000, 3 * MiB])
+async def test_a_fresh_download_cut_off_resumes_in_its_next_attempt(
+    tmp_path: Path, size: int
+) -> None:
+    """Only the first attempt is fresh: the bytes it got are kept in a .part with its note,
+    and the retry asks for the rest with a Range (fetching the whole again would mean the
+    retry had trusted 'fresh' too)."""
+    body = os.urandom(size)
+    cut = size // 2
+    served: list[str] = []
+    async with client_of(cut_once_app(body, cut, served)) as (client, url):
+        await client._download(url, tmp_path / "v.mp4", fresh=True)
+    assert (tmp_path / "v.mp4").read_bytes() == body
+    assert len(served) == 2
+    assert served[0] == ""
+    resumed_at = int(served[1].removeprefix("bytes=").rstrip("-"))
+    assert 0 < resumed_at <= cut  # what the first attempt read (a loaded loop may read less)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+
+
+async def test_a_fresh_download_cancelled_in_its_first_write_leaks_no_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first write creates the .part in the worker; cancelled while the finishing step
+    waits for that call, the download waits on and closes the descriptor the call made (the
+    writer learns of it only from the call's result)."""
+    real = os.writev
+    entered = threading.Event()
+
+    def slow_writev(fd: int, buffers: list[memoryview]) -> int:
+        entered.set()
+        time.sleep(0.3)
+        return real(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", slow_writev)
+    body = os.urandom(MiB + MiB // 2)  # one batch goes; the rest is read while it is written
+    async with client_of(body_app(body)) as (client, url):
+        await client.download(url, tmp_path / "warm.mp4")  # the connection, made once
+        entered.clear()
+        task = asyncio.create_task(client._download(url, tmp_path / "v.mp4", fresh=True))
+        await wait_for_event(entered)
+        await asyncio.sleep(0.1)  # the body is read: the finishing step waits for the write
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
+        await asyncio.sleep(0.4)  # any write still in flight (there should be none) ends
+        held = []
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor
+                held.append(os.readlink(f"/proc/self/fd/{fd}"))
+    assert not [target for target in held if "v.mp4" in target]
+    assert not (tmp_path / "v.mp4").exists()
+    part = (tmp_path / "v.mp4.part").read_bytes()
+    assert len(part) > 0
+    assert body.startswith(part)

@@ -97,6 +97,10 @@ class _Work:
     state: str = "queued"
     #: True once its outcome is out (a job is reported exactly once).
     reported: bool = False
+    #: Its task came from this run's create, and no download of it has started: no partial
+    #: video can stand at its output (a name claimed free; a download follows only a task
+    #: recorded finished, which a rerun downloads rather than creates again).
+    fresh_output: bool = False
 
 
 #: Engines closing after their iterator was abandoned (a reference, so none is collected).
@@ -663,6 +667,7 @@ class BatchEngine:
     async def _created(self, work: _Work, task: Task) -> None:
         await self.window_for(work).accepted()
         work.task = task
+        work.fresh_output = True
         work.submitted = self._clock.monotonic() - self._started_at
         self._move(work, "running")
         await self.journal.update(work.job_id, "submitted", task_id=task.task_id)
@@ -720,7 +725,8 @@ class BatchEngine:
         assert work.task is not None
         # no 'downloading' write: 'finished' already says "fetch its video" to a rerun (which
         # resumes a .part it finds either way), and each write is a thread hop, ~0.1 ms of CPU
-        path = await self.client.download(work.task, self._path(work))
+        fresh, work.fresh_output = work.fresh_output, False
+        path = await self.client._download(work.task, self._path(work), fresh=fresh)
         await self.journal.update(work.job_id, "done")
         self._report(work, OutcomeStatus.SUCCEEDED, path=path)
 
