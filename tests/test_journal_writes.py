@@ -97,6 +97,32 @@ async def test_a_claim_that_fails_is_undone_alone(
     db.close()
 
 
+async def test_updates_need_no_savepoint_and_claims_get_one_each(tmp_path: Path) -> None:
+    """A claim may refuse (no free name) and must be undone alone: a savepoint each. An
+    update is one statement that never refuses: a savepoint around it would be two more
+    statements (and two more GIL hand-backs) on the journal's thread for nothing."""
+    journal = await Journal(tmp_path / "j.db").open()
+    statements: list[str] = []
+    try:
+        await asyncio.gather(*(journal.get_or_claim(f"job-{i}", f"n{i}", "x") for i in range(3)))
+        assert journal._conn is not None
+        journal._conn.set_trace_callback(statements.append)  # runs on the journal's thread
+        await asyncio.wait_for(
+            asyncio.gather(
+                *(journal.update(f"job-{i}", "submitted", task_id=f"t{i}") for i in range(3)),
+                journal.get_or_claim("job-9", "n9", "x"),
+            ),
+            30,
+        )
+        journal._conn.set_trace_callback(None)
+    finally:
+        await journal.close()
+    savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
+    updates = [s for s in statements if s.startswith("UPDATE jobs SET task_id")]
+    assert len(updates) == 3
+    assert len(savepoints) == 1  # the claim's alone
+
+
 async def test_any_other_error_undoes_the_whole_transaction(tmp_path: Path) -> None:
     journal = await Journal(tmp_path / "j.db").open()
     await journal.get_or_claim("job-1", "one", "image2video")

@@ -359,7 +359,7 @@ class Journal:
 
         # with the updates waiting, in one transaction: a batch's first wave claims its
         # jobs in a few commits instead of one each
-        return await self._queue(read_or_insert)
+        return await self._queue(read_or_insert, may_refuse=True)
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
         """Change a job's state (and fields); returns once it is committed. Updates that
@@ -380,15 +380,17 @@ class Journal:
 
         await self._queue(write)
 
-    async def _queue(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _queue(self, fn: Callable[[sqlite3.Connection], T], *, may_refuse: bool = False) -> T:
         """Run ``fn`` in the next transaction, with whatever else waits for it; its result.
         It is made even when the caller is cancelled meanwhile (and awaited by ``close``).
-        An ``fn`` that raises ``JournalError`` has its own writes undone (a savepoint) and
-        leaves the others' alone; any other error fails the whole transaction."""
+        An ``fn`` that ``may_refuse`` (a claim: no free name) runs in a savepoint: if it
+        raises ``JournalError``, its own writes are undone and the others' stay. Any other
+        error fails the whole transaction. (An update is one statement: it needs no
+        savepoint, and skipping two statements per write keeps the journal's thread shorter.)"""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
         done.add_done_callback(_consume)  # read even when its caller was cancelled
-        self._pending.append((fn, done))
+        self._pending.append((fn, done, may_refuse))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush(), name="kling-journal-flush")
         return await done  # cancelled, the caller stops waiting; the write is made anyway
@@ -399,7 +401,10 @@ class Journal:
 
             def write(conn: sqlite3.Connection, batch: list[_Op] = batch) -> list[_Result]:
                 results: list[_Result] = []
-                for fn, _ in batch:
+                for fn, _, may_refuse in batch:
+                    if not may_refuse:
+                        results.append((True, fn(conn)))
+                        continue
                     conn.execute("SAVEPOINT op")
                     try:
                         results.append((True, fn(conn)))
@@ -412,7 +417,7 @@ class Journal:
             try:
                 results = await self._run(write)
             except BaseException as exc:
-                for _, done in batch:
+                for _, done, _ in batch:
                     if not done.done():
                         done.set_exception(
                             exc
@@ -424,7 +429,7 @@ class Journal:
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for (_, done), (ok, value) in zip(batch, results, strict=True):
+            for (_, done, _), (ok, value) in zip(batch, results, strict=True):
                 if done.done():
                     continue
                 if ok:
@@ -433,7 +438,8 @@ class Journal:
                     done.set_exception(value)
 
 
-_Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+#: A queued write: what to run, the future of its result, and whether it may refuse.
+_Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", bool]
 _Result = tuple[bool, Any]
 
 
