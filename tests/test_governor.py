@@ -297,6 +297,32 @@ def test_polls_at_a_batchs_tail_leave_the_last_creates_their_share_of_a_learned_
     assert poller._round_interval(due) == pytest.approx(0.2)  # 5 a second: half
 
 
+def test_a_big_batchs_tail_is_looked_at_as_often_as_a_small_ones_budget_would_not_allow() -> None:
+    """The tail's rounds came every 5% of a mean duration whatever the batch: at C=1000
+    (tasks of 5-10 s) 0.375 s apart for the last half of a two-wave batch, where the
+    budget had them 0.1 s apart, and the last task's end waited for a look (virtual clock,
+    2,000 jobs: 20.29 s, greedy 19.97). The tail may now spend a tenth of a request per job
+    ended so far over a mean duration of looks: sooner for a big batch, as before for a
+    small one."""
+    from types import SimpleNamespace
+
+    from kling_async.batch._poller import Poller, Tracked
+
+    client = SimpleNamespace(clock=kling.VirtualClock(), pacer=SimpleNamespace(rate=None))
+    poller = Poller(client, kling.PollPolicy())  # type: ignore[arg-type]
+    key = ("kling-v3", "std", 5)
+    for seconds in (5.0, 7.5, 10.0):
+        poller.durations.observe(key, seconds)
+    due = [Tracked(f"t{i}", "image2video", key, 0.0, _never) for i in range(10)]
+    poller.backlog = lambda: False
+    poller.ended = 20  # a small batch: 5% of 7.5 s, as before
+    assert poller._round_interval(due) == pytest.approx(0.375)
+    poller.ended = 1500  # 7.5 s of looks for 150 requests: min_interval binds
+    assert poller._round_interval(due) == pytest.approx(0.1)
+    poller.ended = 300  # 7.5 s for 30 requests: 0.25 s
+    assert poller._round_interval(due) == pytest.approx(0.25)
+
+
 async def _never(_: object) -> None:
     raise AssertionError("not called")
 
