@@ -263,18 +263,24 @@ async def test_cancelled_during_the_finishing_call_nothing_lands(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
 
-async def test_a_part_swapped_before_the_rename_is_never_moved_into_place(
-    tmp_path: Path,
-) -> None:
-    """While the worker syncs, someone swaps a symlink in at <dest>.part: the finishing call
-    sees the name no longer holds the file it wrote and refuses; the link is removed, its
-    target untouched, nothing stands under dest."""
+def precious_and_out(tmp_path: Path) -> tuple[Path, Path]:
+    """A file outside the output folder that nothing may touch ("keep"), and the folder."""
     outside = tmp_path / "outside"
     outside.mkdir()
     precious = outside / "precious.bin"
     precious.write_bytes(b"keep")
     out = tmp_path / "out"
     out.mkdir()
+    return precious, out
+
+
+async def test_a_part_swapped_before_the_rename_is_never_moved_into_place(
+    tmp_path: Path,
+) -> None:
+    """While the worker syncs, someone swaps a symlink in at <dest>.part: the finishing call
+    sees the name no longer holds the file it wrote and refuses; the link is removed, its
+    target untouched, nothing stands under dest."""
+    precious, out = precious_and_out(tmp_path)
     part = out / "v.mp4.part"
 
     def swap() -> None:
@@ -365,12 +371,7 @@ async def test_a_fresh_download_replaces_a_planted_part_and_note_without_followi
     """Told fresh, yet a symlink stands at the .part name and a stale note beside it: the
     link is replaced (never followed: its target keeps its bytes), the note goes, the body
     lands whole (the first write makes the .part for 3 MiB, the finishing call for 100 kB)."""
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    precious = outside / "precious.bin"
-    precious.write_bytes(b"keep")
-    out = tmp_path / "out"
-    out.mkdir()
+    precious, out = precious_and_out(tmp_path)
     (out / "v.mp4.part").symlink_to(precious)
     (out / "v.mp4.part.json").write_text(json.dumps({"etag": ETAG}))
     body = os.urandom(size)
