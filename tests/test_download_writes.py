@@ -55,11 +55,15 @@ def body_app(
     piece: int = 256 * 1024,
     ranges: bool = True,
     served: list[str] | None = None,
+    cut_first: int | None = None,
 ) -> web.Application:
     """Serves ``body`` in writes of ``piece`` bytes with an ETag; honours ``Range`` behind a
-    matching ``If-Range`` unless ``ranges`` is off (then always the whole body, 200)."""
+    matching ``If-Range`` unless ``ranges`` is off (then always the whole body, 200). With
+    ``cut_first``, the first request gets that many bytes and a dropped connection."""
+    requests = [0]
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        requests[0] += 1
         asked = request.headers.get("Range", "")
         if served is not None:
             served.append(asked)
@@ -70,6 +74,12 @@ def body_app(
         headers["Content-Length"] = str(len(body) - start)
         response = web.StreamResponse(status=status, headers=headers)
         await response.prepare(request)
+        if cut_first is not None and requests[0] == 1:
+            await response.write(body[start : start + cut_first])
+            await asyncio.sleep(0.05)  # let the bytes reach the client before the cut
+            assert request.transport is not None
+            request.transport.close()
+            return response
         with contextlib.suppress(ConnectionError):
             for at in range(start, len(body), piece):
                 await response.write(body[at : at + piece])
@@ -310,32 +320,6 @@ async def test_a_rename_that_fails_keeps_the_finished_part(tmp_path: Path) -> No
 # --- fresh downloads (the batch engine's, for a task it has just created) ------------------
 
 
-def cut_once_app(body: bytes, cut: int, served: list[str]) -> web.Application:
-    """The first request gets ``cut`` bytes of ``body`` and a dropped connection; later ones
-    are served whole or from a ``Range`` behind a matching ``If-Range``."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        asked = request.headers.get("Range", "")
-        served.append(asked)
-        start, status, headers = 0, 200, {"ETag": ETAG}
-        if asked.startswith("bytes=") and request.headers.get("If-Range") == ETAG:
-            start, status = int(asked.removeprefix("bytes=").rstrip("-")), 206
-            headers["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
-        headers["Content-Length"] = str(len(body) - start)
-        response = web.StreamResponse(status=status, headers=headers)
-        await response.prepare(request)
-        if len(served) == 1:
-            await response.write(body[:cut])
-            await asyncio.sleep(0.05)  # let the bytes reach the client before the cut
-            assert request.transport is not None
-            request.transport.close()
-            return response
-        await response.write(body[start:])
-        return response
-
-    return one_route(handler)
-
-
 async def test_a_fresh_small_body_costs_one_hand_off(tmp_path: Path) -> None:
     """No look for a partial file before the request: the finishing call creates the .part,
     writes, syncs and renames it. One worker call for the whole file."""
@@ -403,7 +387,7 @@ async def test_a_fresh_download_cut_off_resumes_in_its_next_attempt(
     body = os.urandom(size)
     cut = size // 2
     served: list[str] = []
-    async with client_of(cut_once_app(body, cut, served)) as (client, url):
+    async with client_of(body_app(body, served=served, cut_first=cut)) as (client, url):
         await client._download(url, tmp_path / "v.mp4", fresh=True)
     assert (tmp_path / "v.mp4").read_bytes() == body
     assert len(served) == 2

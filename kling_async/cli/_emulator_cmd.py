@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -21,6 +21,8 @@ from ..errors import ValidationError
 
 if TYPE_CHECKING:
     from ..emulator import Emulator
+
+T = TypeVar("T")
 
 
 async def serve(config: EmulatorConfig, announce: Callable[[Emulator], None]) -> None:
@@ -266,10 +268,17 @@ def emulator_command(
         sys.stdout.flush()
 
     try:
-        run_on_loop(serve(config, announce))
+        _on_loop(serve(config, announce))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    except ValidationError as exc:  # KLING_ASYNC_LOOP
+
+
+def _on_loop(main: Coroutine[Any, Any, T]) -> T:
+    """``main`` on the commands' loop; a bad ``KLING_ASYNC_LOOP`` is one line, not a
+    traceback."""
+    try:
+        return run_on_loop(main)
+    except ValidationError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -295,10 +304,7 @@ def demo_command(out_dir: Path) -> None:
     """
     from .._demo import run_demo
 
-    try:
-        paths = run_on_loop(run_demo(out_dir, echo=click.echo))
-    except ValidationError as exc:  # KLING_ASYNC_LOOP
-        raise click.ClickException(str(exc)) from None
+    paths = _on_loop(run_demo(out_dir, echo=click.echo))
     click.echo(f"{len(paths)} videos in {out_dir.resolve()}")
     if len(paths) < 3:
         raise click.ClickException("some sample videos could not be made (see above)")
