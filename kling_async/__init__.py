@@ -20,7 +20,6 @@ from .batch import (
     BatchRun,
     BatchSummary,
     Outcome,
-    OutcomeStatus,
     PollPolicy,
     estimate_units,
 )
@@ -52,21 +51,18 @@ from .errors import (
 )
 from .models import (
     CAMERA_PRESETS,
-    AccountCosts,
     CameraConfig,
     CameraControl,
     DynamicMask,
     ImageToVideo,
     Point,
-    ResourcePack,
     Shot,
-    Task,
-    TaskStatus,
     TextToVideo,
-    Video,
     from_top_left,
 )
 from .resources import WaitPolicy
+from .results import AccountCosts, ResourcePack, Task, Video
+from .states import JobState, OutcomeStatus, TaskStatus
 from .validation import validate
 
 __all__ = [
@@ -94,6 +90,7 @@ __all__ = [
     "GovernorUnavailableError",
     "ImageToVideo",
     "InvalidRequestError",
+    "JobState",
     "JournalError",
     "JournalLockedError",
     "KlingClient",

@@ -17,14 +17,9 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from .errors import ResponseFormatError
-from .models import (
-    AccountCosts,
-    CameraControl,
-    ResourcePack,
-    Task,
-    TaskStatus,
-    Video,
-)
+from .models import CameraControl
+from .results import AccountCosts, ResourcePack, Task, Video
+from .states import TaskStatus
 
 converter = cattrs.Converter(forbid_extra_keys=False)
 

@@ -194,10 +194,11 @@ class Transport:
         """
         if not retry:
             return await self._send_authenticated(method, path, kind, json_body, params, wire)
-        async for attempt in self.retry.retrying(self.sleep, f"{method} {path}"):
-            with attempt:
-                return await self._send_authenticated(method, path, kind, json_body, params, wire)
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+        return await self.retry.call(
+            lambda _: self._send_authenticated(method, path, kind, json_body, params, wire),
+            sleep=self.sleep,
+            what=f"{method} {path}",
+        )
 
     async def _send_authenticated(
         self,

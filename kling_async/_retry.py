@@ -1,5 +1,13 @@
-"""Retry policy: bounded by attempts and total time, exponential backoff with jitter, the
-server's Retry-After honoured (seconds, milliseconds or an HTTP date) up to a cap."""
+"""Every retry of kling_async: one policy type, one backoff formula, one retry helper.
+
+- ``RetryPolicy`` bounds a retry by attempts **and** total time and says which failures of a
+  query may be tried again.
+- ``backoff`` is the one backoff formula (exponential, capped, with jitter); the server's
+  Retry-After (seconds, milliseconds or an HTTP date) wins over it, up to a cap.
+- ``retry`` is the one retrying loop, on tenacity: queries, creates (which decide per failure
+  whether another try is safe, see ``money``), downloads, workers and the Redis governor all
+  go through it, each with its own predicate and bounds.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import attrs
 import tenacity
@@ -23,6 +32,82 @@ from .errors import (
 )
 
 log = logging.getLogger("kling_async")
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def backoff(attempt: int, *, initial: float, cap: float, jitter: float = 0.0) -> float:
+    """Seconds to wait after failed try ``attempt`` (from 1): ``initial`` doubled each try up
+    to ``cap``, plus up to ``jitter`` seconds drawn at random. The one formula every retry and
+    every wait-and-look-again loop uses."""
+    return min(cap, initial * 2.0 ** max(0, attempt - 1)) + (
+        random.uniform(0, jitter) if jitter > 0 else 0.0
+    )
+
+
+class _StopAt(tenacity.stop.stop_base):
+    """Stop once ``monotonic()`` reaches ``deadline`` (on the caller's clock, virtual or real)."""
+
+    def __init__(self, monotonic: Callable[[], float], deadline: float) -> None:
+        self.monotonic = monotonic
+        self.deadline = deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return self.monotonic() >= self.deadline
+
+
+async def retry(
+    attempt: Callable[[int], Awaitable[T]],
+    *,
+    retry_if: Callable[[BaseException], bool],
+    wait: Callable[[int, BaseException], float],
+    attempts: int | None = None,
+    deadline: float | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
+    what: str = "request",
+) -> T:
+    """Call ``attempt(n)`` for n = 1, 2, ... until it returns, and return that. After a
+    failure ``exc`` for which ``retry_if(exc)`` holds, sleep ``wait(n, exc)`` seconds (cut to
+    the deadline) and try again — while fewer than ``attempts`` tries were made (None: no
+    bound) and ``monotonic()`` is before ``deadline`` (None: no bound). Otherwise the last
+    failure is raised as it is. ``CancelledError`` always passes through."""
+    if attempts is None and deadline is None:
+        raise ConfigurationError("retry: bound it by attempts, by a deadline, or both")
+    stops: list[tenacity.stop.stop_base] = []
+    if attempts is not None:
+        stops.append(tenacity.stop_after_attempt(attempts))
+    if deadline is not None:
+        stops.append(_StopAt(monotonic, deadline))
+
+    def wait_for(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        seconds = wait(state.attempt_number, exc) if exc is not None else 0.0
+        if deadline is not None:
+            seconds = min(seconds, max(0.0, deadline - monotonic()))
+        return seconds
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        pause = state.next_action.sleep if state.next_action is not None else 0.0
+        log.info(
+            "%s: try %d failed (%s); retrying in %.2f s", what, state.attempt_number, exc, pause
+        )
+
+    controller = tenacity.AsyncRetrying(
+        sleep=sleep,
+        before_sleep=log_retry,
+        stop=tenacity.stop_any(*stops),
+        wait=wait_for,
+        retry=tenacity.retry_if_exception(
+            lambda exc: not isinstance(exc, asyncio.CancelledError) and retry_if(exc)
+        ),
+        reraise=True,
+    )
+    async for trying in controller:
+        with trying:
+            return await attempt(trying.retry_state.attempt_number)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @attrs.frozen
@@ -62,34 +147,31 @@ class RetryPolicy:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""
         if isinstance(exc, APIError) and exc.retry_after is not None:
             return min(max(0.0, exc.retry_after), self.max_retry_after)
-        backoff = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
-        return backoff + random.uniform(0, self.jitter)
-
-    def retrying(
-        self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, what: str = "request"
-    ) -> tenacity.AsyncRetrying:
-        """A tenacity controller for one logical request under this policy."""
-
-        def log_retry(state: tenacity.RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome is not None else None
-            wait = state.next_action.sleep if state.next_action is not None else 0.0
-            log.info(
-                "%s: try %d failed (%s); retrying in %.2f s", what, state.attempt_number, exc, wait
-            )
-
-        return tenacity.AsyncRetrying(
-            sleep=sleep,
-            before_sleep=log_retry,
-            stop=tenacity.stop_after_attempt(self.attempts)
-            | tenacity.stop_after_delay(self.total_timeout),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception(self.should_retry),
-            reraise=True,
+        return backoff(
+            attempt, initial=self.initial_backoff, cap=self.max_backoff, jitter=self.jitter
         )
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        return self.delay(state.attempt_number, exc)
+    async def call(
+        self,
+        attempt: Callable[[int], Awaitable[T]],
+        *,
+        retry_if: Callable[[BaseException], bool] | None = None,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        what: str = "request",
+    ) -> T:
+        """``retry`` under this policy: its attempts, its total time from now, its delays;
+        by default the failures ``should_retry`` lets through."""
+        return await retry(
+            attempt,
+            retry_if=retry_if or self.should_retry,
+            wait=self.delay,
+            attempts=self.attempts,
+            deadline=monotonic() + self.total_timeout,
+            monotonic=monotonic,
+            sleep=sleep,
+            what=what,
+        )
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

@@ -18,7 +18,7 @@ from ._governor import Governor, LocalGovernor, Pacing, Window, account_id
 from ._http import Timeouts, Transport, check_base_url
 from ._retry import RetryPolicy
 from .errors import ConfigurationError, DownloadError
-from .models import ImageToVideo, Task, TextToVideo, Video
+from .models import ImageToVideo, TextToVideo
 from .resources import (
     AccountResource,
     ImageToVideoResource,
@@ -26,6 +26,7 @@ from .resources import (
     TextToVideoResource,
     WaitPolicy,
 )
+from .results import Task, Video
 
 if TYPE_CHECKING:
     from .batch import BatchRun

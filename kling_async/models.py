@@ -1,21 +1,26 @@
-"""Request and response types: attrs classes, built before anything is sent.
+"""Request types: attrs classes, built (and checked field by field) before anything is sent.
 
 Requests (``ImageToVideo``, ``TextToVideo``) hold the same fields as the verbs that send them,
-so a job can be built, validated and stored first. Responses (``Task``, ``Video``,
-``ResourcePack``) are read by the one converter in ``_convert``.
+so a job can be built, validated and stored first. The response types (``Task``, ``Video``,
+``ResourcePack``, ``AccountCosts``) live in ``results`` and are importable from here too.
 """
 
 from __future__ import annotations
 
-import enum
 import os
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
 import attrs
 
 from .errors import ValidationError
+
+# the response types, importable from here as in 0.1 (their home is ``results``)
+from .results import AccountCosts as AccountCosts
+from .results import ResourcePack as ResourcePack
+from .results import Task as Task
+from .results import Video as Video
+from .states import TaskStatus as TaskStatus
 
 #: An image as a path, raw bytes, an http(s) URL (passed through) or base64 (a ``data:``
 #: prefix is stripped).
@@ -35,104 +40,6 @@ CAMERA_TYPES: tuple[str, ...] = (
     "left_turn_forward",
 )
 CAMERA_AXES: tuple[str, ...] = ("horizontal", "vertical", "pan", "tilt", "roll", "zoom")
-
-
-class TaskStatus(enum.StrEnum):
-    """Where a task is. Unknown statuses from the server become ``UNKNOWN`` (the raw text is
-    kept in ``Task.raw_status``); they never raise."""
-
-    SUBMITTED = "submitted"
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, raw: object) -> TaskStatus:
-        text = str(raw).strip().lower() if raw is not None else ""
-        if text in ("succeed", "succeeded", "success"):
-            return cls.SUCCEEDED
-        try:
-            return cls(text)
-        except ValueError:
-            return cls.UNKNOWN
-
-    @property
-    def is_final(self) -> bool:
-        return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED)
-
-
-@attrs.frozen
-class Video:
-    """One generated video. ``duration`` in seconds (the API sends it as a string)."""
-
-    id: str
-    url: str
-    watermark_url: str | None = None
-    duration: float | None = None
-
-
-@attrs.frozen
-class Task:
-    """A task as the server last described it. ``raw`` is the body as received, unknown
-    fields included; ``extra`` holds the top-level fields this SDK does not know."""
-
-    task_id: str
-    status: TaskStatus
-    external_task_id: str | None = None
-    status_message: str = ""
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    videos: tuple[Video, ...] = ()
-    #: Units deducted (``final_unit_deduction``); None when the server did not say.
-    units: float | None = None
-    raw_status: str = ""
-    #: Which endpoint the task belongs to: ``image2video`` or ``text2video``.
-    kind: str = "image2video"
-    #: The API that holds it: ``legacy`` (``/v1/videos/...``) or ``new`` (``/tasks``).
-    wire: str = "legacy"
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-
-    @property
-    def is_final(self) -> bool:
-        return self.status.is_final
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status is TaskStatus.SUCCEEDED
-
-    @property
-    def failed(self) -> bool:
-        return self.status is TaskStatus.FAILED
-
-
-@attrs.frozen
-class ResourcePack:
-    """One resource pack of the account (``GET /account/costs``)."""
-
-    name: str
-    pack_id: str
-    pack_type: str
-    total: float | None
-    remaining: float | None
-    status: str
-    purchased_at: datetime | None = None
-    effective_at: datetime | None = None
-    expires_at: datetime | None = None
-
-
-@attrs.frozen
-class AccountCosts:
-    """The account's resource packs (``client.account.costs()``); ``remaining`` adds them up."""
-
-    packs: tuple[ResourcePack, ...]
-    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-
-    @property
-    def remaining(self) -> float:
-        """Units left across online packs."""
-        return sum(p.remaining or 0.0 for p in self.packs if p.status == "online")
 
 
 # -- camera ------------------------------------------------------------------------------

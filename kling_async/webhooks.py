@@ -29,7 +29,7 @@ from standardwebhooks.webhooks import Webhook
 
 from ._convert import callback_wire, task_from_wire
 from .errors import KlingError, ResponseFormatError
-from .models import Task
+from .results import Task
 
 #: How far a delivery's timestamp may be from now (the Standard Webhooks default).
 TOLERANCE_SECONDS = 300

@@ -380,7 +380,8 @@ async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from kling_async.cli._wait_cmd import _Progress
-    from kling_async.models import Task, TaskStatus
+    from kling_async.results import Task
+    from kling_async.states import TaskStatus
 
     now = [100.0]
     progress = _Progress(enabled=True)

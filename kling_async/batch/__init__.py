@@ -4,9 +4,10 @@
 ``BatchEngine`` for a long-lived pipeline stage.
 """
 
+from ..states import OutcomeStatus
 from ._engine import BatchEngine, BatchRun, NotSentError, default_unit_cost, estimate_units
 from ._identity import job_identity
-from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
+from ._outcome import BatchSummary, Outcome, Timings
 from ._poller import PollPolicy
 
 __all__ = [

@@ -34,13 +34,15 @@ from ..errors import (
     TaskTimeoutError,
     ValidationError,
 )
-from ..models import ImageToVideo, Task, TextToVideo
+from ..models import ImageToVideo, TextToVideo
 from ..resources._create import nothing_created
 from ..resources._tasks import TaskResource
+from ..results import Task
+from ..states import OutcomeStatus
 from ..validation import Plan, validate
 from ._identity import job_identity, job_name
 from ._journal import JobRecord, Journal, inside
-from ._outcome import BatchSummary, Outcome, OutcomeStatus, Timings
+from ._outcome import BatchSummary, Outcome, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
 from ._store import JobStore
 from ._submitter import Attempt, Submitter

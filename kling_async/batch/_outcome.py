@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import enum
 from collections import Counter
 from pathlib import Path
 
 import attrs
 
-from ..models import ImageToVideo, Task, TextToVideo
-
-
-class OutcomeStatus(enum.StrEnum):
-    """How a job ended."""
-
-    SUCCEEDED = "succeeded"  # the video is at ``path``
-    FAILED = "failed"  # the task failed, or the job could not be sent or fetched (see error)
-    SKIPPED = "skipped"  # done in an earlier run: the journal says so and the file is there
-    INVALID = "invalid"  # refused by validation; nothing was sent
+from ..models import ImageToVideo, TextToVideo
+from ..results import Task
+from ..states import OutcomeStatus
 
 
 @attrs.frozen

@@ -15,8 +15,9 @@ import attrs
 
 from .._convert import task_from_wire
 from ..errors import KlingError, NotFoundError, ResponseFormatError, ValidationError
-from ..models import Task, TaskStatus
 from ..resources.task_queries import MAX_IDS_PER_QUERY
+from ..results import Task
+from ..states import TaskStatus, maybe_final
 
 if TYPE_CHECKING:
     from ..client import KlingClient
@@ -395,7 +396,7 @@ class Poller:
                 if item is None:
                     continue
                 unseen.discard(item.task_id)
-                if not _maybe_final(raw.get("task_status")):
+                if not maybe_final(raw.get("task_status")):
                     continue
                 try:
                     task = task_from_wire(raw, kind)
@@ -460,7 +461,7 @@ class Poller:
                 continue
             seen.add(item.task_id)
             item.misses = 0
-            if not _maybe_final(raw.get("status")):
+            if not maybe_final(raw.get("status")):
                 continue
             try:
                 task = task_from_wire(raw, item.kind, "new")
@@ -515,9 +516,3 @@ _TAIL_RATE_SHARE = 0.5
 _SINGLES_PER_ROUND = 10
 #: Seconds a poller woken by a new task waits for others before it plans again.
 _REPLAN = 0.02
-_NOT_FINAL = frozenset({"submitted", "processing", "queued", "pending", "running"})
-
-
-def _maybe_final(raw_status: Any) -> bool:
-    """False only for the status words of a task still running (it need not be converted)."""
-    return not (isinstance(raw_status, str) and raw_status.strip().lower() in _NOT_FINAL)

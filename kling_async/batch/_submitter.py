@@ -21,8 +21,9 @@ from ..errors import (
     CreateUnconfirmedError,
     RateLimitError,
 )
-from ..models import ImageToVideo, Task, TextToVideo
+from ..models import ImageToVideo, TextToVideo
 from ..resources._create import nothing_created
+from ..results import Task
 from ._identity import external_id_for
 from ._journal import JobRecord
 from ._store import JobStore

@@ -15,7 +15,8 @@ import click
 
 from .. import _catalog
 from ..errors import NotFoundError
-from ..models import CAMERA_PRESETS, ImageToVideo, Task, TextToVideo
+from ..models import CAMERA_PRESETS, ImageToVideo, TextToVideo
+from ..results import Task
 from ._common import (
     EXIT_FAILED,
     EXIT_USAGE,

@@ -11,8 +11,8 @@ import attrs
 import click
 
 from ..errors import TaskFailedError, TaskTimeoutError
-from ..models import Task
 from ..resources import WaitPolicy
+from ..results import Task
 from ._common import EXIT_FAILED, EXIT_TIMEOUT, client_options, command_runner, fail, make_client
 from ._format import seconds_text
 from ._tasks_cmd import find, json_option, kind_option, show, task_record

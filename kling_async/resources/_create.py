@@ -30,7 +30,7 @@ from ..errors import (
     ServerError,
     ValidationError,
 )
-from ..models import Task
+from ..results import Task
 
 if TYPE_CHECKING:
     from ..batch._window import Window

@@ -20,7 +20,8 @@ from ..errors import (
     TaskTimeoutError,
     ValidationError,
 )
-from ..models import ImageToVideo, Task, TextToVideo
+from ..models import ImageToVideo, TextToVideo
+from ..results import Task
 from ..validation import Plan, validate
 from . import _create
 

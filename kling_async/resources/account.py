@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._convert import costs_from_wire
 from ..errors import ValidationError
-from ..models import AccountCosts
+from ..results import AccountCosts
 
 if TYPE_CHECKING:
     from ..client import KlingClient

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .._convert import tasks_from_wire
 from ..errors import NotFoundError, ResponseFormatError, ValidationError
-from ..models import Task
+from ..results import Task
 
 if TYPE_CHECKING:
     from ..client import KlingClient
