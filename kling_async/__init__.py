@@ -12,7 +12,7 @@ The emulator of the API lives in :mod:`kling_async.emulator`.
 from ._clock import Clock, SystemClock, VirtualClock
 from ._governor import Governor, LocalGovernor
 from ._http import Timeouts
-from ._redis_governor import GovernorUnavailableError, RedisGovernor
+from ._redis_governor import RedisGovernor
 from ._retry import RetryPolicy
 from ._version import __version__
 from .batch import (
@@ -36,6 +36,7 @@ from .errors import (
     ContentPolicyError,
     CreateUnconfirmedError,
     DownloadError,
+    GovernorUnavailableError,
     InvalidRequestError,
     JournalError,
     JournalLockedError,

@@ -40,19 +40,13 @@ from . import _redis_lua as lua
 from ._clock import Clock
 from ._governor import hash_account
 from ._pacer import PacerStats
-from .errors import ConfigurationError, KlingError
+from .errors import ConfigurationError, GovernorUnavailableError
 
 log = logging.getLogger("kling_async.governor")
 
 _TTL_MS = 7 * 24 * 3600 * 1000  # shared state idle this long is forgotten
 _SCRIPTS = ("ACQUIRE", "ANSWERED", "HOLD", "RENEW", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
 _SPARE_IDLE = 1.0  # seconds a slot taken ahead for the batch dispatcher may stay unused
-
-
-class GovernorUnavailableError(KlingError):
-    """Redis did not answer the shared governor: a ``generate()`` waiting for a slot gets it
-    at once, a batch after ``give_up_after`` seconds (rather than wait forever). Its cause is
-    redis-py's error."""
 
 
 def _redis_module() -> Any:

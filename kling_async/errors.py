@@ -11,6 +11,7 @@
     │   │   └── BalanceExhaustedError            1102: resource pack used up or expired
     │   ├── PermissionDeniedError                1103, 1304
     │   ├── InvalidRequestError                  1200, 1201
+    │   │   └── ExternalIdTakenError             1201: the external_task_id is in use
     │   ├── NotFoundError                        1202, 1203, and 1201 "Task not found"
     │   ├── ContentPolicyError                   1300, 1301
     │   ├── RateLimitError                       1302 (retried after a delay)
@@ -23,8 +24,14 @@
     ├── CreateUnconfirmedError                   a create may have reached the server
     ├── TaskTimeoutError (also TimeoutError)     ``wait`` ran past its deadline
     ├── DownloadError                            a result file could not be fetched whole
-    └── JournalError                             a batch journal that cannot be used
-        └── JournalLockedError                   ... because another run holds it
+    ├── JournalError                             a batch journal that cannot be used
+    │   └── JournalLockedError                   ... because another run holds it
+    ├── NotSentError                             a batch job that was not sent (budget, halt)
+    ├── JobClaimedError                          another live worker holds the job
+    ├── LeaseLostError                           this worker's lease on a job ran out
+    ├── WorkerJobError                           a job that failed in a worker
+    ├── GovernorUnavailableError                 Redis did not answer the shared governor
+    └── WebhookError                             a callback that must not be trusted
 """
 
 from __future__ import annotations
@@ -102,6 +109,11 @@ class PermissionDeniedError(APIError):
 
 class InvalidRequestError(APIError):
     """1200, 1201: the server refused a parameter; ``message`` says which."""
+
+
+class ExternalIdTakenError(InvalidRequestError):
+    """1201: the create's ``external_task_id`` is already in use by a task (one an earlier try
+    of the same create may have made, or another job's). Nothing new was created."""
 
 
 class NotFoundError(APIError):
@@ -209,8 +221,57 @@ class JournalLockedError(JournalError):
         )
 
 
-#: Kling code -> exception class. One table: the transport never decides by message text,
-#: except to tell a missing task (1201 "Task not found") from a bad parameter.
+class GovernorUnavailableError(KlingError):
+    """Redis did not answer the shared governor: a ``generate()`` waiting for a slot gets it
+    at once, a batch after ``give_up_after`` seconds (rather than wait forever). Its cause is
+    redis-py's error."""
+
+
+class WebhookError(KlingError):
+    """A callback that must not be trusted: unsigned, badly signed, stale, replayed, malformed."""
+
+
+class WorkerJobError(KlingError):
+    """A job that failed in a worker: the worker's message."""
+
+
+class NotSentError(KlingError):
+    """The job was not sent (``max_units`` reached, the pack used up) or its task ended in a
+    state this SDK does not know. Its journal row stays pending: a rerun picks it up.
+
+    ``kind`` says why: ``"halted"`` (the batch stopped creating: the credentials or the account
+    were refused, or its outcomes are no longer read), ``"max_units"`` (the budget) or
+    ``"unknown_state"``."""
+
+    def __init__(self, reason: str, *, kind: str = "unknown_state") -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+class JobClaimedError(KlingError):
+    """Another live worker holds the job (its lease has ``expires_in`` seconds left)."""
+
+    def __init__(self, job_id: str, holder: str, expires_in: float) -> None:
+        self.job_id = job_id
+        self.holder = holder
+        self.expires_in = expires_in
+        super().__init__(
+            f"job {job_id[:12]} is held by worker {holder} for {expires_in:.1f} s more"
+        )
+
+
+class LeaseLostError(KlingError):
+    """This worker's lease on a job ran out and nothing of it was written: another worker may
+    own the job now (it resumes the job from its recorded state)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id[:12]}: this worker's lease ran out; the job was left alone")
+
+
+#: Kling code -> exception class. One table: nothing decides by message text, except
+#: ``error_for`` telling 1201's three meanings apart (a bad parameter, a missing task, an
+#: external id in use).
 CODE_TO_ERROR: dict[int, type[APIError]] = {
     **dict.fromkeys((1000, 1001, 1002, 1003, 1004), AuthenticationError),
     **dict.fromkeys((1100, 1101), AccountError),
@@ -236,8 +297,12 @@ def error_for(
 ) -> APIError:
     """The exception for a Kling error answer."""
     cls = CODE_TO_ERROR.get(code)
-    if code == 1201 and "not found" in message.lower():
-        cls = NotFoundError
+    if code == 1201:  # one code, three meanings: the message tells them apart, here only
+        text = message.lower()
+        if "not found" in text:
+            cls = NotFoundError
+        elif "already exists" in text or ("external_task_id" in text and "exist" in text):
+            cls = ExternalIdTakenError
     if cls is None:
         if http_status >= 500:
             cls = ServerError

@@ -28,15 +28,11 @@ from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
 from ._convert import callback_wire, task_from_wire
-from .errors import KlingError, ResponseFormatError
+from .errors import ResponseFormatError, WebhookError
 from .results import Task
 
 #: How far a delivery's timestamp may be from now (the Standard Webhooks default).
 TOLERANCE_SECONDS = 300
-
-
-class WebhookError(KlingError):
-    """A callback that must not be trusted: unsigned, badly signed, stale, replayed, malformed."""
 
 
 class WebhookVerifier:

@@ -25,7 +25,8 @@ from aiohttp.test_utils import TestServer
 
 import kling_async as kling
 from kling_async._http import _unwrap
-from kling_async.webhooks import WebhookError, WebhookVerifier, webhook_handler
+from kling_async.errors import WebhookError
+from kling_async.webhooks import WebhookVerifier, webhook_handler
 
 from .test_webhooks import BODY, NEW, delivery
 

@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 import kling_async as kling
 from kling_async.emulator._callbacks import sign
-from kling_async.webhooks import WebhookError, WebhookVerifier, webhook_handler
+from kling_async.errors import WebhookError
+from kling_async.webhooks import WebhookVerifier, webhook_handler
 
 OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
 NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()

@@ -18,9 +18,10 @@ import pytest
 import kling_async as kling
 from kling_async.batch import BatchEngine, OutcomeStatus, job_identity
 from kling_async.batch._identity import content_hash, external_id_for
-from kling_async.batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore
+from kling_async.batch._store_redis import RedisJobStore
 from kling_async.batch._submitter import Attempt, Submitter
 from kling_async.emulator import EmulatorThread
+from kling_async.errors import JobClaimedError, LeaseLostError
 from kling_async.validation import validate
 from kling_async.workers import close_queue, dump_job, enqueue, follow, load_job, make_queue
 

@@ -4,8 +4,9 @@
 ``BatchEngine`` for a long-lived pipeline stage.
 """
 
+from ..errors import NotSentError
 from ..states import OutcomeStatus
-from ._engine import BatchEngine, BatchRun, NotSentError, default_unit_cost, estimate_units
+from ._engine import BatchEngine, BatchRun, default_unit_cost, estimate_units
 from ._identity import job_identity
 from ._outcome import BatchSummary, Outcome, Timings
 from ._poller import PollPolicy

@@ -29,6 +29,7 @@ from ..errors import (
     CreateUnconfirmedError,
     KlingError,
     NotFoundError,
+    NotSentError,
     RateLimitError,
     TaskFailedError,
     TaskTimeoutError,
@@ -749,19 +750,6 @@ _FINAL_STATE = {
     OutcomeStatus.SKIPPED: "skipped",
     OutcomeStatus.INVALID: "invalid",
 }
-
-
-class NotSentError(KlingError):
-    """The job was not sent (``max_units`` reached, the pack used up) or its task ended in a
-    state this SDK does not know. Its journal row stays pending: a rerun picks it up.
-
-    ``kind`` says why: ``"halted"`` (the batch stopped creating: the credentials or the account
-    were refused, or its outcomes are no longer read), ``"max_units"`` (the budget) or
-    ``"unknown_state"``."""
-
-    def __init__(self, reason: str, *, kind: str = "unknown_state") -> None:
-        super().__init__(reason)
-        self.kind = kind
 
 
 def _number(value: float) -> str:

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..errors import JournalError, KlingError
+from ..errors import JobClaimedError, JournalError, LeaseLostError
 from ._journal import COMMITTED_STATES, STATES, JobRecord, default_salt, inside
 
 log = logging.getLogger("kling_async.workers")
@@ -82,27 +82,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-class JobClaimedError(KlingError):
-    """Another live worker holds the job (its lease has ``expires_in`` seconds left)."""
-
-    def __init__(self, job_id: str, holder: str, expires_in: float) -> None:
-        self.job_id = job_id
-        self.holder = holder
-        self.expires_in = expires_in
-        super().__init__(
-            f"job {job_id[:12]} is held by worker {holder} for {expires_in:.1f} s more"
-        )
-
-
-class LeaseLostError(KlingError):
-    """This worker's lease on a job ran out and nothing of it was written: another worker may
-    own the job now (it resumes the job from its recorded state)."""
-
-    def __init__(self, job_id: str) -> None:
-        self.job_id = job_id
-        super().__init__(f"job {job_id[:12]}: this worker's lease ran out; the job was left alone")
 
 
 def worker_id() -> str:

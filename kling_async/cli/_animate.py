@@ -12,8 +12,8 @@ from typing import Any
 import attrs
 import click
 
-from ..batch import NotSentError, Outcome, OutcomeStatus, PollPolicy, estimate_units
-from ..errors import ValidationError
+from ..batch import Outcome, OutcomeStatus, PollPolicy, estimate_units
+from ..errors import NotSentError, ValidationError
 from ..models import ImageToVideo, TextToVideo
 from ..validation import validate
 from ._common import (

@@ -24,11 +24,12 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..batch import BatchEngine, BatchSummary, NotSentError, Outcome, OutcomeStatus
+from ..batch import BatchEngine, BatchSummary, Outcome, OutcomeStatus
 from ..errors import (
     AccountError,
     AuthenticationError,
     BalanceExhaustedError,
+    NotSentError,
     TaskTimeoutError,
 )
 

@@ -4,8 +4,9 @@
 enqueues jobs and follows them. Needs the ``workers`` extra: ``pip install kling-async[workers]``.
 """
 
-from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore
-from ._enqueue import Enqueued, WorkerJobError, enqueue, follow
+from ..batch._store_redis import RedisJobStore
+from ..errors import JobClaimedError, LeaseLostError, WorkerJobError
+from ._enqueue import Enqueued, enqueue, follow
 from ._payload import dump_job, load_job
 from ._worker import (
     OutputHook,

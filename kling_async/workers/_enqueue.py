@@ -21,7 +21,7 @@ from saq.queue.redis import RedisQueue
 
 from ..batch import Outcome, OutcomeStatus, job_identity
 from ..batch._identity import job_name
-from ..errors import KlingError, ValidationError
+from ..errors import ValidationError, WorkerJobError
 from ..models import ImageToVideo, TextToVideo
 from ..validation import validate
 from ._payload import dump_job
@@ -42,10 +42,6 @@ _REQUEUES = 3
 _REQUEUE_PATIENCE = 60.0
 #: Seconds without a sign of life after which a worker's queue job is handed to another.
 _HEARTBEAT = 10
-
-
-class WorkerJobError(KlingError):
-    """A job that failed in a worker: the worker's message."""
 
 
 @attrs.define(eq=False)

@@ -30,9 +30,9 @@ from saq.types import Context, PartialTimersDict
 
 from .._redis_governor import RedisGovernor
 from ..batch import BatchEngine, Outcome, OutcomeStatus, PollPolicy
-from ..batch._store_redis import JobClaimedError, LeaseLostError, RedisJobStore, worker_id
+from ..batch._store_redis import RedisJobStore, worker_id
 from ..client import KlingClient
-from ..errors import CreateUnconfirmedError, TaskTimeoutError
+from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError, TaskTimeoutError
 from ..models import ImageToVideo, TextToVideo
 from ._payload import load_job
 
