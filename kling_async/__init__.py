@@ -15,6 +15,7 @@ from ._http import Timeouts
 from ._redis_governor import RedisGovernor
 from ._retry import RetryPolicy
 from ._version import __version__
+from ._waiting import WaitPolicy
 from .batch import (
     BatchEngine,
     BatchRun,
@@ -61,7 +62,6 @@ from .models import (
     TextToVideo,
     from_top_left,
 )
-from .resources import WaitPolicy
 from .results import AccountCosts, ResourcePack, Task, Video
 from .states import JobState, OutcomeStatus, TaskStatus
 from .validation import validate

@@ -15,16 +15,17 @@ from ._auth import Credentials, TokenSource
 from ._clock import SYSTEM_CLOCK, Clock
 from ._download import DEFAULT_MAX_BYTES, download
 from ._governor import Governor, LocalGovernor, Pacing, Window, account_id
-from ._http import Timeouts, Transport, check_base_url
+from ._http import RequestKind, Timeouts, Transport, check_base_url
 from ._retry import RetryPolicy
-from .errors import ConfigurationError, DownloadError
+from ._waiting import WaitPolicy
+from .errors import ConfigurationError, DownloadError, ValidationError
 from .models import ImageToVideo, TextToVideo
 from .resources import (
     AccountResource,
     ImageToVideoResource,
+    TaskResource,
     TasksResource,
     TextToVideoResource,
-    WaitPolicy,
 )
 from .results import Task, Video
 
@@ -161,25 +162,14 @@ class KlingClient:
         *,
         index: int = 0,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        fresh: bool = False,
     ) -> Path:
         """Stream a task's video (or a ``Video``, or a URL) to ``dest``; return the path.
 
         Written to ``<dest>.part`` first, length-checked, then renamed: a partial file never
-        stands under ``dest``. An interrupted transfer resumes with ``Range``.
-        """
-        return await self._download(task, Path(dest), index=index, max_bytes=max_bytes)
-
-    async def _download(
-        self,
-        task: Task | Video | str,
-        dest: Path,
-        *,
-        index: int = 0,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        fresh: bool = False,
-    ) -> Path:
-        """``download``, and for the batch engine ``fresh``: no partial file can be at
-        ``dest`` (see ``_download.download``), which saves a worker call."""
+        stands under ``dest``. An interrupted transfer resumes with ``Range``. ``fresh=True``
+        says no partial file can be at ``dest`` (the batch engine's claim on a new name), which
+        saves a look for one."""
         if isinstance(task, Task):
             if not task.succeeded:
                 raise DownloadError(f"task {task.task_id} is {task.status.value}, not succeeded")
@@ -192,7 +182,47 @@ class KlingClient:
             url = task.url
         else:
             url = task
-        return await download(self._transport, url, dest, max_bytes=max_bytes, fresh=fresh)
+        return await download(self._transport, url, Path(dest), max_bytes=max_bytes, fresh=fresh)
+
+    # -- what the namespaces, the money path and the batch engine use (``_api.ClientAPI``) --
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        kind: RequestKind,
+        json_body: Any = None,
+        params: dict[str, Any] | None = None,
+        retry: bool = True,
+        wire: str = "legacy",
+    ) -> Any:
+        """Send one logical request to the API and return its answer's ``data``: paced by the
+        governor, authenticated, errors mapped to ``kling_async.errors``; with ``retry``
+        (queries) retried under ``self.retry``, without (creates) sent once."""
+        return await self._transport.request(
+            method, path, kind=kind, json_body=json_body, params=params, retry=retry, wire=wire
+        )
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the client's clock (virtual in tests)."""
+        await self._transport.sleep(seconds)
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests this client has sent to the API (each retry counted)."""
+        return self._transport.requests_sent
+
+    def resource_for(self, kind: str) -> TaskResource[Any]:
+        """The namespace that creates and queries tasks of ``kind`` (``image2video``,
+        ``text2video``): the one kind -> resource mapping."""
+        resources: dict[str, TaskResource[Any]] = {
+            ImageToVideoResource.kind: self.image_to_video,
+            TextToVideoResource.kind: self.text_to_video,
+        }
+        try:
+            return resources[kind]
+        except KeyError:
+            raise ValidationError("kind", kind, f"must be one of {sorted(resources)}") from None
 
     def batch(
         self,

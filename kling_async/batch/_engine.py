@@ -36,8 +36,8 @@ from ..errors import (
     ValidationError,
 )
 from ..models import ImageToVideo, TextToVideo
-from ..resources._create import nothing_created
-from ..resources._tasks import TaskResource
+from ..money import nothing_created
+from ..resources import TaskResource
 from ..results import Task
 from ..states import OutcomeStatus
 from ..validation import Plan, validate
@@ -254,7 +254,7 @@ class BatchEngine:
                 raise
             self._running = True
             self._started_at = self._clock.monotonic()
-            self._requests_at_start = self.client._transport.requests_sent
+            self._requests_at_start = self.client.requests_sent
             self._spawn(self.poller.run(), "poller")
             self._spawn(self._dispatch(), "dispatcher")
             for i in range(_PREPARERS):
@@ -402,7 +402,7 @@ class BatchEngine:
         """The summary with the run's time, requests and learned limits filled in."""
         s = self.summary
         s.elapsed = self._clock.monotonic() - self._started_at
-        s.requests = self.client._transport.requests_sent - self._requests_at_start
+        s.requests = self.client.requests_sent - self._requests_at_start
         s.rate_limited = self.client.pacer.stats.rate_limited
         s.concurrency_limited = self.concurrency_limited
         s.learned_limits = {f: w.learned for f, w in sorted(self.windows.items())}
@@ -729,7 +729,7 @@ class BatchEngine:
         # no 'downloading' write: 'finished' already says "fetch its video" to a rerun (which
         # resumes a .part it finds either way), and each write is a thread hop, ~0.1 ms of CPU
         fresh, work.fresh_output = work.fresh_output, False
-        path = await self.client._download(work.task, self._path(work), fresh=fresh)
+        path = await self.client.download(work.task, self._path(work), fresh=fresh)
         await self.journal.update(work.job_id, "done")
         self._report(work, OutcomeStatus.SUCCEEDED, path=path)
 

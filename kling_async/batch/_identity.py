@@ -17,7 +17,7 @@ import attrs
 
 from .. import _images
 from ..models import CameraControl, DynamicMask, ImageToVideo, TextToVideo
-from ..resources._create import GENERATED_PREFIX
+from ..money import GENERATED_PREFIX
 
 _IMAGE_FIELDS = ("image", "image_tail", "static_mask")
 

@@ -382,7 +382,7 @@ class Poller:
         pages = min(_MAX_PAGES, -(-(depth + depth // 5) // size) + 1)
         for number in range(1, pages + 1):
             self.list_requests += 1
-            data = await self._client._transport.request(
+            data = await self._client.request(
                 "GET",
                 resource.path,
                 kind="list",
@@ -440,7 +440,7 @@ class Poller:
 
     async def _poll_chunk(self, chunk: list[Tracked]) -> None:
         self.batch_requests += 1
-        data = await self._client._transport.request(
+        data = await self._client.request(
             "GET",
             "/tasks",
             kind="query",

@@ -1,7 +1,7 @@
 """A batch job's create, reconcile and journal, in one place — the money path of the engine.
 
 The journal gets the job's external id *before* the POST. What happens to the row after a
-failure follows the one rule of ``resources._create.nothing_created``: a failure that proves
+failure follows the one rule of ``money.nothing_created``: a failure that proves
 nothing was created puts the job back to ``pending`` (a limit that may pass) or ``failed``;
 every other failure leaves it ``submitting`` with its external id, and the next run looks the
 task up by that id before it sends anything (``CreateUnconfirmedError``).
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .. import _wire
+from .. import _wire, money
 from .._retry import RetryPolicy
 from ..errors import (
     BalanceExhaustedError,
@@ -22,7 +22,7 @@ from ..errors import (
     RateLimitError,
 )
 from ..models import ImageToVideo, TextToVideo
-from ..resources._create import nothing_created
+from ..money import nothing_created
 from ..results import Task
 from ._identity import external_id_for
 from ._journal import JobRecord
@@ -83,7 +83,7 @@ class Submitter:
         external_id, check_first = self.first_id(attempt)
         attempt.external_id = external_id
         if check_first:
-            found = await attempt.resource._reconcile(external_id, attempt.plan.wire)
+            found = await money.reconcile(attempt.resource.find, external_id, attempt.plan.wire)
             if found is not None:
                 return found
         return await self._create(attempt, external_id)

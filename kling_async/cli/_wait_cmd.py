@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 import attrs
 import click
 
+from .._waiting import WaitPolicy
 from ..errors import TaskFailedError, TaskTimeoutError
-from ..resources import WaitPolicy
 from ..results import Task
 from ._common import EXIT_FAILED, EXIT_TIMEOUT, client_options, command_runner, fail, make_client
 from ._format import seconds_text

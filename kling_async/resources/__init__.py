@@ -1,6 +1,7 @@
 """The client's namespaces: ``image_to_video``, ``text_to_video``, ``tasks``, ``account``."""
 
-from ._tasks import TaskPager, TaskResource, WaitPolicy
+from .._waiting import WaitPolicy
+from ._tasks import TaskPager, TaskResource
 from .account import AccountResource
 from .image_to_video import ImageToVideoResource
 from .task_queries import TaskCursor, TasksResource

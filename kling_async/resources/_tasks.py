@@ -7,15 +7,18 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import attrs
 
-from .. import _wire
+from .. import _wire, money
+from .._api import ClientAPI
 from .._convert import task_from_wire, tasks_from_wire
 from .._retry import RetryPolicy
+from .._waiting import WaitPolicy
 from ..errors import (
+    NotFoundError,
     TaskFailedError,
     TaskTimeoutError,
     ValidationError,
@@ -23,26 +26,10 @@ from ..errors import (
 from ..models import ImageToVideo, TextToVideo
 from ..results import Task
 from ..validation import Plan, validate
-from . import _create
-
-if TYPE_CHECKING:
-    from ..client import KlingClient
+from .task_queries import TasksResource
 
 R = TypeVar("R", ImageToVideo, TextToVideo)
 ProgressCallback = Callable[[Task], Awaitable[None] | None]
-
-
-@attrs.frozen
-class WaitPolicy:
-    """How ``wait`` polls: the first look after ``first_poll`` seconds (about when a task of
-    the kind is expected to end), then every ``min_interval`` growing by ``factor`` up to
-    ``max_interval``. The default deadline of ``wait`` is ``timeout``."""
-
-    first_poll: float = 30.0
-    min_interval: float = 3.0
-    max_interval: float = 15.0
-    factor: float = 1.5
-    timeout: float = 1200.0
 
 
 log = logging.getLogger("kling_async")
@@ -57,12 +44,16 @@ class TaskPager:
     ``max_pages``, or (with a warning on the ``kling_async`` logger) at a page that holds only
     tasks already yielded — a server that answers every page alike ends it there."""
 
-    def __init__(self, resource: TaskResource[Any], page_size: int, max_pages: int | None) -> None:
+    def __init__(
+        self, client: ClientAPI, path: str, kind: str, page_size: int, max_pages: int | None
+    ) -> None:
         if not 1 <= page_size <= 500:
             raise ValidationError("page_size", page_size, "must be within 1..500")
         if max_pages is not None and not 1 <= max_pages <= 1000:
             raise ValidationError("max_pages", max_pages, "must be within 1..1000")
-        self._resource = resource
+        self._client = client
+        self._path = path
+        self._kind = kind
         self._page_size = page_size
         self._max_pages = max_pages or 1000
 
@@ -70,14 +61,14 @@ class TaskPager:
         """One page (1..1000). ``retry=False`` sends it once (a poller that looks again soon)."""
         if not 1 <= number <= 1000:
             raise ValidationError("page", number, "must be within 1..1000")
-        data = await self._resource._client._transport.request(
+        data = await self._client.request(
             "GET",
-            self._resource.path,
+            self._path,
             kind="list",
             params={"pageNum": number, "pageSize": self._page_size},
             retry=retry,
         )
-        return tasks_from_wire(data, self._resource.kind)
+        return tasks_from_wire(data, self._kind)
 
     async def __aiter__(self) -> AsyncIterator[Task]:
         yielded: set[str] = set()
@@ -93,7 +84,7 @@ class TaskPager:
                 log.warning(
                     "GET %s: page %d holds only tasks already listed (%d of them); stopping "
                     "the list there",
-                    self._resource.path,
+                    self._path,
                     number,
                     len(tasks),
                 )
@@ -106,8 +97,9 @@ class TaskResource(Generic[R]):
     kind: str
     request_type: type[R]
 
-    def __init__(self, client: KlingClient) -> None:
+    def __init__(self, client: ClientAPI) -> None:
         self._client = client
+        self._tasks = TasksResource(client)
         self.path = f"/v1/videos/{self.kind}"
 
     # -- create ------------------------------------------------------------------------
@@ -147,7 +139,7 @@ class TaskResource(Generic[R]):
         )
         self.check_credentials(plan)
         if request.external_task_id is None:
-            request = attrs.evolve(request, external_task_id=_create.new_external_id())
+            request = attrs.evolve(request, external_task_id=money.new_external_id())
         return await _wire.build(request, plan)
 
     def check_credentials(self, plan: Plan) -> None:
@@ -167,12 +159,21 @@ class TaskResource(Generic[R]):
 
     async def submit(self, call: _wire.CreateCall, *, policy: RetryPolicy | None = None) -> Task:
         """Send a create call, reconciling by its external id on any ambiguity (see
-        ``resources._create``: raises ``CreateUnconfirmedError`` when the task may exist)."""
-        return await _create.submit(self, call, policy)
+        ``money``: raises ``CreateUnconfirmedError`` when the task may exist)."""
+        return await money.submit(self._client, call, self.find, self.kind, policy)
 
-    async def _reconcile(self, external_id: str, wire: str = "legacy") -> Task | None:
-        """The task created under ``external_id``, or None if the server has none."""
-        return await _create.reconcile(self, external_id, wire)
+    async def find(self, external_id: str, wire: str = "legacy") -> Task | None:
+        """The task created under your ``external_id`` on ``wire``, or None when the server
+        has none (how a create whose answer was lost is reconciled). Other failures raise."""
+        try:
+            if wire == "new":
+                found = await self._tasks.get_many(
+                    [external_id], by="external_task_ids", kind=self.kind
+                )
+                return found[0] if found else None
+            return await self.get(external_id, api="legacy")
+        except NotFoundError:
+            return None
 
     # -- queries -----------------------------------------------------------------------
     def _wire_of(self, task: str | Task, api: str | None) -> str:
@@ -195,9 +196,9 @@ class TaskResource(Generic[R]):
         if not isinstance(ident, str) or not ident.strip():
             raise ValidationError("task_id", ident, "must be a non-empty id")
         if wire == "new":
-            return await self._client.tasks.get(ident, retry=retry, kind=self.kind)
+            return await self._tasks.get(ident, retry=retry, kind=self.kind)
         path = f"{self.path}/{quote(ident, safe='')}"
-        data = await self._client._transport.request("GET", path, kind="query", retry=retry)
+        data = await self._client.request("GET", path, kind="query", retry=retry)
         return task_from_wire(data, self.kind)
 
     def list(
@@ -206,8 +207,8 @@ class TaskResource(Generic[R]):
         """Every task of this kind, newest first: ``async for task in client.X.list()``.
         With ``api="new"`` (or the client's), the new API's cursor list of every video task."""
         if self._wire_of("", api) == "new":
-            return self._client.tasks.list(limit=min(page_size, 500), max_pages=max_pages)
-        return TaskPager(self, page_size, max_pages)
+            return self._tasks.list(limit=min(page_size, 500), max_pages=max_pages)
+        return TaskPager(self._client, self.path, self.kind, page_size, max_pages)
 
     async def wait(
         self,
@@ -238,7 +239,7 @@ class TaskResource(Generic[R]):
         loop = asyncio.get_running_loop()
         grace = min(_LAST_LOOK_GRACE, limit / 2)
         hard = None if limit == float("inf") else loop.time() + limit + grace
-        sleep = self._client._transport.sleep
+        sleep = self._client.sleep
         delay, last = policy.first_poll, None
         bound = asyncio.timeout_at(hard)
         try:
@@ -283,7 +284,7 @@ class TaskResource(Generic[R]):
         drawing 1303s (with ``RedisGovernor``, room in the account shared by all processes)."""
         call = await self.prepare(self._request(request, fields))
         window = self._client.window(call.plan.family)
-        task = await _create.submit_in_window(self, call, window)
+        task = await money.submit_in_window(self._client, call, self.find, self.kind, window)
         ended = False
         try:
             done = await self.wait(task, timeout=timeout, on_progress=on_progress)

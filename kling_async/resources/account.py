@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
 
+from .._api import ClientAPI
 from .._convert import costs_from_wire
 from ..errors import ValidationError
 from ..results import AccountCosts
-
-if TYPE_CHECKING:
-    from ..client import KlingClient
 
 _DAY_MS = 86_400_000
 
@@ -29,7 +26,7 @@ def _ms(value: datetime | float | None, default: int, field: str) -> int:
 
 
 class AccountResource:
-    def __init__(self, client: KlingClient) -> None:
+    def __init__(self, client: ClientAPI) -> None:
         self._client = client
 
     async def costs(
@@ -41,7 +38,7 @@ class AccountResource:
         start_ms = _ms(start, end_ms - 30 * _DAY_MS, "start")
         if start_ms > end_ms:
             raise ValidationError("start", start, "must not be after end")
-        data = await self._client._transport.request(
+        data = await self._client.request(
             "GET", "/account/costs", kind="account",
             params={"start_time": start_ms, "end_time": end_ms},
         )  # fmt: skip

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from .._api import ClientAPI
 from .._convert import tasks_from_wire
 from ..errors import NotFoundError, ResponseFormatError, ValidationError
 from ..results import Task
-
-if TYPE_CHECKING:
-    from ..client import KlingClient
 
 #: Most ids one ``GET /tasks`` may carry (the service answers 1201 to 21).
 MAX_IDS_PER_QUERY = 20
@@ -45,7 +43,7 @@ class TaskCursor:
 
     def __init__(
         self,
-        resource: TasksResource,
+        client: ClientAPI,
         limit: int,
         max_pages: int | None,
         filters: list[dict[str, Any]],
@@ -54,7 +52,7 @@ class TaskCursor:
             raise ValidationError("limit", limit, "must be within 1..500")
         if max_pages is not None and max_pages < 1:
             raise ValidationError("max_pages", max_pages, "must be at least 1")
-        self._resource = resource
+        self._client = client
         self._limit = limit
         self._max_pages = max_pages or 1000
         self._filters = filters
@@ -65,7 +63,7 @@ class TaskCursor:
         body: dict[str, Any] = {"limit": self._limit, "cursor": cursor}
         if self._filters:
             body["filters"] = self._filters
-        data = await self._resource._client._transport.request(
+        data = await self._client.request(
             "POST", "/tasks", kind="list", json_body=body, retry=retry, wire="new"
         )
         if not isinstance(data, dict):
@@ -113,7 +111,7 @@ class TasksResource:
     """The new API's task queries. Tasks created through ``client.image_to_video`` with a
     new-API model are looked up here automatically; use it directly to query many at once."""
 
-    def __init__(self, client: KlingClient) -> None:
+    def __init__(self, client: ClientAPI) -> None:
         self._client = client
 
     async def get_many(
@@ -136,7 +134,7 @@ class TasksResource:
         out: list[Task] = []
         for start in range(0, len(wanted), MAX_IDS_PER_QUERY):
             chunk = wanted[start : start + MAX_IDS_PER_QUERY]
-            data = await self._client._transport.request(
+            data = await self._client.request(
                 "GET", "/tasks", kind="query", params={by: ",".join(chunk)}, retry=retry, wire="new"
             )
             out.extend(tasks_from_wire(data if data is not None else [], kind, "new"))
@@ -166,4 +164,4 @@ class TasksResource:
         filters: list[dict[str, Any]] = [{"key": "product_type", "values": ["video"]}]
         if status is not None:
             filters.append({"key": "status", "values": list(status)})
-        return TaskCursor(self, limit, max_pages, filters)
+        return TaskCursor(self._client, limit, max_pages, filters)
