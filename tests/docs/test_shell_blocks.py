@@ -145,3 +145,24 @@ def test_shell_completion(emu: EmulatorThread, tmp_path: Path) -> None:
     (variable,) = re.findall(r"_KLING_ASYNC_COMPLETE=(bash_source)", block.body)
     done = _run("kling-async", tmp_path, emu.url, _KLING_ASYNC_COMPLETE=variable)
     assert "complete" in done.stdout
+
+
+PROSE_PAGES = ["cli", "emulator", "scaling", "quickstart", "batches", "client", "webhooks"]
+
+
+@pytest.mark.parametrize("page", PROSE_PAGES)
+def test_options_named_in_the_prose_exist(page: str) -> None:
+    """`--flag` in the text of the pages about the commands: an option of some command."""
+    text = re.sub(r"```.*?```", "", (ROOT / "docs" / f"{page}.md").read_text(), flags=re.S)
+    flags = {f for span in re.findall(r"`([^`]+)`", text) for f in FLAG.findall(span)}
+    known = GROUP.union(*(_options(c) for c in kling_async.commands.values()))
+    assert {f for f in flags if f.startswith("--")} - known == set()
+
+
+def test_benchmark_options_exist() -> None:
+    """The benchmarks' flags that the performance page names are the scripts' own."""
+    text = (ROOT / "docs" / "performance.md").read_text()
+    scripts = "".join(p.read_text() for p in (ROOT / "benchmarks").glob("*.py"))
+    flags = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", text))
+    cli = GROUP.union(*(_options(c) for c in kling_async.commands.values()))
+    assert {f for f in flags - cli if f"'{f}'" not in scripts and f'"{f}"' not in scripts} == set()
