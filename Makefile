@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench clean redis-server
+.PHONY: demo test lint typecheck pytest docs bench clean redis-server
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,10 +45,16 @@ redis-server:
 pytest: $(STAMP) redis-server
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 4 --dist worksteal
 
-# lint and typecheck run beside pytest (whose workers leave a core idle while tests wait);
+# The docs site, built offline (no fonts or cards fetched); --strict turns every warning (a
+# broken link, a docstring mkdocstrings cannot read) into a failure. NO_MKDOCS_2_WARNING quiets
+# mkdocs-material's banner about MkDocs 2.0.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
+# lint, typecheck and docs run beside pytest (whose workers leave a core idle while tests wait);
 # each one's output is printed whole when it ends.
 test: $(STAMP) redis-server
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/emulator_capacity.py
@@ -56,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/batch_shapes.py --quick --queued
 
 clean:
-	rm -rf $(VENV) demo-videos .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) demo-videos site .mypy_cache .ruff_cache .pytest_cache

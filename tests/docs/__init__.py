@@ -1,0 +1,1 @@
+"""The docs' code blocks and pages, tested."""
