@@ -186,7 +186,7 @@ class TaskTimeoutError(KlingError, TimeoutError):
         self.task_id = task_id
         self.timeout = timeout
         self.last = last
-        status = last.status.value if last is not None else "unknown"
+        status = last.status.value if last is not None else TaskStatus.UNKNOWN.value
         super().__init__(f"task {task_id} still {status} after {timeout:g} s")
 
 
