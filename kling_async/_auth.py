@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -27,6 +28,10 @@ class Credentials:
     secret_key: str | None = None
     api_key: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        for name in ("access_key", "secret_key", "api_key"):
+            check_key(name, getattr(self, name))
+
     def __repr__(self) -> str:
         parts = []
         if self.access_key is not None:
@@ -46,10 +51,14 @@ class Credentials:
         """From the arguments, else from ``KLING_ACCESS_KEY``/``KLING_SECRET_KEY`` or
         ``KLING_API_KEY``. Raises ``ConfigurationError`` naming what to set."""
         environ = os.environ if env is None else env
+        names = ("access_key", "secret_key", "api_key")
         if access_key is None and secret_key is None and api_key is None:
+            names = (ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_API_KEY)
             access_key = environ.get(ENV_ACCESS_KEY) or None
             secret_key = environ.get(ENV_SECRET_KEY) or None
             api_key = environ.get(ENV_API_KEY) or None
+        for name, value in zip(names, (access_key, secret_key, api_key), strict=True):
+            check_key(name, value)  # named as the caller gave it: argument or variable
         if access_key and secret_key:
             return cls(access_key=access_key, secret_key=secret_key, api_key=api_key or None)
         if api_key:
@@ -64,6 +73,27 @@ class Credentials:
             "credentials: none given; pass access_key= and secret_key= (or api_key=), or set "
             f"{ENV_ACCESS_KEY} and {ENV_SECRET_KEY} (or {ENV_API_KEY}) in the environment"
         )
+
+
+_CONTROL_NAMES = {"\r": "a carriage return", "\n": "a line feed", "\t": "a tab"}
+
+
+def check_key(name: str, value: object) -> None:
+    """Refuse a key that is not one line of text: a control character (CR, LF, tab, NUL...)
+    or a line separator in it is a copy-paste accident that would otherwise end deep in
+    aiohttp as a malformed header. ``ConfigurationError`` names ``name`` and the rule, never
+    the value."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name}: must be a string, not {type(value).__name__}")
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs"):
+            what = _CONTROL_NAMES.get(char, f"the control character U+{ord(char):04X}")
+            raise ConfigurationError(
+                f"{name}: contains {what}; a key is one line of printable characters "
+                "(copy it again, without line breaks, tabs or other control characters)"
+            )
 
 
 NEEDS_API_KEY = (
