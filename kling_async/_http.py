@@ -265,6 +265,7 @@ class Transport:
                     timeout=self.timeouts.for_kind(kind),
                 ) as response:
                     status = response.status
+                    self.tokens.server_date(response.headers.get("Date"))  # its clock, for JWTs
                     retry_after = parse_retry_after(response.headers)
                     raw = await _read_capped(response, self.max_body, what)
         except asyncio.CancelledError:
