@@ -21,6 +21,7 @@ A refused delivery raises ``WebhookAuthError`` (not authentic or not new: 401) o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import inspect
 import json
@@ -221,8 +222,9 @@ async def _answer_and_close(request: web.Request, status: int, text: str) -> web
     reading (and discarding) the rest of the body for up to its lingering time."""
     response = web.Response(status=status, text=text)
     response.force_close()  # "Connection: close"
-    await response.prepare(request)
-    await response.write_eof()
+    with contextlib.suppress(ConnectionError):  # the sender left first: nothing to tell it
+        await response.prepare(request)
+        await response.write_eof()
     request.protocol.force_close()  # the answer is flushed, then the socket closed
     return response
 
