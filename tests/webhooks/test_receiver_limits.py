@@ -137,8 +137,7 @@ async def _drip(port: int, deadline: float) -> tuple[bytes, float]:
         return answer, time.monotonic() - started
     finally:
         dripping.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await dripping
+        await asyncio.gather(dripping, return_exceptions=True)  # its own cancel, not ours
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
@@ -153,7 +152,7 @@ async def test_dripping_bodies_are_answered_408_and_dropped_at_the_deadline() ->
     try:
         assert server.port is not None
         port = server.port
-        results = await asyncio.gather(*(_drip(port, deadline=4.0) for _ in range(5)))
+        results = await asyncio.gather(*(_drip(port, deadline=8.0) for _ in range(5)))
         async with aiohttp.ClientSession() as session:  # a whole body in time: delivered
             ok = await session.post(
                 str(server.make_url("/hook")), data=BODY, headers=delivery(NEW, msg_id="ok")
@@ -162,7 +161,7 @@ async def test_dripping_bodies_are_answered_408_and_dropped_at_the_deadline() ->
         await server.close()
     for answer, took in results:
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:40]
-        assert 0.4 < took < 2.0  # the deadline, not aiohttp's 10 s of lingering
+        assert 0.4 < took < 5.0  # the deadline (0.5 s), not after aiohttp's 10 s of lingering
     assert ok.status == 204
     assert len(received) == 1
 
