@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import os
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -27,6 +30,10 @@ class Credentials:
     secret_key: str | None = None
     api_key: str | None = None
 
+    def __attrs_post_init__(self) -> None:
+        for name in ("access_key", "secret_key", "api_key"):
+            check_key(name, getattr(self, name))
+
     def __repr__(self) -> str:
         parts = []
         if self.access_key is not None:
@@ -46,10 +53,14 @@ class Credentials:
         """From the arguments, else from ``KLING_ACCESS_KEY``/``KLING_SECRET_KEY`` or
         ``KLING_API_KEY``. Raises ``ConfigurationError`` naming what to set."""
         environ = os.environ if env is None else env
+        names = ("access_key", "secret_key", "api_key")
         if access_key is None and secret_key is None and api_key is None:
+            names = (ENV_ACCESS_KEY, ENV_SECRET_KEY, ENV_API_KEY)
             access_key = environ.get(ENV_ACCESS_KEY) or None
             secret_key = environ.get(ENV_SECRET_KEY) or None
             api_key = environ.get(ENV_API_KEY) or None
+        for name, value in zip(names, (access_key, secret_key, api_key), strict=True):
+            check_key(name, value)  # named as the caller gave it: argument or variable
         if access_key and secret_key:
             return cls(access_key=access_key, secret_key=secret_key, api_key=api_key or None)
         if api_key:
@@ -66,15 +77,48 @@ class Credentials:
         )
 
 
+_CONTROL_NAMES = {"\r": "a carriage return", "\n": "a line feed", "\t": "a tab"}
+
+
+def check_key(name: str, value: object) -> None:
+    """Refuse a key that is not one line of text: a control character (CR, LF, tab, NUL...)
+    or a line separator in it is a copy-paste accident that would otherwise end deep in
+    aiohttp as a malformed header. ``ConfigurationError`` names ``name`` and the rule, never
+    the value."""
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name}: must be a string, not {type(value).__name__}")
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs"):
+            what = _CONTROL_NAMES.get(char, f"the control character U+{ord(char):04X}")
+            raise ConfigurationError(
+                f"{name}: contains {what}; a key is one line of printable characters "
+                "(copy it again, without line breaks, tabs or other control characters)"
+            )
+
+
 NEEDS_API_KEY = (
     "credentials: Kling's new API takes only an API key and this client has only an access/"
     f"secret key pair; pass api_key= or set {ENV_API_KEY}"
 )
 
 
+#: A ``Date`` header within this many seconds of the offset already known is its own
+#: precision (whole seconds) plus the answer's trip, not a new offset.
+SYNC_THRESHOLD = 3.0
+
+
 class TokenSource:
     """The ``Authorization`` header value. A JWT is signed once and reused until
-    ``refresh_margin`` seconds before its ``exp``; concurrent callers share one signing."""
+    ``refresh_margin`` seconds before its ``exp``; concurrent callers share one signing.
+
+    Its ``nbf`` and ``exp`` are on the server's time: every answer's ``Date`` header (fed to
+    ``server_date``) tells how far the server's clock is from this host's; a host clock a
+    minute fast would otherwise have every token refused "not yet valid" (1003). The first
+    answer from such a host may still be a 1003 or 1004: it re-syncs, and the transport's one
+    resend after those codes goes out with a token signed on the server's time.
+    """
 
     def __init__(
         self,
@@ -90,6 +134,7 @@ class TokenSource:
         self._ttl = ttl
         self._margin = min(refresh_margin, ttl / 2)
         self._clock = clock
+        self._offset = 0.0
         self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
@@ -103,6 +148,39 @@ class TokenSource:
     def has_api_key(self) -> bool:
         return self._credentials.api_key is not None
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """This host's time (seconds since the epoch; default ``time.time``). Tokens are
+        signed on it plus ``offset``. Replace it to play a host whose clock is wrong."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+
+    @property
+    def offset(self) -> float:
+        """Seconds the server's clock is ahead of ``clock`` (negative: behind), as its last
+        ``Date`` header that moved it said; 0 until one did."""
+        return self._offset
+
+    def server_date(self, value: str | None) -> None:
+        """Learn the server's time from an answer's ``Date`` header (an HTTP date; anything
+        unreadable is ignored). An offset that moves by more than ``SYNC_THRESHOLD`` seconds
+        also drops the cached token: it was signed on the wrong time."""
+        if not value:
+            return
+        try:
+            date = email.utils.parsedate_to_datetime(value)
+            stamp = date.replace(tzinfo=date.tzinfo or datetime.UTC).timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        measured = stamp + 0.5 - self._clock()  # the header has whole seconds: take the middle
+        if abs(measured - self._offset) <= SYNC_THRESHOLD:
+            return
+        self._offset = measured
+        self._token = None
+
     async def header(self, wire: str = "legacy") -> str:
         """The header for a request on ``wire``: the API key on the new API; on the legacy
         one a JWT when there is a key pair, else the API key."""
@@ -113,16 +191,19 @@ class TokenSource:
         if self._credentials.secret_key is None:
             return f"Bearer {self._credentials.api_key}"
         token = self._token
-        if token is None or self._clock() >= self._expires - self._margin:
+        if token is None or self._server_now() >= self._expires - self._margin:
             async with self._lock:
-                if self._token is None or self._clock() >= self._expires - self._margin:
+                if self._token is None or self._server_now() >= self._expires - self._margin:
                     self._sign()
             token = self._token
         assert token is not None
         return f"Bearer {token}"
 
+    def _server_now(self) -> float:
+        return self._clock() + self._offset
+
     def _sign(self) -> None:
-        now = int(self._clock())
+        now = int(self._server_now())
         exp = now + int(self._ttl)
         claims = {"iss": self._credentials.access_key, "exp": exp, "nbf": now - 5}
         assert self._credentials.secret_key is not None

@@ -96,16 +96,38 @@ def is_loopback(host: str) -> bool:
 
 
 def check_base_url(base_url: str, allow_http: bool) -> str:
-    """The base URL without a trailing slash; plain http only for loopback or when allowed."""
-    parts = urlsplit(base_url)
+    """The base URL without a trailing slash; plain http only for loopback or when allowed;
+    never with a user name or password in it (messages show it with the password masked)."""
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018  # a port that is not a number raises here, not in aiohttp
+    except (ValueError, TypeError):
+        raise ConfigurationError("base_url: not a URL that can be parsed") from None
+    shown = _masked(base_url, parts.netloc, parts.username, parts.password)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"base_url: {base_url!r} is not an http(s) URL")
+        raise ConfigurationError(f"base_url: {shown!r} is not an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            f"base_url: {shown!r} carries a user name or password (user:password@); Kling "
+            "takes credentials only as access_key/secret_key or api_key: remove them from the URL"
+        )
     if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
         raise ConfigurationError(
-            f"base_url: {base_url!r} is plain http to a non-loopback host; use https, "
+            f"base_url: {shown!r} is plain http to a non-loopback host; use https, "
             "or pass allow_http=True if you really mean it"
         )
     return base_url.rstrip("/")
+
+
+def _masked(url: str, netloc: str, username: str | None, password: str | None) -> str:
+    """``url`` with the password of its ``user:password@`` part shown as ``***``; a URL with
+    an ``@`` that did not parse as one (no scheme...) shows nothing before its last ``@``."""
+    if password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        return url.replace(netloc, f"{userinfo.partition(':')[0]}:***@{host}", 1)
+    if username is None and "@" in url:
+        return "***@" + url.rpartition("@")[2]
+    return url
 
 
 def _connection_error(exc: BaseException, what: str) -> APIConnectionError:
@@ -243,6 +265,7 @@ class Transport:
                     timeout=self.timeouts.for_kind(kind),
                 ) as response:
                     status = response.status
+                    self.tokens.server_date(response.headers.get("Date"))  # its clock, for JWTs
                     retry_after = parse_retry_after(response.headers)
                     raw = await _read_capped(response, self.max_body, what)
         except asyncio.CancelledError:

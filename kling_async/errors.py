@@ -32,6 +32,8 @@
     ├── WorkerJobError                           a job that failed in a worker
     ├── GovernorUnavailableError                 Redis did not answer the shared governor
     └── WebhookError                             a callback that must not be trusted
+        ├── WebhookAuthError                     ... unsigned, forged, stale or replayed
+        └── WebhookFormatError                   ... authentic, but not a task (not JSON...)
 """
 
 from __future__ import annotations
@@ -228,7 +230,19 @@ class GovernorUnavailableError(KlingError):
 
 
 class WebhookError(KlingError):
-    """A callback that must not be trusted: unsigned, badly signed, stale, replayed, malformed."""
+    """A callback that must not be trusted: unsigned, badly signed, stale, replayed, malformed.
+    Raised as such for a receiver set up wrongly (no secret, an unusable one); a delivery is
+    refused with one of its two subclasses, which the aiohttp handler answers 401 and 400."""
+
+
+class WebhookAuthError(WebhookError):
+    """A delivery that is not proven authentic and new: unsigned while a secret is set, a
+    signature that does not verify, a timestamp out of tolerance, a replayed id (HTTP 401)."""
+
+
+class WebhookFormatError(WebhookError):
+    """A delivery that is authentic (or unsigned and allowed) but malformed: not JSON, nested
+    too deeply, or not a task (HTTP 400)."""
 
 
 class WorkerJobError(KlingError):

@@ -12,6 +12,7 @@ refused unless ``allow_unknown_models=True``, which skips the map for them only.
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,6 +37,9 @@ MAX_VOICES = 2
 MAX_SHOTS = 6
 MAX_SHOT_PROMPT = 512
 MAX_ELEMENTS = 3
+#: The longest external id sent. The API notes give no cap; 256 is the one the SDK and the
+#: emulator have always kept (the ids the SDK makes itself are 44 characters).
+MAX_EXTERNAL_ID_CHARS = 256
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 SHOT_TYPES = ("customize", "intelligence")
 APIS = ("auto", "legacy", "new")
@@ -229,11 +233,40 @@ def _common(request: Request) -> None:
         and request.callback_url.startswith(("http://", "https://"))
     ):
         raise ValidationError("callback_url", request.callback_url, "must be an http(s) URL")
-    ext = request.external_task_id
-    if ext is not None and (not isinstance(ext, str) or not ext.strip() or len(ext) > 256):
-        raise ValidationError("external_task_id", ext, "must be a non-blank string of ≤ 256 chars")
+    if request.external_task_id is not None:
+        check_external_id(request.external_task_id)
     if request.watermark not in (None, True, False):
         raise ValidationError("watermark", request.watermark, "must be True, False or None")
+
+
+def check_external_id(value: object, field: str = "external_task_id") -> None:
+    """An external id must be one the API can be asked about again: it is how a create whose
+    answer was lost is found (``GET /tasks?external_task_ids=a,b`` on the new API, the id in
+    the path on the legacy one). Refused: a blank id, one over ``MAX_EXTERNAL_ID_CHARS``, a
+    comma (the new API splits the list on it), whitespace at either end (it trims each id),
+    control characters and line breaks. The ids the SDK makes (``kling-async-`` + 32 hex
+    digits) pass."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(field, value, "must be a non-blank string")
+    if len(value) > MAX_EXTERNAL_ID_CHARS:
+        raise ValidationError(
+            field, f"<{len(value)} characters>", f"at most {MAX_EXTERNAL_ID_CHARS} characters"
+        )
+    lost = "so the task could never be looked up by it (a lost create never reconciled)"
+    if "," in value:
+        rule = f"must not contain ',': the new API splits external_task_ids on it, {lost}"
+        raise ValidationError(field, value, rule)
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
+            raise ValidationError(
+                field,
+                value,
+                f"must not contain control characters or line breaks (U+{ord(char):04X}), {lost}",
+            )
+    if value != value.strip():
+        raise ValidationError(
+            field, value, f"must not begin or end with whitespace: the API trims each id, {lost}"
+        )
 
 
 def _wire_carries(request: Request, wire: str, model: str, features: set[str]) -> None:

@@ -28,7 +28,7 @@ from kling_async._http import _unwrap
 from kling_async.errors import WebhookError
 from kling_async.webhooks import WebhookVerifier, webhook_handler
 
-from .test_webhooks import BODY, NEW, delivery
+from .webhooks.test_webhooks import BODY, NEW, delivery
 
 ONCE = kling.RetryPolicy(attempts=1)
 DEEP = b"[" * 100_000

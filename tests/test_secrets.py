@@ -112,3 +112,34 @@ def test_secrets_stay_out_of_cli_output_and_the_journal(tmp_path: Path) -> None:
     for secret in (SECRET_KEY, "wrong-" + SECRET_KEY):
         assert all(secret not in o for o in outputs)
         assert secret.encode() not in journal_bytes
+
+
+def test_unusable_start_up_values_are_named_by_the_cli_never_shown(tmp_path: Path) -> None:
+    """A key with a line break in it, a base URL with a password: the CLI says which setting
+    breaks which rule, and prints neither secret (before, both ended in aiohttp tracebacks)."""
+    import os
+    import subprocess
+
+    piece = "SeKr1t"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    cases = [
+        (
+            {
+                "KLING_API_KEY": f"{piece}-one\r\n{piece}-two",
+                "KLING_BASE_URL": "http://127.0.0.1:9",
+            },
+            "KLING_API_KEY: contains a carriage return",
+        ),
+        (
+            {"KLING_API_KEY": "key", "KLING_BASE_URL": f"http://bob:{piece}@127.0.0.1:9"},
+            "'http://bob:***@127.0.0.1:9' carries a user name or password",
+        ),
+    ]
+    for settings, words in cases:
+        done = subprocess.run(
+            [*CLI, "account"], env=env | settings, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        assert words in done.stderr
+        assert "Traceback" not in done.stderr
+        assert piece not in done.stdout + done.stderr
