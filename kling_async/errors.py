@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .states import TaskStatus
+
 if TYPE_CHECKING:
     from .results import Task
 
