@@ -26,6 +26,7 @@ import heapq
 import inspect
 import json
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -72,7 +73,15 @@ class WebhookVerifier:
         allow_unsigned: bool = False,
         kind: str = "image2video",
         clock: Callable[[], float] = time.time,
+        remember: int | None = None,
     ) -> None:
+        if remember is not None:
+            warnings.warn(
+                "WebhookVerifier(remember=...) is deprecated and has no effect: accepted ids "
+                "are remembered for the replay window; it goes in the next release",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         secrets = [secret] if isinstance(secret, str) else list(secret or [])
         if not secrets and not allow_unsigned:
             raise WebhookError(

@@ -170,3 +170,9 @@ def test_body_timeout_must_be_positive() -> None:
     for bad in (0, -1.0, float("nan")):
         with pytest.raises(ConfigurationError, match="body_timeout"):
             webhook_handler(print, NEW, body_timeout=bad)
+
+
+def test_remember_is_a_deprecated_no_op_for_one_release() -> None:
+    with pytest.warns(DeprecationWarning, match="remember"):
+        verifier = WebhookVerifier(allow_unsigned=True, remember=5)
+    assert verifier.remembered == 0
