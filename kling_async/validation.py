@@ -12,6 +12,7 @@ refused unless ``allow_unknown_models=True``, which skips the map for them only.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,11 +23,16 @@ from .errors import ValidationError
 from .models import (
     CAMERA_TYPES,
     CameraControl,
+    Element,
     ImageToVideo,
     Request,
     Shot,
     TextToVideo,
+    Voice,
     check_camera_config,
+    element_labels,
+    new_prompt,
+    voice_labels,
 )
 
 MAX_PROMPT_CHARS = 2500
@@ -157,14 +163,31 @@ def _voices(request: Request) -> None:
     if len(voices) > MAX_VOICES:
         raise ValidationError("voices", voices, f"at most {MAX_VOICES} voices")
     for i, voice in enumerate(voices):
-        if not isinstance(voice, str) or not voice.strip():
+        ident = voice.voice_id if isinstance(voice, Voice) else voice
+        if not isinstance(ident, str) or not ident.strip():
             raise ValidationError(f"voices[{i}]", voice, "must be a non-empty voice id")
+    _labels("voices", [label for _, label in voice_labels(voices)])
     if request.sound is not True:
         raise ValidationError("voices", voices, "need sound=True")
 
 
-def _multi_shot(request: Request) -> bool:
-    """Check the multi-shot fields; return whether the request is multi-shot."""
+def _labels(field: str, labels: list[str]) -> None:
+    """The labels a prompt names voices or elements by (``@label``): distinct, one word."""
+    for i, label in enumerate(labels):
+        if not isinstance(label, str) or not _LABEL.fullmatch(label):
+            raise ValidationError(
+                f"{field}[{i}].id", label, "must be a label of letters, digits, '_' or '-'"
+            )
+    if len(set(labels)) != len(labels):
+        raise ValidationError(f"{field}.id", labels, "labels must differ from each other")
+
+
+_LABEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _multi_shot(request: Request, wire: str) -> bool:
+    """Check the multi-shot fields; return whether the request is multi-shot. On the new
+    API ``multi_shot=True`` alone is enough (Kling cuts the shots itself)."""
     multi, kind, shots = request.multi_shot, request.shot_type, request.multi_prompt
     if multi not in (None, True, False):
         raise ValidationError("multi_shot", multi, "must be True, False or None")
@@ -199,7 +222,7 @@ def _multi_shot(request: Request) -> bool:
         return True
     if kind == "customize":
         raise ValidationError("shot_type", kind, "'customize' needs multi_prompt (the shots)")
-    if multi is True and kind is None:
+    if multi is True and kind is None and wire != "new":
         raise ValidationError(
             "multi_shot", True, "needs multi_prompt (your shots) or shot_type='intelligence'"
         )
@@ -213,11 +236,13 @@ def _elements(request: ImageToVideo) -> bool:
     if len(elements) > MAX_ELEMENTS:
         raise ValidationError("elements", elements, f"at most {MAX_ELEMENTS} elements")
     for i, element in enumerate(elements):
-        ok = (isinstance(element, int) and not isinstance(element, bool) and element > 0) or (
-            isinstance(element, str) and element.strip().isdigit()
+        ident = element.element_id if isinstance(element, Element) else element
+        ok = (isinstance(ident, int) and not isinstance(ident, bool) and ident > 0) or (
+            isinstance(ident, str) and ident.strip().isdigit()
         )
         if not ok:
             raise ValidationError(f"elements[{i}]", element, "must be an element id (a number)")
+    _labels("elements", [label for _, label in element_labels(elements)])
     if request.voices:
         raise ValidationError("elements + voices", "both given", "elements cannot go with voices")
     return True
@@ -333,8 +358,16 @@ def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = Fa
         features.add("voice")
     if request.sound is True or request.voices:
         features.add("sound")
-    if _multi_shot(request):
+    if _multi_shot(request, wire):
         features.add("multi_shot")
+    if wire == "new" and request.multi_prompt and request.prompt is not None:
+        rendered = new_prompt(request) or ""
+        if len(rendered) > limit:
+            raise ValidationError(
+                "prompt + multi_prompt",
+                f"<{len(rendered)} characters>",
+                f"the prompt with its shots must be at most {limit} characters on the new API",
+            )
     _common(request)
     result = Plan(endpoint, wire, wire_model, family, frozenset(features), caps)
     _wire_carries(request, wire, request.model, features)
@@ -409,7 +442,8 @@ async def validate(
         for i, s in enumerate(request.dynamic_masks)
     ]
     frames = [s for s in (image, tail) if s is not None]
-    facts = await asyncio.gather(*(_images.inspect_async(s) for s in frames))
+    limit = _images.WIRE_MAX_BYTES[result.wire]
+    facts = await asyncio.gather(*(_images.inspect_async(s, max_bytes=limit) for s in frames))
     mask_facts = await asyncio.gather(*(_images.inspect_async(s, min_side=None) for s in masks))
     known = [(s, f) for s, f in zip(masks, mask_facts, strict=True) if f is not None]
     if len({(f.width, f.height) for _, f in known}) > 1:
