@@ -23,7 +23,9 @@ from .errors import ValidationError
 
 Wire = Literal["legacy", "new"]
 ApiChoice = Literal["auto", "legacy", "new"]
-Endpoint = Literal["image2video", "text2video"]
+#: What a task is (``Task.kind``): the legacy path's name for image and text to video, the
+#: client's namespace for the others.
+Endpoint = Literal["image2video", "text2video", "omni_video", "motion_control", "images"]
 
 STD_PRO = ("std", "pro")
 ALL_MODES = ("std", "pro", "4k")

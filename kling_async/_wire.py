@@ -4,17 +4,17 @@ the new one. Images are read and encoded in a worker thread; nothing here decide
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 
-from . import _images
+from . import _bodies, _checks
+from ._bodies import encoded as _encoded
 from ._catalog import RESOLUTIONS
 from ._convert import camera_to_wire
+from .image_requests import ImageGeneration
 from .models import (
-    ImageInput,
     ImageToVideo,
     Request,
     TextToVideo,
@@ -22,7 +22,8 @@ from .models import (
     new_prompt,
     voice_labels,
 )
-from .validation import Plan
+from .validation import AnyRequest, Plan
+from .video_requests import MotionControl, OmniVideo
 
 #: The new API's path segment for each endpoint.
 NEW_PATHS = {"image2video": "image-to-video", "text2video": "text-to-video"}
@@ -42,26 +43,21 @@ class CreateCall:
         return self.plan.wire
 
 
-async def _encoded(field: str, value: ImageInput) -> str:
-    """The image as it goes on the wire: a URL as it is (no thread hop), anything else
-    read and base64-encoded in a worker thread."""
-    source = _images.locate(field, value)
-    if source.kind == "url":
-        return _images.wire(source)
-    return await asyncio.to_thread(_images.wire, source)
-
-
-async def build(request: Request, plan: Plan) -> CreateCall:
-    """The create call for ``request`` (which must carry an ``external_task_id``)."""
+async def build(request: AnyRequest, plan: Plan) -> CreateCall:
+    """The create call for ``request`` (which must carry an ``external_task_id``). The
+    request's forward-compatible extras (``extra_settings``...) are merged last, as given."""
     external_id = request.external_task_id
     assert external_id is not None, "give the request an external_task_id first"
+    if isinstance(request, OmniVideo | MotionControl | ImageGeneration):
+        path, body = await _bodies.build(request, plan)
+        return CreateCall(plan, path, body, external_id)
     if plan.wire == "new":
         path = f"/{NEW_PATHS[plan.endpoint]}/{quote(plan.model, safe='')}"
         body = await _new_body(request, plan)
     else:
         path = f"/v1/videos/{plan.endpoint}"
         body = await _legacy_body(request, plan)
-    return CreateCall(plan, path, body, external_id)
+    return CreateCall(plan, path, _checks.merged(body, request), external_id)
 
 
 # -- legacy ------------------------------------------------------------------------------

@@ -182,14 +182,21 @@ class Voice:
     id: str | None = None
 
 
+#: What an element is built from: several images (``image``, the usual kind) or a video of
+#: a character (``video``). Only the omni models' counting rules tell them apart.
+ElementKind = Literal["image", "video"]
+
+
 @attrs.frozen
 class Element:
     """An element (a subject built from images, reusable across videos): its ``element_id``
     and, on the new API, the label the prompt names it by (``@element_1``; default
-    ``element_<position>``)."""
+    ``element_<position>``). ``kind`` is not sent: the omni models count multi-image and
+    video-character elements differently (default: multi-image)."""
 
     element_id: int | str
     id: str | None = None
+    kind: ElementKind = "image"
 
 
 def voice_labels(voices: Iterable[str | Voice]) -> list[tuple[str, str]]:
@@ -263,6 +270,18 @@ def _elements(
     return (elements,) if isinstance(elements, int | str | Element) else tuple(elements)
 
 
+def to_elements(
+    elements: Iterable[int | str | Element] | int | str | Element,
+) -> tuple[int | str | Element, ...]:
+    """Elements as a tuple (one alone too): the converter every request type shares."""
+    return _elements(elements)
+
+
+def to_shots(shots: Iterable[Shot | Mapping[str, Any] | tuple[str, int]]) -> tuple[Shot, ...]:
+    """Shots as ``Shot``s: the converter every request type shares."""
+    return _shots(shots)
+
+
 @attrs.frozen(kw_only=True)
 class ImageToVideo:
     """Everything one image-to-video create sends. Build, validate and store it before sending:
@@ -294,6 +313,13 @@ class ImageToVideo:
     external_task_id: str | None = None
     #: Force the legacy or the new API for this request (default: the client's choice).
     api: Api | None = None
+    #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
+    #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
+    #: ``options``, ``extra_body`` into the top level of the body (either API).
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    extra_settings: Mapping[str, Any] | None = None
+    extra_options: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -317,6 +343,13 @@ class TextToVideo:
     callback_url: str | None = None
     external_task_id: str | None = None
     api: Api | None = None
+    #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
+    #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
+    #: ``options``, ``extra_body`` into the top level of the body (either API).
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    extra_settings: Mapping[str, Any] | None = None
+    extra_options: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] | None = None
 
 
 Request: TypeAlias = ImageToVideo | TextToVideo

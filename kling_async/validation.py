@@ -12,28 +12,31 @@ refused unless ``allow_unknown_models=True``, which skips the map for them only.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable
 from typing import Any
 
-import attrs
-
-from . import _catalog, _images
+from . import _catalog, _checks, _images, _rules_images, _rules_video
+from ._checks import Plan as Plan  # importable from here, as before
+from ._checks import labels as _labels
+from ._checks import text as _text
 from .errors import ValidationError
+from .image_requests import ImageGeneration
 from .models import (
     CAMERA_TYPES,
     CameraControl,
-    Element,
     ImageToVideo,
     Request,
     Shot,
     TextToVideo,
     Voice,
     check_camera_config,
-    element_labels,
     new_prompt,
     voice_labels,
 )
+from .video_requests import MotionControl, OmniVideo
+
+#: Every request type a create takes.
+AnyRequest = Request | OmniVideo | MotionControl | ImageGeneration
 
 MAX_PROMPT_CHARS = 2500
 MAX_DYNAMIC_MASKS = 6
@@ -44,39 +47,9 @@ MAX_SHOT_PROMPT = 512
 MAX_ELEMENTS = 3
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 SHOT_TYPES = ("customize", "intelligence")
+#: The forward-compatible fields of image and text to video (see ``models``).
+EXTRAS = ("extra_contents", "extra_settings", "extra_options", "extra_body")
 APIS = ("auto", "legacy", "new")
-
-
-def _text(
-    field: str, value: object, *, required: bool = False, limit: int = MAX_PROMPT_CHARS
-) -> None:
-    if value is None:
-        if required:
-            raise ValidationError(field, value, "is required")
-        return
-    if not isinstance(value, str):
-        raise ValidationError(field, value, "must be a string")
-    if required and not value.strip():
-        raise ValidationError(field, value, "must not be blank")
-    if len(value) > limit:
-        raise ValidationError(field, f"<{len(value)} characters>", f"at most {limit} characters")
-
-
-@attrs.frozen
-class Plan:
-    """How a valid request goes out: the wire, the model's name there, its family, the
-    features it uses, and the capabilities that were checked (None for an unchecked model)."""
-
-    endpoint: _catalog.Endpoint
-    wire: _catalog.Wire
-    model: str
-    family: str
-    features: frozenset[str]
-    caps: _catalog.Caps | None
-
-    @property
-    def sound(self) -> bool:
-        return "sound" in self.features or (self.caps is not None and self.caps.always_sound)
 
 
 def _model(request: Request, api: str, allow_unknown_models: bool) -> tuple[_catalog.Wire, str]:
@@ -171,20 +144,6 @@ def _voices(request: Request) -> None:
         raise ValidationError("voices", voices, "need sound=True")
 
 
-def _labels(field: str, labels: list[str]) -> None:
-    """The labels a prompt names voices or elements by (``@label``): distinct, one word."""
-    for i, label in enumerate(labels):
-        if not isinstance(label, str) or not _LABEL.fullmatch(label):
-            raise ValidationError(
-                f"{field}[{i}].id", label, "must be a label of letters, digits, '_' or '-'"
-            )
-    if len(set(labels)) != len(labels):
-        raise ValidationError(f"{field}.id", labels, "labels must differ from each other")
-
-
-_LABEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
 def _multi_shot(request: Request, wire: str) -> bool:
     """Check the multi-shot fields; return whether the request is multi-shot. On the new
     API ``multi_shot=True`` alone is enough (Kling cuts the shots itself)."""
@@ -235,30 +194,10 @@ def _elements(request: ImageToVideo) -> bool:
         return False
     if len(elements) > MAX_ELEMENTS:
         raise ValidationError("elements", elements, f"at most {MAX_ELEMENTS} elements")
-    for i, element in enumerate(elements):
-        ident = element.element_id if isinstance(element, Element) else element
-        ok = (isinstance(ident, int) and not isinstance(ident, bool) and ident > 0) or (
-            isinstance(ident, str) and ident.strip().isdigit()
-        )
-        if not ok:
-            raise ValidationError(f"elements[{i}]", element, "must be an element id (a number)")
-    _labels("elements", [label for _, label in element_labels(elements)])
+    _checks.element_ids("elements", elements)
     if request.voices:
         raise ValidationError("elements + voices", "both given", "elements cannot go with voices")
     return True
-
-
-def _common(request: Request) -> None:
-    if request.callback_url is not None and not (
-        isinstance(request.callback_url, str)
-        and request.callback_url.startswith(("http://", "https://"))
-    ):
-        raise ValidationError("callback_url", request.callback_url, "must be an http(s) URL")
-    ext = request.external_task_id
-    if ext is not None and (not isinstance(ext, str) or not ext.strip() or len(ext) > 256):
-        raise ValidationError("external_task_id", ext, "must be a non-blank string of ≤ 256 chars")
-    if request.watermark not in (None, True, False):
-        raise ValidationError("watermark", request.watermark, "must be True, False or None")
 
 
 def _wire_carries(request: Request, wire: str, model: str, features: set[str]) -> None:
@@ -320,12 +259,22 @@ def _capabilities(request: Request, plan: Plan) -> None:
             raise ValidationError(names, "both given", f"{model} cannot combine them")
 
 
-def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = False) -> Plan:
+def plan(request: AnyRequest, *, api: str = "auto", allow_unknown_models: bool = False) -> Plan:
     """Check every rule that needs no I/O and say how the request goes out.
-    Raises ``ValidationError``."""
+    Raises ``ValidationError``.
+
+    A model the SDK does not know (with ``allow_unknown_models=True``) is held only to what
+    every model on its wire shares: field types, labels, shots' structure — not a known
+    model's durations, aspect ratios or prompt length."""
+    if isinstance(request, OmniVideo | MotionControl):
+        return _rules_video.plan(request, allow_unknown_models=allow_unknown_models)
+    if isinstance(request, ImageGeneration):
+        return _rules_images.plan(request, allow_unknown_models=allow_unknown_models)
     if not isinstance(request, ImageToVideo | TextToVideo):
         raise ValidationError(
-            "request", type(request).__name__, "must be ImageToVideo or TextToVideo"
+            "request",
+            type(request).__name__,
+            "must be ImageToVideo, TextToVideo, OmniVideo, MotionControl or ImageGeneration",
         )
     endpoint: _catalog.Endpoint = (
         "image2video" if isinstance(request, ImageToVideo) else "text2video"
@@ -333,15 +282,17 @@ def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = Fa
     wire, wire_model = _model(request, api, allow_unknown_models)
     family = _catalog.family_of(request.model)
     caps = _catalog.CAPABILITIES[endpoint].get(family) if _catalog.is_known(request.model) else None
-    limit = caps.prompt_chars[wire] if caps is not None else (3072 if wire == "new" else 2500)
+    limit = caps.prompt_chars[wire] if caps is not None else None
     _text("prompt", request.prompt, required=endpoint == "text2video", limit=limit)
     _text("negative_prompt", request.negative_prompt)
     _mode_duration(request, caps)
     _cfg_scale(request)
     features: set[str] = set()
     if isinstance(request, TextToVideo):
-        if request.aspect_ratio not in ASPECT_RATIOS:
+        if caps is not None and request.aspect_ratio not in ASPECT_RATIOS:
             raise ValidationError("aspect_ratio", request.aspect_ratio, f"one of {ASPECT_RATIOS}")
+        if not isinstance(request.aspect_ratio, str) or not request.aspect_ratio:
+            raise ValidationError("aspect_ratio", request.aspect_ratio, "must be a ratio like 16:9")
         _camera(request.camera_control, image_to_video=False)
     else:
         _image_fields(request, caps)
@@ -362,13 +313,14 @@ def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = Fa
         features.add("multi_shot")
     if wire == "new" and request.multi_prompt and request.prompt is not None:
         rendered = new_prompt(request) or ""
-        if len(rendered) > limit:
+        if limit is not None and len(rendered) > limit:
             raise ValidationError(
                 "prompt + multi_prompt",
                 f"<{len(rendered)} characters>",
                 f"the prompt with its shots must be at most {limit} characters on the new API",
             )
-    _common(request)
+    _checks.options(request)
+    _checks.extras(request, wire, EXTRAS)
     result = Plan(endpoint, wire, wire_model, family, frozenset(features), caps)
     _wire_carries(request, wire, request.model, features)
     _capabilities(request, result)
@@ -418,18 +370,24 @@ def _trajectories(index: int, points: Iterable[Any]) -> None:
 
 
 def check_fields(
-    request: Request, *, allow_unknown_models: bool = False, api: str = "auto"
+    request: AnyRequest, *, allow_unknown_models: bool = False, api: str = "auto"
 ) -> None:
     """Every rule that needs no I/O. Raises ``ValidationError``."""
     plan(request, api=api, allow_unknown_models=allow_unknown_models)
 
 
 async def validate(
-    request: Request, *, allow_unknown_models: bool = False, api: str = "auto"
+    request: AnyRequest, *, allow_unknown_models: bool = False, api: str = "auto"
 ) -> Plan:
     """All rules, image headers included (read in worker threads). Raises ``ValidationError``;
     returns how the request goes out (see ``Plan``)."""
     result = plan(request, api=api, allow_unknown_models=allow_unknown_models)
+    if isinstance(request, OmniVideo | MotionControl):
+        await _rules_video.check_images(request)
+        return result
+    if isinstance(request, ImageGeneration):
+        await _rules_images.check_images(request)
+        return result
     if not isinstance(request, ImageToVideo):
         return result
     image = _images.locate("image", request.image) if request.image is not None else None
