@@ -1,7 +1,12 @@
-"""The SDK builds the vendor's own create examples: for each example of the model-in-path video
-API, the equivalent request object gives the same path and body, key for key (the example URLs
-passed as URLs). The example's empty ``external_task_id`` is a placeholder: the request carries
-an id of its own, which must be what goes out."""
+"""The SDK builds the vendor's own create examples: for each of the 24 (image and text to video,
+omni video, motion control, image generation), the equivalent request object gives the same
+path and body, key for key (the example URLs passed as URLs, labels left to their defaults).
+
+The example's empty ``external_task_id`` is the one placeholder: the request carries an id of
+its own, which must be what goes out. Every other value is reproduced as the example sends it
+(the image example's ``negative_prompt: ""`` and ``callback_url: ""`` are values the request
+carries). ``contents`` must come out in the example's order too, except where the vendor's own
+examples disagree on an order (``ORDER_FREE``): there the same items in another order pass."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import kling_async as kling
 from kling_async import _wire  # the body builder itself is what this test holds to the spec
 from kling_async.models import Element, Voice
 from kling_async.validation import validate
+from kling_async.video_requests import ReferenceVideo
 
 from .._vendor import create_examples, load
 
@@ -39,7 +45,11 @@ def _common(example: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-Build = Callable[[dict[str, Any]], kling.ImageToVideo | kling.TextToVideo]
+AnyRequest = (
+    kling.ImageToVideo | kling.TextToVideo | kling.OmniVideo | kling.MotionControl
+    | kling.ImageGeneration
+)  # fmt: skip
+Build = Callable[[dict[str, Any]], AnyRequest]
 
 
 def _i2v(model: str, mode: str, duration: int, **more: Any) -> Build:
@@ -72,6 +82,65 @@ def _t2v(model: str, mode: str, duration: int, ratio: str, **more: Any) -> Build
     return build
 
 
+def _omni(model: str, mode: str, **more: Any) -> Build:
+    """An omni request: the example's prompt, frames, reference images, elements and video
+    (by URL and kind; labels left to the SDK), plus the settings given here."""
+
+    def build(ex: dict[str, Any]) -> kling.OmniVideo:
+        def urls(kind: str) -> list[str]:
+            return [str(c["url"]) for c in _content(ex, kind)]
+
+        videos = [ReferenceVideo(u, "feature") for u in urls("feature_video")] + [
+            ReferenceVideo(u, "base") for u in urls("base_video")
+        ]
+        return kling.OmniVideo(
+            model=model,
+            mode=mode,  # type: ignore[arg-type]
+            prompt=_prompt(ex),
+            first_frame=(urls("first_frame") or [None])[0],
+            last_frame=(urls("last_frame") or [None])[0],
+            images=urls("refer_image"),
+            elements=[Element(c["element_id"]) for c in _content(ex, "element")],
+            video=videos[0] if videos else None,
+            **_common(ex),
+            **more,
+        )
+
+    return build
+
+
+def _motion(model: str, **more: Any) -> Build:
+    def build(ex: dict[str, Any]) -> kling.MotionControl:
+        return kling.MotionControl(
+            model=model,
+            mode="pro",
+            prompt=_prompt(ex),
+            image=_url(ex, "image"),
+            video_url=_url(ex, "video"),
+            character_orientation="video",
+            keep_original_sound=True,
+            **_common(ex),
+            **more,
+        )
+
+    return build
+
+
+def _image_generation(ex: dict[str, Any]) -> kling.ImageGeneration:
+    body = ex["body"]
+    return kling.ImageGeneration(
+        model="kling-v2-1",
+        prompt="Generate a Pixar-style puppy",
+        negative_prompt="",
+        image=body["image"],
+        n=2,
+        callback_url="",
+    )
+
+
+OMNI_PROMPT_ONLY = _omni("kling-3.0-omni", "pro", duration=5, audio="native", multi_shot=False)
+MOTION_30 = _motion("kling-3.0")
+
 #: Example file -> the request a user writes for it.
 REQUESTS: dict[str, Build] = {
     "kling-2.5-turbo-i2v__01-create-task.request.json": _i2v("kling-2.5-turbo", "pro", 5),
@@ -101,11 +170,56 @@ REQUESTS: dict[str, Build] = {
     "kling-omni-3.0-t2v__01-create-task.request.json": _t2v(
         "kling-3.0", "4k", 15, "16:9", sound=False, multi_shot=True
     ),
+    # omni video: kling-3.0-omni
+    "kling-omni-3.0-ovg__01-create-task.request.json": OMNI_PROMPT_ONLY,
+    "kling-omni-3.0-ovg__03-only-prompt.request.json": OMNI_PROMPT_ONLY,
+    "kling-omni-3.0-ovg__04-first-frame-refer-image.request.json": OMNI_PROMPT_ONLY,
+    "kling-omni-3.0-ovg__05-first-last-frame-element.request.json": _omni(
+        "kling-3.0-omni", "pro", duration=5, audio="native", multi_shot=True
+    ),
+    "kling-omni-3.0-ovg__06-feature-video.request.json": _omni(
+        "kling-3.0-omni", "4k", audio="off", multi_shot=True
+    ),
+    "kling-omni-3.0-ovg__07-base-video.request.json": _omni(
+        "kling-3.0-omni", "pro", audio="original", multi_shot=False
+    ),
+    # omni video: kling-o1
+    "kling-o1-video__01-create-task.request.json": _omni(
+        "kling-o1", "pro", duration=3, audio="off"
+    ),
+    "kling-o1-video__03-first-frame-refer-image.request.json": _omni(
+        "kling-o1", "pro", duration=3, audio="off"
+    ),
+    "kling-o1-video__04-first-frame-multi-image-elements-feature-video.request.json": _omni(
+        "kling-o1", "pro", aspect_ratio="16:9", audio="off"
+    ),
+    "kling-o1-video__05-base-video-refer-image.request.json": _omni(
+        "kling-o1", "pro", aspect_ratio="16:9", audio="off"
+    ),
+    # motion control
+    "kling-motion-control-2.6__01-create-task.request.json": _motion("kling-2.6"),
+    "kling-motion-control-3.0__01-create-task.request.json": MOTION_30,
+    "kling-omni-3.0-motion-control__01-create-task.request.json": MOTION_30,
+    # image generation (/v1/images/generations: the legacy-style body)
+    "kling-image-2.1-generation__01-create-task.request.json": _image_generation,
+    "kling-image-omni-3.0-generation__01-create-task.request.json": _image_generation,
 }
+#: Examples whose ``contents`` order the SDK does not follow: the vendor lists an element
+#: before the first frame here but after the frames in kling-omni-3.0-ovg__05; the SDK sends
+#: one order (prompt, frames, reference images, elements, video) and Kling reads the items
+#: by type and label, not position.
+ORDER_FREE = {"kling-o1-video__04-first-frame-multi-image-elements-feature-video.request.json"}
 
 
-def test_every_mapped_example_is_a_create_example_of_the_vendor() -> None:
-    assert set(REQUESTS) <= set(create_examples())
+def _sorted_contents(body: dict[str, Any]) -> dict[str, Any]:
+    if "contents" not in body:
+        return body
+    return {**body, "contents": sorted(body["contents"], key=lambda c: sorted(c.items()))}
+
+
+def test_every_create_example_of_the_vendor_is_mapped() -> None:
+    """All 24, and nothing else: a new example without its request fails here."""
+    assert sorted(REQUESTS) == create_examples()
     assert len(create_examples()) == 24
 
 
@@ -117,9 +231,16 @@ async def test_the_sdk_builds_the_vendors_body(name: str) -> None:
     plan = await validate(request)
     call = await _wire.build(request, plan)
     expected = example["body"]
-    expected["options"]["external_task_id"] = request.external_task_id
-    assert (call.path, call.body) == (example["path"], expected)
-    assert plan.wire == "new"
+    holder = expected.get("options", expected)
+    assert holder["external_task_id"] == ""  # the placeholder, and the only one filled in
+    holder["external_task_id"] = request.external_task_id
+    assert call.path == example["path"]
+    if name in ORDER_FREE:
+        assert call.body != expected  # the order differs: else this exemption is stale
+        assert _sorted_contents(call.body) == _sorted_contents(expected)
+    else:
+        assert call.body == expected
+    assert plan.wire == ("legacy" if call.path.startswith("/v1/") else "new")
 
 
 def test_shots_render_into_the_new_apis_prompt_syntax() -> None:
