@@ -130,30 +130,31 @@ def _counts(request: OmniVideo, caps: OmniCaps) -> None:
         )
 
 
+def _duration(request: OmniVideo, caps: OmniCaps | None) -> None:
+    """Whole seconds; a known model's range (O1 without any reference: 5 or 10 only)."""
+    duration = request.duration
+    if duration is None:
+        return
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration < 1:
+        raise ValidationError("duration", duration, "must be a whole number of seconds")
+    if caps is None:
+        return
+    bare = not (request.images or request.elements or request.video)
+    allowed = caps.bare_durations if bare and caps.bare_durations else caps.durations
+    if duration in allowed:
+        return
+    said = " or ".join(map(str, allowed)) if len(allowed) == 2 else f"{allowed[0]}..{allowed[-1]}"
+    where = " without reference images, elements or video" if allowed != caps.durations else ""
+    raise ValidationError("duration", duration, f"{request.model} offers {said} s{where}")
+
+
 def plan_omni(request: OmniVideo, *, allow_unknown_models: bool) -> Plan:
     _model(request.model, OMNI, allow_unknown_models, "omni-video")
     caps = OMNI.get(request.model)
     limit = caps.prompt_chars if caps is not None else None
     _checks.text("prompt", request.prompt, required=not request.multi_prompt, limit=limit)
     _choice("mode", request.mode, caps.modes if caps else None, request.model)
-    duration = request.duration
-    if duration is not None:
-        if isinstance(duration, bool) or not isinstance(duration, int) or duration < 1:
-            raise ValidationError("duration", duration, "must be a whole number of seconds")
-        if caps is not None:
-            bare = not (request.images or request.elements or request.video)
-            allowed = caps.bare_durations if bare and caps.bare_durations else caps.durations
-            if duration not in allowed:
-                low, high = allowed[0], allowed[-1]
-                said = " or ".join(map(str, allowed)) if len(allowed) == 2 else f"{low}..{high}"
-                where = (
-                    " without reference images, elements or video"
-                    if allowed is not caps.durations
-                    else ""
-                )
-                raise ValidationError(
-                    "duration", duration, f"{request.model} offers {said} s{where}"
-                )
+    _duration(request, caps)
     if request.aspect_ratio is not None:
         _choice(
             "aspect_ratio", request.aspect_ratio, ASPECT_RATIOS if caps else None, request.model
@@ -180,9 +181,10 @@ def plan_omni(request: OmniVideo, *, allow_unknown_models: bool) -> Plan:
         rendered = f"{request.prompt or ''} {shot_text(request.multi_prompt)}".strip()
         if len(rendered) > limit:
             raise ValidationError(
-                "prompt + multi_prompt", f"<{len(rendered)} characters>",
+                "prompt + multi_prompt",
+                f"<{len(rendered)} characters>",
                 f"the prompt with its shots must be at most {limit} characters",
-            )  # fmt: skip
+            )
     _checks.options(request)
     _checks.extras(request, "new", NEW_EXTRAS)
     family = caps.family if caps is not None else request.model
@@ -216,9 +218,10 @@ def plan_motion(request: MotionControl, *, allow_unknown_models: bool) -> Plan:
         raise ValidationError("elements", request.elements, f"{request.model} takes {most}")
     if request.elements and request.character_orientation != "video":
         raise ValidationError(
-            "character_orientation", request.character_orientation,
+            "character_orientation",
+            request.character_orientation,
             "with an element the output follows the video's orientation: use 'video'",
-        )  # fmt: skip
+        )
     _checks.options(request)
     _checks.extras(request, "new", NEW_EXTRAS)
     family = caps.family if caps is not None else request.model
