@@ -7,6 +7,9 @@
 The capability map below is the SDK's own reading of the API notes — the emulator has an
 independent one, so a wrong rule cannot hide on both sides. Models newer than the map are
 refused unless ``allow_unknown_models=True``, which skips the map for them only.
+
+This module holds image and text to video; ``plan``/``validate`` hand ``OmniVideo`` and
+``MotionControl`` to ``_rules_video``, ``ImageGeneration`` to ``_rules_images``.
 """
 
 from __future__ import annotations
