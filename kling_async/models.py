@@ -277,6 +277,13 @@ def to_elements(
     return _elements(elements)
 
 
+def to_contents(
+    items: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+) -> tuple[Mapping[str, Any], ...]:
+    """Extra ``contents`` items as a tuple (one mapping alone too)."""
+    return (items,) if isinstance(items, Mapping) else tuple(items)
+
+
 def to_shots(shots: Iterable[Shot | Mapping[str, Any] | tuple[str, int]]) -> tuple[Shot, ...]:
     """Shots as ``Shot``s: the converter every request type shares."""
     return _shots(shots)
@@ -316,7 +323,7 @@ class ImageToVideo:
     #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
     #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
     #: ``options``, ``extra_body`` into the top level of the body (either API).
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
     extra_settings: Mapping[str, Any] | None = None
     extra_options: Mapping[str, Any] | None = None
     extra_body: Mapping[str, Any] | None = None
@@ -346,7 +353,7 @@ class TextToVideo:
     #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
     #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
     #: ``options``, ``extra_body`` into the top level of the body (either API).
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
     extra_settings: Mapping[str, Any] | None = None
     extra_options: Mapping[str, Any] | None = None
     extra_body: Mapping[str, Any] | None = None

@@ -14,7 +14,16 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from .models import AspectRatio, Element, ImageInput, Mode, Shot, to_elements, to_shots
+from .models import (
+    AspectRatio,
+    Element,
+    ImageInput,
+    Mode,
+    Shot,
+    to_contents,
+    to_elements,
+    to_shots,
+)
 
 #: The omni models' sound: ``native`` (made with the video; not on O1), ``original`` (a
 #: reference video's own), ``off``.
@@ -58,10 +67,6 @@ def _optional_duration(value: int | str | None) -> int | str | None:
     return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
-def _extra(value: Iterable[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
-    return tuple(value)
-
-
 @attrs.frozen(kw_only=True)
 class OmniVideo:
     """One omni-video create (``kling-3.0-omni``, ``kling-o1``). Every input the prompt may
@@ -93,7 +98,7 @@ class OmniVideo:
     callback_url: str | None = None
     external_task_id: str | None = None
     #: Forward compatibility: sent as given, merged last (see ``models.ImageToVideo``).
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=_extra)
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
     extra_settings: Mapping[str, Any] | None = None
     extra_options: Mapping[str, Any] | None = None
 
@@ -125,7 +130,7 @@ class MotionControl:
     watermark: bool | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=_extra)
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
     extra_settings: Mapping[str, Any] | None = None
     extra_options: Mapping[str, Any] | None = None
 

@@ -38,8 +38,10 @@ class Stand:
         path = request.path
         body = json.loads(await request.text()) if request.can_read_body else None
         self.seen.append((request.method, request.path_qs, body))
-        if path in PICTURES:
-            return web.Response(body=PICTURES[path])
+        if path.startswith("/files/"):
+            return (
+                web.Response(body=PICTURES[path]) if path in PICTURES else web.Response(status=404)
+            )
         if request.method == "POST" and path == "/v1/images/generations":
             ext = body["external_task_id"]
             data: Any = {
@@ -167,3 +169,18 @@ async def test_images_generate_keeps_every_image_in_the_folder(tmp_path: Path) -
         folder = await client.images.generate(prompt="a puppy", n=2, output=tmp_path / "all")
         assert folder == tmp_path / "all"
         assert sorted(p.name for p in folder.iterdir()) == ["img-1-0.png", "img-1-1.jpg"]
+
+
+async def test_one_image_that_cannot_be_fetched_fails_the_download_with_its_own_error(
+    tmp_path: Path,
+) -> None:
+    async with stand() as (client, fake):
+        task = await client.images.wait(await client.images.create(prompt="a puppy", n=2))
+        broken = kling.models.attrs.evolve(
+            task,
+            images=(task.images[0], kling.Image(1, fake.base + "/files/missing.jpg")),
+        )
+        with pytest.raises(kling.KlingError) as caught:  # not an ExceptionGroup
+            await client.images.download(broken, tmp_path / "pups")
+        assert not isinstance(caught.value, BaseExceptionGroup)
+        assert not (tmp_path / "pups" / "img-1-1.jpg").exists()

@@ -293,3 +293,8 @@ async def test_extras_go_out_as_given_merged_last() -> None:
     assert (legacy["mode"], legacy["x"]) == ("turbo", [1])
     images = await body_of(image(extra_body={"n": 4, "style": "anime"}))
     assert (images["n"], images["style"]) == (4, "anime")
+
+
+async def test_one_extra_content_may_be_given_alone() -> None:
+    body = await body_of(omni(extra_contents={"type": "sketch", "url": URL}))
+    assert body["contents"][-1] == {"type": "sketch", "url": URL}
