@@ -268,7 +268,9 @@ def plan(request: AnyRequest, *, api: str = "auto", allow_unknown_models: bool =
 
     A model the SDK does not know (with ``allow_unknown_models=True``) is held only to what
     every model on its wire shares: field types, labels, shots' structure — not a known
-    model's durations, aspect ratios or prompt length."""
+    model's durations, aspect ratios or prompt length. ``api`` chooses the wire of image and
+    text to video; the other endpoints have one API each (omni video and motion control the
+    new one, image generation ``/v1/images``), whatever ``api`` says."""
     if isinstance(request, OmniVideo | MotionControl):
         return _rules_video.plan(request, allow_unknown_models=allow_unknown_models)
     if isinstance(request, ImageGeneration):
