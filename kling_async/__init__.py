@@ -51,20 +51,24 @@ from .errors import (
     TaskTimeoutError,
     ValidationError,
 )
+from .image_requests import ImageGeneration
 from .models import (
     CAMERA_PRESETS,
     CameraConfig,
     CameraControl,
     DynamicMask,
+    Element,
     ImageToVideo,
     Point,
     Shot,
     TextToVideo,
+    Voice,
     from_top_left,
 )
-from .results import AccountCosts, ResourcePack, Task, Video
+from .results import AccountCosts, Cost, Image, ResourcePack, Task, Video
 from .states import JobState, OutcomeStatus, TaskStatus
 from .validation import validate
+from .video_requests import MotionControl, OmniVideo, ReferenceImage, ReferenceVideo
 
 __all__ = [
     "CAMERA_PRESETS",
@@ -84,11 +88,15 @@ __all__ = [
     "ConcurrencyLimitError",
     "ConfigurationError",
     "ContentPolicyError",
+    "Cost",
     "CreateUnconfirmedError",
     "DownloadError",
     "DynamicMask",
+    "Element",
     "Governor",
     "GovernorUnavailableError",
+    "Image",
+    "ImageGeneration",
     "ImageToVideo",
     "InvalidRequestError",
     "JobState",
@@ -97,7 +105,9 @@ __all__ = [
     "KlingClient",
     "KlingError",
     "LocalGovernor",
+    "MotionControl",
     "NotFoundError",
+    "OmniVideo",
     "Outcome",
     "OutcomeStatus",
     "PermissionDeniedError",
@@ -105,6 +115,8 @@ __all__ = [
     "PollPolicy",
     "RateLimitError",
     "RedisGovernor",
+    "ReferenceImage",
+    "ReferenceVideo",
     "ResourcePack",
     "ResponseFormatError",
     "RetryPolicy",
@@ -120,6 +132,7 @@ __all__ = [
     "ValidationError",
     "Video",
     "VirtualClock",
+    "Voice",
     "WaitPolicy",
     "__version__",
     "estimate_units",

@@ -23,7 +23,9 @@ from .errors import ValidationError
 
 Wire = Literal["legacy", "new"]
 ApiChoice = Literal["auto", "legacy", "new"]
-Endpoint = Literal["image2video", "text2video"]
+#: What a task is (``Task.kind``): the legacy path's name for image and text to video, the
+#: client's namespace for the others.
+Endpoint = Literal["image2video", "text2video", "omni_video", "motion_control", "images"]
 
 STD_PRO = ("std", "pro")
 ALL_MODES = ("std", "pro", "4k")
@@ -102,20 +104,29 @@ class Caps:
     exclusive: frozenset[frozenset[str]] = frozenset()
     #: Longest prompt, per wire.
     prompt_chars: Mapping[Wire, int] = attrs.field(factory=lambda: {"legacy": 2500, "new": 2500})
+    #: The new API's ``settings.multi_shot`` exists for this model (elsewhere a multi-shot
+    #: video is asked for by the shots in its prompt alone).
+    multi_shot_setting: bool = False
 
 
 _V3_I2V = Caps(
     ALL_MODES,
     THREE_TO_FIFTEEN,
     {"tail": ALL_MODES, "sound": ALL_MODES, "multi_shot": ALL_MODES, "elements": ALL_MODES},
+    prompt_chars={"legacy": 2500, "new": 3072},
+    multi_shot_setting=True,
 )
 _V3_T2V = Caps(
     ALL_MODES,
     THREE_TO_FIFTEEN,
     {"sound": ALL_MODES, "multi_shot": ALL_MODES},
     prompt_chars={"legacy": 2500, "new": 3072},
+    multi_shot_setting=True,
 )
-_TURBO_3 = Caps(STD_PRO, THREE_TO_FIFTEEN, {"sound": STD_PRO}, always_sound=True)
+#: 3.0 Turbo: multi-shot by the shots in the prompt (the page documents no setting for it).
+_TURBO_3 = Caps(
+    STD_PRO, THREE_TO_FIFTEEN, {"sound": STD_PRO, "multi_shot": STD_PRO}, always_sound=True
+)
 CAPABILITIES: Mapping[Endpoint, Mapping[str, Caps]] = {
     "image2video": {
         "3.0": _V3_I2V,
@@ -142,8 +153,6 @@ LEGACY_ONLY_FIELDS: Mapping[str, str] = {
     "cfg_scale": "cfg_scale",
     "camera": "camera_control",
     "brush": "static_mask / dynamic_masks",
-    "multi_shot": "multi_shot / shot_type / multi_prompt",
-    "elements": "elements",
 }
 _LEGACY_PATTERN = re.compile(r"^kling-v\d")
 

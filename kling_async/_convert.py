@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import cattrs
@@ -18,14 +19,14 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from .errors import ResponseFormatError
 from .models import CameraControl
-from .results import AccountCosts, ResourcePack, Task, Video
+from .results import AccountCosts, Cost, Image, ResourcePack, Task, Video
 from .states import TaskStatus
 
 converter = cattrs.Converter(forbid_extra_keys=False)
 
 _TASK_FIELDS = frozenset(
     {"task_id", "task_status", "task_status_msg", "task_info", "created_at", "updated_at",
-     "final_unit_deduction", "task_result"}
+     "final_unit_deduction", "final_balance_deduction", "task_result"}
 )  # fmt: skip
 _MAX_MS = 253_402_300_799_999  # 9999-12-31
 
@@ -37,6 +38,28 @@ def _number(value: Any) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{value!r} is not a finite number")
     return number
+
+
+def _decimal(value: Any) -> Decimal:
+    """An amount of money, exactly: a number or a numeric string."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"expected an amount, got {type(value).__name__}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not a finite amount")
+    return amount
+
+
+def _index(value: Any, _: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError("expected an image number, got a bool")
+    number = _number(value)
+    if number != int(number) or number < 0:
+        raise ValueError(f"{value!r} is not an image number")
+    return int(number)
 
 
 def _optional_number(value: Any, _: Any) -> float | None:
@@ -114,6 +137,16 @@ converter.register_structure_hook(
     ),
 )
 converter.register_structure_hook(
+    Image,
+    make_dict_structure_fn(
+        Image,
+        converter,
+        index=override(struct_hook=_index),
+        url=override(struct_hook=_string),
+        watermark_url=override(struct_hook=_optional_string),
+    ),
+)
+converter.register_structure_hook(
     ResourcePack,
     make_dict_structure_fn(
         ResourcePack,
@@ -139,12 +172,44 @@ def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     return value
 
 
+def _balance_deduction(value: Any) -> Cost | None:
+    """The legacy ``final_balance_deduction``: ``quota`` (the price paid) and ``list_price``;
+    the legacy API names no currency."""
+    deduction = _mapping(value, "final_balance_deduction")
+    if deduction.get("quota") in (None, ""):
+        return None
+    price = deduction.get("list_price")
+    return Cost(
+        amount=_decimal(deduction["quota"]),
+        list_price=None if price in (None, "") else _decimal(price),
+    )
+
+
+def _billed_cash(charges: list[Mapping[str, Any]]) -> Cost | None:
+    """The new API's ``billing[]`` items of ``charge_type: cash``, added up (one currency)."""
+    cash = [c for c in charges if c.get("charge_type") == "cash"]
+    if not cash:
+        return None
+    currencies = {str(c["currency"]) for c in cash if c.get("currency") not in (None, "")}
+    if len(currencies) > 1:
+        raise ValueError(f"billing: cash charged in several currencies {sorted(currencies)}")
+    prices = [c.get("list_price") for c in cash if c.get("list_price") not in (None, "")]
+    return Cost(
+        amount=sum((_decimal(c.get("amount")) for c in cash), Decimal(0)),
+        currency=_string(currencies.pop(), None) if currencies else None,
+        list_price=sum((_decimal(p) for p in prices), Decimal(0)) if prices else None,
+    )
+
+
 def _structure_task(body: Mapping[str, Any], kind: str) -> Task:
     info = _mapping(body.get("task_info"), "task_info")
     result = _mapping(body.get("task_result"), "task_result")
     videos = result.get("videos") or []
     if not isinstance(videos, list):
         raise TypeError("task_result.videos: expected a list")
+    images = result.get("images") or []
+    if not isinstance(images, list):
+        raise TypeError("task_result.images: expected a list")
     if "task_id" not in body:
         raise KeyError("task_id")
     raw_status = body.get("task_status")
@@ -157,7 +222,9 @@ def _structure_task(body: Mapping[str, Any], kind: str) -> Task:
         created_at=_timestamp(body.get("created_at"), None),
         updated_at=_timestamp(body.get("updated_at"), None),
         videos=tuple(converter.structure(v, Video) for v in videos),
+        images=tuple(converter.structure(i, Image) for i in images),
         units=_optional_number(body.get("final_unit_deduction"), None),
+        cost=_balance_deduction(body.get("final_balance_deduction")),
         raw_status=str(raw_status) if raw_status is not None else "",
         kind=kind,
         extra={k: v for k, v in body.items() if k not in _TASK_FIELDS},
@@ -172,18 +239,25 @@ _NEW_TASK_FIELDS = frozenset(
 
 def _structure_new_task(body: Mapping[str, Any], kind: str) -> Task:
     """A task of the new API: ``{id, status, message, create_time, update_time, external_id,
-    outputs[], billing[]}``. Only ``video`` outputs become videos; units are the resource-pack
-    amounts of ``billing`` (None when it says nothing)."""
+    outputs[], billing[]}``. ``video`` outputs become videos, ``image`` outputs images
+    (numbered in order; audio, voice and element outputs stay in ``raw``); units are the
+    resource-pack amounts of ``billing``, ``cost`` its cash amounts (None when it says
+    nothing)."""
     if "id" not in body:
         raise KeyError("id")
     outputs = body.get("outputs") or []
     if not isinstance(outputs, list):
         raise TypeError("outputs: expected a list")
-    videos = []
+    videos: list[Video] = []
+    images: list[Image] = []
     for i, item in enumerate(outputs):
         item = _mapping(item, f"outputs[{i}]")
-        if item.get("type", "video") == "video":
+        kind_of = item.get("type", "video")
+        if kind_of == "video":
             videos.append(converter.structure(item, Video))
+        elif kind_of == "image":
+            numbered = {"index": len(images), **item}
+            images.append(converter.structure(numbered, Image))
     billing = body.get("billing") or []
     if not isinstance(billing, list):
         raise TypeError("billing: expected a list")
@@ -199,7 +273,9 @@ def _structure_new_task(body: Mapping[str, Any], kind: str) -> Task:
         created_at=_timestamp(body.get("create_time"), None),
         updated_at=_timestamp(body.get("update_time"), None),
         videos=tuple(videos),
+        images=tuple(images),
         units=sum(amounts) if amounts else None,
+        cost=_billed_cash(charges),
         raw_status=str(raw_status) if raw_status is not None else "",
         kind=kind,
         wire="new",

@@ -18,6 +18,10 @@ from .errors import ValidationError
 from .models import ImageInput
 
 MAX_BYTES = 10 * 1024 * 1024
+#: The model-in-path (new) API takes frames up to 50 MB.
+MAX_BYTES_NEW = 50 * 1024 * 1024
+#: Largest image file each wire takes.
+WIRE_MAX_BYTES = {"legacy": MAX_BYTES, "new": MAX_BYTES_NEW}
 _FORMATS = {"PNG": "png", "JPEG": "jpg"}
 
 
@@ -76,7 +80,9 @@ def _b64(field: str, text: str) -> bytes:
         raise ValidationError(field, text[:40], "is not valid base64") from None
 
 
-def inspect(source: ImageSource, *, min_side: int | None = 300) -> ImageFacts | None:
+def inspect(
+    source: ImageSource, *, min_side: int | None = 300, max_bytes: int = MAX_BYTES
+) -> ImageFacts | None:
     """Read the header (blocking: call through ``inspect_async``). None for URLs, which are
     passed through unread. Raises ``ValidationError`` for unreadable, wrong-format, too big,
     too small or too elongated images."""
@@ -101,8 +107,9 @@ def inspect(source: ImageSource, *, min_side: int | None = 300) -> ImageFacts | 
     except OSError as exc:
         raise ValidationError(field, str(source.path), f"cannot be read: {exc.strerror}") from None
     shown = str(source.path) if source.path is not None else f"<{size} bytes>"
-    if size > MAX_BYTES:
-        raise ValidationError(field, shown, f"{size} bytes exceeds the 10 MB limit")
+    if size > max_bytes:
+        limit = f"{max_bytes // (1024 * 1024)} MB"
+        raise ValidationError(field, shown, f"{size} bytes exceeds the {limit} limit")
     with stream:
         try:
             with Image.open(stream) as img:
@@ -130,10 +137,12 @@ def inspect(source: ImageSource, *, min_side: int | None = 300) -> ImageFacts | 
     return ImageFacts(_FORMATS[fmt], width, height, size)
 
 
-async def inspect_async(source: ImageSource, *, min_side: int | None = 300) -> ImageFacts | None:
+async def inspect_async(
+    source: ImageSource, *, min_side: int | None = 300, max_bytes: int = MAX_BYTES
+) -> ImageFacts | None:
     if source.kind == "url":
         return None
-    return await asyncio.to_thread(inspect, source, min_side=min_side)
+    return await asyncio.to_thread(inspect, source, min_side=min_side, max_bytes=max_bytes)
 
 
 def wire(source: ImageSource) -> str:

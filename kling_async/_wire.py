@@ -4,17 +4,26 @@ the new one. Images are read and encoded in a worker thread; nothing here decide
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import quote
 
 import attrs
 
-from . import _images
+from . import _bodies, _checks
+from ._bodies import encoded as _encoded
 from ._catalog import RESOLUTIONS
 from ._convert import camera_to_wire
-from .models import ImageInput, ImageToVideo, Request, TextToVideo
-from .validation import Plan
+from .image_requests import ImageGeneration
+from .models import (
+    ImageToVideo,
+    Request,
+    TextToVideo,
+    element_labels,
+    new_prompt,
+    voice_labels,
+)
+from .validation import AnyRequest, Plan
+from .video_requests import MotionControl, OmniVideo
 
 #: The new API's path segment for each endpoint.
 NEW_PATHS = {"image2video": "image-to-video", "text2video": "text-to-video"}
@@ -34,26 +43,21 @@ class CreateCall:
         return self.plan.wire
 
 
-async def _encoded(field: str, value: ImageInput) -> str:
-    """The image as it goes on the wire: a URL as it is (no thread hop), anything else
-    read and base64-encoded in a worker thread."""
-    source = _images.locate(field, value)
-    if source.kind == "url":
-        return _images.wire(source)
-    return await asyncio.to_thread(_images.wire, source)
-
-
-async def build(request: Request, plan: Plan) -> CreateCall:
-    """The create call for ``request`` (which must carry an ``external_task_id``)."""
+async def build(request: AnyRequest, plan: Plan) -> CreateCall:
+    """The create call for ``request`` (which must carry an ``external_task_id``). The
+    request's forward-compatible extras (``extra_settings``...) are merged last, as given."""
     external_id = request.external_task_id
     assert external_id is not None, "give the request an external_task_id first"
+    if isinstance(request, OmniVideo | MotionControl | ImageGeneration):
+        path, body = await _bodies.build(request, plan)
+        return CreateCall(plan, path, body, external_id)
     if plan.wire == "new":
         path = f"/{NEW_PATHS[plan.endpoint]}/{quote(plan.model, safe='')}"
         body = await _new_body(request, plan)
     else:
         path = f"/v1/videos/{plan.endpoint}"
         body = await _legacy_body(request, plan)
-    return CreateCall(plan, path, body, external_id)
+    return CreateCall(plan, path, _checks.merged(body, request), external_id)
 
 
 # -- legacy ------------------------------------------------------------------------------
@@ -78,7 +82,7 @@ async def _legacy_body(request: Request, plan: Plan) -> dict[str, Any]:
     if request.sound is not None:
         body["sound"] = "on" if request.sound else "off"
     if request.voices:
-        body["voice_list"] = [{"voice_id": v} for v in request.voices]
+        body["voice_list"] = [{"voice_id": v} for v, _ in voice_labels(request.voices)]
     if request.watermark is not None:
         body["watermark_info"] = {"enabled": request.watermark}
     if "multi_shot" in plan.features:
@@ -97,7 +101,7 @@ async def _legacy_body(request: Request, plan: Plan) -> dict[str, Any]:
         body["aspect_ratio"] = request.aspect_ratio
         return body
     if request.elements:
-        body["element_list"] = [{"element_id": int(e)} for e in request.elements]
+        body["element_list"] = [{"element_id": int(e)} for e, _ in element_labels(request.elements)]
     for name, value in (
         ("image", request.image),
         ("image_tail", request.image_tail),
@@ -129,25 +133,38 @@ async def _new_body(request: Request, plan: Plan) -> dict[str, Any]:
         settings["audio"] = "native"
     elif request.sound is False or (request.sound is True and not always_sound):
         settings["audio"] = "native" if request.sound else "off"
+    if plan.caps is None or plan.caps.multi_shot_setting:
+        if "multi_shot" in plan.features:
+            settings["multi_shot"] = True
+        elif request.multi_shot is False:
+            settings["multi_shot"] = False
     options: dict[str, Any] = {"external_task_id": request.external_task_id}
     if request.callback_url is not None:
         options["callback_url"] = request.callback_url
     if request.watermark is not None:
         options["watermark_info"] = {"enabled": request.watermark}
+    prompt = new_prompt(request)
     if isinstance(request, TextToVideo):
         settings["aspect_ratio"] = request.aspect_ratio
-        return {"prompt": request.prompt, "settings": settings, "options": options}
-    return {"contents": await _contents(request), "settings": settings, "options": options}
+        return {"prompt": prompt, "settings": settings, "options": options}
+    return {"contents": await _contents(request, prompt), "settings": settings, "options": options}
 
 
-async def _contents(request: ImageToVideo) -> list[dict[str, Any]]:
+async def _contents(request: ImageToVideo, prompt: str | None) -> list[dict[str, Any]]:
     contents: list[dict[str, Any]] = []
-    if request.prompt is not None:
-        contents.append({"type": "prompt", "text": request.prompt})
+    if prompt is not None:
+        contents.append({"type": "prompt", "text": prompt})
     if request.image is not None:
         contents.append({"type": "first_frame", "url": await _encoded("image", request.image)})
     if request.image_tail is not None:
         url = await _encoded("image_tail", request.image_tail)
         contents.append({"type": "last_frame", "url": url})
-    contents.extend({"type": "voice", "voice_id": v} for v in request.voices)
+    contents.extend(
+        {"type": "element", "element_id": element_id, "id": label}
+        for element_id, label in element_labels(request.elements)
+    )
+    contents.extend(
+        {"type": "voice", "voice_id": voice_id, "id": label}
+        for voice_id, label in voice_labels(request.voices)
+    )
     return contents

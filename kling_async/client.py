@@ -22,7 +22,10 @@ from .errors import ConfigurationError, DownloadError, ValidationError
 from .models import ImageToVideo, TextToVideo
 from .resources import (
     AccountResource,
+    ImagesResource,
     ImageToVideoResource,
+    MotionControlResource,
+    OmniVideoResource,
     TaskResource,
     TasksResource,
     TextToVideoResource,
@@ -136,6 +139,21 @@ class KlingClient:
         return TextToVideoResource(self)
 
     @cached_property
+    def omni_video(self) -> OmniVideoResource:
+        """Omni video (``kling-3.0-omni``, ``kling-o1``; the new API)."""
+        return OmniVideoResource(self)
+
+    @cached_property
+    def motion_control(self) -> MotionControlResource:
+        """Motion control (``kling-2.6``, ``kling-3.0``; the new API)."""
+        return MotionControlResource(self)
+
+    @cached_property
+    def images(self) -> ImagesResource:
+        """Image generation (``kling-v3``, ``kling-v2-1``) and the download of every image."""
+        return ImagesResource(self)
+
+    @cached_property
     def tasks(self) -> TasksResource:
         """The new API's task queries: ``GET /tasks`` (20 ids a call) and the cursor list."""
         return TasksResource(self)
@@ -214,10 +232,14 @@ class KlingClient:
 
     def resource_for(self, kind: str) -> TaskResource[Any]:
         """The namespace that creates and queries tasks of ``kind`` (``image2video``,
-        ``text2video``): the one kind -> resource mapping."""
+        ``text2video``, ``omni_video``, ``motion_control``, ``images``): the one kind ->
+        resource mapping."""
         resources: dict[str, TaskResource[Any]] = {
             ImageToVideoResource.kind: self.image_to_video,
             TextToVideoResource.kind: self.text_to_video,
+            OmniVideoResource.kind: self.omni_video,
+            MotionControlResource.kind: self.motion_control,
+            ImagesResource.kind: self.images,
         }
         try:
             return resources[kind]

@@ -8,6 +8,7 @@ so a job can be built, validated and stored first. The response types (``Task``,
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeAlias
 
@@ -171,8 +172,53 @@ def _masks(masks: Iterable[DynamicMask]) -> tuple[DynamicMask, ...]:
     return tuple(masks)
 
 
-def _voices(voices: Iterable[str]) -> tuple[str, ...]:
-    return (voices,) if isinstance(voices, str) else tuple(voices)
+@attrs.frozen
+class Voice:
+    """A voice a video speaks with (kling-v2-6 image to video). ``id`` is the label the
+    prompt names it by on the new API (``@1 whispers``; default: its position, 1, 2); the
+    legacy API's ``<<<voice_1>>>`` in a prompt is translated to it."""
+
+    voice_id: str
+    id: str | None = None
+
+
+#: What an element is built from: several images (``image``, the usual kind) or a video of
+#: a character (``video``). Only the omni models' counting rules tell them apart.
+ElementKind = Literal["image", "video"]
+
+
+@attrs.frozen
+class Element:
+    """An element (a subject built from images, reusable across videos): its ``element_id``
+    and, on the new API, the label the prompt names it by (``@element_1``; default
+    ``element_<position>``). ``kind`` is not sent: the omni models count multi-image and
+    video-character elements differently (default: multi-image)."""
+
+    element_id: int | str
+    id: str | None = None
+    kind: ElementKind = "image"
+
+
+def voice_labels(voices: Iterable[str | Voice]) -> list[tuple[str, str]]:
+    """(voice_id, label) of each voice: its own ``id``, else its position from 1."""
+    return [
+        (v.voice_id, v.id if v.id is not None else str(i)) if isinstance(v, Voice) else (v, str(i))
+        for i, v in enumerate(voices, start=1)
+    ]
+
+
+def element_labels(elements: Iterable[int | str | Element]) -> list[tuple[str, str]]:
+    """(element_id, label) of each element: its own ``id``, else ``element_<position>``."""
+    return [
+        (str(e.element_id), e.id if e.id is not None else f"element_{i}")
+        if isinstance(e, Element)
+        else (str(e), f"element_{i}")
+        for i, e in enumerate(elements, start=1)
+    ]
+
+
+def _voices(voices: Iterable[str | Voice] | str | Voice) -> tuple[str | Voice, ...]:
+    return (voices,) if isinstance(voices, str | Voice) else tuple(voices)
 
 
 @attrs.frozen
@@ -218,8 +264,29 @@ def _shots(shots: Iterable[Shot | Mapping[str, Any] | tuple[str, int]]) -> tuple
     return tuple(out)
 
 
-def _elements(elements: Iterable[int | str] | int | str) -> tuple[int | str, ...]:
-    return (elements,) if isinstance(elements, int | str) else tuple(elements)
+def _elements(
+    elements: Iterable[int | str | Element] | int | str | Element,
+) -> tuple[int | str | Element, ...]:
+    return (elements,) if isinstance(elements, int | str | Element) else tuple(elements)
+
+
+def to_elements(
+    elements: Iterable[int | str | Element] | int | str | Element,
+) -> tuple[int | str | Element, ...]:
+    """Elements as a tuple (one alone too): the converter every request type shares."""
+    return _elements(elements)
+
+
+def to_contents(
+    items: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+) -> tuple[Mapping[str, Any], ...]:
+    """Extra ``contents`` items as a tuple (one mapping alone too)."""
+    return (items,) if isinstance(items, Mapping) else tuple(items)
+
+
+def to_shots(shots: Iterable[Shot | Mapping[str, Any] | tuple[str, int]]) -> tuple[Shot, ...]:
+    """Shots as ``Shot``s: the converter every request type shares."""
+    return _shots(shots)
 
 
 @attrs.frozen(kw_only=True)
@@ -239,19 +306,27 @@ class ImageToVideo:
     static_mask: ImageInput | None = None
     dynamic_masks: tuple[DynamicMask, ...] = attrs.field(default=(), converter=_masks)
     sound: bool | None = None
-    voices: tuple[str, ...] = attrs.field(default=(), converter=_voices)
-    #: Multi-shot (kling-v3): ``multi_prompt`` gives each shot; ``multi_shot=True`` with
-    #: ``shot_type="intelligence"`` lets Kling cut the shots itself.
+    #: Up to 2 voice ids or ``Voice`` (kling-v2-6 / kling-2.6), with ``sound=True``.
+    voices: tuple[str | Voice, ...] = attrs.field(default=(), converter=_voices)
+    #: Multi-shot (kling-v3 / kling-3.0): ``multi_prompt`` gives each shot; ``multi_shot=True``
+    #: with ``shot_type="intelligence"`` (or, on the new API, alone) lets Kling cut the shots.
     multi_shot: bool | None = None
     shot_type: ShotType | None = None
     multi_prompt: tuple[Shot, ...] = attrs.field(default=(), converter=_shots)
-    #: Up to 3 element ids (kling-v3), not together with ``voices``.
-    elements: tuple[int | str, ...] = attrs.field(default=(), converter=_elements)
+    #: Up to 3 element ids or ``Element`` (kling-v3 / kling-3.0), not together with ``voices``.
+    elements: tuple[int | str | Element, ...] = attrs.field(default=(), converter=_elements)
     watermark: bool | None = None
     callback_url: str | None = None
     external_task_id: str | None = None
     #: Force the legacy or the new API for this request (default: the client's choice).
     api: Api | None = None
+    #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
+    #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
+    #: ``options``, ``extra_body`` into the top level of the body (either API).
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
+    extra_settings: Mapping[str, Any] | None = None
+    extra_options: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -267,7 +342,7 @@ class TextToVideo:
     cfg_scale: float | None = None
     camera_control: CameraControl | None = None
     sound: bool | None = None
-    voices: tuple[str, ...] = attrs.field(default=(), converter=_voices)
+    voices: tuple[str | Voice, ...] = attrs.field(default=(), converter=_voices)
     multi_shot: bool | None = None
     shot_type: ShotType | None = None
     multi_prompt: tuple[Shot, ...] = attrs.field(default=(), converter=_shots)
@@ -275,6 +350,42 @@ class TextToVideo:
     callback_url: str | None = None
     external_task_id: str | None = None
     api: Api | None = None
+    #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
+    #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
+    #: ``options``, ``extra_body`` into the top level of the body (either API).
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
+    extra_settings: Mapping[str, Any] | None = None
+    extra_options: Mapping[str, Any] | None = None
+    extra_body: Mapping[str, Any] | None = None
 
 
 Request: TypeAlias = ImageToVideo | TextToVideo
+
+
+#: The legacy API's way to name a voice in a prompt; the new API names it ``@<label>``.
+_LEGACY_VOICE = re.compile(r"<<<voice_(\d+)>>>")
+
+
+def shot_text(shots: Iterable[Shot]) -> str:
+    """Shots in the new API's prompt syntax: ``shot 1, 3, words; shot 2, 2, words;``."""
+    return " ".join(
+        f"shot {i}, {shot.duration}, {shot.prompt};" for i, shot in enumerate(shots, start=1)
+    )
+
+
+def new_prompt(request: Request) -> str | None:
+    """The prompt as the new API takes it: shots rendered into it, legacy voice markers
+    (``<<<voice_1>>>``) turned into the voices' labels (``@1``)."""
+    text = request.prompt
+    if request.multi_prompt:
+        shots = shot_text(request.multi_prompt)
+        text = f"{text} {shots}" if text else shots
+    if text is not None and request.voices:
+        labels = [label for _, label in voice_labels(request.voices)]
+
+        def label(match: re.Match[str]) -> str:
+            n = int(match.group(1))
+            return f"@{labels[n - 1]}" if 1 <= n <= len(labels) else match.group(0)
+
+        text = _LEGACY_VOICE.sub(label, text)
+    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -23,6 +24,25 @@ class Video:
 
 
 @attrs.frozen
+class Image:
+    """One generated image: its number in the task (from 0) and its URL."""
+
+    index: int
+    url: str
+    watermark_url: str | None = None
+
+
+@attrs.frozen
+class Cost:
+    """Money a task was charged (a balance deduction, not resource-pack units): ``amount``
+    (the price paid), its ``currency`` when the server names it, and the ``list_price``."""
+
+    amount: Decimal
+    currency: str | None = None
+    list_price: Decimal | None = None
+
+
+@attrs.frozen
 class Task:
     """A task as the server last described it. ``raw`` is the body as received, unknown
     fields included; ``extra`` holds the top-level fields this SDK does not know."""
@@ -37,10 +57,16 @@ class Task:
     #: Units deducted (``final_unit_deduction``); None when the server did not say.
     units: float | None = None
     raw_status: str = ""
-    #: Which endpoint the task belongs to: ``image2video`` or ``text2video``.
+    #: Which endpoint the task belongs to: ``image2video``, ``text2video``, ``omni_video``,
+    #: ``motion_control``, ``images`` (or ``video``: a new-API task queried without its kind).
     kind: str = "image2video"
     #: The API that holds it: ``legacy`` (``/v1/videos/...``) or ``new`` (``/tasks``).
     wire: str = "legacy"
+    #: Generated images (an image task's; the new API's ``image`` outputs).
+    images: tuple[Image, ...] = ()
+    #: Money charged (the new API's ``billing`` of ``charge_type: cash``, the legacy
+    #: ``final_balance_deduction``); None when the server said nothing of money.
+    cost: Cost | None = None
     extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
 
@@ -85,4 +111,4 @@ class AccountCosts:
         return sum(p.remaining or 0.0 for p in self.packs if p.status == "online")
 
 
-__all__ = ["AccountCosts", "ResourcePack", "Task", "Video"]
+__all__ = ["AccountCosts", "Cost", "Image", "ResourcePack", "Task", "Video"]

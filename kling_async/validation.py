@@ -7,19 +7,24 @@
 The capability map below is the SDK's own reading of the API notes — the emulator has an
 independent one, so a wrong rule cannot hide on both sides. Models newer than the map are
 refused unless ``allow_unknown_models=True``, which skips the map for them only.
+
+This module holds image and text to video; ``plan``/``validate`` hand ``OmniVideo`` and
+``MotionControl`` to ``_rules_video``, ``ImageGeneration`` to ``_rules_images``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-import attrs
-
-from . import _catalog, _images
+from . import _catalog, _checks, _images, _rules_images, _rules_video
+from ._checks import Plan as Plan  # importable from here, as before
+from ._checks import check_external_id as check_external_id
+from ._checks import labels as _labels
+from ._checks import text as _text
 from .errors import ValidationError
+from .image_requests import ImageGeneration
 from .models import (
     CAMERA_TYPES,
     CameraControl,
@@ -27,8 +32,15 @@ from .models import (
     Request,
     Shot,
     TextToVideo,
+    Voice,
     check_camera_config,
+    new_prompt,
+    voice_labels,
 )
+from .video_requests import MotionControl, OmniVideo
+
+#: Every request type a create takes.
+AnyRequest = Request | OmniVideo | MotionControl | ImageGeneration
 
 MAX_PROMPT_CHARS = 2500
 MAX_DYNAMIC_MASKS = 6
@@ -37,44 +49,11 @@ MAX_VOICES = 2
 MAX_SHOTS = 6
 MAX_SHOT_PROMPT = 512
 MAX_ELEMENTS = 3
-#: The longest external id sent. The API notes give no cap; 256 is the one the SDK and the
-#: emulator have always kept (the ids the SDK makes itself are 44 characters).
-MAX_EXTERNAL_ID_CHARS = 256
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
 SHOT_TYPES = ("customize", "intelligence")
+#: The forward-compatible fields of image and text to video (see ``models``).
+EXTRAS = ("extra_contents", "extra_settings", "extra_options", "extra_body")
 APIS = ("auto", "legacy", "new")
-
-
-def _text(
-    field: str, value: object, *, required: bool = False, limit: int = MAX_PROMPT_CHARS
-) -> None:
-    if value is None:
-        if required:
-            raise ValidationError(field, value, "is required")
-        return
-    if not isinstance(value, str):
-        raise ValidationError(field, value, "must be a string")
-    if required and not value.strip():
-        raise ValidationError(field, value, "must not be blank")
-    if len(value) > limit:
-        raise ValidationError(field, f"<{len(value)} characters>", f"at most {limit} characters")
-
-
-@attrs.frozen
-class Plan:
-    """How a valid request goes out: the wire, the model's name there, its family, the
-    features it uses, and the capabilities that were checked (None for an unchecked model)."""
-
-    endpoint: _catalog.Endpoint
-    wire: _catalog.Wire
-    model: str
-    family: str
-    features: frozenset[str]
-    caps: _catalog.Caps | None
-
-    @property
-    def sound(self) -> bool:
-        return "sound" in self.features or (self.caps is not None and self.caps.always_sound)
 
 
 def _model(request: Request, api: str, allow_unknown_models: bool) -> tuple[_catalog.Wire, str]:
@@ -161,14 +140,17 @@ def _voices(request: Request) -> None:
     if len(voices) > MAX_VOICES:
         raise ValidationError("voices", voices, f"at most {MAX_VOICES} voices")
     for i, voice in enumerate(voices):
-        if not isinstance(voice, str) or not voice.strip():
+        ident = voice.voice_id if isinstance(voice, Voice) else voice
+        if not isinstance(ident, str) or not ident.strip():
             raise ValidationError(f"voices[{i}]", voice, "must be a non-empty voice id")
+    _labels("voices", [label for _, label in voice_labels(voices)])
     if request.sound is not True:
         raise ValidationError("voices", voices, "need sound=True")
 
 
-def _multi_shot(request: Request) -> bool:
-    """Check the multi-shot fields; return whether the request is multi-shot."""
+def _multi_shot(request: Request, wire: str) -> bool:
+    """Check the multi-shot fields; return whether the request is multi-shot. On the new
+    API ``multi_shot=True`` alone is enough (Kling cuts the shots itself)."""
     multi, kind, shots = request.multi_shot, request.shot_type, request.multi_prompt
     if multi not in (None, True, False):
         raise ValidationError("multi_shot", multi, "must be True, False or None")
@@ -203,7 +185,7 @@ def _multi_shot(request: Request) -> bool:
         return True
     if kind == "customize":
         raise ValidationError("shot_type", kind, "'customize' needs multi_prompt (the shots)")
-    if multi is True and kind is None:
+    if multi is True and kind is None and wire != "new":
         raise ValidationError(
             "multi_shot", True, "needs multi_prompt (your shots) or shot_type='intelligence'"
         )
@@ -216,57 +198,10 @@ def _elements(request: ImageToVideo) -> bool:
         return False
     if len(elements) > MAX_ELEMENTS:
         raise ValidationError("elements", elements, f"at most {MAX_ELEMENTS} elements")
-    for i, element in enumerate(elements):
-        ok = (isinstance(element, int) and not isinstance(element, bool) and element > 0) or (
-            isinstance(element, str) and element.strip().isdigit()
-        )
-        if not ok:
-            raise ValidationError(f"elements[{i}]", element, "must be an element id (a number)")
+    _checks.element_ids("elements", elements)
     if request.voices:
         raise ValidationError("elements + voices", "both given", "elements cannot go with voices")
     return True
-
-
-def _common(request: Request) -> None:
-    if request.callback_url is not None and not (
-        isinstance(request.callback_url, str)
-        and request.callback_url.startswith(("http://", "https://"))
-    ):
-        raise ValidationError("callback_url", request.callback_url, "must be an http(s) URL")
-    if request.external_task_id is not None:
-        check_external_id(request.external_task_id)
-    if request.watermark not in (None, True, False):
-        raise ValidationError("watermark", request.watermark, "must be True, False or None")
-
-
-def check_external_id(value: object, field: str = "external_task_id") -> None:
-    """An external id must be one the API can be asked about again: it is how a create whose
-    answer was lost is found (``GET /tasks?external_task_ids=a,b`` on the new API, the id in
-    the path on the legacy one). Refused: a blank id, one over ``MAX_EXTERNAL_ID_CHARS``, a
-    comma (the new API splits the list on it), whitespace at either end (it trims each id),
-    control characters and line breaks. The ids the SDK makes (``kling-async-`` + 32 hex
-    digits) pass."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, value, "must be a non-blank string")
-    if len(value) > MAX_EXTERNAL_ID_CHARS:
-        raise ValidationError(
-            field, f"<{len(value)} characters>", f"at most {MAX_EXTERNAL_ID_CHARS} characters"
-        )
-    lost = "so the task could never be looked up by it (a lost create never reconciled)"
-    if "," in value:
-        rule = f"must not contain ',': the new API splits external_task_ids on it, {lost}"
-        raise ValidationError(field, value, rule)
-    for char in value:
-        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
-            raise ValidationError(
-                field,
-                value,
-                f"must not contain control characters or line breaks (U+{ord(char):04X}), {lost}",
-            )
-    if value != value.strip():
-        raise ValidationError(
-            field, value, f"must not begin or end with whitespace: the API trims each id, {lost}"
-        )
 
 
 def _wire_carries(request: Request, wire: str, model: str, features: set[str]) -> None:
@@ -328,12 +263,24 @@ def _capabilities(request: Request, plan: Plan) -> None:
             raise ValidationError(names, "both given", f"{model} cannot combine them")
 
 
-def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = False) -> Plan:
+def plan(request: AnyRequest, *, api: str = "auto", allow_unknown_models: bool = False) -> Plan:
     """Check every rule that needs no I/O and say how the request goes out.
-    Raises ``ValidationError``."""
+    Raises ``ValidationError``.
+
+    A model the SDK does not know (with ``allow_unknown_models=True``) is held only to what
+    every model on its wire shares: field types, labels, shots' structure — not a known
+    model's durations, aspect ratios or prompt length. ``api`` chooses the wire of image and
+    text to video; the other endpoints have one API each (omni video and motion control the
+    new one, image generation ``/v1/images``), whatever ``api`` says."""
+    if isinstance(request, OmniVideo | MotionControl):
+        return _rules_video.plan(request, allow_unknown_models=allow_unknown_models)
+    if isinstance(request, ImageGeneration):
+        return _rules_images.plan(request, allow_unknown_models=allow_unknown_models)
     if not isinstance(request, ImageToVideo | TextToVideo):
         raise ValidationError(
-            "request", type(request).__name__, "must be ImageToVideo or TextToVideo"
+            "request",
+            type(request).__name__,
+            "must be ImageToVideo, TextToVideo, OmniVideo, MotionControl or ImageGeneration",
         )
     endpoint: _catalog.Endpoint = (
         "image2video" if isinstance(request, ImageToVideo) else "text2video"
@@ -341,15 +288,17 @@ def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = Fa
     wire, wire_model = _model(request, api, allow_unknown_models)
     family = _catalog.family_of(request.model)
     caps = _catalog.CAPABILITIES[endpoint].get(family) if _catalog.is_known(request.model) else None
-    limit = caps.prompt_chars[wire] if caps is not None else (3072 if wire == "new" else 2500)
+    limit = caps.prompt_chars[wire] if caps is not None else None
     _text("prompt", request.prompt, required=endpoint == "text2video", limit=limit)
     _text("negative_prompt", request.negative_prompt)
     _mode_duration(request, caps)
     _cfg_scale(request)
     features: set[str] = set()
     if isinstance(request, TextToVideo):
-        if request.aspect_ratio not in ASPECT_RATIOS:
+        if caps is not None and request.aspect_ratio not in ASPECT_RATIOS:
             raise ValidationError("aspect_ratio", request.aspect_ratio, f"one of {ASPECT_RATIOS}")
+        if not isinstance(request.aspect_ratio, str) or not request.aspect_ratio:
+            raise ValidationError("aspect_ratio", request.aspect_ratio, "must be a ratio like 16:9")
         _camera(request.camera_control, image_to_video=False)
     else:
         _image_fields(request, caps)
@@ -366,9 +315,18 @@ def plan(request: Request, *, api: str = "auto", allow_unknown_models: bool = Fa
         features.add("voice")
     if request.sound is True or request.voices:
         features.add("sound")
-    if _multi_shot(request):
+    if _multi_shot(request, wire):
         features.add("multi_shot")
-    _common(request)
+    if wire == "new" and request.multi_prompt and request.prompt is not None:
+        rendered = new_prompt(request) or ""
+        if limit is not None and len(rendered) > limit:
+            raise ValidationError(
+                "prompt + multi_prompt",
+                f"<{len(rendered)} characters>",
+                f"the prompt with its shots must be at most {limit} characters on the new API",
+            )
+    _checks.options(request)
+    _checks.extras(request, wire, EXTRAS)
     result = Plan(endpoint, wire, wire_model, family, frozenset(features), caps)
     _wire_carries(request, wire, request.model, features)
     _capabilities(request, result)
@@ -418,18 +376,24 @@ def _trajectories(index: int, points: Iterable[Any]) -> None:
 
 
 def check_fields(
-    request: Request, *, allow_unknown_models: bool = False, api: str = "auto"
+    request: AnyRequest, *, allow_unknown_models: bool = False, api: str = "auto"
 ) -> None:
     """Every rule that needs no I/O. Raises ``ValidationError``."""
     plan(request, api=api, allow_unknown_models=allow_unknown_models)
 
 
 async def validate(
-    request: Request, *, allow_unknown_models: bool = False, api: str = "auto"
+    request: AnyRequest, *, allow_unknown_models: bool = False, api: str = "auto"
 ) -> Plan:
     """All rules, image headers included (read in worker threads). Raises ``ValidationError``;
     returns how the request goes out (see ``Plan``)."""
     result = plan(request, api=api, allow_unknown_models=allow_unknown_models)
+    if isinstance(request, OmniVideo | MotionControl):
+        await _rules_video.check_images(request)
+        return result
+    if isinstance(request, ImageGeneration):
+        await _rules_images.check_images(request)
+        return result
     if not isinstance(request, ImageToVideo):
         return result
     image = _images.locate("image", request.image) if request.image is not None else None
@@ -442,7 +406,8 @@ async def validate(
         for i, s in enumerate(request.dynamic_masks)
     ]
     frames = [s for s in (image, tail) if s is not None]
-    facts = await asyncio.gather(*(_images.inspect_async(s) for s in frames))
+    limit = _images.WIRE_MAX_BYTES[result.wire]
+    facts = await asyncio.gather(*(_images.inspect_async(s, max_bytes=limit) for s in frames))
     mask_facts = await asyncio.gather(*(_images.inspect_async(s, min_side=None) for s in masks))
     known = [(s, f) for s, f in zip(masks, mask_facts, strict=True) if f is not None]
     if len({(f.width, f.height) for _, f in known}) > 1:

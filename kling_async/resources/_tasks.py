@@ -23,12 +23,14 @@ from ..errors import (
     TaskTimeoutError,
     ValidationError,
 )
+from ..image_requests import ImageGeneration
 from ..models import ImageToVideo, TextToVideo
 from ..results import Task
 from ..validation import Plan, validate
+from ..video_requests import MotionControl, OmniVideo
 from .task_queries import TasksResource
 
-R = TypeVar("R", ImageToVideo, TextToVideo)
+R = TypeVar("R", ImageToVideo, TextToVideo, OmniVideo, MotionControl, ImageGeneration)
 ProgressCallback = Callable[[Task], Awaitable[None] | None]
 
 
@@ -92,15 +94,21 @@ class TaskPager:
 
 
 class TaskResource(Generic[R]):
-    """``client.image_to_video`` and ``client.text_to_video`` are instances of subclasses."""
+    """``client.image_to_video``, ``client.text_to_video``, ``client.omni_video``,
+    ``client.motion_control`` and ``client.images`` are instances of subclasses."""
 
     kind: str
     request_type: type[R]
+    #: The APIs that hold this kind of task (the first is the default for a bare id when
+    #: there is only one).
+    wires: tuple[str, ...] = ("legacy", "new")
+    #: The legacy API's path of this kind (default ``/v1/videos/<kind>``).
+    legacy_path: str | None = None
 
     def __init__(self, client: ClientAPI) -> None:
         self._client = client
         self._tasks = TasksResource(client)
-        self.path = f"/v1/videos/{self.kind}"
+        self.path = self.legacy_path or f"/v1/videos/{self.kind}"
 
     # -- create ------------------------------------------------------------------------
     def _request(self, request: R | None, fields: dict[str, Any]) -> R:
@@ -152,7 +160,7 @@ class TaskResource(Generic[R]):
                 "access/secret key pair: pass api_key= or set KLING_API_KEY"
                 + (
                     " (or use the legacy name with api='legacy')"
-                    if plan.family != "3.0-turbo"
+                    if plan.family != "3.0-turbo" and "legacy" in self.wires
                     else ""
                 ),
             )
@@ -178,11 +186,14 @@ class TaskResource(Generic[R]):
     # -- queries -----------------------------------------------------------------------
     def _wire_of(self, task: str | Task, api: str | None) -> str:
         if api is not None:
-            if api not in ("legacy", "new"):
-                raise ValidationError("api", api, "must be 'legacy' or 'new'")
+            if api not in self.wires:
+                allowed = " or ".join(repr(w) for w in self.wires)
+                raise ValidationError("api", api, f"must be {allowed}")
             return api
         if isinstance(task, Task):
             return task.wire
+        if len(self.wires) == 1:
+            return self.wires[0]
         return "new" if self._client.api == "new" else "legacy"
 
     async def get(self, task_id: str | Task, *, retry: bool = True, api: str | None = None) -> Task:
@@ -277,7 +288,8 @@ class TaskResource(Generic[R]):
         on_progress: ProgressCallback | None = None,
         **fields: Any,
     ) -> Path:
-        """create + wait + download, in one call. Returns the video's path.
+        """create + wait + download, in one call. Returns the video's path (for image tasks
+        the folder that holds every image: see ``ImagesResource.download``).
 
         The task holds a slot of the client's concurrency window for its model family from
         before the create until its end is seen: concurrent calls wait for room instead of
@@ -294,4 +306,8 @@ class TaskResource(Generic[R]):
             raise
         finally:
             await window.release(completed=ended)
-        return await self._client.download(done, output)
+        return await self._save(done, output)
+
+    async def _save(self, task: Task, output: str | Path) -> Path:
+        """Download what a finished task made (a video: its first one) to ``output``."""
+        return await self._client.download(task, output)
