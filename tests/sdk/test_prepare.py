@@ -1,0 +1,529 @@
+"""prepare_image on the folder a new user really has: 26 files of every kind a phone, a camera,
+a scanner or the web leaves behind, each checked for what it became (or why it was refused);
+determinism; the cache; and the files that must be refused at once (a FIFO, a device, a file
+too big to consider, a decompression bomb)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pillow_heif
+import pytest
+from PIL import Image
+
+import kling_async as kling
+from kling_async._prepare import MAX_BYTES, MAX_SIDE
+
+pytestmark = pytest.mark.timeout(60)
+
+MB = 1024 * 1024
+RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 200, 20), (20, 20, 220), (255, 255, 255)
+
+
+# --- the folder -------------------------------------------------------------------------------
+
+
+def _scene(size: tuple[int, int], colour: tuple[int, int, int] = (90, 140, 200)) -> Image.Image:
+    """A picture with some structure (not a flat colour, which every codec shrinks to nothing)."""
+    img = Image.linear_gradient("L").resize(size).convert("RGB")
+    tint = Image.new("RGB", size, colour)
+    return Image.blend(img, tint, 0.6)
+
+
+def _halves(
+    size: tuple[int, int], left: tuple[int, int, int], right: tuple[int, int, int]
+) -> Image.Image:
+    img = Image.new("RGB", size, right)
+    img.paste(left, (0, 0, size[0] // 2, size[1]))
+    return img
+
+
+def _exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def _noise_jpeg(path: Path, at_least: int) -> None:
+    """A photo-sized JPEG of noise: noise does not compress, so it really is that big."""
+    size = (3000, 2700)
+    noise = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    noise.save(path, "JPEG", quality=98, subsampling=0)
+    assert path.stat().st_size >= at_least
+
+
+def _make_folder(root: Path) -> None:
+    pillow_heif.register_heif_opener()  # to write the HEIC; prepare_image registers its own
+    _scene((1600, 1200)).save(root / "DSC_0001.JPG", "JPEG", quality=90)
+    _scene((1280, 720), (200, 120, 60)).save(root / "progressive.jpg", progressive=True)
+    _scene((800, 600)).save(root / "plain.png")
+    _scene((640, 480), (30, 160, 90)).save(root / "café 東京.png")
+    _scene((2560, 1600), (240, 240, 240)).save(root / "screenshot.png")
+    _scene((1000, 750)).save(root / "not_really.png", "JPEG")  # a JPEG named .png
+    _scene((1024, 768)).save(root / "photo.webp", quality=80)
+    # as an iPhone writes it: the rotation in the file (irot) and in its EXIF
+    heic = _halves((1008, 756), RED, BLUE)
+    heic.save(root / "IMG_0001.HEIC", quality=70, exif=_exif(6).tobytes())
+    frames = [Image.new("RGB", (500, 400), c) for c in (RED, BLUE)]
+    frames[0].save(root / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
+    _scene((600, 800)).save(root / "scan.bmp")
+    pages = [Image.new("RGB", (700, 500), c) for c in (GREEN, (0, 0, 0))]
+    pages[0].save(root / "pages.tiff", save_all=True, append_images=pages[1:])
+    ramp = Image.linear_gradient("L").resize((512, 512)).convert("I").point(lambda v: v * 257)
+    ramp.convert("I;16").save(root / "deep16.png")
+    Image.new("CMYK", (800, 600), (0, 230, 230, 20)).save(root / "print_cmyk.jpg", quality=90)
+    # stored landscape, red on the left; orientation 6 says: turn 90° clockwise to show it
+    _halves((1200, 900), RED, BLUE).save(root / "portrait_exif6.jpg", exif=_exif(6))
+    _halves((1200, 900), RED, BLUE).save(root / "upside_down.jpg", exif=_exif(3))
+    _noise_jpeg(root / "big_24mb.jpg", 24 * MB)
+    huge = Image.new("RGB", (8000, 8000), (90, 140, 200))
+    huge.paste(RED, (1000, 1000, 3000, 7000))
+    huge.save(root / "huge_8000.jpg", quality=85)
+    _scene((1800, 600)).save(root / "panorama.jpg")
+    _scene((400, 1200)).save(root / "tall_strip.png")
+    _scene((120, 120)).save(root / "tiny.png")
+    whole = io.BytesIO()
+    _scene((900, 700)).save(whole, "JPEG")
+    (root / "corrupt.jpg").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    palette = Image.new("P", (640, 480), 1)
+    palette.putpalette([0, 0, 0, *RED] + [0] * (256 * 3 - 6))
+    palette.paste(0, (0, 0, 320, 480))  # the left half: index 0, transparent
+    palette.save(root / "palette_alpha.png", transparency=0)
+    rgba = Image.new("RGBA", (600, 600), (*BLUE, 255))
+    rgba.paste((0, 0, 0, 0), (0, 0, 300, 600))
+    rgba.save(root / "rgba.png")
+    apng = [Image.new("RGB", (640, 480), c) for c in (GREEN, RED)]
+    apng[0].save(root / "anim.png", save_all=True, append_images=apng[1:], duration=100)
+    _scene((900, 700)).convert("L").save(root / "gray.jpg")
+    mpo = [Image.new("RGB", (800, 600), c) for c in (BLUE, RED)]
+    mpo[0].save(root / "stereo_mpo.jpg", "MPO", save_all=True, append_images=mpo[1:])
+
+
+@attrs.frozen
+class Expect:
+    """What a file becomes with the defaults (legacy wire, fit='refuse', no upscale)."""
+
+    mime: str | None  # None: refused
+    size: tuple[int, int] | None = None
+    passes: bool = False
+    flags: frozenset[str] = frozenset()
+    rule: str = ""  # words of the refusal
+    fmt: str = ""  # the source's format as reported
+
+
+def _e(mime: str | None, size: tuple[int, int] | None = None, *flags: str, **kw: Any) -> Expect:
+    return Expect(mime, size, flags=frozenset(flags), **kw)
+
+
+JPEG, PNG = "image/jpeg", "image/png"
+FOLDER: dict[str, Expect] = {
+    "DSC_0001.JPG": _e(JPEG, (1600, 1200), passes=True, fmt="JPEG"),
+    "progressive.jpg": _e(JPEG, (1280, 720), passes=True, fmt="JPEG"),
+    "plain.png": _e(PNG, (800, 600), passes=True, fmt="PNG"),
+    "café 東京.png": _e(PNG, (640, 480), passes=True, fmt="PNG"),
+    "screenshot.png": _e(PNG, (2560, 1600), passes=True, fmt="PNG"),
+    "not_really.png": _e(JPEG, (1000, 750), passes=True, fmt="JPEG"),
+    "photo.webp": _e(JPEG, (1024, 768), "converted", fmt="WEBP"),
+    "IMG_0001.HEIC": _e(JPEG, (756, 1008), "converted", "turned", fmt="HEIC"),
+    "anim.gif": _e(JPEG, (500, 400), "converted", fmt="GIF"),
+    "scan.bmp": _e(JPEG, (600, 800), "converted", fmt="BMP"),
+    "pages.tiff": _e(JPEG, (700, 500), "converted", fmt="TIFF"),
+    "deep16.png": _e(JPEG, (512, 512), "converted", fmt="PNG"),
+    "print_cmyk.jpg": _e(JPEG, (800, 600), "converted", fmt="JPEG"),
+    "portrait_exif6.jpg": _e(JPEG, (900, 1200), "turned", fmt="JPEG"),
+    "upside_down.jpg": _e(JPEG, (1200, 900), "turned", fmt="JPEG"),
+    "big_24mb.jpg": _e(JPEG, (3000, 2700), fmt="JPEG"),
+    "huge_8000.jpg": _e(JPEG, (MAX_SIDE, MAX_SIDE), "downscaled", fmt="JPEG"),
+    "panorama.jpg": _e(None, rule="aspect ratio 1800:600"),
+    "tall_strip.png": _e(None, rule="aspect ratio 400:1200"),
+    "tiny.png": _e(None, rule="at least 300 px"),
+    "corrupt.jpg": _e(None, rule="cannot be decoded"),
+    "palette_alpha.png": _e(JPEG, (640, 480), "converted", fmt="PNG"),
+    "rgba.png": _e(JPEG, (600, 600), "converted", fmt="PNG"),
+    "anim.png": _e(PNG, (640, 480), "converted", fmt="PNG"),
+    "gray.jpg": _e(JPEG, (900, 700), "converted", fmt="JPEG"),
+    "stereo_mpo.jpg": _e(JPEG, (800, 600), "converted", fmt="MPO"),
+}
+FLAGS = ("converted", "turned", "downscaled", "padded", "cropped", "upscaled")
+
+Result = kling.PreparedImage | kling.ValidationError
+
+
+def _prepare_or_refusal(path: Path, **options: Any) -> Result:
+    try:
+        return kling.prepare_image(path, **options)
+    except kling.ValidationError as exc:
+        return exc
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("photos")
+    _make_folder(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def results(folder: Path) -> dict[str, Result]:
+    """Every file prepared once with the defaults; the tests below look at the results."""
+    return {path.name: _prepare_or_refusal(path) for path in sorted(folder.iterdir())}
+
+
+def _decoded(prepared: kling.PreparedImage) -> Image.Image:
+    img = Image.open(io.BytesIO(prepared.data))
+    img.load()
+    return img
+
+
+def _near(pixel: Any, colour: tuple[int, ...], tolerance: int = 40) -> bool:
+    return all(abs(int(a) - b) <= tolerance for a, b in zip(pixel, colour, strict=False))
+
+
+def _check_sendable(prepared: kling.PreparedImage, wire: str = "legacy") -> Image.Image:
+    """What the API demands of every image, checked on the decoded bytes themselves."""
+    img = _decoded(prepared)
+    assert img.format == {"image/jpeg": "JPEG", "image/png": "PNG"}[prepared.mime]
+    assert img.mode == "RGB"
+    assert img.size == (prepared.width, prepared.height)
+    assert len(prepared.data) <= MAX_BYTES[wire]
+    assert min(img.size) >= 300
+    assert max(img.size) <= MAX_SIDE
+    assert 1 / 2.5 <= img.width / img.height <= 2.5
+    return img
+
+
+def test_the_folder_holds_26_files(folder: Path) -> None:
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FOLDER)
+    assert (folder / "big_24mb.jpg").stat().st_size >= 24 * MB
+
+
+@pytest.mark.parametrize("name", sorted(FOLDER))
+def test_each_file_becomes_what_the_api_takes(
+    name: str, folder: Path, results: dict[str, Result]
+) -> None:
+    expect, got = FOLDER[name], results[name]
+    if expect.mime is None:
+        assert isinstance(got, kling.ValidationError), got
+        assert got.field == "image"
+        assert got.value == str(folder / name)  # the file named
+        assert expect.rule in got.rule
+        return
+    assert isinstance(got, kling.PreparedImage), got
+    img = _check_sendable(got)
+    assert got.mime == expect.mime
+    assert img.size == expect.size
+    assert got.source_format == expect.fmt
+    assert got.source_bytes == (folder / name).stat().st_size
+    assert got.passed_through == expect.passes
+    if expect.passes:
+        assert got.data == (folder / name).read_bytes()  # byte for byte: nothing re-encoded
+    assert {f for f in FLAGS if getattr(got, f)} == expect.flags
+    assert got.describe().startswith(f"{name}: {expect.fmt} ")
+
+
+def _pixel(results: dict[str, Result], name: str, at: tuple[float, float]) -> Any:
+    prepared = results[name]
+    assert isinstance(prepared, kling.PreparedImage)
+    img = _decoded(prepared)
+    return img.getpixel((int(at[0] * (img.width - 1)), int(at[1] * (img.height - 1))))
+
+
+@pytest.mark.parametrize(
+    ("name", "at", "colour"),
+    [
+        ("portrait_exif6.jpg", (0.5, 0.1), RED),  # the stored left edge is now the top
+        ("portrait_exif6.jpg", (0.5, 0.9), BLUE),
+        ("IMG_0001.HEIC", (0.5, 0.1), RED),
+        ("upside_down.jpg", (0.1, 0.5), BLUE),  # turned 180°: red moved to the right
+        ("anim.gif", (0.5, 0.5), RED),  # the first frame of each
+        ("pages.tiff", (0.5, 0.5), GREEN),
+        ("anim.png", (0.5, 0.5), GREEN),
+        ("stereo_mpo.jpg", (0.5, 0.5), BLUE),
+        ("palette_alpha.png", (0.1, 0.5), WHITE),  # transparency flattened on white
+        ("palette_alpha.png", (0.9, 0.5), RED),
+        ("rgba.png", (0.1, 0.5), WHITE),
+        ("rgba.png", (0.9, 0.5), BLUE),
+        ("print_cmyk.jpg", (0.5, 0.5), (230, 40, 40)),  # CMYK red stays red in RGB
+    ],
+)
+def test_what_is_sent_looks_like_the_source(
+    name: str, at: tuple[float, float], colour: tuple[int, int, int], results: dict[str, Result]
+) -> None:
+    assert _near(_pixel(results, name, at), colour, tolerance=60)
+
+
+def test_sixteen_bits_are_scaled_not_clipped(results: dict[str, Result]) -> None:
+    """A 16-bit ramp keeps its ramp: clipping would turn everything above 255 white."""
+    dark, middle = (
+        _pixel(results, "deep16.png", (0.5, 0.02)),
+        _pixel(results, "deep16.png", (0.5, 0.5)),
+    )
+    assert dark[0] < 30
+    assert 100 < middle[0] < 160
+
+
+def test_describe_says_what_was_done(results: dict[str, Result]) -> None:
+    heic = results["IMG_0001.HEIC"]
+    assert isinstance(heic, kling.PreparedImage)
+    by = "\N{MULTIPLICATION SIGN}"
+    assert heic.describe().startswith(f"IMG_0001.HEIC: HEIC 1008{by}756 → JPEG 756{by}1008, ")
+    assert "turned 90°" in heic.describe()
+    plain = results["café 東京.png"]
+    assert isinstance(plain, kling.PreparedImage)
+    assert plain.describe().endswith("sent as it is")
+    big = results["big_24mb.jpg"]
+    assert isinstance(big, kling.PreparedImage)
+    assert big.quality is not None
+    assert f"re-encoded at quality {big.quality}" in big.describe()
+
+
+@pytest.mark.parametrize(
+    ("name", "fit", "size", "flag"),
+    [
+        ("panorama.jpg", "pad", (1800, 720), "padded"),
+        ("panorama.jpg", "crop", (1500, 600), "cropped"),
+        ("tall_strip.png", "pad", (480, 1200), "padded"),
+        ("tall_strip.png", "crop", (400, 1000), "cropped"),
+    ],
+)
+def test_fit_pads_or_crops_to_the_ratio(
+    name: str, fit: str, size: tuple[int, int], flag: str, folder: Path
+) -> None:
+    prepared = kling.prepare_image(folder / name, fit=fit)  # type: ignore[arg-type]
+    img = _check_sendable(prepared)
+    assert img.size == size
+    assert getattr(prepared, flag)
+    if fit == "pad":  # black bars at both ends, the picture in the middle
+        assert _near(img.getpixel((0, 0)), (0, 0, 0), 8)
+        assert not _near(img.getpixel((img.width // 2, img.height // 2)), (0, 0, 0), 8)
+
+
+def test_upscale_enlarges_a_small_image_to_300(folder: Path) -> None:
+    prepared = kling.prepare_image(folder / "tiny.png", upscale=True)
+    assert _check_sendable(prepared).size == (300, 300)
+    assert prepared.upscaled
+    assert prepared.mime == PNG  # an opaque 8-bit PNG stays PNG
+
+
+def test_the_new_wire_takes_the_24_mb_photo_as_it_is(folder: Path) -> None:
+    prepared = kling.prepare_image(folder / "big_24mb.jpg", wire="new")
+    assert prepared.passed_through
+    assert prepared.data == (folder / "big_24mb.jpg").read_bytes()
+
+
+def test_quality_steps_down_until_the_bytes_fit(folder: Path) -> None:
+    prepared = kling.prepare_image(folder / "big_24mb.jpg", max_bytes=7 * MB)
+    assert prepared.quality is not None
+    assert prepared.quality < 95
+    assert len(prepared.data) <= 7 * MB
+    assert (prepared.width, prepared.height) == (3000, 2700)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("IMG_0001.HEIC", {}),
+        ("print_cmyk.jpg", {}),
+        ("portrait_exif6.jpg", {}),
+        ("anim.gif", {}),
+        ("deep16.png", {}),
+        ("panorama.jpg", {"fit": "pad"}),
+        ("tiny.png", {"upscale": True}),
+    ],
+)
+def test_the_same_source_gives_the_same_bytes(
+    name: str, options: dict[str, Any], folder: Path
+) -> None:
+    first = kling.prepare_image(folder / name, **options)
+    again = kling.prepare_image((folder / name).read_bytes(), **options)
+    assert first.data == again.data
+    assert attrs.evolve(again, source_name=name) == first
+
+
+def test_a_large_file_is_deterministic_too(folder: Path, results: dict[str, Result]) -> None:
+    first = results["big_24mb.jpg"]
+    assert isinstance(first, kling.PreparedImage)
+    assert kling.prepare_image(folder / "big_24mb.jpg").data == first.data
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+
+async def test_the_cache_sends_the_same_bytes_without_decoding(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = kling.PreparedCache(tmp_path / ".kling-prepared")
+    names = ("IMG_0001.HEIC", "plain.png", "panorama.jpg")
+    first = [await kling.prepare_image_async(folder / n, cache=cache, fit="pad") for n in names]
+    assert not any(p.from_cache for p in first)
+    stored = sorted(p.name for p in (tmp_path / ".kling-prepared").iterdir())
+    assert len([s for s in stored if s.endswith(".json")]) == 3
+    assert len([s for s in stored if s.endswith(".jpg")]) == 2  # the PNG passed through: no copy
+    assert not [s for s in stored if s.startswith(".tmp-")]
+
+    def decoding(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("decoded although cached")
+
+    monkeypatch.setattr(Image, "open", decoding)
+    again = [await kling.prepare_image_async(folder / n, cache=cache, fit="pad") for n in names]
+    assert all(p.from_cache for p in again)
+    assert [p.data for p in again] == [p.data for p in first]
+    assert again == first  # every fact kept, from_cache aside
+    # other options are another entry: that one has to decode
+    with pytest.raises(AssertionError, match="decoded although cached"):
+        await kling.prepare_image_async(folder / "panorama.jpg", cache=cache, fit="crop")
+
+
+async def test_a_renamed_copy_hits_the_cache_and_a_damaged_entry_is_redone(
+    folder: Path, tmp_path: Path
+) -> None:
+    cache = kling.PreparedCache(tmp_path / "cache")
+    first = await kling.prepare_image_async(folder / "photo.webp", cache=cache)
+    copy = tmp_path / "holiday.webp"
+    copy.write_bytes((folder / "photo.webp").read_bytes())
+    renamed = await kling.prepare_image_async(copy, cache=cache)
+    assert renamed.from_cache
+    assert renamed.data == first.data
+    assert renamed.source_name == "holiday.webp"
+    (jpg,) = (tmp_path / "cache").glob("*.jpg")
+    jpg.write_bytes(b"not the bytes")
+    redone = await kling.prepare_image_async(folder / "photo.webp", cache=cache)
+    assert not redone.from_cache
+    assert redone.data == first.data
+    assert jpg.read_bytes() == first.data  # written anew
+
+
+def test_the_sync_and_async_forms_agree(folder: Path) -> None:
+    sync = kling.prepare_image(folder / "scan.bmp")
+    in_loop = asyncio.run(kling.prepare_image_async(folder / "scan.bmp"))
+    assert sync == in_loop
+
+
+# --- refused at once ----------------------------------------------------------------------------
+
+
+def _fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "x.png"
+    os.mkfifo(path)
+    return path
+
+
+def _socket(tmp_path: Path) -> Path:
+    path = tmp_path / "s.png"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.close()
+    return path
+
+
+def _folder(tmp_path: Path) -> Path:
+    (tmp_path / "folder.png").mkdir()
+    return tmp_path / "folder.png"
+
+
+def _too_big(tmp_path: Path) -> Path:
+    path = tmp_path / "enormous.jpg"
+    with path.open("wb") as f:
+        f.truncate(201 * MB)  # sparse: nothing written, nothing to read
+    return path
+
+
+def _bomb(tmp_path: Path) -> Path:
+    """A PNG whose header claims 40000 by 40000 px (1.6 GP) over a few bytes of data."""
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = struct.pack(">II", 40000, 40000) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path = tmp_path / "bomb.png"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _empty(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    return path
+
+
+def _garbage(tmp_path: Path) -> Path:
+    path = tmp_path / "garbage.heic"
+    path.write_bytes(b"\0\0\0\x18ftypheic" + os.urandom(4000))
+    return path
+
+
+REFUSED: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("fifo", _fifo, "named pipe (FIFO)"),
+    ("socket", _socket, "a socket"),
+    ("folder", _folder, "a folder"),
+    ("device", lambda _: Path(os.devnull), "a device"),
+    ("missing", lambda tmp: tmp / "nope.jpg", "no such file"),
+    ("too-big", _too_big, "over the 200 MB considered"),
+    ("bomb", _bomb, "decompression bomb"),
+    ("empty", _empty, "not a readable image"),
+    ("garbage-heic", _garbage, "not a readable image"),
+]
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize(("case", "make", "words"), REFUSED, ids=[r[0] for r in REFUSED])
+async def test_refused_at_once_naming_the_file(
+    case: str, make: Callable[[Path], Path], words: str, tmp_path: Path
+) -> None:
+    path = make(tmp_path)
+    started = time.monotonic()
+    with pytest.raises(kling.ValidationError) as blocking:
+        kling.prepare_image(path)
+    with pytest.raises(kling.ValidationError) as in_loop:
+        await asyncio.wait_for(kling.prepare_image_async(path), 2)
+    for caught in (blocking, in_loop):
+        assert caught.value.field == "image"
+        assert caught.value.value == str(path)
+        assert words in caught.value.rule, caught.value.rule
+    assert time.monotonic() - started < 1.0
+
+
+def test_options_are_checked() -> None:
+    for options, field in (
+        ({"wire": "v2"}, "wire"),
+        ({"fit": "stretch"}, "fit"),
+        ({"max_side": 100}, "max_side"),
+        ({"max_bytes": 60 * MB}, "max_bytes"),
+    ):
+        with pytest.raises(kling.ValidationError) as caught:
+            kling.prepare_image(b"", **options)
+        assert caught.value.field == field
+
+
+async def test_cancelling_while_reading_raises_cancelled(folder: Path) -> None:
+    task = asyncio.create_task(kling.prepare_image_async(folder / "big_24mb.jpg"))
+    await asyncio.sleep(0)  # started: in its first chunk's worker thread
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+def test_pillow_heif_is_loaded_only_for_a_heif_file() -> None:
+    code = (
+        "import sys, io, kling_async as k\n"
+        "from PIL import Image\n"
+        "buf = io.BytesIO(); Image.new('RGB', (400, 300)).save(buf, 'PNG')\n"
+        "k.prepare_image(buf.getvalue())\n"
+        "assert 'pillow_heif' not in sys.modules, 'loaded early'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr.decode()
