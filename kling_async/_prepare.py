@@ -84,7 +84,9 @@ def _limits(wire: Wire, fit: Fit, upscale: bool, max_side: int, max_bytes: int |
     if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 750:
         raise ValidationError("max_side", max_side, "a whole number of pixels, 750 or more")
     cap = MAX_BYTES[wire]
-    if max_bytes is not None and (isinstance(max_bytes, bool) or not 0 < max_bytes <= cap):
+    if max_bytes is not None and (
+        isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or not 0 < max_bytes <= cap
+    ):
         raise ValidationError("max_bytes", max_bytes, f"from 1 to the wire's {cap} bytes")
     return Limits(max_bytes or cap, max_side, fit, bool(upscale))
 
@@ -105,7 +107,7 @@ def _kind(mode: int) -> str | None:
 
 
 class _Hasher(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: bytes | memoryview, /) -> None: ...
     def hexdigest(self) -> str: ...
 
 
@@ -120,7 +122,8 @@ class _Reader:
     path: Path | None
     given: bytes | None = None
     identity: tuple[int, int] = (0, 0)
-    data: bytearray = attrs.field(factory=bytearray)
+    offset: int = 0
+    chunks: list[bytes] = attrs.field(factory=list)
     hasher: _Hasher = attrs.field(factory=hashlib.sha256)
 
     @classmethod
@@ -165,22 +168,22 @@ class _Reader:
 
     def read_chunk(self) -> bool:
         """Read and hash the next chunk (blocking); False once the whole source is in."""
-        offset = len(self.data)
-        if self.given is not None:
-            chunk = self.given[offset : offset + _CHUNK]
+        if self.given is not None:  # hashed in place, never copied
+            chunk: bytes | memoryview = memoryview(self.given)[self.offset : self.offset + _CHUNK]
         else:
             fd = self.open()
             try:
-                chunk = os.pread(fd, _CHUNK, offset)
+                chunk = os.pread(fd, _CHUNK, self.offset)
             except OSError as exc:
                 raise self.os_error(exc) from None
             finally:
                 os.close(fd)
+            self.chunks.append(chunk)
         if not chunk:
             return False
-        self.data += chunk
+        self.offset += len(chunk)
         self.hasher.update(chunk)
-        self.refuse_size(len(self.data))
+        self.refuse_size(self.offset)
         return True
 
     def open(self) -> int:
@@ -201,7 +204,9 @@ class _Reader:
         return fd
 
     def source(self) -> Source:
-        return Source(self.field, self.shown, self.name, bytes(self.data), self.hasher.hexdigest())
+        data = self.given if self.given is not None else b"".join(self.chunks)
+        self.chunks.clear()
+        return Source(self.field, self.shown, self.name, data, self.hasher.hexdigest())
 
 
 def _options(limits: Limits) -> dict[str, object]:
