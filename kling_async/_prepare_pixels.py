@@ -64,9 +64,8 @@ def _register_heif() -> None:
         pillow_heif.register_heif_opener()
 
 
-def _heif_brand(data: bytes) -> bytes | None:
-    brand = data[8:12]
-    return brand if data[4:8] == b"ftyp" and brand in _HEIF_BRANDS else None
+def _is_heif(data: bytes) -> bool:
+    return data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS
 
 
 def _refuse(src: Source, rule: str) -> ValidationError:
@@ -74,8 +73,7 @@ def _refuse(src: Source, rule: str) -> ValidationError:
 
 
 def _open(src: Source) -> Image.Image:
-    brand = _heif_brand(src.data)
-    if brand is not None:
+    if _is_heif(src.data):
         _register_heif()
     try:
         img = Image.open(io.BytesIO(src.data))
@@ -251,26 +249,27 @@ def _rgb(img: Image.Image, icc: object) -> tuple[Image.Image, bool]:
     return img.convert("RGB"), True
 
 
-def _jpeg(img: Image.Image, quality: int) -> bytes:
+def _jpeg(img: Image.Image, quality: int, icc: bytes | None) -> bytes:
     buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=quality)
+    img.save(buf, "JPEG", quality=quality, icc_profile=icc)
     return buf.getvalue()
 
 
 def _encode(
-    img: Image.Image, as_png: bool, src: Source, limits: Limits
+    img: Image.Image, as_png: bool, icc: bytes | None, src: Source, limits: Limits
 ) -> tuple[bytes, Mime, int | None, Image.Image]:
     """The smallest-effort encoding that fits: PNG when kept and small enough, else JPEG at
-    falling quality, then fewer pixels. Returns the bytes, their type, the JPEG quality and
-    the image encoded (smaller than given if it had to shrink)."""
+    falling quality, then fewer pixels. ``icc`` is the colour profile to embed (the source's,
+    when its colours were kept; no metadata else). Returns the bytes, their type, the JPEG
+    quality and the image encoded (smaller than given if it had to shrink)."""
     if as_png:
         buf = io.BytesIO()
-        img.save(buf, "PNG")
+        img.save(buf, "PNG", icc_profile=icc)
         if buf.tell() <= limits.max_bytes:
             return buf.getvalue(), "image/png", None, img
     for _ in range(_SHRINK_ROUNDS):
         for quality in QUALITIES:
-            data = _jpeg(img, quality)
+            data = _jpeg(img, quality, icc)
             if len(data) <= limits.max_bytes:
                 return data, "image/jpeg", quality, img
         factor = math.sqrt(limits.max_bytes / len(data)) * 0.9
@@ -338,7 +337,8 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
     )
     rgb, recoloured = _rgb(frame, icc)
     converted = recoloured or _animated(img) or img.format not in ("JPEG", "PNG")
-    data, mime, quality, sent = _encode(_geometry(rgb, plan), as_png, src, limits)
+    kept = icc if isinstance(icc, bytes) and not recoloured else None  # still true of the pixels
+    data, mime, quality, sent = _encode(_geometry(rgb, plan), as_png, kept, src, limits)
     return attrs.evolve(
         as_is,
         data=data,
