@@ -12,6 +12,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -310,6 +311,23 @@ def test_fit_pads_or_crops_to_the_ratio(
         assert not _near(img.getpixel((img.width // 2, img.height // 2)), (0, 0, 0), 8)
 
 
+def test_re_encoded_images_keep_their_profile_but_not_their_orientation_tag(
+    tmp_path: Path,
+) -> None:
+    """A turned image must not carry its EXIF orientation (viewers would turn it again); its
+    colour profile, still true of the pixels, stays."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    path = tmp_path / "turned.png"
+    _halves((900, 600), RED, BLUE).save(path, icc_profile=srgb, exif=_exif(6).tobytes())
+    prepared = kling.prepare_image(path)
+    img = _check_sendable(prepared)
+    assert (prepared.mime, img.size, prepared.turned) == (PNG, (600, 900), True)
+    assert img.info.get("icc_profile") == srgb
+    assert img.getexif().get(0x0112) is None
+
+
 def test_upscale_enlarges_a_small_image_to_300(folder: Path) -> None:
     prepared = kling.prepare_image(folder / "tiny.png", upscale=True)
     assert _check_sendable(prepared).size == (300, 300)
@@ -403,6 +421,30 @@ async def test_a_renamed_copy_hits_the_cache_and_a_damaged_entry_is_redone(
     assert not redone.from_cache
     assert redone.data == first.data
     assert jpg.read_bytes() == first.data  # written anew
+
+
+async def test_nothing_is_read_or_decoded_on_the_event_loop(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop_thread = threading.get_ident()
+    seen: list[tuple[str, int]] = []
+    real_open, real_pread = Image.open, os.pread
+
+    def spy_open(*args: Any, **kwargs: Any) -> Image.Image:
+        seen.append(("decode", threading.get_ident()))
+        return real_open(*args, **kwargs)
+
+    def spy_pread(fd: int, n: int, offset: int) -> bytes:
+        seen.append(("read", threading.get_ident()))
+        return real_pread(fd, n, offset)
+
+    monkeypatch.setattr(Image, "open", spy_open)
+    monkeypatch.setattr(os, "pread", spy_pread)
+    prepared = await kling.prepare_image_async(folder / "big_24mb.jpg")
+    assert prepared.quality == 95
+    assert {what for what, _ in seen} == {"decode", "read"}
+    assert len([s for s in seen if s[0] == "read"]) >= 7  # 25 MB, 4 MB a worker call
+    assert all(thread != loop_thread for _, thread in seen)
 
 
 def test_the_sync_and_async_forms_agree(folder: Path) -> None:
