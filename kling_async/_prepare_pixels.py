@@ -329,11 +329,15 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
     icc = img.info.get("icc_profile")
     frame = ImageOps.exif_transpose(img)
     frame.load()
+    # an opaque 8-bit PNG stays PNG, unless its size (per pixel sent) says it will not fit:
+    # encoding a PNG only to throw it away costs seconds on a big screenshot or scan
+    final_pixels, source_pixels = plan.final[0] * plan.final[1], stored[0] * stored[1]
     as_png = (
         img.format == "PNG"
         and _png_depth(src.data)[0] == 8
         and frame.mode in ("RGB", "L")
         and "transparency" not in frame.info
+        and len(src.data) * final_pixels <= 2 * limits.max_bytes * source_pixels
     )
     rgb, recoloured = _rgb(frame, icc)
     converted = recoloured or _animated(img) or img.format not in ("JPEG", "PNG")

@@ -211,7 +211,7 @@ def test_the_folder_holds_26_files(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FOLDER))
-def test_each_file_becomes_what_the_api_takes(
+async def test_each_file_becomes_what_the_api_takes(
     name: str, folder: Path, results: dict[str, Result]
 ) -> None:
     expect, got = FOLDER[name], results[name]
@@ -232,6 +232,7 @@ def test_each_file_becomes_what_the_api_takes(
         assert got.data == (folder / name).read_bytes()  # byte for byte: nothing re-encoded
     assert {f for f in FLAGS if getattr(got, f)} == expect.flags
     assert got.describe().startswith(f"{name}: {expect.fmt} ")
+    await kling.validate(kling.ImageToVideo(image=got.data, prompt="p"))  # the SDK's own rules
 
 
 def _pixel(results: dict[str, Result], name: str, at: tuple[float, float]) -> Any:
@@ -326,6 +327,18 @@ def test_re_encoded_images_keep_their_profile_but_not_their_orientation_tag(
     assert (prepared.mime, img.size, prepared.turned) == (PNG, (600, 900), True)
     assert img.info.get("icc_profile") == srgb
     assert img.getexif().get(0x0112) is None
+
+
+def test_a_png_too_big_for_the_wire_becomes_a_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "scan.png"
+    size = (2000, 2000)
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(path, compress_level=0)
+    assert path.stat().st_size > MAX_BYTES["legacy"]
+    prepared = kling.prepare_image(path)
+    assert _check_sendable(prepared).size == size
+    assert prepared.mime == JPEG
+    assert prepared.converted
+    assert kling.prepare_image(path, wire="new").passed_through  # 12 MB: the new wire takes it
 
 
 def test_upscale_enlarges_a_small_image_to_300(folder: Path) -> None:
