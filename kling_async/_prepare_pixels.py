@@ -32,6 +32,7 @@ _HARD_PIXELS = 1 << 30
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"})
 _HEIF_BRANDS = _HEIC_BRANDS | {b"mif1", b"msf1", b"mif2"}
 _ORIENTATION = 0x0112
+_FORMATS: dict[str, Mime] = {"JPEG": "image/jpeg", "PNG": "image/png"}
 _PAD_COLOUR = (0, 0, 0)  # letterbox bars
 _heif_lock = threading.Lock()
 
@@ -145,6 +146,7 @@ class _Plan:
 
 def _plan(src: Source, width: int, height: int, limits: Limits) -> _Plan:
     padded = cropped = False
+    upright = f"{width}x{height} px"
     if not _ratio_ok(width, height):
         wide = width > height
         if limits.fit == "refuse":
@@ -171,8 +173,9 @@ def _plan(src: Source, width: int, height: int, limits: Limits) -> _Plan:
         if not limits.upscale:
             raise _refuse(
                 src,
-                f"is {width}x{height} px; each side must be at least {MIN_SIDE} px "
-                "(upscale=True enlarges it)",
+                f"is {upright}"
+                + (f" ({width}x{height} once cropped)" if cropped else "")
+                + f"; each side must be at least {MIN_SIDE} px (upscale=True enlarges it)",
             )
         scale = MIN_SIDE / short
     elif long > limits.max_side:
@@ -340,7 +343,6 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
         and len(src.data) * final_pixels <= 2 * limits.max_bytes * source_pixels
     )
     rgb, recoloured = _rgb(frame, icc)
-    converted = recoloured or _animated(img) or img.format not in ("JPEG", "PNG")
     kept = icc if isinstance(icc, bytes) and not recoloured else None  # still true of the pixels
     data, mime, quality, sent = _encode(_geometry(rgb, plan), as_png, kept, src, limits)
     return attrs.evolve(
@@ -350,7 +352,7 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
         width=sent.width,
         height=sent.height,
         orientation=orientation,
-        converted=converted or (as_png and mime == "image/jpeg"),
+        converted=recoloured or _animated(img) or _FORMATS.get(img.format or "") != mime,
         downscaled=plan.downscaled or sent.size != plan.final,
         padded=plan.padded,
         cropped=plan.cropped,

@@ -341,6 +341,33 @@ def test_a_png_too_big_for_the_wire_becomes_a_jpeg(tmp_path: Path) -> None:
     assert kling.prepare_image(path, wire="new").passed_through  # 12 MB: the new wire takes it
 
 
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def test_a_16_bit_rgb_png_becomes_an_8_bit_jpeg(tmp_path: Path) -> None:
+    """A raw converter's 16-bit RGB PNG (Pillow reads it as RGB, so only its header tells):
+    never passed through, its ramp kept."""
+    width, height = 400, 300
+    row = b"".join(struct.pack(">HHH", x * 65535 // (width - 1), 32768, 0) for x in range(width))
+    raw = b"".join(b"\0" + row for _ in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path = tmp_path / "raw16.png"
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(raw))
+        + _png_chunk(b"IEND", b"")
+    )
+    prepared = kling.prepare_image(path)
+    img = _check_sendable(prepared)
+    assert (prepared.mime, img.size, prepared.converted) == (JPEG, (400, 300), True)
+    assert not prepared.passed_through
+    assert img.getpixel((5, 150))[0] < 30
+    assert 100 < img.getpixel((200, 150))[0] < 160
+    assert img.getpixel((394, 150))[0] > 220
+
+
 def test_upscale_enlarges_a_small_image_to_300(folder: Path) -> None:
     prepared = kling.prepare_image(folder / "tiny.png", upscale=True)
     assert _check_sendable(prepared).size == (300, 300)
