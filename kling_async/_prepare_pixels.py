@@ -75,7 +75,10 @@ def _refuse(src: Source, rule: str) -> ValidationError:
 
 def _open(src: Source) -> Image.Image:
     if _is_heif(src.data):
-        _register_heif()
+        try:
+            _register_heif()
+        except ImportError:  # a dependency, but a trimmed install may lack its binary wheel
+            raise _refuse(src, "is HEIC/HEIF; pillow-heif, which reads it, is missing") from None
     try:
         img = Image.open(io.BytesIO(src.data))
     except Image.DecompressionBombError as exc:

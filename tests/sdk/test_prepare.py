@@ -598,14 +598,26 @@ async def test_cancelling_while_reading_raises_cancelled(folder: Path) -> None:
         await task
 
 
-def test_pillow_heif_is_loaded_only_for_a_heif_file() -> None:
+def test_pillow_heif_is_loaded_only_for_a_heif_file(folder: Path) -> None:
+    """Importing the SDK and preparing a PNG leave pillow-heif unloaded; without it, a HEIC
+    is refused with the reason (a fresh interpreter: this one has loaded it)."""
     code = (
         "import sys, io, kling_async as k\n"
         "from PIL import Image\n"
         "buf = io.BytesIO(); Image.new('RGB', (400, 300)).save(buf, 'PNG')\n"
         "k.prepare_image(buf.getvalue())\n"
         "assert 'pillow_heif' not in sys.modules, 'loaded early'\n"
+        "sys.modules['pillow_heif'] = None  # as if it were not installed\n"
+        "try:\n"
+        "    k.prepare_image(sys.argv[1])\n"
+        "except k.ValidationError as exc:\n"
+        "    assert 'pillow-heif' in exc.rule, exc.rule\n"
+        "else:\n"
+        "    raise SystemExit('a HEIC prepared without pillow-heif')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=30)
+    heic = str(folder / "IMG_0001.HEIC")
+    done = subprocess.run(
+        [sys.executable, "-c", code, heic], env=env, capture_output=True, timeout=30
+    )
     assert done.returncode == 0, done.stderr.decode()
