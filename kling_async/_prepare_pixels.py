@@ -302,7 +302,7 @@ def prepare_pixels(src: Source, limits: Limits) -> PreparedImage:
         except Image.DecompressionBombError as exc:
             raise _refuse(src, f"refused as a possible decompression bomb ({exc})") from None
         except _DECODE_ERRORS as exc:
-            raise _refuse(src, f"cannot be decoded ({type(exc).__name__}: {exc})") from None
+            raise _refuse(src, f"cannot be decoded, corrupt or cut short ({exc})") from None
 
 
 def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImage:
