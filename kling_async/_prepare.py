@@ -206,7 +206,8 @@ class _Reader:
     def source(self) -> Source:
         data = self.given if self.given is not None else b"".join(self.chunks)
         self.chunks.clear()
-        return Source(self.field, self.shown, self.name, data, self.hasher.hexdigest())
+        digest = self.hasher.hexdigest()
+        return Source(self.field, self.shown, self.name, data, digest, self.path)
 
 
 def _options(limits: Limits) -> dict[str, object]:
@@ -220,10 +221,10 @@ def _prepared(src: Source, limits: Limits, cache: PreparedCache | None) -> Prepa
     key = cache_key(src.sha256, _options(limits))
     found = cache.load(key, src.data)
     if found is not None:
-        return attrs.evolve(found, source_name=src.name)
+        return attrs.evolve(found, source_name=src.name, path=found.path or src.path)
     prepared = prepare_pixels(src, limits)
-    cache.save(key, prepared)
-    return prepared
+    stored = cache.save(key, prepared)
+    return prepared if stored is None else attrs.evolve(prepared, path=stored)
 
 
 def prepare_image(

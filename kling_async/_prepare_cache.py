@@ -32,7 +32,9 @@ log = logging.getLogger("kling_async")
 PREPARE_VERSION = 1
 _RECORD_LIMIT = 64 * 1024
 _converter = cattrs.Converter()
-_FIELDS = tuple(a.name for a in attrs.fields(PreparedImage) if a.name not in ("data", "from_cache"))
+_FIELDS = tuple(
+    a.name for a in attrs.fields(PreparedImage) if a.name not in ("data", "from_cache", "path")
+)
 
 
 def cache_key(source_sha256: str, options: dict[str, object]) -> str:
@@ -102,30 +104,39 @@ class PreparedCache:
             record = json.loads(raw)
             fields = {name: record[name] for name in _FIELDS}
             data_file = record["data_file"]
+            path = None
             if data_file is None:
                 data: bytes | None = source
             elif isinstance(data_file, str) and data_file in (f"{key}.jpg", f"{key}.png"):
-                data = _read_regular(self.folder / data_file, int(record["size"]))
+                path = self.folder / data_file
+                data = _read_regular(path, int(record["size"]))
             else:
                 return None
             if data is None or hashlib.sha256(data).hexdigest() != record["sha256"]:
                 return None
-            return _converter.structure({**fields, "data": data, "from_cache": True}, PreparedImage)
+            found = {**fields, "data": data, "from_cache": True, "path": path}
+            return _converter.structure(found, PreparedImage)
         except (ValueError, TypeError, KeyError, cattrs.BaseValidationError):
             log.debug("prepared-image cache: damaged entry %s ignored", key)
             return None
 
-    def save(self, key: str, prepared: PreparedImage) -> None:
-        """Store ``prepared`` under ``key``: the bytes first, the record last. A folder that
-        cannot be written is logged and skipped (the image is prepared all the same)."""
+    def save(self, key: str, prepared: PreparedImage) -> Path | None:
+        """Store ``prepared`` under ``key``: the bytes first, the record last. Returns the
+        file now holding its bytes (None when it passed through: its source holds them). A
+        folder that cannot be written is logged and skipped (the image is prepared all the
+        same, and None returned)."""
         record = prepared.to_record()
         record["data_file"] = None
+        path = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if not prepared.passed_through:
                 ext = "jpg" if prepared.mime == "image/jpeg" else "png"
                 record["data_file"] = f"{key}.{ext}"
-                _write_atomic(self.folder / record["data_file"], prepared.data)
+                path = self.folder / record["data_file"]
+                _write_atomic(path, prepared.data)
             _write_atomic(self._record_path(key), json.dumps(record, sort_keys=True).encode())
         except OSError as exc:
             log.warning("prepared-image cache %s not written: %s", self.folder, exc)
+            return None
+        return path

@@ -9,6 +9,7 @@ import io
 import math
 import struct
 import threading
+from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -46,6 +47,7 @@ class Source:
     name: str  # the file name for describe()
     data: bytes = attrs.field(repr=False)
     sha256: str
+    path: Path | None = None  # the file read, if it was one
 
 
 @attrs.frozen
@@ -321,6 +323,7 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
         source_height=stored[1],
         source_bytes=len(src.data),
         source_sha256=src.sha256,
+        path=src.path,
     )
     if passes_through(img, src, limits):
         if img.format == "JPEG":  # decoding at 1/8 scale still reads every byte: cheap
@@ -350,6 +353,7 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
     data, mime, quality, sent = _encode(_geometry(rgb, plan), as_png, kept, src, limits)
     return attrs.evolve(
         as_is,
+        path=None,
         data=data,
         mime=mime,
         width=sent.width,

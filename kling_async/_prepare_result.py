@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
@@ -26,6 +27,9 @@ _TURNS = {
 _BY = "\N{MULTIPLICATION SIGN}"
 
 
+_NOT_RECORDED = ("data", "from_cache", "path")  # the bytes, and what depends on where
+
+
 def _megabytes(size: int) -> str:
     if size < 1024 * 1024:
         return f"{max(1, round(size / 1024))} KB"
@@ -40,6 +44,9 @@ class PreparedImage:
     Apple's photos, its stored pixel size before any EXIF turn, its byte size and sha256).
     The flags say what was done; none set means ``data`` is the source's own bytes.
     ``from_cache`` is True when the bytes came from a ``PreparedCache`` without decoding.
+    ``path`` is a file holding exactly ``data``: the source itself when it passed through,
+    else the cache's copy (None for other bytes prepared without a cache). A batch can keep
+    the path instead of the bytes, and read them when it sends.
 
     Send it as ``ImageToVideo(image=prepared.data, ...)``.
     """
@@ -65,6 +72,7 @@ class PreparedImage:
     #: The JPEG quality ``data`` was encoded at; None when not encoded as JPEG here.
     quality: int | None = None
     from_cache: bool = attrs.field(default=False, eq=False)
+    path: Path | None = attrs.field(default=None, eq=False)
 
     @property
     def turned(self) -> bool:
@@ -109,7 +117,7 @@ class PreparedImage:
 
     def to_record(self) -> dict[str, Any]:
         """Every field but the bytes, plus their sha256 and size (what the cache stores)."""
-        record = attrs.asdict(self, filter=lambda a, _v: a.name not in ("data", "from_cache"))
+        record = attrs.asdict(self, filter=lambda a, _v: a.name not in _NOT_RECORDED)
         record["sha256"] = self.sha256
         record["size"] = len(self.data)
         return record

@@ -439,6 +439,10 @@ async def test_the_cache_sends_the_same_bytes_without_decoding(
     assert all(p.from_cache for p in again)
     assert [p.data for p in again] == [p.data for p in first]
     assert again == first  # every fact kept, from_cache aside
+    # the bytes are on disk too: the cache's copy, or the source itself when it passed through
+    assert [p.path for p in again] == [p.path for p in first]
+    assert first[1].path == folder / "plain.png"
+    assert all(p.path is not None and p.path.read_bytes() == p.data for p in first)
     # other options are another entry: that one has to decode
     with pytest.raises(AssertionError, match="decoded although cached"):
         await kling.prepare_image_async(folder / "panorama.jpg", cache=cache, fit="crop")
