@@ -28,7 +28,8 @@ What is sent (docs/images.md says more):
   ``"pad"`` (black bars to the nearest allowed ratio) or ``"crop"`` (the middle kept).
 - Under 300 px on the short side: refused, or with ``upscale=True`` enlarged to 300.
 - Refused with a ``ValidationError`` naming the file: anything that is not a regular file
-  (a FIFO is never opened for reading in a way that could block), more than
+  (checked before opening; the open is ``O_NONBLOCK``, so not even a FIFO swapped in since
+  can make it wait), more than
   ``MAX_SOURCE_BYTES`` (200 MB), an unreadable or corrupt image, and more pixels than Pillow's
   decompression-bomb limit (``2 * Image.MAX_IMAGE_PIXELS``, 179 MP by default).
 
@@ -43,7 +44,9 @@ import asyncio
 import hashlib
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final, Protocol
 
 import attrs
@@ -65,7 +68,10 @@ __all__ = [
     "prepare_image_async",
 ]
 
-MAX_BYTES: Final = {"legacy": 10 * 1024 * 1024, "new": 50 * 1024 * 1024}
+#: The bytes an image may have, by wire (API-NOTES: 10 MB; the 2.6+ pages: 50 MB).
+MAX_BYTES: Final[Mapping[str, int]] = MappingProxyType(
+    {"legacy": 10 * 1024 * 1024, "new": 50 * 1024 * 1024}
+)
 MAX_SIDE: Final = 4096
 #: A source bigger than this is refused before a byte of it is read.
 MAX_SOURCE_BYTES: Final = 200 * 1024 * 1024

@@ -336,7 +336,8 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
         # decode at 1/2, 1/4 or 1/8 of the size where that still leaves enough pixels
         img.draft(img.mode, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
     icc = img.info.get("icc_profile")
-    frame = ImageOps.exif_transpose(img)
+    # turned upright (a copy); as it is when it already is (no copy of a 64-MP image)
+    frame = ImageOps.exif_transpose(img) if orientation != 1 and not applied else img
     frame.load()
     # an opaque 8-bit PNG stays PNG, unless its size (per pixel sent) says it will not fit:
     # encoding a PNG only to throw it away costs seconds on a big screenshot or scan
