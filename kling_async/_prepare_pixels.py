@@ -138,7 +138,7 @@ def _scaled(width: int, height: int, scale: float, limits: Limits) -> tuple[int,
 
 
 @attrs.frozen
-class _Plan:
+class SizePlan:
     """The upright image's geometry: the box it fills (after ratio fixing) and the final size."""
 
     canvas: tuple[int, int]  # after pad/crop, at full resolution
@@ -149,7 +149,7 @@ class _Plan:
     downscaled: bool
 
 
-def _plan(src: Source, width: int, height: int, limits: Limits) -> _Plan:
+def plan_size(src: Source, width: int, height: int, limits: Limits) -> SizePlan:
     padded = cropped = False
     upright = f"{width}x{height} px"
     if not _ratio_ok(width, height):
@@ -186,7 +186,7 @@ def _plan(src: Source, width: int, height: int, limits: Limits) -> _Plan:
     elif long > limits.max_side:
         scale = limits.max_side / long
     final = _scaled(width, height, scale, limits) if scale != 1.0 else (width, height)
-    return _Plan((width, height), final, padded, cropped, scale > 1, scale < 1)
+    return SizePlan((width, height), final, padded, cropped, scale > 1, scale < 1)
 
 
 def _png_depth(data: bytes) -> tuple[int, int]:
@@ -330,7 +330,7 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
             img.draft(img.mode, (math.ceil(img.width / 8), math.ceil(img.height / 8)))
         img.load()  # a file cut short (a copy interrupted) is refused, not sent
         return as_is
-    plan = _plan(src, *((stored[1], stored[0]) if sideways else stored), limits)
+    plan = plan_size(src, *((stored[1], stored[0]) if sideways else stored), limits)
     scale = plan.final[0] / plan.canvas[0]
     if img.format == "JPEG" and scale < 1:
         # decode at 1/2, 1/4 or 1/8 of the size where that still leaves enough pixels
@@ -369,7 +369,7 @@ def _prepare_open(img: Image.Image, src: Source, limits: Limits) -> PreparedImag
     )
 
 
-def _geometry(rgb: Image.Image, plan: _Plan) -> Image.Image:
+def _geometry(rgb: Image.Image, plan: SizePlan) -> Image.Image:
     """The decoded upright image cropped or padded to the plan's ratio, at its final size."""
     width, height = rgb.size
     canvas_w, canvas_h = plan.canvas

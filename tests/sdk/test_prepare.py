@@ -22,10 +22,13 @@ from typing import Any
 import attrs
 import pillow_heif
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import kling_async as kling
 from kling_async._prepare import MAX_BYTES, MAX_SIDE
+from kling_async._prepare_pixels import Fit, Limits, Source, plan_size
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -414,6 +417,46 @@ def test_a_large_file_is_deterministic_too(folder: Path, results: dict[str, Resu
     first = results["big_24mb.jpg"]
     assert isinstance(first, kling.PreparedImage)
     assert kling.prepare_image(folder / "big_24mb.jpg").data == first.data
+
+
+# --- the geometry, for every size ------------------------------------------------------------
+
+_SOURCE = Source("image", "x.png", "x.png", b"", "0" * 64)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    width=st.integers(1, 30000),
+    height=st.integers(1, 30000),
+    fit=st.sampled_from(["pad", "crop"]),
+    max_side=st.sampled_from([750, 1000, 4096]),
+)
+def test_every_size_fits_the_rules_once_fitted_and_upscaled(
+    width: int, height: int, fit: Fit, max_side: int
+) -> None:
+    """Rounding never leaves a size a hair past 2.5:1, under 300 px or over the cap."""
+    plan = plan_size(_SOURCE, width, height, Limits(MAX_BYTES["legacy"], max_side, fit, True))
+    w, h = plan.final
+    assert w * 2 <= h * 5
+    assert h * 2 <= w * 5
+    assert min(w, h) >= 300
+    assert max(w, h) <= max_side
+    if plan.final != plan.canvas:  # scaled: one side hit its bound (300 or the cap)
+        assert min(w, h) == 300 or max(w, h) == max_side
+
+
+@settings(max_examples=400, deadline=None)
+@given(width=st.integers(1, 30000), height=st.integers(1, 30000))
+def test_refuse_refuses_exactly_what_the_api_would(width: int, height: int) -> None:
+    allowed = width * 2 <= height * 5 and height * 2 <= width * 5 and min(width, height) >= 300
+    limits = Limits(MAX_BYTES["legacy"], MAX_SIDE, "refuse", False)
+    try:
+        plan = plan_size(_SOURCE, width, height, limits)
+    except kling.ValidationError:
+        assert not allowed
+    else:
+        assert allowed
+        assert plan.canvas == (width, height)
 
 
 # --- the cache --------------------------------------------------------------------------------
