@@ -1,26 +1,18 @@
 """prepare_image on the folder a new user really has: 26 files of every kind a phone, a camera,
 a scanner or the web leaves behind, each checked for what it became (or why it was refused);
-determinism; the cache; and the files that must be refused at once (a FIFO, a device, a file
-too big to consider, a decompression bomb)."""
+fit, upscale, the byte limits, colour and orientation, determinism; and the geometry for every
+size. The cache, the event loop and the files refused at once: test_prepare_io.py."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
-import socket
 import struct
-import subprocess
-import sys
-import threading
-import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
-import pillow_heif
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,89 +22,9 @@ import kling_async as kling
 from kling_async._prepare import MAX_BYTES, MAX_SIDE
 from kling_async._prepare_pixels import Fit, Limits, Source, plan_size
 
+from ._photos import BLUE, GREEN, MB, RED, WHITE, exif, halves, make_folder
+
 pytestmark = pytest.mark.timeout(60)
-
-MB = 1024 * 1024
-RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 200, 20), (20, 20, 220), (255, 255, 255)
-
-
-# --- the folder -------------------------------------------------------------------------------
-
-
-def _scene(size: tuple[int, int], colour: tuple[int, int, int] = (90, 140, 200)) -> Image.Image:
-    """A picture with some structure (not a flat colour, which every codec shrinks to nothing)."""
-    img = Image.linear_gradient("L").resize(size).convert("RGB")
-    tint = Image.new("RGB", size, colour)
-    return Image.blend(img, tint, 0.6)
-
-
-def _halves(
-    size: tuple[int, int], left: tuple[int, int, int], right: tuple[int, int, int]
-) -> Image.Image:
-    img = Image.new("RGB", size, right)
-    img.paste(left, (0, 0, size[0] // 2, size[1]))
-    return img
-
-
-def _exif(orientation: int) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return exif
-
-
-def _noise_jpeg(path: Path, at_least: int) -> None:
-    """A photo-sized JPEG of noise: noise does not compress, so it really is that big."""
-    size = (3000, 2700)
-    noise = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    noise.save(path, "JPEG", quality=98, subsampling=0)
-    assert path.stat().st_size >= at_least
-
-
-def _make_folder(root: Path) -> None:
-    pillow_heif.register_heif_opener()  # to write the HEIC; prepare_image registers its own
-    _scene((1600, 1200)).save(root / "DSC_0001.JPG", "JPEG", quality=90)
-    _scene((1280, 720), (200, 120, 60)).save(root / "progressive.jpg", progressive=True)
-    _scene((800, 600)).save(root / "plain.png")
-    _scene((640, 480), (30, 160, 90)).save(root / "café 東京.png")
-    _scene((2560, 1600), (240, 240, 240)).save(root / "screenshot.png")
-    _scene((1000, 750)).save(root / "not_really.png", "JPEG")  # a JPEG named .png
-    _scene((1024, 768)).save(root / "photo.webp", quality=80)
-    # as an iPhone writes it: the rotation in the file (irot) and in its EXIF
-    heic = _halves((1008, 756), RED, BLUE)
-    heic.save(root / "IMG_0001.HEIC", quality=70, exif=_exif(6).tobytes())
-    frames = [Image.new("RGB", (500, 400), c) for c in (RED, BLUE)]
-    frames[0].save(root / "anim.gif", save_all=True, append_images=frames[1:], duration=100)
-    _scene((600, 800)).save(root / "scan.bmp")
-    pages = [Image.new("RGB", (700, 500), c) for c in (GREEN, (0, 0, 0))]
-    pages[0].save(root / "pages.tiff", save_all=True, append_images=pages[1:])
-    ramp = Image.linear_gradient("L").resize((512, 512)).convert("I").point(lambda v: v * 257)
-    ramp.convert("I;16").save(root / "deep16.png")
-    Image.new("CMYK", (800, 600), (0, 230, 230, 20)).save(root / "print_cmyk.jpg", quality=90)
-    # stored landscape, red on the left; orientation 6 says: turn 90° clockwise to show it
-    _halves((1200, 900), RED, BLUE).save(root / "portrait_exif6.jpg", exif=_exif(6))
-    _halves((1200, 900), RED, BLUE).save(root / "upside_down.jpg", exif=_exif(3))
-    _noise_jpeg(root / "big_24mb.jpg", 24 * MB)
-    huge = Image.new("RGB", (8000, 8000), (90, 140, 200))
-    huge.paste(RED, (1000, 1000, 3000, 7000))
-    huge.save(root / "huge_8000.jpg", quality=85)
-    _scene((1800, 600)).save(root / "panorama.jpg")
-    _scene((400, 1200)).save(root / "tall_strip.png")
-    _scene((120, 120)).save(root / "tiny.png")
-    whole = io.BytesIO()
-    _scene((900, 700)).save(whole, "JPEG")
-    (root / "corrupt.jpg").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
-    palette = Image.new("P", (640, 480), 1)
-    palette.putpalette([0, 0, 0, *RED] + [0] * (256 * 3 - 6))
-    palette.paste(0, (0, 0, 320, 480))  # the left half: index 0, transparent
-    palette.save(root / "palette_alpha.png", transparency=0)
-    rgba = Image.new("RGBA", (600, 600), (*BLUE, 255))
-    rgba.paste((0, 0, 0, 0), (0, 0, 300, 600))
-    rgba.save(root / "rgba.png")
-    apng = [Image.new("RGB", (640, 480), c) for c in (GREEN, RED)]
-    apng[0].save(root / "anim.png", save_all=True, append_images=apng[1:], duration=100)
-    _scene((900, 700)).convert("L").save(root / "gray.jpg")
-    mpo = [Image.new("RGB", (800, 600), c) for c in (BLUE, RED)]
-    mpo[0].save(root / "stereo_mpo.jpg", "MPO", save_all=True, append_images=mpo[1:])
 
 
 @attrs.frozen
@@ -175,7 +87,7 @@ def _prepare_or_refusal(path: Path, **options: Any) -> Result:
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("photos")
-    _make_folder(root)
+    make_folder(root)
     return root
 
 
@@ -324,7 +236,7 @@ def test_re_encoded_images_keep_their_profile_but_not_their_orientation_tag(
 
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     path = tmp_path / "turned.png"
-    _halves((900, 600), RED, BLUE).save(path, icc_profile=srgb, exif=_exif(6).tobytes())
+    halves((900, 600), RED, BLUE).save(path, icc_profile=srgb, exif=exif(6).tobytes())
     prepared = kling.prepare_image(path)
     img = _check_sendable(prepared)
     assert (prepared.mime, img.size, prepared.turned) == (PNG, (600, 900), True)
@@ -457,214 +369,3 @@ def test_refuse_refuses_exactly_what_the_api_would(width: int, height: int) -> N
     else:
         assert allowed
         assert plan.canvas == (width, height)
-
-
-# --- the cache --------------------------------------------------------------------------------
-
-
-async def test_the_cache_sends_the_same_bytes_without_decoding(
-    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = kling.PreparedCache(tmp_path / ".kling-prepared")
-    names = ("IMG_0001.HEIC", "plain.png", "panorama.jpg")
-    first = [await kling.prepare_image_async(folder / n, cache=cache, fit="pad") for n in names]
-    assert not any(p.from_cache for p in first)
-    stored = sorted(p.name for p in (tmp_path / ".kling-prepared").iterdir())
-    assert len([s for s in stored if s.endswith(".json")]) == 3
-    assert len([s for s in stored if s.endswith(".jpg")]) == 2  # the PNG passed through: no copy
-    assert not [s for s in stored if s.startswith(".tmp-")]
-
-    def decoding(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("decoded although cached")
-
-    monkeypatch.setattr(Image, "open", decoding)
-    again = [await kling.prepare_image_async(folder / n, cache=cache, fit="pad") for n in names]
-    assert all(p.from_cache for p in again)
-    assert [p.data for p in again] == [p.data for p in first]
-    assert again == first  # every fact kept, from_cache aside
-    # the bytes are on disk too: the cache's copy, or the source itself when it passed through
-    assert [p.path for p in again] == [p.path for p in first]
-    assert first[1].path == folder / "plain.png"
-    assert all(p.path is not None and p.path.read_bytes() == p.data for p in first)
-    # other options are another entry: that one has to decode
-    with pytest.raises(AssertionError, match="decoded although cached"):
-        await kling.prepare_image_async(folder / "panorama.jpg", cache=cache, fit="crop")
-
-
-async def test_a_renamed_copy_hits_the_cache_and_a_damaged_entry_is_redone(
-    folder: Path, tmp_path: Path
-) -> None:
-    cache = kling.PreparedCache(tmp_path / "cache")
-    first = await kling.prepare_image_async(folder / "photo.webp", cache=cache)
-    copy = tmp_path / "holiday.webp"
-    copy.write_bytes((folder / "photo.webp").read_bytes())
-    renamed = await kling.prepare_image_async(copy, cache=cache)
-    assert renamed.from_cache
-    assert renamed.data == first.data
-    assert renamed.source_name == "holiday.webp"
-    (jpg,) = (tmp_path / "cache").glob("*.jpg")
-    jpg.write_bytes(b"not the bytes")
-    redone = await kling.prepare_image_async(folder / "photo.webp", cache=cache)
-    assert not redone.from_cache
-    assert redone.data == first.data
-    assert jpg.read_bytes() == first.data  # written anew
-
-
-async def test_nothing_is_read_or_decoded_on_the_event_loop(
-    folder: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    loop_thread = threading.get_ident()
-    seen: list[tuple[str, int]] = []
-    real_open, real_pread = Image.open, os.pread
-
-    def spy_open(*args: Any, **kwargs: Any) -> Image.Image:
-        seen.append(("decode", threading.get_ident()))
-        return real_open(*args, **kwargs)
-
-    def spy_pread(fd: int, n: int, offset: int) -> bytes:
-        seen.append(("read", threading.get_ident()))
-        return real_pread(fd, n, offset)
-
-    monkeypatch.setattr(Image, "open", spy_open)
-    monkeypatch.setattr(os, "pread", spy_pread)
-    prepared = await kling.prepare_image_async(folder / "big_24mb.jpg")
-    assert prepared.quality == 95
-    assert {what for what, _ in seen} == {"decode", "read"}
-    assert len([s for s in seen if s[0] == "read"]) >= 7  # 25 MB, 4 MB a worker call
-    assert all(thread != loop_thread for _, thread in seen)
-
-
-def test_the_sync_and_async_forms_agree(folder: Path) -> None:
-    sync = kling.prepare_image(folder / "scan.bmp")
-    in_loop = asyncio.run(kling.prepare_image_async(folder / "scan.bmp"))
-    assert sync == in_loop
-
-
-# --- refused at once ----------------------------------------------------------------------------
-
-
-def _fifo(tmp_path: Path) -> Path:
-    path = tmp_path / "x.png"
-    os.mkfifo(path)
-    return path
-
-
-def _socket(tmp_path: Path) -> Path:
-    path = tmp_path / "s.png"
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(str(path))
-    sock.close()
-    return path
-
-
-def _folder(tmp_path: Path) -> Path:
-    (tmp_path / "folder.png").mkdir()
-    return tmp_path / "folder.png"
-
-
-def _too_big(tmp_path: Path) -> Path:
-    path = tmp_path / "enormous.jpg"
-    with path.open("wb") as f:
-        f.truncate(201 * MB)  # sparse: nothing written, nothing to read
-    return path
-
-
-def _bomb(tmp_path: Path) -> Path:
-    """A PNG whose header claims 40000 by 40000 px (1.6 GP) over a few bytes of data."""
-    buf = io.BytesIO()
-    Image.new("RGB", (1, 1)).save(buf, "PNG")
-    data = bytearray(buf.getvalue())
-    ihdr = struct.pack(">II", 40000, 40000) + bytes(data[24:29])
-    data[16:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    path = tmp_path / "bomb.png"
-    path.write_bytes(bytes(data))
-    return path
-
-
-def _empty(tmp_path: Path) -> Path:
-    path = tmp_path / "empty.jpg"
-    path.write_bytes(b"")
-    return path
-
-
-def _garbage(tmp_path: Path) -> Path:
-    path = tmp_path / "garbage.heic"
-    path.write_bytes(b"\0\0\0\x18ftypheic" + os.urandom(4000))
-    return path
-
-
-REFUSED: list[tuple[str, Callable[[Path], Path], str]] = [
-    ("fifo", _fifo, "named pipe (FIFO)"),
-    ("socket", _socket, "a socket"),
-    ("folder", _folder, "a folder"),
-    ("device", lambda _: Path(os.devnull), "a device"),
-    ("missing", lambda tmp: tmp / "nope.jpg", "no such file"),
-    ("too-big", _too_big, "over the 200 MB considered"),
-    ("bomb", _bomb, "decompression bomb"),
-    ("empty", _empty, "not a readable image"),
-    ("garbage-heic", _garbage, "not a readable image"),
-]
-
-
-@pytest.mark.timeout(5)
-@pytest.mark.parametrize(("case", "make", "words"), REFUSED, ids=[r[0] for r in REFUSED])
-async def test_refused_at_once_naming_the_file(
-    case: str, make: Callable[[Path], Path], words: str, tmp_path: Path
-) -> None:
-    path = make(tmp_path)
-    started = time.monotonic()
-    with pytest.raises(kling.ValidationError) as blocking:
-        kling.prepare_image(path)
-    with pytest.raises(kling.ValidationError) as in_loop:
-        await asyncio.wait_for(kling.prepare_image_async(path), 2)
-    for caught in (blocking, in_loop):
-        assert caught.value.field == "image"
-        assert caught.value.value == str(path)
-        assert words in caught.value.rule, caught.value.rule
-    assert time.monotonic() - started < 1.0
-
-
-def test_options_are_checked() -> None:
-    for options, field in (
-        ({"wire": "v2"}, "wire"),
-        ({"fit": "stretch"}, "fit"),
-        ({"max_side": 100}, "max_side"),
-        ({"max_bytes": 60 * MB}, "max_bytes"),
-    ):
-        with pytest.raises(kling.ValidationError) as caught:
-            kling.prepare_image(b"", **options)
-        assert caught.value.field == field
-
-
-async def test_cancelling_while_reading_raises_cancelled(folder: Path) -> None:
-    task = asyncio.create_task(kling.prepare_image_async(folder / "big_24mb.jpg"))
-    await asyncio.sleep(0)  # started: in its first chunk's worker thread
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-
-def test_pillow_heif_is_loaded_only_for_a_heif_file(folder: Path) -> None:
-    """Importing the SDK and preparing a PNG leave pillow-heif unloaded; without it, a HEIC
-    is refused with the reason (a fresh interpreter: this one has loaded it)."""
-    code = (
-        "import sys, io, kling_async as k\n"
-        "from PIL import Image\n"
-        "buf = io.BytesIO(); Image.new('RGB', (400, 300)).save(buf, 'PNG')\n"
-        "k.prepare_image(buf.getvalue())\n"
-        "assert 'pillow_heif' not in sys.modules, 'loaded early'\n"
-        "sys.modules['pillow_heif'] = None  # as if it were not installed\n"
-        "try:\n"
-        "    k.prepare_image(sys.argv[1])\n"
-        "except k.ValidationError as exc:\n"
-        "    assert 'pillow-heif' in exc.rule, exc.rule\n"
-        "else:\n"
-        "    raise SystemExit('a HEIC prepared without pillow-heif')\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    heic = str(folder / "IMG_0001.HEIC")
-    done = subprocess.run(
-        [sys.executable, "-c", code, heic], env=env, capture_output=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr.decode()
