@@ -142,6 +142,8 @@ class _Reader:
             return reader
         if not isinstance(source, str | os.PathLike):
             raise ValidationError(field, source, "expected a file path or the image's bytes")
+        if isinstance(source, str) and source[:8].lower().startswith(("http://", "https://")):
+            raise ValidationError(field, source, "a URL is sent as it is, not prepared")
         path = Path(source)
         reader = cls(field, str(path), path.name, path)
         try:

@@ -218,6 +218,11 @@ def test_options_are_checked() -> None:
         with pytest.raises(kling.ValidationError) as caught:
             kling.prepare_image(b"", **options)
         assert caught.value.field == field
+    for source, words in (("https://cdn.example/cat.jpg", "URL"), (12345, "file path")):
+        with pytest.raises(kling.ValidationError) as caught:
+            kling.prepare_image(source, field="image_tail")  # type: ignore[arg-type]
+        assert (caught.value.field, caught.value.value) == ("image_tail", source)
+        assert words in caught.value.rule
 
 
 async def test_cancelling_while_reading_raises_cancelled(folder: Path) -> None:
