@@ -12,6 +12,7 @@ The emulator of the API lives in :mod:`kling_async.emulator`.
 from ._clock import Clock, SystemClock, VirtualClock
 from ._governor import Governor, LocalGovernor
 from ._http import Timeouts
+from ._prepare import PreparedCache, PreparedImage, prepare_image, prepare_image_async
 from ._redis_governor import RedisGovernor
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -113,6 +114,8 @@ __all__ = [
     "PermissionDeniedError",
     "Point",
     "PollPolicy",
+    "PreparedCache",
+    "PreparedImage",
     "RateLimitError",
     "RedisGovernor",
     "ReferenceImage",
@@ -137,5 +140,7 @@ __all__ = [
     "__version__",
     "estimate_units",
     "from_top_left",
+    "prepare_image",
+    "prepare_image_async",
     "validate",
 ]
