@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import click
 
-from ._animate import animate_command
-from ._common import EXIT_CODES_HELP, remember_group_profile
 from ._config import ENV_CONFIG, ENV_PROFILE
 from ._emulator_cmd import demo_command, emulator_command
+from ._exits import EXIT_CODES_HELP
 from ._report import report_command
-from ._tasks_cmd import (
+from ._settings import remember_group_profile
+from ._worker_cmd import worker_command
+from .commands import (
     account_command,
+    animate_command,
     download_command,
     list_command,
     status_command,
     submit_command,
+    wait_command,
 )
-from ._wait_cmd import wait_command
-from ._worker_cmd import worker_command
 
 EPILOG = f"""\b
 {EXIT_CODES_HELP}

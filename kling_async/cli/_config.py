@@ -21,13 +21,11 @@ from typing import Any
 
 import attrs
 
+from ..errors import ConfigurationError
+
 ENV_CONFIG = "KLING_ASYNC_CONFIG"
 ENV_PROFILE = "KLING_ASYNC_PROFILE"
 SECRET_KEYS = ("access_key", "secret_key", "api_key")
-
-
-class ConfigError(Exception):
-    """A config file (or a profile) that cannot be used; the message says which and why."""
 
 
 def _text(value: Any) -> str | None:
@@ -133,19 +131,21 @@ def config_path(env: Mapping[str, str] | None = None) -> tuple[Path, bool]:
 
 def _table(path: Path, name: str, table: Any) -> dict[str, Any]:
     if not isinstance(table, dict):
-        raise ConfigError(f"config {path}: [{name}] must be a table of keys")
+        raise ConfigurationError(f"config {path}: [{name}] must be a table of keys")
     out: dict[str, Any] = {}
     for raw_key, value in table.items():
         key = _ALIASES.get(raw_key.replace("-", "_"), raw_key.replace("-", "_"))
         check = KEYS.get(key)
         if check is None:
             known = ", ".join(KEYS)
-            raise ConfigError(f"config {path}: [{name}] {raw_key}: unknown key; known: {known}")
+            raise ConfigurationError(
+                f"config {path}: [{name}] {raw_key}: unknown key; known: {known}"
+            )
         checked = check(value)
         if checked is None:
             shown = "<hidden>" if key in SECRET_KEYS else repr(value)
             rule = check.rule  # type: ignore[attr-defined]
-            raise ConfigError(f"config {path}: [{name}] {raw_key}: {shown} — {rule}")
+            raise ConfigurationError(f"config {path}: [{name}] {raw_key}: {shown} — {rule}")
         out[key] = checked
     return out
 
@@ -163,7 +163,7 @@ def load_settings(profile: str | None = None, env: Mapping[str, str] | None = No
     """The settings for ``profile`` (else ``$KLING_ASYNC_PROFILE``, else ``[default]`` alone).
 
     No file is no settings, unless a profile was asked for or ``KLING_ASYNC_CONFIG`` names
-    the file. Raises ``ConfigError`` for a file that cannot be read or parsed, a bad key or
+    the file. Raises ``ConfigurationError`` for a file that cannot be read or parsed, a bad key or
     value, or a missing profile. Warns on stderr when a file holding secrets can be read by
     other users."""
     environ = os.environ if env is None else env
@@ -174,36 +174,38 @@ def load_settings(profile: str | None = None, env: Mapping[str, str] | None = No
         mode = path.stat().st_mode
     except FileNotFoundError:
         if named:
-            raise ConfigError(f"config {path}: no such file ({ENV_CONFIG} names it)") from None
+            raise ConfigurationError(
+                f"config {path}: no such file ({ENV_CONFIG} names it)"
+            ) from None
         if profile:
-            raise ConfigError(
+            raise ConfigurationError(
                 f"profile {profile!r}: there is no config file ({path}); create it with a "
                 f"[profiles.{profile}] table"
             ) from None
         return Settings()
     except OSError as exc:
-        raise ConfigError(f"config {path}: cannot be read ({exc.strerror})") from None
+        raise ConfigurationError(f"config {path}: cannot be read ({exc.strerror})") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config {path}: not valid TOML ({exc})") from None
+        raise ConfigurationError(f"config {path}: not valid TOML ({exc})") from None
     unknown = sorted(set(data) - {"default", "profiles"})
     if unknown:
-        raise ConfigError(
+        raise ConfigurationError(
             f"config {path}: unknown table(s) {', '.join(unknown)}; "
             "use [default] and [profiles.NAME]"
         )
     merged = _table(path, "default", data.get("default", {}))
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
-        raise ConfigError(f"config {path}: profiles must be tables, like [profiles.work]")
+        raise ConfigurationError(f"config {path}: profiles must be tables, like [profiles.work]")
     for name, table in profiles.items():
         checked = _table(path, f"profiles.{name}", table)
         if name == profile:
             merged.update(checked)
     if profile and profile not in profiles:
         have = ", ".join(sorted(profiles)) or "none"
-        raise ConfigError(
+        raise ConfigurationError(
             f"profile {profile!r}: not in config {path} (profiles there: {have}); "
             f"add a [profiles.{profile}] table"
         )
@@ -214,7 +216,7 @@ def load_settings(profile: str | None = None, env: Mapping[str, str] | None = No
             if merged.get("access_key")
             else ("secret_key", "access_key")
         )
-        raise ConfigError(
+        raise ConfigurationError(
             f"config {path}: {table} has {given} but no {missing}; give both (or api_key alone)"
         )
     settings = Settings(

@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from kling_async.cli import main
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, CLI, png, test_account
+from .._helpers import API_KEY, CLI, png, test_account
 
 
 def start(**changes: Any) -> EmulatorThread:

@@ -15,7 +15,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import CLI, FRESH_CLI, png, test_account
+from .._helpers import CLI, FRESH_CLI, png, test_account
 
 
 @pytest.fixture

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from kling_async.cli._config import ConfigError, load_settings
+# the CLI's own config reader, which the package does not export
+from kling_async.cli._config import load_settings
 from kling_async.emulator import EmulatorConfig, EmulatorThread
+from kling_async.errors import ConfigurationError
 
-from ._helpers import API_KEY, CLI, png, test_account
+from .._helpers import API_KEY, CLI, png, test_account
 
 SECRET = "s3cret-value-never-printed-0123456789"
 
@@ -35,9 +37,9 @@ def test_where_the_file_is(tmp_path: Path) -> None:
     named = load_settings(env={"XDG_CONFIG_HOME": str(tmp_path), "KLING_ASYNC_CONFIG": str(other)})
     assert named.defaults == {"model": "b"}
     assert load_settings(env={"XDG_CONFIG_HOME": str(tmp_path / "none")}).defaults == {}
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(ConfigurationError, match="no such file"):
         load_settings(env={"KLING_ASYNC_CONFIG": str(tmp_path / "missing.toml")})
-    with pytest.raises(ConfigError, match=r"profile 'work': there is no config file"):
+    with pytest.raises(ConfigurationError, match=r"profile 'work': there is no config file"):
         load_settings("work", env={"XDG_CONFIG_HOME": str(tmp_path / "none")})
 
 
@@ -80,7 +82,7 @@ def test_bad_files_name_file_table_key_and_rule(
     tmp_path: Path, text: str, words: list[str]
 ) -> None:
     path = write(tmp_path / "c.toml", text)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         load_settings(env={"KLING_ASYNC_CONFIG": str(path)})
     message = str(caught.value)
     assert message.startswith(f"config {path}: ")
@@ -92,7 +94,7 @@ def test_bad_files_name_file_table_key_and_rule(
 
 def test_a_missing_profile_names_the_ones_there(tmp_path: Path) -> None:
     path = write(tmp_path / "c.toml", "[profiles.work]\n[profiles.home]\n")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         load_settings("wrok", env={"KLING_ASYNC_CONFIG": str(path)})
     assert str(caught.value) == (
         f"profile 'wrok': not in config {path} (profiles there: home, work); "
