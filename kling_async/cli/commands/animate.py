@@ -12,6 +12,7 @@ import click
 from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
+from .._exits import EXIT_USAGE, fail
 from .._runner import command_runner
 from .._settings import chosen_api, client_options, make_client
 from .._words import cli_words
@@ -25,6 +26,7 @@ from ..inputs import (
     collect,
     defaults_from_options,
     only_failed,
+    out_folder_problem,
     output_name,
 )
 from ..inputs.clobber import foreign_files, no_clobber, overwrite
@@ -226,6 +228,8 @@ async def animate_command(
     """
     if not paths and manifest is None:
         raise click.UsageError("give image files or folders, or --manifest")
+    if redis_url is None:  # queue mode: the workers write, on their machines
+        await _check_out_folder(out_dir, journal)
     try:
         defaults = defaults_from_options(opts)
     except ValidationError as exc:
@@ -302,3 +306,15 @@ async def animate_command(
             raise
         display.summary(run.summary)
     sys.exit(exit_code(display.tally))
+
+
+async def _check_out_folder(out_dir: Path, journal: Path | None) -> None:
+    """``--out`` (and ``--journal``'s folder) writable, or one line and exit 2: before
+    anything is read or sent, ``--dry-run`` included."""
+    checks = [("--out", out_dir, out_dir)]
+    if journal is not None:
+        checks.append(("--journal", journal, journal.parent))
+    for option, given, folder in checks:
+        problem = await asyncio.to_thread(out_folder_problem, folder)
+        if problem is not None:
+            fail(f"{option} {given}: {problem}", None, EXIT_USAGE)

@@ -15,6 +15,7 @@ from .jobs import (
 from .manifest import COLUMNS, read_manifest
 from .names import check_template, output_name, safe_part
 from .options import check_options
+from .out_folder import out_folder_problem
 from .scan import IMAGE_SUFFIXES, find_images, scan
 from .shots import read_shots
 
@@ -34,6 +35,7 @@ __all__ = [
     "find_images",
     "make_input",
     "only_failed",
+    "out_folder_problem",
     "output_name",
     "read_manifest",
     "read_shots",

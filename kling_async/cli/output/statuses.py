@@ -10,26 +10,14 @@ import attrs
 
 from ...batch import Outcome, OutcomeStatus
 from ...errors import AccountError, AuthenticationError, NotSentError, TaskTimeoutError
-from ...states import RunStatus
+from ...states import RUN_STATUSES, RunStatus
 
+#: A status in words: ``timed out``, ``not sent``...
+_WORDS = {status: status.value.replace("_", " ") for status in RUN_STATUSES}
 #: A status as the summary names it.
-LABELS = {
-    RunStatus.SUCCEEDED: "succeeded",
-    RunStatus.SKIPPED: "skipped (done before)",
-    RunStatus.FAILED: "failed",
-    RunStatus.TIMED_OUT: "timed out",
-    RunStatus.INVALID: "invalid",
-    RunStatus.NOT_SENT: "not sent",
-}
+LABELS = _WORDS | {RunStatus.SKIPPED: f"{RunStatus.SKIPPED} (done before)"}
 #: A status as an outcome's line starts (one width, so the names line up).
-LINE_LABELS = {
-    RunStatus.SUCCEEDED: "succeeded",
-    RunStatus.SKIPPED: "skipped  ",
-    RunStatus.FAILED: "failed   ",
-    RunStatus.TIMED_OUT: "timed out",
-    RunStatus.INVALID: "invalid  ",
-    RunStatus.NOT_SENT: "not sent ",
-}
+LINE_LABELS = {status: f"{words:<9}" for status, words in _WORDS.items()}
 
 
 def run_error(outcome: Outcome) -> BaseException | None:

@@ -1,0 +1,58 @@
+"""The command line's fixes of this redesign step: each test failed before its fix."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kling_async.cli.inputs import out_folder_problem
+from kling_async.emulator import EmulatorThread
+
+from .test_animate import cli, images, start
+
+
+@pytest.fixture
+def emu() -> Iterator[EmulatorThread]:
+    with start() as running:
+        yield running
+
+
+# -- a: an --out the run cannot write in ----------------------------------------------------
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_out_under_a_file_is_one_line_exit_2_before_anything_is_sent(
+    emu: EmulatorThread, tmp_path: Path, dry_run: bool
+) -> None:
+    images(tmp_path / "in", 2)
+    (tmp_path / "afile").write_text("not a folder")
+    out = tmp_path / "afile" / "sub"
+    extra = ["--dry-run"] if dry_run else []
+    done = cli(tmp_path / "in", "--out", out, *extra, emu=emu)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        f"error: --out {out}: {tmp_path / 'afile'} is a file, so no folder can be made in it"
+    ]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.stdout == ""
+    assert emu.stats()["create_requests"] == 0
+
+
+def test_an_out_the_run_may_not_write_in_names_the_folder_and_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read-only and no-permission folders, as ``os.access`` and ``statvfs`` say (the tests
+    run as root, whom chmod does not stop)."""
+    assert out_folder_problem(tmp_path / "new" / "deeper") is None  # made when needed
+    assert out_folder_problem(tmp_path) is None
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    problem = out_folder_problem(tmp_path / "new")
+    assert problem == f"cannot write in {tmp_path} (no permission to write there)"
+
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly())
+    problem = out_folder_problem(tmp_path)
+    assert problem == f"cannot write in {tmp_path} (read-only file system)"
