@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from kling_async.cli.inputs import out_folder_problem
 from kling_async.emulator import EmulatorThread
 
+from .._helpers import ACCESS_KEY, CLI, SECRET_KEY
 from .test_animate import cli, images, start
 
 
@@ -56,3 +58,34 @@ def test_an_out_the_run_may_not_write_in_names_the_folder_and_the_reason(
     monkeypatch.setattr(os, "statvfs", lambda path: ReadOnly())
     problem = out_folder_problem(tmp_path)
     assert problem == f"cannot write in {tmp_path} (read-only file system)"
+
+
+# -- b: a model whose wire needs a credential the run does not have ----------------------------
+def test_a_missing_api_key_for_the_new_api_is_one_configuration_error(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    images(tmp_path / "in", 3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env |= {
+        "KLING_BASE_URL": emu.url,
+        "KLING_ACCESS_KEY": ACCESS_KEY,
+        "KLING_SECRET_KEY": SECRET_KEY,
+    }
+    args = [*CLI, "animate", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    done = subprocess.run(
+        [*args, "--model", "kling-3.0-turbo"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1
+    assert "KLING_API_KEY" in error[0]
+    assert "invalid" not in done.stdout
+    assert emu.stats()["create_requests"] == 0
+    legacy = subprocess.run(  # the key pair is enough for the legacy API
+        [*args, "--model", "kling-v3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert legacy.returncode == 0, legacy.stdout + legacy.stderr

@@ -30,6 +30,7 @@ from ..inputs import (
     output_name,
 )
 from ..inputs.clobber import foreign_files, no_clobber, overwrite
+from ..inputs.credentials import credentials_problem
 from ..inputs.dry_run import report_dry_run
 from ..inputs.twins import TwinCopier, group_twins
 from ..output import Display, exit_code
@@ -266,6 +267,10 @@ async def animate_command(
         sys.exit(await animate_on_workers(redis_url, work, bad_rows, out_dir, as_json, unknown))
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
     client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
+    jobs = (item.job for item in unique)
+    missing = credentials_problem(client, jobs, allow_unknown_models=allow_unknown_models)
+    if missing is not None:
+        fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)
     names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
     kept: list[tuple[str, Input, Path]] = []
     if clobber:
