@@ -13,7 +13,7 @@ from kling_async.cli.inputs import out_folder_problem
 from kling_async.emulator import EmulatorThread
 
 from .._helpers import ACCESS_KEY, CLI, SECRET_KEY
-from .test_animate import cli, images, start
+from .test_animate import cli, events, images, start
 
 
 @pytest.fixture
@@ -89,3 +89,18 @@ def test_a_missing_api_key_for_the_new_api_is_one_configuration_error(
         env=env,
     )
     assert legacy.returncode == 0, legacy.stdout + legacy.stderr
+
+
+# -- c: --multi-prompt sets the duration when --duration is not given ---------------------------
+def test_multi_prompt_shots_set_the_duration_unless_duration_is_given(tmp_path: Path) -> None:
+    images(tmp_path / "in", 1)
+    shots = tmp_path / "shots.txt"
+    shots.write_text("4 a wide shot of the harbour\n6 a close-up of the boat\n")
+    readme = ["--model", "kling-v3", "--mode", "4k", "--multi-prompt", shots, "--dry-run"]
+    done = cli(tmp_path / "in", "--out", tmp_path / "out", *readme, "--json", emu=None)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = [e for e in events(done.stdout) if e["event"] == "would_send"]
+    assert [e["request"]["duration"] for e in sent] == [10]
+    explicit = cli(tmp_path / "in", "--out", tmp_path / "out", *readme, "--duration", "5", emu=None)
+    assert explicit.returncode == 2, explicit.stdout + explicit.stderr
+    assert "its shots add up to 10 s; the video is 5 s (--duration)" in explicit.stderr

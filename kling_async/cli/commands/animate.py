@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ...batch import PollPolicy
 from ...errors import ValidationError
@@ -104,7 +105,8 @@ from ..output import Display, exit_code
     type=click.IntRange(min=1),
     default=5,
     show_default=True,
-    help="Seconds: 5 or 10 on kling-v2-x, 3..15 on kling-v3 and kling-3.0-turbo.",
+    help="Seconds: 5 or 10 on kling-v2-x, 3..15 on kling-v3 and kling-3.0-turbo. With "
+    "--multi-prompt the shots' total, unless given.",
 )
 @click.option(
     "--multi-prompt",
@@ -232,7 +234,7 @@ async def animate_command(
     if redis_url is None:  # queue mode: the workers write, on their machines
         await _check_out_folder(out_dir, journal)
     try:
-        defaults = defaults_from_options(opts)
+        defaults = defaults_from_options(opts, duration_given=_given("duration"))
     except ValidationError as exc:
         raise click.UsageError(cli_words(str(exc))) from None
     template = check_template(name_template) if name_template is not None else None
@@ -323,3 +325,10 @@ async def _check_out_folder(out_dir: Path, journal: Path | None) -> None:
         problem = await asyncio.to_thread(out_folder_problem, folder)
         if problem is not None:
             fail(f"{option} {given}: {problem}", None, EXIT_USAGE)
+
+
+def _given(option: str) -> bool:
+    """Whether the user gave ``option`` (on the command line or in the environment), rather
+    than its default (the built-in one or the config profile's)."""
+    source = click.get_current_context().get_parameter_source(option)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)

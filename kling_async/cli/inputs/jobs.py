@@ -40,9 +40,11 @@ def camera(value: str) -> CameraControl:
     return CameraControl.preset(value)
 
 
-def defaults_from_options(opts: dict[str, Any]) -> dict[str, Any]:
+def defaults_from_options(opts: dict[str, Any], *, duration_given: bool = True) -> dict[str, Any]:
     """The request fields ``animate``'s options give every job (a manifest row may override
-    them). Raises ``ValidationError`` (an unknown camera preset, a bad shot file)."""
+    them). A ``--multi-prompt`` script sets the duration (its shots' total) unless
+    ``duration_given``. Raises ``ValidationError`` (an unknown camera preset, a bad shot
+    file)."""
     fields: dict[str, Any] = {
         "model": opts["model"],
         "mode": opts["mode"],
@@ -66,7 +68,10 @@ def defaults_from_options(opts: dict[str, Any]) -> dict[str, Any]:
     if opts["element"]:
         fields["elements"] = tuple(opts["element"])
     if opts["multi_prompt"] is not None:
-        fields["multi_prompt"] = read_shots(opts["multi_prompt"])
+        shots = read_shots(opts["multi_prompt"])
+        fields["multi_prompt"] = shots
+        if shots and not duration_given:
+            fields["duration"] = sum(shot.duration for shot in shots)
     return fields
 
 
