@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from kling_async.cli.inputs import out_folder_problem
 from kling_async.emulator import EmulatorThread
 
-from .._helpers import ACCESS_KEY, CLI, SECRET_KEY
+from .._helpers import ACCESS_KEY, CLI, SECRET_KEY, png
 from .test_animate import cli, events, images, start
 
 
@@ -104,3 +105,26 @@ def test_multi_prompt_shots_set_the_duration_unless_duration_is_given(tmp_path: 
     explicit = cli(tmp_path / "in", "--out", tmp_path / "out", *readme, "--duration", "5", emu=None)
     assert explicit.returncode == 2, explicit.stdout + explicit.stderr
     assert "its shots add up to 10 s; the video is 5 s (--duration)" in explicit.stderr
+
+
+# -- d: a rerun that can do nothing more has its own exit code ----------------------------------
+def test_a_rerun_left_with_only_invalid_inputs_says_so_with_its_own_exit_code(
+    emu: EmulatorThread, tmp_path: Path
+) -> None:
+    images(tmp_path / "in", 2)
+    (tmp_path / "in" / "tiny.png").write_bytes(png(100, 100))  # under Kling's 300 px
+    out = tmp_path / "out"
+    first = cli(tmp_path / "in", "--out", out, emu=emu)
+    assert first.returncode == 1, first.stdout + first.stderr  # made two; one is invalid
+    assert "nothing left" not in first.stderr
+    for extra in ([], ["--json"]):
+        again = cli(tmp_path / "in", "--out", out, *extra, emu=emu)
+        assert again.returncode == 4, again.stdout + again.stderr
+        assert again.stderr.splitlines() == [
+            "nothing left that can be done: 1 input is invalid (fix it, or leave it out; "
+            "running again as it is changes nothing)"
+        ]
+    failing = cli(tmp_path / "in", "--out", tmp_path / "other", emu=emu, key="wrong-key")
+    assert failing.returncode == 2  # a run that could not send still says why, as before
+    helped = cli("--help", emu=None)
+    assert re.search(r"^\s+4\s+nothing left that can be done", helped.stdout, re.M)

@@ -13,7 +13,7 @@ from click.core import ParameterSource
 from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
-from .._exits import EXIT_USAGE, fail
+from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_USAGE, fail
 from .._runner import command_runner
 from .._settings import chosen_api, client_options, make_client
 from .._words import cli_words
@@ -34,10 +34,10 @@ from ..inputs.clobber import foreign_files, no_clobber, overwrite
 from ..inputs.credentials import credentials_problem
 from ..inputs.dry_run import report_dry_run
 from ..inputs.twins import TwinCopier, group_twins
-from ..output import Display, exit_code
+from ..output import Display, exit_code, nothing_left_line
 
 
-@click.command("animate")
+@click.command("animate", epilog=f"\b\n{ANIMATE_EXIT_CODES_HELP}")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--out",
@@ -217,10 +217,6 @@ async def animate_command(
     and nothing is paid for twice. The same image (with the same settings) under several
     names is made once and copied to each name.
 
-    Exit status: 0 all done, 1 some failed or invalid, 2 usage or configuration error — or an
-    error that stops the whole run (credentials refused, resource pack used up), 3 some tasks
-    timed out (run again later), 130 interrupted.
-
     \b
     Examples:
       kling-async animate photos/ --out videos --prompt "gentle motion"
@@ -312,6 +308,9 @@ async def animate_command(
             display.summary(run.summary, interrupted=True)
             raise
         display.summary(run.summary)
+    last_word = nothing_left_line(display.tally)
+    if last_word is not None:
+        click.echo(last_word, err=True)
     sys.exit(exit_code(display.tally))
 
 

@@ -3,6 +3,6 @@ the summary and the exit code it makes."""
 
 from .display import Display
 from .statuses import Duplicate, status_of
-from .summary import Tally, exit_code
+from .summary import Tally, exit_code, nothing_left_line
 
-__all__ = ["Display", "Duplicate", "Tally", "exit_code", "status_of"]
+__all__ = ["Display", "Duplicate", "Tally", "exit_code", "nothing_left_line", "status_of"]

@@ -14,7 +14,7 @@ from rich.table import Table
 from ...batch import BatchSummary
 from ...errors import NotSentError
 from ...states import RUN_OK, RUN_STATUSES, RunStatus
-from .._exits import EXIT_FAILED, EXIT_TIMEOUT, EXIT_USAGE
+from .._exits import EXIT_FAILED, EXIT_ONLY_INVALID, EXIT_TIMEOUT, EXIT_USAGE
 from .._format import units_text
 from .._words import cli_words
 from .statuses import LABELS, Duplicate, source_of
@@ -120,14 +120,41 @@ def _duplicate_lines(duplicates: list[Duplicate]) -> list[str]:
     return lines
 
 
+def only_invalid_left(tally: Tally) -> bool:
+    """Nothing is left that a rerun could do: no job failed, timed out or went unsent, none
+    was made now (the others were done before), and some inputs are invalid."""
+    counts = tally.counts
+    others = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.NOT_SENT, RunStatus.SUCCEEDED)
+    return (
+        tally.stopped is None
+        and counts[RunStatus.INVALID] > 0
+        and not any(counts[s] for s in others)
+    )
+
+
+def nothing_left_line(tally: Tally) -> str | None:
+    """What a run that can do nothing more says (see ``only_invalid_left``), or None."""
+    if not only_invalid_left(tally):
+        return None
+    count = tally.counts[RunStatus.INVALID]
+    inputs, are, them = ("input", "is", "it") if count == 1 else ("inputs", "are", "them")
+    return (
+        f"nothing left that can be done: {count:,} {inputs} {are} invalid (fix {them}, or leave "
+        f"{them} out; running again as it is changes nothing)"
+    )
+
+
 def exit_code(tally: Tally) -> int:
-    """``animate``'s exit code: 2 when the credentials or the account stopped the run, 1 when
-    a job failed, was invalid or not sent, 3 when one timed out, else 0."""
+    """``animate``'s exit code: 2 when the credentials or the account stopped the run, 4 when
+    only invalid inputs are left (``only_invalid_left``), 1 when a job failed, was invalid
+    or not sent, 3 when one timed out, else 0."""
     stopped = tally.stopped
     if stopped is not None and not (
         isinstance(stopped, NotSentError) and stopped.kind == "max_units"
     ):
         return EXIT_USAGE  # credentials or account refused: the whole run, not a job
+    if only_invalid_left(tally):
+        return EXIT_ONLY_INVALID
     counts = tally.counts
     if counts[RunStatus.FAILED] or counts[RunStatus.INVALID] or counts[RunStatus.NOT_SENT]:
         return EXIT_FAILED
