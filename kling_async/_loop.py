@@ -19,6 +19,9 @@ tasks and futures trigger, then walk only what the run made: a C=1000 account's 
 of 1,000 creates went out in ~0.46 s instead of ~0.52 s (three runs each, alternating).
 Those objects live as long as the process anyway. An application that wants the same does
 ``gc.freeze()`` after its imports.
+
+Ctrl-C: once ``run`` starts the loop, the loop takes it over (a cancellation of the
+command, which says how to resume), whatever handler the command's start-up had.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import signal
+import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -64,6 +69,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except BaseException:
         main.close()  # never awaited: say nothing of it
         raise
+    _hand_sigint_to_the_loop()
     if not gc.get_freeze_count():  # once: a second run would freeze the first's garbage
         gc.freeze()
     if choice == "uvloop":
@@ -71,3 +77,11 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
         return uvloop.run(main)
     return asyncio.run(main)
+
+
+def _hand_sigint_to_the_loop() -> None:
+    """Ctrl-C goes to the loop, which takes it over only from Python's own handler: put
+    that one back (a command's start-up handler gives way). Only in the main thread, the
+    only one signals go to."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ._config import ENV_CONFIG, ENV_PROFILE
 from ._emulator_cmd import demo_command, emulator_command
 from ._exits import EXIT_CODES_HELP
 from ._report import report_command
+from ._runner import startup_interrupts
 from ._settings import remember_group_profile
 from ._worker_cmd import worker_command
 from .commands import (
@@ -42,7 +45,17 @@ Shell completion (bash; zsh_source and fish_source for the others):
 """
 
 
+class _Main(click.Group):
+    """The ``kling-async`` group: Ctrl-C while a command starts is one line (see
+    ``startup_interrupts``)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with startup_interrupts():
+            return super().main(*args, **kwargs)
+
+
 @click.group(
+    cls=_Main,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG,
 )

@@ -26,6 +26,8 @@ from ..errors import ConfigurationError
 ENV_CONFIG = "KLING_ASYNC_CONFIG"
 ENV_PROFILE = "KLING_ASYNC_PROFILE"
 SECRET_KEYS = ("access_key", "secret_key", "api_key")
+#: The most of a config file that is read: one is a few lines; ``/dev/zero`` is endless.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def _text(value: Any) -> str | None:
@@ -159,6 +161,23 @@ def _warn_if_readable(path: Path, mode: int) -> None:
         )
 
 
+def _read(path: Path) -> tuple[bytes, int]:
+    """The file's bytes (at most ``MAX_CONFIG_BYTES``) and its mode. A pipe or a socket is
+    refused (reading one could wait forever); a device is read as a file (``/dev/null`` is
+    an empty config)."""
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise ConfigurationError(f"config {path}: a pipe or a socket, not a file")
+    with path.open("rb") as f:
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigurationError(
+            f"config {path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a config file is a few "
+            "lines of TOML"
+        )
+    return raw, mode
+
+
 def load_settings(profile: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """The settings for ``profile`` (else ``$KLING_ASYNC_PROFILE``, else ``[default]`` alone).
 
@@ -170,8 +189,7 @@ def load_settings(profile: str | None = None, env: Mapping[str, str] | None = No
     profile = profile or environ.get(ENV_PROFILE) or None
     path, named = config_path(environ)
     try:
-        raw = path.read_bytes()
-        mode = path.stat().st_mode
+        raw, mode = _read(path)
     except FileNotFoundError:
         if named:
             raise ConfigurationError(
@@ -189,6 +207,8 @@ def load_settings(profile: str | None = None, env: Mapping[str, str] | None = No
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(f"config {path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigurationError(f"config {path}: not valid TOML (nested too deeply)") from None
     unknown = sorted(set(data) - {"default", "profiles"})
     if unknown:
         raise ConfigurationError(

@@ -25,7 +25,8 @@ EXIT_CODES_HELP = """Exit status:
   2    usage, configuration, or a whole-run error (credentials, account used up, journal)
   3    timed out: the task keeps running; run the command again to go on
   4    animate: nothing left that can be done; only invalid inputs are left
-  130  interrupted (Ctrl-C); run the same command again to resume"""
+  130  interrupted (Ctrl-C); run the same command again to resume
+  143  animate: terminated (SIGTERM); run the same command again to resume"""
 
 #: ``animate``'s exit codes, for its help.
 ANIMATE_EXIT_CODES_HELP = """Exit status:
@@ -36,7 +37,8 @@ ANIMATE_EXIT_CODES_HELP = """Exit status:
   3    some tasks timed out: run again later to pick them up
   4    nothing left that can be done: every other input is done, the rest are invalid
        (fix them, or leave them out; running again as it is changes nothing)
-  130  interrupted (Ctrl-C); run the same command again to resume"""
+  130  interrupted (Ctrl-C); run the same command again to resume
+  143  terminated (SIGTERM), as Ctrl-C; run the same command again to resume"""
 
 
 class ConfigFileError(click.ClickException):

@@ -3,10 +3,15 @@ words, a hint, and an exit code; Ctrl-C becomes a line saying how to resume."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
+import signal
 import sys
-from collections.abc import Callable, Coroutine
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -28,7 +33,14 @@ from ..errors import (
     ValidationError,
 )
 from ._config import config_path
-from ._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_USAGE, fail
+from ._exits import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    fail,
+)
 from ._settings import credentials_from
 from ._words import message_for
 
@@ -74,22 +86,39 @@ def hint_for(exc: BaseException) -> str | None:
     return None
 
 
-def run(coro_fn: Callable[[], Coroutine[Any, Any, T]], verbose: bool) -> T:
-    """Run a command's coroutine: expected errors become one message and an exit code."""
+_RESUME = (
+    "Run the same command again to resume: finished work is kept and nothing is paid for twice."
+)
+
+
+def run(
+    coro_fn: Callable[[], Coroutine[Any, Any, T]], verbose: bool, *, sigterm: bool = False
+) -> T:
+    """Run a command's coroutine: expected errors become one message and an exit code;
+    Ctrl-C (and with ``sigterm``, SIGTERM) stops it, says how to resume, and exits 130
+    (143)."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    terminated: list[int] = []
+
+    async def main() -> T:
+        if sigterm:
+            _cancel_on_sigterm(terminated)
+        return await coro_fn()
+
     try:
-        return run_on_loop(coro_fn())
+        return run_on_loop(main())
     except KeyboardInterrupt:
-        click.echo(
-            "\nInterrupted. Run the same command again to resume: finished work is "
-            "kept and nothing is paid for twice.",
-            err=True,
-        )
+        click.echo(f"\nInterrupted. {_RESUME}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        click.echo(f"\nTerminated (SIGTERM). {_RESUME}", err=True)
+        sys.exit(EXIT_TERMINATED)
     except KlingError as exc:
         if verbose:
             raise
@@ -102,12 +131,56 @@ def run(coro_fn: Callable[[], Coroutine[Any, Any, T]], verbose: bool) -> T:
         fail(message_for(exc), hint_for(exc), code)
 
 
+def _cancel_on_sigterm(terminated: list[int]) -> None:
+    """SIGTERM cancels the running command's task, as Ctrl-C does (the loop's own handler),
+    and is noted in ``terminated``."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def on_sigterm() -> None:
+        terminated.append(signal.SIGTERM)
+        task.cancel()
+
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main thread
+        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+
+
+@contextlib.contextmanager
+def startup_interrupts() -> Iterator[None]:
+    """While a command starts (its options, its config profile, until its loop runs: see
+    ``_loop.run``): Ctrl-C is one line and exit 130, not a traceback nor click's "Aborted!".
+    The caller's handler is back afterwards. Only in the main thread (signals go there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        click.echo("\nInterrupted before anything was sent.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def command_runner(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
     """Wrap an async command body so click can call it."""
+    return _wrap(fn, sigterm=False)
 
+
+def resumable_command_runner(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:
+    """``command_runner`` for a command that SIGTERM stops as Ctrl-C does (exit 143): its
+    body finishes what it says on ``CancelledError`` and a rerun resumes."""
+    return _wrap(fn, sigterm=True)
+
+
+def _wrap(fn: Callable[..., Coroutine[Any, Any, T]], *, sigterm: bool) -> Callable[..., T]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         verbose = bool(kwargs.get("verbose"))
-        return run(lambda: fn(*args, **kwargs), verbose)
+        return run(lambda: fn(*args, **kwargs), verbose, sigterm=sigterm)
 
     return wrapper

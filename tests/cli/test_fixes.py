@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+# the CLI's own config reader, which the package does not export
+from kling_async.cli._config import load_settings
 from kling_async.cli.inputs import out_folder_problem
 from kling_async.emulator import EmulatorThread
+from kling_async.errors import ConfigurationError
 
 from .._helpers import ACCESS_KEY, CLI, SECRET_KEY, png
-from .test_animate import cli, events, images, start
+from .test_animate import cli, env_for, events, images, start
 
 
 @pytest.fixture
@@ -128,3 +133,90 @@ def test_a_rerun_left_with_only_invalid_inputs_says_so_with_its_own_exit_code(
     assert failing.returncode == 2  # a run that could not send still says why, as before
     helped = cli("--help", emu=None)
     assert re.search(r"^\s+4\s+nothing left that can be done", helped.stdout, re.M)
+
+
+# -- e: signals and bad environment values --------------------------------------------------
+def test_sigterm_stops_animate_as_ctrl_c_does_resumable_exit_143(tmp_path: Path) -> None:
+    images(tmp_path / "in", 12)
+    out = tmp_path / "out"
+    with start(duration=(2.0, 3.0)) as emu:
+        proc = subprocess.Popen(
+            [*CLI, "animate", str(tmp_path / "in"), "--out", str(out), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env_for(emu),
+        )
+        deadline = time.monotonic() + 30
+        while emu.stats()["creates"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 143, stderr
+        assert events(stdout)[-1]["event"] == "interrupted"
+        assert "Traceback" not in stderr
+        assert [line for line in stderr.splitlines() if line] == [
+            "Terminated (SIGTERM). Run the same command again to resume: finished work is "
+            "kept and nothing is paid for twice."
+        ]
+        again = cli(tmp_path / "in", "--out", out, "--json", emu=emu)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert (
+            events(again.stdout)[-1]["counts"]["succeeded"]
+            + events(again.stdout)[-1]["counts"]["skipped"]
+            == 12
+        )
+    helped = cli("--help", emu=None)
+    assert re.search(r"^\s+143\s+terminated \(SIGTERM\)", helped.stdout, re.M)
+
+
+def test_a_sigint_before_the_run_starts_is_one_line_and_exit_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the command starts (here: while the config profile is read) — before
+    the loop that turns it into 'Interrupted. Run the same command again...' runs."""
+    from click.testing import CliRunner
+
+    from kling_async.cli import _settings, main  # the profile loader, where start-up waits
+
+    def interrupted(profile: str | None) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(_settings, "load_settings", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    images(tmp_path / "in", 1)
+    result = CliRunner().invoke(main, ["animate", str(tmp_path / "in"), "--out", "o"])
+    assert result.exit_code == 130, result.output
+    assert result.output.strip().splitlines() == ["Interrupted before anything was sent."]
+    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
+
+
+@pytest.mark.parametrize("content", ["/dev/zero", "deep", "binary", "pipe"])
+def test_a_config_file_that_cannot_be_one_is_one_error_line_exit_2(
+    tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "config.toml"
+    if content == "/dev/zero":
+        path = Path(content)
+    elif content == "deep":
+        path.write_text("[default]\nmodel = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    elif content == "binary":
+        path.write_bytes(bytes(range(256)) * 8)
+    else:
+        os.mkfifo(path)  # reading it would wait for a writer forever
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env["KLING_ASYNC_CONFIG"] = str(path)
+    done = subprocess.run([*CLI, "account"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "MemoryError" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert str(path) in errors[0]
+
+
+def test_the_config_reader_caps_what_it_reads(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text("# padding\n" * 200_000)
+    with pytest.raises(ConfigurationError, match="larger than"):
+        load_settings(env={"KLING_ASYNC_CONFIG": str(path)})

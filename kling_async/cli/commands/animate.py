@@ -14,7 +14,7 @@ from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
 from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_USAGE, fail
-from .._runner import command_runner
+from .._runner import resumable_command_runner
 from .._settings import chosen_api, client_options, make_client
 from .._words import cli_words
 from .._worker_cmd import animate_on_workers
@@ -185,7 +185,7 @@ from ..output import Display, exit_code, nothing_left_line
     "--redis", "redis_url", default=None, help="Queue the jobs for `kling-async worker`s."
 )
 @client_options
-@command_runner
+@resumable_command_runner
 async def animate_command(
     paths: tuple[Path, ...],
     out_dir: Path,
