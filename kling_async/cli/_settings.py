@@ -11,7 +11,7 @@ import click
 
 from .._auth import ENV_ACCESS_KEY, ENV_API_KEY, ENV_SECRET_KEY
 from ..client import KlingClient
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, KlingError
 from ._config import ENV_PROFILE, Settings, load_settings
 from ._exits import ConfigFileError
 
@@ -117,7 +117,13 @@ def make_client(base_url: str | None, **options: Any) -> KlingClient:
         where = settings.where()
     if ctx is not None:
         ctx.meta[_CREDENTIALS_FROM] = where
-    return KlingClient(base_url=base_url, **options)
+    try:
+        return KlingClient(base_url=base_url, **options)
+    except ValueError as exc:
+        if isinstance(exc, KlingError) or base_url is None:
+            raise
+        # a URL urllib cannot split ('http://[::1'): the SDK's check lets its ValueError out
+        raise ConfigurationError(f"base_url: {base_url!r} is not a URL ({exc})") from None
 
 
 def credentials_from() -> str:

@@ -220,3 +220,21 @@ def test_the_config_reader_caps_what_it_reads(tmp_path: Path) -> None:
     path.write_text("# padding\n" * 200_000)
     with pytest.raises(ConfigurationError, match="larger than"):
         load_settings(env={"KLING_ASYNC_CONFIG": str(path)})
+
+
+def test_a_base_url_urllib_cannot_split_is_one_error_line_exit_2(tmp_path: Path) -> None:
+    images(tmp_path / "in", 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env |= {"KLING_API_KEY": "k", "KLING_BASE_URL": "http://[::1"}
+    done = subprocess.run(
+        [*CLI, "animate", str(tmp_path / "in"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "error: --base-url: 'http://[::1' is not a URL (Invalid IPv6 URL)"
+    )
