@@ -204,3 +204,35 @@ def test_config_errors_exit_2_with_a_hint(tmp_path: Path) -> None:
     for done in (bad, missing, warned):
         assert SECRET not in done.stdout + done.stderr
         assert "Traceback" not in done.stderr
+
+
+# -- files that cannot be a config file ------------------------------------------------------
+@pytest.mark.parametrize("content", ["/dev/zero", "deep", "binary", "pipe"])
+def test_a_config_file_that_cannot_be_one_is_one_error_line_exit_2(
+    tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "config.toml"
+    if content == "/dev/zero":
+        path = Path(content)
+    elif content == "deep":
+        path.write_text("[default]\nmodel = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    elif content == "binary":
+        path.write_bytes(bytes(range(256)) * 8)
+    else:
+        os.mkfifo(path)  # reading it would wait for a writer forever
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env["KLING_ASYNC_CONFIG"] = str(path)
+    done = subprocess.run([*CLI, "account"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "MemoryError" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert str(path) in errors[0]
+
+
+def test_the_config_reader_caps_what_it_reads(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text("# padding\n" * 200_000)
+    with pytest.raises(ConfigurationError, match="larger than"):
+        load_settings(env={"KLING_ASYNC_CONFIG": str(path)})
