@@ -108,6 +108,10 @@ def test_multi_prompt_shots_set_the_duration_unless_duration_is_given(tmp_path: 
     explicit = cli(tmp_path / "in", "--out", tmp_path / "out", *readme, "--duration", "5", emu=None)
     assert explicit.returncode == 2, explicit.stdout + explicit.stderr
     assert "its shots add up to 10 s; the video is 5 s (--duration)" in explicit.stderr
+    shots.write_text("10 a wide shot of the harbour\n10 a close-up of the boat\n")
+    too_long = cli(tmp_path / "in", "--out", tmp_path / "out", *readme, emu=None)
+    assert too_long.returncode == 2, too_long.stdout + too_long.stderr
+    assert "its shots add up to 20 s; kling-v3 makes videos of 3 to 15 seconds" in (too_long.stderr)
 
 
 # -- a rerun that can do nothing more has its own exit code ----------------------------------

@@ -83,6 +83,11 @@ def _option_problem(
     if "duration" in given and duration not in caps.durations:
         low, high = caps.durations[0], caps.durations[-1]
         offered = f"{low} to {high}" if len(caps.durations) > 2 else f"{low} or {high}"
+        if "multi_prompt" in used and opts.get("duration") != duration:  # the shots' total
+            return (
+                f"{_flag('multi_prompt', opts)}: its shots add up to {duration} s; {model}{by} "
+                f"makes videos of {offered} seconds"
+            )
         return f"--duration {duration}: {model}{by} makes videos of {offered} seconds"
     if "cfg_scale" in used:
         flag = _flag("cfg_scale", opts)
