@@ -1,5 +1,5 @@
-"""The ``--json`` records of ``animate``: one object per outcome (a twin's too); the
-summary's record is ``Display.record``."""
+"""The ``--json`` records of ``animate``: one object per outcome (a twin's too, an input
+``--no-clobber`` kept out), and one per invalid input; the summary's is ``summary_record``."""
 
 from __future__ import annotations
 
