@@ -10,7 +10,7 @@ from ._config import ENV_CONFIG, ENV_PROFILE
 from ._emulator_cmd import demo_command, emulator_command
 from ._exits import EXIT_CODES_HELP
 from ._report import report_command
-from ._runner import startup_interrupts
+from ._runner import startup_signals
 from ._settings import remember_group_profile
 from ._worker_cmd import worker_command
 from .commands import (
@@ -46,11 +46,11 @@ Shell completion (bash; zsh_source and fish_source for the others):
 
 
 class _Main(click.Group):
-    """The ``kling-async`` group: Ctrl-C while a command starts is one line (see
-    ``startup_interrupts``)."""
+    """The ``kling-async`` group: Ctrl-C or SIGTERM while a command starts is one line (see
+    ``startup_signals``)."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        with startup_interrupts():
+        with startup_signals():
             return super().main(*args, **kwargs)
 
 

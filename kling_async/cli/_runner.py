@@ -9,14 +9,13 @@ import functools
 import logging
 import signal
 import sys
-import threading
-from collections.abc import Callable, Coroutine, Iterator
-from types import FrameType
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
 
 from .._loop import run as run_on_loop
+from .._loop import startup_signals as starting_up
 from ..errors import (
     AccountError,
     APIConnectionError,
@@ -146,24 +145,16 @@ def _cancel_on_sigterm(terminated: list[int]) -> None:
         loop.add_signal_handler(signal.SIGTERM, on_sigterm)
 
 
-@contextlib.contextmanager
-def startup_interrupts() -> Iterator[None]:
-    """While a command starts (its options, its config profile, until its loop runs: see
-    ``_loop.run``): Ctrl-C is one line and exit 130, not a traceback nor click's "Aborted!".
-    The caller's handler is back afterwards. Only in the main thread (signals go there)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupted(signum: int, frame: FrameType | None) -> None:
-        click.echo("\nInterrupted before anything was sent.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def startup_signals() -> contextlib.AbstractContextManager[None]:
+    """While a command starts (its options, its config profile, until its loop runs): Ctrl-C
+    is one line and exit 130, SIGTERM one line and exit 143 — not a traceback, nor click's
+    "Aborted!", nor a silent end."""
+    return starting_up(
+        {
+            signal.SIGINT: ("Interrupted before anything was sent.", EXIT_INTERRUPTED),
+            signal.SIGTERM: ("Terminated before anything was sent.", EXIT_TERMINATED),
+        }
+    )
 
 
 def command_runner(fn: Callable[..., Coroutine[Any, Any, T]]) -> Callable[..., T]:

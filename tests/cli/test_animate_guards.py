@@ -172,25 +172,32 @@ def test_sigterm_stops_animate_as_ctrl_c_does_resumable_exit_143(tmp_path: Path)
     assert re.search(r"^\s+143\s+terminated \(SIGTERM\)", helped.stdout, re.M)
 
 
-def test_a_sigint_before_the_run_starts_is_one_line_and_exit_130(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [
+        (signal.SIGINT, 130, "Interrupted before anything was sent."),
+        (signal.SIGTERM, 143, "Terminated before anything was sent."),
+    ],
+)
+def test_a_signal_before_the_run_starts_is_one_line_and_its_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, code: int, line: str
 ) -> None:
-    """Ctrl-C while the command starts (here: while the config profile is read) — before
-    the loop that turns it into 'Interrupted. Run the same command again...' runs."""
+    """Ctrl-C (or SIGTERM) while the command starts (here: while the config profile is
+    read) — before the loop that makes Ctrl-C 'Interrupted. Run the same command again...'."""
     from click.testing import CliRunner
 
     from kling_async.cli import _settings, main  # the profile loader, where start-up waits
 
     def interrupted(profile: str | None) -> None:
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signum)
 
     monkeypatch.setattr(_settings, "load_settings", interrupted)
-    before = signal.getsignal(signal.SIGINT)
+    before = signal.getsignal(signum)
     images(tmp_path / "in", 1)
     result = CliRunner().invoke(main, ["animate", str(tmp_path / "in"), "--out", "o"])
-    assert result.exit_code == 130, result.output
-    assert result.output.strip().splitlines() == ["Interrupted before anything was sent."]
-    assert signal.getsignal(signal.SIGINT) is before  # the caller's handler is back
+    assert result.exit_code == code, result.output
+    assert result.output.strip().splitlines() == [line]
+    assert signal.getsignal(signum) is before  # the caller's handler is back
 
 
 def test_a_base_url_urllib_cannot_split_is_one_error_line_exit_2(tmp_path: Path) -> None:
