@@ -111,7 +111,7 @@ class Input:
     folder: str = ""
 
 
-#: The job field each of those options fills.
+#: Options that fill a job field, and the field each fills (``Input.from_options`` names them).
 OPTION_FIELDS = {
     "camera": "camera_control",
     "end_frame": "image_tail",
