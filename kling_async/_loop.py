@@ -19,14 +19,23 @@ tasks and futures trigger, then walk only what the run made: a C=1000 account's 
 of 1,000 creates went out in ~0.46 s instead of ~0.52 s (three runs each, alternating).
 Those objects live as long as the process anyway. An application that wants the same does
 ``gc.freeze()`` after its imports.
+
+Signals: while a command starts, ``startup_signals`` makes Ctrl-C (or SIGTERM) one line and
+an exit code; once ``run`` starts the loop, the loop takes Ctrl-C over (a cancellation of the
+command, which says how to resume) and SIGTERM is the command's to handle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
-from collections.abc import Coroutine
+import signal
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from types import FrameType
 from typing import Any, TypeVar
 
 from .errors import ValidationError
@@ -64,6 +73,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except BaseException:
         main.close()  # never awaited: say nothing of it
         raise
+    _hand_signals_to_the_loop()
     if not gc.get_freeze_count():  # once: a second run would freeze the first's garbage
         gc.freeze()
     if choice == "uvloop":
@@ -71,3 +81,45 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
         return uvloop.run(main)
     return asyncio.run(main)
+
+
+#: The start-up handlers in force (``startup_signals``), by signal.
+_STARTUP_HANDLERS: dict[int, Callable[[int, FrameType | None], None]] = {}
+
+
+@contextlib.contextmanager
+def startup_signals(said: Mapping[signal.Signals, tuple[str, int]]) -> Iterator[None]:
+    """While a command starts (its options, its config profile): each signal of ``said``
+    writes its line on stderr and exits with its code — no traceback — until ``run`` hands
+    the signals to the loop. The caller's handlers are back afterwards. Only in the main
+    thread (the only one signals go to)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for signum, (line, code) in said.items():
+
+        def stop(_: int, __: FrameType | None, line: str = line, code: int = code) -> None:
+            sys.stderr.write(f"\n{line}\n")
+            sys.exit(code)
+
+        previous[signum] = signal.signal(signum, stop)
+        _STARTUP_HANDLERS[signum] = stop
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+            _STARTUP_HANDLERS.pop(signum, None)
+
+
+def _hand_signals_to_the_loop() -> None:
+    """Ctrl-C goes to the loop, which takes it over only from Python's own handler: put that
+    one back; a start-up handler of another signal gives way to the default (the command
+    installs its own, if any, on the loop)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum, handler in _STARTUP_HANDLERS.items():
+        if signum != signal.SIGINT and signal.getsignal(signum) is handler:
+            signal.signal(signum, signal.SIG_DFL)

@@ -536,7 +536,7 @@ async def test_an_old_journal_is_migrated_and_resumed(
 async def test_bad_manifest_rows_are_invalid_outcomes_not_an_abort(
     tmp_path: Path, matrix: dict[str, Any]
 ) -> None:
-    from kling_async.cli._jobs import BadRow, read_manifest
+    from kling_async.cli.inputs import BadRow, read_manifest
 
     matrix["scenarios"] += 1
     images(tmp_path, 2)

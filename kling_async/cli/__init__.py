@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from ._animate import animate_command
-from ._common import EXIT_CODES_HELP, remember_group_profile
 from ._config import ENV_CONFIG, ENV_PROFILE
 from ._emulator_cmd import demo_command, emulator_command
+from ._exits import EXIT_CODES_HELP
 from ._report import report_command
-from ._tasks_cmd import (
+from ._runner import startup_signals
+from ._settings import remember_group_profile
+from ._worker_cmd import worker_command
+from .commands import (
     account_command,
+    animate_command,
     download_command,
     list_command,
     status_command,
     submit_command,
+    wait_command,
 )
-from ._wait_cmd import wait_command
-from ._worker_cmd import worker_command
 
 EPILOG = f"""\b
 {EXIT_CODES_HELP}
@@ -41,7 +45,17 @@ Shell completion (bash; zsh_source and fish_source for the others):
 """
 
 
+class _Main(click.Group):
+    """The ``kling-async`` group: Ctrl-C or SIGTERM while a command starts is one line (see
+    ``startup_signals``)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with startup_signals():
+            return super().main(*args, **kwargs)
+
+
 @click.group(
+    cls=_Main,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EPILOG,
 )

@@ -21,13 +21,13 @@ from typing import Any
 
 import attrs
 
+from ..errors import ConfigurationError
+
 ENV_CONFIG = "KLING_ASYNC_CONFIG"
 ENV_PROFILE = "KLING_ASYNC_PROFILE"
 SECRET_KEYS = ("access_key", "secret_key", "api_key")
-
-
-class ConfigError(Exception):
-    """A config file (or a profile) that cannot be used; the message says which and why."""
+#: The most of a config file that is read: one is a few lines; ``/dev/zero`` is endless.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def _text(value: Any) -> str | None:
@@ -133,19 +133,21 @@ def config_path(env: Mapping[str, str] | None = None) -> tuple[Path, bool]:
 
 def _table(path: Path, name: str, table: Any) -> dict[str, Any]:
     if not isinstance(table, dict):
-        raise ConfigError(f"config {path}: [{name}] must be a table of keys")
+        raise ConfigurationError(f"config {path}: [{name}] must be a table of keys")
     out: dict[str, Any] = {}
     for raw_key, value in table.items():
         key = _ALIASES.get(raw_key.replace("-", "_"), raw_key.replace("-", "_"))
         check = KEYS.get(key)
         if check is None:
             known = ", ".join(KEYS)
-            raise ConfigError(f"config {path}: [{name}] {raw_key}: unknown key; known: {known}")
+            raise ConfigurationError(
+                f"config {path}: [{name}] {raw_key}: unknown key; known: {known}"
+            )
         checked = check(value)
         if checked is None:
             shown = "<hidden>" if key in SECRET_KEYS else repr(value)
             rule = check.rule  # type: ignore[attr-defined]
-            raise ConfigError(f"config {path}: [{name}] {raw_key}: {shown} — {rule}")
+            raise ConfigurationError(f"config {path}: [{name}] {raw_key}: {shown} — {rule}")
         out[key] = checked
     return out
 
@@ -159,51 +161,71 @@ def _warn_if_readable(path: Path, mode: int) -> None:
         )
 
 
+def _read(path: Path) -> tuple[bytes, int]:
+    """The file's bytes (at most ``MAX_CONFIG_BYTES``) and its mode. A pipe or a socket is
+    refused (reading one could wait forever); a device is read as a file (``/dev/null`` is
+    an empty config)."""
+    mode = path.stat().st_mode
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise ConfigurationError(f"config {path}: a pipe or a socket, not a file")
+    with path.open("rb") as f:
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigurationError(
+            f"config {path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a config file is a few "
+            "lines of TOML"
+        )
+    return raw, mode
+
+
 def load_settings(profile: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """The settings for ``profile`` (else ``$KLING_ASYNC_PROFILE``, else ``[default]`` alone).
 
     No file is no settings, unless a profile was asked for or ``KLING_ASYNC_CONFIG`` names
-    the file. Raises ``ConfigError`` for a file that cannot be read or parsed, a bad key or
+    the file. Raises ``ConfigurationError`` for a file that cannot be read or parsed, a bad key or
     value, or a missing profile. Warns on stderr when a file holding secrets can be read by
     other users."""
     environ = os.environ if env is None else env
     profile = profile or environ.get(ENV_PROFILE) or None
     path, named = config_path(environ)
     try:
-        raw = path.read_bytes()
-        mode = path.stat().st_mode
+        raw, mode = _read(path)
     except FileNotFoundError:
         if named:
-            raise ConfigError(f"config {path}: no such file ({ENV_CONFIG} names it)") from None
+            raise ConfigurationError(
+                f"config {path}: no such file ({ENV_CONFIG} names it)"
+            ) from None
         if profile:
-            raise ConfigError(
+            raise ConfigurationError(
                 f"profile {profile!r}: there is no config file ({path}); create it with a "
                 f"[profiles.{profile}] table"
             ) from None
         return Settings()
     except OSError as exc:
-        raise ConfigError(f"config {path}: cannot be read ({exc.strerror})") from None
+        raise ConfigurationError(f"config {path}: cannot be read ({exc.strerror})") from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config {path}: not valid TOML ({exc})") from None
+        raise ConfigurationError(f"config {path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigurationError(f"config {path}: not valid TOML (nested too deeply)") from None
     unknown = sorted(set(data) - {"default", "profiles"})
     if unknown:
-        raise ConfigError(
+        raise ConfigurationError(
             f"config {path}: unknown table(s) {', '.join(unknown)}; "
             "use [default] and [profiles.NAME]"
         )
     merged = _table(path, "default", data.get("default", {}))
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
-        raise ConfigError(f"config {path}: profiles must be tables, like [profiles.work]")
+        raise ConfigurationError(f"config {path}: profiles must be tables, like [profiles.work]")
     for name, table in profiles.items():
         checked = _table(path, f"profiles.{name}", table)
         if name == profile:
             merged.update(checked)
     if profile and profile not in profiles:
         have = ", ".join(sorted(profiles)) or "none"
-        raise ConfigError(
+        raise ConfigurationError(
             f"profile {profile!r}: not in config {path} (profiles there: {have}); "
             f"add a [profiles.{profile}] table"
         )
@@ -214,7 +236,7 @@ def load_settings(profile: str | None = None, env: Mapping[str, str] | None = No
             if merged.get("access_key")
             else ("secret_key", "access_key")
         )
-        raise ConfigError(
+        raise ConfigurationError(
             f"config {path}: {table} has {given} but no {missing}; give both (or api_key alone)"
         )
     settings = Settings(

@@ -6,20 +6,22 @@ from __future__ import annotations
 import math
 
 
-def number_text(value: float | None) -> str:
-    """``1,234,567``, ``2.5``, ``0.35``; None (or NaN) is ``unknown``."""
+def number_text(value: float | None, places: int = 2) -> str:
+    """``1,234,567``, ``2.5``, ``0.35`` (at most ``places`` decimals); None (or NaN) is
+    ``unknown``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "unknown"
     if math.isinf(value):
         return "unlimited"
     if value == int(value):
         return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:,.{places}f}".rstrip("0").rstrip(".")
 
 
-def units_text(value: float | None) -> str:
-    """``1 unit``, ``2.5 units``, ``1,000,000 units``, ``unknown units``."""
-    text = number_text(value)
+def units_text(value: float | None, places: int = 2) -> str:
+    """``1 unit``, ``2.5 units``, ``1,000,000 units``, ``unknown units`` (at most ``places``
+    decimals: a batch's estimate shows 4)."""
+    text = number_text(value, places)
     return f"{text} unit" if value == 1 else f"{text} units"
 
 

@@ -13,7 +13,7 @@ import click
 from ..batch._journal import inside
 from ..batch._journal_read import JournalSnapshot, read_journal
 from ..errors import JournalError
-from ._common import EXIT_USAGE, fail
+from ._exits import EXIT_USAGE, fail
 from ._format import units_text
 
 JOURNAL_NAME = ".kling-journal.db"

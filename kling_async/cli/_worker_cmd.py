@@ -13,14 +13,9 @@ import click
 
 from ..batch import BatchSummary, Outcome, OutcomeStatus, PollPolicy
 from ..models import ImageToVideo, TextToVideo
-from ._common import (
-    EXIT_FAILED,
-    EXIT_TIMEOUT,
-    EXIT_USAGE,
-    chosen_api,
-    client_options,
-    command_runner,
-)
+from ._exits import EXIT_FAILED, EXIT_TIMEOUT, EXIT_USAGE
+from ._runner import command_runner
+from ._settings import chosen_api, client_options
 
 _MISSING = (
     "the workers need the 'workers' extra (SAQ and redis): pip install 'kling-async[workers]'"

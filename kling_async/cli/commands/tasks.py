@@ -1,5 +1,5 @@
 """Single-task verbs for scripts: submit, status, download, list, account (``wait`` is in
-``_wait_cmd``), and what they share: finding a task by id, printing it."""
+``wait``; what they share is in ``lookup``)."""
 
 from __future__ import annotations
 
@@ -13,82 +13,15 @@ from typing import Any, NoReturn
 import attrs
 import click
 
-from .. import _catalog
-from ..errors import NotFoundError
-from ..models import CAMERA_PRESETS, ImageToVideo, TextToVideo
-from ..results import Task
-from ._common import (
-    EXIT_FAILED,
-    EXIT_USAGE,
-    chosen_api,
-    client_options,
-    command_runner,
-    fail,
-    make_client,
-)
-from ._format import number_text, units_text
-from ._jobs import LIVE_MODELS, camera
-
-KINDS = click.Choice(["auto", "image2video", "text2video"])
-
-
-def task_record(task: Task) -> dict[str, Any]:
-    return {
-        "task_id": task.task_id,
-        "external_task_id": task.external_task_id,
-        "kind": task.kind,
-        "status": task.status.value,
-        "status_message": task.status_message or None,
-        "created_at": task.created_at.isoformat() if task.created_at else None,
-        "updated_at": task.updated_at.isoformat() if task.updated_at else None,
-        "units": task.units,
-        "videos": [attrs.asdict(v) for v in task.videos],
-    }
-
-
-def show(task: Task, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(task_record(task)))
-        return
-    line = f"{task.task_id}  {task.status.value:<10}  {task.kind}"
-    if task.external_task_id:
-        line += f"  external={task.external_task_id}"
-    if task.status_message:
-        line += f"  ({task.status_message})"
-    for video in task.videos:
-        line += f"\n  video {video.id} {video.duration or '?'} s  {video.url}"
-    click.echo(line)
-
-
-def _resource(client: Any, kind: str) -> Any:
-    return client.text_to_video if kind == "text2video" else client.image_to_video
-
-
-async def find(client: Any, kind: str, ident: str) -> tuple[Any, Task]:
-    """The task and the resource that holds it; ``auto`` looks at image-to-video, then at
-    text-to-video. Raises the first ``NotFoundError`` when neither has it."""
-    kinds = ["image2video", "text2video"] if kind == "auto" else [kind]
-    if chosen_api() == "new":
-        kinds = kinds[:1]  # the new API finds every video task in one place
-    missing: NotFoundError | None = None
-    for name in kinds:
-        resource = _resource(client, name)
-        try:
-            return resource, await resource.get(ident)
-        except NotFoundError as exc:
-            missing = missing or exc
-    assert missing is not None
-    raise missing
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-kind_option = click.option(
-    "--kind",
-    type=KINDS,
-    default="auto",
-    show_default=True,
-    help="Where to look the id up (auto: image-to-video, then text-to-video).",
-)
+from ... import _catalog
+from ...models import CAMERA_PRESETS, ImageToVideo, TextToVideo
+from ...results import Task
+from .._exits import EXIT_FAILED, EXIT_USAGE, fail
+from .._format import number_text, units_text
+from .._runner import command_runner
+from .._settings import chosen_api, client_options, make_client
+from ..inputs import LIVE_MODELS, camera
+from .lookup import KINDS, find, json_option, kind_option, show
 
 
 # -- submit ------------------------------------------------------------------------------
@@ -179,7 +112,7 @@ async def submit_command(
         request = ImageToVideo(image=image, **fields)
         kind = "image2video"
     async with make_client(base_url, allow_unknown_models=allow_unknown_models) as client:
-        show(await _resource(client, kind).create(request), as_json)
+        show(await client.resource_for(kind).create(request), as_json)
 
 
 def _camera(name: str | None) -> Any:
@@ -320,7 +253,7 @@ async def list_command(
     async with make_client(base_url) as client:
         for name in kinds:
             count = 0
-            async for task in _resource(client, name).list(page_size=min(limit, 500)):
+            async for task in client.resource_for(name).list(page_size=min(limit, 500)):
                 tasks.append(task)
                 count += 1
                 if count >= limit:

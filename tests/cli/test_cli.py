@@ -15,7 +15,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import CLI, FRESH_CLI, png, test_account
+from .._helpers import CLI, FRESH_CLI, png, test_account
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ def test_folder_and_manifest_with_json_output(emu: EmulatorThread, tmp_path: Pat
         "--json",
         emu=emu,
     )
-    assert rerun.returncode == 1  # tiny.png is still invalid
+    assert rerun.returncode == 4  # nothing left that can be done: tiny.png is invalid
     statuses = [json.loads(x)["status"] for x in rerun.stdout.splitlines()[:-1]]
     assert sorted(statuses) == ["invalid", "skipped", "skipped", "skipped"]
     assert emu.stats()["creates"] == 5

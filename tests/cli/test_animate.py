@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from kling_async.cli import main
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, CLI, png, test_account
+from .._helpers import API_KEY, CLI, png, test_account
 
 
 def start(**changes: Any) -> EmulatorThread:
@@ -168,7 +168,7 @@ def test_an_option_the_model_cannot_take_is_one_usage_error_before_any_request(
         (["--cfg-scale", "0.5"], "--cfg-scale 0.5: kling-v2-6 takes no cfg_scale"),
         (["--model", "kling-3.0-turbo", "--no-sound"], "kling-3.0-turbo always makes audio"),
         (
-            ["--model", "kling-v3", "--multi-prompt", "SHOTS"],
+            ["--model", "kling-v3", "--multi-prompt", "SHOTS", "--duration", "5"],
             "its shots add up to 7 s; the video is 5 s (--duration)",
         ),
         (

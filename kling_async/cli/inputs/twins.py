@@ -16,9 +16,11 @@ import os
 import shutil
 from pathlib import Path
 
-from ..batch import job_identity
-from ..errors import ValidationError
-from ._jobs import Input
+from ...batch import Outcome, job_identity
+from ...errors import ValidationError
+from ...states import RUN_OK
+from ..output.statuses import Duplicate, status_of
+from .jobs import Input
 
 _HASHING = 8  # images hashed at once (each in a worker thread)
 
@@ -104,3 +106,46 @@ def give_twin(original: Path, original_source: str, source: str, target: Path, j
     if Path(source).resolve() == Path(original_source).resolve():
         return original
     return place_copy(original, target, job_id)
+
+
+class TwinCopier:
+    """Gives each twin of a finished job its own copy of the video."""
+
+    def __init__(
+        self,
+        unique: list[Input],
+        twins: dict[int, list[Input]],
+        names: dict[int, str | None],
+        out_dir: Path,
+    ) -> None:
+        self.by_job = {id(item.job): item for item in unique}
+        self.twins = twins
+        self.names = names
+        self.out_dir = out_dir
+        self.taken = {n for item in unique if (n := names[id(item.job)]) is not None}
+
+    async def copies(self, outcome: Outcome) -> list[Duplicate]:
+        """The twins of the job that just ended, each with its copy (or why it has none)."""
+        original = self.by_job.get(id(outcome.job))
+        done = []
+        for twin in self.twins.get(id(outcome.job), []):
+            assert original is not None
+            name = self.names[id(twin.job)] or outcome.name
+            target = twin_target(self.out_dir, name, outcome.job_id, self.taken)
+            try:
+                copy = await _copy_for(outcome, original, twin, target)
+            except OSError as exc:  # e.g. the disk is full: this name only
+                why = f"could not copy {outcome.path} to {target}: {exc}"
+                done.append(Duplicate(name, twin.source, None, outcome, why))
+                continue
+            done.append(Duplicate(name, twin.source, copy, outcome))
+        return done
+
+
+async def _copy_for(outcome: Outcome, original: Input, twin: Input, target: Path) -> Path | None:
+    """The twin's own copy of its original's video (None when there is no video)."""
+    if outcome.path is None or status_of(outcome) not in RUN_OK:
+        return None
+    return await asyncio.to_thread(
+        give_twin, outcome.path, original.source, twin.source, target, outcome.job_id
+    )

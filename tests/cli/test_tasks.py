@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
+# the batch's journal, written directly to stage a folder a run left (batch exports no writer)
 from kling_async.batch._journal import Journal
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, CLI, png, test_account
-from ._proxy import HostileProxy
+from .._helpers import API_KEY, CLI, png, test_account
+from .._proxy import HostileProxy
 
 POOR_KEY = "poor-api-key-0123"
 
@@ -379,14 +380,12 @@ def test_help_documents_exit_codes_and_completion_which_works(tmp_path: Path) ->
 async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from kling_async.cli._wait_cmd import _Progress
+    from kling_async.cli.commands.wait import WaitProgress
     from kling_async.results import Task
     from kling_async.states import TaskStatus
 
     now = [100.0]
-    progress = _Progress(enabled=True)
-    progress._start = progress._last_line = 100.0
-    progress._now = lambda: now[0]  # type: ignore[method-assign]
+    progress = WaitProgress(enabled=True, now=lambda: now[0])
     for at, status in [(100, "submitted"), (103, "processing"), (120, "processing"),
                        (134, "processing"), (140, "processing"), (200, "succeeded")]:  # fmt: skip
         now[0] = float(at)
@@ -397,7 +396,7 @@ async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
         "task t1: still processing after 34 s",
         "task t1: succeeded after 1 min 40 s",
     ]
-    quiet = _Progress(enabled=False)
+    quiet = WaitProgress(enabled=False)
     quiet(Task("t2", TaskStatus.PROCESSING))
     assert capsys.readouterr().err == ""
 
@@ -405,14 +404,14 @@ async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
 def test_wait_polls_as_its_help_says_whatever_the_tasks_age() -> None:
     """After the first look (at once): 3 s growing to 15 s, as --help and the README say; a
     task submitted a moment ago is not left until the SDK's first_poll (30 s)."""
-    from kling_async._waiting import WaitPolicy
-    from kling_async.cli._wait_cmd import _policy
+    from kling_async import WaitPolicy
+    from kling_async.cli.commands.wait import poll_policy
 
     default = WaitPolicy()  # the SDK's: first look after 30 s, then 3 s growing to 15 s
-    policy = _policy(default, None)
+    policy = poll_policy(default, None)
     assert policy.first_poll == 3.5
     assert (policy.min_interval, policy.max_interval) == (3.0, 15.0)
-    fixed = _policy(default, 2.0)
+    fixed = poll_policy(default, 2.0)
     assert (fixed.first_poll, fixed.min_interval, fixed.max_interval, fixed.factor) == (
         2.0, 2.0, 2.0, 1.0,
     )  # fmt: skip
@@ -422,6 +421,7 @@ def test_the_reader_takes_an_old_journal_and_ignores_a_dead_holder(tmp_path: Pat
     import socket
     import sqlite3
 
+    # the journal reader behind `report`: batch exports no reader of its own
     from kling_async.batch._journal_read import read_journal
 
     path = tmp_path / ".kling-journal.db"

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import attrs
 import click
 
-from .._waiting import WaitPolicy
-from ..errors import TaskFailedError, TaskTimeoutError
-from ..results import Task
-from ._common import EXIT_FAILED, EXIT_TIMEOUT, client_options, command_runner, fail, make_client
-from ._format import seconds_text
-from ._tasks_cmd import find, json_option, kind_option, show, task_record
+from ..._waiting import WaitPolicy
+from ...errors import TaskFailedError, TaskTimeoutError
+from ...results import Task
+from ...states import RunStatus
+from .._exits import EXIT_FAILED, EXIT_TIMEOUT, fail
+from .._format import seconds_text
+from .._runner import command_runner
+from .._settings import client_options, make_client
+from .lookup import find, json_option, kind_option, show, task_record
 
 #: Seconds between looks that ``--poll-interval`` accepts.
 POLL_RANGE = (0.5, 600.0)
@@ -32,15 +36,14 @@ def _check_poll_interval(_: click.Context, __: click.Parameter, value: float | N
     return value
 
 
-class _Progress:
+class WaitProgress:
     """``wait``'s lines on stderr: each change of state, and a "still ..." line when nothing
-    changed for a while, with the time waited."""
+    changed for a while, with the time waited (by ``now``: the running loop's clock)."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, now: Callable[[], float] | None = None) -> None:
         self.enabled = enabled
-        loop = asyncio.get_running_loop()
-        self._now = loop.time
-        self._start = self._last_line = loop.time()
+        self._now = now or asyncio.get_running_loop().time
+        self._start = self._last_line = self._now()
         self._status: str | None = None
 
     def __call__(self, task: Task) -> None:
@@ -64,7 +67,7 @@ class _Progress:
         self._status, self._last_line = status, now
 
 
-def _policy(default: WaitPolicy, poll_interval: float | None) -> WaitPolicy:
+def poll_policy(default: WaitPolicy, poll_interval: float | None) -> WaitPolicy:
     """Fixed looks every ``poll_interval``; else, as ``--help`` says, every ``min_interval``
     (3 s) growing to ``max_interval`` (15 s) after the first look (made at once). Not the
     SDK's first look after ``first_poll`` (30 s): one person waits on one task here, and a
@@ -86,7 +89,7 @@ def _policy(default: WaitPolicy, poll_interval: float | None) -> WaitPolicy:
 def _timed_out(ident: str, kind: str, timeout: float, last: Task | None, as_json: bool) -> NoReturn:
     status = last.status.value if last is not None else "not answering"
     if as_json and last is not None:
-        click.echo(json.dumps(task_record(last) | {"timed_out": True}))
+        click.echo(json.dumps(task_record(last) | {RunStatus.TIMED_OUT: True}))
     again = f"kling-async wait {ident}" + ("" if kind == "auto" else f" --kind {kind}")
     fail(
         f"task {ident} is still {status} after {timeout:g} s (--timeout); it goes on "
@@ -150,10 +153,10 @@ async def wait_command(
             if not first_look.expired():
                 raise
             _timed_out(task_id, kind, timeout, None, as_json)
-        progress = _Progress(enabled=not (quiet or as_json))
+        progress = WaitProgress(enabled=not (quiet or as_json))
         progress(task)
         if not task.is_final:
-            policy = _policy(client.wait_policy, poll_interval)
+            policy = poll_policy(client.wait_policy, poll_interval)
             try:
                 task = await resource.wait(
                     task,

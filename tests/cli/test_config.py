@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from kling_async.cli._config import ConfigError, load_settings
+# the CLI's own config reader, which the package does not export
+from kling_async.cli._config import load_settings
 from kling_async.emulator import EmulatorConfig, EmulatorThread
+from kling_async.errors import ConfigurationError
 
-from ._helpers import API_KEY, CLI, png, test_account
+from .._helpers import API_KEY, CLI, png, test_account
 
 SECRET = "s3cret-value-never-printed-0123456789"
 
@@ -35,9 +37,9 @@ def test_where_the_file_is(tmp_path: Path) -> None:
     named = load_settings(env={"XDG_CONFIG_HOME": str(tmp_path), "KLING_ASYNC_CONFIG": str(other)})
     assert named.defaults == {"model": "b"}
     assert load_settings(env={"XDG_CONFIG_HOME": str(tmp_path / "none")}).defaults == {}
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(ConfigurationError, match="no such file"):
         load_settings(env={"KLING_ASYNC_CONFIG": str(tmp_path / "missing.toml")})
-    with pytest.raises(ConfigError, match=r"profile 'work': there is no config file"):
+    with pytest.raises(ConfigurationError, match=r"profile 'work': there is no config file"):
         load_settings("work", env={"XDG_CONFIG_HOME": str(tmp_path / "none")})
 
 
@@ -80,7 +82,7 @@ def test_bad_files_name_file_table_key_and_rule(
     tmp_path: Path, text: str, words: list[str]
 ) -> None:
     path = write(tmp_path / "c.toml", text)
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         load_settings(env={"KLING_ASYNC_CONFIG": str(path)})
     message = str(caught.value)
     assert message.startswith(f"config {path}: ")
@@ -92,7 +94,7 @@ def test_bad_files_name_file_table_key_and_rule(
 
 def test_a_missing_profile_names_the_ones_there(tmp_path: Path) -> None:
     path = write(tmp_path / "c.toml", "[profiles.work]\n[profiles.home]\n")
-    with pytest.raises(ConfigError) as caught:
+    with pytest.raises(ConfigurationError) as caught:
         load_settings("wrok", env={"KLING_ASYNC_CONFIG": str(path)})
     assert str(caught.value) == (
         f"profile 'wrok': not in config {path} (profiles there: home, work); "
@@ -202,3 +204,35 @@ def test_config_errors_exit_2_with_a_hint(tmp_path: Path) -> None:
     for done in (bad, missing, warned):
         assert SECRET not in done.stdout + done.stderr
         assert "Traceback" not in done.stderr
+
+
+# -- files that cannot be a config file ------------------------------------------------------
+@pytest.mark.parametrize("content", ["/dev/zero", "deep", "binary", "pipe"])
+def test_a_config_file_that_cannot_be_one_is_one_error_line_exit_2(
+    tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "config.toml"
+    if content == "/dev/zero":
+        path = Path(content)
+    elif content == "deep":
+        path.write_text("[default]\nmodel = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    elif content == "binary":
+        path.write_bytes(bytes(range(256)) * 8)
+    else:
+        os.mkfifo(path)  # reading it would wait for a writer forever
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env["KLING_ASYNC_CONFIG"] = str(path)
+    done = subprocess.run([*CLI, "account"], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "MemoryError" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert str(path) in errors[0]
+
+
+def test_the_config_reader_caps_what_it_reads(tmp_path: Path) -> None:
+    path = tmp_path / "big.toml"
+    path.write_text("# padding\n" * 200_000)
+    with pytest.raises(ConfigurationError, match="larger than"):
+        load_settings(env={"KLING_ASYNC_CONFIG": str(path)})

@@ -1,0 +1,333 @@
+"""``kling-async animate``: the main job — folders of images into videos, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from ...batch import PollPolicy
+from ...errors import ValidationError
+from ...models import TextToVideo
+from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_USAGE, fail
+from .._runner import resumable_command_runner
+from .._settings import chosen_api, client_options, make_client
+from .._words import cli_words
+from .._worker_cmd import animate_on_workers
+from ..inputs import (
+    IMAGE_CAMERA_PRESETS,
+    LIVE_MODELS,
+    Input,
+    check_options,
+    check_template,
+    collect,
+    defaults_from_options,
+    only_failed,
+    out_folder_problem,
+    output_name,
+)
+from ..inputs.clobber import foreign_files, no_clobber, overwrite
+from ..inputs.credentials import credentials_problem
+from ..inputs.dry_run import report_dry_run
+from ..inputs.twins import TwinCopier, group_twins
+from ..output import Display, exit_code, nothing_left_line
+
+
+@click.command("animate", epilog=f"\b\n{ANIMATE_EXIT_CODES_HELP}")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the videos (and the journal that makes reruns resume).",
+)
+@click.option(
+    "-r",
+    "--recursive",
+    is_flag=True,
+    help="Look into sub-folders too; their videos go to the same sub-folders in OUT.",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Only images in folders whose path (relative to the folder given) or name matches, "
+    "e.g. 'IMG_*.jpg' or 'beach/*'; repeatable.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave out images in folders whose relative path or name matches; repeatable.",
+)
+@click.option(
+    "--name",
+    "name_template",
+    default=None,
+    metavar="TEMPLATE",
+    help="Each video's name in OUT, e.g. '{stem}.mp4' (default), '{folder}/{stem}-{model}.mp4', "
+    "'clip-{index:04d}.mp4'. Placeholders: {stem} {name} {folder} {index} {model} {mode} "
+    "{duration}. A name another job or file already has gets '-<id>' added (see "
+    "--overwrite/--no-clobber). Names are fixed at a job's first run.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path, allow_dash=True),
+    help="CSV or JSON Lines, one row per image: image, prompt, negative_prompt, "
+    "end_frame, camera, model, mode, duration, external_id, cfg_scale. A row with a prompt "
+    "and no image (nor end_frame) is text to video (aspect_ratio column). '-' reads it from "
+    "standard input (paths relative to the current folder).",
+)
+@click.option("--prompt", help="Prompt for every image (a manifest row may override it).")
+@click.option("--negative-prompt", help="What to avoid, for every image.")
+@click.option(
+    "--aspect-ratio",
+    type=click.Choice(["16:9", "9:16", "1:1"]),
+    default=None,
+    help="For text-to-video rows of a manifest (a prompt, no image); default 16:9. An image "
+    "keeps its own.",
+)
+@click.option("--model", default="kling-v2-6", show_default=True, help=f"One of {LIVE_MODELS}.")
+@click.option(
+    "--mode",
+    type=click.Choice(["std", "pro", "4k"]),
+    default="std",
+    show_default=True,
+    help="std = 720p, pro = 1080p, 4k (kling-v3).",
+)
+@click.option(
+    "--duration",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Seconds: 5 or 10 on kling-v2-x, 3..15 on kling-v3 and kling-3.0-turbo. With "
+    "--multi-prompt the shots' total, unless given.",
+)
+@click.option(
+    "--multi-prompt",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Multi-shot script (kling-v3): lines of '<seconds> <prompt>' or a JSON list.",
+)
+@click.option("--element", type=int, multiple=True, help="An element id (kling-v3; up to 3).")
+@click.option(
+    "--camera",
+    type=click.Choice(list(IMAGE_CAMERA_PRESETS)),
+    default=None,
+    help="A camera move (image to video takes these simple moves only; no model of "
+    "Kling's 2026 map offers one: with --allow-unknown-models, for models outside it).",
+)
+@click.option(
+    "--end-frame",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An end frame for every video.",
+)
+@click.option(
+    "--cfg-scale", type=float, default=None, help="0..1; no model of the 2026 map takes it."
+)
+@click.option("--sound/--no-sound", default=None, help="Native audio (kling-v2-6 pro, kling-v3).")
+@click.option("--voice", multiple=True, help="A voice id (up to 2; needs --sound).")
+@click.option("--watermark/--no-watermark", default=None)
+@click.option("--callback-url", default=None, help="Kling POSTs status changes here.")
+@click.option(
+    "--max-in-flight",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cap on parallel tasks (the account's limit is learned anyway).",
+)
+@click.option("--downloads", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--max-units",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop creating once the estimated spend would pass this.",
+)
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where the journal lives (default: OUT/.kling-journal.db).",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Run again only the jobs the journal in OUT records as failed (each is created "
+    "anew; nothing made is made twice); leave every other input alone.",
+)
+@click.option(
+    "--overwrite/--no-clobber",
+    "clobber",
+    default=None,
+    help="When a video's name in OUT is taken by a file no run in this folder made: "
+    "--overwrite replaces it, --no-clobber keeps it and leaves that input out. By default "
+    "the new video gets another name ('<name>-<id>.mp4').",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
+@click.option(
+    "--task-timeout",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Seconds a task may take before its job ends as timed out (exit 3; the task stays "
+    "recorded: a rerun picks it up). Default 1200.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per outcome.")
+@click.option("--plain", is_flag=True, help="A line per outcome, even on a terminal.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Show only problems and the summary (not with --json)."
+)
+@click.option("--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map.")
+@click.option(
+    "--redis", "redis_url", default=None, help="Queue the jobs for `kling-async worker`s."
+)
+@client_options
+@resumable_command_runner
+async def animate_command(
+    paths: tuple[Path, ...],
+    out_dir: Path,
+    recursive: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    name_template: str | None,
+    manifest: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    plain: bool,
+    quiet: bool,
+    max_in_flight: int | None,
+    downloads: int,
+    max_units: float | None,
+    journal: Path | None,
+    task_timeout: float | None,
+    retry_failed: bool,
+    clobber: bool | None,
+    allow_unknown_models: bool,
+    redis_url: str | None,
+    base_url: str | None,
+    verbose: bool,
+    **opts: Any,
+) -> None:
+    """Animate image files and folders into videos in OUT.
+
+    Re-running the same command resumes from the journal in OUT: finished videos are skipped
+    and nothing is paid for twice. The same image (with the same settings) under several
+    names is made once and copied to each name.
+
+    \b
+    Examples:
+      kling-async animate photos/ --out videos --prompt "gentle motion"
+      kling-async animate photos/ --out videos --model kling-3.0-turbo --duration 12
+      kling-async animate photos/ --out videos --model kling-v3 --mode 4k --multi-prompt shots.txt
+      kling-async animate --manifest shots.csv --out videos --json
+      kling-async animate photos/ --out videos --dry-run
+    """
+    if not paths and manifest is None:
+        raise click.UsageError("give image files or folders, or --manifest")
+    if redis_url is None:  # queue mode: the workers write, on their machines
+        await _check_out_folder(out_dir, journal)
+    try:
+        defaults = defaults_from_options(opts, duration_given=_given("duration"))
+    except ValidationError as exc:
+        raise click.UsageError(cli_words(str(exc))) from None
+    template = check_template(name_template) if name_template is not None else None
+    if manifest is not None and str(manifest) == "-" and sys.stdin.isatty():
+        raise click.UsageError("--manifest -: standard input is a terminal; pipe a manifest in")
+    inputs, bad, notes = await asyncio.to_thread(
+        collect, paths, manifest, recursive, defaults, include, exclude, out_dir
+    )
+    api = chosen_api()
+    check_options(inputs, opts, api=api, allow_unknown_models=allow_unknown_models)
+    if opts["aspect_ratio"] and not any(isinstance(i.job, TextToVideo) for i in inputs):
+        raise click.UsageError(
+            f"--aspect-ratio {opts['aspect_ratio']}: only for text-to-video manifest rows (a "
+            "prompt, no image), and there is none; an image keeps its own aspect ratio"
+        )
+    unique, twins, identities = await group_twins(inputs)
+    journal_path = journal or out_dir / ".kling-journal.db"
+    if retry_failed:
+        unique, twins = await only_failed(unique, twins, identities, journal_path, notes)
+    if dry_run:
+        for note in notes:
+            click.echo(f"ignored     {note}")
+        sys.exit(await report_dry_run(unique, twins, bad, as_json, allow_unknown_models, api))
+    if not inputs and not bad and not retry_failed:
+        for note in notes:
+            click.echo(f"ignored   {note}", err=True)
+        raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
+    if redis_url is not None:  # queue mode: workers make the videos (see _worker_cmd)
+        bad_rows = [(row.source, row.reason) for row in bad]
+        work = [(item.source, item.job) for item in inputs]
+        unknown = allow_unknown_models
+        sys.exit(await animate_on_workers(redis_url, work, bad_rows, out_dir, as_json, unknown))
+    mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
+    client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
+    jobs = (item.job for item in unique)
+    missing = credentials_problem(client, jobs, allow_unknown_models=allow_unknown_models)
+    if missing is not None:
+        fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)
+    names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
+    kept: list[tuple[str, Input, Path]] = []
+    if clobber:
+        foreign = await foreign_files(unique, names, identities, out_dir, journal_path)
+        await overwrite(foreign, allow_unknown_models, api)
+    elif clobber is not None:
+        unique, twins, kept = await no_clobber(
+            unique, twins, names, identities, out_dir, journal_path
+        )
+    options: dict[str, Any] = {
+        "max_in_flight": max_in_flight,
+        "downloads": downloads,
+        "max_units": max_units,
+        "journal": journal,
+        "name": lambda job: names.get(id(job)),
+    }
+    if task_timeout is not None:
+        options["poll"] = PollPolicy(task_timeout=task_timeout)
+    async with client:
+        run = client.batch([item.job for item in unique], out_dir, **options)
+        total = len(unique) + sum(len(t) for t in twins.values()) + len(bad) + len(kept)
+        display = Display(mode, total, run.engine, quiet=quiet, out_dir=out_dir)
+        try:
+            async with run:
+                with display:
+                    display.skipped_inputs(notes)
+                    for row in bad:
+                        display.invalid_row(row.source, row.reason)
+                    for kept_name, item, there in kept:
+                        display.kept(kept_name, item.source, there)
+                    copier = TwinCopier(unique, twins, names, out_dir)
+                    async for outcome in run:
+                        display.outcome(outcome)
+                        for dup in await copier.copies(outcome):
+                            display.duplicate(dup)
+        except asyncio.CancelledError:  # Ctrl-C: say what is done so far, then stop
+            display.summary(run.summary, interrupted=True)
+            raise
+        display.summary(run.summary)
+    last_word = nothing_left_line(display.tally)
+    if last_word is not None:
+        click.echo(last_word, err=True)
+    sys.exit(exit_code(display.tally))
+
+
+async def _check_out_folder(out_dir: Path, journal: Path | None) -> None:
+    """``--out`` (and ``--journal``'s folder) writable, or one line and exit 2: before
+    anything is read or sent, ``--dry-run`` included."""
+    checks = [("--out", out_dir, out_dir)]
+    if journal is not None:
+        checks.append(("--journal", journal, journal.parent))
+    for option, given, folder in checks:
+        problem = await asyncio.to_thread(out_folder_problem, folder)
+        if problem is not None:
+            fail(f"{option} {given}: {problem}", None, EXIT_USAGE)
+
+
+def _given(option: str) -> bool:
+    """Whether the user gave ``option`` (on the command line or in the environment), rather
+    than its default (the built-in one or the config profile's)."""
+    source = click.get_current_context().get_parameter_source(option)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)

@@ -1,0 +1,93 @@
+"""``animate --dry-run``: every input validated, and what would be sent said (a line, or a
+``--json`` record, each), with the estimate; nothing is sent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+
+from ...batch import estimate_units
+from ...errors import ValidationError
+from ...models import ImageToVideo, TextToVideo
+from ...states import RunStatus
+from ...validation import validate
+from .._exits import EXIT_FAILED
+from .._format import units_text
+from .._words import cli_words
+from ..output.records import invalid_record
+from .jobs import BadRow, Input
+
+
+def _wire_preview(job: ImageToVideo | TextToVideo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(job)):
+        value = getattr(job, field.name)
+        if value is None or value == ():
+            continue
+        if field.name in ("camera_control", "multi_prompt"):
+            value = (
+                attrs.asdict(value)
+                if field.name == "camera_control"
+                else [attrs.asdict(shot) for shot in value]
+            )
+        elif isinstance(value, Path | bytes):
+            value = str(value) if isinstance(value, Path) else f"<{len(value)} bytes>"
+        out[field.name] = value
+    return out
+
+
+async def report_dry_run(
+    inputs: list[Input],
+    twins: dict[int, list[Input]],
+    bad: list[BadRow],
+    as_json: bool,
+    allow_unknown: bool,
+    api: str = "auto",
+) -> int:
+    """Validate everything and say what would be sent; send nothing. Returns the exit code."""
+    valid: list[ImageToVideo | TextToVideo] = []
+    for item in inputs:
+        job = item.job
+        try:
+            await validate(job, allow_unknown_models=allow_unknown, api=api)
+        except ValidationError as exc:
+            bad.append(BadRow(item.source, str(exc)))
+            continue
+        valid.append(job)
+        units = estimate_units([job])
+        same = [t.source for t in twins.get(id(job), [])]
+        if as_json:
+            record = {
+                "event": "would_send",
+                "source": item.source,
+                "kind": "text2video" if isinstance(job, TextToVideo) else "image2video",
+                "units": units,
+                "request": _wire_preview(job),
+                "duplicates": same,
+            }
+            click.echo(json.dumps(record, default=str))
+        else:
+            kind = "  text to video" if isinstance(job, TextToVideo) else ""
+            shown = units_text(units, places=4)
+            click.echo(f"would send  {item.source}{kind}  ({shown})  {_wire_preview(job)}")
+            for twin in same:
+                click.echo(f"same job    {twin}: the same image and settings; made once, copied")
+    total = estimate_units(valid)
+    for row in bad:
+        if as_json:
+            click.echo(json.dumps(invalid_record(row.source, row.reason)))
+        else:
+            click.echo(f"invalid     {row.source}: {cli_words(row.reason)}")
+    if as_json:
+        estimate = {"event": "estimate", "valid": len(valid), RunStatus.INVALID: len(bad)}
+        click.echo(json.dumps(estimate | {"units": total}))
+    else:
+        click.echo(
+            f"\n{len(valid)} job(s) valid, {len(bad)} invalid; "
+            f"estimated {units_text(total, places=4)} if all succeed. Nothing was sent."
+        )
+    return 0 if not bad else EXIT_FAILED
