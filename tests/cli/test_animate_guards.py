@@ -213,6 +213,5 @@ def test_a_base_url_urllib_cannot_split_is_one_error_line_exit_2(tmp_path: Path)
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[0] == (
-        "error: --base-url: 'http://[::1' is not a URL (Invalid IPv6 URL)"
-    )
+    # the SDK refuses it without echoing it (an unparsable URL may carry a password)
+    assert done.stderr.splitlines()[0] == "error: --base-url: not a URL that can be parsed"
