@@ -23,6 +23,11 @@ SHORT = ("5", "10")
 LONG = tuple(str(s) for s in range(3, 16))
 MAX_PROMPT = 2500
 MAX_PROMPT_3_0_T2V = 3072
+MAX_PROMPT_3_0 = MAX_PROMPT_3_0_T2V  # 3.0 image and text to video, 3.0-omni, turbo t2v
+#: An unknown model served by ``EmulatorConfig.allow_models``: what every model of the wire
+#: shares, nothing one model adds (whole seconds 1-60, any mode, every feature, long prompts).
+GENERIC_DURATIONS = tuple(str(s) for s in range(1, 61))
+GENERIC_MAX_PROMPT = 20_000
 
 FEATURE_NAMES = {
     "tail": "an end frame",
@@ -46,6 +51,10 @@ class Offer:
     #: the model always generates audio: asking for none is refused
     always_sound: bool = False
     max_prompt: int = MAX_PROMPT
+    #: the prompt may be written in the multi-shot syntax (new wire: kling-3.0, 3.0-turbo)
+    shots: bool = False
+    #: element items the new wire's contents may carry
+    max_elements: int = 3
 
 
 @attrs.frozen
@@ -99,18 +108,40 @@ NEW_MODELS: dict[str, Model] = {
             "kling-3.0-turbo",
             "3.0-turbo",
             "new",
-            _both(_TURBO, attrs.evolve(_TURBO, max_prompt=MAX_PROMPT_3_0_T2V)),
+            _both(
+                attrs.evolve(_TURBO, shots=True),
+                attrs.evolve(_TURBO, max_prompt=MAX_PROMPT_3_0, shots=True),
+            ),
         ),
         Model(
             "kling-3.0",
             "3.0",
             "new",
-            _both(_V3_I2V, attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0_T2V)),
+            _both(
+                attrs.evolve(_V3_I2V, max_prompt=MAX_PROMPT_3_0, shots=True),
+                attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0, shots=True),
+            ),
         ),
         Model("kling-2.6", "2.6", "new", _both(_V26_I2V, _V26_T2V)),
         Model("kling-2.5-turbo", "2.5-turbo", "new", _both(_V25T_I2V, _V25T_T2V)),
     )
 }
+
+_ALL = frozenset({STD, PRO, K4})
+_GENERIC = Offer(
+    (STD, PRO, K4),
+    GENERIC_DURATIONS,
+    dict.fromkeys(FEATURE_NAMES, _ALL),
+    max_prompt=GENERIC_MAX_PROMPT,
+    shots=True,
+    max_elements=7,
+)
+
+
+def generic_model(name: str) -> Model:
+    """An unknown new-wire model the config allows: the checks every model shares, no more."""
+    return Model(name, name, "new", _both(_GENERIC, _GENERIC))
+
 
 #: The other wire's spelling of a name, for "model not found" hints.
 OTHER_NAME = {

@@ -333,6 +333,7 @@ def _check(body: Mapping[str, Any], default_model: str, kind: str) -> TaskSpec:
         wire="legacy",
         family=model.family,
         sound=sound,
+        audio=sound,
     )
 
 
