@@ -104,6 +104,7 @@ class EmulatorState(TaskHandlers):
             k: dict(sorted(s.in_flight.items())) for k, s in self.store.accounts.items()
         }
         out["units_left"] = {k: s.units_left for k, s in self.store.accounts.items()}
+        out["balance_left"] = {k: s.balance_left for k, s in self.store.accounts.items()}
         return out
 
     def reset(self, *, everything: bool = False) -> None:

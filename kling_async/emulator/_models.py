@@ -53,6 +53,8 @@ class Offer:
     max_prompt: int = MAX_PROMPT
     #: the prompt may be written in the multi-shot syntax (new wire: kling-3.0, 3.0-turbo)
     shots: bool = False
+    #: ``settings.multi_shot`` is a field (new wire: kling-3.0; turbo documents none)
+    shot_setting: bool = False
     #: element items the new wire's contents may carry
     max_elements: int = 3
 
@@ -77,7 +79,7 @@ _V26_T2V = Offer((STD, PRO), SHORT, {"sound": _P})
 _V25T_I2V = Offer((STD, PRO), SHORT, {"tail": _P})
 _V25T_T2V = Offer((STD, PRO), SHORT)
 _MASTER = Offer((None,), SHORT)
-_TURBO = Offer((STD, PRO), LONG, {"sound": _2}, always_sound=True)
+_TURBO = Offer((STD, PRO), LONG, {"sound": _2, "multi_shot": _2}, always_sound=True)
 
 
 def _both(i2v: Offer, t2v: Offer) -> dict[str, Offer]:
@@ -118,8 +120,8 @@ NEW_MODELS: dict[str, Model] = {
             "3.0",
             "new",
             _both(
-                attrs.evolve(_V3_I2V, max_prompt=MAX_PROMPT_3_0, shots=True),
-                attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0, shots=True),
+                attrs.evolve(_V3_I2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
+                attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
             ),
         ),
         Model("kling-2.6", "2.6", "new", _both(_V26_I2V, _V26_T2V)),
@@ -134,6 +136,7 @@ _GENERIC = Offer(
     dict.fromkeys(FEATURE_NAMES, _ALL),
     max_prompt=GENERIC_MAX_PROMPT,
     shots=True,
+    shot_setting=True,
     max_elements=7,
 )
 

@@ -149,7 +149,7 @@ def check_new(
     where = f"POST /{PATHS[kind]}/{model.name}"
     unknown_fields(body, TOP_FIELDS[kind], where, "")
     settings = object_field(body, "settings")
-    multi_field = ("multi_shot",) if "multi_shot" in offer.features else ()
+    multi_field = ("multi_shot",) if offer.shot_setting else ()
     unknown_fields(settings, SETTINGS_FIELDS[kind] + multi_field, where, "settings.")
     external, callback = options_fields(body, where)
     image = tail = None
