@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import re
 import time
@@ -105,6 +106,8 @@ class EmulatorState(TaskHandlers):
         }
         out["units_left"] = {k: s.units_left for k, s in self.store.accounts.items()}
         out["balance_left"] = {k: s.balance_left for k, s in self.store.accounts.items()}
+        out["body_bytes_held"] = self.budget.held  # request bodies in memory right now
+        out["pid"] = os.getpid()  # whose memory a benchmark or test may read
         return out
 
     def reset(self, *, everything: bool = False) -> None:
