@@ -1,8 +1,9 @@
 """Reading request bodies without letting one request, or many at once, exhaust the process.
 
 - A body larger than its route's cap is refused before it is read when ``Content-Length``
-  says so, and as soon as the bytes read pass the cap otherwise (chunked uploads): HTTP 413,
-  code 1200. The connection is then closed, so the rest of the upload is never buffered.
+  says so, and as soon as the bytes read pass the cap otherwise (chunked uploads): code 1200
+  with HTTP 400, as the vendor's error table pairs them. The rest of the upload is read and
+  dropped (aiohttp's lingering close, bounded in time), never buffered.
 - All requests together hold at most ``body_budget_bytes`` of bodies in memory: a request
   reserves its declared size (or its cap, when undeclared) before reading and waits while the
   budget is spent; the reservation lasts until the handler has finished with the body.
@@ -52,12 +53,12 @@ def _too_large(size: int, cap: int) -> Rejection:
     # the answer goes out at once; aiohttp then reads what is left of the upload and drops it
     # (for at most its lingering time), so nothing more of it is held in memory
     return Rejection(
-        413, 1200, f"Request body of {size} bytes exceeds the limit of {cap} bytes for this API"
+        400, 1200, f"Request body of {size} bytes exceeds the limit of {cap} bytes for this API"
     )
 
 
 async def read_capped(request: web.Request, cap: int) -> bytes:
-    """The body, or 413/1200 once it is known to exceed ``cap`` bytes."""
+    """The body, or 1200 once it is known to exceed ``cap`` bytes."""
     declared = request.content_length
     if declared is not None and declared > cap:
         raise _too_large(declared, cap)

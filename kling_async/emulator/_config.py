@@ -176,7 +176,7 @@ class EmulatorConfig:
     #: "kling-4.0"), with only the checks every model of that endpoint shares.
     allow_models: tuple[str, ...] = ()
     #: Largest create body read (checked against Content-Length before reading, and while
-    #: reading); larger: HTTP 413, code 1200.
+    #: reading); larger: code 1200 (HTTP 400).
     max_body_bytes: int = MAX_CREATE_BODY
     #: Bytes of request bodies held in memory at once, all requests together; a body that does
     #: not fit waits for others to finish (so many huge uploads cannot exhaust memory).

@@ -25,8 +25,10 @@ MAX_PROMPT = 2500
 MAX_PROMPT_3_0_T2V = 3072
 MAX_PROMPT_3_0 = MAX_PROMPT_3_0_T2V  # 3.0 image and text to video, 3.0-omni, turbo t2v
 #: An unknown model served by ``EmulatorConfig.allow_models``: what every model of the wire
-#: shares, nothing one model adds (whole seconds 1-60, any mode, every feature, long prompts).
-GENERIC_DURATIONS = tuple(str(s) for s in range(1, 61))
+#: shares, nothing one model adds: whole seconds from 3 (no model goes shorter) to 30 (twice
+#: the longest today), any resolution, any W:H ratio, every feature, prompts up to 20,000.
+GENERIC_SECONDS = range(3, 31)
+GENERIC_DURATIONS = tuple(str(s) for s in GENERIC_SECONDS)
 GENERIC_MAX_PROMPT = 20_000
 
 FEATURE_NAMES = {

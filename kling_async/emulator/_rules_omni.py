@@ -39,7 +39,16 @@ from ._contents import (
     unknown_fields,
 )
 from ._errors import invalid
-from ._models import GENERIC_MAX_PROMPT, K4, MAX_PROMPT, MAX_PROMPT_3_0, PRO, RESOLUTIONS, STD
+from ._models import (
+    GENERIC_MAX_PROMPT,
+    GENERIC_SECONDS,
+    K4,
+    MAX_PROMPT,
+    MAX_PROMPT_3_0,
+    PRO,
+    RESOLUTIONS,
+    STD,
+)
 from ._rules_new import aspect_setting, not_found, options_fields
 from ._shared import TaskSpec, choice_field
 
@@ -113,7 +122,7 @@ def _model(name: str, allowed: Collection[str]) -> OmniModel:
             name,
             name,
             (STD, PRO, K4),
-            tuple(range(1, 61)),
+            tuple(GENERIC_SECONDS),
             ("native", "original", "off"),
             GENERIC_MAX_PROMPT,
             multi_shot=True,

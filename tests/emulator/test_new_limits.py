@@ -4,12 +4,15 @@ the value and the rule."""
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 import pytest
 
 from .._helpers import Api
 from ._client import call
+from ._vendor import examples_dir
 
 IMG = "https://example.com/frame.png"
 VID = "https://example.com/motion.mp4"
@@ -449,6 +452,13 @@ CASES: list[tuple[str, str, dict[str, Any], int, int, tuple[str, ...]]] = [
 ]
 
 
+@functools.cache
+def vendor_error_table() -> set[tuple[int, int]]:
+    """(HTTP status, code) of every row of the vendor's error table."""
+    rows = json.loads((examples_dir() / "error-codes.json").read_text())
+    return {(row["http"], row["code"]) for row in rows}
+
+
 @pytest.mark.parametrize(
     ("path", "payload", "status", "code", "words"),
     [case[1:] for case in CASES],
@@ -465,6 +475,7 @@ async def test_limits_are_refused_naming_field_value_and_rule(
     emu, api = emu_api
     got, answer = await call(api, "POST", path, payload)
     assert (got, answer["code"]) == (status, code), answer
+    assert (got, code) in vendor_error_table()  # the vendor's code, with its HTTP status
     for word in words:
         assert word in answer["message"], (word, answer["message"])
     assert emu.stats()["creates"] == 0

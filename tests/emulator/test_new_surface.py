@@ -106,7 +106,16 @@ async def test_an_allowed_unknown_model_gets_only_the_shared_checks(
     )
     assert (status, answer["code"]) == (400, 1201)
     assert "settings.duration" in answer["message"]
-    assert emu.stats()["requests_by_route"]["POST /text-to-video/{model}"] == 3
+    for seconds in (2, 31):  # no model is shorter than 3 s; 30 s is the allowed longest
+        status, answer = await call(
+            api,
+            "POST",
+            f"/text-to-video/{FUTURE}",
+            {"prompt": "x", "settings": {"duration": seconds}},
+        )
+        assert (status, answer["code"]) == (400, 1201)
+        assert f"got '{seconds}'" in answer["message"]
+    assert emu.stats()["requests_by_route"]["POST /text-to-video/{model}"] == 5
 
 
 async def test_image_generation_queries_and_files(start_emulator: StartEmulator) -> None:
