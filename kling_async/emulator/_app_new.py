@@ -125,6 +125,13 @@ def _filters(value: object, now: float) -> Callable[[EmuTask], bool]:
     return keep
 
 
+def _reserve(request: web.Request, cap: int) -> int:
+    """Bytes of the body budget a request holds while its body is read: what it declares, or
+    the cap when it declares nothing (chunked)."""
+    declared = request.content_length
+    return cap if declared is None else min(declared, cap)
+
+
 class TaskHandlers:
     """Creates of both wires and the new wire's queries; mixed into ``EmulatorState``."""
 
@@ -139,7 +146,7 @@ class TaskHandlers:
         self, request: web.Request, cap: int = MAX_QUERY_BODY, *, empty_ok: bool = False
     ) -> dict[str, Any]:
         """A small JSON object body (a query's): capped, within the body budget."""
-        async with self.budget.hold(min(request.content_length or cap, cap)):
+        async with self.budget.hold(_reserve(request, cap)):
             raw = await read_capped(request, cap)
             if empty_ok and not raw.strip():
                 return {}
@@ -154,7 +161,7 @@ class TaskHandlers:
         """Read, check and store one create; start its callbacks."""
         self.stats.create_requests += 1
         cap = self.config.max_body_bytes
-        async with self.budget.hold(min(request.content_length or cap, cap)):
+        async with self.budget.hold(_reserve(request, cap)):
             raw = await read_capped(request, cap)
             if len(raw) > _LARGE_BODY:  # parsing, decoding big images would stall the loop
                 body = await asyncio.to_thread(parse_object, raw)

@@ -7,7 +7,9 @@ tasks' units and adding their durations to the counters.
 Tasks of both wires live in one store. The legacy queries (``/v1/videos/<kind>/<id>`` and the
 legacy list) see only legacy tasks of their kind; the new wire's ``GET /tasks`` and ``POST
 /tasks`` are account-wide, as the vendor's batch query is, and show tasks of both wires in the
-new shape. Parallel tasks are counted per account x model family (``_models.family_of``).
+new shape. Parallel tasks are counted per account x model family (``_models.family_of``; image
+tasks per image model, each holding ``n`` slots). Charges come from the pack (units) or, when
+the config bills in cash, from the balance; a failed task is refunded either way.
 """
 
 from __future__ import annotations
