@@ -80,6 +80,7 @@ class Callbacks:
         self.clock = clock
         self._loops: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._warned: set[str] = set()  # refused hosts already logged (once each)
 
     def watch(self, task: EmuTask, body_at: Callable[[float], dict[str, Any]]) -> None:
         loop = asyncio.create_task(self._follow(task, body_at), name=f"callbacks-{task.task_id}")
@@ -92,11 +93,14 @@ class Callbacks:
         if not (
             self.config.allow_remote_callbacks or allowed_target(url, self.config.callback_hosts)
         ):
-            log.warning(
-                "callback to %s refused: not among the allowed callback hosts %s",
-                urlsplit(url).netloc,
-                ", ".join(self.config.callback_hosts) or "(none)",
-            )
+            where = urlsplit(url).netloc
+            if where not in self._warned:
+                self._warned.add(where)
+                log.warning(
+                    "callbacks to %s refused: not among the allowed callback hosts %s",
+                    where,
+                    ", ".join(self.config.callback_hosts) or "(none)",
+                )
             self.stats.callbacks_refused += 1
             self.stats.callbacks_failed += 1
             return

@@ -15,6 +15,27 @@ from .._helpers import API_KEY, Api
 KEY = f"Bearer {API_KEY}"
 
 
+IMG = "https://example.com/frame.png"
+VID = "https://example.com/motion.mp4"
+
+
+def items(*pairs: tuple[str, Any], prompt: str | None = "a parrot") -> list[dict[str, Any]]:
+    """``contents``: a prompt item, then (type, url / element_id / voice_id) items."""
+    out: list[dict[str, Any]] = [{"type": "prompt", "text": prompt}] if prompt is not None else []
+    for n, (kind, value) in enumerate(pairs, start=1):
+        if kind == "element":
+            out.append({"type": "element", "element_id": value, "id": f"element_{n}"})
+        elif kind == "voice":
+            out.append({"type": "voice", "voice_id": value, "id": f"v{n}"})
+        else:
+            out.append({"type": kind, "url": value})
+    return out
+
+
+def body(contents: list[dict[str, Any]], **settings: Any) -> dict[str, Any]:
+    return {"contents": contents, "settings": settings}
+
+
 async def call(api: Api, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
     status, answer, _ = await api.call(method, path, json=body, auth=KEY)
     return status, answer

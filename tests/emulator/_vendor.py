@@ -7,6 +7,7 @@ main checkout's ``.git``). ``KLING_VENDOR_EXAMPLES`` overrides both.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -62,3 +63,10 @@ def response_examples(slug: str) -> list[tuple[str, dict[str, Any]]]:
         (path.name, json.loads(path.read_text()))
         for path in sorted(examples_dir().glob(f"*{slug}*.response.json"))
     ]
+
+
+@functools.cache
+def vendor_error_table() -> set[tuple[int, int]]:
+    """(HTTP status, code) of every row of the vendor's error table."""
+    rows = json.loads((examples_dir() / "error-codes.json").read_text())
+    return {(row["http"], row["code"]) for row in rows}

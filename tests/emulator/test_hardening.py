@@ -15,7 +15,7 @@ import pytest
 
 from .._helpers import API_KEY, CLI, Api, StartEmulator
 from ._client import KEY
-from .test_new_limits import vendor_error_table
+from ._vendor import vendor_error_table
 
 DEEP = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
 DEEP_LIST = b"[" * 100_000 + b"]" * 100_000

@@ -15,8 +15,9 @@ import pytest
 from aiohttp import web
 
 from .._helpers import Api, StartEmulator, test_account
-from ._client import call, wait_image, wait_new
-from .test_new_limits import IMG, VID, body, items
+from ._client import IMG, VID, body, call, items, wait_image, wait_new
+from ._shapes import same_shape
+from ._vendor import load
 
 UNLIMITED = 1_000_000.0
 
@@ -177,6 +178,24 @@ async def test_legacy_callbacks_carry_the_cash_deduction(
     final = receiver.bodies[-1]
     assert final["task_status"] == "succeed"
     assert final["final_balance_deduction"] == {"quota": "0.21", "list_price": "0.21"}
+
+
+async def test_new_wire_callbacks_have_the_keys_of_the_vendor_example(
+    start_emulator: StartEmulator, receiver: Receiver
+) -> None:
+    example = load("kling-get-started-callbacks__01-new-callback-body.response.json")
+    for billing in ("unit", "cash"):
+        receiver.bodies.clear()
+        emu, api = await start_emulator(billing=billing, duration=(0.1, 0.1))
+        payload = body(items(("feature_video", VID)), multi_shot=True)
+        payload["options"] = {"callback_url": receiver.url, "external_task_id": "cb"}
+        status, answer = await call(api, "POST", "/omni-video/kling-3.0-omni", payload)
+        assert status == 200, answer
+        await _until(lambda e=emu: e.stats()["callbacks_sent"] == 3)
+        statuses = [b["status"] for b in receiver.bodies]
+        assert statuses == ["submitted", "processing", "succeeded"]
+        for delivered in receiver.bodies:
+            assert same_shape(delivered, example["body"], example["field_notes"]) == []
 
 
 async def test_callbacks_go_only_to_allowed_hosts_and_ports(

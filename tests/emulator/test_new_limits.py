@@ -4,36 +4,13 @@ the value and the rule."""
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import Any
 
 import pytest
 
 from .._helpers import Api
-from ._client import call
-from ._vendor import examples_dir
-
-IMG = "https://example.com/frame.png"
-VID = "https://example.com/motion.mp4"
-
-
-def items(*pairs: tuple[str, Any], prompt: str | None = "a parrot") -> list[dict[str, Any]]:
-    """``contents``: a prompt item, then (type, url / element_id / voice_id) items."""
-    out: list[dict[str, Any]] = [{"type": "prompt", "text": prompt}] if prompt is not None else []
-    for n, (kind, value) in enumerate(pairs, start=1):
-        if kind == "element":
-            out.append({"type": "element", "element_id": value, "id": f"element_{n}"})
-        elif kind == "voice":
-            out.append({"type": "voice", "voice_id": value, "id": f"v{n}"})
-        else:
-            out.append({"type": kind, "url": value})
-    return out
-
-
-def body(contents: list[dict[str, Any]], **settings: Any) -> dict[str, Any]:
-    return {"contents": contents, "settings": settings}
-
+from ._client import IMG, VID, body, call, items
+from ._vendor import vendor_error_table
 
 ELEMENTS4 = [("element", str(160 + i)) for i in range(4)]
 IMAGE_BODY = {"model_name": "kling-v3", "prompt": "a puppy"}
@@ -450,13 +427,6 @@ CASES: list[tuple[str, str, dict[str, Any], int, int, tuple[str, ...]]] = [
         ("model_name", "kling-v9", "kling-v2-1"),
     ),
 ]
-
-
-@functools.cache
-def vendor_error_table() -> set[tuple[int, int]]:
-    """(HTTP status, code) of every row of the vendor's error table."""
-    rows = json.loads((examples_dir() / "error-codes.json").read_text())
-    return {(row["http"], row["code"]) for row in rows}
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,18 @@ from typing import Any
 import pytest
 
 from .._helpers import Api, StartEmulator, b64, png, test_account
-from ._client import call, fetch, image_size, video_facts, wait_image, wait_new
-from .test_new_limits import IMG, VID, body, items
+from ._client import (
+    IMG,
+    VID,
+    body,
+    call,
+    fetch,
+    image_size,
+    items,
+    video_facts,
+    wait_image,
+    wait_new,
+)
 
 SHOTS = "shot 1, 2, a door opens @element_1; shot 2, 3, a hall;"
 ACCEPTED: list[tuple[str, str, dict[str, Any]]] = [
