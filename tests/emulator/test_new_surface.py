@@ -246,3 +246,34 @@ async def test_rendered_videos_carry_the_sound_track(start_emulator: StartEmulat
         seconds, got_sound, size = video_facts(await fetch(api, task["outputs"][0]["url"]))
         assert (got_sound, size) == (sound, (96, 72))
         assert abs(seconds - 3.3) < 0.4  # 3 s and the two extra frames at 6 fps
+
+
+def _padded_png(megabytes: int) -> str:
+    """A readable 400x300 PNG padded past ``megabytes`` MB, as bare base64."""
+    return b64(png(400, 300) + b"\0" * (megabytes * 1024 * 1024))
+
+
+async def test_images_up_to_50_mb_on_the_new_api(start_emulator: StartEmulator) -> None:
+    _emu, api = await start_emulator()
+    twelve = _padded_png(12)  # over the legacy wire's 10 MB, within the new wire's 50 MB
+    status, answer = await call(
+        api, "POST", "/image-to-video/kling-3.0", body(items(("first_frame", twelve)))
+    )
+    assert (status, answer["code"]) == (200, 0), answer
+    status, legacy = await api.create(model_name="kling-v2-6", image=twelve)
+    assert (status, legacy["code"]) == (400, 1201)
+    assert "10 MB" in legacy["message"]
+
+
+def test_an_image_over_50_mb_is_refused_naming_the_item() -> None:
+    """At the rules' level (no HTTP): 51 MB of zero bytes as base64 ("AAAA...")."""
+    from kling_async.emulator._contents import read_contents
+    from kling_async.emulator._errors import Rejection
+
+    big = "A" * (68 * 1024 * 1024)  # decodes to 51 MB
+    with pytest.raises(Rejection) as caught:
+        read_contents([{"type": "prompt", "text": "p"}, {"type": "refer_image", "url": big}],
+                      ("prompt", "refer_image"), 2500)  # fmt: skip
+    assert caught.value.code == 1201
+    assert "contents[1].url (refer_image)" in caught.value.message
+    assert f"{51 * 1024 * 1024} bytes exceeds the 50 MB limit" in caught.value.message
