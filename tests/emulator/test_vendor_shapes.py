@@ -14,7 +14,7 @@ import pytest
 
 from kling_async import VirtualClock
 
-from .._helpers import Api, StartEmulator
+from .._helpers import Api, StartEmulator, test_account
 from ._client import call
 from ._shapes import same_shape
 from ._vendor import create_examples, examples_dir, load
@@ -88,3 +88,20 @@ async def test_answers_have_the_keys_of_every_response_example(
             compared += 1
     assert problems == [], problems
     assert compared >= 40
+
+
+async def test_the_over_limit_answer_is_the_vendors(start_emulator: StartEmulator) -> None:
+    """kling-get-started-concurrency-rules: 1303 "parallel task over resource pack limit", for a
+    video task as for an image task asking more slots (n) than are left."""
+    example = load("kling-get-started-concurrency-rules__01-over-limit-error.response.json")
+    _emu, api = await start_emulator(test_account(concurrency_limit=2), duration=(30.0, 30.0))
+    video = {"prompt": "p"}
+    for _ in range(2):
+        assert (await call(api, "POST", "/text-to-video/kling-2.6", video))[0] == 200
+    image = {"prompt": "p", "n": 2}
+    assert (await call(api, "POST", "/v1/images/generations", image))[0] == 200
+    for path, payload in (("/text-to-video/kling-2.6", video), ("/v1/images/generations", image)):
+        status, answer = await call(api, "POST", path, payload)
+        assert (status, answer["code"]) == (429, 1303), answer
+        assert answer["message"].startswith(example["body"]["message"])
+        assert same_shape(answer, example["body"], {}) == []
