@@ -4,6 +4,7 @@ with a sound track when sound was asked, of the asked length, images at the aske
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -277,3 +278,27 @@ def test_an_image_over_50_mb_is_refused_naming_the_item() -> None:
     assert caught.value.code == 1201
     assert "contents[1].url (refer_image)" in caught.value.message
     assert f"{51 * 1024 * 1024} bytes exceeds the 50 MB limit" in caught.value.message
+
+
+async def test_without_pyav_sound_comes_from_the_bundled_clip(
+    start_emulator: StartEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No PyAV (a plain install): a result with audio is the bundled clip with a sound track;
+    an omni video asked for 7 s is the 5 s clip (it cannot be looped without PyAV)."""
+    from kling_async.emulator._render import have_pyav
+
+    _emu, api = await start_emulator(duration=(0.05, 0.05))
+    payload = body(items(), audio="native", duration=7)
+    status, answer = await call(api, "POST", "/omni-video/kling-3.0-omni", payload)
+    assert status == 200, answer
+    task = await wait_new(api, answer["data"]["id"])
+    monkeypatch.setitem(sys.modules, "av", None)
+    have_pyav.cache_clear()
+    try:
+        data = await fetch(api, task["outputs"][0]["url"])
+    finally:
+        monkeypatch.undo()
+        have_pyav.cache_clear()
+    seconds, sound, size = video_facts(data)
+    assert (sound, size) == (True, (480, 270))
+    assert abs(seconds - 5) < 0.2
