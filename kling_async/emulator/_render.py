@@ -1,8 +1,11 @@
-"""Real, playable H.264 mp4 files made from the input image with a gentle camera move.
+"""Real, playable H.264 mp4 files made from the input image with a gentle camera move, with
+an AAC tone track when the task's result has audio; the sample clips looped or cut to a length
+(packets copied, nothing encoded again); PNG images for image tasks.
 
 CPU-bound and blocking: the emulator calls it in a worker thread. Needs PyAV (the ``render``
-extra); without it the emulator serves the bundled sample clips (``clips/``, made once by
-``write_sample_clips``) and never imports it.
+extra) for video; without it the emulator serves the bundled sample clips (``clips/``: each
+aspect ratio silent and with a tone track, made once by ``write_sample_clips``) and never
+imports it.
 """
 
 from __future__ import annotations
