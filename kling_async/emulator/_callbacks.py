@@ -109,7 +109,9 @@ class Callbacks:
             delay = moment - self.clock.time()
             if delay > 0:
                 await self.clock.sleep(delay)
-            await self._deliver(url, body_at(max(moment, self.clock.time())))
+            # the task as it was at that moment: one delivery per status, even when the loop
+            # is late (a busy machine) and the task has moved on since
+            await self._deliver(url, body_at(moment))
 
     async def _deliver(self, url: str, body: dict[str, Any]) -> None:
         raw = json.dumps(body, separators=(",", ":")).encode()
