@@ -24,7 +24,14 @@ from ._contents import unknown_fields
 from ._errors import Rejection, invalid
 from ._images import read_image
 from ._models import MAX_PROMPT
-from ._shared import TaskSpec, choice_field, common_fields, string_field, watermark_flag
+from ._shared import (
+    TaskSpec,
+    choice_field,
+    common_fields,
+    integer_value,
+    string_field,
+    watermark_flag,
+)
 
 IMAGE_MODELS = ("kling-v2-1", "kling-v3", "kling-v3-omni")
 DEFAULT_IMAGE_MODEL = "kling-v3"
@@ -69,9 +76,7 @@ def _elements(body: Mapping[str, Any], references: int) -> int:
         raise invalid(f"element_list: expected a list of {{element_id}}, got {items!r:.40}")
     for i, item in enumerate(items):
         ident = item.get("element_id") if isinstance(item, dict) else None
-        if isinstance(ident, bool) or not (
-            isinstance(ident, int) or (isinstance(ident, str) and ident.isdigit())
-        ):
+        if integer_value(ident) is None:
             raise invalid(f"element_list[{i}].element_id: {ident!r:.40} must be an integer id")
     if len(items) + references > MAX_REFERENCES:
         raise invalid(

@@ -146,6 +146,17 @@ def choice_field(
     return str(value)
 
 
+def integer_value(value: object) -> int | None:
+    """An int, or a string of digits, as an int; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
 def watermark_flag(body: Mapping[str, Any]) -> bool:
     """``watermark_info.enabled`` (checked by ``common_fields``); false when absent."""
     watermark = body.get("watermark_info")

@@ -6,16 +6,14 @@ only to the hosts and ports the config allows."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from .._helpers import Api, StartEmulator, test_account
 from ._client import IMG, VID, body, call, items, wait_image, wait_new
+from ._receiver import Receiver
 from ._shapes import same_shape
 from ._vendor import load
 
@@ -137,29 +135,6 @@ async def test_failed_cash_tasks_are_refunded(start_emulator: StartEmulator) -> 
     assert emu.stats()["balance_left"]["test-access-key"] == pytest.approx(5.0)
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.bodies.append(json.loads(await request.read()))
-        return web.Response(status=204)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rec.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    yield rec
-    await runner.cleanup()
-
-
 async def _until(condition: Any, limit: float = 5.0) -> None:
     for _ in range(int(limit / 0.02)):  # bounded
         if condition():
@@ -185,7 +160,7 @@ async def test_new_wire_callbacks_have_the_keys_of_the_vendor_example(
 ) -> None:
     example = load("kling-get-started-callbacks__01-new-callback-body.response.json")
     for billing in ("unit", "cash"):
-        receiver.bodies.clear()
+        receiver.deliveries.clear()
         emu, api = await start_emulator(billing=billing, duration=(0.1, 0.1))
         payload = body(items(("feature_video", VID)), multi_shot=True)
         payload["options"] = {"callback_url": receiver.url, "external_task_id": "cb"}
@@ -210,7 +185,7 @@ async def test_callbacks_go_only_to_allowed_hosts_and_ports(
         (("example.com",), False),
         ((), False),
     ):
-        receiver.bodies.clear()
+        receiver.deliveries.clear()
         emu, api = await start_emulator(callback_hosts=hosts, duration=(0.05, 0.05))
         status, _ = await api.create(callback_url=receiver.url)
         assert status == 200  # accepted either way, as the service would
@@ -218,9 +193,9 @@ async def test_callbacks_go_only_to_allowed_hosts_and_ports(
         stats = emu.stats()
         assert (stats["callbacks_refused"] == 0) == delivered, hosts
         if delivered:
-            await _until(lambda: len(receiver.bodies) == 3)
+            await _until(lambda: len(receiver.deliveries) == 3)
         else:
-            assert (stats["callbacks_failed"], receiver.bodies) == (1, [])
+            assert (stats["callbacks_failed"], receiver.deliveries) == (1, [])
     # the vendor examples' callback host is accepted at create and never called
     emu, api = await start_emulator(duration=(0.05, 0.05))
     status, _ = await call(
