@@ -4,34 +4,22 @@ reaches the config, in a process of its own."""
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from .._helpers import API_KEY, CLI
 from ._client import KEY
+from ._process import emulator_process
 
 
 @pytest.fixture
 def cli_emulator() -> Iterator[str]:
-    cmd = [*CLI, "emulator", "--port", "0", "--api-key", API_KEY, "--duration", "0.05:0.05"]
-    cmd += ["--allow-model", "kling-4.0", "--allow-model", "kling-4.0-turbo"]
-    cmd += ["--billing", "cash", "--currency", "CNY", "--callback-host", "127.0.0.1:9"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip().partition("=")[2]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    options = ["--duration", "0.05:0.05", "--allow-model", "kling-4.0"]
+    options += ["--allow-model", "kling-4.0-turbo", "--billing", "cash", "--currency", "CNY"]
+    with emulator_process(*options, "--callback-host", "127.0.0.1:9") as url:
+        yield url
 
 
 async def test_allow_model_billing_and_callback_hosts_options(cli_emulator: str) -> None:

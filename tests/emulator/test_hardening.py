@@ -5,16 +5,15 @@ uploads at once are held within the body budget, so the process stays far from 1
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from .._helpers import API_KEY, CLI, Api, StartEmulator
+from .._helpers import Api, StartEmulator
 from ._client import KEY
+from ._process import emulator_process
 from ._vendor import vendor_error_table
 
 DEEP = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
@@ -89,20 +88,9 @@ async def test_a_chunked_body_is_cut_at_the_cap(start_emulator: StartEmulator) -
 
 
 @pytest.fixture
-def emulator_process() -> Iterator[str]:
-    """``kling-async emulator`` in a process of its own; yields its base URL."""
-    cmd = [*CLI, "emulator", "--port", "0", "--api-key", API_KEY, "--seed", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip().partition("=")[2]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+def separate_emulator() -> Iterator[str]:
+    with emulator_process("--seed", "1") as url:
+        yield url
 
 
 def _peak_rss(pid: int) -> int:
@@ -114,8 +102,8 @@ def _peak_rss(pid: int) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
-async def test_eight_huge_bodies_at_once_stay_within_the_budget(emulator_process: str) -> None:
-    base = emulator_process
+async def test_eight_huge_bodies_at_once_stay_within_the_budget(separate_emulator: str) -> None:
+    base = separate_emulator
     body = b'{"contents": "' + b"A" * (90 * 1024 * 1024) + b'"}'  # 90 MB, under the cap
     headers = {"Authorization": KEY, "Content-Type": "application/json"}
     timeout = aiohttp.ClientTimeout(total=100)  # 720 MB over loopback on a busy machine
