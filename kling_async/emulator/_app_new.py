@@ -39,7 +39,7 @@ from ._rules_new import PATHS, check_new
 from ._rules_omni import check_omni
 from ._shared import TaskSpec
 from ._stats import Stats
-from ._store import NEW_STATUS, EmuTask, Store
+from ._store import NEW_STATUS, EmuTask, Store, content_key
 
 KIND_OF_PATH = {path: kind for kind, path in PATHS.items()}
 MAX_BATCH_IDS = 20
@@ -163,16 +163,18 @@ class TaskHandlers:
         cap = self.config.max_body_bytes
         async with self.budget.hold(_reserve(request, cap)):
             raw = await read_capped(request, cap)
-            if len(raw) > _LARGE_BODY:  # parsing, decoding big images would stall the loop
+            key = None
+            if len(raw) > _LARGE_BODY:  # parsing, decoding, hashing would stall the loop
                 body = await asyncio.to_thread(parse_object, raw)
                 del raw
                 spec = await asyncio.to_thread(check, body)
+                key = await asyncio.to_thread(content_key, body, spec)
             else:
                 body = parse_object(raw)
                 spec = check(body)
             if not self.config.render and spec.image is not None:
                 spec.image = attrs.evolve(spec.image, data=None)  # keep no bytes nobody uses
-            task = self.store.create(account, spec, body, self.clock.time())
+            task = self.store.create(account, spec, body, self.clock.time(), key)
         if spec.callback_url:
             base = origin(request)
             self.callbacks.watch(task, lambda now: task.shaped(now, base))

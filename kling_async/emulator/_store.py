@@ -119,9 +119,15 @@ class Store:
                 state.balance_left += task.charge.amount
 
     def create(
-        self, account: Account, spec: TaskSpec, body: Mapping[str, Any], now: float
+        self,
+        account: Account,
+        spec: TaskSpec,
+        body: Mapping[str, Any],
+        now: float,
+        key: str | None = None,
     ) -> EmuTask:
-        """Admit a task (slot, units, unique external id) or raise the matching rejection."""
+        """Admit a task (slot, units, unique external id) or raise the matching rejection.
+        ``key``: the body's ``content_key`` when the caller has it already."""
         self.settle(now)
         state = self.state_of(account)
         external = spec.external_task_id
@@ -145,7 +151,7 @@ class Store:
         self._seq += 1
         task = self._draw(account, spec, now, charge)
         task.seq = self._seq
-        key = content_key(body, spec)
+        key = key or content_key(body, spec)
         if key in state.seen_content:
             self.stats.duplicate_creates += 1
         state.seen_content.add(key)
