@@ -9,46 +9,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
 from standardwebhooks.webhooks import Webhook
 
 from ._helpers import API_KEY, StartEmulator
+from .emulator._receiver import Receiver, serving_receiver
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.deliveries: list[tuple[dict[str, str], bytes]] = []
-        self.fail = False
-        self.url = ""
-        self.arrived = asyncio.Event()
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.deliveries.append((dict(request.headers), await request.read()))
-        self.arrived.set()
-        return web.Response(status=500 if self.fail else 204)
-
-    async def wait_for(self, count: int, limit: float = 5.0) -> None:
-        async with asyncio.timeout(limit):
-            while len(self.deliveries) < count:
-                self.arrived.clear()
-                await self.arrived.wait()
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/hook", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    rec.url = f"http://127.0.0.1:{port}/hook"
-    yield rec
-    await runner.cleanup()
+    async with serving_receiver() as rec:
+        yield rec
 
 
 async def test_signed_callback_on_every_status_change(

@@ -346,12 +346,19 @@ NEW_CASES: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
         t2v("x" * 2501),
         ("prompt", "2501", "2500"),
     ),
-    (
-        "i2v-prompt-2501",
-        "kling-3.0",
+    (  # kling-3.0-turbo-i2v: "cannot exceed 2500"
+        "turbo-i2v-prompt-2501",
+        "kling-3.0-turbo",
         "image-to-video",
         i2v("x" * 2501),
         ("contents[0].text", "2500"),
+    ),
+    (  # kling-omni-3.0-i2v: 3072
+        "3.0-i2v-prompt-3073",
+        "kling-3.0",
+        "image-to-video",
+        i2v("x" * 3073),
+        ("contents[0].text", "3073", "3072"),
     ),
     ("blank-t2v-prompt", "kling-3.0", "text-to-video", t2v("  "), ("prompt", "blank")),
     (

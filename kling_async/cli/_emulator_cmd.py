@@ -12,7 +12,9 @@ import click
 from .._loop import run as run_on_loop
 from ..emulator._config import (
     FAULT_KINDS,
+    LOOPBACK_HOSTS,
     Account,
+    BillingMode,
     EmulatorConfig,
     RetryAfterMode,
     check_duration_mix,
@@ -186,6 +188,30 @@ def _faults(
     default=None,
     help="Reject JWTs older than this many seconds with 1004.",
 )
+@click.option(
+    "--allow-model",
+    "allow_models",
+    multiple=True,
+    metavar="NAME",
+    help="Serve this unknown model name on the model-in-path API (e.g. kling-4.0) with only "
+    "the checks every model there shares; repeat for more.",
+)
+@click.option(
+    "--billing",
+    type=click.Choice(["unit", "cash"]),
+    default="unit",
+    show_default=True,
+    help="Charge tasks to the resource pack (units) or to the balance (cash, list price).",
+)
+@click.option("--currency", default="USD", show_default=True, help="Currency of cash charges.")
+@click.option(
+    "--callback-host",
+    "callback_hosts",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="A host (any port) or host:port callbacks may be sent to; repeat for more. "
+    f"Default: {', '.join(LOOPBACK_HOSTS)}.",
+)
 @click.option("--seed", type=int, default=None, help="Seed of every random draw.")
 def emulator_command(
     host: str,
@@ -210,6 +236,10 @@ def emulator_command(
     tls_key: Path | None,
     webhook_secret: str | None,
     token_max_age: float | None,
+    allow_models: tuple[str, ...],
+    billing: str,
+    currency: str,
+    callback_hosts: tuple[str, ...],
     seed: int | None,
 ) -> None:
     """Serve the Kling API emulator until Ctrl-C.
@@ -223,6 +253,7 @@ def emulator_command(
       kling-async emulator --port 8765
       kling-async emulator --concurrency-limit 50 --rate-limit 20 --duration 1:3 \\
           --fault 5000=0.05 --fault drop=0.05 --render
+      kling-async emulator --allow-model kling-4.0 --billing cash
     """
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
@@ -259,6 +290,10 @@ def emulator_command(
         tls_key=tls_key,
         webhook_secret=webhook_secret,
         token_max_age=token_max_age,
+        allow_models=allow_models,
+        billing=cast(BillingMode, billing),
+        currency=currency,
+        callback_hosts=callback_hosts or LOOPBACK_HOSTS,
         seed=seed,
     )
 

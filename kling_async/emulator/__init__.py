@@ -4,14 +4,19 @@
 ...     client_env = emu.credentials   # KLING_BASE_URL, KLING_ACCESS_KEY, ...
 
 It follows the late-2026 API on both wires: the legacy one (``/v1/videos/image2video``,
-``/v1/videos/text2video``, ``/account/costs``; JWT or API key) and the new one
-(``POST /image-to-video/{model}``, ``POST /text-to-video/{model}``, ``GET /tasks``,
-``POST /tasks``; API key only). With them: the capability map (kling-v3 / kling-3.0,
-kling-3.0-turbo, kling-v2-6 / kling-2.6, kling-v2-5-turbo / kling-2.5-turbo, kling-v2-master;
-retired models' tasks fail "discontinued"), the task lifecycle, parallel-task limits per model
-family, request-rate limits, a resource pack priced per second, callbacks signed per Standard
-Webhooks, fault injection, real or filler result files, and counters at
-``GET /__emulator__/stats``.
+``/v1/videos/text2video``, ``/v1/images/generations``, ``/account/costs``; JWT or API key) and
+the new one (``POST /image-to-video/{model}``, ``/text-to-video/{model}``,
+``/omni-video/{model}``, ``/motion-control/{model}``, ``GET /tasks``, ``POST /tasks``; API key
+only). With them: the capability map (kling-3.0 / kling-v3, kling-3.0-turbo, kling-3.0-omni,
+kling-o1, kling-2.6 / kling-v2-6, kling-2.5-turbo / kling-v2-5-turbo, kling-v2-master; image
+models kling-v2-1, kling-v3, kling-v3-omni; retired models' tasks fail "discontinued"; unknown
+names served on request, ``allow_models``), elements, voices and multi-shot prompts, the task
+lifecycle, parallel-task limits per model family (an image task holds ``n`` slots),
+request-rate limits, billing in units or in cash at the vendor's prices, callbacks signed per
+Standard Webhooks and sent only to allowed hosts, capped request bodies, fault injection, real
+or sample result files (with a sound track when the task has audio; PNG images), and counters
+at ``GET /__emulator__/stats``. Its rules are its own reading of the vendor's pages: it never
+imports the SDK's validation.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -1,14 +1,16 @@
 """The HTTP face of the emulator: routes, envelopes, auth, rate limit, faults, result files.
 
-Two wires: the legacy one (``/v1/videos/<kind>``, JWT or API key) and the new one
-(``POST /image-to-video/{model}``, ``/text-to-video/{model}``, ``GET /tasks``, ``POST /tasks``;
-API key only: a JWT gets HTTP 401 code 1002). Creates and the new queries are in ``_app_new``.
+Two wires: the legacy one (``/v1/videos/<kind>``, ``/v1/images/generations``, JWT or API key)
+and the new one (``POST /image-to-video/{model}``, ``/text-to-video/{model}``,
+``/omni-video/{model}``, ``/motion-control/{model}``, ``GET /tasks``, ``POST /tasks``; API key
+only: a JWT gets HTTP 401 code 1002). Creates and the new queries are in ``_app_new``.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import re
 import time
@@ -21,6 +23,7 @@ from aiohttp import web
 from .._clock import SYSTEM_CLOCK, Clock
 from ._app_new import TaskHandlers, origin
 from ._auth import authenticate
+from ._bodies import BodyBudget
 from ._callbacks import Callbacks
 from ._config import Account, EmulatorConfig
 from ._errors import Rejection, invalid
@@ -28,14 +31,31 @@ from ._faults import Faults
 from ._models import NEW_MODELS
 from ._ratelimit import RateLimiter, retry_after_seconds
 from ._rules import CHECKERS
+from ._rules_images import check_image_generation
+from ._rules_motion import MOTION_MODELS
 from ._rules_new import PATHS
+from ._rules_omni import OMNI_MODELS
+from ._shared import TaskSpec
 from ._stats import Stats
 from ._store import EmuTask, Store
-from ._videos import VideoFiles
+from ._videos import ResultContent, VideoFiles
 
 log = logging.getLogger("kling_async.emulator")
 
 KINDS = ("image2video", "text2video")
+#: Legacy route segment -> task kind (``/v1/images/generations`` is image generation).
+_LEGACY_KIND = {"generations": "image_generation"}
+_LEGACY_CHECKS: dict[str, Callable[[Any, str], TaskSpec]] = {
+    **CHECKERS,
+    "generations": lambda body, default: check_image_generation(body),
+}
+#: Model names each new-wire path knows (for the per-route counters' labels).
+_PATH_MODELS = {
+    "image-to-video": set(NEW_MODELS),
+    "text-to-video": set(NEW_MODELS),
+    "omni-video": set(OMNI_MODELS),
+    "motion-control": set(MOTION_MODELS),
+}
 _CODE_FAULTS = {
     "5000": (500, "Internal error"),
     "5001": (503, "Service unavailable for maintenance"),
@@ -73,6 +93,7 @@ class EmulatorState(TaskHandlers):
         self.limiter = RateLimiter()
         self.videos = VideoFiles(config, seed)
         self.callbacks = Callbacks(config, self.stats, self.clock)
+        self.budget = BodyBudget(config.body_budget_bytes)
 
     # -- introspection -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -84,6 +105,9 @@ class EmulatorState(TaskHandlers):
             k: dict(sorted(s.in_flight.items())) for k, s in self.store.accounts.items()
         }
         out["units_left"] = {k: s.units_left for k, s in self.store.accounts.items()}
+        out["balance_left"] = {k: s.balance_left for k, s in self.store.accounts.items()}
+        out["body_bytes_held"] = self.budget.held  # request bodies in memory right now
+        out["pid"] = os.getpid()  # whose memory a benchmark or test may read
         return out
 
     def reset(self, *, everything: bool = False) -> None:
@@ -159,7 +183,7 @@ class EmulatorState(TaskHandlers):
 
     # -- handlers ------------------------------------------------------------------------
     async def create(self, request: web.Request, account: Account, faults: set[str]) -> Any:
-        check = CHECKERS[request.match_info["kind"]]
+        check = _LEGACY_CHECKS[request.match_info["kind"]]
         default = self.config.default_model
         task = await self.admit(request, account, lambda body: check(body, default))
         return {
@@ -174,7 +198,7 @@ class EmulatorState(TaskHandlers):
         self.stats.single_queries += 1
         now = self.clock.time()
         self.store.settle(now)
-        task = self.store.find(account, request.match_info["kind"], request.match_info["ident"])
+        task = self.store.find(account, _legacy_kind(request), request.match_info["ident"])
         if task is None:
             raise invalid("Task not found by id/external id")
         return task.body(now, origin(request))
@@ -185,7 +209,7 @@ class EmulatorState(TaskHandlers):
         page_size = _int_param(request, "pageSize", 30, 1, 500)
         now = self.clock.time()
         self.store.settle(now)
-        tasks = self.store.page(account, request.match_info["kind"], page_num, page_size)
+        tasks = self.store.page(account, _legacy_kind(request), page_num, page_size)
         base = origin(request)
         return [t.body(now, base) for t in tasks]
 
@@ -196,7 +220,10 @@ class EmulatorState(TaskHandlers):
         if end < start:
             raise invalid(f"end_time: {end} is before start_time {start}")
         self.store.settle(self.clock.time())
-        left = self.store.state_of(account).units_left
+        state = self.store.state_of(account)
+        left = state.units_left
+        if left is None:  # an unlimited pack shows a large one, falling as tasks are charged
+            left = max(0.0, _UNLIMITED_PACK - state.units_spent)
         total = account.units if account.units is not None else _UNLIMITED_PACK
         now_ms = int(self.clock.time() * 1000)
         pack = {
@@ -204,7 +231,7 @@ class EmulatorState(TaskHandlers):
             "resource_pack_id": f"pack-{account.name}",
             "resource_pack_type": "decreasing_total",
             "total_quantity": total,
-            "remaining_quantity": left if left is not None else _UNLIMITED_PACK,
+            "remaining_quantity": round(left, 6),
             "purchase_time": now_ms - 86_400_000,
             "effective_time": now_ms - 86_400_000,
             "invalid_time": now_ms + 365 * 86_400_000,
@@ -216,10 +243,11 @@ class EmulatorState(TaskHandlers):
         self.stats.requests += 1
         self.stats.requests_by_route[f"{request.method} /__files__/{{name}}"] += 1
         name = request.match_info["name"]
-        video_id = name.removesuffix(".mp4").removesuffix("-wm")
-        task = self.store.videos.get(video_id)
+        stem, _, suffix = name.rpartition(".")
+        file_id, _sep, index = stem.removesuffix("-wm").partition("-")
+        task = self.store.file_task(file_id)
         now = self.clock.time()
-        if task is None or task.status(now) != "succeed" or not name.endswith(".mp4"):
+        if task is None or task.status(now) != "succeed" or not _names_a_file(task, suffix, index):
             raise web.HTTPNotFound(text="no such file")
         if now > task.ends_at + self.config.url_lifetime:
             raise web.HTTPNotFound(text="this result URL has expired")
@@ -228,13 +256,17 @@ class EmulatorState(TaskHandlers):
             self.stats.faults_injected[kind] += 1
         if "slow" in faults:
             await self.clock.sleep(self.config.slow_seconds)
-        return await self._send_file(request, task, truncate="truncate" in faults)
+        if suffix == "png":
+            content = await self.videos.image(task, int(index))
+        else:
+            content = await self.videos.content(task)
+        return await self._send_file(request, task, content, truncate="truncate" in faults)
 
     async def _send_file(
-        self, request: web.Request, task: EmuTask, *, truncate: bool
+        self, request: web.Request, task: EmuTask, content: ResultContent, *, truncate: bool
     ) -> web.StreamResponse:
-        content = await self.videos.content(task)
-        headers = {"ETag": content.etag, "Accept-Ranges": "bytes", "Content-Type": "video/mp4"}
+        kind = "image/png" if content.media == "png" else "video/mp4"
+        headers = {"ETag": content.etag, "Accept-Ranges": "bytes", "Content-Type": kind}
         start, end, status = 0, content.size, 200
         header = request.headers.get("Range")
         if_range = request.headers.get("If-Range")
@@ -276,6 +308,18 @@ class EmulatorState(TaskHandlers):
     async def unknown(self, request: web.Request) -> web.Response:
         message = f"Invalid method or path: {request.method} {request.path} is not emulated"
         return self._error(Rejection(404, 1202, message))
+
+
+def _legacy_kind(request: web.Request) -> str:
+    name = request.match_info["kind"]
+    return _LEGACY_KIND.get(name, name)
+
+
+def _names_a_file(task: EmuTask, suffix: str, index: str) -> bool:
+    """Whether ``<id>[-<index>][-wm].<suffix>`` is one of the task's result files."""
+    if task.spec.product == "image":
+        return suffix == "png" and index.isdigit() and int(index) < task.spec.count
+    return suffix == "mp4" and index == ""
 
 
 def _drop(request: web.Request) -> web.StreamResponse:
@@ -320,13 +364,14 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 def _new_create_label(request: web.Request) -> str:
-    model = request.match_info["model"]
-    return f"POST /{request.match_info['path']}/{model if model in NEW_MODELS else '{model}'}"
+    model, path = request.match_info["model"], request.match_info["path"]
+    return f"POST /{path}/{model if model in _PATH_MODELS[path] else '{model}'}"
 
 
 def build_app(state: EmulatorState) -> web.Application:
     """The aiohttp application serving the emulated API over ``state``."""
-    app = web.Application(client_max_size=96 * 1024 * 1024)  # 50 MB images, base64
+    # bodies are read by ``_bodies.read_capped`` under the config's caps and budget
+    app = web.Application(client_max_size=state.config.max_body_bytes)
 
     def api(
         route: str, handler: Handler, label: Label, *, api_key_only: bool = False
@@ -348,6 +393,13 @@ def build_app(state: EmulatorState) -> web.Application:
     add_get(
         f"/v1/videos/{kinds}/{{ident}}",
         api("query", state.query, legacy("GET /v1/videos/{kind}/{{id}}")),
+    )
+    images = "/v1/images/{kind:generations}"
+    add_post(images, api("create", state.create, lambda r: "POST /v1/images/generations"))
+    add_get(images, api("list", state.list_tasks, lambda r: "GET /v1/images/generations"))
+    add_get(
+        images + "/{ident}",
+        api("query", state.query, lambda r: "GET /v1/images/generations/{id}"),
     )
     add_get("/account/costs", api("account", state.costs, lambda r: "GET /account/costs"))
     paths = "{path:" + "|".join(PATHS.values()) + "}"

@@ -11,7 +11,7 @@ Decisions where the vendor's pages are silent:
   order asked.
 - ``POST /tasks``: ``limit`` 1..500 (default 100), ``start_time``/``end_time`` in ms (ints or
   numeric strings; default the last 30 days; start must be before end), ``filters`` by
-  ``status`` (new spelling) and ``product_type`` (every emulated task is ``video``). The cursor
+  ``status`` (new spelling) and ``product_type`` (``video`` or ``image``). The cursor
   is opaque: it carries the time window and the position after the last task answered, so a
   later page never repeats a task nor shows one created after the first page. A cursor this API
   did not issue -> 1201.
@@ -23,20 +23,23 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
 from aiohttp import web
 
 from .._clock import Clock
+from ._bodies import BodyBudget, parse_object, read_capped
 from ._callbacks import Callbacks
-from ._config import Account, EmulatorConfig
-from ._errors import Rejection, invalid
+from ._config import MAX_QUERY_BODY, Account, EmulatorConfig
+from ._errors import invalid
+from ._rules_motion import check_motion
 from ._rules_new import PATHS, check_new
+from ._rules_omni import check_omni
 from ._shared import TaskSpec
 from ._stats import Stats
-from ._store import NEW_STATUS, EmuTask, Store
+from ._store import NEW_STATUS, EmuTask, Store, content_key
 
 KIND_OF_PATH = {path: kind for kind, path in PATHS.items()}
 MAX_BATCH_IDS = 20
@@ -54,18 +57,15 @@ def origin(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-async def read_json(request: web.Request, *, empty_ok: bool = False) -> tuple[int, dict[str, Any]]:
-    """(size, object) of a request's JSON body; 1200 when it is not a JSON object."""
-    raw = await request.read()
-    if empty_ok and not raw.strip():
-        return 0, {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise Rejection(400, 1200, "Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise Rejection(400, 1200, "Request body must be a JSON object")
-    return len(raw), body
+def check_path(
+    kind: str, model: str, body: Mapping[str, Any], allowed: Collection[str]
+) -> TaskSpec:
+    """The rules of ``POST /<path of kind>/<model>``."""
+    if kind == "omni_video":
+        return check_omni(model, body, allowed)
+    if kind == "motion_control":
+        return check_motion(model, body, allowed)
+    return check_new(kind, model, body, allowed)
 
 
 def encode_cursor(start_ms: int, end_ms: int, before_seq: int) -> str:
@@ -120,9 +120,16 @@ def _filters(value: object, now: float) -> Callable[[EmuTask], bool]:
         statuses, products = wanted.get("status"), wanted.get("product_type")
         if statuses is not None and NEW_STATUS[task.status(now)] not in statuses:
             return False
-        return products is None or "video" in products
+        return products is None or task.spec.product in products
 
     return keep
+
+
+def _reserve(request: web.Request, cap: int) -> int:
+    """Bytes of the body budget a request holds while its body is read: what it declares, or
+    the cap when it declares nothing (chunked)."""
+    declared = request.content_length
+    return cap if declared is None else min(declared, cap)
 
 
 class TaskHandlers:
@@ -133,6 +140,17 @@ class TaskHandlers:
     store: Store
     callbacks: Callbacks
     clock: Clock
+    budget: BodyBudget
+
+    async def read_json(
+        self, request: web.Request, cap: int = MAX_QUERY_BODY, *, empty_ok: bool = False
+    ) -> dict[str, Any]:
+        """A small JSON object body (a query's): capped, within the body budget."""
+        async with self.budget.hold(_reserve(request, cap)):
+            raw = await read_capped(request, cap)
+            if empty_ok and not raw.strip():
+                return {}
+            return parse_object(raw)
 
     async def admit(
         self,
@@ -142,14 +160,21 @@ class TaskHandlers:
     ) -> EmuTask:
         """Read, check and store one create; start its callbacks."""
         self.stats.create_requests += 1
-        size, body = await read_json(request)
-        if size > _LARGE_BODY:  # decoding big images would stall the loop
-            spec = await asyncio.to_thread(check, body)
-        else:
-            spec = check(body)
-        if not self.config.render and spec.image is not None:
-            spec.image = attrs.evolve(spec.image, data=None)  # keep no bytes nobody will use
-        task = self.store.create(account, spec, body, self.clock.time())
+        cap = self.config.max_body_bytes
+        async with self.budget.hold(_reserve(request, cap)):
+            raw = await read_capped(request, cap)
+            key = None
+            if len(raw) > _LARGE_BODY:  # parsing, decoding, hashing would stall the loop
+                body = await asyncio.to_thread(parse_object, raw)
+                del raw
+                spec = await asyncio.to_thread(check, body)
+                key = await asyncio.to_thread(content_key, body, spec)
+            else:
+                body = parse_object(raw)
+                spec = check(body)
+            if not self.config.render and spec.image is not None:
+                spec.image = attrs.evolve(spec.image, data=None)  # keep no bytes nobody uses
+            task = self.store.create(account, spec, body, self.clock.time(), key)
         if spec.callback_url:
             base = origin(request)
             self.callbacks.watch(task, lambda now: task.shaped(now, base))
@@ -158,7 +183,10 @@ class TaskHandlers:
     async def create_new(self, request: web.Request, account: Account, faults: set[str]) -> Any:
         kind = KIND_OF_PATH[request.match_info["path"]]
         model = request.match_info["model"]
-        task = await self.admit(request, account, lambda body: check_new(kind, model, body))
+        allowed = self.config.allow_models
+        task = await self.admit(
+            request, account, lambda body: check_path(kind, model, body, allowed)
+        )
         created = int(task.created * 1000)
         return {
             "id": task.task_id,
@@ -197,7 +225,7 @@ class TaskHandlers:
     async def cursor_list(self, request: web.Request, account: Account, faults: set[str]) -> Any:
         """``POST /tasks`` {start_time, end_time, cursor, limit, filters}: newest first."""
         self.stats.list_queries += 1
-        _, body = await read_json(request, empty_ok=True)
+        body = await self.read_json(request, empty_ok=True)
         now = self.clock.time()
         limit = body.get("limit", DEFAULT_LIST_LIMIT)
         if (

@@ -4,6 +4,10 @@ A legacy task is sent in the legacy shape (``task_id``, ``task_status``, ...,
 ``final_unit_deduction``), a task created on the new wire in the new one (``id``, ``status``,
 ``message``, ``create_time``, ``update_time``, ``external_id``, ``outputs``, ``billing``).
 
+Callbacks go only where the config allows (``callback_hosts``: by default this machine, on any
+port; ``allow_remote_callbacks``: anywhere). A callback URL elsewhere is accepted at create, as
+the service would, and never called: counted in ``callbacks_refused`` and ``callbacks_failed``.
+
 Signatures follow the Standard Webhooks scheme, written here by hand (HMAC-SHA256 over
 ``{id}.{timestamp}.{body}``) so that the SDK's verifier, which uses the standardwebhooks
 library, checks an independent implementation.
@@ -20,7 +24,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,14 +45,30 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
+def allowed_target(url: str, hosts: Collection[str]) -> bool:
+    """Whether ``url``'s host, or host and port, is one of ``hosts`` ("host" or "host:port";
+    IPv6 as "::1" or "[::1]:8080"). Names compare case-insensitively, addresses by value."""
+    parts = urlsplit(url)
     try:
-        return ipaddress.ip_address(host).is_loopback
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         return False
+    host = _canonical(parts.hostname or "")
+    for entry in hosts:
+        if entry.startswith("[") or entry.count(":") == 1:
+            name, _, wanted = entry.rpartition(":")
+            if _canonical(name.strip("[]")) == host and wanted == str(port):
+                return True
+        elif _canonical(entry) == host:
+            return True
+    return False
+
+
+def _canonical(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host.lower().rstrip(".")
 
 
 class Callbacks:
@@ -60,6 +80,7 @@ class Callbacks:
         self.clock = clock
         self._loops: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
+        self._warned: set[str] = set()  # refused hosts already logged (once each)
 
     def watch(self, task: EmuTask, body_at: Callable[[float], dict[str, Any]]) -> None:
         loop = asyncio.create_task(self._follow(task, body_at), name=f"callbacks-{task.task_id}")
@@ -69,8 +90,18 @@ class Callbacks:
     async def _follow(self, task: EmuTask, body_at: Callable[[float], dict[str, Any]]) -> None:
         url = task.spec.callback_url
         assert url is not None
-        if not (self.config.allow_remote_callbacks or is_loopback(url)):
-            log.warning("callback to non-loopback host refused: %s", urlsplit(url).hostname)
+        if not (
+            self.config.allow_remote_callbacks or allowed_target(url, self.config.callback_hosts)
+        ):
+            where = urlsplit(url).netloc
+            if where not in self._warned:
+                self._warned.add(where)
+                log.warning(
+                    "callbacks to %s refused: not among the allowed callback hosts %s",
+                    where,
+                    ", ".join(self.config.callback_hosts) or "(none)",
+                )
+            self.stats.callbacks_refused += 1
             self.stats.callbacks_failed += 1
             return
         moments = sorted({task.created, task.processing_at, task.ends_at})
@@ -78,7 +109,9 @@ class Callbacks:
             delay = moment - self.clock.time()
             if delay > 0:
                 await self.clock.sleep(delay)
-            await self._deliver(url, body_at(max(moment, self.clock.time())))
+            # the task as it was at that moment: one delivery per status, even when the loop
+            # is late (a busy machine) and the task has moved on since
+            await self._deliver(url, body_at(moment))
 
     async def _deliver(self, url: str, body: dict[str, Any]) -> None:
         raw = json.dumps(body, separators=(",", ":")).encode()

@@ -34,6 +34,13 @@ FAILURE_MESSAGES: tuple[str, ...] = (
 )
 
 RetryAfterMode = Literal["seconds", "date", "none", "mixed"]
+BillingMode = Literal["unit", "cash"]
+#: Hosts callbacks may go to unless told otherwise: this machine (any port).
+LOOPBACK_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+#: The largest create body the emulator reads: one 50 MB image as base64 (~67 MB) and the rest.
+MAX_CREATE_BODY = 96 * 1024 * 1024
+#: The largest query body (``POST /tasks``) it reads.
+MAX_QUERY_BODY = 64 * 1024
 
 
 @attrs.define
@@ -48,6 +55,8 @@ class Account:
     concurrency_limit: int | None = 5
     #: Units left in the resource pack; None = unlimited. Paid tasks consume them.
     units: float | None = None
+    #: Cash balance (in ``EmulatorConfig.currency``) when billing in cash; None = unlimited.
+    balance: float | None = None
     name: str = "demo"
 
 
@@ -141,15 +150,37 @@ class EmulatorConfig:
     callback_attempts: int = 3
     callback_retry_delay: float = 1.0
     callback_timeout: float = 5.0
-    #: Deliver callbacks to hosts other than loopback (off: the emulator never reaches out).
+    #: Hosts (``"host"``: any port) and ``"host:port"`` pairs callbacks may be delivered to;
+    #: a callback URL elsewhere is accepted at create and never called (counted as failed and
+    #: refused). The default is this machine: the emulator never reaches out on its own.
+    callback_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    #: Deliver callbacks to any host at all (overrides ``callback_hosts``).
     allow_remote_callbacks: bool = False
     #: Treat a JWT as expired (1004) once it is older than this many seconds past ``nbf``.
     token_max_age: float | None = None
     #: Model used when a legacy create names none (the legacy API's documented default,
     #: kling-v1: retired, so such a task is accepted and then fails "discontinued").
     default_model: str = "kling-v1"
-    #: Units a task costs: (model, mode, duration, sound, voice) -> units (see ``UnitCost``).
+    #: Units an image- or text-to-video task costs: (model, mode, duration, sound, voice) ->
+    #: units (see ``UnitCost``); other kinds follow the vendor's tables (``_prices``).
     unit_cost: UnitCost = default_unit_cost
+    #: "unit": charges draw on the account's resource pack (``billing[].charge_type`` "unit");
+    #: "cash": on its balance, at the vendor's list price per unit less ``cash_discount``
+    #: (``charge_type`` "cash" with ``currency`` and ``list_price``; legacy task objects and
+    #: callbacks carry ``final_balance_deduction``).
+    billing: BillingMode = "unit"
+    currency: str = "USD"
+    #: Share taken off the list price of a cash charge (0.2: 20% off).
+    cash_discount: float = 0.0
+    #: Model names the model-in-path API serves although it does not know them (e.g.
+    #: "kling-4.0"), with only the checks every model of that endpoint shares.
+    allow_models: tuple[str, ...] = ()
+    #: Largest create body read (checked against Content-Length before reading, and while
+    #: reading); larger: code 1200 (HTTP 400).
+    max_body_bytes: int = MAX_CREATE_BODY
+    #: Bytes of request bodies held in memory at once, all requests together; a body that does
+    #: not fit waits for others to finish (so many huge uploads cannot exhaust memory).
+    body_budget_bytes: int = 256 * 1024 * 1024
     #: Seed of every random draw (durations, failures, faults, ids); None = from the OS.
     seed: int | None = None
     tls_cert: Path | None = None
@@ -171,6 +202,10 @@ class EmulatorConfig:
             check_duration_mix(self.duration_mix)
         if not 0.0 <= self.failure_rate <= 1.0:
             raise ValueError(f"failure_rate: {self.failure_rate} is not within 0..1")
+        if not 0.0 <= self.cash_discount < 1.0:
+            raise ValueError(f"cash_discount: {self.cash_discount} is not within 0..1")
+        if self.billing not in ("unit", "cash"):
+            raise ValueError(f"billing: {self.billing!r} is not 'unit' or 'cash'")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key: give both or neither")
 

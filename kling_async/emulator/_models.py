@@ -23,6 +23,13 @@ SHORT = ("5", "10")
 LONG = tuple(str(s) for s in range(3, 16))
 MAX_PROMPT = 2500
 MAX_PROMPT_3_0_T2V = 3072
+MAX_PROMPT_3_0 = MAX_PROMPT_3_0_T2V  # 3.0 image and text to video, 3.0-omni, turbo t2v
+#: An unknown model served by ``EmulatorConfig.allow_models``: what every model of the wire
+#: shares, nothing one model adds: whole seconds from 3 (no model goes shorter) to 30 (twice
+#: the longest today), any resolution, any W:H ratio, every feature, prompts up to 20,000.
+GENERIC_SECONDS = range(3, 31)
+GENERIC_DURATIONS = tuple(str(s) for s in GENERIC_SECONDS)
+GENERIC_MAX_PROMPT = 20_000
 
 FEATURE_NAMES = {
     "tail": "an end frame",
@@ -46,6 +53,12 @@ class Offer:
     #: the model always generates audio: asking for none is refused
     always_sound: bool = False
     max_prompt: int = MAX_PROMPT
+    #: the prompt may be written in the multi-shot syntax (new wire: kling-3.0, 3.0-turbo)
+    shots: bool = False
+    #: ``settings.multi_shot`` is a field (new wire: kling-3.0; turbo documents none)
+    shot_setting: bool = False
+    #: element items the new wire's contents may carry
+    max_elements: int = 3
 
 
 @attrs.frozen
@@ -68,7 +81,7 @@ _V26_T2V = Offer((STD, PRO), SHORT, {"sound": _P})
 _V25T_I2V = Offer((STD, PRO), SHORT, {"tail": _P})
 _V25T_T2V = Offer((STD, PRO), SHORT)
 _MASTER = Offer((None,), SHORT)
-_TURBO = Offer((STD, PRO), LONG, {"sound": _2}, always_sound=True)
+_TURBO = Offer((STD, PRO), LONG, {"sound": _2, "multi_shot": _2}, always_sound=True)
 
 
 def _both(i2v: Offer, t2v: Offer) -> dict[str, Offer]:
@@ -99,18 +112,41 @@ NEW_MODELS: dict[str, Model] = {
             "kling-3.0-turbo",
             "3.0-turbo",
             "new",
-            _both(_TURBO, attrs.evolve(_TURBO, max_prompt=MAX_PROMPT_3_0_T2V)),
+            _both(
+                attrs.evolve(_TURBO, shots=True),
+                attrs.evolve(_TURBO, max_prompt=MAX_PROMPT_3_0, shots=True),
+            ),
         ),
         Model(
             "kling-3.0",
             "3.0",
             "new",
-            _both(_V3_I2V, attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0_T2V)),
+            _both(
+                attrs.evolve(_V3_I2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
+                attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
+            ),
         ),
         Model("kling-2.6", "2.6", "new", _both(_V26_I2V, _V26_T2V)),
         Model("kling-2.5-turbo", "2.5-turbo", "new", _both(_V25T_I2V, _V25T_T2V)),
     )
 }
+
+_ALL = frozenset({STD, PRO, K4})
+_GENERIC = Offer(
+    (STD, PRO, K4),
+    GENERIC_DURATIONS,
+    dict.fromkeys(FEATURE_NAMES, _ALL),
+    max_prompt=GENERIC_MAX_PROMPT,
+    shots=True,
+    shot_setting=True,
+    max_elements=7,
+)
+
+
+def generic_model(name: str) -> Model:
+    """An unknown new-wire model the config allows: the checks every model shares, no more."""
+    return Model(name, name, "new", _both(_GENERIC, _GENERIC))
+
 
 #: The other wire's spelling of a name, for "model not found" hints.
 OTHER_NAME = {

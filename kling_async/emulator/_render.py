@@ -1,8 +1,11 @@
-"""Real, playable H.264 mp4 files made from the input image with a gentle camera move.
+"""Real, playable H.264 mp4 files made from the input image with a gentle camera move, with
+an AAC tone track when the task's result has audio; the sample clips looped or cut to a length
+(packets copied, nothing encoded again); PNG images for image tasks.
 
 CPU-bound and blocking: the emulator calls it in a worker thread. Needs PyAV (the ``render``
-extra); without it the emulator serves the bundled sample clips (``clips/``, made once by
-``write_sample_clips``) and never imports it.
+extra) for video; without it the emulator serves the bundled sample clips (``clips/``: each
+aspect ratio silent and with a tone track, made once by ``write_sample_clips``) and never
+imports it.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import functools
 import hashlib
 import io
 import math
+from array import array
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +33,14 @@ CLIPS: dict[str, tuple[str, int, int]] = {
     "9:16": ("sample-9x16.mp4", 270, 480),
     "1:1": ("sample-1x1.mp4", 360, 360),
 }
+#: The same clips with a sound track (a soft tone), for tasks whose result has audio.
+AUDIO_CLIPS: dict[str, str] = {
+    aspect: name.replace(".mp4", "-audio.mp4") for aspect, (name, _, _) in CLIPS.items()
+}
 CLIP_SECONDS = 5
 CLIP_FPS = 24
+TONE_RATE = 24_000
+_TONE_CHUNK = 1024
 
 
 @functools.cache
@@ -87,10 +98,78 @@ def output_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
+def _tone_stream(container: Any) -> Any:
+    """An AAC track on an output container (added before anything is muxed)."""
+    stream = container.add_stream("aac", rate=TONE_RATE)
+    stream.layout, stream.bit_rate = "mono", 24_000
+    return stream
+
+
+def _tone(container: Any, stream: Any, seconds: float) -> None:
+    """Mux ``seconds`` of a soft 440 Hz tone into ``stream`` of ``container``."""
+    import av
+
+    total = int(seconds * TONE_RATE)
+    step = 2 * math.pi * 440.0 / TONE_RATE
+    for start in range(0, total, _TONE_CHUNK):
+        count = min(_TONE_CHUNK, total - start)
+        samples = array("h", (int(6000 * math.sin(step * (start + i))) for i in range(count)))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=count)
+        frame.planes[0].update(samples.tobytes())
+        frame.sample_rate, frame.pts = TONE_RATE, start
+        frame.time_base = Fraction(1, TONE_RATE)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
+def loop_clip(clip: bytes, seconds: float, *, audio: bool) -> bytes:
+    """``clip`` (video only) repeated or cut to ``seconds``, with a tone track if ``audio``.
+
+    Packets are copied, not encoded again (milliseconds); a cut keeps a prefix in decoding
+    order, so every kept frame still has what it refers to."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(io.BytesIO(clip), "r") as source, av.open(buf, "w", format="mp4") as out:
+        template = source.streams.video[0]
+        stream = out.add_stream_from_template(template)
+        sound = _tone_stream(out) if audio else None
+        base = template.time_base
+        assert base is not None
+        packets = [
+            (bytes(p), p.pts, p.dts, p.duration or 0, p.is_keyframe)
+            for p in source.demux(template)
+            if p.dts is not None and p.pts is not None and p.size
+        ]
+        # one loop, in the stream's time base: from the first frame shown to the last one's end
+        length = max(p[1] + p[3] for p in packets) - min(p[1] for p in packets)
+        cut = int(seconds / base)
+        for shift in range(0, cut, length):
+            for data, pts, dts, duration, key in packets:
+                if dts + shift >= cut:
+                    break
+                packet = av.Packet(data)
+                packet.pts, packet.dts, packet.duration = pts + shift, dts + shift, duration
+                packet.time_base, packet.is_keyframe, packet.stream = base, key, stream
+                out.mux(packet)
+        if sound is not None:
+            _tone(out, sound, seconds)
+    return buf.getvalue()
+
+
 def render_mp4(
-    source: Image.Image, camera: dict[str, Any] | None, frames: int, fps: int, max_side: int
+    source: Image.Image,
+    camera: dict[str, Any] | None,
+    frames: int,
+    fps: int,
+    max_side: int,
+    *,
+    audio: bool = False,
 ) -> bytes:
-    """Encode ``frames`` frames of ``source`` under the camera move as H.264 in an mp4."""
+    """Encode ``frames`` frames of ``source`` under the camera move as H.264 in an mp4, with a
+    tone track of the same length when ``audio``."""
     import av  # deferred: only rendering needs PyAV
 
     out_w, out_h = output_size(source.width, source.height, max_side)
@@ -104,6 +183,7 @@ def render_mp4(
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = out_w, out_h, "yuv420p"
         stream.options = {"preset": "veryfast", "crf": "26"}
+        sound = _tone_stream(container) if audio else None
         for i in range(frames):
             t = i / max(1, frames - 1)
             eased = t * t * (3 - 2 * t)
@@ -136,6 +216,19 @@ def render_mp4(
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if sound is not None:
+            _tone(container, sound, frames / fps)
+    return buf.getvalue()
+
+
+def render_png(prompt: str, width: int, height: int, label: str) -> bytes:
+    """A generated image: the prompt's gradient with a label, as PNG."""
+    image = placeholder(prompt, width, height)
+    draw = ImageDraw.Draw(image)
+    size = max(10, min(width, height) // 12)
+    draw.text((8, 8), label, fill=(240, 240, 240), font=ImageFont.load_default(size=size))
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
@@ -195,8 +288,10 @@ def write_sample_clips(dest: Path = CLIPS_DIR) -> list[Path]:
     ``python -c "from kling_async.emulator._render import write_sample_clips as w; w()"``."""
     dest.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, width, height in CLIPS.values():
+    for aspect, (name, width, height) in CLIPS.items():
         path = dest / name
         path.write_bytes(sample_clip(width, height))
-        paths.append(path)
+        sound = dest / AUDIO_CLIPS[aspect]
+        sound.write_bytes(loop_clip(path.read_bytes(), CLIP_SECONDS, audio=True))
+        paths += [path, sound]
     return paths

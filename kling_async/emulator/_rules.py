@@ -24,6 +24,7 @@ from ._shared import (
     check_offer,
     choice_field,
     common_fields,
+    integer_value,
     string_field,
 )
 
@@ -178,17 +179,6 @@ def _sound(body: Mapping[str, Any]) -> tuple[bool, bool]:
     return True, True
 
 
-def _integer(value: object) -> int | None:
-    """An int, or a string of digits, as an int; None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 def _shot(i: int, shot: object, count: int) -> int:
     """Check one ``multi_prompt`` item; return its duration in seconds."""
     if not isinstance(shot, dict):
@@ -204,7 +194,7 @@ def _shot(i: int, shot: object, count: int) -> int:
             f"multi_prompt[{i}].prompt: {len(prompt)} characters exceeds the limit of "
             f"{MAX_SHOT_PROMPT}"
         )
-    seconds = _integer(shot.get("duration"))
+    seconds = integer_value(shot.get("duration"))
     if seconds is None or seconds < 1:
         raise invalid(
             f"multi_prompt[{i}].duration: {shot.get('duration')!r} must be whole seconds, "
@@ -257,7 +247,7 @@ def _elements(body: Mapping[str, Any]) -> bool:
         raise invalid(f"element_list: expected 1 to {MAX_ELEMENTS} elements, got {count!r:.40}")
     for i, item in enumerate(items):
         ident = item.get("element_id") if isinstance(item, dict) else None
-        if _integer(ident) is None:
+        if integer_value(ident) is None:
             raise invalid(
                 f"element_list[{i}].element_id: {ident!r:.40} must be an integer or a numeric "
                 "string"
@@ -333,6 +323,7 @@ def _check(body: Mapping[str, Any], default_model: str, kind: str) -> TaskSpec:
         wire="legacy",
         family=model.family,
         sound=sound,
+        audio=sound,
     )
 
 

@@ -17,7 +17,13 @@ from ._models import FEATURE_NAMES, Offer
 
 MAX_VOICES = 2
 ASPECT_RATIOS = ("16:9", "9:16", "1:1")
-KIND_NAMES = {"image2video": "image to video", "text2video": "text to video"}
+KIND_NAMES = {
+    "image2video": "image to video",
+    "text2video": "text to video",
+    "omni_video": "omni video",
+    "motion_control": "motion control",
+    "image_generation": "image generation",
+}
 
 
 @attrs.define
@@ -43,6 +49,16 @@ class TaskSpec:
     family: str = ""
     #: Native audio generated (priced): sound on, voices, or a model that always has audio.
     sound: bool = False
+    #: The result has an audio track: native audio, voices, or a reference video's own sound.
+    audio: bool = False
+    #: "video" or "image" (the resource pack it draws on; image tasks make ``count`` images).
+    product: str = "video"
+    #: Images an image task makes (``n``): it also holds that many parallel-task slots.
+    count: int = 1
+    #: A reference video was given (omni video, motion control): priced higher.
+    video_input: bool = False
+    #: ``watermark_info.enabled``.
+    watermark: bool = False
 
 
 @attrs.frozen
@@ -128,6 +144,23 @@ def choice_field(
     if value not in allowed:
         raise invalid(f"{name or field}: {value!r} is not one of {', '.join(map(repr, allowed))}")
     return str(value)
+
+
+def integer_value(value: object) -> int | None:
+    """An int, or a string of digits, as an int; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def watermark_flag(body: Mapping[str, Any]) -> bool:
+    """``watermark_info.enabled`` (checked by ``common_fields``); false when absent."""
+    watermark = body.get("watermark_info")
+    return isinstance(watermark, dict) and watermark.get("enabled") is True
 
 
 def common_fields(

@@ -32,7 +32,10 @@ class Stats:
     downloads: int = 0
     bytes_served: int = 0
     callbacks_sent: int = 0
+    #: Deliveries given up, including those refused for their host (also counted below).
     callbacks_failed: int = 0
+    #: Callback URLs whose host (and port) the config does not allow: never called.
+    callbacks_refused: int = 0
     tasks_succeeded: int = 0
     tasks_failed: int = 0
     #: Sum and maximum of finished tasks' durations (create to end: the time each held a slot).
@@ -48,6 +51,8 @@ class Stats:
     max_in_flight: int = 0
     max_in_flight_by_family: dict[str, int] = attrs.Factory(dict)
     units_charged: float = 0.0
+    #: Money charged when billing in cash (after the discount), in the config's currency.
+    cash_charged: float = 0.0
     #: Requests by route, e.g. "POST /image-to-video/kling-2.6", "GET /tasks",
     #: "GET /v1/videos/image2video/{id}".
     requests_by_route: Counter[str] = attrs.Factory(Counter)

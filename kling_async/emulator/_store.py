@@ -7,7 +7,9 @@ tasks' units and adding their durations to the counters.
 Tasks of both wires live in one store. The legacy queries (``/v1/videos/<kind>/<id>`` and the
 legacy list) see only legacy tasks of their kind; the new wire's ``GET /tasks`` and ``POST
 /tasks`` are account-wide, as the vendor's batch query is, and show tasks of both wires in the
-new shape. Parallel tasks are counted per account x model family (``_models.family_of``).
+new shape. Parallel tasks are counted per account x model family (``_models.family_of``; image
+tasks per image model, each holding ``n`` slots). Charges come from the pack (units) or, when
+the config bills in cash, from the balance; a failed task is refunded either way.
 """
 
 from __future__ import annotations
@@ -24,103 +26,12 @@ import attrs
 
 from ._config import FAILURE_MESSAGES, Account, EmulatorConfig, draw_from_mix
 from ._errors import Rejection, invalid
+from ._prices import CASH_PER_UNIT, kind_units
 from ._shared import TaskSpec
 from ._stats import Stats
+from ._task import NEW_STATUS, Charge, EmuTask, family, units_text
 
-FINAL = ("succeed", "failed")
-#: The new wire's spelling of the internal (legacy) statuses.
-NEW_STATUS = {"submitted": "submitted", "processing": "processing", "succeed": "succeeded"}
-NEW_STATUS["failed"] = "failed"
-
-
-@attrs.define(eq=False)
-class EmuTask:
-    """One task with its whole future already drawn: when it starts processing and how it ends."""
-
-    task_id: str
-    account: str
-    spec: TaskSpec
-    created: float
-    processing_at: float
-    ends_at: float
-    outcome: str
-    status_msg: str
-    units: float
-    video_id: str
-    video_seconds: float
-    #: Order of creation in the whole store (newest highest): the cursor list's position.
-    seq: int = 0
-    settled: bool = False
-
-    def status(self, now: float) -> str:
-        if now >= self.ends_at:
-            return self.outcome
-        return "processing" if now >= self.processing_at else "submitted"
-
-    def updated(self, now: float) -> float:
-        if now >= self.ends_at:
-            return self.ends_at
-        return self.processing_at if now >= self.processing_at else self.created
-
-    def shaped(self, now: float, base_url: str) -> dict[str, Any]:
-        """The task object in the shape of the wire it was created on."""
-        if self.spec.wire == "new":
-            return self.new_body(now, base_url)
-        return self.body(now, base_url)
-
-    def new_body(self, now: float, base_url: str) -> dict[str, Any]:
-        """The task object as the new API shapes it (``id``, ``status``, ``outputs``...)."""
-        status = self.status(now)
-        body: dict[str, Any] = {
-            "id": self.task_id,
-            "status": NEW_STATUS[status],
-            "message": self.status_msg if status == "failed" else "",
-            "create_time": int(self.created * 1000),
-            "update_time": int(self.updated(now) * 1000),
-            "external_id": self.spec.external_task_id or "",
-            "outputs": [],
-            "billing": [],
-        }
-        if status == "succeed":
-            body["outputs"] = [{"type": "video", **self._video(base_url)}]
-        if status in FINAL:
-            charged = _units(self.units) if status == "succeed" else "0"
-            body["billing"] = [{"charge_type": "unit", "amount": charged, "package_type": "video"}]
-        return body
-
-    def _video(self, base_url: str) -> dict[str, str]:
-        return {
-            "id": self.video_id,
-            "url": f"{base_url}/__files__/{self.video_id}.mp4",
-            "watermark_url": f"{base_url}/__files__/{self.video_id}-wm.mp4",
-            "duration": f"{self.video_seconds:.1f}",
-        }
-
-    def body(self, now: float, base_url: str) -> dict[str, Any]:
-        """The task object exactly as the legacy API shapes it (milliseconds, strings)."""
-        status = self.status(now)
-        body: dict[str, Any] = {
-            "task_id": self.task_id,
-            "task_status": status,
-            "task_status_msg": self.status_msg if status == "failed" else "",
-            "task_info": {"external_task_id": self.spec.external_task_id or ""},
-            "created_at": int(self.created * 1000),
-            "updated_at": int(self.updated(now) * 1000),
-            "final_unit_deduction": _units(self.units) if status == "succeed" else "0",
-        }
-        if status == "succeed":
-            body["task_result"] = {"videos": [self._video(base_url)]}
-        elif status == "failed":
-            body["task_result"] = {}
-        return body
-
-
-def _family(spec: TaskSpec) -> str:
-    return spec.family or spec.model
-
-
-def _units(value: float) -> str:
-    return f"{value:g}"
+__all__ = ["NEW_STATUS", "AccountState", "EmuTask", "Store", "content_key"]
 
 
 def content_key(body: Mapping[str, Any], spec: TaskSpec) -> str:
@@ -142,6 +53,10 @@ def content_key(body: Mapping[str, Any], spec: TaskSpec) -> str:
 class AccountState:
     account: Account
     units_left: float | None
+    #: Cash left when billing in cash (None: unlimited).
+    balance_left: float | None = None
+    #: Units taken from the pack so far, refunds deducted (what an unlimited pack has used).
+    units_spent: float = 0.0
     running: list[tuple[float, int, EmuTask]] = attrs.Factory(list)
     #: Tasks holding a slot, by model family.
     in_flight: Counter[str] = attrs.Factory(Counter)
@@ -167,14 +82,12 @@ class Store:
         self.reset_accounts()
 
     def reset_accounts(self) -> None:
-        self.accounts = {
-            a.access_key: AccountState(account=a, units_left=a.units) for a in self.config.accounts
-        }
+        self.accounts = {a.access_key: _fresh(a) for a in self.config.accounts}
 
     def state_of(self, account: Account) -> AccountState:
         state = self.accounts.get(account.access_key)
         if state is None:  # an account added to the config while running
-            state = self.accounts[account.access_key] = AccountState(account, account.units)
+            state = self.accounts[account.access_key] = _fresh(account)
         return state
 
     def settle(self, now: float) -> None:
@@ -186,25 +99,35 @@ class Store:
 
     def _finish(self, state: AccountState, task: EmuTask) -> None:
         task.settled = True
-        family = _family(task.spec)
-        state.in_flight[family] -= 1
-        if state.in_flight[family] <= 0:
-            del state.in_flight[family]
+        name = family(task.spec)
+        state.in_flight[name] -= task.spec.count
+        if state.in_flight[name] <= 0:
+            del state.in_flight[name]
         held = task.ends_at - task.created
         self.stats.duration_sum += held
         self.stats.duration_max = max(self.stats.duration_max, held)
         if task.outcome == "succeed":
             self.stats.tasks_succeeded += 1
-            self.stats.units_charged += task.units
-        else:
+            self.stats.units_charged += task.charge.units
+            self.stats.cash_charged += task.charge.amount
+        else:  # failed tasks are not charged
             self.stats.tasks_failed += 1
+            state.units_spent -= task.units
             if state.units_left is not None:
-                state.units_left += task.units  # failed tasks are not charged
+                state.units_left += task.units
+            if state.balance_left is not None:
+                state.balance_left += task.charge.amount
 
     def create(
-        self, account: Account, spec: TaskSpec, body: Mapping[str, Any], now: float
+        self,
+        account: Account,
+        spec: TaskSpec,
+        body: Mapping[str, Any],
+        now: float,
+        key: str | None = None,
     ) -> EmuTask:
-        """Admit a task (slot, units, unique external id) or raise the matching rejection."""
+        """Admit a task (slot, units, unique external id) or raise the matching rejection.
+        ``key``: the body's ``content_key`` when the caller has it already."""
         self.settle(now)
         state = self.state_of(account)
         external = spec.external_task_id
@@ -214,31 +137,21 @@ class Store:
                 f"(task {state.by_external[external].task_id}; unique per account)"
             )
         limit = account.concurrency_limit
-        family = _family(spec)
-        held = state.in_flight[family]
-        if limit is not None and held >= limit:
+        name = family(spec)
+        held = state.in_flight[name]
+        if limit is not None and held + spec.count > limit:
+            asks = f"; this task needs {spec.count}" if spec.count > 1 else ""
             raise Rejection(
                 429,
                 1303,
                 f"parallel task over resource pack limit ({held} of {limit} in use "
-                f"for model family {family})",
+                f"for model family {name}{asks})",
             )
-        cost = self.config.unit_cost(
-            spec.model, spec.mode, spec.duration, spec.sound, "voice" in spec.features
-        )
-        if state.units_left is not None:
-            if state.units_left < cost:
-                raise Rejection(
-                    429,
-                    1102,
-                    f"Resource pack used up: {_units(state.units_left)} units left, "
-                    f"this task needs {_units(cost)}",
-                )
-            state.units_left -= cost
+        charge = self._charge(state, spec)
         self._seq += 1
-        task = self._draw(account, spec, now, cost)
+        task = self._draw(account, spec, now, charge)
         task.seq = self._seq
-        key = content_key(body, spec)
+        key = key or content_key(body, spec)
         if key in state.seen_content:
             self.stats.duplicate_creates += 1
         state.seen_content.add(key)
@@ -250,14 +163,48 @@ class Store:
         if external is not None:
             state.by_external[external] = task
         heapq.heappush(state.running, (task.ends_at, self._seq, task))
-        state.in_flight[family] += 1
+        state.in_flight[name] += spec.count
         self.stats.creates += 1
         self.stats.durations.append(task.ends_at - task.created)
         self.stats.created.append(task.created)
-        self.stats.note_in_flight(family, state.in_flight[family])
+        self.stats.note_in_flight(name, state.in_flight[name])
         return task
 
-    def _draw(self, account: Account, spec: TaskSpec, now: float, cost: float) -> EmuTask:
+    def _charge(self, state: AccountState, spec: TaskSpec) -> Charge:
+        """Price a task and take it from the pack or the balance (refunded if it fails)."""
+        if spec.kind in ("image2video", "text2video"):
+            units = self.config.unit_cost(
+                spec.model, spec.mode, spec.duration, spec.sound, "voice" in spec.features
+            )
+        else:
+            units = kind_units(spec)
+        if self.config.billing == "cash":
+            list_price = round(units * CASH_PER_UNIT[spec.product], 6)
+            amount = round(list_price * (1 - self.config.cash_discount), 6)
+            currency = self.config.currency
+            if state.balance_left is not None:
+                if state.balance_left < amount:
+                    raise Rejection(
+                        429,
+                        1101,
+                        f"Account in arrears: {units_text(state.balance_left)} {currency} left, "
+                        f"this task needs {units_text(amount)}",
+                    )
+                state.balance_left -= amount
+            return Charge(units, cash=True, amount=amount, list_price=list_price, currency=currency)
+        if state.units_left is not None:
+            if state.units_left < units:
+                raise Rejection(
+                    429,
+                    1102,
+                    f"Resource pack used up: {units_text(state.units_left)} units left, "
+                    f"this task needs {units_text(units)}",
+                )
+            state.units_left -= units
+        state.units_spent += units
+        return Charge(units)
+
+    def _draw(self, account: Account, spec: TaskSpec, now: float, charge: Charge) -> EmuTask:
         cfg, rng = self.config, self.rng
         if cfg.duration_fn is not None:
             seconds = cfg.duration_fn(rng, spec.model, spec.mode, spec.duration)
@@ -281,10 +228,14 @@ class Store:
             ends_at=now + seconds,
             outcome=outcome,
             status_msg=msg,
-            units=cost,
+            charge=charge,
             video_id=f"{rng.getrandbits(64):016x}",
             video_seconds=frames / cfg.fps,
         )
+
+    def file_task(self, file_id: str) -> EmuTask | None:
+        """The task whose result file (video or image) has this id."""
+        return self.videos.get(file_id)
 
     def find(self, account: Account, kind: str, ident: str) -> EmuTask | None:
         """A legacy task of ``kind`` by task id or external id (new-wire tasks are not found)."""
@@ -333,3 +284,7 @@ class Store:
         end = len(tasks) - (page_num - 1) * page_size
         start = max(0, end - page_size)
         return list(reversed(tasks[start:end])) if end > 0 else []
+
+
+def _fresh(account: Account) -> AccountState:
+    return AccountState(account=account, units_left=account.units, balance_left=account.balance)
