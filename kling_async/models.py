@@ -331,9 +331,10 @@ class ImageToVideo:
 
 @attrs.frozen(kw_only=True)
 class TextToVideo:
-    """Everything one text-to-video create sends."""
+    """Everything one text-to-video create sends. ``prompt`` is required, unless
+    ``multi_prompt`` gives the shots (on the new API the shots are the whole prompt)."""
 
-    prompt: str
+    prompt: str | None = None
     negative_prompt: str | None = None
     model: str = "kling-v2-6"
     mode: Mode = "std"
@@ -374,12 +375,10 @@ def shot_text(shots: Iterable[Shot]) -> str:
 
 
 def new_prompt(request: Request) -> str | None:
-    """The prompt as the new API takes it: shots rendered into it, legacy voice markers
-    (``<<<voice_1>>>``) turned into the voices' labels (``@1``)."""
-    text = request.prompt
-    if request.multi_prompt:
-        shots = shot_text(request.multi_prompt)
-        text = f"{text} {shots}" if text else shots
+    """The prompt as the new API takes it: the shots of ``multi_prompt`` in its shot syntax
+    (they are the whole prompt there), legacy voice markers (``<<<voice_1>>>``) turned into
+    the voices' labels (``@1``)."""
+    text = shot_text(request.multi_prompt) if request.multi_prompt else request.prompt
     if text is not None and request.voices:
         labels = [label for _, label in voice_labels(request.voices)]
 

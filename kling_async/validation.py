@@ -289,7 +289,19 @@ def plan(request: AnyRequest, *, api: str = "auto", allow_unknown_models: bool =
     family = _catalog.family_of(request.model)
     caps = _catalog.CAPABILITIES[endpoint].get(family) if _catalog.is_known(request.model) else None
     limit = caps.prompt_chars[wire] if caps is not None else None
-    _text("prompt", request.prompt, required=endpoint == "text2video", limit=limit)
+    _text(
+        "prompt",
+        request.prompt,
+        required=endpoint == "text2video" and not request.multi_prompt,
+        limit=limit,
+    )
+    if wire == "new" and request.multi_prompt and request.prompt is not None:
+        raise ValidationError(
+            "prompt",
+            "given with multi_prompt",
+            "on the new API a multi-shot prompt is the shots alone ('shot 1, 3, words; ...'): "
+            "say the scene in each shot's prompt, and leave prompt out",
+        )
     _text("negative_prompt", request.negative_prompt)
     _mode_duration(request, caps)
     _cfg_scale(request)
@@ -317,13 +329,27 @@ def plan(request: AnyRequest, *, api: str = "auto", allow_unknown_models: bool =
         features.add("sound")
     if _multi_shot(request, wire):
         features.add("multi_shot")
-    if wire == "new" and request.multi_prompt and request.prompt is not None:
+    if (
+        wire == "new"
+        and "multi_shot" in features
+        and not request.multi_prompt
+        and caps is not None
+        and not caps.multi_shot_setting
+        and "multi_shot" in caps.features
+    ):
+        raise ValidationError(
+            "multi_shot",
+            True,
+            f"{request.model} has no multi_shot setting on the new API: give the shots "
+            "(multi_prompt), which go in its prompt",
+        )
+    if wire == "new" and request.multi_prompt:
         rendered = new_prompt(request) or ""
         if limit is not None and len(rendered) > limit:
             raise ValidationError(
-                "prompt + multi_prompt",
-                f"<{len(rendered)} characters>",
-                f"the prompt with its shots must be at most {limit} characters on the new API",
+                "multi_prompt",
+                f"<{len(rendered)} characters as shots>",
+                f"the shots make a prompt of at most {limit} characters on the new API",
             )
     _checks.options(request)
     _checks.extras(request, wire, EXTRAS)

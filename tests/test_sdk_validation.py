@@ -262,11 +262,10 @@ LEGACY_FIELDS_ON_NEW = {
     "camera": {"camera_control": {"type": "simple", "config": {"zoom": -5}}},
     "brush": {"static_mask": b64(MASK)},
     "negative": {"negative_prompt": "blur"},
-    "multi-shot": {"multi_shot": True, "shot_type": "customize"},
-    "multi-intelligence": {"multi_shot": True, "shot_type": "intelligence"},
-    "multi-shot-tail": {"multi_shot": True, "shot_type": "customize"},
-    "elements": {"element_list": [{"element_id": 101}]},
 }
+
+
+NEW_NAMES = {name for name, n in _catalog.MODEL_NAMES.items() if n.wire == "new"}
 
 
 def _variants() -> list[tuple[str, str, dict[str, Any]]]:
@@ -293,6 +292,8 @@ def _unchecked_plan(request: Any, endpoint: str) -> Plan:
     wire, name = _catalog.choose_wire(request.model, "auto")
     family = _catalog.family_of(request.model)
     features = {"multi_shot"} if request.multi_prompt or request.multi_shot else set()
+    if getattr(request, "elements", ()):
+        features.add("elements")
     return Plan(endpoint, wire, name, family, frozenset(features),  # type: ignore[arg-type]
                 _catalog.CAPABILITIES[endpoint][family])  # type: ignore[index]  # fmt: skip
 
@@ -305,12 +306,14 @@ async def test_sdk_and_emulator_agree_on_the_capability_map(start_emulator: Star
     checked = 0
     image = b64(png())  # one image for every combination: the rules under test are elsewhere
     async with fast_client(emu) as client:
-        transport = client._transport
         for n, (endpoint, feature, fields) in enumerate(_variants()):
+            # on the new API the shots are the whole prompt: no prompt beside them
+            shots_alone = "multi_prompt" in fields and fields["model"] in NEW_NAMES
+            prompt = None if shots_alone else "p"
             if endpoint == "image2video":
-                request: Any = kling.ImageToVideo(prompt="p", **{"image": image, **fields})
+                request: Any = kling.ImageToVideo(prompt=prompt, **{"image": image, **fields})
             else:
-                request = kling.TextToVideo(prompt="p", **fields)
+                request = kling.TextToVideo(prompt=prompt, **fields)
             try:
                 check_fields(request)
                 sdk_ok = True
@@ -321,10 +324,12 @@ async def test_sdk_and_emulator_agree_on_the_capability_map(start_emulator: Star
             call = await _wire.build(request, plan)
             if plan.wire == "new":
                 call.body.update(LEGACY_FIELDS_ON_NEW.get(feature, {}))
+                if feature == "multi-intelligence":  # only a setting can ask Kling to cut
+                    call.body["settings"].setdefault("multi_shot", True)
                 if endpoint == "text2video" and request.voices:  # no place for voices there
                     call.body["voice_list"] = [{"voice_id": v} for v in request.voices]
             try:
-                await transport.request(
+                await client.request(
                     "POST", call.path, kind="create", json_body=call.body, retry=False,
                     wire=plan.wire,
                 )  # fmt: skip

@@ -174,6 +174,11 @@ def flag_setting(settings: Mapping[str, Any], field: str, default: bool) -> bool
     return value
 
 
+def in_shot_syntax(prompt: str) -> bool:
+    """Whether a prompt is written as shots (``shot 1, ...``)."""
+    return bool(_SHOT_START.match(prompt))
+
+
 def check_shots(prompt: str, duration: int, field: str) -> int:
     """The number of shots a multi-shot prompt describes (1 for a plain prompt); 1201 if the
     shot syntax is broken."""

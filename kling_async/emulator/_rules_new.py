@@ -22,6 +22,7 @@ from ._contents import (
     check_shots,
     duration_setting,
     flag_setting,
+    in_shot_syntax,
     object_field,
     read_contents,
     unknown_fields,
@@ -175,6 +176,11 @@ def check_new(
     shots = 1
     if multi and offer.shots:
         shots = check_shots(prompt, seconds, "contents[prompt].text" if image else "prompt")
+    elif not offer.shots and prompt and in_shot_syntax(prompt):
+        field = "contents[prompt].text" if image else "prompt"
+        raise invalid(
+            f"{field}: written as shots, but {model.name} does not make multi-shot videos"
+        )
     audio = choice_field(settings, "audio", ("native", "off"), name="settings.audio")
     sound = audio == "native" or (audio is None and offer.always_sound)
     if voices and not sound:

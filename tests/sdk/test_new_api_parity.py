@@ -59,6 +59,20 @@ async def test_three_shots_render_into_the_prompt_and_set_multi_shot() -> None:
     assert body["settings"]["multi_shot"] is True  # type: ignore[index]
 
 
+async def test_a_prompt_beside_the_shots_is_refused_on_the_new_api_only() -> None:
+    shots = [("a", 2), ("b", 3)]
+    with pytest.raises(kling.ValidationError, match="the shots alone") as caught:
+        await validate(kling.TextToVideo(model="kling-3.0", prompt="p", multi_prompt=shots))
+    assert caught.value.field == "prompt"
+    await validate(kling.TextToVideo(model="kling-v3", prompt="p", multi_prompt=shots))
+
+
+async def test_six_long_shots_can_outgrow_the_prompt_limit() -> None:
+    shots = [("x" * 512, 2)] * 6
+    with pytest.raises(kling.ValidationError, match="at most 3072 characters"):
+        await validate(kling.TextToVideo(model="kling-3.0", duration=12, multi_prompt=shots))
+
+
 async def test_multi_shot_alone_lets_kling_cut_the_shots_on_the_new_api_only() -> None:
     body = await _body(kling.TextToVideo(model="kling-3.0", prompt="p", multi_shot=True))
     assert body["settings"]["multi_shot"] is True  # type: ignore[index]
@@ -68,14 +82,9 @@ async def test_multi_shot_alone_lets_kling_cut_the_shots_on_the_new_api_only() -
 
 async def test_turbo_takes_shots_in_its_prompt_without_a_setting() -> None:
     body = await _body(
-        kling.TextToVideo(
-            model="kling-3.0-turbo",
-            prompt="A train.",
-            duration=4,
-            multi_prompt=[("a", 2), ("b", 2)],
-        )
+        kling.TextToVideo(model="kling-3.0-turbo", duration=4, multi_prompt=[("a", 2), ("b", 2)])
     )
-    assert body["prompt"] == "A train. shot 1, 2, a; shot 2, 2, b;"
+    assert body["prompt"] == "shot 1, 2, a; shot 2, 2, b;"
     assert "multi_shot" not in body["settings"]  # type: ignore[operator]
 
 

@@ -247,11 +247,10 @@ def test_shots_render_into_the_new_apis_prompt_syntax() -> None:
     request = kling.TextToVideo(
         model="kling-3.0",
         duration=5,
-        prompt="A girl on a train.",
         multi_prompt=[("she looks out", 3), ("the train enters a tunnel", 2)],
     )
     assert kling.models.new_prompt(request) == (
-        "A girl on a train. shot 1, 3, she looks out; shot 2, 2, the train enters a tunnel;"
+        "shot 1, 3, she looks out; shot 2, 2, the train enters a tunnel;"
     )
 
 
