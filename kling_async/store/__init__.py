@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._contract import (
+    MAX_CLAIM_TRIES,
     SCHEMA_VERSION,
     JobRecord,
     JobStore,
@@ -44,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "MAX_CLAIM_TRIES",
     "SCHEMA_VERSION",
     "JobRecord",
     "JobStore",
