@@ -116,8 +116,8 @@ class RedisJobStore:
     """A ``JobStore`` on Redis, for one worker (``owner``) of a shared queue.
 
     It makes its Redis connection pool in ``open`` and closes it in ``close``; between them a
-    task renews the leases of the jobs it holds every ``lease / 3`` seconds. ``release`` gives
-    a job up once its outcome is known.
+    task renews the leases of the jobs it holds every ``renew_every`` (``lease / 3``) seconds.
+    ``release`` gives a job up once its outcome is known.
     """
 
     def __init__(
@@ -128,6 +128,7 @@ class RedisJobStore:
         namespace: str = "default",
         owner: str | None = None,
         lease: float = 30.0,
+        renew_every: float | None = None,
     ) -> None:
         if lease <= 0:
             raise ValueError("lease: must be a positive number of seconds")
@@ -136,6 +137,9 @@ class RedisJobStore:
         self.namespace = namespace
         self.owner = owner or worker_id()
         self.lease = lease
+        #: Seconds between renewals of the leases (a third of ``lease`` unless given; a
+        #: test makes a worker that stops renewing, as a dead one does, with a long one).
+        self.renew_every = lease / 3 if renew_every is None else renew_every
         self.salt = ""
         self._prefix = f"kling:{namespace}:"
         self._redis: aioredis.Redis | None = None
@@ -225,7 +229,7 @@ class RedisJobStore:
 
     async def _renew_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.lease / 3)
+            await asyncio.sleep(self.renew_every)
             try:
                 await self._announce()
                 await self.renew()
