@@ -73,9 +73,9 @@ def show_report(snapshot: StoreSnapshot) -> None:
     echo(f"jobs: {total:,} — {summary}")
     echo(f"units committed: {units_text(snapshot.units_committed())}")
     groups = (
-        ("failed", GIVEN_UP),
+        (str(JobState.FAILED), GIVEN_UP),
         ("in progress", IN_PROGRESS),
-        ("done", frozenset({JobState.DONE})),
+        (str(JobState.DONE), frozenset({JobState.DONE})),
     )
     for title, states in groups:
         jobs = [job for job in snapshot.jobs if job.state in states]

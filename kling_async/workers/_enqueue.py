@@ -88,8 +88,8 @@ async def enqueue(
                 if isinstance(exc, ValidationError)
                 else ValidationError("image", str(exc), "cannot be read")
             )
-            invalid = OutcomeStatus.INVALID
-            bad.append(Outcome(job, invalid, "", job_name(job, "invalid"), error=error))
+            invalid = OutcomeStatus.INVALID  # named as the engine names a job it refused
+            bad.append(Outcome(job, invalid, "", job_name(job, invalid), error=error))
             continue
         done.append(Enqueued(source, job, job_id, output or job_name(job, job_id), output))
         if job_id in seen:

@@ -16,9 +16,12 @@ from ..batch import Outcome, OutcomeStatus
 from ..errors import APIError, NotSentError, TaskTimeoutError, WorkerJobError, error_for
 from ..models import ImageToVideo, TextToVideo
 from ..results import Task
-from ..states import TaskStatus
+from ..states import RunStatus, TaskStatus
 
 Job = ImageToVideo | TextToVideo
+#: The kinds of error a result tells apart (besides Kling's: "api"), in the CLI's words.
+_TIMED_OUT = RunStatus.TIMED_OUT.value
+_NOT_SENT = RunStatus.NOT_SENT.value
 
 
 def result_of(outcome: Outcome, owner: str, out: Path) -> dict[str, Any]:
@@ -62,9 +65,14 @@ def _detail(error: BaseException | None) -> dict[str, Any] | None:
         }
     if isinstance(error, TaskTimeoutError):
         last = error.last.status.value if error.last is not None else None
-        return {"kind": "timeout", "task_id": error.task_id, "timeout": error.timeout, "last": last}
+        return {
+            "kind": _TIMED_OUT,
+            "task_id": error.task_id,
+            "timeout": error.timeout,
+            "last": last,
+        }
     if isinstance(error, NotSentError):
-        return {"kind": "not_sent", "reason": error.kind, "message": str(error)}
+        return {"kind": _NOT_SENT, "reason": error.kind, "message": str(error)}
     return None
 
 
@@ -83,12 +91,12 @@ def error_of(result: dict[str, Any]) -> BaseException | None:
             http_status=int(detail["http_status"]),
             request_id=detail.get("request_id"),
         )
-    if kind == "timeout":
+    if kind == _TIMED_OUT:
         task_id = str(detail["task_id"])
         last = detail.get("last")
         seen = Task(task_id, TaskStatus(last)) if last is not None else None
         return TaskTimeoutError(task_id, float(detail["timeout"]), seen)
-    if kind == "not_sent":
+    if kind == _NOT_SENT:
         return NotSentError(str(detail["message"]), kind=str(detail["reason"]))
     return WorkerJobError(str(message))
 
