@@ -40,6 +40,7 @@ import attrs
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .._tasks import cancel_and_wait
 from ..errors import JobClaimedError, JournalError, LeaseLostError
 from ..states import COMMITTED, JobState
 from ._contract import (
@@ -194,10 +195,7 @@ class RedisJobStore:
 
     async def close(self) -> None:
         renewer, self._renewer = self._renewer, None
-        if renewer is not None:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+        await cancel_and_wait(renewer)
         client = self._redis
         if client is None:
             return

@@ -61,4 +61,7 @@ def read_redis(url: str, folder: Path, *, namespace: str = "default") -> StoreSn
     updated = {job_id: float(row.get("updated", 0)) for job_id, row in zip(ids, rows, strict=True)}
     records.sort(key=lambda r: (updated[r.job_id], r.name))
     in_use = f"worker(s) {', '.join(workers)}" if workers else None
+    wrote_to = meta.get("folder")
+    if wrote_to and wrote_to != str(folder.resolve()):  # another mount of it, or a mistake
+        where += f"; its workers write to {wrote_to}"
     return StoreSnapshot(where, folder, tuple(records), in_use)

@@ -30,6 +30,7 @@ from saq.types import Context, PartialTimersDict
 
 from .._redis_governor import RedisGovernor
 from .._retry import backoff, retry
+from .._tasks import cancel_and_wait
 from ..batch import BatchEngine, Outcome, PollPolicy
 from ..client import KlingClient
 from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError
@@ -140,10 +141,7 @@ class _Runner:
 
     async def close(self) -> None:
         router, self._router = self._router, None
-        if router is not None:
-            router.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await router
+        await cancel_and_wait(router)
 
     async def _route(self) -> None:
         try:
@@ -191,15 +189,13 @@ class _Runner:
                     retry_if=lambda exc: isinstance(exc, _LATER),
                     wait=wait,
                     attempts=_TRIES,
-                    what=f"job {name or request}",
+                    what=f"job {name}" if name else "queue job",
                 )
             except _LATER as exc:
                 raise _TryLater(str(exc)) from None
             return await self._finish(outcome)
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await cancel_and_wait(beat)
 
     async def _finish(self, outcome: Outcome) -> dict[str, Any]:
         result = result_of(outcome, self.store.owner, self.store.folder)
@@ -329,9 +325,7 @@ async def run_worker(
         try:
             await worker.start()
         finally:
-            stopper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stopper
+            await cancel_and_wait(stopper)
             await runner.close()
         if runner.error is not None:
             raise runner.error

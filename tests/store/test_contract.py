@@ -375,6 +375,7 @@ async def test_the_snapshot_shows_what_the_store_holds(backend: Backend) -> None
     await store.get_or_claim(ids(3), "x", KIND)
     snapshot = backend.snapshot()
     assert snapshot.folder == backend.folder
+    assert "write to" not in snapshot.source  # read for the folder it was written for
     assert snapshot.counts() == {"pending": 1, "done": 1, "failed": 1}
     assert snapshot.units_committed() == 3.0
     by_name = {job.name: job for job in snapshot.jobs}
