@@ -43,7 +43,7 @@ from ._contract import (
 from ._sqlite_schema import COLUMNS, connect, stored_salt
 
 T = TypeVar("T")
-_COMMITTED = tuple(COMMITTED)
+_COMMITTED = tuple(state.value for state in COMMITTED)
 
 
 class Journal:

@@ -183,3 +183,15 @@ def test_report_never_shows_a_redis_password(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "hunter2" not in result.output
     assert "redis://:***@127.0.0.1:9/0" in result.output
+
+
+def test_report_on_a_folder_without_a_journal_points_at_the_workers_store(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kling_async.cli import main
+
+    (tmp_path / "b1.mp4").write_bytes(b"made by a worker")
+    result = CliRunner().invoke(main, ["report", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "does not exist" in result.output
+    assert "add --redis URL" in result.output
