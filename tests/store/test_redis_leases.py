@@ -84,3 +84,24 @@ async def test_a_dead_workers_job_is_resumed_and_the_stale_worker_cannot_write(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_two_workers_claiming_jobs_of_one_name_at_once_never_share_an_output(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    a = await store(redis_server, tmp_path, "a").open()
+    b = await store(redis_server, tmp_path, "b").open()
+    try:
+        records = await asyncio.gather(
+            *(
+                (a if n % 2 else b).get_or_claim(f"{n:02d}" * 32, "beach/b1", "image2video")
+                for n in range(20)
+            )
+        )
+    finally:
+        await a.close()
+        await b.close()
+    outputs = [r.output for r in records]
+    assert len(set(outputs)) == 20
+    assert "beach/b1.mp4" in outputs
+    assert all(o is not None and o.startswith("beach/b1") for o in outputs)
