@@ -13,11 +13,9 @@ import click
 
 from ..errors import JournalError
 from ..states import GIVEN_UP, IN_PROGRESS, JobState
-from ..store import StoreSnapshot, inside, read_journal
+from ..store import JOURNAL_NAME, StoreSnapshot, inside, read_journal
 from ._common import EXIT_USAGE, fail
 from ._format import units_text
-
-JOURNAL_NAME = ".kling-journal.db"
 
 
 def _output(snapshot: StoreSnapshot, relative: str | None) -> Path | None:

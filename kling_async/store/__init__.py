@@ -19,7 +19,7 @@ from ._contract import (
     default_salt,
     inside,
 )
-from ._sqlite import Journal
+from ._sqlite import JOURNAL_NAME, Journal
 from ._sqlite_read import StoreSnapshot, read_failed, read_journal, recorded_outputs
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "JOURNAL_NAME",
     "MAX_CLAIM_TRIES",
     "SCHEMA_VERSION",
     "JobRecord",

@@ -43,6 +43,8 @@ from ._contract import (
 from ._sqlite_schema import COLUMNS, connect, stored_salt
 
 T = TypeVar("T")
+#: The journal's file name in its output folder (unless a run is given another path).
+JOURNAL_NAME = ".kling-journal.db"
 _COMMITTED = tuple(state.value for state in COMMITTED)
 
 
