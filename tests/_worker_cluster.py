@@ -15,8 +15,8 @@ from typing import Any
 
 from PIL import Image
 
-from kling_async.batch._store_redis import RedisJobStore
 from kling_async.emulator import EmulatorThread
+from kling_async.store import RedisJobStore
 
 from ._helpers import ACCESS_KEY, API_KEY, SECRET_KEY
 

@@ -152,7 +152,7 @@ async def test_no_jump_while_the_journal_writes(tmp_path: Path) -> None:
     slow write (a busy disk) is not overtaken by virtual time. Without it, a small account's
     slots sat in 'submitting' for virtual seconds and a virtual benchmark ran 1.22 x greedy,
     not 1.12."""
-    from kling_async.batch._journal import Journal
+    from kling_async.store import Journal
 
     clock = kling.VirtualClock()
     async with fast_client_on(clock) as client:

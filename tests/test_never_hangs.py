@@ -228,7 +228,7 @@ async def test_a_locked_journal_write_fails_the_jobs_without_sending(
     outside: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kling_async.batch._journal import Journal
+    from kling_async.store import Journal
 
     monkeypatch.setattr(Journal, "busy_timeout", 0.3)  # 5 s a write
     emu, _ = await start_emulator(video_bytes=1000)

@@ -7,7 +7,7 @@
 from ..errors import NotSentError
 from ..states import OutcomeStatus
 from ._engine import BatchEngine, BatchRun, default_unit_cost, estimate_units
-from ._identity import job_identity
+from ._identity import job_identity, job_name
 from ._outcome import BatchSummary, Outcome, Timings
 from ._poller import PollPolicy
 
@@ -23,4 +23,5 @@ __all__ = [
     "default_unit_cost",
     "estimate_units",
     "job_identity",
+    "job_name",
 ]

@@ -40,12 +40,11 @@ from ..money import nothing_created
 from ..resources import TaskResource
 from ..results import Task
 from ..states import OutcomeStatus
+from ..store import JobRecord, JobStore, Journal, inside
 from ..validation import Plan, validate
 from ._identity import job_identity, job_name
-from ._journal import JobRecord, Journal, inside
 from ._outcome import BatchSummary, Outcome, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
-from ._store import JobStore
 from ._submitter import Attempt, Submitter
 from ._window import Window
 

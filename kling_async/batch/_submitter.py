@@ -24,9 +24,8 @@ from ..errors import (
 from ..models import ImageToVideo, TextToVideo
 from ..money import nothing_created
 from ..results import Task
+from ..store import JobRecord, JobStore
 from ._identity import external_id_for
-from ._journal import JobRecord
-from ._store import JobStore
 
 if TYPE_CHECKING:
     from ..resources._tasks import TaskResource

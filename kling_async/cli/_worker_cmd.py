@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
-import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import click
 
-from ..batch import BatchSummary, Outcome, OutcomeStatus, PollPolicy
-from ..models import ImageToVideo, TextToVideo
-from ._exits import EXIT_FAILED, EXIT_TIMEOUT, EXIT_USAGE
+from ..batch import BatchSummary, Outcome, PollPolicy
+from ._exits import EXIT_USAGE
 from ._runner import command_runner
 from ._settings import chosen_api, client_options
+from .inputs import BadRow, Input
+from .output import Display, Duplicate
 
 _MISSING = (
     "the workers need the 'workers' extra (SAQ and redis): pip install 'kling-async[workers]'"
@@ -161,68 +163,77 @@ def _hook(spec: str) -> Any:
     return function
 
 
+class TwinCopier(Protocol):
+    """Gives each twin of a finished job its own copy of the video (``animate``'s)."""
+
+    async def copies(self, outcome: Outcome) -> list[Duplicate]: ...
+
+
 async def animate_on_workers(
     redis_url: str,
-    jobs: Sequence[tuple[str, ImageToVideo | TextToVideo]],
-    bad: list[tuple[str, str]],
+    unique: Sequence[Input],
+    names: dict[int, str | None],
+    bad: Sequence[BadRow],
+    notes: Sequence[str],
+    display: Display,
+    copier: TwinCopier,
     out_dir: Path,
-    as_json: bool,
     allow_unknown_models: bool,
     *,
     timeout: float | None = None,
     namespace: str = "default",
     heartbeat: int = 10,
-) -> int:
-    """``animate --redis``: enqueue the jobs ((source, job) pairs), follow them to their
-    outcomes; the exit code: 0 all done, 1 some failed or invalid, 3 some timed out (or the
-    wait did), 2 when Redis cannot be used (raised as ``RedisUnusable``)."""
+) -> bool:
+    """``animate --redis``: enqueue the jobs (each ``Input`` with its output name), follow
+    them to their outcomes and show them on ``display`` as a local run shows its own (the
+    same events, lines and summary); twins get their copies from ``copier``. False when the
+    wait timed out (the jobs go on in the workers). Raises ``RedisUnusable`` (exit 2) when
+    Redis cannot be used."""
     workers = _workers()
     from redis.exceptions import RedisError  # there with the workers extra; loaded when used
 
     queue = workers.make_queue(redis_url, namespace)
     summary = BatchSummary()
-    summary_timeouts: list[bool] = []  # per outcome: its task timed out (exit 3, not 1)
-    invalid = list(bad)
+    started = time.monotonic()
+    finished = False
     try:
+        display.skipped_inputs(list(notes))
+        for row in bad:
+            display.invalid_row(row.source, row.reason)
         queued, refused = await workers.enqueue(
             queue,
-            jobs,
+            [(item.source, item.job, names.get(id(item.job))) for item in unique],
             heartbeat=heartbeat,
             api=chosen_api(),
             allow_unknown_models=allow_unknown_models,
         )
-        invalid += refused
-        for source, reason in invalid:
-            message = {"event": "invalid", "source": source, "error": reason}
-            click.echo(json.dumps(message) if as_json else f"invalid  {source}: {reason}")
-        if not as_json:
-            click.echo(f"queued {len(queued)} job(s) on {namespace!r}; waiting for the workers")
-
-        def shown(outcome: Outcome, result: dict[str, Any]) -> None:
+        for outcome in refused:
             summary.add(outcome)
-            summary_timeouts.append(bool(result.get("timeout")))
-            summary.units += result.get("units") or 0.0
-            click.echo(_line(outcome, result, as_json))
+            display.outcome(outcome)
+        click.echo(
+            f"queued {len(queued)} job(s) on {namespace!r}; waiting for the workers", err=True
+        )
 
-        finished = await workers.follow(queue, queued, out_dir, shown, timeout=timeout)
+        async def on_outcome(outcome: Outcome, result: dict[str, Any]) -> None:
+            summary.add(outcome)
+            display.outcome(outcome)
+            for dup in await copier.copies(outcome):
+                display.duplicate(dup)
+
+        finished = bool(await workers.follow(queue, queued, out_dir, on_outcome, timeout=timeout))
+    except asyncio.CancelledError:  # Ctrl-C: say what is done so far, then stop
+        summary.elapsed = time.monotonic() - started
+        display.summary(summary, interrupted=True)
+        raise
     except (RedisError, OSError) as exc:
         raise RedisUnusable(exc) from None
     finally:
         await workers.close_queue(queue)
-    _summary(summary, invalid, as_json)
+    summary.elapsed = time.monotonic() - started
+    display.summary(summary)
     if not finished:
         click.echo("timed out waiting; the workers go on: run the same command to follow", err=True)
-        return EXIT_TIMEOUT
-    return exit_code(summary, len(invalid), sum(summary_timeouts))
-
-
-def exit_code(summary: BatchSummary, invalid_rows: int, timed_out: int) -> int:
-    """As ``animate`` without workers: 1 if a job failed (other than by timing out) or was
-    invalid, else 3 if one timed out, else 0."""
-    failed = summary.counts.get("failed", 0) + summary.counts.get("invalid", 0) + invalid_rows
-    if failed > timed_out:
-        return EXIT_FAILED
-    return EXIT_TIMEOUT if timed_out else 0
+    return finished
 
 
 class RedisUnusable(click.ClickException):
@@ -235,49 +246,4 @@ class RedisUnusable(click.ClickException):
         super().__init__(f"cannot use Redis at --redis: {type(exc).__name__}: {reason}")
 
 
-def _line(outcome: Outcome, result: dict[str, Any], as_json: bool) -> str:
-    if as_json:
-        return json.dumps(
-            {
-                "event": "outcome",
-                "name": outcome.name,
-                "status": outcome.status.value,
-                "job_id": outcome.job_id,
-                "task_id": result.get("task_id"),
-                "path": str(outcome.path) if outcome.path else None,
-                "error": str(outcome.error) if outcome.error else None,
-                "units": result.get("units"),
-                "worker": result.get("worker"),
-                "stored": result.get("stored"),
-            }
-        )
-    if outcome.status is OutcomeStatus.SUCCEEDED:
-        return f"done     {outcome.name} -> {outcome.path} (task {result.get('task_id')})"
-    if outcome.status is OutcomeStatus.SKIPPED:
-        return f"skipped  {outcome.name} -> {outcome.path} (done before)"
-    label = "invalid " if outcome.status is OutcomeStatus.INVALID else "failed  "
-    return f"{label} {outcome.name}: {outcome.error}"
-
-
-def _summary(summary: BatchSummary, invalid: list[tuple[str, str]], as_json: bool) -> None:
-    counts = summary.counts
-    if as_json:
-        record = {
-            "event": "summary",
-            "counts": dict(counts),
-            "units": summary.units,
-            "failures": [{"name": n, "error": e} for n, e in summary.failures],
-            "invalid_rows": [{"source": s, "error": e} for s, e in invalid],
-        }
-        click.echo(json.dumps(record))
-        return
-    click.echo(
-        f"summary: done {counts.get('succeeded', 0)}, skipped {counts.get('skipped', 0)}, "
-        f"failed {counts.get('failed', 0)}, "
-        f"invalid {counts.get('invalid', 0) + len(invalid)}, units {summary.units:g}"
-    )
-    for name, error in [*invalid, *summary.failures]:
-        click.echo(f"  {name}: {error}")
-
-
-__all__ = ["animate_on_workers", "worker_command"]
+__all__ = ["TwinCopier", "animate_on_workers", "worker_command"]

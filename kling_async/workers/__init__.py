@@ -4,10 +4,11 @@
 enqueues jobs and follows them. Needs the ``workers`` extra: ``pip install kling-async[workers]``.
 """
 
-from ..batch._store_redis import RedisJobStore
 from ..errors import JobClaimedError, LeaseLostError, WorkerJobError
+from ..store import RedisJobStore
 from ._enqueue import Enqueued, enqueue, follow
 from ._payload import dump_job, load_job
+from ._result import error_of, outcome_of, result_of
 from ._worker import (
     OutputHook,
     WorkerSettings,
@@ -28,9 +29,12 @@ __all__ = [
     "close_queue",
     "dump_job",
     "enqueue",
+    "error_of",
     "follow",
     "load_job",
     "make_client",
     "make_queue",
+    "outcome_of",
+    "result_of",
     "run_worker",
 ]

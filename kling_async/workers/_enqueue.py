@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,19 @@ from saq import Job as QueueJob
 from saq.job import TERMINAL_STATUSES, Status
 from saq.queue.redis import RedisQueue
 
-from ..batch import Outcome, OutcomeStatus, job_identity
-from ..batch._identity import job_name
+from ..batch import Outcome, OutcomeStatus, job_identity, job_name
 from ..errors import ValidationError, WorkerJobError
 from ..models import ImageToVideo, TextToVideo
 from ..validation import validate
 from ._payload import dump_job
+from ._result import outcome_of
 from ._worker import FUNCTION
 
 Job = ImageToVideo | TextToVideo
+#: What ``enqueue`` takes: (source, job), or (source, job, output name) where the name is
+#: the video's path relative to the shared folder without ``.mp4`` (sub-folders kept, as
+#: ``BatchEngine(name=...)`` takes it); None or left out: the batch's own name.
+Item = tuple[str, Job] | tuple[str, Job, str | None]
 
 #: How long a finished queue job (and its result) is kept in Redis.
 RESULT_TTL = 7 * 24 * 3600
@@ -49,45 +53,58 @@ class Enqueued:
     source: str
     job: Job
     job_id: str
+    #: The name its outcome is reported under until a worker says (its output's, if given).
     name: str
+    #: The output name asked for (relative, without ``.mp4``); None: the batch's own.
+    output: str | None = None
 
 
 async def enqueue(
     queue: RedisQueue,
-    jobs: Iterable[tuple[str, Job]],
+    jobs: Iterable[Item],
     *,
     heartbeat: int = _HEARTBEAT,
     api: str = "auto",
     allow_unknown_models: bool = False,
-) -> tuple[list[Enqueued], list[tuple[str, str]]]:
+) -> tuple[list[Enqueued], list[Outcome]]:
     """Validate and enqueue every job (idempotently: the queue key is the job's identity).
-    Returns the jobs enqueued (or already queued) and the invalid ones, (source, reason).
+    Returns the jobs enqueued (or already queued) and the outcomes of the invalid ones
+    (``invalid``, as a local batch reports them).
 
     ``heartbeat``: seconds without a sign of life after which a worker's queue job is handed
     to another worker (the one running it is taken for dead)."""
     done: list[Enqueued] = []
-    bad: list[tuple[str, str]] = []
+    bad: list[Outcome] = []
     seen: set[str] = set()
-    for source, job in jobs:
+    for source, job, *named in jobs:
+        output = named[0] if named else None
         try:
             await validate(job, api=api, allow_unknown_models=allow_unknown_models)
             job_id = await job_identity(job)
             payload = dump_job(job)
         except (ValidationError, OSError) as exc:
-            bad.append((source, str(exc)))
+            error = (
+                exc
+                if isinstance(exc, ValidationError)
+                else ValidationError("image", str(exc), "cannot be read")
+            )
+            invalid = OutcomeStatus.INVALID  # named as the engine names a job it refused
+            bad.append(Outcome(job, invalid, "", job_name(job, invalid), error=error))
             continue
-        done.append(Enqueued(source, job, job_id, job_name(job, job_id)))
+        done.append(Enqueued(source, job, job_id, output or job_name(job, job_id), output))
         if job_id in seen:
             continue  # the same content twice: one queue job, two outcomes
         seen.add(job_id)
-        await _enqueue_one(queue, _queue_job(job_id, payload, heartbeat))
+        await _enqueue_one(queue, _queue_job(job_id, payload, output, heartbeat))
     return done, bad
 
 
-def _queue_job(job_id: str, payload: dict[str, Any], heartbeat: int) -> QueueJob:
+def _queue_job(
+    job_id: str, payload: dict[str, Any], output: str | None, heartbeat: int
+) -> QueueJob:
     return QueueJob(
         function=FUNCTION,
-        kwargs={"job": payload},
+        kwargs={"job": payload, "name": output},
         key=job_id,
         timeout=0,  # the engine's task_timeout bounds a job, not the queue
         heartbeat=heartbeat,
@@ -115,12 +132,13 @@ async def follow(
     queue: RedisQueue,
     jobs: list[Enqueued],
     out: Path,
-    on_outcome: Callable[[Outcome, dict[str, Any]], None],
+    on_outcome: Callable[[Outcome, dict[str, Any]], Awaitable[None] | None],
     *,
     timeout: float | None = None,
     interval: float = 0.25,
 ) -> bool:
-    """Wait for every job's outcome, calling ``on_outcome`` as each ends. False when
+    """Wait for every job's outcome, calling ``on_outcome`` as each ends (awaited when it
+    returns an awaitable). False when
     ``timeout`` seconds passed first (the jobs go on in the workers).
 
     A queue record that ended without an outcome (a sweep racing a starved worker that was
@@ -144,7 +162,8 @@ async def follow(
             result = found.result if found is not None and isinstance(found.result, dict) else {}
             if not _ended_with_outcome(found, result) and requeued.get(key, 0) < _REQUEUES:
                 heartbeat = found.heartbeat if found is not None else _HEARTBEAT
-                again = _queue_job(key, dump_job(waiting[key][0].job), heartbeat)
+                first_item = waiting[key][0]
+                again = _queue_job(key, dump_job(first_item.job), first_item.output, heartbeat)
                 if await queue.enqueue(again) is not None:
                     requeued[key] = requeued.get(key, 0) + 1
                     refused_since.pop(key, None)
@@ -155,7 +174,9 @@ async def follow(
             status = found.status if found is not None else Status.ABORTED
             error = found.error if found is not None else "the queue job's record is gone"
             for item in waiting.pop(key):
-                on_outcome(_outcome(item, status, error, result, out), result)
+                shown = on_outcome(_outcome(item, status, error, result, out), result)
+                if shown is not None:
+                    await shown
         if not waiting:
             return True
         if deadline is not None and time.monotonic() >= deadline:
@@ -181,15 +202,7 @@ def _outcome(
     item: Enqueued, status: Status, error: str | None, result: dict[str, Any], out: Path
 ) -> Outcome:
     if status is Status.COMPLETE and result.get("status") in _OUTCOME_STATUSES:
-        message = result.get("error")
-        return Outcome(
-            job=item.job,
-            status=OutcomeStatus(result["status"]),
-            job_id=item.job_id,
-            name=str(result.get("name") or item.name),
-            path=out / result["path"] if result.get("path") else None,
-            error=WorkerJobError(message) if message else None,
-        )
+        return outcome_of(item.job, item.job_id, item.name, result, out)
     last = (error or status.value).strip().splitlines()[-1:] or [status.value]
     return Outcome(
         job=item.job,

@@ -29,12 +29,16 @@ from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
 from .._redis_governor import RedisGovernor
-from ..batch import BatchEngine, Outcome, OutcomeStatus, PollPolicy
-from ..batch._store_redis import RedisJobStore, worker_id
+from .._retry import backoff, retry
+from .._tasks import cancel_and_wait
+from ..batch import BatchEngine, Outcome, PollPolicy
 from ..client import KlingClient
-from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError, TaskTimeoutError
+from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError
 from ..models import ImageToVideo, TextToVideo
+from ..states import OutcomeStatus
+from ..store import RedisJobStore, worker_id
 from ._payload import load_job
+from ._result import result_of
 
 log = logging.getLogger("kling_async.workers")
 
@@ -42,6 +46,9 @@ log = logging.getLogger("kling_async.workers")
 FUNCTION = "kling_animate"
 #: Tries of one queue run before it is handed back to the queue (see ``_Runner.run``).
 _TRIES = 5
+#: A run's outcome that is tried again: the job is another worker's for now, or its create
+#: must be reconciled first.
+_LATER = (JobClaimedError, CreateUnconfirmedError, LeaseLostError)
 
 
 def queue_name(namespace: str) -> str:
@@ -114,9 +121,13 @@ class _Runner:
         store: RedisJobStore,
         on_error: Callable[[], None],
         on_output: OutputHook | None = None,
+        names: dict[int, str] | None = None,
     ) -> None:
         self.engine = engine
         self.store = store
+        #: The output name each queued job asks for, by the identity of the job object
+        #: given to the engine (its ``name`` callable reads them).
+        self.names = names if names is not None else {}
         self._on_error = on_error
         self._on_output = on_output
         #: Why the engine stopped, if it did (the worker then stops too).
@@ -130,10 +141,7 @@ class _Runner:
 
     async def close(self) -> None:
         router, self._router = self._router, None
-        if router is not None:
-            router.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await router
+        await cancel_and_wait(router)
 
     async def _route(self) -> None:
         try:
@@ -149,7 +157,9 @@ class _Runner:
                     waiter.set_exception(exc)
             self._on_error()
 
-    async def run(self, ctx: Context, *, job: dict[str, Any]) -> dict[str, Any]:
+    async def run(
+        self, ctx: Context, *, job: dict[str, Any], name: str | None = None
+    ) -> dict[str, Any]:
         """One queue job: its outcome as JSON (the queue's result).
 
         A job another worker holds is waited for (its lease runs out, or it ends and is then
@@ -159,40 +169,54 @@ class _Runner:
         request = load_job(job)
         if self.error is not None:
             raise _TryLater("this worker's engine stopped")
+
+        async def attempt(_: int) -> Outcome:
+            outcome = await self._one(request, name)
+            if isinstance(outcome.error, _LATER):
+                raise outcome.error
+            return outcome
+
+        def wait(n: int, error: BaseException) -> float:
+            if isinstance(error, JobClaimedError):  # until its lease runs out, at most one
+                return min(max(error.expires_in, 0.1), self.store.lease) + 0.05
+            return backoff(n, initial=1.0, cap=30.0)
+
         beat = asyncio.create_task(_heartbeat(ctx), name="kling-worker-heartbeat")
         try:
-            for attempt in range(_TRIES):
-                outcome = await self._one(request)
-                error = outcome.error
-                if isinstance(error, JobClaimedError):
-                    await asyncio.sleep(min(max(error.expires_in, 0.1), self.store.lease) + 0.05)
-                elif isinstance(error, CreateUnconfirmedError | LeaseLostError):
-                    await asyncio.sleep(min(2.0**attempt, 30.0))
-                else:
-                    return await self._finish(outcome)
-            raise _TryLater(str(outcome.error))
+            try:
+                outcome = await retry(
+                    attempt,
+                    retry_if=lambda exc: isinstance(exc, _LATER),
+                    wait=wait,
+                    attempts=_TRIES,
+                    what=f"job {name}" if name else "queue job",
+                )
+            except _LATER as exc:
+                raise _TryLater(str(exc)) from None
+            return await self._finish(outcome)
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            await cancel_and_wait(beat)
 
     async def _finish(self, outcome: Outcome) -> dict[str, Any]:
-        result = result_of(outcome, self.store.owner)
+        result = result_of(outcome, self.store.owner, self.store.folder)
         hook = self._on_output
-        done = (OutcomeStatus.SUCCEEDED, OutcomeStatus.SKIPPED)
-        if hook is not None and outcome.status in done and outcome.path is not None:
+        if hook is not None and outcome.status in _MADE and outcome.path is not None:
             result["stored"] = await hook(outcome.path, result)
         return result
 
-    async def _one(self, request: ImageToVideo | TextToVideo) -> Outcome:
-        """The engine's outcome for ``request`` (its lease given up once known)."""
+    async def _one(self, request: ImageToVideo | TextToVideo, name: str | None) -> Outcome:
+        """The engine's outcome for ``request`` (its lease given up once known), its video
+        named ``name`` (relative to the shared folder) when given."""
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiting[id(request)] = waiter
+        if name:
+            self.names[id(request)] = name
         try:
             await self.engine.submit(request)
             outcome = await waiter
         finally:
             self._waiting.pop(id(request), None)
+            self.names.pop(id(request), None)
         if outcome.job_id and not isinstance(outcome.error, JobClaimedError):
             with contextlib.suppress(RedisError, OSError):
                 await self.store.release(outcome.job_id)
@@ -225,21 +249,8 @@ async def _heartbeat(ctx: Context) -> None:
             log.warning("heartbeat of %s failed: %s", job.key, type(exc).__name__)
 
 
-def result_of(outcome: Outcome, owner: str) -> dict[str, Any]:
-    """A job's outcome as the follower reads it."""
-    return {
-        "status": outcome.status.value,
-        "job_id": outcome.job_id,
-        "name": outcome.name,
-        "task_id": outcome.task_id,
-        "path": outcome.path.name if outcome.path is not None else None,
-        "error": str(outcome.error) if outcome.error is not None else None,
-        "timeout": isinstance(outcome.error, TaskTimeoutError),
-        "units": outcome.task.units
-        if outcome.task is not None and outcome.status is OutcomeStatus.SUCCEEDED
-        else None,
-        "worker": owner,
-    }
+#: A video is there for the job (made now or before): handed to the ``on_output`` hook.
+_MADE = frozenset({OutcomeStatus.SUCCEEDED, OutcomeStatus.SKIPPED})
 
 
 def make_client(
@@ -270,6 +281,7 @@ async def run_worker(
     """Run a worker until SIGINT/SIGTERM (or ``stop`` is set). ``client`` is the caller's
     (made by ``make_client``): it is used, not closed."""
     await asyncio.to_thread(settings.out.mkdir, parents=True, exist_ok=True)
+    names: dict[int, str] = {}
     store = RedisJobStore(
         settings.redis_url,
         settings.out,
@@ -286,6 +298,7 @@ async def run_worker(
         downloads=settings.downloads,
         poll=settings.poll,
         prefetch=max(4, settings.concurrency + settings.prefetch),
+        name=lambda job: names.get(id(job)),
     )
     queue = make_queue(settings.redis_url, settings.namespace)
     if isinstance(queue, _SweepQueue):
@@ -293,7 +306,9 @@ async def run_worker(
     try:
         await engine.start()  # opens the store: Redis is reachable from here on
         stop = stop or asyncio.Event()
-        runner = _Runner(engine, store, on_error=stop.set, on_output=settings.on_output)
+        runner = _Runner(
+            engine, store, on_error=stop.set, on_output=settings.on_output, names=names
+        )
         runner.start()
         worker: Worker[Context] = Worker(
             queue,
@@ -310,9 +325,7 @@ async def run_worker(
         try:
             await worker.start()
         finally:
-            stopper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stopper
+            await cancel_and_wait(stopper)
             await runner.close()
         if runner.error is not None:
             raise runner.error
@@ -334,6 +347,5 @@ __all__ = [
     "make_client",
     "make_queue",
     "queue_name",
-    "result_of",
     "run_worker",
 ]

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-# the batch's journal, written directly to stage a folder a run left (batch exports no writer)
-from kling_async.batch._journal import Journal
 from kling_async.emulator import EmulatorConfig, EmulatorThread
+from kling_async.store import Journal
 
 from .._helpers import API_KEY, CLI, png, test_account
 from .._proxy import HostileProxy
@@ -421,8 +420,7 @@ def test_the_reader_takes_an_old_journal_and_ignores_a_dead_holder(tmp_path: Pat
     import socket
     import sqlite3
 
-    # the journal reader behind `report`: batch exports no reader of its own
-    from kling_async.batch._journal_read import read_journal
+    from kling_async.store import read_journal
 
     path = tmp_path / ".kling-journal.db"
     with sqlite3.connect(path) as conn:  # kling-async 0.1: no generation/cost, no meta

@@ -13,7 +13,7 @@ from click.core import ParameterSource
 from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
-from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_USAGE, fail
+from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_TIMEOUT, EXIT_USAGE, fail
 from .._runner import resumable_command_runner
 from .._settings import chosen_api, client_options, make_client
 from .._words import cli_words
@@ -258,18 +258,21 @@ async def animate_command(
         for note in notes:
             click.echo(f"ignored   {note}", err=True)
         raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
+    names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
     if redis_url is not None:  # queue mode: workers make the videos (see _worker_cmd)
-        bad_rows = [(row.source, row.reason) for row in bad]
-        work = [(item.source, item.job) for item in inputs]
-        unknown = allow_unknown_models
-        sys.exit(await animate_on_workers(redis_url, work, bad_rows, out_dir, as_json, unknown))
+        total = len(inputs) + len(bad)
+        display = Display("json" if as_json else "plain", total, None, quiet=quiet, out_dir=out_dir)
+        copier = TwinCopier(unique, twins, names, out_dir)
+        finished = await animate_on_workers(
+            redis_url, unique, names, bad, notes, display, copier, out_dir, allow_unknown_models
+        )
+        sys.exit(exit_code(display.tally) if finished else EXIT_TIMEOUT)
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
     client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
     jobs = (item.job for item in unique)
     missing = credentials_problem(client, jobs, allow_unknown_models=allow_unknown_models)
     if missing is not None:
         fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)
-    names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
     kept: list[tuple[str, Input, Path]] = []
     if clobber:
         foreign = await foreign_files(unique, names, identities, out_dir, journal_path)

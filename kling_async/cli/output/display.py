@@ -41,7 +41,7 @@ class Display:
         self,
         mode: str,
         total: int | None,
-        engine: BatchEngine,
+        engine: BatchEngine | None,
         *,
         quiet: bool = False,
         out_dir: Path | None = None,
@@ -88,6 +88,8 @@ class Display:
         if self._progress is not None:
             self._progress.update(self._bar, completed=self.tally.shown, total=self.total)
             grid.add_row(self._progress)
+        if self.engine is None:  # a run on workers: their engines are elsewhere
+            return grid
         states = self.engine.states
         busy = "  ".join(f"{s} {max(0, states[s])}" for s in ACTIVE_STAGES)
         counts = self.tally.counts

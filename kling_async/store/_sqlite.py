@@ -1,16 +1,15 @@
-"""The durable journal: one SQLite row per job, in WAL mode, on a thread of its own.
+"""The journal: the SQLite job store of one output folder (see ``_contract`` for what every
+job store keeps, ``JobState`` for the states). One row per job, in WAL mode, on a thread of
+its own.
 
-States: pending -> submitting (its external_task_id written *before* the POST) -> submitted
-(task id) -> finished (ended remotely; succeeded; its video to fetch) -> done, or failed /
-invalid. ``downloading`` (written by earlier versions between finished and done) means the
-same as finished.
 Every change is committed before its caller goes on (changes made at the same time share one
 transaction), so a crash, ``kill -9`` or Ctrl-C leaves each job in a state the next run knows
 how to continue from.
 
 One run at a time: the journal is locked (``flock`` on ``<journal>.lock``, which says who holds
 it) for as long as a run uses it. Output paths are kept relative to the output folder. The
-schema carries a version (``PRAGMA user_version``); older journals are migrated on open.
+schema carries a version (``PRAGMA user_version``); older journals are migrated on open
+(``_sqlite_schema``).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import hashlib
 import os
 import socket
 import sqlite3
@@ -33,79 +31,21 @@ from typing import Any, TypeVar
 import attrs
 
 from ..errors import JournalError, JournalLockedError
+from ..states import COMMITTED, JobState
+from ._contract import (
+    MAX_CLAIM_TRIES,
+    JobRecord,
+    candidate_outputs,
+    check_update,
+    inside,
+    on_disk,
+)
+from ._sqlite_schema import COLUMNS, connect, stored_salt
 
 T = TypeVar("T")
-
-STATES = (
-    "pending",
-    "submitting",
-    "submitted",
-    "finished",
-    "downloading",
-    "done",
-    "failed",
-    "invalid",
-)
-#: States whose units count as spent (or about to be): a create went out, or may have.
-COMMITTED_STATES = ("submitting", "submitted", "finished", "downloading", "done")
-SCHEMA_VERSION = 2
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    state TEXT NOT NULL,
-    external_task_id TEXT,
-    task_id TEXT,
-    output TEXT UNIQUE,
-    error TEXT,
-    units REAL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    updated REAL NOT NULL,
-    generation INTEGER NOT NULL DEFAULT 0,
-    cost REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-_COLUMNS = (
-    "job_id, name, kind, state, external_task_id, task_id, output, error, units, attempts, "
-    "generation, cost"
-)
-#: How many names ``claim`` tries before it gives up (each one taken by a file or a job).
-_MAX_CLAIM_TRIES = 1000
-
-
-@attrs.frozen
-class JobRecord:
-    job_id: str
-    name: str
-    kind: str
-    state: str
-    external_task_id: str | None
-    task_id: str | None
-    #: The video's path, relative to the output folder.
-    output: str | None
-    error: str | None
-    units: float | None
-    attempts: int
-    #: How many times the job was created anew after a failed task (part of its external id).
-    generation: int = 0
-    #: The units counted against ``max_units`` when its create went out.
-    cost: float | None = None
-
-
-def default_salt(folder: Path) -> str:
-    """The salt of a new journal: from the output folder's absolute path, so that a journal
-    lost and started again for the same folder derives the same external ids (and the server
-    finds the tasks the lost one created)."""
-    return hashlib.sha256(f"kling-async:{folder.resolve()}".encode()).hexdigest()[:16]
-
-
-def inside(folder: Path, relative: str) -> bool:
-    """True when ``relative`` names a path inside ``folder`` (no absolute path, no ``..``)."""
-    path = Path(relative)
-    return not path.is_absolute() and ".." not in path.parts and relative not in ("", ".")
+#: The journal's file name in its output folder (unless a run is given another path).
+JOURNAL_NAME = ".kling-journal.db"
+_COMMITTED = tuple(state.value for state in COMMITTED)
 
 
 class Journal:
@@ -136,6 +76,8 @@ class Journal:
         self._flusher: asyncio.Task[None] | None = None
         #: The salt of the external ids this journal derives (see ``default_salt``).
         self.salt = ""
+        #: How many transactions it has made (writes made together share one).
+        self.transactions = 0
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -158,8 +100,16 @@ class Journal:
             except sqlite3.DatabaseError as exc:
                 raise JournalError(self.path, f"cannot be written or read: {exc}") from exc
 
+        self.transactions += 1
         with self._hold():
             return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Call ``callback`` with every SQL statement the journal runs from now on (on its
+        thread), or stop with ``None``: for tests and debugging."""
+        if self._conn is None:
+            raise JournalError(self.path, "is closed")
+        self._conn.set_trace_callback(callback)
 
     # -- open / close -------------------------------------------------------------------
     async def open(self, *, salt: str | None = None) -> Journal:
@@ -204,68 +154,8 @@ class Journal:
             self._lock_fd = None
 
     def _connect(self, salt: str | None) -> None:
-        hint = (
-            "move it aside (e.g. rename it to .kling-journal.db.bad) and run again: videos "
-            "already in the folder are kept, and tasks it recorded are found again on the "
-            "server by their external ids"
-        )
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._conn = conn
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    self.path,
-                    f"was written by a newer kling-async (schema {version}; this one knows "
-                    f"up to {SCHEMA_VERSION}); upgrade kling-async, or use another folder",
-                )
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            conn.execute("BEGIN IMMEDIATE")
-            if "jobs" in tables and version < SCHEMA_VERSION:
-                self._migrate(conn, version)
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            row = conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
-            if row is None:
-                self.salt = salt or default_salt(self.folder)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('salt', ?)", (self.salt,))
-            else:
-                self.salt = str(row[0])
-            conn.execute("COMMIT")
-            integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
-            if integrity != "ok":
-                raise JournalError(self.path, f"is damaged ({integrity}); {hint}")
-        except JournalError:
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(self.path, f"is not a usable journal ({exc}); {hint}") from None
-
-    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
-        """Schema 0/1 (kling-async 0.1): no generation/cost columns, no meta table, and
-        output paths as given at the time (often relative to another working directory)."""
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}
-        missing = {"job_id", "name", "kind", "state", "output"} - columns
-        if missing:
-            raise JournalError(
-                self.path, f"has a jobs table without {sorted(missing)}: not a kling-async journal"
-            )
-        if "generation" not in columns:
-            conn.execute("ALTER TABLE jobs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
-        if "cost" not in columns:
-            conn.execute("ALTER TABLE jobs ADD COLUMN cost REAL")
-        # 0.1 wrote every video straight into the folder: keep the file's name only
-        rows = conn.execute("SELECT job_id, output FROM jobs WHERE output IS NOT NULL").fetchall()
-        for job_id, output in rows:
-            name = Path(str(output)).name
-            conn.execute(
-                "UPDATE jobs SET output = ? WHERE job_id = ?",
-                (name if name else None, job_id),
-            )
+        self._conn = connect(self.path, self.folder, salt, self.busy_timeout)
+        self.salt = stored_salt(self._conn)
 
     def _close_conn(self) -> None:
         if self._conn is not None:
@@ -299,11 +189,11 @@ class Journal:
         billed amount where known, else the estimate counted when it was sent."""
 
         def total(conn: sqlite3.Connection) -> float:
-            marks = ",".join("?" * len(COMMITTED_STATES))
+            marks = ",".join("?" * len(_COMMITTED))
             row = conn.execute(
                 f"SELECT COALESCE(SUM(COALESCE(units, cost, 0)), 0) FROM jobs "  # noqa: S608
                 f"WHERE state IN ({marks})",
-                COMMITTED_STATES,
+                _COMMITTED,
             ).fetchone()
             return float(row[0])
 
@@ -311,21 +201,15 @@ class Journal:
 
     # -- writing ------------------------------------------------------------------------
     def _free_name(self, conn: sqlite3.Connection, job_id: str, name: str, suffix: str) -> str:
-        """``<name><suffix>`` if no job and no file has it, else ``<name>-<id8><suffix>``,
-        ``<name>-<id8>-2<suffix>``... until a free one."""
-        for n in range(_MAX_CLAIM_TRIES):
-            tail = "" if n == 0 else f"-{job_id[:8]}" + ("" if n == 1 else f"-{n}")
-            candidate = f"{name}{tail}{suffix}"
+        """The first of ``candidate_outputs`` no job and no file has."""
+        for candidate in candidate_outputs(job_id, name, suffix):
             if conn.execute("SELECT 1 FROM jobs WHERE output = ?", (candidate,)).fetchone():
                 continue
-            if any(
-                os.path.lexists(self.folder / f"{candidate}{extra}")
-                for extra in ("", ".part", ".part.json")
-            ):
+            if on_disk(self.folder, candidate):
                 continue
             return candidate
         raise JournalError(
-            self.path, f"no free file name for {name!r} after {_MAX_CLAIM_TRIES} tries"
+            self.path, f"no free file name for {name!r} after {MAX_CLAIM_TRIES} tries"
         )
 
     async def get_or_claim(
@@ -338,17 +222,19 @@ class Journal:
 
         def read_or_insert(conn: sqlite3.Connection) -> JobRecord:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?",  # noqa: S608
+                f"SELECT {COLUMNS} FROM jobs WHERE job_id = ?",  # noqa: S608
                 (job_id,),
             ).fetchone()
             if row is None:
                 output = self._free_name(conn, job_id, name, suffix)
                 conn.execute(
                     "INSERT INTO jobs (job_id, name, kind, state, output, updated) "
-                    "VALUES (?, ?, ?, 'pending', ?, ?)",
-                    (job_id, name, kind, output, time.time()),
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (job_id, name, kind, JobState.PENDING.value, output, time.time()),
                 )
-                return JobRecord(job_id, name, kind, "pending", None, None, output, None, None, 0)
+                return JobRecord(
+                    job_id, name, kind, JobState.PENDING, None, None, output, None, None, 0
+                )
             record = self._record(row)
             if record.output is None:
                 conn.execute("UPDATE jobs SET output = NULL WHERE job_id = ?", (job_id,))
@@ -364,16 +250,10 @@ class Journal:
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
         """Change a job's state (and fields); returns once it is committed. Updates that
         arrive together (a poll round ending many tasks) share one transaction."""
-        if state not in STATES:
-            raise ValueError(f"state: {state!r} is not one of {STATES}")
-        allowed = {"external_task_id", "task_id", "error", "units", "attempts"}
-        allowed |= {"generation", "cost"}
-        unknown = set(fields) - allowed
-        if unknown:
-            raise ValueError(f"fields: unknown {sorted(unknown)}")
+        check_update(state, fields)
         assignments = ", ".join([f"{k} = ?" for k in fields] + ["state = ?", "updated = ?"])
         sql = f"UPDATE jobs SET {assignments} WHERE job_id = ?"  # noqa: S608
-        values = (*fields.values(), state, time.time(), job_id)
+        values = (*fields.values(), str(state), time.time(), job_id)
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(sql, values)

@@ -10,39 +10,27 @@ from typing import Any
 
 import pytest
 
-from kling_async.batch._journal import Journal
 from kling_async.errors import JournalError
+from kling_async.states import JobState
+from kling_async.store import MAX_CLAIM_TRIES, Journal
 
 
-def count_transactions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls = [0]
-    run = Journal._run
-
-    async def counted(self: Journal, fn: Any) -> Any:
-        calls[0] += 1
-        return await run(self, fn)
-
-    monkeypatch.setattr(Journal, "_run", counted)
-    return calls
-
-
-async def test_claims_and_updates_made_together_share_transactions(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_claims_and_updates_made_together_share_transactions(tmp_path: Path) -> None:
     journal = await Journal(tmp_path / "j.db").open()
     try:
-        transactions = count_transactions(monkeypatch)
+        opened = journal.transactions
         records = await asyncio.wait_for(
             asyncio.gather(
                 *(journal.get_or_claim(f"job-{i}", "same", "image2video") for i in range(200))
             ),
             30,
         )
-        claims = transactions[0]
+        claims = journal.transactions - opened
         await asyncio.wait_for(
-            asyncio.gather(*(journal.update(f"job-{i}", "submitting") for i in range(200))), 30
+            asyncio.gather(*(journal.update(f"job-{i}", JobState.SUBMITTING) for i in range(200))),
+            30,
         )
-        updates = transactions[0] - claims
+        updates = journal.transactions - opened - claims
     finally:
         await journal.close()
     assert claims <= 5, claims  # one commit a claim had made a C=1000 first wave take 1.25 s
@@ -52,13 +40,11 @@ async def test_claims_and_updates_made_together_share_transactions(
     assert records[0].output == "same.mp4"
     rows = sqlite3.connect(tmp_path / "j.db").execute("SELECT state, output FROM jobs").fetchall()
     assert len(rows) == 200
-    assert {state for state, _ in rows} == {"submitting"}
+    assert {state for state, _ in rows} == {JobState.SUBMITTING}
     assert len({output for _, output in rows}) == 200
 
 
-async def test_a_claim_that_fails_is_undone_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_claim_that_fails_is_undone_alone(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     journal = await Journal(path).open()
     await journal.get_or_claim("bad", "bad", "image2video")
@@ -66,15 +52,10 @@ async def test_a_claim_that_fails_is_undone_alone(
     db = sqlite3.connect(path)
     with db:  # written by something else: a path outside the folder, which gets a new name
         db.execute("UPDATE jobs SET output = '../elsewhere.mp4' WHERE job_id = 'bad'")
-
-    free_name = Journal._free_name
-
-    def refuse_bad(self: Journal, conn: sqlite3.Connection, job_id: str, *args: Any) -> str:
-        if job_id == "bad":  # after its output was set to NULL in this transaction
-            raise JournalError(self.path, "no free file name for 'bad'")
-        return free_name(self, conn, job_id, *args)
-
-    monkeypatch.setattr(Journal, "_free_name", refuse_bad)
+    # ... but every name it could get is taken by a file: its claim refuses
+    for n in range(MAX_CLAIM_TRIES):
+        tail = "" if n == 0 else "-bad" + ("" if n == 1 else f"-{n}")
+        (tmp_path / f"bad{tail}.mp4").touch()
     journal = await Journal(path).open()
     try:
         results = await asyncio.wait_for(
@@ -105,16 +86,18 @@ async def test_updates_need_no_savepoint_and_claims_get_one_each(tmp_path: Path)
     statements: list[str] = []
     try:
         await asyncio.gather(*(journal.get_or_claim(f"job-{i}", f"n{i}", "x") for i in range(3)))
-        assert journal._conn is not None
-        journal._conn.set_trace_callback(statements.append)  # runs on the journal's thread
+        journal.trace(statements.append)  # runs on the journal's thread
         await asyncio.wait_for(
             asyncio.gather(
-                *(journal.update(f"job-{i}", "submitted", task_id=f"t{i}") for i in range(3)),
+                *(
+                    journal.update(f"job-{i}", JobState.SUBMITTED, task_id=f"t{i}")
+                    for i in range(3)
+                ),
                 journal.get_or_claim("job-9", "n9", "x"),
             ),
             30,
         )
-        journal._conn.set_trace_callback(None)
+        journal.trace(None)
     finally:
         await journal.close()
     savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
@@ -126,32 +109,33 @@ async def test_updates_need_no_savepoint_and_claims_get_one_each(tmp_path: Path)
 async def test_any_other_error_undoes_the_whole_transaction(tmp_path: Path) -> None:
     journal = await Journal(tmp_path / "j.db").open()
     await journal.get_or_claim("job-1", "one", "image2video")
-
-    def broken(conn: sqlite3.Connection) -> None:
-        raise RuntimeError("the disk went away")
-
     try:
         results = await asyncio.wait_for(
             asyncio.gather(
-                journal.update("job-1", "submitting", external_task_id="ext-1"),
-                journal._queue(broken),
+                journal.update("job-1", JobState.SUBMITTING, external_task_id="ext-1"),
+                # a value SQLite cannot store: the statement fails inside the transaction
+                journal.update("job-1", JobState.SUBMITTED, task_id=object()),
                 return_exceptions=True,
             ),
             30,
         )
     finally:
         await journal.close()
-    assert [type(r) for r in results] == [RuntimeError, RuntimeError]
+    assert [type(r) for r in results] == [JournalError, JournalError]
     db = sqlite3.connect(tmp_path / "j.db")
     # the update before it in the same transaction was not committed either
-    assert db.execute("SELECT state, external_task_id FROM jobs").fetchall() == [("pending", None)]
+    assert db.execute("SELECT state, external_task_id FROM jobs").fetchall() == [
+        (JobState.PENDING, None)
+    ]
     db.close()
 
 
 async def test_a_cancelled_callers_write_is_still_made(tmp_path: Path) -> None:
     journal = await Journal(tmp_path / "j.db").open()
     await journal.get_or_claim("job-1", "one", "image2video")
-    writer = asyncio.create_task(journal.update("job-1", "submitting", external_task_id="ext-1"))
+    writer = asyncio.create_task(
+        journal.update("job-1", JobState.SUBMITTING, external_task_id="ext-1")
+    )
     await asyncio.sleep(0)  # queued
     writer.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -159,7 +143,7 @@ async def test_a_cancelled_callers_write_is_still_made(tmp_path: Path) -> None:
     await journal.close()  # waits for the writes already queued
     db = sqlite3.connect(tmp_path / "j.db")
     assert db.execute("SELECT state, external_task_id FROM jobs").fetchall() == [
-        ("submitting", "ext-1")
+        (JobState.SUBMITTING, "ext-1")
     ]
     db.close()
 
@@ -173,7 +157,7 @@ async def test_a_job_that_goes_right_costs_five_journal_writes(
     rerun needs."""
     import kling_async as kling
 
-    from ._helpers import fast_client, png
+    from .._helpers import fast_client, png
 
     states: list[str] = []
     update = Journal.update
@@ -204,7 +188,8 @@ async def test_a_job_that_goes_right_costs_five_journal_writes(
         )
     assert [o.status for o in outcomes] == [kling.OutcomeStatus.SUCCEEDED] * 6
     assert claims[0] == 6
-    assert sorted(states) == sorted(["submitting", "submitted", "finished", "done"] * 6)
+    written = [JobState.SUBMITTING, JobState.SUBMITTED, JobState.FINISHED, JobState.DONE]
+    assert sorted(states) == sorted(written * 6)
 
 
 async def _collect(batch: Any) -> list[Any]:

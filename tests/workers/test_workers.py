@@ -17,15 +17,14 @@ import pytest
 
 import kling_async as kling
 from kling_async.batch import BatchEngine, OutcomeStatus, job_identity
-from kling_async.batch._identity import content_hash, external_id_for
-from kling_async.batch._store_redis import RedisJobStore
-from kling_async.batch._submitter import Attempt, Submitter
+from kling_async.batch._identity import content_hash  # the identity the queue key must keep
+from kling_async.batch._submitter import Attempt, Submitter  # a create sent, its answer lost
 from kling_async.emulator import EmulatorThread
-from kling_async.errors import JobClaimedError, LeaseLostError
+from kling_async.store import RedisJobStore
 from kling_async.validation import validate
 from kling_async.workers import close_queue, dump_job, enqueue, follow, load_job, make_queue
 
-from ._helpers import (
+from .._helpers import (
     ACCESS_KEY,
     API_KEY,
     CLI,
@@ -35,8 +34,8 @@ from ._helpers import (
     png,
     test_account,
 )
-from ._redis_server import RedisServer
-from ._worker_cluster import Cluster, created, make_images
+from .._redis_server import RedisServer
+from .._worker_cluster import Cluster, created, make_images
 
 pytestmark = pytest.mark.timeout(90)
 JOB_ID = "a" * 64
@@ -46,87 +45,7 @@ def store(redis: RedisServer, folder: Path, owner: str, lease: float = 5.0) -> R
     return RedisJobStore(redis.url, folder, owner=owner, lease=lease)
 
 
-# -- the store's contract ---------------------------------------------------------------
-async def test_a_job_is_claimed_by_one_worker_at_a_time(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
-    a = await store(redis_server, tmp_path, "a").open()
-    b = await store(redis_server, tmp_path, "b").open()
-    try:
-        results = await asyncio.gather(
-            *(s.get_or_claim(JOB_ID, "cat", "image2video") for s in (a, b) for _ in range(5)),
-            return_exceptions=True,
-        )
-        winners = {id(r) for r in results if not isinstance(r, BaseException)}
-        refused = [r for r in results if isinstance(r, JobClaimedError)]
-        assert len(winners) == 5
-        assert len(refused) == 5
-        assert a.salt == b.salt != ""  # both derive the same external ids
-        holder = "a" if JOB_ID in a.held else "b"
-        assert {r.holder for r in refused} == {holder}
-        record = await (a if holder == "a" else b).get_or_claim(JOB_ID, "cat", "image2video")
-        assert (record.state, record.output) == ("pending", "cat.mp4")
-    finally:
-        await a.close()
-        await b.close()
-
-
-async def test_a_dead_workers_job_is_resumed_and_the_stale_worker_cannot_write(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
-    a = await store(redis_server, tmp_path, "a", lease=0.6).open()
-    b = await store(redis_server, tmp_path, "b", lease=5).open()
-    try:
-        await a.get_or_claim(JOB_ID, "cat", "image2video")
-        external = external_id_for(a.salt, JOB_ID, 0)
-        await a.update(JOB_ID, "submitting", external_task_id=external, attempts=1, cost=5.0)
-        assert a._renewer is not None
-        a._renewer.cancel()  # the worker "dies": its leases are no longer renewed
-        with pytest.raises(JobClaimedError):
-            await b.get_or_claim(JOB_ID, "cat", "image2video")
-        deadline = time.monotonic() + 5
-        while True:  # bounded: the lease runs out after 0.6 s
-            try:
-                record = await b.get_or_claim(JOB_ID, "cat", "image2video")
-                break
-            except JobClaimedError:
-                assert time.monotonic() < deadline, "the lease never ran out"
-                await asyncio.sleep(0.1)
-        assert (record.state, record.external_task_id, record.attempts) == (
-            "submitting",
-            external,
-            1,
-        )
-        assert await b.committed_units() == 5.0
-        # the stale worker wakes up: nothing it writes lands (so it cannot send the create)
-        with pytest.raises(LeaseLostError):
-            await a.update(JOB_ID, "submitting", external_task_id="other")
-        assert (await b.record(JOB_ID) or {})["external_task_id"] == external
-    finally:
-        await a.close()
-        await b.close()
-
-
-async def test_two_jobs_of_one_name_get_two_files(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
-    (tmp_path / "dog.mp4").write_bytes(b"not ours")
-    a = await store(redis_server, tmp_path, "a").open()
-    b = await store(redis_server, tmp_path, "b").open()
-    try:
-        one = await a.get_or_claim("1" * 64, "cat", "image2video")
-        two = await b.get_or_claim("2" * 64, "cat", "image2video")
-        three = await b.get_or_claim("3" * 64, "dog", "image2video")
-        assert [one.output, two.output, three.output] == [
-            "cat.mp4",
-            "cat-22222222.mp4",
-            "dog-33333333.mp4",  # an unrelated file already had the name
-        ]
-    finally:
-        await a.close()
-        await b.close()
-
-
+# -- the store under a worker's engine ---------------------------------------------------
 async def test_a_reclaimed_submitting_job_is_reconciled_not_created_again(
     redis_server: RedisServer, tmp_path: Path, start_emulator: StartEmulator
 ) -> None:
@@ -138,7 +57,10 @@ async def test_a_reclaimed_submitting_job_is_reconciled_not_created_again(
     image.write_bytes(png())
     job = kling.ImageToVideo(image=image, prompt="a cat")
     out = tmp_path / "out"
-    dead = await store(redis_server, out, "dead", lease=0.5).open()
+    # a worker that stops renewing its leases, as a dead one does
+    dead = await RedisJobStore(
+        redis_server.url, out, owner="dead", lease=0.5, renew_every=3600
+    ).open()
     async with fast_client(emu) as client:
         engine = BatchEngine(client, out, store=store(redis_server, out, "alive"))
         job_id = await job_identity(job)
@@ -149,8 +71,6 @@ async def test_a_reclaimed_submitting_job_is_reconciled_not_created_again(
         task = await Submitter(dead, client.retry).send(attempt)
         assert attempt.external_id is not None
         assert task.task_id
-        assert dead._renewer is not None
-        dead._renewer.cancel()
         await asyncio.sleep(0.6)  # its lease runs out
         async with engine:
             await engine.submit(job)
@@ -254,7 +174,7 @@ async def test_a_starved_runs_heartbeat_never_writes_over_the_record_a_sweep_han
 ) -> None:
     from saq.job import Status
 
-    from kling_async.workers._worker import _heartbeat
+    from kling_async.workers._worker import _heartbeat  # one starved run's beat, driven alone
 
     images = make_images(tmp_path / "in", 1)
     queue = make_queue(redis_server.url, "beat")
@@ -353,7 +273,8 @@ async def test_four_workers_make_every_video_once(
     # second run finds the video made ("skipped": made once, paid once), never a second create
     assert {r["status"] for r in outcomes} <= {"succeeded", "skipped"}
     assert sum(r["status"] == "succeeded" for r in outcomes) >= jobs - 4
-    assert len({r["worker"] for r in outcomes}) >= 2  # the work was shared
+    results = await _queue_results(redis_server.url, [r["job_id"] for r in outcomes])
+    assert len({r["worker"] for r in results}) >= 2  # the work was shared
     assert seen["creates"] == jobs  # exactly one create per job
     assert seen["external_ids"] == jobs
     assert seen["reused_external_ids"] == 0
@@ -368,7 +289,7 @@ async def test_four_workers_make_every_video_once(
     assert seen["concurrency_limited_1303"] + seen["rate_limited_1302"] <= 0.25 * jobs
     assert sorted(p.name for p in out.glob("*.mp4")) == [f"{p.stem}.mp4" for p in images]
     assert all(p.stat().st_size == 8192 for p in out.glob("*.mp4"))
-    assert {r["stored"] for r in outcomes} == {f"bucket/{r['job_id']}.mp4" for r in outcomes}
+    assert {r["stored"] for r in results} == {f"bucket/{r['job_id']}.mp4" for r in outcomes}
     assert len(list((tmp_path / "bucket").glob("*.mp4"))) == jobs
     # the same command again: every job found done, nothing created
     assert again.returncode == 0, again.stderr.decode()[-2000:]
@@ -381,6 +302,16 @@ async def test_four_workers_make_every_video_once(
     assert "saq:kling-default" in everything
     for secret in (SECRET_KEY, API_KEY, ACCESS_KEY, "eyJ"):  # "eyJ": any JWT
         assert secret not in everything
+
+
+async def _queue_results(url: str, job_ids: list[str]) -> list[dict[str, Any]]:
+    """What each job's (last) queue run returned: its worker, its stored copy..."""
+    queue = make_queue(url, "default")
+    try:
+        found = await queue.jobs(job_ids)
+    finally:
+        await close_queue(queue)
+    return [job.result for job in found if job is not None and isinstance(job.result, dict)]
 
 
 async def _dump(url: str) -> str:
@@ -522,7 +453,9 @@ def test_an_unreachable_redis_is_a_configuration_error(tmp_path: Path) -> None:
     assert "Redis cannot be reached" in worker.output
 
 
-def test_animate_on_workers_reports_invalid_images_and_exits_1(tmp_path: Path) -> None:
+def test_animate_on_workers_reports_invalid_images_and_exits_as_a_local_run(
+    tmp_path: Path,
+) -> None:
     from click.testing import CliRunner
 
     from kling_async.cli import main
@@ -533,33 +466,14 @@ def test_animate_on_workers_reports_invalid_images_and_exits_1(tmp_path: Path) -
     result = CliRunner().invoke(
         main, ["animate", str(tiny), "--out", str(tmp_path / "out"), "--redis", url, "--json"]
     )
-    assert result.exit_code == 1, result.output
-    records = [json.loads(line) for line in result.output.splitlines()]
-    assert records[0]["event"] == "invalid"
+    # 4, as a local run: nothing left that can be done, only invalid inputs
+    assert result.exit_code == 4, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    # as a local run reports it: an outcome, invalid, and the summary counting it
+    assert (records[0]["event"], records[0]["status"]) == ("outcome", "invalid")
     assert "300 px" in records[0]["error"]
     assert records[-1]["event"] == "summary"
-    assert records[-1]["counts"] == {}
-
-
-@pytest.mark.parametrize(
-    ("counts", "invalid_rows", "timed_out", "code"),
-    [
-        ({"succeeded": 3, "skipped": 1}, 0, 0, 0),
-        ({"succeeded": 3, "failed": 1}, 0, 0, 1),
-        ({"succeeded": 3}, 1, 0, 1),
-        ({"succeeded": 3, "failed": 1}, 0, 1, 3),  # the one failure is a timeout
-        ({"failed": 2}, 0, 1, 1),  # one timed out, one really failed
-    ],
-)
-def test_queue_mode_exit_codes_match_animate(
-    counts: dict[str, int], invalid_rows: int, timed_out: int, code: int
-) -> None:
-    from collections import Counter
-
-    from kling_async.batch import BatchSummary
-    from kling_async.cli._worker_cmd import exit_code
-
-    assert exit_code(BatchSummary(counts=Counter(counts)), invalid_rows, timed_out) == code
+    assert records[-1]["counts"]["invalid"] == 1
 
 
 async def test_the_redis_password_is_never_shown(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
-"""Reading a batch journal without touching it: a read-only SQLite open that takes no lock,
-so it works while a run holds the journal (and after one was killed), writes nothing and needs
-no credentials. Used by ``kling-async report``."""
+"""Reading a journal without touching it: a read-only SQLite open that takes no lock, so it
+works while a run holds the journal (and after one was killed), writes nothing and needs no
+credentials. ``read_journal`` makes the ``StoreSnapshot`` ``kling-async report`` shows (the
+Redis store makes the same from its keys); ``failed_jobs`` and ``recorded_outputs`` are what
+``animate --retry-failed`` / ``--overwrite`` read before a run."""
 
 from __future__ import annotations
 
@@ -14,44 +16,32 @@ from pathlib import Path
 import attrs
 
 from ..errors import JournalError
-from ._journal import COMMITTED_STATES, SCHEMA_VERSION, STATES, JobRecord
+from ..states import COMMITTED, JOB_STATES, JobState
+from ._contract import SCHEMA_VERSION, JobRecord
+from ._sqlite_schema import FIELDS
 
-#: Columns of a job, in ``JobRecord``'s order, and what a journal of an older schema lacks.
-_FIELDS = (
-    "job_id",
-    "name",
-    "kind",
-    "state",
-    "external_task_id",
-    "task_id",
-    "output",
-    "error",
-    "units",
-    "attempts",
-    "generation",
-    "cost",
-)
+#: What a journal of an older schema lacks.
 _DEFAULTS = {"attempts": "0", "generation": "0"}
 
 
 @attrs.frozen
-class JournalSnapshot:
-    """Every job of a journal as it stood when read."""
+class StoreSnapshot:
+    """Every job of a job store as it stood when read."""
 
-    path: Path
+    #: Where the records were read: the journal's path, or the Redis store (password masked).
+    source: str
+    #: The output folder the records' relative outputs are under.
+    folder: Path
     jobs: tuple[JobRecord, ...]
-    #: Who the lock file says is using the journal (``pid 42 on host since ...``), if that
-    #: process is still alive (or on another host); None when no run is using it.
+    #: Who is using the store: the journal's lock note (``pid 42 on host since ...``) if that
+    #: process is still alive (or on another host), or the Redis store's live workers; None
+    #: when no run is using it.
     in_use_by: str | None = None
-
-    @property
-    def folder(self) -> Path:
-        return self.path.parent
 
     def counts(self) -> dict[str, int]:
         """Jobs per state, in the lifecycle's order (states no job is in left out)."""
         counter = Counter(job.state for job in self.jobs)
-        known = {s: counter[s] for s in STATES if counter[s]}
+        known = {str(s): counter[s] for s in JOB_STATES if counter[s]}
         return known | {s: n for s, n in sorted(counter.items()) if s not in known}
 
     def units_committed(self) -> float:
@@ -60,7 +50,7 @@ class JournalSnapshot:
         return sum(
             job.units if job.units is not None else (job.cost or 0.0)
             for job in self.jobs
-            if job.state in COMMITTED_STATES
+            if job.state in COMMITTED
         )
 
 
@@ -92,7 +82,7 @@ def _holder(lock_path: Path) -> str | None:
     return note
 
 
-def read_journal(path: Path) -> JournalSnapshot:
+def read_journal(path: Path) -> StoreSnapshot:
     """The journal at ``path``, read-only. Raises ``JournalError`` when there is none, or it
     is not a journal this version can read."""
     if not path.is_file():
@@ -118,7 +108,7 @@ def read_journal(path: Path) -> JournalSnapshot:
             columns = {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}
             if not {"job_id", "name", "state"} <= columns:
                 raise JournalError(path, "has no jobs table: not a kling-async journal")
-            select = ", ".join(f if f in columns else _DEFAULTS.get(f, "NULL") for f in _FIELDS)
+            select = ", ".join(f if f in columns else _DEFAULTS.get(f, "NULL") for f in FIELDS)
             rows = conn.execute(
                 f"SELECT {select} FROM jobs ORDER BY updated, name"  # noqa: S608
                 if "updated" in columns
@@ -127,4 +117,39 @@ def read_journal(path: Path) -> JournalSnapshot:
     except sqlite3.DatabaseError as exc:
         raise JournalError(path, f"cannot be read ({exc})") from None
     jobs = tuple(JobRecord(*row) for row in rows)
-    return JournalSnapshot(path, jobs, _holder(path.with_name(path.name + ".lock")))
+    holder = _holder(path.with_name(path.name + ".lock"))
+    return StoreSnapshot(str(path), path.parent, jobs, holder)
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(_uri(path, immutable=False), uri=True)
+
+
+def read_failed(path: Path) -> dict[str, str] | None:
+    """Job id -> the error recorded, for every job the journal says failed; None when there
+    is no journal. Blocking: call it in a worker thread. Raises ``JournalError`` when it
+    cannot be read."""
+    if not path.is_file():
+        return None
+    try:
+        with contextlib.closing(_read_only(path)) as conn:
+            rows = conn.execute(
+                "SELECT job_id, COALESCE(error, '') FROM jobs WHERE state = ?",
+                (JobState.FAILED.value,),
+            ).fetchall()
+    except sqlite3.Error as exc:
+        raise JournalError(path, f"cannot be read: {exc}") from None
+    return {str(job_id): str(error) for job_id, error in rows}
+
+
+def recorded_outputs(path: Path) -> dict[str, str | None]:
+    """Job id -> the file it owns (relative to the output folder), for every job of the
+    journal; empty when there is no journal yet. Blocking: call it in a worker thread."""
+    if not path.is_file():
+        return {}
+    try:
+        with contextlib.closing(_read_only(path)) as conn:
+            rows = conn.execute("SELECT job_id, output FROM jobs").fetchall()
+    except sqlite3.Error as exc:
+        raise JournalError(path, f"cannot be read: {exc}") from None
+    return {str(job_id): None if output is None else str(output) for job_id, output in rows}

@@ -1,15 +1,19 @@
-"""The job store on Redis: the journal's contract shared by every worker of one queue.
+"""The job store on Redis: the job store's contract (``_contract``) shared by every worker of
+one queue, kept as the SQLite journal keeps it (the same states, relative outputs with their
+sub-folders, name claims, committed units, salt and schema version).
 
 Keys, under ``kling:<namespace>:`` (job ids are content hashes; nothing secret is stored):
 
-- ``meta`` (hash): ``salt``, set once by the first store that opens (``HSETNX``), so every
-  worker derives the same external ids.
+- ``meta`` (hash): ``salt`` and ``schema`` (``SCHEMA_VERSION``), set once by the first store
+  that opens (``HSETNX``), so every worker derives the same external ids; ``folder``, the
+  output folder as the first worker saw it (``kling-async report`` shows it).
 - ``job:<job_id>`` (hash): the ``JobRecord`` fields, each JSON-encoded, and ``updated``.
 - ``lease:<job_id>`` (string, with a TTL): the id of the worker that holds the job. Only the
   holder may change the job; a worker that dies stops renewing, the lease runs out and the
   job can be claimed again (and is then resumed from its recorded state: a ``submitting``
   job is looked up by its external id, never created blindly again).
-- ``outputs`` (hash): output name -> job id, so two jobs never get the same file.
+- ``outputs`` (hash): output (a path relative to the folder) -> job id, so two jobs never
+  get the same file.
 - ``jobs`` (set): every job id, for ``committed_units``.
 - ``worker:<owner>`` (string, with a TTL): a live worker, renewed with its leases.
 
@@ -32,17 +36,29 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .._tasks import cancel_and_wait
 from ..errors import JobClaimedError, JournalError, LeaseLostError
-from ._journal import COMMITTED_STATES, STATES, JobRecord, default_salt, inside
+from ..states import COMMITTED, JobState
+from ._contract import (
+    MAX_CLAIM_TRIES,
+    SCHEMA_VERSION,
+    JobRecord,
+    candidate_outputs,
+    check_update,
+    default_salt,
+    inside,
+    on_disk,
+)
 
 log = logging.getLogger("kling_async.workers")
 T = TypeVar("T")
 
-_FIELDS = ("external_task_id", "task_id", "error", "units", "attempts", "generation", "cost")
-_MAX_CLAIM_TRIES = 1000
+#: A new job's state, as stored (every field is JSON-encoded but name, kind and output).
+_PENDING = json.dumps(JobState.PENDING.value)
 
 _CLAIM = """
 local holder = redis.call('GET', KEYS[2])
@@ -52,7 +68,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if ARGV[5] == '' then return {'new'} end
   if redis.call('HSETNX', KEYS[3], ARGV[5], ARGV[6]) == 0 then return {'taken'} end
-  redis.call('HSET', KEYS[1], 'name', ARGV[3], 'kind', ARGV[4], 'state', '"pending"',
+  redis.call('HSET', KEYS[1], 'name', ARGV[3], 'kind', ARGV[4], 'state', ARGV[8],
              'output', ARGV[5], 'attempts', '0', 'generation', '0', 'updated', ARGV[7])
   redis.call('SADD', KEYS[4], ARGV[6])
 end
@@ -82,6 +98,14 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+_RENAME = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'lost' end
+local owner = redis.call('HGET', KEYS[3], ARGV[2])
+if owner and owner ~= ARGV[3] then return 'taken' end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'output', ARGV[2])
+return 'ok'
+"""
 
 
 def worker_id() -> str:
@@ -93,8 +117,8 @@ class RedisJobStore:
     """A ``JobStore`` on Redis, for one worker (``owner``) of a shared queue.
 
     It makes its Redis connection pool in ``open`` and closes it in ``close``; between them a
-    task renews the leases of the jobs it holds every ``lease / 3`` seconds. ``release`` gives
-    a job up once its outcome is known.
+    task renews the leases of the jobs it holds every ``renew_every`` (``lease / 3``) seconds.
+    ``release`` gives a job up once its outcome is known.
     """
 
     def __init__(
@@ -105,6 +129,7 @@ class RedisJobStore:
         namespace: str = "default",
         owner: str | None = None,
         lease: float = 30.0,
+        renew_every: float | None = None,
     ) -> None:
         if lease <= 0:
             raise ValueError("lease: must be a positive number of seconds")
@@ -113,6 +138,9 @@ class RedisJobStore:
         self.namespace = namespace
         self.owner = owner or worker_id()
         self.lease = lease
+        #: Seconds between renewals of the leases (a third of ``lease`` unless given; a
+        #: test makes a worker that stops renewing, as a dead one does, with a long one).
+        self.renew_every = lease / 3 if renew_every is None else renew_every
         self.salt = ""
         self._prefix = f"kling:{namespace}:"
         self._redis: aioredis.Redis | None = None
@@ -136,9 +164,14 @@ class RedisJobStore:
         if self._redis is not None:
             return self
         client = aioredis.Redis.from_url(self.url)
+        meta = self._key("meta")
         try:
-            await _done(client.hsetnx(self._key("meta"), "salt", salt or default_salt(self.folder)))
-            stored = await _done(client.hget(self._key("meta"), "salt"))
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(meta, "salt", salt or default_salt(self.folder))
+                pipe.hsetnx(meta, "schema", str(SCHEMA_VERSION))
+                pipe.hsetnx(meta, "folder", str(self.folder.resolve()))
+                pipe.hmget(meta, ["salt", "schema"])
+                *_, (stored, schema) = await pipe.execute()
         except (RedisError, OSError) as exc:
             await client.aclose()
             raise JournalError(
@@ -147,6 +180,13 @@ class RedisJobStore:
         except BaseException:
             await client.aclose()
             raise
+        if int(_text(schema)) > SCHEMA_VERSION:
+            await client.aclose()
+            raise JournalError(
+                self,
+                f"was written by a newer kling-async (schema {_text(schema)}; this one knows "
+                f"up to {SCHEMA_VERSION}); upgrade kling-async, or use another namespace",
+            )
         self.salt = _text(stored)
         self._redis = client
         await self._announce()
@@ -155,10 +195,7 @@ class RedisJobStore:
 
     async def close(self) -> None:
         renewer, self._renewer = self._renewer, None
-        if renewer is not None:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+        await cancel_and_wait(renewer)
         client = self._redis
         if client is None:
             return
@@ -190,7 +227,7 @@ class RedisJobStore:
 
     async def _renew_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.lease / 3)
+            await asyncio.sleep(self.renew_every)
             try:
                 await self._announce()
                 await self.renew()
@@ -223,7 +260,7 @@ class RedisJobStore:
                 pipe.hmget(self._key("job", job_id), ["state", "units", "cost"])
             rows = await pipe.execute()
         for state, units, cost in rows:
-            if state is not None and json.loads(state) in COMMITTED_STATES:
+            if state is not None and json.loads(state) in COMMITTED:
                 value = _load(units) if units is not None else None
                 if value is None:
                     value = _load(cost) if cost is not None else None
@@ -237,43 +274,43 @@ class RedisJobStore:
         another live worker holds it. A new job gets ``<name><suffix>``, else
         ``<name>-<id8><suffix>``... : a name no job and no file in the folder has."""
         reply = await self._claim(job_id, name, kind, "")
-        for n in range(_MAX_CLAIM_TRIES):
-            if reply[0] != "new" and reply[0] != "taken":
-                break
-            tail = "" if n == 0 else f"-{job_id[:8]}" + ("" if n == 1 else f"-{n}")
-            candidate = f"{name}{tail}{suffix}"
-            if await asyncio.to_thread(self._on_disk, candidate):
+        candidates = candidate_outputs(job_id, name, suffix)
+        while reply[0] in ("new", "taken"):
+            candidate = next(candidates, None)
+            if candidate is None:
+                raise JournalError(
+                    self, f"no free file name for {name!r} after {MAX_CLAIM_TRIES} tries"
+                )
+            if await asyncio.to_thread(on_disk, self.folder, candidate):
                 continue
             reply = await self._claim(job_id, name, kind, candidate)
-        else:
-            raise JournalError(self, f"no free file name for {name!r}")
         if reply[0] == "held":
             raise JobClaimedError(job_id, reply[1], int(reply[2]) / 1000)
         self._held.add(job_id)
-        fields = dict(zip(reply[1::2], reply[2::2], strict=True))
-        record = JobRecord(
-            job_id=job_id,
-            name=fields["name"],
-            kind=fields["kind"],
-            state=json.loads(fields["state"]),
-            external_task_id=_field(fields, "external_task_id"),
-            task_id=_field(fields, "task_id"),
-            output=fields.get("output"),
-            error=_field(fields, "error"),
-            units=_field(fields, "units"),
-            attempts=int(_field(fields, "attempts") or 0),
-            generation=int(_field(fields, "generation") or 0),
-            cost=_field(fields, "cost"),
-        )
+        record = record_of(job_id, dict(zip(reply[1::2], reply[2::2], strict=True)))
         if record.output is None or not inside(self.folder, record.output):
-            raise JournalError(self, f"job {job_id[:12]} has an unusable output path")
+            # written by something else than this SDK: never write there; a new name
+            output = await self._rename(job_id, record.name, suffix)
+            record = attrs.evolve(record, output=output)
         return record
 
-    def _on_disk(self, candidate: str) -> bool:
-        return any(
-            os.path.lexists(self.folder / f"{candidate}{extra}")
-            for extra in ("", ".part", ".part.json")
-        )
+    async def _rename(self, job_id: str, name: str, suffix: str) -> str:
+        """Give the job (held by this worker) the first free output, as a new job gets."""
+        keys = (self._key("job", job_id), self._key("lease", job_id), self._key("outputs"))
+        for candidate in candidate_outputs(job_id, name, suffix):
+            if await asyncio.to_thread(on_disk, self.folder, candidate):
+                continue
+            reply = _text(
+                await _done(
+                    self.redis.eval(_RENAME, len(keys), *keys, self.owner, candidate, job_id)
+                )
+            )
+            if reply == "ok":
+                return candidate
+            if reply == "lost":
+                self._held.discard(job_id)
+                raise LeaseLostError(job_id)
+        raise JournalError(self, f"no free file name for {name!r} after {MAX_CLAIM_TRIES} tries")
 
     async def _claim(self, job_id: str, name: str, kind: str, candidate: str) -> list[str]:
         keys = (
@@ -282,19 +319,24 @@ class RedisJobStore:
             self._key("outputs"),
             self._key("jobs"),
         )
-        args = (self.owner, self._lease_ms(), name, kind, candidate, job_id, repr(time.time()))
+        args = (
+            self.owner,
+            self._lease_ms(),
+            name,
+            kind,
+            candidate,
+            job_id,
+            repr(time.time()),
+            _PENDING,
+        )
         reply = await _done(self.redis.eval(_CLAIM, len(keys), *keys, *args))
         return [_text(v) for v in reply]
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
         """Change the job's state (and fields) if this worker still holds it; raises
         ``LeaseLostError`` (nothing written) when it does not."""
-        if state not in STATES:
-            raise ValueError(f"state: {state!r} is not one of {STATES}")
-        unknown = set(fields) - set(_FIELDS)
-        if unknown:
-            raise ValueError(f"fields: unknown {sorted(unknown)}")
-        pairs: list[str] = ["state", json.dumps(state), "updated", repr(time.time())]
+        check_update(state, fields)
+        pairs: list[str] = ["state", json.dumps(str(state)), "updated", repr(time.time())]
         for key, value in fields.items():
             pairs += [key, json.dumps(value)]
         keys = (self._key("job", job_id), self._key("lease", job_id))
@@ -323,6 +365,24 @@ def _load(value: Any) -> Any:
 def _field(fields: dict[str, str], name: str) -> Any:
     raw = fields.get(name)
     return None if raw is None else json.loads(raw)
+
+
+def record_of(job_id: str, fields: dict[str, str]) -> JobRecord:
+    """A job's record from its hash (``job:<job_id>``, decoded to text)."""
+    return JobRecord(
+        job_id=job_id,
+        name=fields["name"],
+        kind=fields["kind"],
+        state=json.loads(fields["state"]),
+        external_task_id=_field(fields, "external_task_id"),
+        task_id=_field(fields, "task_id"),
+        output=fields.get("output"),
+        error=_field(fields, "error"),
+        units=_field(fields, "units"),
+        attempts=int(_field(fields, "attempts") or 0),
+        generation=int(_field(fields, "generation") or 0),
+        cost=_field(fields, "cost"),
+    )
 
 
 async def _done(value: Awaitable[T] | T) -> T:
