@@ -20,8 +20,8 @@ import pytest
 import kling_async as kling
 from kling_async.emulator import Emulator
 
-from ._helpers import StartEmulator, fast_client, png, test_account
-from ._proxy import HostileProxy, deep_json, is_create, rewrite_json
+from .._helpers import StartEmulator, fast_client, png, test_account
+from .._proxy import HostileProxy, deep_json, is_create, rewrite_json
 
 FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=0.5)
 MATRIX = "never-hangs matrix"

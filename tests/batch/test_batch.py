@@ -18,7 +18,7 @@ import pytest
 import kling_async as kling
 from kling_async.emulator import Emulator
 
-from ._helpers import SCRIPT, StartEmulator, fast_client, png, test_account
+from .._helpers import SCRIPT, StartEmulator, fast_client, png, test_account
 
 FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0)
 
@@ -335,7 +335,7 @@ def test_killed_batch_resumes_without_duplicates_or_partial_files(tmp_path: Path
     images = tmp_path / "in"
     make_images(images, 24)
     out = tmp_path / "out"
-    runner = Path(__file__).parent / "batch_runner.py"
+    runner = Path(__file__).parent.parent / "batch_runner.py"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
     with EmulatorThread(config) as emu:
         args = [*SCRIPT, str(runner), emu.url, "test-api-key-abcdef", str(images), str(out)]
