@@ -405,8 +405,8 @@ async def test_progress_says_changes_and_a_still_line_when_nothing_changes(
 def test_wait_polls_as_its_help_says_whatever_the_tasks_age() -> None:
     """After the first look (at once): 3 s growing to 15 s, as --help and the README say; a
     task submitted a moment ago is not left until the SDK's first_poll (30 s)."""
-    from kling_async.cli._wait_cmd import _policy
     from kling_async._waiting import WaitPolicy
+    from kling_async.cli._wait_cmd import _policy
 
     default = WaitPolicy()  # the SDK's: first look after 30 s, then 3 s growing to 15 s
     policy = _policy(default, None)
