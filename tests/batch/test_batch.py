@@ -171,21 +171,22 @@ async def test_async_input_is_pulled_with_back_pressure(
 async def test_preparers_stay_a_bounded_step_ahead_and_dispatches_wake_them(
     start_emulator: StartEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kling_async.batch import _engine
+    # the ready line and the preparers' count are the engine's inner parts, watched here
+    from kling_async.batch._prepare import PREPARERS
+    from kling_async.batch._ready import ReadyLine
 
     emu, _ = await start_emulator(
         test_account(concurrency_limit=2), duration=(0.05, 0.05), video_bytes=1000
     )
     image = png(400, 300)
     overshoot = [0]
-    make_ready = _engine.BatchEngine._make_ready
+    put = ReadyLine.put
 
-    def watched(self: Any, work: Any, *, first: bool = False) -> None:
-        make_ready(self, work, first=first)
-        bound = max(4, 2 * self._total_limit())
-        overshoot[0] = max(overshoot[0], len(self._ready) - bound)
+    def watched(self: ReadyLine, work: Any, *, first: bool = False) -> None:
+        put(self, work, first=first)
+        overshoot[0] = max(overshoot[0], len(self) - self.bound())
 
-    monkeypatch.setattr(_engine.BatchEngine, "_make_ready", watched)
+    monkeypatch.setattr(ReadyLine, "put", watched)
     jobs = [kling.ImageToVideo(image=image, prompt=f"job {i}") for i in range(60)]
     async with fast_client(emu) as client:
         outcomes, _ = await asyncio.wait_for(
@@ -194,7 +195,7 @@ async def test_preparers_stay_a_bounded_step_ahead_and_dispatches_wake_them(
     assert [o.status.value for o in outcomes].count("succeeded") == 60  # none left waiting
     # a preparer adds at most the job it holds beyond the bound (which a 1303 may lower by
     # one or two under jobs already ready); without back-pressure all 60 would be ready
-    assert overshoot[0] <= _engine._PREPARERS + 2, overshoot[0]
+    assert overshoot[0] <= PREPARERS + 2, overshoot[0]
 
 
 async def test_long_lived_engine_for_pipelines(
