@@ -9,7 +9,7 @@ import time
 import pytest
 
 from kling_async._pacer import Pacer
-from kling_async.batch._poll_plan import DurationModel
+from kling_async.batch._poll_plan import DurationModel  # the poller's model, tested alone
 from kling_async.batch._window import ConcurrencyWindow
 
 

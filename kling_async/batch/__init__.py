@@ -9,7 +9,7 @@ from ..states import OutcomeStatus
 from ._budget import default_unit_cost, estimate_units
 from ._client import BatchClient
 from ._engine import BatchEngine
-from ._identity import job_identity
+from ._identity import job_identity, job_name
 from ._options import BatchOptions
 from ._outcome import BatchSummary, Outcome, Timings
 from ._poll_plan import PollPolicy
@@ -29,4 +29,5 @@ __all__ = [
     "default_unit_cost",
     "estimate_units",
     "job_identity",
+    "job_name",
 ]

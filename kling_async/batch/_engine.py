@@ -72,7 +72,9 @@ class BatchEngine:
         options: BatchOptions | None = None,
         **changes: Any,
     ) -> None:
-        opts = self.options = attrs.evolve(options or BatchOptions(), **changes)
+        if options is None or changes:  # keywords: over the options given, or the defaults
+            options = attrs.evolve(options or BatchOptions(), **changes)
+        opts = self.options = options
         self.client = client
         self._clock = client.clock
         self.output_dir = Path(output_dir)
@@ -277,8 +279,7 @@ class BatchEngine:
                 await self._resume(work, route)
 
     async def _resume(self, work: Work, route: Route) -> None:
-        task_id = work.record.task_id
-        assert task_id is not None
+        task_id = work.record.task_id or ""
         try:
             await self.slots.of(work).force_acquire()
         except asyncio.CancelledError:
@@ -390,7 +391,6 @@ class BatchEngine:
         self._track(work, task.task_id)
 
     def _track(self, work: Work, task_id: str) -> None:
-        job = work.job
+        job, started = work.job, self._clock.monotonic()
         key = (job.model, job.mode, int(job.duration))
-        started = self._clock.monotonic()
         self.poller.track(Tracked(task_id, work.kind, key, started, work, work.wire))

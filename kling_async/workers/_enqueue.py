@@ -19,8 +19,7 @@ from saq import Job as QueueJob
 from saq.job import TERMINAL_STATUSES, Status
 from saq.queue.redis import RedisQueue
 
-from ..batch import Outcome, OutcomeStatus, job_identity
-from ..batch._identity import job_name
+from ..batch import Outcome, OutcomeStatus, job_identity, job_name
 from ..errors import ValidationError, WorkerJobError
 from ..models import ImageToVideo, TextToVideo
 from ..validation import validate

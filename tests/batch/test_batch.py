@@ -492,3 +492,30 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
         assert o.task is not None
         whole = await emu.file_bytes(o.task.videos[0].id)
         assert o.path.read_bytes() == prefix + whole[len(prefix) :]  # resumed after them
+
+
+async def test_options_are_checked_once_and_may_come_typed(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000, duration=(0.1, 0.2))
+    async with fast_client(emu) as client:
+        for field, value in [
+            ("downloads", 0),
+            ("max_in_flight", 0),
+            ("initial_window", 0),
+            ("prefetch", 0),
+            ("max_units", -1),
+        ]:
+            with pytest.raises(kling.ValidationError) as caught:
+                kling.BatchEngine(client, tmp_path / "x", **{field: value})
+            assert caught.value.field == field
+        assert kling.batch.BatchOptions(poll=None).poll == kling.PollPolicy()
+        options = kling.batch.BatchOptions(max_in_flight=1, poll=FAST_POLL)
+        batch = client.batch(
+            jobs_for(make_images(tmp_path / "in", 3)), tmp_path / "out", options=options
+        )
+        assert batch.engine.options is options
+        async with batch:
+            outcomes = [o async for o in batch]
+    assert [o.status for o in outcomes] == [kling.OutcomeStatus.SUCCEEDED] * 3
+    assert emu.stats()["max_in_flight"] == 1  # the typed options were the ones used
