@@ -296,7 +296,7 @@ async def test_completion_by_verified_callback(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     emu, _ = await start_emulator(duration=(0.1, 0.2), video_bytes=1000, webhook_secret=secret)
     paths = make_images(tmp_path / "in", 5)
     hook = f"http://127.0.0.1:{port}/hook"
@@ -437,7 +437,7 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
     looks, and resumes what it finds with a Range."""
     import sqlite3
 
-    from kling_async import _download
+    from kling_async import _download  # its look for a partial file has no public seam
     from kling_async import client as client_module
 
     fresh_flags: list[bool] = []

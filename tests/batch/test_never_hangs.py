@@ -228,7 +228,7 @@ async def test_a_locked_journal_write_fails_the_jobs_without_sending(
     outside: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kling_async.batch._journal import Journal
+    from kling_async.batch._journal import Journal  # its lock wait, shortened for the test
 
     monkeypatch.setattr(Journal, "busy_timeout", 0.3)  # 5 s a write
     emu, _ = await start_emulator(video_bytes=1000)
@@ -364,14 +364,14 @@ async def test_breaking_out_of_a_batch_stops_creating(
         # creates the client began (a create on the wire at the break reaches the emulator,
         # which runs on this loop, a little later: it was sent before, not after)
         began = 0
-        send = client._transport._send_authenticated
+        request = client.request
 
-        async def counted(method: str, path: str, kind: Any, *args: Any) -> Any:
+        async def counted(method: str, path: str, *, kind: Any, **rest: Any) -> Any:
             nonlocal began
             began += kind == "create"
-            return await send(method, path, kind, *args)
+            return await request(method, path, kind=kind, **rest)
 
-        client._transport._send_authenticated = counted  # type: ignore[method-assign]
+        client.request = counted  # type: ignore[method-assign]
         async for _outcome in client.batch(jobs(paths), output_dir=tmp_path / "out"):
             break  # the README's pattern: leave at the first outcome
         at_break = began
@@ -579,7 +579,7 @@ async def test_an_old_journal_is_migrated_and_resumed(
 async def test_bad_manifest_rows_are_invalid_outcomes_not_an_abort(
     tmp_path: Path, matrix: dict[str, Any]
 ) -> None:
-    from kling_async.cli._jobs import BadRow, read_manifest
+    from kling_async.cli._jobs import BadRow, read_manifest  # the CLI's manifest reader
 
     matrix["scenarios"] += 1
     images(tmp_path, 2)

@@ -13,7 +13,7 @@ import pytest
 import kling_async as kling
 
 # the poller and its planning maths are the engine's inner parts, tested here on their own
-from kling_async.batch._poll_plan import PollPolicy, round_interval
+from kling_async.batch._poll_plan import round_interval
 from kling_async.batch._poller import Poller, Tracked
 
 from .._helpers import StartEmulator, fast_client, png, test_account
@@ -22,7 +22,7 @@ from .._helpers import StartEmulator, fast_client, png, test_account
 def tail_interval(mean: float, *, ended: int = 5, rate: float | None, creating: bool) -> float:
     """A round's interval at a batch's tail (no job waits for a slot), 20 tasks due."""
     return round_interval(
-        PollPolicy(),
+        kling.PollPolicy(),
         mean,
         in_flight=20,
         round_cost=1.0,
@@ -62,12 +62,12 @@ def test_a_backlog_spends_the_budget_of_requests_per_job() -> None:
     def interval(**changes: float | None) -> float:
         fields = {"in_flight": 20, "round_cost": 1.0, "ended": 0, "rate": None}
         fields.update(changes)
-        return round_interval(PollPolicy(), 10.0, backlog=True, creating=True, **fields)  # type: ignore[arg-type]
+        return round_interval(kling.PollPolicy(), 10.0, backlog=True, creating=True, **fields)  # type: ignore[arg-type]
 
     assert interval() == pytest.approx(0.5)  # a mean of 10 s over 20 tasks, 1 request each
     assert interval(rate=2.0) == pytest.approx(5.0)  # polls take a tenth of 2 req/s
     assert round_interval(
-        PollPolicy(),
+        kling.PollPolicy(),
         None,
         in_flight=20,
         round_cost=1,
