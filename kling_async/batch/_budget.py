@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .. import _catalog
+from .._catalog import family_of, units_for
 from ..errors import NotSentError
 from ._work import Job, Work
 
@@ -17,12 +17,10 @@ def default_unit_cost(job: Job) -> float:
     10 units, kling-v3 4k 15 s = 45. A model the table does not list is counted at 1.2 units/s
     (3.0 in 4k), the dearest rate, so that a budget is never under-counted. Pass
     ``unit_cost`` to use your own prices."""
-    family = _catalog.family_of(job.model)
+    family = family_of(job.model)
     always = family == "3.0-turbo"
     sound = always or job.sound is True or bool(job.voices)
-    return _catalog.units_for(
-        job.model, job.mode, int(job.duration), sound=sound, voice=bool(job.voices)
-    )
+    return units_for(job.model, job.mode, int(job.duration), sound=sound, voice=bool(job.voices))
 
 
 def estimate_units(jobs: Iterable[Job], unit_cost: Any = default_unit_cost) -> float:

@@ -19,8 +19,8 @@ from typing import Any
 
 import attrs
 
-from .. import _wire, money
 from .._retry import RetryPolicy
+from .._wire import build
 from ..errors import (
     AccountError,
     AuthenticationError,
@@ -30,6 +30,7 @@ from ..errors import (
     RateLimitError,
 )
 from ..models import ImageToVideo, TextToVideo
+from ..money import nothing_created, reconcile
 from ..resources import TaskResource
 from ..results import Task
 from ..states import JobState
@@ -130,11 +131,11 @@ class Submitter:
         external_id, check_first = self.first_id(attempt)
         attempt.external_id = external_id
         if check_first:
-            found = await money.reconcile(attempt.resource.find, external_id, attempt.plan.wire)
+            found = await reconcile(attempt.resource.find, external_id, attempt.plan.wire)
             if found is not None:
                 return found
         job = attrs.evolve(attempt.job, external_task_id=external_id)
-        call = await _wire.build(job, attempt.plan)  # reads images: may fail, nothing sent
+        call = await build(job, attempt.plan)  # reads images: may fail, nothing sent
         await self.journal.update(
             attempt.job_id,
             JobState.SUBMITTING,
@@ -147,7 +148,7 @@ class Submitter:
         try:
             return await attempt.resource.submit(call, policy=self.retry)
         except Exception as exc:
-            if money.nothing_created(exc) or isinstance(exc, CreateUnconfirmedError):
+            if nothing_created(exc) or isinstance(exc, CreateUnconfirmedError):
                 raise
             raise CreateUnconfirmedError(external_id, exc) from exc
 
