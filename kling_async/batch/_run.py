@@ -53,7 +53,8 @@ class BatchRun:
             async for outcome in engine.outcomes():
                 yield outcome
         finally:
-            engine.finalize_summary()
+            if engine.running:  # (a start that failed has no run to sum up)
+                engine.finalize_summary()
             await engine.close()
 
     async def _feed(self) -> None:
