@@ -94,6 +94,9 @@ class _Standalone:
 
 
 class Poller(Generic[J]):
+    """Watches the tasks it is given (``track``) until each ends, is lost, or passes its
+    deadline, and says so on ``ends``; run it with ``run()`` (until cancelled)."""
+
     def __init__(
         self,
         client: BatchClient,
