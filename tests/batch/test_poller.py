@@ -150,3 +150,28 @@ async def test_a_task_whose_queries_keep_failing_is_looked_at_less_and_less_ofte
     assert 5 <= looks <= 20, looks
     assert last.status is kling.OutcomeStatus.SUCCEEDED
     assert ended_after <= 60.0 + kling.PollPolicy().max_interval + 1.0
+
+
+async def test_a_poller_alone_says_what_ended_on_its_ends_queue(
+    start_emulator: StartEmulator,
+) -> None:
+    """The poller knows nothing of the engine: it watches what it is given and puts each end
+    (with the caller's job) on ``ends``, a round's ends in one list."""
+    emu, _ = await start_emulator(duration=(0.2, 0.3), video_bytes=1000)
+    async with fast_client(emu) as client:
+        tasks = [await client.image_to_video.create(image=png(), prompt=f"p{i}") for i in range(3)]
+        poller: Poller[str] = Poller(client, kling.PollPolicy(min_interval=0.05))
+        for i, task in enumerate(tasks):
+            key = ("kling-v2-6", "std", 5)
+            poller.track(Tracked(task.task_id, "image2video", key, time.monotonic(), f"job {i}"))
+        ended: list[tuple[str, bool]] = []
+        async with asyncio.TaskGroup() as group:
+            watching = group.create_task(poller.run())
+            async with asyncio.timeout(20):
+                while len(ended) < 3:
+                    for ending in await poller.ends.get():
+                        assert ending.task is not None
+                        ended.append((ending.tracked.job, ending.task.succeeded))
+            watching.cancel()
+    assert sorted(ended) == [("job 0", True), ("job 1", True), ("job 2", True)]
+    assert len(poller) == 0
