@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import aiohttp
 
@@ -18,6 +18,7 @@ from ._governor import Governor, LocalGovernor, Pacing, Window, account_id
 from ._http import RequestKind, Timeouts, Transport, check_base_url
 from ._retry import RetryPolicy
 from ._waiting import WaitPolicy
+from .batch import BatchRun
 from .errors import ConfigurationError, DownloadError, ValidationError
 from .models import ImageToVideo, TextToVideo
 from .resources import (
@@ -31,9 +32,6 @@ from .resources import (
     TextToVideoResource,
 )
 from .results import Task, Video
-
-if TYPE_CHECKING:
-    from .batch import BatchRun
 
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 ENV_BASE_URL = "KLING_BASE_URL"
@@ -258,8 +256,6 @@ class KlingClient:
         in ``output_dir`` makes a rerun skip done work and never create a job twice. Options:
         see ``BatchEngine`` (``journal``, ``max_in_flight``, ``downloads``, ``max_units``...).
         """
-        from .batch import BatchRun  # the engine imports the client: import it when used
-
         return BatchRun(self, jobs, Path(output_dir), options)
 
     async def close(self) -> None:

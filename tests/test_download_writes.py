@@ -328,7 +328,7 @@ async def test_a_fresh_small_body_costs_one_hand_off(tmp_path: Path) -> None:
     async with client_of(body_app(body, served=served)) as (client, url):
         await client.download(url, tmp_path / "warm.mp4")
         with counting_hand_offs(asyncio.get_running_loop()) as handed:
-            await client._download(url, tmp_path / "v.mp4", fresh=True)
+            await client.download(url, tmp_path / "v.mp4", fresh=True)
     assert handed == {"_finish_now": 1}
     assert served == ["", ""]  # no Range asked
     assert (tmp_path / "v.mp4").read_bytes() == body
@@ -340,7 +340,7 @@ async def test_a_fresh_5_mib_body_makes_its_part_in_the_first_write(tmp_path: Pa
     async with client_of(body_app(body)) as (client, url):
         await client.download(url, tmp_path / "warm.mp4")
         with counting_hand_offs(asyncio.get_running_loop()) as handed:
-            await client._download(url, tmp_path / "v.mp4", fresh=True)
+            await client.download(url, tmp_path / "v.mp4", fresh=True)
     assert set(handed) == {"_write_now", "_finish_now"}
     assert handed["_finish_now"] == 1
     assert 1 <= handed["_write_now"] <= 5
@@ -361,7 +361,7 @@ async def test_a_fresh_download_replaces_a_planted_part_and_note_without_followi
     body = os.urandom(size)
     served: list[str] = []
     async with client_of(body_app(body, served=served)) as (client, url):
-        await client._download(url, out / "v.mp4", fresh=True)
+        await client.download(url, out / "v.mp4", fresh=True)
     assert served == [""]
     assert precious.read_bytes() == b"keep"
     assert (out / "v.mp4").read_bytes() == body
@@ -372,7 +372,7 @@ async def test_a_fresh_download_makes_its_missing_folder(tmp_path: Path) -> None
     body = os.urandom(10_000)
     dest = tmp_path / "a" / "b" / "v.mp4"
     async with client_of(body_app(body)) as (client, url):
-        await client._download(url, dest, fresh=True)
+        await client.download(url, dest, fresh=True)
     assert dest.read_bytes() == body
     assert sorted(p.name for p in dest.parent.iterdir()) == ["v.mp4"]
 
@@ -388,7 +388,7 @@ async def test_a_fresh_download_cut_off_resumes_in_its_next_attempt(
     cut = size // 2
     served: list[str] = []
     async with client_of(body_app(body, served=served, cut_first=cut)) as (client, url):
-        await client._download(url, tmp_path / "v.mp4", fresh=True)
+        await client.download(url, tmp_path / "v.mp4", fresh=True)
     assert (tmp_path / "v.mp4").read_bytes() == body
     assert len(served) == 2
     assert served[0] == ""
@@ -416,7 +416,7 @@ async def test_a_fresh_download_cancelled_in_its_first_write_leaks_no_descriptor
     async with client_of(body_app(body)) as (client, url):
         await client.download(url, tmp_path / "warm.mp4")  # the connection, made once
         entered.clear()
-        task = asyncio.create_task(client._download(url, tmp_path / "v.mp4", fresh=True))
+        task = asyncio.create_task(client.download(url, tmp_path / "v.mp4", fresh=True))
         await wait_for_event(entered)
         await asyncio.sleep(0.1)  # the body is read: the finishing step waits for the write
         task.cancel()

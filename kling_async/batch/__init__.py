@@ -6,13 +6,19 @@
 
 from ..errors import NotSentError
 from ..states import OutcomeStatus
-from ._engine import BatchEngine, BatchRun, default_unit_cost, estimate_units
+from ._budget import default_unit_cost, estimate_units
+from ._client import BatchClient
+from ._engine import BatchEngine
 from ._identity import job_identity, job_name
+from ._options import BatchOptions
 from ._outcome import BatchSummary, Outcome, Timings
-from ._poller import PollPolicy
+from ._poll_plan import PollPolicy
+from ._run import BatchRun
 
 __all__ = [
+    "BatchClient",
     "BatchEngine",
+    "BatchOptions",
     "BatchRun",
     "BatchSummary",
     "NotSentError",

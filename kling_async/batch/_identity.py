@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .. import _images
+from .._images import locate
 from ..models import CameraControl, DynamicMask, ImageToVideo, TextToVideo
 from ..money import GENERATED_PREFIX
 
@@ -23,7 +23,7 @@ _IMAGE_FIELDS = ("image", "image_tail", "static_mask")
 
 
 def _image_digest(field: str, value: Any) -> str:
-    source = _images.locate(field, value)
+    source = locate(field, value)
     if source.kind == "url":
         return "url:" + str(source.url)
     digest = hashlib.sha256()

@@ -1,138 +1,31 @@
 """One poller for every task in flight: on the legacy API the list endpoint covers up to 500
 tasks a request and single queries cover the few it misses; on the new API ``GET /tasks`` asks
-for 20 tasks a request. The interval follows the durations learned so far."""
+for 20 tasks a request. When to look is ``_poll_plan``'s; what ended goes out on ``ends``, a
+queue the engine reads (one list per round, so that a round's ends are handled together)."""
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import attrs
 
 from .._convert import task_from_wire
-from ..errors import KlingError, NotFoundError, ResponseFormatError, ValidationError
+from ..errors import KlingError, NotFoundError, ResponseFormatError
 from ..resources.task_queries import MAX_IDS_PER_QUERY
 from ..results import Task
 from ..states import TaskStatus, maybe_final
+from ._poll_plan import DurationKey, DurationModel, PollPolicy, round_interval
+from ._together import together
 
 if TYPE_CHECKING:
-    from ..client import KlingClient
+    from ._client import BatchClient
 
 log = logging.getLogger("kling_async.batch")
-DurationKey = tuple[str, str, int]  # (model, mode, duration)
-
-
-@attrs.frozen
-class PollPolicy:
-    """How often the poller looks, within a budget of requests per job.
-
-    No task is looked at before it may have ended: the 10th percentile of the durations
-    learned for its kind (before any is known, ``unknown_share`` of its age: a task 4 s old is
-    looked at after another second, one 2 minutes old after 30 s). Once tasks are due, a poll
-    round comes every ``E[T] * requests_per_round / (in_flight * requests_per_job)`` seconds,
-    clamped to ``min_interval``..``max_interval``: about ``requests_per_job`` poll requests per
-    finished job, whatever the account's size. With completion by callback, polling is a
-    fallback at ``max_interval``. A failed poll is not retried on its own: the next one comes
-    at the usual interval.
-    """
-
-    min_interval: float = 0.1
-    max_interval: float = 15.0
-    unknown_share: float = 0.25
-    #: From this many tasks in flight, one list request replaces the single queries.
-    list_threshold: int = 2
-    #: Seconds after its create (or after a rerun picked it up) that a task may take before
-    #: its job ends as ``TaskTimeoutError``; the journal keeps it, so a rerun looks again.
-    task_timeout: float = 1200.0
-    #: The poll requests (list pages, batch and single queries) to spend per finished job.
-    requests_per_job: float = 1.0
-
-    def __attrs_post_init__(self) -> None:
-        for name in (
-            "min_interval",
-            "max_interval",
-            "unknown_share",
-            "task_timeout",
-            "requests_per_job",
-        ):
-            value = getattr(self, name)
-            if not value > 0:
-                raise ValidationError(name, value, "must be a positive number")
-        if self.min_interval > self.max_interval:
-            limit = f"must not exceed max_interval {self.max_interval}"
-            raise ValidationError("min_interval", self.min_interval, limit)
-
-
-class _Durations:
-    """The last ``size`` durations, kept in order of arrival and sorted (a quantile and the
-    mean in O(1) after an O(size) insert)."""
-
-    __slots__ = ("_arrived", "_sorted", "_sum")
-
-    def __init__(self, size: int) -> None:
-        self._arrived: deque[float] = deque(maxlen=size)
-        self._sorted: list[float] = []
-        self._sum = 0.0
-
-    def add(self, seconds: float) -> None:
-        arrived = self._arrived
-        if len(arrived) == arrived.maxlen:
-            oldest = arrived[0]
-            del self._sorted[bisect.bisect_left(self._sorted, oldest)]
-            self._sum -= oldest
-        arrived.append(seconds)
-        bisect.insort(self._sorted, seconds)
-        self._sum += seconds
-
-    def quantile(self, q: float) -> float:
-        ordered = self._sorted
-        return ordered[int(q * (len(ordered) - 1))]
-
-    def mean(self) -> float:
-        return self._sum / len(self._sorted)
-
-
-class DurationModel:
-    """When a task of a kind (model, mode, duration) may end: the 10th percentile of the
-    durations seen (no look before it: a task that ends early holds a slot for as long as
-    nobody looks, so a low quantile) and the mean (the poll budget's time scale).
-
-    Each is the lower of two windows' figures: the last 64 durations (a kind that got quicker
-    is followed at once) and the last 1024. Ends are seen in the order tasks end, so on a
-    large account the last 64 are a wave's slowest: at C=1000 their 10th percentile was a
-    wave's 95th, the next wave's quick tasks sat unseen for seconds (slot lag p90 2.7 s,
-    1.10 x greedy). Too low a figure costs a few early looks; too high one costs slots."""
-
-    def __init__(self, quantile: float = 0.1, window: int = 64, long_window: int = 1024) -> None:
-        self._seen: dict[DurationKey, tuple[_Durations, _Durations]] = {}
-        self._quantile = quantile
-        self._windows = (window, max(window, long_window))
-        self._low: dict[DurationKey, float] = {}
-        self._mean: dict[DurationKey, float] = {}
-
-    def observe(self, key: DurationKey, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        windows = self._seen.get(key)
-        if windows is None:
-            windows = self._seen[key] = (_Durations(self._windows[0]), _Durations(self._windows[1]))
-        recent, long = windows
-        recent.add(seconds)
-        long.add(seconds)
-        q = self._quantile
-        self._low[key] = min(recent.quantile(q), long.quantile(q))
-        self._mean[key] = min(recent.mean(), long.mean())
-
-    def expected(self, key: DurationKey) -> float | None:
-        """The earliest a task of this kind is expected to end (seconds after its create)."""
-        return self._low.get(key)
-
-    def mean(self, key: DurationKey) -> float | None:
-        return self._mean.get(key)
+J = TypeVar("J")
 
 
 def lost_task(task_id: str, kind: str, reason: str) -> Task:
@@ -147,40 +40,82 @@ def lost_task(task_id: str, kind: str, reason: str) -> Task:
 
 
 @attrs.define(eq=False)
-class Tracked:
+class Tracked(Generic[J]):
+    """A task the poller watches, and the job (``job``: the caller's) it belongs to."""
+
     task_id: str
     kind: str
     key: DurationKey
     started: float  # monotonic, when the create was answered
-    on_end: Callable[[Task], Awaitable[None]]
+    job: J
     #: The API that holds the task: ``legacy`` or ``new``.
     wire: str = "legacy"
     #: Batch queries in a row that did not return it (two: the server has lost it).
     misses: int = 0
     #: Monotonic time after which its job ends as timed out (see ``PollPolicy.task_timeout``).
     deadline: float = float("inf")
-    #: Called instead of ``on_end`` when the deadline passes first.
-    on_timeout: Callable[[], Awaitable[None]] | None = None
     #: When a single query last asked for it (rotation among tasks no list page shows).
     last_single: float = 0.0
     #: Its place in the order tasks were tracked (how deep in the list pages it lies).
     seq: int = 0
+    #: Queries in a row that failed for it; it is not looked at again before ``retry_at``.
+    failures: int = 0
+    retry_at: float = 0.0
 
 
-class Poller:
-    def __init__(self, client: KlingClient, policy: PollPolicy, *, callbacks: bool = False) -> None:
+@attrs.frozen
+class Ending(Generic[J]):
+    """A tracked task's end as the poller saw it; ``task`` None: its deadline passed first
+    (the task may still end: the journal keeps it for a rerun)."""
+
+    tracked: Tracked[J]
+    task: Task | None
+
+
+class Demand(Protocol):
+    """What the poll budget reads of the rest of the batch (the dispatcher)."""
+
+    @property
+    def backlog(self) -> bool:
+        """Jobs wait for a slot (or may still come)."""
+        ...
+
+    @property
+    def creating(self) -> bool:
+        """A create waits to be sent or answered."""
+        ...
+
+
+class _Standalone:
+    """A poller without a dispatcher: always a backlog, never a create waiting."""
+
+    backlog = True
+    creating = False
+
+
+class Poller(Generic[J]):
+    """Watches the tasks it is given (``track``) until each ends, is lost, or passes its
+    deadline, and says so on ``ends``; run it with ``run()`` (until cancelled)."""
+
+    def __init__(
+        self,
+        client: BatchClient,
+        policy: PollPolicy,
+        *,
+        callbacks: bool = False,
+        demand: Demand | None = None,
+    ) -> None:
         self._client = client
         self._clock = client.clock
         self.policy = policy
         self.callbacks = callbacks
         self.durations = DurationModel()
-        self._tracked: dict[str, Tracked] = {}
+        self._demand: Demand = demand if demand is not None else _Standalone()
+        self._tracked: dict[str, Tracked[J]] = {}
+        #: What ended (or timed out), a list per round: the engine's to take.
+        self.ends: asyncio.Queue[list[Ending[J]]] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._last_round = self._clock.monotonic()
-        #: Whether jobs wait for a slot (the engine says); without, the budget does not apply.
-        self.backlog: Callable[[], bool] = lambda: True
-        #: Whether a create waits to be sent or answered (the engine says).
-        self.creating: Callable[[], bool] = lambda: False
         self._seq = 0
         #: Requests a poll round has cost lately (moving average): the budget's unit.
         self._round_cost = 1.0
@@ -200,7 +135,7 @@ class Poller:
         """Poll requests sent so far (list pages, single and batch queries)."""
         return self.list_requests + self.single_requests + self.batch_requests
 
-    def track(self, item: Tracked) -> None:
+    def track(self, item: Tracked[J]) -> None:
         if item.deadline == float("inf"):
             item.deadline = item.started + self.policy.task_timeout
         self._seq += 1
@@ -208,79 +143,72 @@ class Poller:
         self._tracked[item.task_id] = item
         self._wake.set()
 
-    async def _expire(self) -> None:
+    def _expire(self) -> None:
         """End the wait of every task past its deadline (their jobs time out)."""
         now = self._clock.monotonic()
-        for item in [i for i in self._tracked.values() if i.deadline <= now]:
-            if self._tracked.pop(item.task_id, None) is not None and item.on_timeout is not None:
-                await item.on_timeout()
+        late = [i for i in self._tracked.values() if i.deadline <= now]
+        for item in late:
+            del self._tracked[item.task_id]
+        if late:
+            self.ends.put_nowait([Ending(item, None) for item in late])
 
     async def notify(self, task: Task) -> bool:
         """A task state from elsewhere (a verified callback). True if it ended a tracked task."""
         item = self._tracked.get(task.task_id)
         if item is None or not task.is_final:
             return False
-        await self._ended(item, task)
+        self._end_all([(item, task)])
         return True
 
-    async def _ended(self, item: Tracked, task: Task) -> None:
+    def _ended(self, item: Tracked[J], task: Task) -> Ending[J] | None:
         if self._tracked.pop(item.task_id, None) is None:
-            return  # already handled (a callback and a poll both saw it)
+            return None  # already handled (a callback and a poll both saw it)
         if task.created_at is not None and task.updated_at is not None:
             seconds = (task.updated_at - task.created_at).total_seconds()
         else:
             seconds = self._clock.monotonic() - item.started
         self.durations.observe(item.key, seconds)
         self.ended += 1
-        await item.on_end(task)
+        return Ending(item, task)
 
-    def _due_in(self, item: Tracked, now: float) -> float:
+    def _end_all(self, ended: Iterable[tuple[Tracked[J], Task]]) -> None:
+        """Hand every task a round saw end to the engine at once: their slots free together
+        and their journal updates share a transaction."""
+        endings = [e for e in (self._ended(item, task) for item, task in ended) if e is not None]
+        if endings:
+            self.ends.put_nowait(endings)
+
+    def _failed(self, items: Iterable[Tracked[J]]) -> None:
+        """Their queries failed: each is looked at again later, the later the more in a row."""
+        now = self._clock.monotonic()
+        for item in items:
+            item.failures += 1
+            item.retry_at = now + self.policy.after_failures(item.failures)
+
+    def _due_in(self, item: Tracked[J], now: float) -> float:
         """Seconds until the task may have ended (<= 0: it is due)."""
         expected = self.durations.expected(item.key)
         if expected is None:  # nothing learned yet: look more rarely as the task ages
-            return (now - item.started) * self.policy.unknown_share - (now - self._last_round)
-        return item.started + expected - now
+            due = (now - item.started) * self.policy.unknown_share - (now - self._last_round)
+        else:
+            due = item.started + expected - now
+        if item.failures:  # its last queries failed: not before its back-off has passed
+            return max(due, item.retry_at - now)
+        return due
 
-    def _round_interval(self, due: list[Tracked]) -> float:
-        """The budgeted time between poll rounds while ``due`` tasks are due.
-
-        Without a backlog (no job waits for a slot: the batch's tail) rounds come every 5% of
-        a task's mean duration, or sooner if the budget allows it (many tasks in flight, each
-        round seeing them all), ``min_interval`` at least: the last tasks' ends are the
-        batch's end. Under a learned request-rate limit
-        the budget shrinks to the share of the rate that creates leave free (at least 0.2)."""
-        policy = self.policy
+    def _round_interval(self, due: list[Tracked[J]]) -> float:
+        """The budgeted time between poll rounds while ``due`` tasks are due."""
         means = [m for m in (self.durations.mean(i.key) for i in due) if m is not None]
-        if not means:
-            return policy.min_interval
-        mean = sum(means) / len(means)
-        per_round = max(1.0, self._round_cost)
-        rate = self._client.pacer.rate
-        if not self.backlog():  # the tail: a lag of ~2.5% of a task, whatever it costs ...
-            # ... or less where the batch is big enough to pay for it: a mean duration of
-            # looks for a tenth of a request per job ended so far. At C=1000 the 5% rule
-            # alone kept the looks 0.375 s apart for the last half of a two-wave batch, and
-            # the last task's end waited for one (1.016 x greedy on the virtual clock)
-            afford = mean * per_round / (_TAIL_REQUESTS_PER_JOB * max(1, self.ended))
-            tail = min(_TAIL_SHARE * mean, afford)
-            interval = min(policy.max_interval, max(policy.min_interval, tail))
-            if rate is None:
-                return interval
-            # ... within the account's request rate: while the last creates wait for their
-            # turn, polls (which go first) take their tenth of it, as under a backlog; else
-            # half (10 looks a second under 10 req/s had starved the last creates: a 14 s
-            # tail for 20 jobs of 2 s)
-            share = _RATE_POLL_SHARE if self.creating() else _TAIL_RATE_SHARE
-            return max(interval, per_round / (share * rate))
-        budget = policy.requests_per_job
-        floor = policy.min_interval
-        if rate is not None:  # the account's request rate binds: creates come first
-            completions = len(self._tracked) / mean
-            budget = min(budget, max(0.2, (rate - completions) / completions))
-            # and polls take at most a tenth of the rate (each one is a create not sent)
-            floor = max(floor, per_round / (_RATE_POLL_SHARE * rate))
-        interval = mean * per_round / (len(self._tracked) * budget)
-        return min(policy.max_interval, max(floor, interval))
+        return round_interval(
+            self.policy,
+            sum(means) / len(means) if means else None,
+            in_flight=len(self._tracked),
+            round_cost=self._round_cost,
+            ended=self.ended,
+            rate=self._client.pacer.rate,
+            backlog=self._demand.backlog,
+            creating=self._demand.creating,
+        )
 
     def next_round(self, last: float, now: float) -> float:
         """When the next poll round is due (monotonic): when the soonest task may have ended,
@@ -324,7 +252,7 @@ class Poller:
                 await self._clock.sleep(min(_REPLAN, planned - self._clock.monotonic()))
                 continue
             last = self._last_round = self._clock.monotonic()
-            await self._expire()
+            self._expire()
             if not self._tracked:
                 continue
             try:
@@ -360,42 +288,48 @@ class Poller:
             else:
                 jobs.extend(self._poll_one(kind, item) for item in wanted.values())
         before = self.requests
-        results = await asyncio.gather(*jobs, return_exceptions=True)
-        self._round_cost = 0.7 * self._round_cost + 0.3 * (self.requests - before)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        try:
+            await together(jobs)
+        finally:
+            self._round_cost = 0.7 * self._round_cost + 0.3 * (self.requests - before)
 
-    async def _poll_list(self, kind: str, mine: dict[str, Tracked], wanted: set[str]) -> None:
+    async def _poll_list(self, kind: str, mine: dict[str, Tracked[J]], wanted: set[str]) -> None:
         """List pages, newest first, until every ``wanted`` (due) task of the kind was seen
         (or a page came back short: the account holds no older tasks). Only items that ended
         are converted; the rest are merely marked seen."""
-        resource = self._resource(kind)
+        resource = self._client.resource_for(kind)
         # a page as deep as the oldest due task lies (tasks tracked since; a fifth more for
         # other clients'), in pages of at most 500
         depth = self._seq - min(mine[t].seq for t in wanted) + 1
         size = min(_PAGE, max(30, depth + depth // 5))
         unseen = set(wanted)
-        unreadable: list[Tracked] = []
-        ended: list[tuple[Tracked, Task]] = []
+        unreadable: list[Tracked[J]] = []
+        ended: list[tuple[Tracked[J], Task]] = []
         # enough pages to reach the oldest due task, and one for other clients' tasks
         pages = min(_MAX_PAGES, -(-(depth + depth // 5) // size) + 1)
         for number in range(1, pages + 1):
             self.list_requests += 1
-            data = await self._client.request(
-                "GET",
-                resource.path,
-                kind="list",
-                params={"pageNum": number, "pageSize": size},
-                retry=False,
-            )
-            if not isinstance(data, list):
-                raise ResponseFormatError("task list: expected an array", body=data)
+            try:
+                data = await self._client.request(
+                    "GET",
+                    resource.path,
+                    kind="list",
+                    params={"pageNum": number, "pageSize": size},
+                    retry=False,
+                )
+                if not isinstance(data, list):
+                    raise ResponseFormatError("task list: expected an array", body=data)
+            except Exception:
+                self._end_all(ended)  # what the pages read so far showed ended, ended
+                self._failed(mine[t] for t in unseen)
+                raise
             for raw in data:
                 item = self._match(raw, "task_id", mine)
                 if item is None:
                     continue
                 unseen.discard(item.task_id)
+                if item.failures:
+                    item.failures = 0
                 if not maybe_final(raw.get("task_status")):
                     continue
                 try:
@@ -407,7 +341,7 @@ class Poller:
                     ended.append((item, task))
             if not unseen or len(data) < size or len(unseen) <= _SINGLES_PER_ROUND // 2:
                 break  # the few left are cheaper asked singly than another page
-        await self._end_all(ended)
+        self._end_all(ended)
         # Not on any page read: gone (a short page held every task the account has), or
         # older than the pages read. Ask for a few of them singly, the least recently asked.
         missing = sorted((mine[t] for t in unseen), key=lambda i: i.last_single)
@@ -415,15 +349,7 @@ class Poller:
             if item.task_id in self._tracked:
                 await self._poll_one(kind, item)
 
-    async def _end_all(self, ended: list[tuple[Tracked, Task]]) -> None:
-        """Hand every task a round saw end to its job at once: their slots free together and
-        their journal updates share a transaction."""
-        if len(ended) == 1:
-            await self._ended(*ended[0])
-        elif ended:
-            await asyncio.gather(*(self._ended(item, task) for item, task in ended))
-
-    def _match(self, raw: Any, key: str, mine: dict[str, Tracked]) -> Tracked | None:
+    def _match(self, raw: Any, key: str, mine: dict[str, Tracked[J]]) -> Tracked[J] | None:
         if not isinstance(raw, dict):
             return None
         ident = raw.get(key)
@@ -431,36 +357,42 @@ class Poller:
             ident = str(ident)
         return mine.get(ident) if isinstance(ident, str) else None
 
-    async def _poll_batch(self, items: list[Tracked]) -> None:
+    async def _poll_batch(self, items: list[Tracked[J]]) -> None:
         """New-API tasks, 20 per ``GET /tasks``; the chunks go out together."""
         size = MAX_IDS_PER_QUERY
         self.batch_rounds.append(len(items))
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        await asyncio.gather(*(self._poll_chunk(chunk) for chunk in chunks))
+        await together(self._poll_chunk(chunk) for chunk in chunks)
 
-    async def _poll_chunk(self, chunk: list[Tracked]) -> None:
+    async def _poll_chunk(self, chunk: list[Tracked[J]]) -> None:
         self.batch_requests += 1
-        data = await self._client.request(
-            "GET",
-            "/tasks",
-            kind="query",
-            params={"task_ids": ",".join(i.task_id for i in chunk)},
-            retry=False,
-            wire="new",
-        )
-        if data is None:
-            data = []
-        if not isinstance(data, list):
-            raise ResponseFormatError("task list: expected an array", body=data)
+        try:
+            data = await self._client.request(
+                "GET",
+                "/tasks",
+                kind="query",
+                params={"task_ids": ",".join(i.task_id for i in chunk)},
+                retry=False,
+                wire="new",
+            )
+            if data is None:
+                data = []
+            if not isinstance(data, list):
+                raise ResponseFormatError("task list: expected an array", body=data)
+        except Exception:
+            self._failed(chunk)
+            raise
         mine = {i.task_id: i for i in chunk}
         seen: set[str] = set()
-        ended: list[tuple[Tracked, Task]] = []
+        ended: list[tuple[Tracked[J], Task]] = []
         for raw in data:
             item = self._match(raw, "id", mine)
             if item is None:
                 continue
             seen.add(item.task_id)
             item.misses = 0
+            if item.failures:
+                item.failures = 0
             if not maybe_final(raw.get("status")):
                 continue
             try:
@@ -470,7 +402,6 @@ class Poller:
                 continue
             if task.is_final:
                 ended.append((item, attrs.evolve(task, kind=item.kind)))
-        await self._end_all(ended)
         for item in chunk:
             if item.task_id in seen:
                 continue
@@ -478,41 +409,36 @@ class Poller:
             if item.misses >= 2 and item.task_id in self._tracked:
                 log.warning("task %s is no longer known to the server", item.task_id)
                 gone = lost_task(item.task_id, item.kind, "the server no longer knows this task")
-                await self._ended(item, attrs.evolve(gone, wire="new"))
+                ended.append((item, attrs.evolve(gone, wire="new")))
+        self._end_all(ended)
 
-    async def _poll_one(self, kind: str, item: Tracked) -> None:
+    async def _poll_one(self, kind: str, item: Tracked[J]) -> None:
         self.single_requests += 1
         item.last_single = self._clock.monotonic()
         try:
-            task = await self._resource(kind).get(item.task_id, retry=False)
+            task = await self._client.resource_for(kind).get(item.task_id, retry=False)
         except ResponseFormatError as exc:  # this one task's answer is unreadable: next round
             log.info("task %s: unreadable answer (%s)", item.task_id, exc)
+            self._failed([item])
             return
         except NotFoundError:
             log.warning("task %s is no longer known to the server", item.task_id)
             gone = lost_task(item.task_id, kind, "the server no longer knows this task")
-            await self._ended(item, gone)
+            self._end_all([(item, gone)])
             return
+        except Exception:
+            self._failed([item])
+            raise
+        if item.failures:
+            item.failures = 0
         if task.is_final:
-            await self._ended(item, task)
-
-    def _resource(self, kind: str):  # type: ignore[no-untyped-def]
-        return self._client.text_to_video if kind == "text2video" else self._client.image_to_video
+            self._end_all([(item, task)])
 
 
 #: Tasks per list page once several are in flight (the endpoint's maximum), pages read per
 #: round at most, and single queries per round for tasks no page showed.
 _PAGE = 500
 _MAX_PAGES = 20
-#: Share of the mean duration between rounds at a batch's tail (no job waits for a slot).
-_TAIL_SHARE = 0.05
-#: Poll requests a batch's tail may spend per job ended so far, over a mean duration of
-#: looks (a big batch's tail is looked at as often as ``min_interval`` allows).
-_TAIL_REQUESTS_PER_JOB = 0.1
-#: Under a learned request-rate limit, the share of it polls may take.
-_RATE_POLL_SHARE = 0.1
-#: The share of a learned request rate polls may take once no create waits (the batch's end).
-_TAIL_RATE_SHARE = 0.5
 _SINGLES_PER_ROUND = 10
 #: Seconds a poller woken by a new task waits for others before it plans again.
 _REPLAN = 0.02

@@ -1,35 +1,42 @@
-"""A batch job's create, reconcile and journal, in one place — the money path of the engine.
+"""Stage 2, submit: a batch job's create, reconcile and journal, and the one decision about
+what a create that made no task means — the money path of the engine.
 
-The journal gets the job's external id *before* the POST. What happens to the row after a
-failure follows the one rule of ``money.nothing_created``: a failure that proves
-nothing was created puts the job back to ``pending`` (a limit that may pass) or ``failed``;
-every other failure leaves it ``submitting`` with its external id, and the next run looks the
-task up by that id before it sends anything (``CreateUnconfirmedError``).
+The journal gets the job's external id *before* the POST. ``Submitter.submit`` returns
+``Created`` or ``Refused``, and a refusal says everything the engine acts on: its
+``verdict`` (send again later, halt the batch, or fail the job), whether its units stay
+``spent``, and the job's record as the store now has it. The rule behind it is
+``money.nothing_created``: a failure that proves nothing was created puts the job back to
+``pending`` (a limit that may pass) or ``failed``; every other failure leaves it
+``submitting`` with its external id, and the next run looks the task up by that id before it
+sends anything (``CreateUnconfirmedError``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import enum
+from typing import Any
 
 import attrs
 
-from .. import _wire, money
 from .._retry import RetryPolicy
+from .._wire import build
 from ..errors import (
+    AccountError,
+    AuthenticationError,
     BalanceExhaustedError,
     ConcurrencyLimitError,
     CreateUnconfirmedError,
     RateLimitError,
 )
 from ..models import ImageToVideo, TextToVideo
-from ..money import nothing_created
+from ..money import nothing_created, reconcile
+from ..resources import TaskResource
 from ..results import Task
+from ..states import JobState
 from ..store import JobRecord, JobStore
+from ..validation import Plan
 from ._identity import external_id_for
-
-if TYPE_CHECKING:
-    from ..resources._tasks import TaskResource
-    from ..validation import Plan
 
 
 @attrs.define(eq=False)
@@ -45,6 +52,38 @@ class Attempt:
     cost: float = 0.0
     external_id: str | None = None
     generation: int = 0
+    #: The store says ``submitting`` for it: its create went out, or may have.
+    sent: bool = False
+
+
+class Verdict(enum.Enum):
+    """What becomes of a job whose create made no task (as far as is known)."""
+
+    #: A limit (1302, 1303) refused it: nothing was created; it waits for a slot again.
+    AGAIN = enum.auto()
+    #: The credentials or the account were refused: no other create may go either.
+    HALT = enum.auto()
+    #: The job fails (its error says why; ``CreateUnconfirmedError``: the task may exist).
+    FAILED = enum.auto()
+
+
+@attrs.frozen
+class Created:
+    """The job's task: created now, or found by its external id."""
+
+    task: Task
+
+
+@attrs.frozen
+class Refused:
+    """No task for the job now: what to do, why, and what the store holds for it."""
+
+    verdict: Verdict
+    error: Exception
+    #: The create may have made a task: its units stay counted against the budget.
+    spent: bool
+    #: The job's record as the store now has it.
+    record: JobRecord
 
 
 class Submitter:
@@ -55,7 +94,7 @@ class Submitter:
     def first_id(self, attempt: Attempt) -> tuple[str, bool]:
         """The external id to use and whether a crashed run may already have created it."""
         record = attempt.record
-        if record.state == "submitting" and record.external_task_id:
+        if record.state == JobState.SUBMITTING and record.external_task_id:
             attempt.generation = record.generation
             return record.external_task_id, True
         own = attempt.job.external_task_id
@@ -64,49 +103,88 @@ class Submitter:
         # a new create: the next generation once an earlier one failed; the same one after a
         # refusal that proved nothing was created (1302/1303/1102 put the job back to pending),
         # so that a lost journal re-derives every id that may hold a task
-        failed_before = record.state == "failed" and record.external_task_id is not None
+        failed_before = record.state == JobState.FAILED and record.external_task_id is not None
         attempt.generation = record.generation + (1 if failed_before else 0)
         return external_id_for(self.journal.salt, attempt.job_id, attempt.generation), False
 
+    async def submit(self, attempt: Attempt) -> Created | Refused:
+        """The job's task — found by its external id (a crashed run created it) or created —
+        or the refusal, decided here once. A task found that had already failed is returned
+        as it is (its job fails; the next run creates it anew under the next generation's
+        id): within one run a job is never created twice."""
+        try:
+            return Created(await self._send(attempt))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return await self._refused(attempt, exc)
+
     async def send(self, attempt: Attempt) -> Task:
-        """The job's task: found by its external id (a crashed run created it) or created.
+        """``submit`` for a caller that wants the task or the refusal's error raised."""
+        result = await self.submit(attempt)
+        if isinstance(result, Refused):
+            raise result.error
+        return result.task
 
-        A task found that had already failed is returned as it is (its job fails; the next
-        run creates it anew under the next generation's id): within one run a job is never
-        created twice.
-
-        Raises: ``ConcurrencyLimitError``/``RateLimitError`` (nothing created, the row back to
-        pending), ``BalanceExhaustedError`` (pending), another refusal (row ``failed``),
-        ``CreateUnconfirmedError`` (row left ``submitting``), or whatever broke before the
-        POST (row unchanged: nothing was sent)."""
+    async def _send(self, attempt: Attempt) -> Task:
         external_id, check_first = self.first_id(attempt)
         attempt.external_id = external_id
         if check_first:
-            found = await money.reconcile(attempt.resource.find, external_id, attempt.plan.wire)
+            found = await reconcile(attempt.resource.find, external_id, attempt.plan.wire)
             if found is not None:
                 return found
-        return await self._create(attempt, external_id)
-
-    async def _create(self, attempt: Attempt, external_id: str) -> Task:
         job = attrs.evolve(attempt.job, external_task_id=external_id)
-        call = await _wire.build(job, attempt.plan)  # reads images: may fail, nothing sent
+        call = await build(job, attempt.plan)  # reads images: may fail, nothing sent
         await self.journal.update(
             attempt.job_id,
-            "submitting",
+            JobState.SUBMITTING,
             external_task_id=external_id,
             attempts=attempt.record.attempts + 1,
             generation=attempt.generation,
             cost=attempt.cost,
         )
+        attempt.sent = True
         try:
             return await attempt.resource.submit(call, policy=self.retry)
         except Exception as exc:
-            if not nothing_created(exc):
-                if isinstance(exc, CreateUnconfirmedError):
-                    raise
-                raise CreateUnconfirmedError(external_id, exc) from exc
-            if isinstance(exc, ConcurrencyLimitError | RateLimitError | BalanceExhaustedError):
-                await self.journal.update(attempt.job_id, "pending")
+            if nothing_created(exc) or isinstance(exc, CreateUnconfirmedError):
+                raise
+            raise CreateUnconfirmedError(external_id, exc) from exc
+
+    async def _refused(self, attempt: Attempt, exc: Exception) -> Refused:
+        """The one decision: the verdict, the units, and the row the store keeps."""
+        record = attempt.record
+        if isinstance(exc, CreateUnconfirmedError):  # the row stays 'submitting'
+            return Refused(Verdict.FAILED, exc, spent=True, record=record)
+        if not attempt.sent:  # it broke before the POST: the row is as it was
+            return Refused(Verdict.FAILED, exc, spent=False, record=record)
+        limited = isinstance(exc, ConcurrencyLimitError | RateLimitError)
+        halts = isinstance(exc, AuthenticationError | AccountError)
+        pending = limited or isinstance(exc, BalanceExhaustedError)
+        try:
+            if pending:
+                await self.journal.update(attempt.job_id, JobState.PENDING)
             else:
-                await self.journal.update(attempt.job_id, "failed", error=str(exc))
-            raise
+                await self.journal.update(attempt.job_id, JobState.FAILED, error=str(exc))
+        except Exception as error:  # the row still says 'submitting': a rerun looks it up
+            error.__context__ = exc
+            return Refused(Verdict.FAILED, error, spent=True, record=record)
+        if pending:
+            record = attrs.evolve(
+                record,
+                state=JobState.PENDING,
+                external_task_id=attempt.external_id,
+                generation=attempt.generation,
+            )
+        verdict = Verdict.AGAIN if limited else Verdict.HALT if halts else Verdict.FAILED
+        return Refused(verdict, exc, spent=False, record=record)
+
+
+def halt_reason(error: Exception) -> str:
+    """Why a ``HALT`` refusal stops every other create of the batch."""
+    message = getattr(error, "message", str(error))
+    if isinstance(error, BalanceExhaustedError):
+        return f"the resource pack is used up ({message})"
+    if isinstance(error, AuthenticationError):
+        return f"the credentials were refused ({message})"
+    return f"the account was refused ({message})"

@@ -18,7 +18,7 @@ import pytest
 import kling_async as kling
 from kling_async.emulator import Emulator
 
-from ._helpers import SCRIPT, StartEmulator, fast_client, png, test_account
+from .._helpers import SCRIPT, StartEmulator, fast_client, png, test_account
 
 FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0)
 
@@ -171,21 +171,22 @@ async def test_async_input_is_pulled_with_back_pressure(
 async def test_preparers_stay_a_bounded_step_ahead_and_dispatches_wake_them(
     start_emulator: StartEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kling_async.batch import _engine
+    # the ready line and the preparers' count are the engine's inner parts, watched here
+    from kling_async.batch._prepare import PREPARERS
+    from kling_async.batch._ready import ReadyLine
 
     emu, _ = await start_emulator(
         test_account(concurrency_limit=2), duration=(0.05, 0.05), video_bytes=1000
     )
     image = png(400, 300)
     overshoot = [0]
-    make_ready = _engine.BatchEngine._make_ready
+    put = ReadyLine.put
 
-    def watched(self: Any, work: Any, *, first: bool = False) -> None:
-        make_ready(self, work, first=first)
-        bound = max(4, 2 * self._total_limit())
-        overshoot[0] = max(overshoot[0], len(self._ready) - bound)
+    def watched(self: ReadyLine, work: Any, *, first: bool = False) -> None:
+        put(self, work, first=first)
+        overshoot[0] = max(overshoot[0], len(self) - self.bound())
 
-    monkeypatch.setattr(_engine.BatchEngine, "_make_ready", watched)
+    monkeypatch.setattr(ReadyLine, "put", watched)
     jobs = [kling.ImageToVideo(image=image, prompt=f"job {i}") for i in range(60)]
     async with fast_client(emu) as client:
         outcomes, _ = await asyncio.wait_for(
@@ -194,7 +195,7 @@ async def test_preparers_stay_a_bounded_step_ahead_and_dispatches_wake_them(
     assert [o.status.value for o in outcomes].count("succeeded") == 60  # none left waiting
     # a preparer adds at most the job it holds beyond the bound (which a 1303 may lower by
     # one or two under jobs already ready); without back-pressure all 60 would be ready
-    assert overshoot[0] <= _engine._PREPARERS + 2, overshoot[0]
+    assert overshoot[0] <= PREPARERS + 2, overshoot[0]
 
 
 async def test_long_lived_engine_for_pipelines(
@@ -295,7 +296,7 @@ async def test_completion_by_verified_callback(
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     emu, _ = await start_emulator(duration=(0.1, 0.2), video_bytes=1000, webhook_secret=secret)
     paths = make_images(tmp_path / "in", 5)
     hook = f"http://127.0.0.1:{port}/hook"
@@ -335,7 +336,7 @@ def test_killed_batch_resumes_without_duplicates_or_partial_files(tmp_path: Path
     images = tmp_path / "in"
     make_images(images, 24)
     out = tmp_path / "out"
-    runner = Path(__file__).parent / "batch_runner.py"
+    runner = Path(__file__).parent.parent / "batch_runner.py"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
     with EmulatorThread(config) as emu:
         args = [*SCRIPT, str(runner), emu.url, "test-api-key-abcdef", str(images), str(out)]
@@ -436,7 +437,7 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
     looks, and resumes what it finds with a Range."""
     import sqlite3
 
-    from kling_async import _download
+    from kling_async import _download  # its look for a partial file has no public seam
     from kling_async import client as client_module
 
     fresh_flags: list[bool] = []
@@ -491,3 +492,30 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
         assert o.task is not None
         whole = await emu.file_bytes(o.task.videos[0].id)
         assert o.path.read_bytes() == prefix + whole[len(prefix) :]  # resumed after them
+
+
+async def test_options_are_checked_once_and_may_come_typed(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(video_bytes=1000, duration=(0.1, 0.2))
+    async with fast_client(emu) as client:
+        for field, value in [
+            ("downloads", 0),
+            ("max_in_flight", 0),
+            ("initial_window", 0),
+            ("prefetch", 0),
+            ("max_units", -1),
+        ]:
+            with pytest.raises(kling.ValidationError) as caught:
+                kling.BatchEngine(client, tmp_path / "x", **{field: value})
+            assert caught.value.field == field
+        assert kling.batch.BatchOptions(poll=None).poll == kling.PollPolicy()
+        options = kling.batch.BatchOptions(max_in_flight=1, poll=FAST_POLL)
+        batch = client.batch(
+            jobs_for(make_images(tmp_path / "in", 3)), tmp_path / "out", options=options
+        )
+        assert batch.engine.options is options
+        async with batch:
+            outcomes = [o async for o in batch]
+    assert [o.status for o in outcomes] == [kling.OutcomeStatus.SUCCEEDED] * 3
+    assert emu.stats()["max_in_flight"] == 1  # the typed options were the ones used

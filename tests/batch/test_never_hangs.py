@@ -20,8 +20,8 @@ import pytest
 import kling_async as kling
 from kling_async.emulator import Emulator
 
-from ._helpers import StartEmulator, fast_client, png, test_account
-from ._proxy import HostileProxy, deep_json, is_create, rewrite_json
+from .._helpers import StartEmulator, fast_client, png, test_account
+from .._proxy import HostileProxy, deep_json, is_create, rewrite_json
 
 FAST_POLL = kling.PollPolicy(min_interval=0.05, max_interval=0.5)
 MATRIX = "never-hangs matrix"
@@ -364,14 +364,14 @@ async def test_breaking_out_of_a_batch_stops_creating(
         # creates the client began (a create on the wire at the break reaches the emulator,
         # which runs on this loop, a little later: it was sent before, not after)
         began = 0
-        send = client._transport._send_authenticated
+        request = client.request
 
-        async def counted(method: str, path: str, kind: Any, *args: Any) -> Any:
+        async def counted(method: str, path: str, *, kind: Any, **rest: Any) -> Any:
             nonlocal began
             began += kind == "create"
-            return await send(method, path, kind, *args)
+            return await request(method, path, kind=kind, **rest)
 
-        client._transport._send_authenticated = counted  # type: ignore[method-assign]
+        client.request = counted  # type: ignore[method-assign]
         async for _outcome in client.batch(jobs(paths), output_dir=tmp_path / "out"):
             break  # the README's pattern: leave at the first outcome
         at_break = began
@@ -380,6 +380,49 @@ async def test_breaking_out_of_a_batch_stops_creating(
     assert began == at_break, f"{began - at_break} creates begun after the loop was left"
     assert after <= at_break < 60  # none arrived that was not begun before the break
     record(matrix, emu, after, outside)
+
+
+async def test_an_abandoned_run_is_closed_by_its_owner(
+    start_emulator: StartEmulator, tmp_path: Path, matrix: dict[str, Any], outside: Path
+) -> None:
+    """Nothing cleans up in ``__del__``. A run read without ``async with`` and left with a
+    ``break`` is an async generator its event loop owns: the loop closes it (``aclose``),
+    which closes the engine. One read under ``async with`` is closed by the block, even
+    while its iterator is still held."""
+    emu, _ = await start_emulator(
+        test_account(concurrency_limit=3), video_bytes=1000, duration=(0.3, 0.6)
+    )
+    paths = images(tmp_path / "in", 12)
+
+    def engine_tasks() -> list[str]:
+        names = (t.get_name() for t in asyncio.all_tasks())
+        return [n for n in names if n.startswith(("kling-batch", "kling-submit"))]
+
+    async with bounded(matrix), fast_client(emu) as client:
+        todo = {folder: jobs(paths, prompt=f"run {folder}") for folder in ("a", "b")}
+        left = client.batch(todo["a"], output_dir=tmp_path / "a", poll=FAST_POLL)
+        async for _outcome in left:
+            break  # the loop's iterator is dropped here; nobody calls aclose
+        async with asyncio.timeout(10):
+            await left.engine.wait_closed()
+        assert engine_tasks() == []
+
+        held = client.batch(todo["b"], output_dir=tmp_path / "b", poll=FAST_POLL)
+        async with held:
+            reading = aiter(held)
+            first = await anext(reading)
+            assert held.engine.running
+        assert not held.engine.running  # the block closed the run, its iterator held or not
+        assert engine_tasks() == []
+        with pytest.raises(StopAsyncIteration):
+            await anext(reading)  # closed with the run
+        assert first.status is kling.OutcomeStatus.SUCCEEDED
+        # both folders carry on where they stopped, nothing created twice
+        for folder, todo_there in todo.items():
+            again = await run(client, todo_there, tmp_path / folder)
+            assert sum(statuses(again).get(s, 0) for s in ("succeeded", "skipped")) == 12
+    assert emu.stats()["duplicate_creates"] == 0
+    record(matrix, emu, 24, outside)
 
 
 async def test_an_engine_used_without_async_with_starts_itself(

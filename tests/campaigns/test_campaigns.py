@@ -16,7 +16,7 @@ from typing import Any
 import kling_async as kling
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import CLI, StartEmulator, fast_client, png, test_account
+from .._helpers import CLI, StartEmulator, fast_client, png, test_account
 
 POLL = kling.PollPolicy(min_interval=0.05, max_interval=1.0)
 KINDS = ("5000", "5001", "5002", "drop", "lost_create", "1302", "1303", "slow", "truncate")

@@ -1,0 +1,100 @@
+"""Stage 3's end: a task ended (or its wait timed out). Its slot goes back the moment the
+end is seen, the job store records the end, and the job goes on to the downloader or out
+as failed. The poller's ``ends`` queue brings them, a round's ends at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..errors import NotFoundError, NotSentError, TaskFailedError, TaskTimeoutError
+from ..results import Task
+from ..states import JobState, OutcomeStatus, Stage
+from ..store import JobStore
+from ._client import BatchClient
+from ._downloader import Downloader
+from ._poll_plan import PollPolicy
+from ._poller import Ending, Poller, lost_task
+from ._reporter import Reporter
+from ._slots import Slots
+from ._together import together
+from ._work import Work
+
+
+class Settler:
+    def __init__(
+        self,
+        client: BatchClient,
+        slots: Slots,
+        store: JobStore,
+        reporter: Reporter,
+        downloader: Downloader,
+    ) -> None:
+        self._client = client
+        self._slots = slots
+        self._store = store
+        self._reporter = reporter
+        self._downloader = downloader
+
+    async def run(self, poller: Poller[Work]) -> None:
+        """Settle what the poller saw end, until cancelled."""
+        while True:
+            endings = await poller.ends.get()
+            # a round's ends together: their slots free at once, their writes share a commit
+            await together(self._settle(ending, poller.policy) for ending in endings)
+
+    async def _settle(self, ending: Ending[Work], policy: PollPolicy) -> None:
+        work = ending.tracked.job
+        try:
+            if ending.task is not None:
+                await self.ended(work, ending.task)
+                return
+            # the task may still finish: the journal keeps it 'submitted' for a rerun
+            error = TaskTimeoutError(ending.tracked.task_id, policy.task_timeout, work.task)
+            error.add_note("run the batch again later: it picks the task up where it is")
+            await self.fail(work, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self.fail(work, exc)
+
+    async def ended_before(self, work: Work, task_id: str) -> None:
+        """An earlier run saw the job's task end: fetch its current URL, then settle it (its
+        video is downloaded again, or on from its ``.part``)."""
+        try:
+            try:
+                task = await self._client.resource_for(work.kind).get(task_id, api=work.wire)
+            except NotFoundError:
+                # the server forgot the task and its video is not here: a failure, so that
+                # the next run creates it again (as for any failed task)
+                reason = (
+                    "the task from an earlier run is gone from the server and its video is "
+                    "not on disk; run again to create it anew"
+                )
+                task = lost_task(task_id, work.kind, reason)
+            await self.ended(work, task)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self.fail(work, exc)
+
+    async def ended(self, work: Work, task: Task) -> None:
+        """The job's task ended (seen by a poll, a callback, or on a rerun's look)."""
+        await self._slots.of(work).release()  # the slot is free the moment the end is seen
+        work.task = task
+        work.ended = self._reporter.since_start()
+        if task.succeeded:
+            await self._store.update(work.job_id, JobState.FINISHED, units=task.units)
+            self._reporter.move(work, Stage.DOWNLOADING)
+            self._downloader.put(work)
+        elif task.failed:
+            await self._store.update(work.job_id, JobState.FAILED, error=task.status_message)
+            self._reporter.report(work, OutcomeStatus.FAILED, error=TaskFailedError(task))
+        else:  # ended in a state this SDK does not know: report, keep it for a rerun
+            error = NotSentError(f"task ended as {task.raw_status!r}")
+            self._reporter.report(work, OutcomeStatus.FAILED, error=error)
+
+    async def fail(self, work: Work, exc: BaseException) -> None:
+        """A step of a job that holds a slot failed: the slot goes back, the error is the
+        job's outcome."""
+        await self._slots.give_back(work)
+        self._reporter.fail(work, exc)

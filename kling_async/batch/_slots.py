@@ -1,0 +1,68 @@
+"""The batch's slots: one concurrency window per model family (Kling counts the parallel-task
+limit per model version), made by the client's governor on first use — with
+``RedisGovernor`` their slots are the account's, shared by all processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from ._client import BatchClient
+from ._window import Window
+from ._work import Work
+
+
+class Slots:
+    def __init__(
+        self,
+        client: BatchClient,
+        condition: asyncio.Condition,
+        *,
+        initial: int,
+        cap: int | None,
+    ) -> None:
+        self._client = client
+        self._condition = condition  # every window notifies the dispatcher's condition
+        self.initial = initial
+        self.cap = cap
+        #: The windows made so far, by family.
+        self.by_family: dict[str, Window] = {}
+
+    def of(self, work: Work) -> Window:
+        """The window of the job's model family."""
+        window = self.by_family.get(work.family)
+        if window is None:
+            window = self.by_family[work.family] = self._client.governor.window(
+                self._client.account_id,
+                work.family,
+                initial=self.initial,
+                cap=self.cap,
+                condition=self._condition,
+            )
+        return window
+
+    @property
+    def in_flight(self) -> int:
+        return sum(w.in_flight for w in self.by_family.values())
+
+    @property
+    def limited(self) -> int:
+        """1303 answers seen, all families together."""
+        return sum(w.limited for w in self.by_family.values())
+
+    def learned(self) -> dict[str, int | None]:
+        """The parallel-task limit learned per family (None: no 1303 seen for it)."""
+        return {family: w.learned for family, w in sorted(self.by_family.items())}
+
+    def total_limit(self) -> int:
+        """What the windows take in all (the initial window before any exists)."""
+        return sum(w.limit for w in self.by_family.values()) or self.initial
+
+    async def give_back(self, work: Work) -> None:
+        """The job's slot goes back without its task having ended (its step failed)."""
+        with contextlib.suppress(Exception):
+            await self.of(work).release(completed=False)
+
+    async def close(self) -> None:
+        for window in self.by_family.values():
+            await window.close()  # shared slots go back (the journal keeps the tasks)
