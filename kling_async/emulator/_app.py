@@ -137,7 +137,7 @@ class EmulatorState(TaskHandlers):
             return {"Retry-After": email.utils.formatdate(time.time() + wait + 1, usegmt=True)}
         return {}
 
-    async def _api(
+    async def serve_api(
         self,
         request: web.Request,
         route: str,
@@ -377,7 +377,7 @@ def build_app(state: EmulatorState) -> web.Application:
         route: str, handler: Handler, label: Label, *, api_key_only: bool = False
     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def view(request: web.Request) -> web.StreamResponse:
-            return await state._api(
+            return await state.serve_api(
                 request, route, handler, label(request), api_key_only=api_key_only
             )
 

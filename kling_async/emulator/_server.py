@@ -82,9 +82,9 @@ class Emulator:
             await runner.cleanup()
             raise
         self._runner = runner
-        sockets = getattr(site._server, "sockets", None)  # asyncio's Server or uvloop's
-        assert sockets, "the emulator's site started without a socket"
-        port = sockets[0].getsockname()[1]
+        addresses = runner.addresses  # the bound sockets' names: port 0 is resolved here
+        assert addresses, "the emulator's site started without a socket"
+        port = addresses[0][1]
         host = self.config.host
         host = f"[{host}]" if ":" in host else host
         self._url = f"{'https' if context else 'http'}://{host}:{port}"
