@@ -36,11 +36,13 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def backoff(attempt: int, *, initial: float, cap: float, jitter: float = 0.0) -> float:
-    """Seconds to wait after failed try ``attempt`` (from 1): ``initial`` doubled each try up
-    to ``cap``, plus up to ``jitter`` seconds drawn at random. The one formula every retry and
-    every wait-and-look-again loop uses."""
-    return min(cap, initial * 2.0 ** max(0, attempt - 1)) + (
+def backoff(
+    attempt: int, *, initial: float, cap: float, jitter: float = 0.0, factor: float = 2.0
+) -> float:
+    """Seconds to wait after failed try ``attempt`` (from 1): ``initial`` multiplied by
+    ``factor`` (doubled by default) each try up to ``cap``, plus up to ``jitter`` seconds drawn
+    at random. The one formula every retry and every wait-and-look-again loop uses."""
+    return min(cap, initial * factor ** max(0, attempt - 1)) + (
         random.uniform(0, jitter) if jitter > 0 else 0.0
     )
 

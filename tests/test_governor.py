@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from kling_async._durations import DurationModel  # the durations model, tested alone
 from kling_async._pacer import Pacer
-from kling_async.batch._poll_plan import DurationModel  # the poller's model, tested alone
 from kling_async.batch._window import ConcurrencyWindow
 
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import attrs
 
 from .._convert import task_from_wire
+from .._durations import DurationKey, DurationModel
 from ..errors import KlingError, NotFoundError, ResponseFormatError
 from ..resources.task_queries import MAX_IDS_PER_QUERY
 from ..results import Task
 from ..states import TaskStatus, maybe_final
-from ._poll_plan import DurationKey, DurationModel, PollPolicy, round_interval
+from ._poll_plan import PollPolicy, round_interval
 from ._together import together
 
 if TYPE_CHECKING:

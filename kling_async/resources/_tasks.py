@@ -15,7 +15,8 @@ import attrs
 from .. import _wire, money
 from .._api import ClientAPI
 from .._convert import task_from_wire, tasks_from_wire
-from .._retry import RetryPolicy
+from .._durations import DurationKey, DurationModel
+from .._retry import RetryPolicy, backoff
 from .._waiting import WaitPolicy
 from ..errors import (
     NotFoundError,
@@ -108,6 +109,8 @@ class TaskResource(Generic[R]):
     def __init__(self, client: ClientAPI) -> None:
         self._client = client
         self._tasks = TasksResource(client)
+        #: How long this kind's tasks took, seen from their start (``generate``).
+        self._durations = DurationModel()
         self.path = self.legacy_path or f"/v1/videos/{self.kind}"
 
     # -- create ------------------------------------------------------------------------
@@ -237,7 +240,30 @@ class TaskResource(Generic[R]):
         The deadline bounds everything, the queries too: a query that hangs (and is retried
         by the transport) is cut off, so ``wait`` ends at most ``min(2, timeout / 2)`` seconds
         after ``timeout`` — the grace the last look, made at the deadline, gets.
+
+        The first look comes early: by default when the tasks of this kind that this
+        namespace saw end from their start (``generate``) took the least time, or after
+        ``policy.min_interval`` (1 s) — then the looks space out by ``policy.factor``.
         """
+        return await self._wait(
+            task_id, timeout=timeout, on_progress=on_progress, policy=policy, fresh=False
+        )
+
+    def _duration_key(self, key: DurationKey | None) -> DurationKey:
+        return key if key is not None else (self.kind, "", 0)
+
+    async def _wait(
+        self,
+        task_id: str | Task,
+        *,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        policy: WaitPolicy | None,
+        fresh: bool,
+        key: DurationKey | None = None,
+    ) -> Task:
+        """``wait``; ``fresh``: the task was created just now (its duration can be learned,
+        and its first look put when tasks of its ``key`` were seen to end)."""
         ident = task_id.task_id if isinstance(task_id, Task) else task_id
         wire = self._wire_of(task_id, None)
         policy = policy or self._client.wait_policy
@@ -251,7 +277,12 @@ class TaskResource(Generic[R]):
         grace = min(_LAST_LOOK_GRACE, limit / 2)
         hard = None if limit == float("inf") else loop.time() + limit + grace
         sleep = self._client.sleep
-        delay, last = policy.first_poll, None
+        started = clock.monotonic()
+        expected = self._durations.expected(self._duration_key(key))
+        delay = policy.first_poll
+        if delay is None:  # look when tasks of its kind were seen to end, early if none was
+            delay = max(policy.min_interval, expected or 0.0) if fresh else policy.min_interval
+        looks, last = 0, None
         bound = asyncio.timeout_at(hard)
         try:
             async with bound:
@@ -261,18 +292,25 @@ class TaskResource(Generic[R]):
                         raise TaskTimeoutError(ident, limit, last)
                     await sleep(min(delay, remaining))
                     last = await self.get(ident, api=wire)
+                    looks += 1
                     if on_progress is not None:
                         result = on_progress(last)
                         if inspect.isawaitable(result):
                             await result
+                    if last.is_final and fresh:  # seen from its start: how long it took
+                        self._durations.observe(
+                            self._duration_key(key), clock.monotonic() - started
+                        )
                     if last.succeeded:
                         return last
                     if last.failed:
                         raise TaskFailedError(last)
-                    delay = (
-                        policy.min_interval if delay == policy.first_poll else delay * policy.factor
+                    delay = backoff(
+                        looks,
+                        initial=policy.min_interval,
+                        cap=policy.max_interval,
+                        factor=policy.factor,
                     )
-                    delay = min(max(delay, policy.min_interval), policy.max_interval)
         except TimeoutError:
             if bound.expired():  # our deadline, not a query's own timeout nor a caller's cancel
                 raise TaskTimeoutError(ident, limit, last) from None
@@ -294,12 +332,22 @@ class TaskResource(Generic[R]):
         The task holds a slot of the client's concurrency window for its model family from
         before the create until its end is seen: concurrent calls wait for room instead of
         drawing 1303s (with ``RedisGovernor``, room in the account shared by all processes)."""
-        call = await self.prepare(self._request(request, fields))
+        asked = self._request(request, fields)
+        call = await self.prepare(asked)
         window = self._client.window(call.plan.family)
         task = await money.submit_in_window(self._client, call, self.find, self.kind, window)
+        seconds = getattr(asked, "duration", None)
+        key = (call.plan.model, str(getattr(asked, "mode", "")), seconds or 0)
         ended = False
         try:
-            done = await self.wait(task, timeout=timeout, on_progress=on_progress)
+            done = await self._wait(
+                task,
+                timeout=timeout,
+                on_progress=on_progress,
+                policy=None,
+                fresh=True,
+                key=key,
+            )
             ended = True
         except TaskFailedError:
             ended = True

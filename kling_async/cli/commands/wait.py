@@ -68,11 +68,8 @@ class WaitProgress:
 
 
 def poll_policy(default: WaitPolicy, poll_interval: float | None) -> WaitPolicy:
-    """Fixed looks every ``poll_interval``; else, as ``--help`` says, every ``min_interval``
-    (3 s) growing to ``max_interval`` (15 s) after the first look (made at once). Not the
-    SDK's first look after ``first_poll`` (30 s): one person waits on one task here, and a
-    task that ends in seconds (the emulator's, a short one) is not left waiting half a
-    minute."""
+    """Fixed looks every ``poll_interval``; else, as ``--help`` says, every 3 s growing to
+    15 s after the first look (made at once)."""
     if poll_interval is not None:
         return attrs.evolve(
             default,
@@ -81,9 +78,12 @@ def poll_policy(default: WaitPolicy, poll_interval: float | None) -> WaitPolicy:
             max_interval=poll_interval,
             factor=1.0,
         )
-    # a hair above min_interval: the SDK grows the interval only after a first look that
-    # differs from min_interval
-    return attrs.evolve(default, first_poll=default.min_interval + 0.5)
+    return attrs.evolve(default, first_poll=_FIRST_LOOK, min_interval=_EVERY, max_interval=_AT_MOST)
+
+
+#: The command's own pace (its --help): a first look soon after the one made at once, then
+#: every 3 s growing to 15 s.
+_FIRST_LOOK, _EVERY, _AT_MOST = 3.5, 3.0, 15.0
 
 
 def _timed_out(ident: str, kind: str, timeout: float, last: Task | None, as_json: bool) -> NoReturn:
