@@ -21,7 +21,7 @@ worker process), then forks a ready process per run:
   ``main``, then the exit handlers, and exits with its code.
 - A run whose environment changes the interpreter's start (``PYTHON*`` variables differing
   from the server's) is refused, and the launcher then runs ``python -m kling_async`` itself;
-  so does it when no server is listening. ``tests/test_forkserver.py`` checks that both ways
+  so does it when no server is listening. ``tests/cli/test_forkserver.py`` checks that both ways
   give the same output and exit codes.
 
 The server stops when the process that started it is gone.

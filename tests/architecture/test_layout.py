@@ -46,7 +46,7 @@ def _imported(name: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
     for target in targets:
         while target and target not in MODULES:
             target = target.rpartition(".")[0]
-        if target and target != name:
+        if target and target not in (name, "kling_async"):  # the root re-exports every room
             yield target
             # importing a.b.c runs a/__init__ and a/b/__init__ first (the root package aside)
             parts = target.split(".")
@@ -115,7 +115,8 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 
 def test_no_import_cycles() -> None:
-    assert _cycles(_graph()) == []
+    cycles = _cycles(_graph())
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)
 
 
 #: Underscore attributes of objects that are not ours, each with its reason.
@@ -137,12 +138,13 @@ def test_no_reach_into_another_objects_private_attributes() -> None:
             where = f"{MODULES[name].relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}"
             if f"{name}:{ast.unparse(node)}" not in ALLOWED_REACHES:
                 reaches.append(where)
-    assert reaches == []
+    assert not reaches, "reaches into another object's privates:\n" + "\n".join(reaches)
 
 
 def test_no_module_is_too_big() -> None:
     sizes = {name: path.read_text().count("\n") for name, path in MODULES.items()}
-    assert {name: n for name, n in sizes.items() if n > 500} == {}
+    big = {name: n for name, n in sizes.items() if n > 500}
+    assert not big, f"modules over 500 lines: {big}"
     engine = [name for name in MODULES if name == "kling_async.batch._engine"]
     assert engine, "the batch engine's module moved: point this test at it"
     assert sizes[engine[0]] <= 400
@@ -160,7 +162,11 @@ def _state_words() -> set[str]:
 
 
 #: Where a word that is also a state word means something else, with the reason.
-OTHER_MEANINGS: dict[tuple[str, str], str] = {}
+OTHER_MEANINGS: dict[tuple[str, str], str] = {
+    ("kling_async._prepare_pixels", "unknown"): "an image format nobody named",
+    ("kling_async.cli._format", "unknown"): "a number the server did not give",
+    ("kling_async.store._sqlite", "unknown"): "a journal lock holder that did not say who",
+}
 
 
 def test_state_words_are_written_only_in_states() -> None:
@@ -177,7 +183,7 @@ def test_state_words_are_written_only_in_states() -> None:
                 and (name, node.value) not in OTHER_MEANINGS
             ):
                 found.append(f"{MODULES[name].relative_to(ROOT)}:{node.lineno} {node.value!r}")
-    assert found == []
+    assert not found, "state words outside states.py:\n" + "\n".join(found)
 
 
 def test_one_backoff_formula() -> None:
@@ -194,4 +200,4 @@ def test_one_backoff_formula() -> None:
                 and node.left.value in (2, 2.0)
             ):
                 found.append(f"{MODULES[name].relative_to(ROOT)}:{node.lineno}")
-    assert found == []
+    assert not found, "exponential growth outside _retry: " + ", ".join(found)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import attrs
 
-# the submitter and its result types are the engine's inner parts, tested here on their own
-from kling_async.store import Journal
-
 import kling_async as kling
 from kling_async.batch._submitter import Attempt, Created, Refused, Submitter, Verdict
 from kling_async.states import JobState
+
+# the submitter and its result types are the engine's inner parts, tested here on their own
+from kling_async.store import Journal
 from kling_async.validation import validate
 
 from .._helpers import StartEmulator, fast_client, png

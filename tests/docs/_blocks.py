@@ -2,7 +2,7 @@
 its language and the marker comment above it, if any.
 
 A Python block either runs (tests/docs/test_python_blocks.py) or is marked as an excerpt of an
-example, which is itself run by tests/test_examples.py::
+example, which is itself run by tests/docs/test_examples.py::
 
     <!-- excerpt: examples/webhook_receiver.py -->
     ```python

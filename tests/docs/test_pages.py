@@ -24,7 +24,7 @@ def test_the_readmes_links_lead_to_files() -> None:
 
 
 def test_no_page_names_a_retired_model() -> None:
-    """As tests/test_examples.py checks the README, examples and --help: live models only."""
+    """As tests/docs/test_examples.py checks the README, examples and --help: live models only."""
     from kling_async._catalog import RETIRED
 
     from ._blocks import PAGES

@@ -1,6 +1,6 @@
 """Every Python block of the README and of the docs site runs against an emulator here, or is
 marked as an excerpt of an example (``<!-- excerpt: examples/NAME.py -->`` above it) whose
-lines all stand in that example, which tests/test_examples.py runs."""
+lines all stand in that example, which tests/docs/test_examples.py runs."""
 
 from __future__ import annotations
 

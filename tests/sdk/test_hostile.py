@@ -18,8 +18,8 @@ import kling_async as kling
 from kling_async._convert import costs_from_wire, task_from_wire, tasks_from_wire
 from kling_async._http import _unwrap
 
-from ._helpers import StartEmulator, fast_client, png
-from .test_sdk_validation import BAD_CASES
+from .._helpers import StartEmulator, fast_client, png
+from .test_validation import BAD_CASES
 
 JSON = st.recursive(
     st.none()

@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from ._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, Api, StartEmulator, test_account, token
+from .._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, Api, StartEmulator, test_account, token
 
 
 @pytest.mark.parametrize(

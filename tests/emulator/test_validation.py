@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ._helpers import Api, b64, png
+from .._helpers import Api, b64, png
 
 CAM = {"type": "simple", "config": {"zoom": 5}}
 MASK = b64(png(640, 360, (255, 255, 255)))

@@ -18,7 +18,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import API_KEY, CLI, FORK_SERVER_SOCKET, FRESH_CLI, SCRIPT, png, test_account
+from .._helpers import API_KEY, CLI, FORK_SERVER_SOCKET, FRESH_CLI, SCRIPT, png, test_account
 
 
 @pytest.fixture(scope="module")

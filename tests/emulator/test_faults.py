@@ -10,7 +10,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig
 
-from ._helpers import Api, StartEmulator
+from .._helpers import Api, StartEmulator
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import pytest
 
 import kling_async as kling
 
-from ._helpers import StartEmulator, b64, fast_client, png
+from .._helpers import StartEmulator, b64, fast_client, png
 
-SAMPLE = Path(__file__).parent.parent / "kling_async" / "samples" / "sunset.png"
+SAMPLE = Path(__file__).parent.parent.parent / "kling_async" / "samples" / "sunset.png"
 
 
 async def test_create_wait_download_with_keywords(
@@ -122,7 +122,7 @@ async def test_generate_and_text_to_video(start_emulator: StartEmulator, tmp_pat
 
 
 async def test_account_costs(start_emulator: StartEmulator) -> None:
-    from ._helpers import test_account
+    from .._helpers import test_account
 
     emu, _ = await start_emulator(test_account(units=10))
     async with fast_client(emu) as client:

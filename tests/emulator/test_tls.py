@@ -11,7 +11,7 @@ import trustme
 
 from kling_async.emulator import Emulator, EmulatorConfig
 
-from ._helpers import IMAGE, test_account, token
+from .._helpers import IMAGE, test_account, token
 
 
 async def test_https_with_a_trustme_certificate(tmp_path: Path) -> None:

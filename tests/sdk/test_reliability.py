@@ -10,7 +10,7 @@ import pytest
 
 import kling_async as kling
 
-from ._helpers import StartEmulator, fast_client, png, test_account
+from .._helpers import StartEmulator, fast_client, png, test_account
 
 
 async def test_token_is_signed_once_and_reused(start_emulator: StartEmulator) -> None:

@@ -14,7 +14,7 @@ import pytest
 import kling_async as kling
 from kling_async.webhooks import WebhookVerifier
 
-from ._helpers import StartEmulator, fast_client, png, test_account
+from .._helpers import StartEmulator, fast_client, png, test_account
 
 
 async def test_generate_on_the_new_api(start_emulator: StartEmulator, tmp_path: Path) -> None:

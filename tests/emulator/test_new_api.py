@@ -13,7 +13,7 @@ import pytest
 
 from kling_async.emulator import default_unit_cost
 
-from ._helpers import API_KEY, IMAGE, Api, StartEmulator, b64, png, test_account, token
+from .._helpers import API_KEY, IMAGE, Api, StartEmulator, b64, png, test_account, token
 
 KEY = f"Bearer {API_KEY}"
 NO_AKSK = (

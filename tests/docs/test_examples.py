@@ -10,10 +10,10 @@ from pathlib import Path
 
 import av
 
-from ._helpers import SCRIPT, run_pytest
-from ._redis_server import RedisServer
+from .._helpers import SCRIPT, run_pytest
+from .._redis_server import RedisServer
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parent.parent.parent
 EXAMPLES = ROOT / "examples"
 SAMPLES = ROOT / "kling_async" / "samples"
 

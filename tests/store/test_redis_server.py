@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._redis_server import RedisServer
+from .._redis_server import RedisServer
 
 
 def test_redis_server_answers_on_its_socket_only(redis_server: RedisServer) -> None:

@@ -17,7 +17,7 @@ from PIL import Image, ImageChops, ImageStat
 
 from kling_async.emulator._render import CLIPS, CLIPS_DIR, NO_PYAV, have_pyav
 
-from ._helpers import API_KEY, StartEmulator, b64, png
+from .._helpers import API_KEY, StartEmulator, b64, png
 
 
 def _frames(data: bytes) -> tuple[list[Image.Image], str]:

@@ -12,7 +12,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from ._helpers import run_pytest
+from .._helpers import run_pytest
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from kling_async.cli._emulator_cmd import _duration_mix
 from kling_async.emulator import EmulatorConfig
 
-from ._helpers import CLI, StartEmulator, test_account
+from .._helpers import CLI, StartEmulator, test_account
 
 FAST, SLOW = (0.01, 0.02), (5.0, 6.0)
 

@@ -9,7 +9,7 @@ import pytest
 
 import kling_async as kling
 
-from ._helpers import CLI, SECRET_KEY, StartEmulator, fast_client, png
+from .._helpers import CLI, SECRET_KEY, StartEmulator, fast_client, png
 
 API_KEY = "test-api-key-abcdef"
 
@@ -65,7 +65,7 @@ def test_secrets_stay_out_of_cli_output_and_the_journal(tmp_path: Path) -> None:
 
     from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-    from ._helpers import ACCESS_KEY, test_account
+    from .._helpers import ACCESS_KEY, test_account
 
     shots = tmp_path / "shots"
     shots.mkdir()

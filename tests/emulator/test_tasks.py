@@ -10,7 +10,7 @@ import pytest
 
 from kling_async.emulator import FAILURE_MESSAGES
 
-from ._helpers import Api, StartEmulator, test_account
+from .._helpers import Api, StartEmulator, test_account
 
 
 async def test_lifecycle_and_bodies_field_for_field(start_emulator: StartEmulator) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from ._helpers import CLI
+from .._helpers import CLI
 
 EXE = CLI
 

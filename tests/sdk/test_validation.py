@@ -14,7 +14,7 @@ import kling_async as kling
 from kling_async import _catalog, _wire
 from kling_async.validation import Plan, check_fields
 
-from ._helpers import StartEmulator, b64, fast_client, png
+from .._helpers import StartEmulator, b64, fast_client, png
 
 CAM = kling.CameraControl.simple(zoom=-5)
 MASK = png(640, 360, (255, 255, 255))

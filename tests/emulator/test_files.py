@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ._helpers import Api, StartEmulator
+from .._helpers import Api, StartEmulator
 
 
 async def _video_url(api: Api, **body: Any) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 import kling_async as kling
 from kling_async._convert import split_tasks_from_wire, task_from_wire, tasks_from_wire
 
-from ._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, StartEmulator, fast_client, png
+from .._helpers import ACCESS_KEY, API_KEY, SECRET_KEY, StartEmulator, fast_client, png
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

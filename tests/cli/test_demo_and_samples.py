@@ -13,7 +13,7 @@ from kling_async._demo import demo_jobs
 from kling_async._samples import DRAWINGS, sample_paths
 from kling_async.emulator._render import NO_PYAV
 
-from ._helpers import CLI
+from .._helpers import CLI
 
 
 def test_committed_samples_are_the_drawings() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from ._helpers import API_KEY, StartEmulator
-from .emulator._receiver import Receiver, serving_receiver
+from .._helpers import API_KEY, StartEmulator
+from ._receiver import Receiver, serving_receiver
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ._helpers import Api, StartEmulator, test_account
+from .._helpers import Api, StartEmulator, test_account
 
 
 async def test_parallel_task_limit_holds_a_slot_until_the_task_ends(
