@@ -10,9 +10,7 @@ The emulator of the API lives in :mod:`kling_async.emulator`.
 """
 
 from ._clock import Clock, SystemClock, VirtualClock
-from ._governor import Governor, LocalGovernor
 from ._http import Timeouts
-from ._redis_governor import RedisGovernor
 from ._retry import RetryPolicy
 from ._version import __version__
 from .batch import (
@@ -50,6 +48,7 @@ from .errors import (
     TaskTimeoutError,
     ValidationError,
 )
+from .governor import Governor, LocalGovernor, RedisGovernor
 from .models import (
     CAMERA_PRESETS,
     CameraConfig,

@@ -35,6 +35,7 @@ from ..errors import (
     TaskTimeoutError,
     ValidationError,
 )
+from ..governor import Window
 from ..models import ImageToVideo, TextToVideo
 from ..resources._create import nothing_created
 from ..resources._tasks import TaskResource
@@ -47,7 +48,6 @@ from ._outcome import BatchSummary, Outcome, Timings
 from ._poller import Poller, PollPolicy, Tracked, lost_task
 from ._store import JobStore
 from ._submitter import Attempt, Submitter
-from ._window import Window
 
 if TYPE_CHECKING:
     from ..client import KlingClient

@@ -33,7 +33,7 @@ from ..errors import (
 from ..results import Task
 
 if TYPE_CHECKING:
-    from ..batch._window import Window
+    from ..governor import Window
     from ._tasks import TaskResource
 
 GENERATED_PREFIX = "kling-async-"

@@ -28,11 +28,11 @@ from saq.job import Status
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
-from .._redis_governor import RedisGovernor
 from ..batch import BatchEngine, Outcome, OutcomeStatus, PollPolicy
 from ..batch._store_redis import RedisJobStore, worker_id
 from ..client import KlingClient
 from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError, TaskTimeoutError
+from ..governor import RedisGovernor
 from ..models import ImageToVideo, TextToVideo
 from ._payload import load_job
 
