@@ -13,9 +13,9 @@ import aiohttp
 
 from ._auth import Credentials, TokenSource
 from ._clock import SYSTEM_CLOCK, Clock
-from ._download import DEFAULT_MAX_BYTES, download
 from ._http import Timeouts, Transport, check_base_url
 from ._retry import RetryPolicy
+from .download import DEFAULT_MAX_BYTES, download
 from .errors import ConfigurationError, DownloadError
 from .governor import Governor, LocalGovernor, Pacing, Window, account_id
 from .models import ImageToVideo, TextToVideo
