@@ -5,7 +5,8 @@ talks to Redis, however many callers wait: between the release notifications its
 relays, it looks again after a delay from ``backoff`` (20 ms doubling to at most 1 s, or a
 quarter of the lease), which is what finds slots freed by expiry (an expiry sends nothing).
 A Redis that does not answer is tried again every second (``retry``) while a slot is wanted,
-for up to ``give_up_after`` seconds at a stretch.
+for about ``give_up_after`` seconds of tries at a stretch; each look is a plain call, so a
+Redis that answers costs nothing more.
 """
 
 from __future__ import annotations
@@ -153,34 +154,42 @@ class RedisWindow:
         return bool(self._waiters) or self._want_spare
 
     async def _acquire_loop(self) -> None:
-        """Take slots while someone wants one: after a look that finds none free, wait for a
-        release (or a delay from ``backoff``) and look again."""
+        """Take slots while someone wants one. A Redis that fails is tried again a second
+        apart (``retry``), for about ``give_up_after`` seconds of tries; once it answers again,
+        the next failure has as many tries (a fresh ``retry``)."""
+        tries = int(self._gov.give_up_after / _RECONNECT) + 1
+        try:
+            while await retry(
+                self._take_while_wanted,
+                retry_if=lambda exc: isinstance(exc, Exception),
+                wait=lambda n, exc: backoff(n, initial=_RECONNECT, cap=_RECONNECT),
+                attempts=tries,
+                what=f"governor: taking a {self.family} slot",
+            ):
+                pass
+        except Exception:
+            return  # Redis away through every try: ``has_room`` says so; a new demand restarts
+
+    async def _take_while_wanted(self, attempt: int) -> bool:
+        """Look for slots while someone wants one: after a look that finds none free, wait
+        for a release (or a delay from ``backoff``) and look again. False once nobody wants
+        one; True as soon as a look is answered on a try after a failure (see above)."""
         misses = 0  # looks in a row that found no slot free
         most = min(_MAX_BACKOFF, self._gov.lease / 4)
-        while True:
-            try:
-                lease = await retry(
-                    self._look,
-                    retry_if=lambda exc: isinstance(exc, Exception),
-                    wait=lambda n, exc: backoff(n, initial=_RECONNECT, cap=_RECONNECT),
-                    deadline=time.monotonic() + self._gov.give_up_after,
-                    what=f"governor: taking a {self.family} slot",
-                )
-            except Exception:
-                # Redis away all along: ``has_room`` says so; the next demand starts anew
-                return
-            if lease is None:
-                return  # nobody wants a slot any more
+        while (lease := await self._look()) is not None:
             if lease:
                 misses = 0
                 await self._hand_over(lease)
-                continue
-            misses += 1
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(backoff(misses, initial=_MIN_BACKOFF, cap=most)):
-                    await self.freed.wait()
+            else:
+                misses += 1
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(backoff(misses, initial=_MIN_BACKOFF, cap=most)):
+                        await self.freed.wait()
+            if attempt > 1:
+                return True
+        return False
 
-    async def _look(self, attempt: int) -> str | None:
+    async def _look(self) -> str | None:
         """One try at a slot: its lease id if one was free, ``""`` if none was, None if
         nobody wants one any more. A Redis that fails is logged, fails the ``generate()``
         callers waiting at once, wakes the dispatcher, and is raised (to be tried again)."""
