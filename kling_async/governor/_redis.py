@@ -41,15 +41,13 @@ from .._retry import backoff, retry
 from ..errors import ConfigurationError
 from . import _lua as lua
 from ._protocol import hash_account
-from ._redis_link import Member
+from ._redis_link import RECONNECT, Member
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
 
 log = logging.getLogger("kling_async.governor")
 
 _SCRIPTS = ("ACQUIRE", "ANSWERED", "HOLD", "RENEW", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
-#: Seconds between tries to subscribe again to a release channel that failed.
-_RESUBSCRIBE = 1.0
 
 
 def _redis_module() -> Any:
@@ -226,7 +224,7 @@ class RedisGovernor:
         await retry(
             self._subscribed,
             retry_if=lambda exc: isinstance(exc, Exception),
-            wait=lambda n, exc: backoff(n, initial=_RESUBSCRIBE, cap=_RESUBSCRIBE),
+            wait=lambda n, exc: backoff(n, initial=RECONNECT, cap=RECONNECT),
             deadline=math.inf,
             what="governor: the release channel",
         )

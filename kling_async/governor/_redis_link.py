@@ -1,6 +1,7 @@
 """What the shared window and pacer need of the ``RedisGovernor`` that made them, and what
 it needs of a window: the two sides of their link, as protocols, so neither module imports
-the other. Also the one idle lifetime of every key they write."""
+the other. Also the idle lifetime of every key they write, and the pause between tries of a
+Redis that does not answer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any, Protocol
 
 #: Shared state idle this long is forgotten (ms).
 TTL_MS = 7 * 24 * 3600 * 1000
+#: Seconds between tries of a Redis that does not answer (a slot, the release channel).
+RECONNECT = 1.0
 
 
 class Member(Protocol):

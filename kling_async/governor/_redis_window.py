@@ -20,7 +20,7 @@ from typing import Any
 
 from .._retry import backoff, retry
 from ..errors import GovernorUnavailableError
-from ._redis_link import TTL_MS, Link
+from ._redis_link import RECONNECT, TTL_MS, Link
 
 log = logging.getLogger("kling_async.governor")
 
@@ -29,8 +29,6 @@ _SPARE_IDLE = 1.0
 #: Looking again for a free slot: the first delay, and the most (also at most lease / 4).
 _MIN_BACKOFF = 0.02
 _MAX_BACKOFF = 1.0
-#: Seconds between tries of a Redis that does not answer.
-_RECONNECT = 1.0
 
 
 class RedisWindow:
@@ -157,12 +155,12 @@ class RedisWindow:
         """Take slots while someone wants one. A Redis that fails is tried again a second
         apart (``retry``), for about ``give_up_after`` seconds of tries; once it answers again,
         the next failure has as many tries (a fresh ``retry``)."""
-        tries = int(self._gov.give_up_after / _RECONNECT) + 1
+        tries = int(self._gov.give_up_after / RECONNECT) + 1
         try:
             while await retry(
                 self._take_while_wanted,
                 retry_if=lambda exc: isinstance(exc, Exception),
-                wait=lambda n, exc: backoff(n, initial=_RECONNECT, cap=_RECONNECT),
+                wait=lambda n, exc: backoff(n, initial=RECONNECT, cap=RECONNECT),
                 attempts=tries,
                 what=f"governor: taking a {self.family} slot",
             ):
