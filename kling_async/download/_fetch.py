@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .. import _retry
+from .. import _retry  # its retry, by the module: download() has a parameter named retry
 from .._http import Timeouts, Transport
 from .._retry import RetryPolicy
 from ..errors import APIConnectionError, DownloadError
-from . import _files
+from . import _files  # prepare_now looked up at each call (a test counts those calls)
 from ._files import Restart, clear, discard_now, part_path
 from ._meter import Meter
 from ._thread import in_thread, settle
