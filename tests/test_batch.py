@@ -437,7 +437,7 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
     import sqlite3
 
     from kling_async import client as client_module
-    from kling_async.download import _files  # private: counts the look for a partial file
+    from kling_async.download import _fetch  # private: counts the look for a partial file
     from kling_async.download import download as real
 
     fresh_flags: list[bool] = []
@@ -448,13 +448,13 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
 
     monkeypatch.setattr(client_module, "download", spying)
     prepared = [0]
-    prepare = _files.prepare_now
+    prepare = _fetch.prepare_now
 
     def counted_prepare(*args: Any) -> Any:
         prepared[0] += 1
         return prepare(*args)
 
-    monkeypatch.setattr(_files, "prepare_now", counted_prepare)
+    monkeypatch.setattr(_fetch, "prepare_now", counted_prepare)
     emu, _ = await start_emulator()
     out = tmp_path / "out"
     jobs = jobs_for(make_images(tmp_path / "img", 4))

@@ -11,12 +11,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .. import _retry  # its retry, by the module: download() has a parameter named retry
 from .._http import Timeouts, Transport
 from .._retry import RetryPolicy
+from .._retry import retry as retrying  # download() has a parameter named retry
 from ..errors import APIConnectionError, DownloadError
-from . import _files  # prepare_now looked up at each call (a test counts those calls)
-from ._files import Restart, clear, discard_now, part_path
+from ._files import Restart, clear, discard_now, part_path, prepare_now
 from ._meter import Meter
 from ._thread import in_thread, settle
 from ._writer import Writer
@@ -69,7 +68,7 @@ async def download(
             raise
 
     try:
-        unplaced = await _retry.retry(
+        unplaced = await retrying(
             attempt,
             retry_if=_resumed_after,
             wait=lambda n, exc: policy.delay(n, None),
@@ -113,7 +112,7 @@ def _resumable(message: str, url: str) -> DownloadError:
 async def _open(dest: Path, url: str) -> tuple[int, str | None, int]:
     """``prepare_now`` in a worker thread; a descriptor it opened is closed if the caller
     is cancelled meanwhile."""
-    opening = in_thread(_files.prepare_now, dest, url)
+    opening = in_thread(prepare_now, dest, url)
     try:
         return await settle(opening)
     except asyncio.CancelledError:

@@ -39,15 +39,13 @@ from typing import Any, Self
 from .._clock import Clock
 from .._retry import backoff, retry
 from ..errors import ConfigurationError
-from . import _lua as lua
+from ._lua import SCRIPTS
 from ._protocol import hash_account
 from ._redis_link import RECONNECT, Member
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
 
 log = logging.getLogger("kling_async.governor")
-
-_SCRIPTS = ("ACQUIRE", "ANSWERED", "HOLD", "RENEW", "RELEASE", "ACCEPTED", "OVER_LIMIT", "PACE")
 
 
 def _redis_module() -> Any:
@@ -193,7 +191,7 @@ class RedisGovernor:
             aioredis = _redis_module()
             self._redis = aioredis.from_url(self.url)
             self._scripts = {
-                name: self._redis.register_script(getattr(lua, name)) for name in _SCRIPTS
+                name: self._redis.register_script(source) for name, source in SCRIPTS.items()
             }
         return self._redis
 
