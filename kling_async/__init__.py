@@ -10,10 +10,8 @@ The emulator of the API lives in :mod:`kling_async.emulator`.
 """
 
 from ._clock import Clock, SystemClock, VirtualClock
-from ._governor import Governor, LocalGovernor
 from ._http import Timeouts
 from ._prepare import PreparedCache, PreparedImage, prepare_image, prepare_image_async
-from ._redis_governor import RedisGovernor
 from ._retry import RetryPolicy
 from ._version import __version__
 from ._waiting import WaitPolicy
@@ -52,6 +50,7 @@ from .errors import (
     TaskTimeoutError,
     ValidationError,
 )
+from .governor import Governor, LocalGovernor, RedisGovernor
 from .image_requests import ImageGeneration
 from .models import (
     CAMERA_PRESETS,

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ._auth import TokenSource
 from ._clock import Clock
 from ._http import RequestKind
 from ._retry import RetryPolicy
 from ._waiting import WaitPolicy
+from .governor import Window
 from .results import Task, Video
-
-if TYPE_CHECKING:  # the governor package imports the batch engine at run time, for now
-    from ._governor import Window
 
 
 class ClientAPI(Protocol):

@@ -16,7 +16,6 @@ import aiohttp
 import attrs
 
 from ._auth import TokenSource
-from ._pacer import Pacer, Pacing
 from ._retry import RetryPolicy, parse_retry_after
 from ._version import __version__
 from .errors import (
@@ -30,6 +29,7 @@ from .errors import (
     ServerError,
     error_for,
 )
+from .governor import Pacer, Pacing
 
 RequestKind = Literal["create", "query", "list", "account"]
 USER_AGENT = f"kling-async/{__version__}"

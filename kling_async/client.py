@@ -13,13 +13,13 @@ import aiohttp
 
 from ._auth import Credentials, TokenSource
 from ._clock import SYSTEM_CLOCK, Clock
-from ._download import DEFAULT_MAX_BYTES, download
-from ._governor import Governor, LocalGovernor, Pacing, Window, account_id
 from ._http import RequestKind, Timeouts, Transport, check_base_url
 from ._retry import RetryPolicy
 from ._waiting import WaitPolicy
 from .batch import BatchRun
+from .download import DEFAULT_MAX_BYTES, download
 from .errors import ConfigurationError, DownloadError, ValidationError
+from .governor import Governor, LocalGovernor, Pacing, Window, account_id
 from .models import ImageToVideo, TextToVideo
 from .resources import (
     AccountResource,

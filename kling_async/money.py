@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import attrs
 
@@ -37,10 +36,8 @@ from .errors import (
     ServerError,
     ValidationError,
 )
+from .governor import Window
 from .results import Task
-
-if TYPE_CHECKING:  # the governor package imports the batch engine at run time, for now
-    from ._governor import Window
 
 #: Looks a task up by its external id on a wire: the task, or None when the server has none.
 Finder = Callable[[str, str], Awaitable[Task | None]]

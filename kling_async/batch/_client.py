@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._api import ClientAPI
 
 if TYPE_CHECKING:
-    from .._governor import Governor
-    from .._pacer import Pacing
+    from ..governor import Governor, Pacing
     from ..resources import TaskResource
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from ..errors import NotSentError, ValidationError
+from ..governor import Window
 from ..models import ImageToVideo, TextToVideo
 from ..results import Task
 from ..states import JobState, OutcomeStatus, Stage
@@ -45,7 +46,6 @@ from ._reporter import Reporter
 from ._settle import Settler
 from ._slots import Slots
 from ._submitter import Attempt, Created, Submitter, Verdict, halt_reason
-from ._window import Window
 from ._work import Job, Work
 
 log = logging.getLogger("kling_async.batch")

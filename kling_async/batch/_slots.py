@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from ..governor import Window
 from ._client import BatchClient
-from ._window import Window
 from ._work import Work
 
 

@@ -28,12 +28,12 @@ from saq.job import Status
 from saq.queue.redis import RedisQueue
 from saq.types import Context, PartialTimersDict
 
-from .._redis_governor import RedisGovernor
 from .._retry import backoff, retry
 from .._tasks import cancel_and_wait
 from ..batch import BatchEngine, Outcome, PollPolicy
 from ..client import KlingClient
 from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError
+from ..governor import RedisGovernor
 from ..models import ImageToVideo, TextToVideo
 from ..states import OutcomeStatus
 from ..store import RedisJobStore, worker_id

@@ -166,6 +166,10 @@ OTHER_MEANINGS: dict[tuple[str, str], str] = {
     ("kling_async._prepare_pixels", "unknown"): "an image format nobody named",
     ("kling_async.cli._format", "unknown"): "a number the server did not give",
     ("kling_async.store._sqlite", "unknown"): "a journal lock holder that did not say who",
+    ("kling_async.governor._redis_window", "pending"): (
+        "a Redis key's name: slots whose create has no answer yet (renaming it would split "
+        "the shared state between old and new processes during a rolling deploy)"
+    ),
 }
 
 

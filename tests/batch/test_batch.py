@@ -437,11 +437,11 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
     looks, and resumes what it finds with a Range."""
     import sqlite3
 
-    from kling_async import _download  # its look for a partial file has no public seam
     from kling_async import client as client_module
+    from kling_async.download import _fetch  # private: counts the look for a partial file
+    from kling_async.download import download as real
 
     fresh_flags: list[bool] = []
-    real = _download.download
 
     async def spying(*args: Any, fresh: bool = False, **kwargs: Any) -> Path:
         fresh_flags.append(fresh)
@@ -449,13 +449,13 @@ async def test_a_task_the_batch_created_is_downloaded_fresh_and_a_rerun_resumes_
 
     monkeypatch.setattr(client_module, "download", spying)
     prepared = [0]
-    prepare = _download._prepare_now
+    prepare = _fetch.prepare_now
 
     def counted_prepare(*args: Any) -> Any:
         prepared[0] += 1
         return prepare(*args)
 
-    monkeypatch.setattr(_download, "_prepare_now", counted_prepare)
+    monkeypatch.setattr(_fetch, "prepare_now", counted_prepare)
     emu, _ = await start_emulator()
     out = tmp_path / "out"
     jobs = jobs_for(make_images(tmp_path / "img", 4))

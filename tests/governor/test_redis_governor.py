@@ -20,11 +20,12 @@ import pytest
 
 import kling_async as kling
 from kling_async.emulator import EmulatorConfig, EmulatorThread
+from kling_async.governor import RedisWindow
 
-from ._helpers import API_KEY, SCRIPT, png, test_account
-from ._redis_server import RedisServer
+from .._helpers import API_KEY, SCRIPT, png, test_account
+from .._redis_server import RedisServer
 
-RUNNER = Path(__file__).parent / "governor_runner.py"
+RUNNER = Path(__file__).parent.parent / "governor_runner.py"
 FAMILY = "2.6"
 
 
@@ -312,20 +313,21 @@ async def test_keys_name_the_account_by_a_hash_and_renewal_brings_no_slot_back(
     )
     async with client:
         window = client.window(FAMILY)
+        assert isinstance(window, RedisWindow)
         await window.acquire()
         await client.pacer.turn()
-        lease = list(window._held)  # type: ignore[attr-defined]
+        lease = list(window.held)
         await window.release()
-        await window.tick(renew=True)  # type: ignore[attr-defined]
+        await window.tick(renew=True)
         gov = client.governor
         assert isinstance(gov, kling.RedisGovernor)
         # a renewal that races a release must not bring the slot back
-        lost = await gov.run("RENEW", window._keys, [60_000, 30_000, *lease])  # type: ignore[attr-defined]
+        lost = await gov.run("RENEW", window.keys, [60_000, 30_000, *lease])
         assert [x.decode() for x in lost] == lease
         redis = aioredis.from_url(redis_server.url)
         try:
             keys = [k.decode() async for k in redis.scan_iter("*")]
-            held = await redis.zcard(window._keys[0])  # type: ignore[attr-defined]
+            held = await redis.zcard(window.keys[0])
         finally:
             await redis.aclose()
     assert held == 0
@@ -342,7 +344,7 @@ async def test_generate_in_one_process_waits_for_room_instead_of_drawing_1303s(
     start_emulator: Any, tmp_path: Path
 ) -> None:
     """The default (local) governor: concurrent generate() calls share the client's window."""
-    from ._helpers import fast_client
+    from .._helpers import fast_client
 
     # on the virtual clock: tasks of 20-40 s that cost milliseconds, whatever the machine's load
     emu, _ = await start_emulator(
@@ -373,7 +375,7 @@ async def test_generate_in_one_process_waits_for_room_instead_of_drawing_1303s(
 async def test_an_unreachable_redis_fails_loudly_not_forever(
     start_emulator: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from ._helpers import fast_client
+    from .._helpers import fast_client
 
     emu, _ = await start_emulator(test_account(concurrency_limit=3))
     image = tmp_path / "in.png"

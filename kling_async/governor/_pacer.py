@@ -1,4 +1,4 @@
-"""The account governor's pacer: one for every request a client makes.
+"""The local pacer: one for every request a client makes, learning the rate from 1302s.
 
 It spaces requests evenly (no bursts) at a rate it adapts: when 1302s make up a real share of
 the recent answers (a quarter of the last 40, at least three) it holds every request until the
@@ -19,29 +19,8 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
-import attrs
-
-
-@attrs.define
-class PacerStats:
-    rate_limited: int = 0
-    waits: int = 0
-
-
-class Pacing(Protocol):
-    """What the transport needs of a pacer: ``Pacer`` here, or the shared one of
-    ``RedisGovernor``. ``turn`` before each request; then ``answered`` or ``rate_limited``."""
-
-    rate: float | None
-    stats: PacerStats
-
-    async def turn(self, priority: int = 0) -> None: ...
-
-    def answered(self) -> None: ...
-
-    def rate_limited(self, retry_after: float | None) -> None: ...
+from ._protocol import PacerStats
 
 
 class Pacer:

@@ -265,3 +265,15 @@ redis.call('PEXPIRE', k, ARGV[1])
 return {tostring(start - now), tostring(rate or -1)}
 """
 )
+
+#: Every script by the name the governor runs it under.
+SCRIPTS = {
+    "ACQUIRE": ACQUIRE,
+    "ANSWERED": ANSWERED,
+    "HOLD": HOLD,
+    "RENEW": RENEW,
+    "RELEASE": RELEASE,
+    "ACCEPTED": ACCEPTED,
+    "OVER_LIMIT": OVER_LIMIT,
+    "PACE": PACE,
+}

@@ -9,8 +9,7 @@ import time
 import pytest
 
 from kling_async._durations import DurationModel  # the durations model, tested alone
-from kling_async._pacer import Pacer
-from kling_async.batch._window import ConcurrencyWindow
+from kling_async.governor import ConcurrencyWindow, Pacer
 
 
 class FakeTime:

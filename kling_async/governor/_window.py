@@ -1,41 +1,11 @@
-"""The concurrency window: how many tasks a batch keeps in flight, learned from 1303."""
+"""The local concurrency window: how many tasks a batch keeps in flight, learned from 1303."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Protocol
 
-
-class Window(Protocol):
-    """What the batch engine and ``generate()`` need of a concurrency window (one model
-    family): ``ConcurrencyWindow`` here, or the shared one of ``RedisGovernor``. See
-    ``ConcurrencyWindow`` for the meaning of each step."""
-
-    limit: int
-    learned: int | None
-    in_flight: int
-    limited: int
-
-    def has_room(self) -> bool: ...
-
-    def take(self) -> None: ...
-
-    async def acquire(self) -> None: ...
-
-    async def reserve(self) -> None: ...
-
-    async def answered(self) -> None: ...
-
-    async def accepted(self) -> None: ...
-
-    async def release(self, *, completed: bool = True) -> None: ...
-
-    async def over_limit(self) -> None: ...
-
-    async def force_acquire(self) -> None: ...
-
-    async def close(self) -> None: ...
+from .._retry import backoff
 
 
 class ConcurrencyWindow:
@@ -73,6 +43,8 @@ class ConcurrencyWindow:
         self.unanswered = 0
         self.probe_every = probe_every
         self._base_probe_every = probe_every
+        #: Probes refused since ``probe_every`` was last at its base.
+        self._probes_refused = 0
         self.max_probe_every = max_probe_every
         self._since_probe = 0
         self._probing = False
@@ -165,6 +137,17 @@ class ConcurrencyWindow:
         """Nothing to give back: this window lives in this process only (the shared one of
         ``RedisGovernor`` returns its leases here)."""
 
+    def _probe_later(self) -> None:
+        """A probe found no more room: the next waits twice as long, up to the most."""
+        self._probes_refused += 1
+        self.probe_every = int(
+            backoff(
+                self._probes_refused + 1,
+                initial=self._base_probe_every,
+                cap=self.max_probe_every,
+            )
+        )
+
     def _raise(self, value: int) -> None:
         self.limit = min(value, self.cap) if self.cap is not None else value
 
@@ -178,7 +161,7 @@ class ConcurrencyWindow:
                 # the probe found the limit where it was: back at once, probe later
                 self._probing = False
                 self.limit = self.learned
-                self.probe_every = min(self.max_probe_every, 2 * self.probe_every)
+                self._probe_later()
                 self._since_probe = 0
                 self._changed.notify_all()
                 return
@@ -187,7 +170,7 @@ class ConcurrencyWindow:
                 # was an unseen end, not a bigger pack — back to the limit before it
                 self.limit = self.learned = self._before_probe
                 self._before_probe = None
-                self.probe_every = min(self.max_probe_every, 2 * self.probe_every)
+                self._probe_later()
                 self._since_probe = 0
                 self._changed.notify_all()
                 return
@@ -201,5 +184,6 @@ class ConcurrencyWindow:
                 self._before_probe = None
                 self._since_probe = 0
                 self.probe_every = self._base_probe_every  # a lowered limit: look up again soon
+                self._probes_refused = 0
                 self._answers.clear()
             self._changed.notify_all()

@@ -19,9 +19,14 @@ import pytest
 from aiohttp import web
 
 import kling_async as kling
-from kling_async import _download
+from kling_async.download import BATCH, CHUNK
 
-from .test_hostile_io import ETAG, client_for, one_route, serving
+# private: the buffer pool and the short-write loop have no public seam
+from kling_async.download._files import writev_all
+from kling_async.download._writer import POOL, POOL_KEEP
+
+from ..test_hostile_io import client_for, one_route, serving
+from .test_download_hostile import ETAG
 
 MiB = 1024 * 1024
 
@@ -37,11 +42,11 @@ def test_writev_all_finishes_after_short_writes(
         first = bytes(buffers[0])[:3]  # the kernel takes at most 3 bytes each time
         return real(fd, [first])
 
-    monkeypatch.setattr(_download.os, "writev", stingy)
+    monkeypatch.setattr(os, "writev", stingy)
     path = tmp_path / "f"
     pieces = [b"hello ", b"", b"world", b"!" * 10]
     with path.open("wb") as f:
-        _download._writev_all(f.fileno(), pieces)
+        writev_all(f.fileno(), pieces)
     assert path.read_bytes() == b"".join(pieces)
     assert len(calls) == 8  # 6 + 5 + 10 bytes, at most 3 at a time from one piece
 
@@ -122,7 +127,7 @@ async def test_a_small_body_costs_two_hand_offs(tmp_path: Path) -> None:
         await client.download(url, tmp_path / "warm.mp4")  # the connection, made once
         with counting_hand_offs(asyncio.get_running_loop()) as handed:
             await client.download(url, tmp_path / "v.mp4")
-    assert handed == {"_prepare_now": 1, "_finish_now": 1}
+    assert handed == {"prepare_now": 1, "finish_now": 1}
     assert (tmp_path / "v.mp4").read_bytes() == body
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "warm.mp4"]
 
@@ -135,9 +140,9 @@ async def test_a_5_mib_body_writes_while_reading_with_few_hand_offs(tmp_path: Pa
         await client.download(url, tmp_path / "warm.mp4")
         with counting_hand_offs(asyncio.get_running_loop()) as handed:
             await client.download(url, tmp_path / "v.mp4")
-    assert handed["_prepare_now"] == handed["_finish_now"] == 1
-    assert 1 <= handed["_write_now"] <= 5
-    assert set(handed) == {"_prepare_now", "_write_now", "_finish_now"}
+    assert handed["prepare_now"] == handed["finish_now"] == 1
+    assert 1 <= handed["write_now"] <= 5
+    assert set(handed) == {"prepare_now", "write_now", "finish_now"}
     assert (tmp_path / "v.mp4").read_bytes() == body
 
 
@@ -151,7 +156,7 @@ async def test_a_resume_costs_the_same_two_hand_offs(tmp_path: Path) -> None:
         with counting_hand_offs(asyncio.get_running_loop()) as handed:
             await client.download(url, dest)
     assert served == ["bytes=70000-"]
-    assert handed == {"_prepare_now": 1, "_finish_now": 1}
+    assert handed == {"prepare_now": 1, "finish_now": 1}
     assert dest.read_bytes() == body
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
 
@@ -174,14 +179,14 @@ async def test_a_slow_disk_grows_batches_to_chunk_and_bytes_stay_in_order(
         return real(fd, buffers)
 
     monkeypatch.setattr(os, "writev", slow_writev)
-    body = os.urandom(3 * _download.CHUNK + 12345)
+    body = os.urandom(3 * CHUNK + 12345)
     async with client_of(body_app(body, piece=100_003)) as (client, url):
         await asyncio.wait_for(client.download(url, tmp_path / "v.mp4"), 20)
     assert (tmp_path / "v.mp4").read_bytes() == body
     # batches grew past BATCH while the worker wrote (to a full CHUNK on a quiet machine; a
     # loaded one, whose loop reads slower than the disk writes, got to 7 of 8 MiB at 30 ms)
-    assert _download.BATCH < max(sizes) <= _download.CHUNK
-    assert sizes[0] < 2 * _download.BATCH  # the first went as soon as it held BATCH
+    assert BATCH < max(sizes) <= CHUNK
+    assert sizes[0] < 2 * BATCH  # the first went as soon as it held BATCH
 
 
 async def test_an_empty_body_lands_as_an_empty_file(tmp_path: Path) -> None:
@@ -213,8 +218,8 @@ async def test_buffers_go_back_to_the_pool_once_each(tmp_path: Path) -> None:
     async with client_of(body_app(body)) as (client, url):
         for i in range(3):
             await asyncio.gather(*(client.download(url, tmp_path / f"{i}-{j}") for j in range(6)))
-    pool = _download._POOL
-    assert len(pool) <= _download._POOL_KEEP
+    pool = POOL
+    assert len(pool) <= POOL_KEEP
     assert len({id(b) for b in pool}) == len(pool)  # never the same buffer twice
     assert all(not b.closed for b in pool)
     assert all((tmp_path / f"{i}-{j}").read_bytes() == body for i in range(3) for j in range(6))
@@ -329,7 +334,7 @@ async def test_a_fresh_small_body_costs_one_hand_off(tmp_path: Path) -> None:
         await client.download(url, tmp_path / "warm.mp4")
         with counting_hand_offs(asyncio.get_running_loop()) as handed:
             await client.download(url, tmp_path / "v.mp4", fresh=True)
-    assert handed == {"_finish_now": 1}
+    assert handed == {"finish_now": 1}
     assert served == ["", ""]  # no Range asked
     assert (tmp_path / "v.mp4").read_bytes() == body
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "warm.mp4"]
@@ -341,9 +346,9 @@ async def test_a_fresh_5_mib_body_makes_its_part_in_the_first_write(tmp_path: Pa
         await client.download(url, tmp_path / "warm.mp4")
         with counting_hand_offs(asyncio.get_running_loop()) as handed:
             await client.download(url, tmp_path / "v.mp4", fresh=True)
-    assert set(handed) == {"_write_now", "_finish_now"}
-    assert handed["_finish_now"] == 1
-    assert 1 <= handed["_write_now"] <= 5
+    assert set(handed) == {"write_now", "finish_now"}
+    assert handed["finish_now"] == 1
+    assert 1 <= handed["write_now"] <= 5
     assert (tmp_path / "v.mp4").read_bytes() == body
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "warm.mp4"]
 

@@ -1,0 +1,114 @@
+"""What a governor is: the three small interfaces the rest of the SDK talks to, and how an
+account is named in shared state.
+
+A *governor* makes, per client, a *pacer* (``turn`` before every request, told of each
+answer and of each 1302) and, per model family, a *concurrency window* (a slot held from
+before a create until the task's end is seen; learned from 1303). ``LocalGovernor`` keeps
+both in this process; ``RedisGovernor`` keeps them in Redis, shared by every process that
+uses the same account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from .._clock import Clock
+
+if TYPE_CHECKING:
+    from .._auth import Credentials
+
+
+@attrs.define
+class PacerStats:
+    rate_limited: int = 0
+    waits: int = 0
+
+
+class Pacing(Protocol):
+    """What the transport needs of a pacer: ``Pacer``, or the shared one of
+    ``RedisGovernor``. ``turn`` before each request; then ``answered`` or ``rate_limited``."""
+
+    rate: float | None
+    stats: PacerStats
+
+    async def turn(self, priority: int = 0) -> None: ...
+
+    def answered(self) -> None: ...
+
+    def rate_limited(self, retry_after: float | None) -> None: ...
+
+
+class Window(Protocol):
+    """What the batch engine and ``generate()`` need of a concurrency window (one model
+    family): ``ConcurrencyWindow``, or the shared one of ``RedisGovernor``. See
+    ``ConcurrencyWindow`` for the meaning of each step."""
+
+    limit: int
+    learned: int | None
+    in_flight: int
+    limited: int
+
+    def has_room(self) -> bool: ...
+
+    def take(self) -> None: ...
+
+    async def acquire(self) -> None: ...
+
+    async def reserve(self) -> None: ...
+
+    async def answered(self) -> None: ...
+
+    async def accepted(self) -> None: ...
+
+    async def release(self, *, completed: bool = True) -> None: ...
+
+    async def over_limit(self) -> None: ...
+
+    async def force_acquire(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Governor(Protocol):
+    """Makes the pacer of a client and the windows of its families."""
+
+    def pacer(
+        self,
+        account: str,
+        *,
+        max_rate: float | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock | None = None,
+    ) -> Pacing: ...
+
+    def window(
+        self,
+        account: str,
+        family: str,
+        *,
+        initial: int = 4,
+        cap: int | None = None,
+        condition: asyncio.Condition | None = None,
+    ) -> Window: ...
+
+    def attach(self) -> None:
+        """A client starts using this governor."""
+
+    async def detach(self) -> None:
+        """A client that used this governor closed."""
+
+
+def account_id(credentials: Credentials) -> str:
+    """Names the account in shared state without revealing any key: a hash of the API key
+    (else of the access key). 16 hex digits."""
+    return hash_account(credentials.api_key or credentials.access_key or "anonymous")
+
+
+def hash_account(source: str) -> str:
+    """16 hex digits of a salted SHA-256 of ``source`` (a key, or a label the user chose)."""
+    return hashlib.sha256(b"kling-account\0" + source.encode()).hexdigest()[:16]
