@@ -9,7 +9,7 @@ from ..states import OutcomeStatus
 from ._budget import default_unit_cost, estimate_units
 from ._client import BatchClient
 from ._engine import BatchEngine
-from ._identity import job_identity, job_name
+from ._identity import content_hash, external_id_for, job_identity, job_name
 from ._options import BatchOptions
 from ._outcome import BatchSummary, Outcome, Timings
 from ._poll_plan import PollPolicy
@@ -26,8 +26,10 @@ __all__ = [
     "OutcomeStatus",
     "PollPolicy",
     "Timings",
+    "content_hash",
     "default_unit_cost",
     "estimate_units",
+    "external_id_for",
     "job_identity",
     "job_name",
 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import av
 
-from .._helpers import SCRIPT, run_pytest
+from .._helpers import RETIRED, SCRIPT, run_pytest
 from .._redis_server import RedisServer
 
 ROOT = Path(__file__).parent.parent.parent
@@ -105,7 +105,6 @@ def test_no_user_facing_text_names_a_retired_model() -> None:
     """README, examples and every command's --help use live models only."""
     from click.testing import CliRunner
 
-    from kling_async._catalog import RETIRED
     from kling_async.cli import main
 
     texts = {"README.md": (ROOT / "README.md").read_text()}

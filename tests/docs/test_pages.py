@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from .._helpers import RETIRED
 from ._blocks import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -25,7 +26,6 @@ def test_the_readmes_links_lead_to_files() -> None:
 
 def test_no_page_names_a_retired_model() -> None:
     """As tests/docs/test_examples.py checks the README, examples and --help: live models only."""
-    from kling_async._catalog import RETIRED
 
     from ._blocks import PAGES
 

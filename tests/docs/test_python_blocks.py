@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 import kling_async as kling
-from kling_async._samples import SAMPLES_DIR, sample_paths
 from kling_async.emulator import Emulator, EmulatorConfig
 
-from .._helpers import API_KEY, StartEmulator
+from .._helpers import API_KEY, SAMPLES_DIR, StartEmulator, sample_paths
 from ._blocks import Block, blocks
 
 BLOCKS = blocks("python")

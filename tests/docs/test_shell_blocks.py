@@ -17,11 +17,10 @@ from pathlib import Path
 import click
 import pytest
 
-from kling_async._samples import sample_paths
 from kling_async.cli import main as kling_async
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from .._helpers import API_KEY, CLI, test_account
+from .._helpers import API_KEY, CLI, sample_paths, test_account
 from ._blocks import ROOT, Block, blocks
 
 SHELL = [b for b in blocks(("sh", "console", "text", "")) if "kling-async" in b.body]

@@ -20,7 +20,7 @@ from aiohttp import web
 
 import kling_async as kling
 
-from ..test_hostile_io import client_for, one_route, serving
+from ..sdk.test_hostile_io import client_for, one_route, serving
 
 # --- downloads: what stands at <dest>.part ------------------------------------------------
 

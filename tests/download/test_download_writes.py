@@ -25,7 +25,7 @@ from kling_async.download import BATCH, CHUNK
 from kling_async.download._files import writev_all
 from kling_async.download._writer import POOL, POOL_KEEP
 
-from ..test_hostile_io import client_for, one_route, serving
+from ..sdk.test_hostile_io import client_for, one_route, serving
 from .test_download_hostile import ETAG
 
 MiB = 1024 * 1024

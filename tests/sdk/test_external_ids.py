@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import kling_async as kling
-from kling_async.batch._identity import external_id_for
+from kling_async.batch import external_id_for
 from kling_async.money import new_external_id
 from kling_async.validation import check_external_id
 

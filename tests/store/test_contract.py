@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kling_async.batch._identity import external_id_for  # the id derivation the engine uses
+from kling_async.batch import external_id_for
 from kling_async.errors import JobClaimedError, JournalError, JournalLockedError
 from kling_async.states import COMMITTED, JOB_STATES, JobState
 from kling_async.store import (

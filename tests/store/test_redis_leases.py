@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kling_async.batch._identity import external_id_for  # the id derivation the engine uses
+from kling_async.batch import external_id_for
 from kling_async.errors import JobClaimedError, LeaseLostError
 from kling_async.states import JobState
 from kling_async.store import RedisJobStore

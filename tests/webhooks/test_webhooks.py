@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 import kling_async as kling
-from kling_async.emulator._callbacks import sign
+from kling_async.emulator._callbacks import sign  # private: a second signer to check against
 from kling_async.errors import WebhookError
 from kling_async.webhooks import WebhookVerifier, webhook_handler
 

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 import kling_async as kling
-from kling_async.batch import BatchEngine, OutcomeStatus, job_identity
-from kling_async.batch._identity import content_hash  # the identity the queue key must keep
+from kling_async.batch import BatchEngine, OutcomeStatus, content_hash, job_identity
 from kling_async.batch._submitter import Attempt, Submitter  # a create sent, its answer lost
 from kling_async.emulator import EmulatorThread
 from kling_async.store import RedisJobStore

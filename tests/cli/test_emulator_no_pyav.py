@@ -16,11 +16,12 @@ import av
 import pytest
 from click.testing import CliRunner
 
-from kling_async._samples import sample_paths
 from kling_async.cli import _emulator_cmd
 from kling_async.cli._emulator_cmd import emulator_command
 from kling_async.emulator import EmulatorConfig
-from kling_async.emulator._render import NO_PYAV
+from kling_async.emulator._render import NO_PYAV  # private: the no-PyAV message it checks
+
+from .._helpers import sample_paths
 
 #: Runs the command line in a Python where ``import av`` raises ImportError.
 NO_AV = [

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kling_async._loop import LOOP_ENV, loop_choice, run
-from kling_async.cli._runner import run as run_command
+from kling_async.cli._runner import run as run_command  # private: how the commands run the loop
 from kling_async.errors import ValidationError
 
 

@@ -93,7 +93,7 @@ async def test_create_times_are_kept_from_the_first_accepted_create(
 
 
 def test_the_durations_list_is_compact_in_memory() -> None:
-    from kling_async.emulator._stats import Stats
+    from kling_async.emulator._stats import Stats  # private: its memory layout is what is tested
 
     stats = Stats()
     for i in range(10_000):

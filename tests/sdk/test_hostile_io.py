@@ -20,11 +20,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 import kling_async as kling
-from kling_async._http import _unwrap
+from kling_async._http import _unwrap  # private: the answer parser, fuzzed alone
 from kling_async.errors import WebhookError
 from kling_async.webhooks import WebhookVerifier, webhook_handler
 
-from .webhooks.test_webhooks import BODY, NEW, delivery
+from ..webhooks.test_webhooks import BODY, NEW, delivery
 
 ONCE = kling.RetryPolicy(attempts=1)
 DEEP = b"[" * 100_000
