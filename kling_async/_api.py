@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from ._auth import TokenSource
 from ._clock import Clock
-from ._http import RequestKind
+from ._http import RequestOptions
 from ._retry import RetryPolicy
 from ._waiting import WaitPolicy
 from .governor import Window
@@ -39,18 +39,8 @@ class ClientAPI(Protocol):
         """How queries (and, after reconciling, creates) are retried."""
         ...
 
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        json_body: Any = None,
-        params: dict[str, Any] | None = None,
-        retry: bool = True,
-        wire: str = "legacy",
-    ) -> Any:
-        """Send one logical request; return the answer's ``data``."""
+    async def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Any:
+        """Send one logical request; return the answer's ``data`` (``Transport.request``)."""
         ...
 
     async def sleep(self, seconds: float) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -28,6 +29,9 @@ _TASK_FIELDS = frozenset(
     {"task_id", "task_status", "task_status_msg", "task_info", "created_at", "updated_at",
      "final_unit_deduction", "final_balance_deduction", "task_result"}
 )  # fmt: skip
+_NEW_TASK_FIELDS = frozenset(
+    {"id", "status", "message", "create_time", "update_time", "external_id", "outputs", "billing"}
+)
 _MAX_MS = 253_402_300_799_999  # 9999-12-31
 
 
@@ -125,42 +129,38 @@ def _task_id(value: Any, field: str, body: Any) -> str:
 
 converter.register_structure_hook(datetime, _timestamp)
 converter.register_structure_hook(TaskStatus, lambda v, _: TaskStatus.parse(v))
-converter.register_structure_hook(
+
+
+def _structure_fields(cls: type[Any], **fields: Any) -> None:
+    """``cls`` structured from a dict, the fields named in ``fields`` as they say (their own
+    hook, a wire name of their own)."""
+    converter.register_structure_hook(cls, make_dict_structure_fn(cls, converter, **fields))
+
+
+_structure_fields(
     Video,
-    make_dict_structure_fn(
-        Video,
-        converter,
-        id=override(struct_hook=_string),
-        url=override(struct_hook=_string),
-        watermark_url=override(struct_hook=_optional_string),
-        duration=override(struct_hook=_optional_number),
-    ),
+    id=override(struct_hook=_string),
+    url=override(struct_hook=_string),
+    watermark_url=override(struct_hook=_optional_string),
+    duration=override(struct_hook=_optional_number),
 )
-converter.register_structure_hook(
+_structure_fields(
     Image,
-    make_dict_structure_fn(
-        Image,
-        converter,
-        index=override(struct_hook=_index),
-        url=override(struct_hook=_string),
-        watermark_url=override(struct_hook=_optional_string),
-    ),
+    index=override(struct_hook=_index),
+    url=override(struct_hook=_string),
+    watermark_url=override(struct_hook=_optional_string),
 )
-converter.register_structure_hook(
+_structure_fields(
     ResourcePack,
-    make_dict_structure_fn(
-        ResourcePack,
-        converter,
-        name=override(rename="resource_pack_name", struct_hook=_string),
-        pack_id=override(rename="resource_pack_id", struct_hook=_string),
-        pack_type=override(rename="resource_pack_type", struct_hook=_string),
-        total=override(rename="total_quantity", struct_hook=_optional_number),
-        remaining=override(rename="remaining_quantity", struct_hook=_optional_number),
-        status=override(struct_hook=_string),
-        purchased_at=override(rename="purchase_time"),
-        effective_at=override(rename="effective_time"),
-        expires_at=override(rename="invalid_time"),
-    ),
+    name=override(rename="resource_pack_name", struct_hook=_string),
+    pack_id=override(rename="resource_pack_id", struct_hook=_string),
+    pack_type=override(rename="resource_pack_type", struct_hook=_string),
+    total=override(rename="total_quantity", struct_hook=_optional_number),
+    remaining=override(rename="remaining_quantity", struct_hook=_optional_number),
+    status=override(struct_hook=_string),
+    purchased_at=override(rename="purchase_time"),
+    effective_at=override(rename="effective_time"),
+    expires_at=override(rename="invalid_time"),
 )
 
 
@@ -201,6 +201,62 @@ def _billed_cash(charges: list[Mapping[str, Any]]) -> Cost | None:
     )
 
 
+@attrs.frozen
+class _TaskKeys:
+    """Where one wire's task body keeps what every task has."""
+
+    task_id: str
+    status: str
+    message: str
+    created_at: str
+    updated_at: str
+    wire: str
+    #: The keys read into the task's fields; the others are kept in ``extra``.
+    known: frozenset[str]
+
+
+_LEGACY_KEYS = _TaskKeys(
+    "task_id", "task_status", "task_status_msg", "created_at", "updated_at", "legacy", _TASK_FIELDS
+)
+_NEW_KEYS = _TaskKeys(
+    "id", "status", "message", "create_time", "update_time", "new", _NEW_TASK_FIELDS
+)
+
+
+def _task(
+    body: Mapping[str, Any],
+    kind: str,
+    keys: _TaskKeys,
+    *,
+    external_task_id: str | None,
+    videos: tuple[Video, ...],
+    images: tuple[Image, ...],
+    units: float | None,
+    cost: Cost | None,
+) -> Task:
+    """A task of either wire: what every task has read from where ``keys`` says, the rest
+    as the wire's own reader found it."""
+    raw_status = body.get(keys.status)
+    message = body.get(keys.message)
+    return Task(
+        task_id=_task_id(body[keys.task_id], keys.task_id, body),
+        status=TaskStatus.parse(raw_status),
+        external_task_id=external_task_id,
+        status_message=message if isinstance(message, str) else "",
+        created_at=_timestamp(body.get(keys.created_at), None),
+        updated_at=_timestamp(body.get(keys.updated_at), None),
+        videos=videos,
+        images=images,
+        units=units,
+        cost=cost,
+        raw_status=str(raw_status) if raw_status is not None else "",
+        kind=kind,
+        wire=keys.wire,
+        extra={k: v for k, v in body.items() if k not in keys.known},
+        raw=dict(body),
+    )
+
+
 def _structure_task(body: Mapping[str, Any], kind: str) -> Task:
     info = _mapping(body.get("task_info"), "task_info")
     result = _mapping(body.get("task_result"), "task_result")
@@ -212,29 +268,16 @@ def _structure_task(body: Mapping[str, Any], kind: str) -> Task:
         raise TypeError("task_result.images: expected a list")
     if "task_id" not in body:
         raise KeyError("task_id")
-    raw_status = body.get("task_status")
-    message = body.get("task_status_msg")
-    return Task(
-        task_id=_task_id(body["task_id"], "task_id", body),
-        status=TaskStatus.parse(raw_status),
+    return _task(
+        body,
+        kind,
+        _LEGACY_KEYS,
         external_task_id=_optional_string(info.get("external_task_id"), None),
-        status_message=message if isinstance(message, str) else "",
-        created_at=_timestamp(body.get("created_at"), None),
-        updated_at=_timestamp(body.get("updated_at"), None),
         videos=tuple(converter.structure(v, Video) for v in videos),
         images=tuple(converter.structure(i, Image) for i in images),
         units=_optional_number(body.get("final_unit_deduction"), None),
         cost=_balance_deduction(body.get("final_balance_deduction")),
-        raw_status=str(raw_status) if raw_status is not None else "",
-        kind=kind,
-        extra={k: v for k, v in body.items() if k not in _TASK_FIELDS},
-        raw=dict(body),
     )
-
-
-_NEW_TASK_FIELDS = frozenset(
-    {"id", "status", "message", "create_time", "update_time", "external_id", "outputs", "billing"}
-)
 
 
 def _structure_new_task(body: Mapping[str, Any], kind: str) -> Task:
@@ -263,24 +306,15 @@ def _structure_new_task(body: Mapping[str, Any], kind: str) -> Task:
         raise TypeError("billing: expected a list")
     charges = [_mapping(b, f"billing[{i}]") for i, b in enumerate(billing)]
     amounts = [_number(b.get("amount")) for b in charges if b.get("charge_type") == "unit"]
-    raw_status = body.get("status")
-    message = body.get("message")
-    return Task(
-        task_id=_task_id(body["id"], "id", body),
-        status=TaskStatus.parse(raw_status),
+    return _task(
+        body,
+        kind,
+        _NEW_KEYS,
         external_task_id=_optional_string(body.get("external_id"), None),
-        status_message=message if isinstance(message, str) else "",
-        created_at=_timestamp(body.get("create_time"), None),
-        updated_at=_timestamp(body.get("update_time"), None),
         videos=tuple(videos),
         images=tuple(images),
         units=sum(amounts) if amounts else None,
         cost=_billed_cash(charges),
-        raw_status=str(raw_status) if raw_status is not None else "",
-        kind=kind,
-        wire="new",
-        extra={k: v for k, v in body.items() if k not in _NEW_TASK_FIELDS},
-        raw=dict(body),
     )
 
 

@@ -9,7 +9,7 @@ import ipaddress
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -32,6 +32,21 @@ from .errors import (
 from .governor import Pacer, Pacing
 
 RequestKind = Literal["create", "query", "list", "account"]
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keywords of a ``request`` after its method and path, for those that pass them on
+    to ``Transport.request`` (which says their defaults): ``kind`` (which timeouts, and
+    whether the pacer counts a create), ``json_body``, ``params``, ``retry`` (queries) and
+    ``wire`` (whose credentials)."""
+
+    kind: Required[RequestKind]
+    json_body: Any
+    params: dict[str, Any] | None
+    retry: bool
+    wire: str
+
+
 USER_AGENT = f"kling-async/{__version__}"
 
 
@@ -143,6 +158,22 @@ def _connection_error(exc: BaseException, what: str) -> APIConnectionError:
 _CONNECTION_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
+@attrs.frozen
+class _Call:
+    """One logical request, as every try (and the resend with a fresh token) sends it."""
+
+    method: str
+    path: str
+    kind: RequestKind
+    json_body: Any
+    params: dict[str, Any] | None
+
+    @property
+    def what(self) -> str:
+        """How errors name it: ``GET /v1/videos/...``."""
+        return f"{self.method} {self.path}"
+
+
 class Transport:
     """Owns (or borrows) the ``aiohttp.ClientSession`` and sends every API request.
 
@@ -214,55 +245,38 @@ class Transport:
         With ``retry`` (queries) it is retried under the policy; without (creates) it is sent
         once — plus one resend after a 1003/1004, which proves nothing was created.
         """
+        call = _Call(method, path, kind, json_body, params)
         if not retry:
-            return await self._send_authenticated(method, path, kind, json_body, params, wire)
+            return await self._send_authenticated(call, wire)
         return await self.retry.call(
-            lambda _: self._send_authenticated(method, path, kind, json_body, params, wire),
-            sleep=self.sleep,
-            what=f"{method} {path}",
+            lambda _: self._send_authenticated(call, wire), sleep=self.sleep, what=call.what
         )
 
-    async def _send_authenticated(
-        self,
-        method: str,
-        path: str,
-        kind: RequestKind,
-        json_body: Any,
-        params: dict[str, Any] | None,
-        wire: str,
-    ) -> Any:
+    async def _send_authenticated(self, call: _Call, wire: str) -> Any:
         header = await self.tokens.header(wire)
         try:
-            return await self._send(method, path, kind, json_body, params, header)
+            return await self._send(call, header)
         except AuthenticationError as exc:
             if exc.code not in (1003, 1004):
                 raise
             self.tokens.invalidate(header)  # a stale token: refresh it and try once more
             header = await self.tokens.header(wire)
-            return await self._send(method, path, kind, json_body, params, header)
+            return await self._send(call, header)
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        kind: RequestKind,
-        json_body: Any,
-        params: dict[str, Any] | None,
-        auth: str,
-    ) -> Any:
+    async def _send(self, call: _Call, auth: str) -> Any:
         session = await self.session()
-        what = f"{method} {path}"
-        await self.pacer.turn(1 if kind == "create" else 0)
+        what = call.what
+        await self.pacer.turn(1 if call.kind == "create" else 0)
         self.requests_sent += 1
         try:
             with self._hold():
                 async with session.request(
-                    method,
-                    self.base_url + path,
-                    json=json_body,
-                    params=params,
+                    call.method,
+                    self.base_url + call.path,
+                    json=call.json_body,
+                    params=call.params,
                     headers={"Authorization": auth},
-                    timeout=self.timeouts.for_kind(kind),
+                    timeout=self.timeouts.for_kind(call.kind),
                 ) as response:
                     status = response.status
                     self.tokens.server_date(response.headers.get("Date"))  # its clock, for JWTs
@@ -365,6 +379,7 @@ __all__ = [
     "MAX_ANSWER_BYTES",
     "APIError",
     "RequestKind",
+    "RequestOptions",
     "Timeouts",
     "Transport",
     "check_base_url",

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 import aiohttp
 
 from ._auth import Credentials, TokenSource
 from ._clock import SYSTEM_CLOCK, Clock
-from ._http import RequestKind, Timeouts, Transport, check_base_url
+from ._http import RequestOptions, Timeouts, Transport, check_base_url
 from ._retry import RetryPolicy
 from ._waiting import WaitPolicy
 from .batch import BatchRun
@@ -201,23 +201,13 @@ class KlingClient:
         return await download(self._transport, url, Path(dest), max_bytes=max_bytes, fresh=fresh)
 
     # -- what the namespaces, the money path and the batch engine use (``_api.ClientAPI``) --
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        kind: RequestKind,
-        json_body: Any = None,
-        params: dict[str, Any] | None = None,
-        retry: bool = True,
-        wire: str = "legacy",
-    ) -> Any:
+    async def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> Any:
         """Send one logical request to the API and return its answer's ``data``: paced by the
-        governor, authenticated, errors mapped to ``kling_async.errors``; with ``retry``
-        (queries) retried under ``self.retry``, without (creates) sent once."""
-        return await self._transport.request(
-            method, path, kind=kind, json_body=json_body, params=params, retry=retry, wire=wire
-        )
+        governor, authenticated, errors mapped to ``kling_async.errors``. The keywords are
+        ``Transport.request``'s: ``kind`` (required), ``json_body=None``, ``params=None``,
+        ``retry=True`` (queries: retried under ``self.retry``; False for creates: sent once)
+        and ``wire="legacy"``."""
+        return await self._transport.request(method, path, **options)
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` on the client's clock (virtual in tests)."""

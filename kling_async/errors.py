@@ -38,7 +38,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from .states import TaskStatus
 
@@ -302,16 +302,20 @@ CODE_TO_ERROR: dict[int, type[APIError]] = {
 }
 
 
+class ErrorDetails(TypedDict, total=False):
+    """What an error answer carries besides its code, message and HTTP status, as
+    ``APIError`` takes it (and says its defaults)."""
+
+    request_id: str | None
+    body: Any
+    retry_after: float | None
+
+
 def error_for(
-    code: int,
-    message: str,
-    *,
-    http_status: int,
-    request_id: str | None = None,
-    body: Any = None,
-    retry_after: float | None = None,
+    code: int, message: str, *, http_status: int, **details: Unpack[ErrorDetails]
 ) -> APIError:
-    """The exception for a Kling error answer."""
+    """The exception for a Kling error answer (``details``: ``request_id``, ``body``,
+    ``retry_after``, passed on to it)."""
     cls = CODE_TO_ERROR.get(code)
     if code == 1201:  # one code, three meanings: the message tells them apart, here only
         text = message.lower()
@@ -326,11 +330,4 @@ def error_for(
             cls = AuthenticationError
         else:  # an unknown code is never retried
             cls = APIError
-    return cls(
-        message,
-        code=code,
-        http_status=http_status,
-        request_id=request_id,
-        body=body,
-        retry_after=retry_after,
-    )
+    return cls(message, code=code, http_status=http_status, **details)

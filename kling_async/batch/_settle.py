@@ -4,7 +4,8 @@ as failed. The poller's ``ends`` queue brings them, a round's ends at once."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from ..errors import NotFoundError, NotSentError, TaskFailedError, TaskTimeoutError
 from ..results import Task
@@ -42,9 +43,17 @@ class Settler:
             # a round's ends together: their slots free at once, their writes share a commit
             await together(self._settle(ending, poller.policy) for ending in endings)
 
+    @contextlib.asynccontextmanager
+    async def _failing(self, work: Work) -> AsyncIterator[None]:
+        """Whatever breaks inside is the job's failure (a cancellation goes on up)."""
+        try:
+            yield
+        except Exception as exc:
+            await self.fail(work, exc)
+
     async def _settle(self, ending: Ending[Work], policy: PollPolicy) -> None:
         work = ending.tracked.job
-        try:
+        async with self._failing(work):
             if ending.task is not None:
                 await self.ended(work, ending.task)
                 return
@@ -52,15 +61,11 @@ class Settler:
             error = TaskTimeoutError(ending.tracked.task_id, policy.task_timeout, work.task)
             error.add_note("run the batch again later: it picks the task up where it is")
             await self.fail(work, error)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self.fail(work, exc)
 
     async def ended_before(self, work: Work, task_id: str) -> None:
         """An earlier run saw the job's task end: fetch its current URL, then settle it (its
         video is downloaded again, or on from its ``.part``)."""
-        try:
+        async with self._failing(work):
             try:
                 task = await self._client.resource_for(work.kind).get(task_id, api=work.wire)
             except NotFoundError:
@@ -72,10 +77,6 @@ class Settler:
                 )
                 task = lost_task(task_id, work.kind, reason)
             await self.ended(work, task)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await self.fail(work, exc)
 
     async def ended(self, work: Work, task: Task) -> None:
         """The job's task ended (seen by a poll, a callback, or on a rerun's look)."""

@@ -20,6 +20,7 @@ from ..emulator._config import (
     check_duration_mix,
 )
 from ..errors import ValidationError
+from ._settings import out_option
 
 if TYPE_CHECKING:
     from ..emulator import Emulator
@@ -318,14 +319,7 @@ def _on_loop(main: Coroutine[Any, Any, T]) -> T:
 
 
 @click.command("demo")
-@click.option(
-    "--out",
-    "out_dir",
-    default="demo-videos",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the videos.",
-)
+@out_option("Folder for the videos.", default="demo-videos", show_default=True)
 def demo_command(out_dir: Path) -> None:
     """Animate the bundled sample images on an in-process emulator into real mp4 files.
 

@@ -49,10 +49,27 @@ T = TypeVar("T")
 _WHOLE_RUN = (ConfigurationError, ValidationError, JournalError, AuthenticationError, AccountError)
 
 
+#: The hint after an error of each kind that needs no detail of it (the first that fits).
+_HINTS: tuple[tuple[type[BaseException], str], ...] = (
+    (
+        BalanceExhaustedError,
+        "the resource pack is used up: top it up, then run the same command again",
+    ),
+    (
+        AccountError,
+        "the account cannot be used right now (Kling says why above); check it on klingai",
+    ),
+    (RateLimitError, "the account is rate limited; try again in a moment"),
+    (NotFoundError, "check the task id (a task_id or your external id)"),
+    (APIConnectionError, "check the network and --base-url"),
+    (ValidationError, "fix the input named above; nothing was sent"),
+    (DownloadError, "run the same command again: a broken download resumes where it stopped"),
+)
+
+
 def hint_for(exc: BaseException) -> str | None:
-    where = credentials_from()
-    path, _ = config_path()
     if isinstance(exc, ConfigurationError):
+        path, _ = config_path()
         return (
             "set KLING_ACCESS_KEY and KLING_SECRET_KEY (or KLING_API_KEY), or put access_key "
             f"and secret_key (or api_key) in {path}; --base-url or KLING_BASE_URL for "
@@ -60,29 +77,15 @@ def hint_for(exc: BaseException) -> str | None:
         )
     if isinstance(exc, AuthenticationError):
         return (
-            f"Kling refused the credentials from {where}: check the access key and secret "
-            "key (or the API key) there; no task was created"
+            f"Kling refused the credentials from {credentials_from()}: check the access key and "
+            "secret key (or the API key) there; no task was created"
         )
-    if isinstance(exc, BalanceExhaustedError):
-        return "the resource pack is used up: top it up, then run the same command again"
-    if isinstance(exc, AccountError):
-        return "the account cannot be used right now (Kling says why above); check it on klingai"
-    if isinstance(exc, RateLimitError):
-        return "the account is rate limited; try again in a moment"
-    if isinstance(exc, NotFoundError):
-        return "check the task id (a task_id or your external id)"
-    if isinstance(exc, APIConnectionError):
-        return "check the network and --base-url"
-    if isinstance(exc, ValidationError):
-        return "fix the input named above; nothing was sent"
     if isinstance(exc, CreateUnconfirmedError):
         return (
             f"`kling-async status {exc.external_task_id}` tells whether it was created; "
             "submit again only if that says it is not found"
         )
-    if isinstance(exc, DownloadError):
-        return "run the same command again: a broken download resumes where it stopped"
-    return None
+    return next((hint for kind, hint in _HINTS if isinstance(exc, kind)), None)
 
 
 _RESUME = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -60,6 +61,18 @@ def current_settings() -> Settings:
         settings: Settings = ctx.meta[_SETTINGS]
         return settings
     return load_for(None)
+
+
+def out_option(help: str, **given: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--out FOLDER`` (the ``out_dir`` parameter): where a command writes its videos;
+    ``given`` adds ``required``, ``default``... to the option."""
+    return click.option(
+        "--out",
+        "out_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+        **given,
+    )
 
 
 def client_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -15,7 +15,7 @@ import click
 from ..batch import BatchSummary, Outcome, PollPolicy
 from ._exits import EXIT_USAGE
 from ._runner import command_runner
-from ._settings import chosen_api, client_options
+from ._settings import chosen_api, client_options, out_option
 from .inputs import BadRow, Input
 from .output import Display, Duplicate
 
@@ -42,13 +42,7 @@ def _workers() -> Any:
     help="Redis URL of the queue and the job store (env KLING_REDIS_URL), e.g. "
     "redis://host:6379/0 or unix:///run/redis.sock.",
 )
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The shared folder the videos go to (the same for every worker).",
-)
+@out_option("The shared folder the videos go to (the same for every worker).", required=True)
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1),

@@ -182,25 +182,11 @@ class Store:
             list_price = round(units * CASH_PER_UNIT[spec.product], 6)
             amount = round(list_price * (1 - self.config.cash_discount), 6)
             currency = self.config.currency
-            if state.balance_left is not None:
-                if state.balance_left < amount:
-                    raise Rejection(
-                        429,
-                        1101,
-                        f"Account in arrears: {units_text(state.balance_left)} {currency} left, "
-                        f"this task needs {units_text(amount)}",
-                    )
-                state.balance_left -= amount
+            state.balance_left = _take(
+                state.balance_left, amount, 1101, "Account in arrears", currency
+            )
             return Charge(units, cash=True, amount=amount, list_price=list_price, currency=currency)
-        if state.units_left is not None:
-            if state.units_left < units:
-                raise Rejection(
-                    429,
-                    1102,
-                    f"Resource pack used up: {units_text(state.units_left)} units left, "
-                    f"this task needs {units_text(units)}",
-                )
-            state.units_left -= units
+        state.units_left = _take(state.units_left, units, 1102, "Resource pack used up", "units")
         state.units_spent += units
         return Charge(units)
 
@@ -284,6 +270,20 @@ class Store:
         end = len(tasks) - (page_num - 1) * page_size
         start = max(0, end - page_size)
         return list(reversed(tasks[start:end])) if end > 0 else []
+
+
+def _take(left: float | None, need: float, code: int, short: str, unit: str) -> float | None:
+    """What is left of a balance in ``unit`` (None: unlimited) once ``need`` is taken; when it
+    is short, a 429 with ``code`` saying ``short``, what is left and what the task needs."""
+    if left is None:
+        return None
+    if left < need:
+        raise Rejection(
+            429,
+            code,
+            f"{short}: {units_text(left)} {unit} left, this task needs {units_text(need)}",
+        )
+    return left - need
 
 
 def _fresh(account: Account) -> AccountState:

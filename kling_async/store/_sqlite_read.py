@@ -17,8 +17,8 @@ import attrs
 
 from ..errors import JournalError
 from ..states import COMMITTED, JOB_STATES, JobState
-from ._contract import SCHEMA_VERSION, JobRecord
-from ._sqlite_schema import FIELDS
+from ._contract import JobRecord
+from ._sqlite_schema import FIELDS, schema_version
 
 #: What a journal of an older schema lacks.
 _DEFAULTS = {"attempts": "0", "generation": "0"}
@@ -98,13 +98,7 @@ def read_journal(path: Path) -> StoreSnapshot:
     try:
         with contextlib.closing(conn):
             conn.execute("PRAGMA query_only = 1")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    path,
-                    f"was written by a newer kling-async (schema {version}; this one reads up "
-                    f"to {SCHEMA_VERSION}); upgrade kling-async",
-                )
+            schema_version(conn, path, "upgrade kling-async")
             columns = {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}
             if not {"job_id", "name", "state"} <= columns:
                 raise JournalError(path, "has no jobs table: not a kling-async journal")

@@ -65,13 +65,7 @@ def connect(path: Path, folder: Path, salt: str | None, busy_timeout: float) -> 
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise JournalError(
-                path,
-                f"was written by a newer kling-async (schema {version}; this one knows "
-                f"up to {SCHEMA_VERSION}); upgrade kling-async, or use another folder",
-            )
+        version = schema_version(conn, path, "upgrade kling-async, or use another folder")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         conn.execute("BEGIN IMMEDIATE")
         if "jobs" in tables and version < SCHEMA_VERSION:
@@ -95,6 +89,19 @@ def connect(path: Path, folder: Path, salt: str | None, busy_timeout: float) -> 
         if isinstance(exc, sqlite3.DatabaseError):
             raise JournalError(path, f"is not a usable journal ({exc}); {_HINT}") from None
         raise
+
+
+def schema_version(conn: sqlite3.Connection, path: Path, advice: str) -> int:
+    """The journal's schema version; a ``JournalError`` ending in ``advice`` when a newer
+    kling-async wrote it (this one cannot know what its schema means)."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            path,
+            f"was written by a newer kling-async (schema {version}; this one knows up to "
+            f"{SCHEMA_VERSION}); {advice}",
+        )
+    return version
 
 
 def stored_salt(conn: sqlite3.Connection) -> str:

@@ -15,7 +15,7 @@ from ...errors import ValidationError
 from ...models import TextToVideo
 from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_TIMEOUT, EXIT_USAGE, fail
 from .._runner import resumable_command_runner
-from .._settings import chosen_api, client_options, make_client
+from .._settings import chosen_api, client_options, make_client, out_option
 from .._words import cli_words
 from .._worker_cmd import animate_on_workers
 from ..inputs import (
@@ -39,13 +39,7 @@ from ..output import Display, exit_code, nothing_left_line
 
 @click.command("animate", epilog=f"\b\n{ANIMATE_EXIT_CODES_HELP}")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the videos (and the journal that makes reruns resume).",
-)
+@out_option("Folder for the videos (and the journal that makes reruns resume).", required=True)
 @click.option(
     "-r",
     "--recursive",
