@@ -17,6 +17,7 @@ from .commands import (
     account_command,
     animate_command,
     download_command,
+    generate_command,
     list_command,
     status_command,
     submit_command,
@@ -79,6 +80,7 @@ def main() -> None:
 
 for command in (
     animate_command,
+    generate_command,
     submit_command,
     status_command,
     wait_command,

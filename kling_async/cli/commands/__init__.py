@@ -1,6 +1,7 @@
 """The commands of ``kling-async``, one module per command or close family."""
 
 from .animate import animate_command
+from .generate import generate_command
 from .tasks import account_command, download_command, list_command, status_command, submit_command
 from .wait import wait_command
 
@@ -8,6 +9,7 @@ __all__ = [
     "account_command",
     "animate_command",
     "download_command",
+    "generate_command",
     "list_command",
     "status_command",
     "submit_command",

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from ...batch import PollPolicy
 from ...errors import ValidationError
@@ -16,11 +15,10 @@ from ...models import TextToVideo
 from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_TIMEOUT, EXIT_USAGE, fail
 from .._runner import resumable_command_runner
 from .._settings import chosen_api, client_options, make_client, out_option
+from .._video_options import allow_unknown_models_option, option_given, video_options
 from .._words import cli_words
 from .._worker_cmd import animate_on_workers
 from ..inputs import (
-    IMAGE_CAMERA_PRESETS,
-    LIVE_MODELS,
     Input,
     check_options,
     check_template,
@@ -77,57 +75,13 @@ from ..output import Display, exit_code, nothing_left_line
     "and no image (nor end_frame) is text to video (aspect_ratio column). '-' reads it from "
     "standard input (paths relative to the current folder).",
 )
-@click.option("--prompt", help="Prompt for every image (a manifest row may override it).")
-@click.option("--negative-prompt", help="What to avoid, for every image.")
-@click.option(
-    "--aspect-ratio",
-    type=click.Choice(["16:9", "9:16", "1:1"]),
-    default=None,
-    help="For text-to-video rows of a manifest (a prompt, no image); default 16:9. An image "
-    "keeps its own.",
+@video_options(
+    prompt="Prompt for every image (a manifest row may override it).",
+    negative_prompt="What to avoid, for every image.",
+    aspect_ratio="For text-to-video rows of a manifest (a prompt, no image); default 16:9. An "
+    "image keeps its own.",
+    end_frame="An end frame for every video.",
 )
-@click.option("--model", default="kling-v2-6", show_default=True, help=f"One of {LIVE_MODELS}.")
-@click.option(
-    "--mode",
-    type=click.Choice(["std", "pro", "4k"]),
-    default="std",
-    show_default=True,
-    help="std = 720p, pro = 1080p, 4k (kling-v3).",
-)
-@click.option(
-    "--duration",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Seconds: 5 or 10 on kling-v2-x, 3..15 on kling-v3 and kling-3.0-turbo. With "
-    "--multi-prompt the shots' total, unless given.",
-)
-@click.option(
-    "--multi-prompt",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Multi-shot script (kling-v3): lines of '<seconds> <prompt>' or a JSON list.",
-)
-@click.option("--element", type=int, multiple=True, help="An element id (kling-v3; up to 3).")
-@click.option(
-    "--camera",
-    type=click.Choice(list(IMAGE_CAMERA_PRESETS)),
-    default=None,
-    help="A camera move (image to video takes these simple moves only; no model of "
-    "Kling's 2026 map offers one: with --allow-unknown-models, for models outside it).",
-)
-@click.option(
-    "--end-frame",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An end frame for every video.",
-)
-@click.option(
-    "--cfg-scale", type=float, default=None, help="0..1; no model of the 2026 map takes it."
-)
-@click.option("--sound/--no-sound", default=None, help="Native audio (kling-v2-6 pro, kling-v3).")
-@click.option("--voice", multiple=True, help="A voice id (up to 2; needs --sound).")
-@click.option("--watermark/--no-watermark", default=None)
-@click.option("--callback-url", default=None, help="Kling POSTs status changes here.")
 @click.option(
     "--max-in-flight",
     type=click.IntRange(min=1),
@@ -174,7 +128,7 @@ from ..output import Display, exit_code, nothing_left_line
 @click.option(
     "-q", "--quiet", is_flag=True, help="Show only problems and the summary (not with --json)."
 )
-@click.option("--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map.")
+@allow_unknown_models_option
 @click.option(
     "--redis", "redis_url", default=None, help="Queue the jobs for `kling-async worker`s."
 )
@@ -224,7 +178,7 @@ async def animate_command(
     if redis_url is None:  # queue mode: the workers write, on their machines
         await _check_out_folder(out_dir, journal)
     try:
-        defaults = defaults_from_options(opts, duration_given=_given("duration"))
+        defaults = defaults_from_options(opts, duration_given=option_given("duration"))
     except ValidationError as exc:
         raise click.UsageError(cli_words(str(exc))) from None
     template = check_template(name_template) if name_template is not None else None
@@ -321,10 +275,3 @@ async def _check_out_folder(out_dir: Path, journal: Path | None) -> None:
         problem = await asyncio.to_thread(out_folder_problem, folder)
         if problem is not None:
             fail(f"{option} {given}: {problem}", None, EXIT_USAGE)
-
-
-def _given(option: str) -> bool:
-    """Whether the user gave ``option`` (on the command line or in the environment), rather
-    than its default (the built-in one or the config profile's)."""
-    source = click.get_current_context().get_parameter_source(option)
-    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)

@@ -99,15 +99,21 @@ def _timed_out(ident: str, kind: str, timeout: float, last: Task | None, as_json
     )
 
 
-@click.command("wait")
-@click.argument("task_id")
-@click.option(
+#: ``--timeout`` of the commands that wait for a task (``wait``, ``generate``).
+timeout_option = click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=1200,
     show_default=True,
     help="Seconds to wait; then exit 3 (the task goes on; wait again to resume).",
 )
+#: ``--quiet``: no progress on stderr.
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+
+
+@click.command("wait")
+@click.argument("task_id")
+@timeout_option
 @click.option(
     "--poll-interval",
     type=float,
@@ -117,7 +123,7 @@ def _timed_out(ident: str, kind: str, timeout: float, last: Task | None, as_json
     help=f"Look every SECONDS ({POLL_RANGE[0]:g}..{POLL_RANGE[1]:g}); default: 3 s growing "
     "to 15 s. The first look is always at once.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@quiet_option
 @kind_option
 @json_option
 @client_options
