@@ -7,6 +7,9 @@ examples talk to Kling and spend real units; without them they start the emulato
 and say so, with what its videos will be: rendered from your images (``render=True``, needs
 PyAV: ``pip install 'kling-async[render]'``) or the emulator's bundled sample clip, a small
 playable mp4 that is the same picture whatever image you sent.
+
+What they write goes where their command line says, else under ``examples-output/`` in the
+current folder (git ignores it).
 """
 
 from __future__ import annotations
@@ -15,13 +18,25 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import kling_async as kling
 from kling_async.emulator import Emulator, EmulatorConfig
 
 QUICK_WAIT = kling.WaitPolicy(first_poll=0.5, min_interval=0.25, max_interval=1.0)
+
+#: Where an example writes when its command line names no output: a folder under the current
+#: one that git ignores (.gitignore), so a run from the repository leaves ``git status`` clean.
+OUTPUT_DIR = Path("examples-output")
+
+
+def output_arg(position: int, default: str) -> Path:
+    """The output (a file or a folder) the command line gives at ``sys.argv[position]``, else
+    ``examples-output/<default>``."""
+    return Path(sys.argv[position]) if len(sys.argv) > position else OUTPUT_DIR / default
 
 
 def _emulator_config(**fields: Any) -> tuple[EmulatorConfig, str]:

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from _client import kling_client
+from _client import kling_client, output_arg
 
 import kling_async as kling
 from kling_async._samples import SAMPLES_DIR
@@ -34,4 +34,4 @@ async def main(folder: Path, out: Path) -> kling.BatchSummary:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES_DIR
-    asyncio.run(main(folder, Path(sys.argv[2]) if len(sys.argv) > 2 else Path("videos")))
+    asyncio.run(main(folder, output_arg(2, "videos")))

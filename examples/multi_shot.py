@@ -13,7 +13,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from _client import kling_client
+from _client import kling_client, output_arg
 
 import kling_async as kling
 from kling_async._samples import sample_paths
@@ -45,5 +45,5 @@ async def main(image: Path, output: Path) -> Path:
 
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else sample_paths()[1]
-    target = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("storyboard.mp4")
+    target = output_arg(2, "storyboard.mp4")
     asyncio.run(main(source, target))

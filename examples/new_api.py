@@ -13,7 +13,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from _client import kling_client
+from _client import kling_client, output_arg
 
 from kling_async._samples import sample_paths
 
@@ -52,4 +52,4 @@ async def main(images: list[Path], out: Path) -> list[Path]:
 if __name__ == "__main__":
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     images = sorted(folder.glob("*.png")) if folder else sample_paths()
-    asyncio.run(main(images, Path(sys.argv[2]) if len(sys.argv) > 2 else Path("turbo-videos")))
+    asyncio.run(main(images, output_arg(2, "turbo-videos")))

@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from _client import QUICK_WAIT  # tasks of a second: look every 0.25-1 s
+from _client import QUICK_WAIT, output_arg  # QUICK_WAIT: tasks of a second, looks every 0.25-1 s
 
 import kling_async as kling
 from kling_async._samples import SAMPLES_DIR
@@ -115,6 +115,6 @@ async def main(redis_url: str, out: Path) -> None:
 
 if __name__ == "__main__":
     given = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("KLING_REDIS_URL")
-    out_dir = Path(sys.argv[2] if len(sys.argv) > 2 else "shared-account-videos")
+    out_dir = output_arg(2, "shared-account-videos")
     with contextlib.nullcontext(given) if given else throwaway_redis() as url:
         asyncio.run(main(url, out_dir))

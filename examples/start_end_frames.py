@@ -13,7 +13,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from _client import kling_client
+from _client import kling_client, output_arg
 
 import kling_async as kling
 from kling_async._samples import sample_paths
@@ -38,5 +38,5 @@ async def main(start: Path, end: Path, output: Path) -> Path:
 if __name__ == "__main__":
     first, second = sample_paths()[:2]
     args = [Path(a) for a in sys.argv[1:4]]
-    start, end, output = (args + [first, second, Path("transition.mp4")][len(args) :])[:3]
+    start, end, output = (args + [first, second, output_arg(3, "transition.mp4")][len(args) :])[:3]
     asyncio.run(main(start, end, output))

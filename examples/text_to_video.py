@@ -9,7 +9,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from _client import kling_client
+from _client import kling_client, output_arg
 
 
 async def main(prompt: str, output: Path) -> Path:
@@ -30,4 +30,4 @@ async def main(prompt: str, output: Path) -> Path:
 
 if __name__ == "__main__":
     prompt = sys.argv[1] if len(sys.argv) > 1 else "a lantern drifting over a dark lake"
-    asyncio.run(main(prompt, Path(sys.argv[2]) if len(sys.argv) > 2 else Path("text.mp4")))
+    asyncio.run(main(prompt, output_arg(2, "text.mp4")))

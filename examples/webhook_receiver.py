@@ -17,7 +17,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from _client import kling_client
+from _client import kling_client, output_arg
 from aiohttp import web
 
 import kling_async as kling
@@ -69,4 +69,4 @@ async def main(folder: Path, out: Path, port: int = 0) -> dict[str, int]:
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else SAMPLES_DIR
-    asyncio.run(main(folder, Path(sys.argv[2]) if len(sys.argv) > 2 else Path("hook-videos")))
+    asyncio.run(main(folder, output_arg(2, "hook-videos")))

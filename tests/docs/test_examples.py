@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import os
 import re
@@ -84,10 +85,10 @@ def test_new_api_example_uses_kling_3_0_turbo(tmp_path: Path) -> None:
 
 
 def test_start_end_frames_and_text_to_video(tmp_path: Path) -> None:
-    run_example("start_end_frames.py", cwd=tmp_path)
-    assert len(frames(tmp_path / "transition.mp4")) == 122
+    run_example("start_end_frames.py", cwd=tmp_path)  # no output named: examples-output/
+    assert len(frames(tmp_path / "examples-output" / "transition.mp4")) == 122
     run_example("text_to_video.py", "a red kite", cwd=tmp_path)
-    portrait = frames(tmp_path / "text.mp4")[0]
+    portrait = frames(tmp_path / "examples-output" / "text.mp4")[0]
     assert (portrait.width, portrait.height) == (360, 640)  # 9:16
 
 
@@ -143,3 +144,66 @@ def test_shared_account_replicas_stay_within_the_account(
     assert figures["shared"][3] <= 5
     assert figures["each"][3] > figures["shared"][3]
     assert len(list((tmp_path / "out" / "shared").glob("*.mp4"))) == 12
+
+
+def _ignore_rules() -> list[tuple[str, bool, bool]]:
+    """The repository's .gitignore as (pattern, anchored, folders only). Only the forms it
+    uses are read; a negation (``!``) would need git's own rules, so it fails here."""
+    rules = []
+    for line in (ROOT / ".gitignore").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        assert not line.startswith("!"), f".gitignore: {line!r} needs git's own rules here"
+        folders_only = line.endswith("/")
+        line = line.rstrip("/")
+        anchored = "/" in line
+        rules.append((line.lstrip("/"), anchored, folders_only))
+    return rules
+
+
+def _ignored(relative: str, is_folder: bool, rules: list[tuple[str, bool, bool]]) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatchcase(relative if anchored else name, pattern)
+        for pattern, anchored, folders_only in rules
+        if is_folder or not folders_only
+    )
+
+
+def _files_git_would_show() -> set[str]:
+    """Every file under the repository root that .gitignore does not ignore (an ignored
+    folder is not walked: nothing under it shows either)."""
+    rules = _ignore_rules()
+    found = set()
+    for folder, subfolders, files in os.walk(ROOT):
+        here = Path(folder).relative_to(ROOT).as_posix()
+        prefix = "" if here == "." else f"{here}/"
+        subfolders[:] = [
+            d for d in subfolders if d != ".git" and not _ignored(prefix + d, True, rules)
+        ]
+        found.update(prefix + f for f in files if not _ignored(prefix + f, False, rules))
+    return found
+
+
+def test_an_example_run_from_the_repository_root_leaves_no_new_file_git_would_show() -> None:
+    """Run as a user does, from the root with no output named: the video goes under
+    examples-output/ (ignored), and no file appears that `git status` would list (was:
+    quickstart.mp4 in the root, ignored only by a line of its own)."""
+    out = ROOT / "examples-output" / "quickstart.mp4"
+    there_before = {p: p.exists() for p in (out.parent, out)}
+    before = _files_git_would_show()
+    try:
+        stdout = run_example("quickstart.py", cwd=ROOT)
+        after = _files_git_would_show()
+        assert "saved examples-output/quickstart.mp4" in stdout
+        assert out.stat().st_size > 0
+    finally:
+        for path in (out, out.parent):  # what this test made, and only that
+            if not there_before[path] and path.is_file():
+                path.unlink()
+            elif not there_before[path] and path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    assert after - before == set()
+    assert _ignored("examples-output", True, _ignore_rules())
+    assert {"README.md", "examples/quickstart.py"} <= before  # the walk sees the checkout
