@@ -25,8 +25,9 @@ EXIT_CODES_HELP = """Exit status:
   2    usage, configuration, or a whole-run error (credentials, account used up, journal)
   3    timed out: the task keeps running; run the command again to go on
   4    animate: nothing left that can be done; only invalid inputs are left
-  130  interrupted (Ctrl-C); run the same command again to resume
-  143  animate: terminated (SIGTERM); run the same command again to resume"""
+  130  interrupted (Ctrl-C); run the same command again to resume (generate: it says
+       how to fetch the video instead)
+  143  terminated (SIGTERM; animate, generate), as Ctrl-C"""
 
 #: ``animate``'s exit codes, for its help.
 ANIMATE_EXIT_CODES_HELP = """Exit status:

@@ -91,6 +91,20 @@ def hint_for(exc: BaseException) -> str | None:
 _RESUME = (
     "Run the same command again to resume: finished work is kept and nothing is paid for twice."
 )
+_RESUME_LINE = "kling_async.resume_line"
+
+
+def say_on_interrupt(line: str) -> None:
+    """What Ctrl-C (or SIGTERM) says after "Interrupted." for the running command, instead
+    of "Run the same command again to resume" (a command whose rerun does not resume)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_RESUME_LINE] = line
+
+
+def _resume_line() -> str:
+    ctx = click.get_current_context(silent=True)
+    return str(ctx.meta.get(_RESUME_LINE, _RESUME)) if ctx is not None else _RESUME
 
 
 def run(
@@ -114,12 +128,12 @@ def run(
     try:
         return run_on_loop(main())
     except KeyboardInterrupt:
-        click.echo(f"\nInterrupted. {_RESUME}", err=True)
+        click.echo(f"\nInterrupted. {_resume_line()}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except asyncio.CancelledError:
         if not terminated:
             raise
-        click.echo(f"\nTerminated (SIGTERM). {_RESUME}", err=True)
+        click.echo(f"\nTerminated (SIGTERM). {_resume_line()}", err=True)
         sys.exit(EXIT_TERMINATED)
     except KlingError as exc:
         if verbose:

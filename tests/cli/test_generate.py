@@ -172,26 +172,29 @@ def test_usage_problems_exit_2_before_anything_is_sent(emu: EmulatorThread, tmp_
 
 def test_a_timeout_exits_3_and_says_how_to_get_the_video_later(tmp_path: Path) -> None:
     out = tmp_path / "slow.mp4"
+    args = [image(tmp_path), "--prompt", "p", "-o", out, "--timeout", "1"]
     with _start(duration=(30.0, 30.0)) as emu:
-        done = generate(
-            image(tmp_path),
-            "--prompt",
-            "p",
-            "-o",
-            out,
-            "--timeout",
-            "1",
-            url=emu.url,
-            home=tmp_path,
-        )
+        done = generate(*args, url=emu.url, home=tmp_path)
+        as_json = generate(*args, "--json", url=emu.url, home=tmp_path)
     assert done.returncode == 3, done.stderr
     assert "after 1 s (--timeout)" in done.stderr
     assert "`kling-async wait " in done.stderr
     assert f"--out {out}` fetches its video" in done.stderr
     assert not out.exists()
+    record = json.loads(as_json.stdout)
+    assert as_json.returncode == 3
+    assert record["timed_out"] is True
+    assert record["status"] in ("submitted", "processing")
+    assert record["path"] is None
 
 
-def test_ctrl_c_says_how_to_get_the_video_without_paying_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGINT, 130, "Interrupted."), (signal.SIGTERM, 143, "Terminated (SIGTERM).")],
+)
+def test_ctrl_c_or_sigterm_says_how_to_get_the_video_without_paying_again(
+    tmp_path: Path, signum: int, code: int, said: str
+) -> None:
     out = tmp_path / "cat.mp4"
     with _start(duration=(3.0, 3.0)) as emu:
         proc = subprocess.Popen(
@@ -204,13 +207,17 @@ def test_ctrl_c_says_how_to_get_the_video_without_paying_again(tmp_path: Path) -
         deadline = time.monotonic() + 30
         while not _looks(emu) and time.monotonic() < deadline:  # it waits: a look was made
             time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130, err
-        said = re.search(r"Interrupted: task (\S+) goes on on Kling; `(.+?)` waits .*`(.+?)`", err)
-        assert said is not None, err
-        assert "Running generate again makes (and pays for) another video." in err
-        task_id, wait, download = said.groups()
+        assert proc.returncode == code, err
+        last = err.splitlines()[-1]
+        found = re.fullmatch(
+            rf"{re.escape(said)} Task (\S+) goes on on Kling: `(.+?)` waits for it, then `(.+?)` "
+            r"fetches its video; running generate again makes \(and pays for\) another video\.",
+            last,
+        )
+        assert found is not None, err
+        task_id, wait, download = found.groups()
         assert wait == f"kling-async wait {task_id}"
         assert download == f"kling-async download {task_id} --out {out}"
         for command in (wait, download):  # the hint works, and nothing is created again

@@ -18,10 +18,11 @@ from ... import money
 from ...errors import TaskFailedError, TaskTimeoutError
 from ...models import ImageToVideo
 from ...results import Task
+from ...states import RunStatus
 from ...validation import plan
-from .._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TIMEOUT, EXIT_USAGE, fail
+from .._exits import EXIT_FAILED, EXIT_TIMEOUT, EXIT_USAGE, fail
 from .._format import seconds_text
-from .._runner import command_runner
+from .._runner import resumable_command_runner, say_on_interrupt
 from .._settings import chosen_api, client_options, make_client
 from .._video_options import allow_unknown_models_option, option_given, video_options
 from ..inputs import check_options, defaults_from_options, make_input, out_folder_problem
@@ -115,7 +116,7 @@ def _progress(
 @json_option
 @allow_unknown_models_option
 @client_options
-@command_runner
+@resumable_command_runner
 async def generate_command(
     image: Path | None,
     output: Path,
@@ -153,10 +154,14 @@ async def generate_command(
     kind = "image to video" if isinstance(job, ImageToVideo) else "text to video"
     what = f"{kind} ({job.model} {job.mode} {int(job.duration)} s)"
     seen: list[Task] = []
+    # Ctrl-C or SIGTERM stops the waiting, not the task: say how to get its video
+    say_on_interrupt(_goes_on(job.external_task_id, planned.wire, output, created=False))
     async with client:
         on_progress, done = _progress(quiet, as_json, what)
 
         def progress(task: Task) -> None:
+            if not seen:
+                say_on_interrupt(_goes_on(task.task_id, planned.wire, output, created=True))
             seen[:] = [task]  # the last state seen
             on_progress(task)
 
@@ -170,23 +175,7 @@ async def generate_command(
         except TaskFailedError as exc:
             _failed(exc.task, as_json)
         except TaskTimeoutError as exc:
-            status = exc.last.status.value if exc.last is not None else "not answering"
-            fail(
-                f"task {exc.task_id} is still {status} after {timeout:g} s (--timeout); it goes "
-                "on running on Kling",
-                f"nothing is lost: {_again(exc.task_id, planned.wire, output)}",
-                EXIT_TIMEOUT,
-            )
-        except asyncio.CancelledError:  # Ctrl-C: the task goes on; say how to get its video
-            ident = seen[-1].task_id if seen else job.external_task_id
-            which = f"task {ident}" if seen else "the task (if it was created)"
-            click.echo(
-                f"\nInterrupted: {which} goes on on Kling; "
-                f"{_again(ident, planned.wire, output)}. Running generate again makes (and "
-                "pays for) another video.",
-                err=True,
-            )
-            sys.exit(EXIT_INTERRUPTED)
+            _timed_out(exc, timeout, _again(exc.task_id, planned.wire, output), as_json)
     size = (await asyncio.to_thread(path.stat)).st_size
     if as_json:
         record = task_record(seen[-1]) if seen else {"external_task_id": job.external_task_id}
@@ -248,6 +237,28 @@ def _again(ident: str, wire: str, output: Path) -> str:
     return (
         f"`kling-async wait {ident}{api}` waits for it, then "
         f"`kling-async download {ident}{api} --out {output}` fetches its video"
+    )
+
+
+def _goes_on(ident: str, wire: str, output: Path, *, created: bool) -> str:
+    """What Ctrl-C says: the task goes on; how to get its video without paying again."""
+    which = f"Task {ident}" if created else "The task, if it was created,"
+    return (
+        f"{which} goes on on Kling: {_again(ident, wire, output)}; running generate again "
+        "makes (and pays for) another video."
+    )
+
+
+def _timed_out(exc: TaskTimeoutError, timeout: float, again: str, as_json: bool) -> NoReturn:
+    if as_json and exc.last is not None:
+        record = task_record(exc.last) | {"path": None, "bytes": None}
+        click.echo(json.dumps(record | {RunStatus.TIMED_OUT: True}))
+    status = exc.last.status.value if exc.last is not None else "not answering"
+    fail(
+        f"task {exc.task_id} is still {status} after {timeout:g} s (--timeout); it goes on "
+        "running on Kling",
+        f"nothing is lost: {again}",
+        EXIT_TIMEOUT,
     )
 
 
