@@ -208,3 +208,28 @@ def test_the_same_photo_twice_is_one_job_and_the_end_frame_is_prepared_too(
     }
     assert "prepared_end_frame" not in records[-1]
     assert not out.exists()
+
+
+def test_a_file_an_earlier_run_sent_as_it_was_is_not_made_again(
+    photos: Path, tmp_path: Path
+) -> None:
+    """A folder animated before images were prepared (or with --no-prepare): the sideways
+    photo was sent as stored; the journal records that job, so it is kept, not made again."""
+    folder = tmp_path / "older"
+    folder.mkdir()
+    for name in ("portrait_exif6.jpg", "plain.png"):
+        shutil.copy(photos / name, folder / name)
+    out = tmp_path / "videos"
+    with start(duration=(0.05, 0.1)) as emu:
+        before = cli(folder, "--out", out, "--no-prepare", "--json", emu=emu)
+        assert before.returncode == 0, before.stdout + before.stderr
+        assert emu.stats()["creates"] == 2
+        now = cli(folder, "--out", out, "--json", emu=emu)
+        assert now.returncode == 0, now.stdout + now.stderr
+        statuses = {n: r["status"] for n, r in _by_source(events(now.stdout), "outcome").items()}
+        assert statuses == {"portrait_exif6.jpg": "skipped", "plain.png": "skipped"}
+        assert emu.stats()["creates"] == 2
+        fresh = cli(folder, "--out", tmp_path / "elsewhere", "--json", emu=emu)
+        assert fresh.returncode == 0
+        # a fresh folder: plain.png sent the same again, the photo turned upright (new content)
+        assert (emu.stats()["creates"], emu.stats()["duplicate_creates"]) == (4, 1)

@@ -37,7 +37,7 @@ from ..inputs.clobber import foreign_files, no_clobber, overwrite
 from ..inputs.credentials import credentials_problem
 from ..inputs.dry_run import report_dry_run
 from ..inputs.prepare import Options as PrepareOptions
-from ..inputs.prepare import prepare_inputs, shown_sources
+from ..inputs.prepare import keep_as_sent_before, prepare_inputs, shown_sources
 from ..inputs.twins import TwinCopier, group_twins
 from ..output import Display, exit_code, nothing_left_line
 
@@ -269,6 +269,7 @@ async def animate_command(
             f"--aspect-ratio {opts['aspect_ratio']}: only for text-to-video manifest rows (a "
             "prompt, no image), and there is none; an image keeps its own aspect ratio"
         )
+    journal_path = journal or out_dir / ".kling-journal.db"
     sources: dict[str, str] = {}
     scratch = None
     if dry_run and not no_prepare:  # a dry run writes nothing in OUT
@@ -277,9 +278,10 @@ async def animate_command(
         preparing = PrepareOptions(fit=fit, upscale=upscale)
         where = Path(scratch.name) if scratch is not None else None
         inputs = await prepare_inputs(inputs, bad, out_dir, api, preparing, where)
+        if redis_url is None:
+            inputs = await keep_as_sent_before(inputs, journal_path)
         sources = shown_sources(inputs)
     unique, twins, identities = await group_twins(inputs)
-    journal_path = journal or out_dir / ".kling-journal.db"
     if retry_failed:
         unique, twins = await only_failed(unique, twins, identities, journal_path, notes)
     if dry_run:

@@ -15,8 +15,10 @@ import attrs
 from ... import _catalog
 from ..._prepare import PreparedCache, PreparedImage, prepare_image_async
 from ..._prepare_pixels import Fit
+from ...batch import job_identity
 from ...errors import ValidationError
 from ...models import ImageToVideo
+from .._journal_view import recorded_outputs
 from .jobs import BadRow, Input, Prepared
 
 #: Where the prepared images go, in the output folder (a dot-folder: never taken as input).
@@ -136,7 +138,35 @@ def shown_sources(inputs: list[Input]) -> dict[str, str]:
     shown: dict[str, str] = {}
     for item in inputs:
         for prepared in item.prepared:
-            if isinstance(prepared.sent, Path) and prepared.sent != prepared.original:
+            if isinstance(prepared.sent, Path) and _changed(prepared):
                 for key in (str(prepared.sent), str(prepared.sent.resolve())):
                     shown.setdefault(key, str(prepared.original))
     return shown
+
+
+async def keep_as_sent_before(inputs: list[Input], journal: Path) -> list[Input]:
+    """An input whose file an earlier run of this folder sent as it was (before ``animate``
+    prepared images, or with ``--no-prepare``) keeps it as it was: its job is in the journal,
+    and sending the prepared file instead would make (and pay for) its video again."""
+    changed = [i for i, item in enumerate(inputs) if any(_changed(p) for p in item.prepared)]
+    if not changed:
+        return inputs
+    recorded = await asyncio.to_thread(recorded_outputs, journal)
+    if not recorded:
+        return inputs
+    kept = list(inputs)
+    for index in changed:
+        item = inputs[index]
+        given: dict[str, Any] = {p.field: p.original for p in item.prepared}
+        as_given = attrs.evolve(item.job, **given)
+        try:
+            identity = await job_identity(as_given)
+        except (OSError, ValueError, ValidationError):
+            continue
+        if identity in recorded:
+            kept[index] = attrs.evolve(item, job=as_given, prepared=())
+    return kept
+
+
+def _changed(prepared: Prepared) -> bool:
+    return prepared.sent != prepared.original
