@@ -186,7 +186,7 @@ class Display:
             click.echo(f"{LINE_LABELS[RunStatus.INVALID]} {source}: {cli_words(reason)}")
 
     def skipped_inputs(self, notes: list[str]) -> None:
-        """What was left out of the input, one line per kind (files not jpg/png...)."""
+        """What was left out of the input, one line per kind (files not taken as images...)."""
         for note in notes:
             if self.mode == "json":
                 self._json({"event": "ignored", "note": note})
