@@ -233,3 +233,13 @@ def test_a_file_an_earlier_run_sent_as_it_was_is_not_made_again(
         assert fresh.returncode == 0
         # a fresh folder: plain.png sent the same again, the photo turned upright (new content)
         assert (emu.stats()["creates"], emu.stats()["duplicate_creates"]) == (4, 1)
+
+
+def test_missing_credentials_are_said_before_anything_is_prepared(
+    photos: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "videos"
+    done = cli(photos / "IMG_0001.HEIC", "--out", out, emu=None)  # no KLING_* at all
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "KLING_ACCESS_KEY" in done.stdout + done.stderr
+    assert not out.exists()  # nothing prepared, nothing written

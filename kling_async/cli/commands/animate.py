@@ -270,6 +270,8 @@ async def animate_command(
             "prompt, no image), and there is none; an image keeps its own aspect ratio"
         )
     journal_path = journal or out_dir / ".kling-journal.db"
+    if not dry_run and redis_url is None:  # before anything is prepared or written
+        await _check_credentials(base_url, inputs, allow_unknown_models)
     sources: dict[str, str] = {}
     scratch = None
     if dry_run and not no_prepare:  # a dry run writes nothing in OUT
@@ -313,11 +315,7 @@ async def animate_command(
         )
         sys.exit(exit_code(display.tally) if finished else EXIT_TIMEOUT)
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
-    client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
-    jobs = (item.job for item in unique)
-    missing = credentials_problem(client, jobs, allow_unknown_models=allow_unknown_models)
-    if missing is not None:
-        fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)
+    client = make_client(base_url, allow_unknown_models=allow_unknown_models)
     kept: list[tuple[str, Input, Path]] = []
     if clobber:
         foreign = await foreign_files(unique, names, identities, out_dir, journal_path)
@@ -372,6 +370,21 @@ async def _check_out_folder(out_dir: Path, journal: Path | None) -> None:
         problem = await asyncio.to_thread(out_folder_problem, folder)
         if problem is not None:
             fail(f"{option} {given}: {problem}", None, EXIT_USAGE)
+
+
+async def _check_credentials(
+    base_url: str | None, inputs: list[Input], allow_unknown: bool
+) -> None:
+    """The credentials every job's wire needs are there (and the client can be made), else
+    one line and exit 2: before any image is prepared or anything written in OUT."""
+    client = make_client(base_url, allow_unknown_models=allow_unknown)
+    try:
+        jobs = (item.job for item in inputs)
+        missing = credentials_problem(client, jobs, allow_unknown_models=allow_unknown)
+    finally:
+        await client.close()
+    if missing is not None:
+        fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)
 
 
 def _given(option: str) -> bool:
