@@ -32,6 +32,7 @@ from ..inputs import (
     only_failed,
     out_folder_problem,
     output_name,
+    read_failed_jobs,
 )
 from ..inputs.clobber import foreign_files, no_clobber, overwrite
 from ..inputs.credentials import credentials_problem
@@ -270,6 +271,7 @@ async def animate_command(
             "prompt, no image), and there is none; an image keeps its own aspect ratio"
         )
     journal_path = journal or out_dir / ".kling-journal.db"
+    failed = await read_failed_jobs(journal_path) if retry_failed else None
     if not dry_run and redis_url is None:  # before anything is prepared or written
         await _check_credentials(base_url, inputs, allow_unknown_models)
     sources: dict[str, str] = {}
@@ -284,8 +286,8 @@ async def animate_command(
             inputs = await keep_as_sent_before(inputs, journal_path)
         sources = shown_sources(inputs)
     unique, twins, identities = await group_twins(inputs)
-    if retry_failed:
-        unique, twins = await only_failed(unique, twins, identities, journal_path, notes)
+    if failed is not None:
+        unique, twins = only_failed(unique, twins, identities, failed, notes)
     if dry_run:
         for note in notes:
             click.echo(f"ignored     {note}")
