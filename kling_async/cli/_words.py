@@ -46,6 +46,11 @@ _PHRASES = [
     ("pass api_key= or set KLING_API_KEY", "set KLING_API_KEY (or api_key in the config file)"),
     ("api='legacy'", "--api legacy"),
     ("or pass allow_http=True if you really mean it", "plain http goes only to this machine"),
+    ("(upscale=True enlarges it)", "(--upscale enlarges it)"),
+    (
+        "fit='pad' letterboxes it, fit='crop' cuts its middle",
+        "--fit pad letterboxes it, --fit crop cuts its middle",
+    ),
 ]
 #: SDK spellings -> what a command-line user types.
 _SPELLINGS = [
@@ -58,7 +63,7 @@ _SPELLINGS = [
     (re.compile(r"\(element_list\)"), "(--element)"),
     (re.compile(r"\(image_tail\)"), "(--end-frame)"),
 ]
-_ASPECT = re.compile(r"aspect ratio (\d+):(\d+) is outside")
+_ASPECT = re.compile(r"aspect ratio (\d+):(\d+)(?: \([\d.]+\))? is outside")
 _FIELD = re.compile(r"^([a-z_]+)(\[\d+\])?(\..*)?$")
 
 

@@ -277,8 +277,8 @@ def test_what_a_folder_holds_that_is_left_out_is_said_and_numbers_read_well(
     folder = tmp_path / "in"
     images(folder, 1)
     (folder / "wide.png").write_bytes(png(1500, 500))
-    for name in ("anim.gif", "photo.webp", "phone.heic"):
-        (folder / name).write_bytes(b"not an image kling takes")
+    for name in ("notes.txt", "clip.mov", "raw.cr2"):
+        (folder / name).write_bytes(b"not an image animate takes")
     (folder / "more").mkdir()
     images(folder / "more", 1)
     (folder / "videos").mkdir()  # the output folder, inside the input folder
@@ -287,7 +287,7 @@ def test_what_a_folder_holds_that_is_left_out_is_said_and_numbers_read_well(
     assert done.returncode == 1  # wide.png is invalid
     ignored = [line for line in done.stdout.splitlines() if line.startswith("ignored")]
     assert len(ignored) == 2, done.stdout  # one line per kind
-    assert ".gif, .heic, .webp" in ignored[0]
+    assert "3 file(s) not taken as images (.cr2, .mov, .txt" in ignored[0]
     assert "1 sub-folder(s) (more)" in ignored[1]  # not the output folder
     assert "-r" in ignored[1]
     recursive = cli(folder, "--out", folder / "videos", "-r", "--dry-run", emu=None)

@@ -91,14 +91,15 @@ def test_folder_and_manifest_with_json_output(emu: EmulatorThread, tmp_path: Pat
     assert {n: r["status"] for n, r in outcomes.items()} == {
         "a": "succeeded",
         "b": "succeeded",
-        "missing": "invalid",
-        "tiny": "invalid",
         **{s.stem: "succeeded" for s in shots},
     }
-    assert [r["source"] for r in invalid_rows] == ["manifest.csv:5"]
+    # refused before the run: a bad row; an image missing or too small to be prepared
+    tiny = str(tmp_path / "shots" / "tiny.png")
+    assert [r["source"] for r in invalid_rows] == ["manifest.csv:5", "manifest.csv:4", tiny]
     assert "camera" in invalid_rows[0]["error"]
     assert "spin" in invalid_rows[0]["error"]
-    assert "300 px" in outcomes["tiny"]["error"]
+    assert "no such file" in invalid_rows[1]["error"]
+    assert "300 px" in invalid_rows[2]["error"]
     assert outcomes["a"]["units"] == 9  # kling-v3 4k: 3 units a second
     assert outcomes["b"]["units"] == 5  # kling-v2-6 pro: 0.5 units a second
     for name in ("a", "b", *[s.stem for s in shots]):
@@ -119,7 +120,8 @@ def test_folder_and_manifest_with_json_output(emu: EmulatorThread, tmp_path: Pat
         emu=emu,
     )
     assert rerun.returncode == 4  # nothing left that can be done: tiny.png is invalid
-    statuses = [json.loads(x)["status"] for x in rerun.stdout.splitlines()[:-1]]
+    again = [json.loads(x) for x in rerun.stdout.splitlines()[:-1]]
+    statuses = [r["status"] if r["event"] == "outcome" else r["event"] for r in again]
     assert sorted(statuses) == ["invalid", "skipped", "skipped", "skipped"]
     assert emu.stats()["creates"] == 5
 

@@ -468,8 +468,9 @@ def test_animate_on_workers_reports_invalid_images_and_exits_as_a_local_run(
     # 4, as a local run: nothing left that can be done, only invalid inputs
     assert result.exit_code == 4, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    # as a local run reports it: an outcome, invalid, and the summary counting it
-    assert (records[0]["event"], records[0]["status"]) == ("outcome", "invalid")
+    # as a local run reports it: an invalid input (refused when prepared), and the summary
+    # counting it
+    assert records[0]["event"] == "invalid"
     assert "300 px" in records[0]["error"]
     assert records[-1]["event"] == "summary"
     assert records[-1]["counts"]["invalid"] == 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..._prepare_pixels import Fit
 from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
@@ -19,6 +21,7 @@ from .._video_options import allow_unknown_models_option, option_given, video_op
 from .._words import cli_words
 from .._worker_cmd import animate_on_workers
 from ..inputs import (
+    IMAGE_SUFFIXES,
     Input,
     check_options,
     check_template,
@@ -27,10 +30,13 @@ from ..inputs import (
     only_failed,
     out_folder_problem,
     output_name,
+    read_failed_jobs,
 )
 from ..inputs.clobber import foreign_files, no_clobber, overwrite
 from ..inputs.credentials import credentials_problem
 from ..inputs.dry_run import report_dry_run
+from ..inputs.prepare import Options as PrepareOptions
+from ..inputs.prepare import keep_as_sent_before, prepare_inputs, shown_sources
 from ..inputs.twins import TwinCopier, group_twins
 from ..output import Display, exit_code, nothing_left_line
 
@@ -115,6 +121,27 @@ from ..output import Display, exit_code, nothing_left_line
     "--overwrite replaces it, --no-clobber keeps it and leaves that input out. By default "
     "the new video gets another name ('<name>-<id>.mp4').",
 )
+@click.option(
+    "--no-prepare",
+    "no_prepare",
+    is_flag=True,
+    help="Send each image file as it is. By default every image (HEIC, WebP, GIF, BMP, TIFF, "
+    "CMYK, 16-bit, stored sideways, too big...) is first made into a JPEG or PNG the model "
+    "takes, cached in OUT/.kling-prepared (see docs/images.md).",
+)
+@click.option(
+    "--fit",
+    type=click.Choice(["pad", "crop", "refuse"]),
+    default="refuse",
+    show_default=True,
+    help="An image wider or taller than 2.5:1: black bars to 2.5:1 (pad), its middle kept "
+    "(crop), or left out as invalid (refuse).",
+)
+@click.option(
+    "--upscale",
+    is_flag=True,
+    help="Enlarge an image under 300 px to 300 px instead of refusing it.",
+)
 @click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
 @click.option(
     "--task-timeout",
@@ -155,6 +182,9 @@ async def animate_command(
     clobber: bool | None,
     allow_unknown_models: bool,
     redis_url: str | None,
+    no_prepare: bool,
+    fit: Fit,
+    upscale: bool,
     base_url: str | None,
     verbose: bool,
     **opts: Any,
@@ -194,33 +224,54 @@ async def animate_command(
             f"--aspect-ratio {opts['aspect_ratio']}: only for text-to-video manifest rows (a "
             "prompt, no image), and there is none; an image keeps its own aspect ratio"
         )
-    unique, twins, identities = await group_twins(inputs)
     journal_path = journal or out_dir / ".kling-journal.db"
-    if retry_failed:
-        unique, twins = await only_failed(unique, twins, identities, journal_path, notes)
+    failed = await read_failed_jobs(journal_path) if retry_failed else None
+    if not dry_run and redis_url is None:  # before anything is prepared or written
+        await _check_credentials(base_url, inputs, allow_unknown_models)
+    sources: dict[str, str] = {}
+    scratch = None
+    if dry_run and not no_prepare:  # a dry run writes nothing in OUT
+        scratch = tempfile.TemporaryDirectory(prefix="kling-dry-run-")
+    if not no_prepare:
+        preparing = PrepareOptions(fit=fit, upscale=upscale)
+        where = Path(scratch.name) if scratch is not None else None
+        inputs = await prepare_inputs(inputs, bad, out_dir, api, preparing, where)
+        if redis_url is None:
+            inputs = await keep_as_sent_before(inputs, journal_path)
+        sources = shown_sources(inputs)
+    unique, twins, identities = await group_twins(inputs)
+    if failed is not None:
+        unique, twins = only_failed(unique, twins, identities, failed, notes)
     if dry_run:
         for note in notes:
             click.echo(f"ignored     {note}")
-        sys.exit(await report_dry_run(unique, twins, bad, as_json, allow_unknown_models, api))
+        code = await report_dry_run(unique, twins, bad, as_json, allow_unknown_models, api)
+        if scratch is not None:
+            scratch.cleanup()
+        sys.exit(code)
     if not inputs and not bad and not retry_failed:
         for note in notes:
             click.echo(f"ignored   {note}", err=True)
-        raise click.UsageError("no images found (looked for .png, .jpg, .jpeg; -r for sub-folders)")
+        looked = ", ".join(IMAGE_SUFFIXES)
+        raise click.UsageError(f"no images found (looked for {looked}; -r for sub-folders)")
     names = {id(item.job): output_name(item, i, template) for i, item in enumerate(inputs, 1)}
     if redis_url is not None:  # queue mode: workers make the videos (see _worker_cmd)
         total = len(inputs) + len(bad)
-        display = Display("json" if as_json else "plain", total, None, quiet=quiet, out_dir=out_dir)
+        display = Display(
+            "json" if as_json else "plain",
+            total,
+            None,
+            quiet=quiet,
+            out_dir=out_dir,
+            sources=sources,
+        )
         copier = TwinCopier(unique, twins, names, out_dir)
         finished = await animate_on_workers(
             redis_url, unique, names, bad, notes, display, copier, out_dir, allow_unknown_models
         )
         sys.exit(exit_code(display.tally) if finished else EXIT_TIMEOUT)
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
-    client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
-    jobs = (item.job for item in unique)
-    missing = credentials_problem(client, jobs, allow_unknown_models=allow_unknown_models)
-    if missing is not None:
-        fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)
+    client = make_client(base_url, allow_unknown_models=allow_unknown_models)
     kept: list[tuple[str, Input, Path]] = []
     if clobber:
         foreign = await foreign_files(unique, names, identities, out_dir, journal_path)
@@ -241,7 +292,7 @@ async def animate_command(
     async with client:
         run = client.batch([item.job for item in unique], out_dir, **options)
         total = len(unique) + sum(len(t) for t in twins.values()) + len(bad) + len(kept)
-        display = Display(mode, total, run.engine, quiet=quiet, out_dir=out_dir)
+        display = Display(mode, total, run.engine, quiet=quiet, out_dir=out_dir, sources=sources)
         try:
             async with run:
                 with display:
@@ -275,3 +326,18 @@ async def _check_out_folder(out_dir: Path, journal: Path | None) -> None:
         problem = await asyncio.to_thread(out_folder_problem, folder)
         if problem is not None:
             fail(f"{option} {given}: {problem}", None, EXIT_USAGE)
+
+
+async def _check_credentials(
+    base_url: str | None, inputs: list[Input], allow_unknown: bool
+) -> None:
+    """The credentials every job's wire needs are there (and the client can be made), else
+    one line and exit 2: before any image is prepared or anything written in OUT."""
+    client = make_client(base_url, allow_unknown_models=allow_unknown)
+    try:
+        jobs = (item.job for item in inputs)
+        missing = credentials_problem(client, jobs, allow_unknown_models=allow_unknown)
+    finally:
+        await client.close()
+    if missing is not None:
+        fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)

@@ -1,7 +1,7 @@
 """What becomes a job: the folder scan, manifests, the shot file, the option checks, output
 names, twins (the same job under several names), files in the way, and the dry run."""
 
-from .collect import collect, only_failed
+from .collect import collect, only_failed, read_failed_jobs
 from .jobs import (
     IMAGE_CAMERA_PRESETS,
     LIVE_MODELS,
@@ -37,6 +37,7 @@ __all__ = [
     "only_failed",
     "out_folder_problem",
     "output_name",
+    "read_failed_jobs",
     "read_manifest",
     "read_shots",
     "safe_part",

@@ -46,16 +46,21 @@ def collect(
     return inputs, bad, notes
 
 
-async def only_failed(
+async def read_failed_jobs(journal: Path) -> dict[str, str]:
+    """``--retry-failed``: job id -> error of every job the journal records as failed; a
+    ``click.UsageError`` when there is no journal yet."""
+    return await asyncio.to_thread(failed_jobs, journal)
+
+
+def only_failed(
     unique: list[Input],
     twins: dict[int, list[Input]],
     identities: dict[int, str],
-    journal: Path,
+    failed: dict[str, str],
     notes: list[str],
 ) -> tuple[list[Input], dict[int, list[Input]]]:
-    """``--retry-failed``: the inputs whose jobs the journal records as failed (and their
-    twins); a note says how many others are left alone."""
-    failed = await asyncio.to_thread(failed_jobs, journal)
+    """``--retry-failed``: the inputs whose jobs are ``failed`` (``read_failed_jobs``) and
+    their twins; a note says how many others are left alone."""
     keep = [item for item in unique if identities.get(id(item.job)) in failed]
     notes.append(
         f"{len(unique) - len(keep)} job(s) not recorded as failed, by --retry-failed "

@@ -1,5 +1,5 @@
 """``animate --dry-run``: every input validated, and what would be sent said (a line, or a
-``--json`` record, each), with the estimate; nothing is sent."""
+``--json`` record, each: what each image became too), with the estimate; nothing is sent."""
 
 from __future__ import annotations
 
@@ -21,11 +21,17 @@ from .._words import cli_words
 from ..output.records import invalid_record
 from .jobs import BadRow, Input
 
+#: A prepared image's key in a ``--json`` record, and its words on a line, by job field.
+_RECORD_KEYS = {"image": "prepared", "image_tail": "prepared_end_frame"}
+_SAID = {"image": "", "image_tail": "end frame "}
 
-def _wire_preview(job: ImageToVideo | TextToVideo) -> dict[str, Any]:
+
+def _wire_preview(item: Input) -> dict[str, Any]:
+    """The request's fields; an image as the file given (``prepared`` says what is sent)."""
+    job = item.job
     out: dict[str, Any] = {}
     for field in attrs.fields(type(job)):
-        value = getattr(job, field.name)
+        value = item.original(field.name)
         if value is None or value == ():
             continue
         if field.name in ("camera_control", "multi_prompt"):
@@ -66,20 +72,23 @@ async def report_dry_run(
                 "source": item.source,
                 "kind": "text2video" if isinstance(job, TextToVideo) else "image2video",
                 "units": units,
-                "request": _wire_preview(job),
+                "request": _wire_preview(item),
                 "duplicates": same,
             }
+            for prepared in item.prepared:
+                record[_RECORD_KEYS[prepared.field]] = prepared.record
             click.echo(json.dumps(record, default=str))
         else:
             kind = "  text to video" if isinstance(job, TextToVideo) else ""
             shown = units_text(units, places=4)
-            click.echo(f"would send  {item.source}{kind}  ({shown})  {_wire_preview(job)}")
+            became = "".join(f"{_SAID[p.field]}{p.description}  " for p in item.prepared)
+            click.echo(f"would send  {item.source}{kind}  ({shown})  {became}{_wire_preview(item)}")
             for twin in same:
                 click.echo(f"same job    {twin}: the same image and settings; made once, copied")
     total = estimate_units(valid)
     for row in bad:
         if as_json:
-            click.echo(json.dumps(invalid_record(row.source, row.reason)))
+            click.echo(json.dumps(invalid_record(row.source, cli_words(row.reason))))
         else:
             click.echo(f"invalid     {row.source}: {cli_words(row.reason)}")
     if as_json:

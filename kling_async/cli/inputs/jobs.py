@@ -4,6 +4,7 @@ defaults and a row's own fields."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -99,6 +100,19 @@ def build_job(defaults: dict[str, Any], fields: dict[str, Any]) -> ImageToVideo 
         raise ValidationError("row", sorted(fields), str(exc)) from None
 
 
+@attrs.frozen(eq=False)
+class Prepared:
+    """What one image of a job became: the file it came from, what is sent instead (a file,
+    or the bytes when the cache could not be written), and what was done, in words and as a
+    record. The prepared bytes themselves are not kept: the job reads them when it is sent."""
+
+    field: str
+    original: Path
+    sent: Path | bytes
+    description: str
+    record: dict[str, Any]
+
+
 @attrs.frozen
 class Input:
     """One job to make, where it came from, and which of its fields the options filled in
@@ -109,6 +123,15 @@ class Input:
     from_options: frozenset[str]
     #: Its sub-folder under the folder named on the command line ("" at the top).
     folder: str = ""
+    #: What its image and end frame became (``animate`` prepares them; see ``prepare``).
+    prepared: tuple[Prepared, ...] = ()
+
+    def original(self, field: str) -> Any:
+        """The job's ``field`` as the input gave it: the file, not the prepared one sent."""
+        for prepared in self.prepared:
+            if prepared.field == field:
+                return prepared.original
+        return getattr(self.job, field, None)
 
 
 #: Options that fill a job field, and the field each fills (``Input.from_options`` names them).

@@ -58,7 +58,7 @@ def output_name(item: Input, index: int, template: str | None) -> str | None:
     template filled in. Every component is made file-system safe; none can climb out. None:
     the batch's own name (an image given by URL, without a template)."""
     job = item.job
-    image = getattr(job, "image", None) or getattr(job, "image_tail", None)
+    image = item.original("image") or item.original("image_tail")
     if isinstance(image, Path):
         stem, name = image.stem, image.name
     elif isinstance(job, TextToVideo):  # a manifest row: "<manifest>-<line>"

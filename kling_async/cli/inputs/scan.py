@@ -7,7 +7,18 @@ import fnmatch
 from collections.abc import Iterator
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+IMAGE_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".heic",
+    ".heif",
+    ".webp",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+)
 
 
 def find_images(paths: list[Path], recursive: bool) -> Iterator[Path]:
@@ -30,7 +41,7 @@ def scan(
 ) -> tuple[list[tuple[Path, str]], list[str]]:
     """Image files named directly and inside named folders, in a stable order, each with its
     sub-folder relative to the folder named (``""`` at the top, and for files named directly);
-    and a note per kind of thing left out: files that are not JPG/PNG, sub-folders without
+    and a note per kind of thing left out: files not taken as images, sub-folders without
     ``-r``, files ``--include``/``--exclude`` leave out (globs on the path relative to the
     folder named, or on the file name; files named directly are always taken). ``skip`` (the
     output folder) is never looked into."""
@@ -67,8 +78,7 @@ def scan(
     if other:
         kinds = sorted({p.suffix.lower() or "(no suffix)" for p in other})
         notes.append(
-            f"{len(other)} file(s) that are not JPG or PNG ({', '.join(kinds)}: "
-            f"{_some(other)}): Kling takes .jpg, .jpeg and .png only; convert them to include them"
+            f"{len(other)} file(s) not taken as images ({', '.join(kinds)}: {_some(other)})"
         )
     if folders:
         notes.append(f"{len(folders)} sub-folder(s) ({_some(folders)}): add -r to include them")

@@ -45,6 +45,7 @@ class Display:
         *,
         quiet: bool = False,
         out_dir: Path | None = None,
+        sources: dict[str, str] | None = None,
     ) -> None:
         self.mode = mode
         self.out_dir = out_dir
@@ -56,7 +57,7 @@ class Display:
         self._progress: Progress | None = None
         self._bar: Any = None
         self.total = total
-        self.tally = Tally()
+        self.tally = Tally(sources=sources or {})
 
     def __enter__(self) -> Display:
         if self.mode == "live":
@@ -136,12 +137,12 @@ class Display:
         if error is not None:
             self._stop(error, outcome.name)
             if self.mode == "json":
-                self._json(outcome_record(outcome))
+                self._json(outcome_record(outcome, self.tally.sources))
             return
         if status in _LISTED:
             self.tally.failures.append((outcome.name, cli_words(str(outcome.error))))
         if self.mode == "json":
-            self._json(outcome_record(outcome))
+            self._json(outcome_record(outcome, self.tally.sources))
         elif not self.quiet or status not in RUN_OK:
             self._say(_line(outcome, status))
 
@@ -185,7 +186,7 @@ class Display:
             click.echo(f"{LINE_LABELS[RunStatus.INVALID]} {source}: {cli_words(reason)}")
 
     def skipped_inputs(self, notes: list[str]) -> None:
-        """What was left out of the input, one line per kind (files not jpg/png...)."""
+        """What was left out of the input, one line per kind (files not taken as images...)."""
         for note in notes:
             if self.mode == "json":
                 self._json({"event": "ignored", "note": note})

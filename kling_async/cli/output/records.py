@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ...batch import Outcome
@@ -14,12 +15,12 @@ from .statuses import Duplicate, source_of, status_of
 NOT_SENT_ERROR = "not sent: the run stopped creating (see the 'stopped' event)"
 
 
-def outcome_record(outcome: Outcome) -> dict[str, Any]:
+def outcome_record(outcome: Outcome, shown: Mapping[str, str] | None = None) -> dict[str, Any]:
     status = status_of(outcome)
     return {
         "event": "outcome",
         "name": outcome.name,
-        "source": source_of(outcome),
+        "source": source_of(outcome, shown),
         "status": status,
         "job_id": outcome.job_id,
         "task_id": outcome.task_id,

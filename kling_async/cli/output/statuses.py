@@ -4,6 +4,7 @@ sending, ``not_sent`` — the run stopped creating), its labels, and a twin's ou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -42,10 +43,13 @@ def status_of(outcome: Outcome) -> RunStatus:
     return RunStatus(outcome.status.value)
 
 
-def source_of(outcome: Outcome) -> str:
-    """The input a job came from: its image (or end frame), else its name."""
+def source_of(outcome: Outcome, shown: Mapping[str, str] | None = None) -> str:
+    """The input a job came from: its image (or end frame), else its name. ``shown`` maps a
+    prepared file sent to the input it was made from."""
     image = getattr(outcome.job, "image", None) or getattr(outcome.job, "image_tail", None)
-    return str(image) if isinstance(image, str | Path) else outcome.name
+    if not isinstance(image, str | Path):
+        return outcome.name
+    return (shown or {}).get(str(image), str(image))
 
 
 @attrs.frozen

@@ -35,6 +35,8 @@ class Tally:
     failures: list[tuple[str, str]] = attrs.field(factory=list)
     duplicates: list[Duplicate] = attrs.field(factory=list)
     shown: int = 0
+    #: A prepared file sent -> the input it was made from (``source_of``'s ``shown``).
+    sources: dict[str, str] = attrs.field(factory=dict)
 
 
 def summary_record(tally: Tally, summary: BatchSummary, event: str) -> dict[str, Any]:
@@ -89,7 +91,7 @@ def print_summary(
     def say(line: str) -> None:
         console.print(line, markup=False, highlight=False)
 
-    for line in _duplicate_lines(tally.duplicates):
+    for line in _duplicate_lines(tally.duplicates, tally.sources):
         say(line)
     if tally.not_sent:
         say(
@@ -103,12 +105,12 @@ def print_summary(
     say(f"{ready:,} of {tally.shown:,} video(s) done{where}")
 
 
-def _duplicate_lines(duplicates: list[Duplicate]) -> list[str]:
+def _duplicate_lines(duplicates: list[Duplicate], shown: dict[str, str]) -> list[str]:
     by_original: dict[str, list[str]] = {}
     sources: dict[str, str] = {}
     for dup in duplicates:
         by_original.setdefault(dup.of.name, []).append(Path(dup.source).name)
-        sources[dup.of.name] = Path(source_of(dup.of)).name
+        sources[dup.of.name] = Path(source_of(dup.of, shown)).name
     lines = []
     for original, twins in by_original.items():
         names = twins[0] if len(twins) == 1 else f"{', '.join(twins[:-1])} and {twins[-1]}"
