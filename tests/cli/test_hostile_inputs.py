@@ -84,3 +84,56 @@ def test_a_fifo_a_huge_sparse_file_and_a_socket_are_invalid_at_once(
         assert (tmp_path / "out" / "good.mp4").exists(), done.stdout + done.stderr
         assert records[-1]["counts"]["succeeded"] == 1
     assert done.returncode != 0  # the invalid inputs say the run was not all well
+
+
+def _manifest(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir(exist_ok=True)
+    lines = ["image,external_id"]
+    for name, external_id in rows:
+        color = (200, 40, 40) if name == "a" else (40, 40, 200)
+        (folder / f"{name}.png").write_bytes(png(480, 320, color))
+        lines.append(f"{folder / f'{name}.png'},{external_id}")
+    manifest = tmp_path / f"manifest-{'-'.join(n for n, _ in rows)}.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+@pytest.mark.parametrize("model", ["kling-v2-6", "kling-3.0-turbo"])
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_two_rows_with_one_external_id_are_both_invalid_and_nothing_is_sent(
+    emu: EmulatorThread, tmp_path: Path, model: str, dry_run: bool
+) -> None:
+    manifest = _manifest(tmp_path, [("a", "same-id"), ("b", "same-id")])
+    extra = ["--dry-run"] if dry_run else []
+    args = ["--manifest", str(manifest), "--out", str(tmp_path / "out"), "--model", model]
+    done, _ = _run([*args, "--json", *extra], emu)
+    assert done.returncode != 0, done.stdout + done.stderr
+    records = events(done.stdout)
+    invalid = {
+        r["source"]: r["error"] for r in records if "invalid" in (r.get("status"), r["event"])
+    }
+    a, b = f"{manifest.name}:2", f"{manifest.name}:3"  # the rows
+    assert invalid.keys() == {a, b}
+    assert f"'same-id' — is also the id of {b}" in invalid[a]
+    assert f"'same-id' — is also the id of {a}" in invalid[b]
+    assert emu.stats()["create_requests"] == 0
+    assert list((tmp_path / "out").glob("*.mp4")) == []
+
+
+@pytest.mark.parametrize("model", ["kling-v2-6", "kling-3.0-turbo"])
+def test_a_rerun_with_an_id_the_journal_holds_for_another_job_is_invalid(
+    emu: EmulatorThread, tmp_path: Path, model: str
+) -> None:
+    out = ["--out", str(tmp_path / "out"), "--model", model, "--json"]
+    first, _ = _run(["--manifest", str(_manifest(tmp_path, [("a", "kept-id")])), *out], emu)
+    assert first.returncode == 0, first.stdout + first.stderr
+    creates = emu.stats()["create_requests"]
+    again, _ = _run(["--manifest", str(_manifest(tmp_path, [("b", "kept-id")])), *out], emu)
+    assert again.returncode != 0, again.stdout + again.stderr
+    records = events(again.stdout)
+    [bad] = [r for r in records if "invalid" in (r.get("status"), r["event"])]
+    assert bad["source"] == "manifest-b.csv:2"
+    assert "'kept-id' — the journal records it for another job (a" in bad["error"]
+    assert emu.stats()["create_requests"] == creates
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.mp4")) == ["a.mp4"]

@@ -33,6 +33,7 @@ from ..inputs import (
 from ..inputs.clobber import foreign_files, no_clobber, overwrite
 from ..inputs.credentials import credentials_problem
 from ..inputs.dry_run import report_dry_run
+from ..inputs.external_ids import check_external_ids
 from ..inputs.twins import TwinCopier, group_twins
 from ..output import Display, exit_code, nothing_left_line
 
@@ -244,6 +245,8 @@ async def animate_command(
     journal_path = journal or out_dir / ".kling-journal.db"
     if retry_failed:
         unique, twins = await only_failed(unique, twins, identities, journal_path, notes)
+    unique, twins, shared = await check_external_ids(unique, twins, identities, journal_path)
+    bad.extend(shared)
     if dry_run:
         for note in notes:
             click.echo(f"ignored     {note}")
