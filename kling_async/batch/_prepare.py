@@ -11,6 +11,7 @@ from pathlib import Path
 import aiofiles.os
 
 from ..errors import ValidationError
+from ..money import GENERATED_PREFIX
 from ..states import HAS_TASK, JobState, OutcomeStatus
 from ..store import JobStore, inside
 from ..validation import validate
@@ -102,8 +103,8 @@ class Preparer:
         work.record = record = await self._store.get_or_claim(work.job_id, work.name, work.kind)
         state = record.state
         held = record.external_task_id if state in HAS_TASK else None
-        if held:  # its task was made for this content: the id is this job's
-            self._owners[held] = work.job_id
+        if held and not held.startswith(GENERATED_PREFIX):  # (a derived id is its job's)
+            self._owners[held] = work.job_id  # its task was made for this content
         own = job.external_task_id
         if own and own != held and self._owners.setdefault(own, work.job_id) != work.job_id:
             error = ValidationError(
