@@ -32,7 +32,7 @@ from ..errors import (
     ValidationError,
 )
 from ..models import ImageToVideo, TextToVideo
-from ..money import nothing_created, reconcile
+from ..money import GENERATED_PREFIX, nothing_created, reconcile
 from ..resources import TaskResource
 from ..results import Task
 from ..states import JobState
@@ -138,6 +138,8 @@ class Submitter:
             found = await reconcile(attempt.resource.find, external_id, attempt.plan.wire)
             if found is not None:
                 owner = self.owners.get(external_id, attempt.job_id)
+                if owner == attempt.job_id and not external_id.startswith(GENERATED_PREFIX):
+                    owner = await self.journal.task_owner(external_id) or owner
                 if owner != attempt.job_id:  # another job's task: never this one's video
                     raise ValidationError(
                         "external_task_id",

@@ -87,10 +87,14 @@ async def test_a_task_found_by_id_for_a_job_of_other_content_is_not_adopted(
             )
         finally:
             await journal.close()
-        outcomes, _ = await run(client, [a, b], out)
-    by_name = {o.name: o for o in outcomes}
-    assert by_name["a"].status is kling.OutcomeStatus.SKIPPED
-    assert by_name["b"].status is not kling.OutcomeStatus.SUCCEEDED, by_name["b"]
-    assert "external_task_id" in str(by_name["b"].error)
+        outcomes, _ = await run(client, [b], out)  # the id's owner is known from the journal
+        both, _ = await run(client, [a, b], out)  # and when it is in the batch too
+    [alone] = outcomes
+    assert alone.status is kling.OutcomeStatus.FAILED, alone
+    assert "'shared-id-3' — is used by another task" in str(alone.error)
+    [again] = [o for o in both if o.name == "b"]  # refused as found, or as the batch's twin id
+    assert again.status is not kling.OutcomeStatus.SUCCEEDED, again
+    assert "'shared-id-3' — is" in str(again.error)
+    assert [o.status for o in both if o.name == "a"] == [kling.OutcomeStatus.SKIPPED]
     assert not (out / "b.mp4").exists()
     assert emu.stats()["creates"] == 1
