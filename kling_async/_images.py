@@ -8,6 +8,7 @@ import base64
 import binascii
 import io
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -22,7 +23,68 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_BYTES_NEW = 50 * 1024 * 1024
 #: Largest image file each wire takes.
 WIRE_MAX_BYTES = {"legacy": MAX_BYTES, "new": MAX_BYTES_NEW}
+#: The most any wire takes: a larger file is refused before a byte of it is read.
+LARGEST_BYTES = max(WIRE_MAX_BYTES.values())
 _FORMATS = {"PNG": "png", "JPEG": "jpg"}
+#: Opening never blocks (a FIFO swapped in after the check opens at once, and is refused).
+_O_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def _kind(mode: int) -> str | None:
+    """What a file that is not regular is, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _os_refusal(field: str, path: Path, exc: OSError) -> ValidationError:
+    if isinstance(exc, FileNotFoundError):
+        return ValidationError(field, str(path), "no such file")
+    if isinstance(exc, PermissionError):
+        return ValidationError(field, str(path), "file is not readable")
+    return ValidationError(field, str(path), f"cannot be read: {exc.strerror or exc}")
+
+
+def checked_file(field: str, path: Path, max_bytes: int = LARGEST_BYTES) -> os.stat_result:
+    """``path``'s status, when it is a regular file of at most ``max_bytes`` (blocking, but
+    never opens the file). Raises ``ValidationError`` naming the field, the path and why."""
+    try:
+        found = os.stat(path)
+    except OSError as exc:
+        raise _os_refusal(field, path, exc) from None
+    kind = _kind(found.st_mode)
+    if kind is not None:
+        raise ValidationError(field, str(path), f"is {kind}, not a regular file")
+    if found.st_size > max_bytes:
+        limit = f"{max_bytes // (1024 * 1024)} MB"
+        raise ValidationError(field, str(path), f"{found.st_size} bytes exceeds the {limit} limit")
+    return found
+
+
+def open_checked(field: str, path: Path, found: os.stat_result) -> BinaryIO:
+    """The file ``checked_file`` found, opened without blocking; it must still be the same
+    regular file (blocking: a worker thread's call)."""
+    try:
+        fd = os.open(path, _O_FLAGS)
+    except OSError as exc:
+        raise _os_refusal(field, path, exc) from None
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) != (found.st_dev, found.st_ino) or _kind(now.st_mode):
+            raise ValidationError(field, str(path), "was replaced by another file while read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @attrs.frozen
@@ -89,23 +151,15 @@ def inspect(
     field = source.field
     if source.kind == "url":
         return None
-    try:
-        if source.kind == "file":
-            assert source.path is not None
-            size = source.path.stat().st_size
-            if not source.path.is_file():
-                raise ValidationError(field, str(source.path), "is not a regular file")
-            stream: BinaryIO = source.path.open("rb")
-        else:
-            assert source.data is not None
-            size = len(source.data)
-            stream = io.BytesIO(source.data)
-    except FileNotFoundError:
-        raise ValidationError(field, str(source.path), "no such file") from None
-    except PermissionError:
-        raise ValidationError(field, str(source.path), "file is not readable") from None
-    except OSError as exc:
-        raise ValidationError(field, str(source.path), f"cannot be read: {exc.strerror}") from None
+    if source.kind == "file":
+        assert source.path is not None
+        found = checked_file(field, source.path, max_bytes)  # type and size, before opening
+        size = found.st_size
+        stream: BinaryIO = open_checked(field, source.path, found)
+    else:
+        assert source.data is not None
+        size = len(source.data)
+        stream = io.BytesIO(source.data)
     shown = str(source.path) if source.path is not None else f"<{size} bytes>"
     if size > max_bytes:
         limit = f"{max_bytes // (1024 * 1024)} MB"
@@ -150,5 +204,10 @@ def wire(source: ImageSource) -> str:
     if source.kind == "url":
         assert source.url is not None
         return source.url
-    data = source.data if source.data is not None else source.path.read_bytes()  # type: ignore[union-attr]
+    data = source.data
+    if data is None:
+        assert source.path is not None
+        found = checked_file(source.field, source.path)
+        with open_checked(source.field, source.path, found) as f:
+            data = f.read()
     return base64.b64encode(data).decode("ascii")

@@ -137,7 +137,14 @@ async def submit(
                 and number == 1
                 and not external_id.startswith(GENERATED_PREFIX)
             ):
-                raise  # the caller's own id is in use by another task: nothing of ours
+                # the caller's own id is in use by another task: nothing of ours
+                raise ExternalIdTakenError(
+                    f"external_task_id {external_id!r} is used by another task ({failure.message})",
+                    code=failure.code,
+                    http_status=failure.http_status,
+                    request_id=failure.request_id,
+                    body=failure.body,
+                ) from failure
             found = await reconcile(find, external_id, call.wire)
             if found is not None:
                 return found

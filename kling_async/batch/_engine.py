@@ -95,7 +95,9 @@ class BatchEngine:
         self.poller: Poller[Work] = Poller(client, opts.poll, callbacks=opts.callbacks, demand=self)
         retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
         self.submitter = Submitter(self.journal, retry)
-        self.preparer = Preparer(client, self.journal, self.reporter, self.output_dir, opts.name)
+        self.preparer = Preparer(
+            client, self.journal, self.reporter, self.output_dir, opts.name, self.submitter.owners
+        )
         self.downloader = Downloader(client, self.journal, self.reporter, self.output_dir)
         self.settler = Settler(client, self.slots, self.journal, self.reporter, self.downloader)
         self._intake: asyncio.Queue[Job] = asyncio.Queue(maxsize=opts.prefetch)

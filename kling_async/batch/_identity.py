@@ -15,26 +15,72 @@ from typing import Any
 
 import attrs
 
-from .._images import locate
+from .._images import LARGEST_BYTES, checked_file, locate, open_checked
+from ..errors import ValidationError
 from ..models import CameraControl, DynamicMask, ImageToVideo, TextToVideo
 from ..money import GENERATED_PREFIX
 
 _IMAGE_FIELDS = ("image", "image_tail", "static_mask")
 
 
-def _image_digest(field: str, value: Any) -> str:
+#: Bytes of a file read and hashed per worker-thread call: a cancellation point between two.
+_CHUNK = 1 << 20
+
+
+def _hash_chunk(field: str, path: Path, found: os.stat_result, offset: int, digest: Any) -> int:
+    """Read and hash the chunk at ``offset`` (blocking); the bytes read, 0 at the end. The
+    file is opened (without blocking, still the same regular file) and closed each time, so
+    a cancelled hash leaves no descriptor open."""
+    with open_checked(field, path, found) as f:
+        f.seek(offset)
+        block = f.read(_CHUNK)
+    if offset + len(block) > LARGEST_BYTES:
+        raise ValidationError(field, str(path), "grew over the largest size any wire takes")
+    digest.update(block)
+    return len(block)
+
+
+def _file_digest(field: str, path: Path) -> str:
+    """A file's digest (blocking): a regular file no larger than any wire takes, or refused
+    before it is read."""
+    found = checked_file(field, path)
+    digest, offset = hashlib.sha256(), 0
+    while read := _hash_chunk(field, path, found, offset, digest):
+        offset += read
+    return "sha256:" + digest.hexdigest()
+
+
+async def _file_digest_async(field: str, path: Path) -> str:
+    """``_file_digest`` off the loop, a chunk per worker-thread call (cancellable between
+    chunks: Ctrl-C stops a scan at once)."""
+    found = await asyncio.to_thread(checked_file, field, path)
+    digest, offset = hashlib.sha256(), 0
+    while read := await asyncio.to_thread(_hash_chunk, field, path, found, offset, digest):
+        offset += read
+    return "sha256:" + digest.hexdigest()
+
+
+def _image_digest(field: str, value: Any, files: dict[str, str] | None = None) -> str:
     source = locate(field, value)
     if source.kind == "url":
         return "url:" + str(source.url)
-    digest = hashlib.sha256()
-    if source.data is not None:
-        digest.update(source.data)
-    else:
+    if source.data is None:
         assert source.path is not None
-        with source.path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    return "sha256:" + digest.hexdigest()
+        known = (files or {}).get(field)
+        return known if known is not None else _file_digest(field, source.path)
+    return "sha256:" + hashlib.sha256(source.data).hexdigest()
+
+
+def _images(job: ImageToVideo | TextToVideo) -> list[tuple[str, Any]]:
+    """The job's image fields that are set, each with its name (``dynamic_masks[0].mask``)."""
+    named = [(f, getattr(job, f, None)) for f in _IMAGE_FIELDS]
+    masks = getattr(job, "dynamic_masks", None) or ()
+    named += [
+        (f"dynamic_masks[{i}].mask", m.mask)
+        for i, m in enumerate(masks)
+        if isinstance(m, DynamicMask)
+    ]
+    return [(field, value) for field, value in named if value is not None]
 
 
 def _plain(value: Any) -> Any:
@@ -45,19 +91,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def content_hash(job: ImageToVideo | TextToVideo) -> str:
-    """The job's identity (blocking: reads images; call through ``job_identity``)."""
+def content_hash(job: ImageToVideo | TextToVideo, files: dict[str, str] | None = None) -> str:
+    """The job's identity (blocking: reads images; call through ``job_identity``). ``files``:
+    digests of its image files already computed, by field name."""
     fields: dict[str, Any] = {"kind": type(job).__name__}
     for field in attrs.fields(type(job)):
         value = getattr(job, field.name)
         if field.name == "external_task_id" or value is None:
             continue  # the same content under another id is the same job
         if field.name in _IMAGE_FIELDS:
-            fields[field.name] = _image_digest(field.name, value)
+            fields[field.name] = _image_digest(field.name, value, files)
         elif field.name == "dynamic_masks":
             fields[field.name] = [
                 {
-                    "mask": _image_digest(f"dynamic_masks[{i}].mask", m.mask),
+                    "mask": _image_digest(f"dynamic_masks[{i}].mask", m.mask, files),
                     "trajectories": [[p.x, p.y] for p in m.trajectories],
                 }
                 for i, m in enumerate(value)
@@ -75,13 +122,7 @@ _INLINE_BYTES = 256 * 1024
 
 
 def _reads_files(job: ImageToVideo | TextToVideo) -> bool:
-    values = [getattr(job, f, None) for f in _IMAGE_FIELDS]
-    values += [
-        m.mask for m in getattr(job, "dynamic_masks", None) or () if isinstance(m, DynamicMask)
-    ]
-    for value in values:
-        if value is None:
-            continue
+    for _, value in _images(job):
         if isinstance(value, bytes | bytearray) and len(value) <= _INLINE_BYTES:
             continue
         if isinstance(value, str) and value.startswith(("http://", "https://")):
@@ -91,11 +132,19 @@ def _reads_files(job: ImageToVideo | TextToVideo) -> bool:
 
 
 async def job_identity(job: ImageToVideo | TextToVideo) -> str:
-    """The job's content hash: in a worker thread when it reads files or hashes much data,
-    on the loop otherwise (URL images, text-to-video, small in-memory images)."""
-    if _reads_files(job):
-        return await asyncio.to_thread(content_hash, job)
-    return content_hash(job)
+    """The job's content hash: on the loop for URL images, text-to-video and small in-memory
+    images; else off it, its image files a chunk per worker-thread call (each checked to be a
+    regular file no larger than any wire takes before a byte is read: a FIFO, a socket, a
+    device or a 2 GB file is refused at once with ``ValidationError``)."""
+    if not _reads_files(job):
+        return content_hash(job)
+    files: dict[str, str] = {}
+    for field, value in _images(job):
+        source = locate(field, value)
+        if source.kind == "file":
+            assert source.path is not None
+            files[field] = await _file_digest_async(field, source.path)
+    return await asyncio.to_thread(content_hash, job, files)
 
 
 #: A name's cap in UTF-8 bytes: with ``-<id8>-<n>.mp4.part.json`` it stays under the 255

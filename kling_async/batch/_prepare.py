@@ -11,6 +11,7 @@ from pathlib import Path
 import aiofiles.os
 
 from ..errors import ValidationError
+from ..money import GENERATED_PREFIX
 from ..states import HAS_TASK, JobState, OutcomeStatus
 from ..store import JobStore, inside
 from ..validation import validate
@@ -46,12 +47,15 @@ class Preparer:
         reporter: Reporter,
         output_dir: Path,
         namer: Callable[[Job], str | None] | None,
+        owners: dict[str, str] | None = None,
     ) -> None:
         self._client = client
         self._store = store
         self._reporter = reporter
         self._output_dir = output_dir
         self._namer = namer
+        #: External id -> the job it names (shared with the submitter; in memory only).
+        self._owners: dict[str, str] = {} if owners is None else owners
 
     async def prepare(self, job: Job) -> tuple[Work, Route]:
         """The job's ``Work`` and its route; whatever breaks is the job's outcome (invalid
@@ -98,6 +102,19 @@ class Preparer:
         # (outside the folder): a new name
         work.record = record = await self._store.get_or_claim(work.job_id, work.name, work.kind)
         state = record.state
+        held = record.external_task_id if state in HAS_TASK else None
+        if held and not held.startswith(GENERATED_PREFIX):  # (a derived id is its job's)
+            self._owners[held] = work.job_id  # its task was made for this content
+        own = job.external_task_id
+        if own and own != held and self._owners.setdefault(own, work.job_id) != work.job_id:
+            error = ValidationError(
+                "external_task_id",
+                own,
+                f"is also the id of another job of the batch ({self._owners[own][:12]}, other "
+                "content); each job needs its own",
+            )
+            self._reporter.report(work, OutcomeStatus.INVALID, error=error)
+            return Route.REPORTED
         if state == JobState.DONE:
             path = output_path(self._output_dir, work)
             if await aiofiles.os.path.exists(path):

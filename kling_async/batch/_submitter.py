@@ -27,10 +27,12 @@ from ..errors import (
     BalanceExhaustedError,
     ConcurrencyLimitError,
     CreateUnconfirmedError,
+    ExternalIdTakenError,
     RateLimitError,
+    ValidationError,
 )
 from ..models import ImageToVideo, TextToVideo
-from ..money import nothing_created, reconcile
+from ..money import GENERATED_PREFIX, nothing_created, reconcile
 from ..resources import TaskResource
 from ..results import Task
 from ..states import JobState
@@ -90,6 +92,9 @@ class Submitter:
     def __init__(self, journal: JobStore, retry: RetryPolicy) -> None:
         self.journal = journal
         self.retry = retry
+        #: External id -> the job (its content identity) whose task it names, as the
+        #: preparer learns them from the journal's records and the jobs' own ids (in memory).
+        self.owners: dict[str, str] = {}
 
     def first_id(self, attempt: Attempt) -> tuple[str, bool]:
         """The external id to use and whether a crashed run may already have created it."""
@@ -132,6 +137,16 @@ class Submitter:
         if check_first:
             found = await reconcile(attempt.resource.find, external_id, attempt.plan.wire)
             if found is not None:
+                owner = self.owners.get(external_id, attempt.job_id)
+                if owner == attempt.job_id and not external_id.startswith(GENERATED_PREFIX):
+                    owner = await self.journal.task_owner(external_id) or owner
+                if owner != attempt.job_id:  # another job's task: never this one's video
+                    raise ValidationError(
+                        "external_task_id",
+                        external_id,
+                        f"is used by another task (task {found.task_id}, created for job "
+                        f"{owner[:12]}, other content); not taken for this job",
+                    )
                 return found
         job = attrs.evolve(attempt.job, external_task_id=external_id)
         call = await build(job, attempt.plan)  # reads images: may fail, nothing sent
@@ -147,7 +162,9 @@ class Submitter:
         try:
             return await attempt.resource.submit(call, policy=self.retry)
         except Exception as exc:
-            if nothing_created(exc) or isinstance(exc, CreateUnconfirmedError):
+            if nothing_created(exc) or isinstance(
+                exc, CreateUnconfirmedError | ExternalIdTakenError
+            ):
                 raise
             raise CreateUnconfirmedError(external_id, exc) from exc
 
@@ -164,6 +181,10 @@ class Submitter:
         try:
             if pending:
                 await self.journal.update(attempt.job_id, JobState.PENDING)
+            elif isinstance(exc, ExternalIdTakenError):  # the id is another task's, not ours
+                await self.journal.update(
+                    attempt.job_id, JobState.FAILED, error=str(exc), external_task_id=None
+                )
             else:
                 await self.journal.update(attempt.job_id, JobState.FAILED, error=str(exc))
         except Exception as error:  # the row still says 'submitting': a rerun looks it up

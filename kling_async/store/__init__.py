@@ -20,7 +20,13 @@ from ._contract import (
     inside,
 )
 from ._sqlite import JOURNAL_NAME, Journal
-from ._sqlite_read import StoreSnapshot, read_failed, read_journal, recorded_outputs
+from ._sqlite_read import (
+    StoreSnapshot,
+    read_failed,
+    read_journal,
+    recorded_external_ids,
+    recorded_outputs,
+)
 
 if TYPE_CHECKING:
     from ._redis import RedisJobStore, worker_id
@@ -59,6 +65,7 @@ __all__ = [
     "read_failed",
     "read_journal",
     "read_redis",
+    "recorded_external_ids",
     "recorded_outputs",
     "worker_id",
 ]

@@ -91,6 +91,12 @@ class JobStore(Protocol):
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None: ...
 
+    async def task_owner(self, external_task_id: str) -> str | None:
+        """The job (its content identity) whose task was recorded under ``external_task_id``;
+        None when no record has a task under it. Off the hot path: asked only before a task
+        found by a caller's external id is taken for a job."""
+        ...
+
 
 def default_salt(folder: Path) -> str:
     """The salt of a new store: from the output folder's absolute path, so that a store lost

@@ -267,6 +267,18 @@ class RedisJobStore:
                 total += float(value or 0)
         return total
 
+    async def task_owner(self, external_task_id: str) -> str | None:
+        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self._key("jobs"))))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(self._key("job", job_id), ["external_task_id", "task_id"])
+            rows = await pipe.execute()
+        for job_id, (external, task) in zip(ids, rows, strict=True):
+            held = _load(external) if external is not None else None
+            if held == external_task_id and task is not None and _load(task) is not None:
+                return job_id
+        return None
+
     async def get_or_claim(
         self, job_id: str, name: str, kind: str, suffix: str = ".mp4"
     ) -> JobRecord:

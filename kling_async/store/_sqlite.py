@@ -247,6 +247,17 @@ class Journal:
         # jobs in a few commits instead of one each
         return await self._queue(read_or_insert, may_refuse=True)
 
+    async def task_owner(self, external_task_id: str) -> str | None:
+        def find(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT job_id FROM jobs WHERE external_task_id = ? AND task_id IS NOT NULL "
+                "LIMIT 1",
+                (external_task_id,),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run(find)
+
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
         """Change a job's state (and fields); returns once it is committed. Updates that
         arrive together (a poll round ending many tasks) share one transaction."""

@@ -136,6 +136,26 @@ def read_failed(path: Path) -> dict[str, str] | None:
     return {str(job_id): str(error) for job_id, error in rows}
 
 
+def recorded_external_ids(path: Path) -> dict[str, tuple[str, str]]:
+    """External id -> (job id, name) of the job whose create went out under it, for every
+    job of the journal with a task (or a create that may have made one); empty when there
+    is no journal yet. Blocking: call it in a worker thread."""
+    if not path.is_file():
+        return {}
+    try:
+        with contextlib.closing(_read_only(path)) as conn:
+            rows = conn.execute(
+                "SELECT external_task_id, job_id, name FROM jobs "
+                "WHERE external_task_id IS NOT NULL ORDER BY task_id IS NULL"
+            ).fetchall()
+    except sqlite3.Error as exc:
+        raise JournalError(path, f"cannot be read: {exc}") from None
+    found: dict[str, tuple[str, str]] = {}
+    for external_id, job_id, name in rows:  # a job with a task first: the id is its
+        found.setdefault(str(external_id), (str(job_id), str(name)))
+    return found
+
+
 def recorded_outputs(path: Path) -> dict[str, str | None]:
     """Job id -> the file it owns (relative to the output folder), for every job of the
     journal; empty when there is no journal yet. Blocking: call it in a worker thread."""

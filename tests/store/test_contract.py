@@ -326,6 +326,20 @@ async def test_committed_units_count_every_create_that_went_out(backend: Backend
     assert backend.snapshot().units_committed() == expected  # as `report` counts them
 
 
+async def test_the_task_owner_of_an_external_id_is_the_job_its_task_was_recorded_for(
+    backend: Backend,
+) -> None:
+    store = await backend.open()
+    for n in (1, 2, 3):
+        await store.get_or_claim(ids(n), f"job{n}", KIND)
+    await store.update(ids(1), JobState.DONE, external_task_id="shared", task_id="t-1")
+    await store.update(ids(2), JobState.SUBMITTING, external_task_id="shared")  # no task
+    await store.update(ids(3), JobState.SUBMITTED, external_task_id="other", task_id="t-3")
+    assert await store.task_owner("shared") == ids(1)
+    assert await store.task_owner("other") == ids(3)
+    assert await store.task_owner("nobody's") is None
+
+
 async def test_the_salt_is_set_once_and_derives_the_same_external_ids(backend: Backend) -> None:
     store = await backend.open()
     assert store.salt == default_salt(backend.folder)

@@ -35,6 +35,7 @@ from ..inputs import (
 from ..inputs.clobber import foreign_files, no_clobber, overwrite
 from ..inputs.credentials import credentials_problem
 from ..inputs.dry_run import report_dry_run
+from ..inputs.external_ids import check_external_ids
 from ..inputs.prepare import Options as PrepareOptions
 from ..inputs.prepare import keep_as_sent_before, prepare_inputs, shown_sources
 from ..inputs.twins import TwinCopier, group_twins
@@ -242,6 +243,8 @@ async def animate_command(
     unique, twins, identities = await group_twins(inputs)
     if failed is not None:
         unique, twins = only_failed(unique, twins, identities, failed, notes)
+    unique, twins, shared = await check_external_ids(unique, twins, identities, journal_path)
+    bad.extend(shared)
     if dry_run:
         for note in notes:
             click.echo(f"ignored     {note}")
