@@ -31,6 +31,7 @@ from ._config import (
 )
 
 if TYPE_CHECKING:
+    from ._render import NO_PYAV
     from ._server import Emulator, EmulatorThread, serve
 
 _SERVER = ("Emulator", "EmulatorThread", "serve")
@@ -43,12 +44,17 @@ def __getattr__(name: str) -> Any:
         from . import _server
 
         return getattr(_server, name)
+    if name == "NO_PYAV":  # what it says when it renders without PyAV (Pillow loads with it)
+        from . import _render
+
+        return _render.NO_PYAV
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "FAILURE_MESSAGES",
     "FAULT_KINDS",
+    "NO_PYAV",
     "Account",
     "Emulator",
     "EmulatorConfig",

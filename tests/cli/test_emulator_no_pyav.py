@@ -18,8 +18,7 @@ from click.testing import CliRunner
 
 from kling_async.cli import _emulator_cmd
 from kling_async.cli._emulator_cmd import emulator_command
-from kling_async.emulator import EmulatorConfig
-from kling_async.emulator._render import NO_PYAV  # private: the no-PyAV message it checks
+from kling_async.emulator import NO_PYAV, EmulatorConfig
 
 from .._helpers import sample_paths
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageChops
 
 from kling_async._demo import demo_jobs
 from kling_async._samples import DRAWINGS, sample_paths
-from kling_async.emulator._render import NO_PYAV  # private: the no-PyAV message it checks
+from kling_async.emulator import NO_PYAV
 
 from .._helpers import CLI
 
