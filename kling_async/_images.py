@@ -30,7 +30,7 @@ _FORMATS = {"PNG": "png", "JPEG": "jpg"}
 _O_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
-def _kind(mode: int) -> str | None:
+def file_kind(mode: int) -> str | None:
     """What a file that is not regular is, in words; None for a regular file."""
     if stat.S_ISREG(mode):
         return None
@@ -60,7 +60,7 @@ def checked_file(field: str, path: Path, max_bytes: int = LARGEST_BYTES) -> os.s
         found = os.stat(path)
     except OSError as exc:
         raise _os_refusal(field, path, exc) from None
-    kind = _kind(found.st_mode)
+    kind = file_kind(found.st_mode)
     if kind is not None:
         raise ValidationError(field, str(path), f"is {kind}, not a regular file")
     if found.st_size > max_bytes:
@@ -78,7 +78,7 @@ def open_checked(field: str, path: Path, found: os.stat_result) -> BinaryIO:
         raise _os_refusal(field, path, exc) from None
     try:
         now = os.fstat(fd)
-        if (now.st_dev, now.st_ino) != (found.st_dev, found.st_ino) or _kind(now.st_mode):
+        if (now.st_dev, now.st_ino) != (found.st_dev, found.st_ino) or file_kind(now.st_mode):
             raise ValidationError(field, str(path), "was replaced by another file while read")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")

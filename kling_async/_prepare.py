@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -52,6 +51,7 @@ from typing import Final, Protocol
 import attrs
 
 from ._catalog import Wire
+from ._images import WIRE_MAX_BYTES, file_kind
 from ._prepare_cache import PreparedCache, cache_key
 from ._prepare_pixels import Fit, Limits, Source, prepare_pixels
 from ._prepare_result import PreparedImage
@@ -68,10 +68,8 @@ __all__ = [
     "prepare_image_async",
 ]
 
-#: The bytes an image may have, by wire (API-NOTES: 10 MB; the 2.6+ pages: 50 MB).
-MAX_BYTES: Final[Mapping[str, int]] = MappingProxyType(
-    {"legacy": 10 * 1024 * 1024, "new": 50 * 1024 * 1024}
-)
+#: The bytes an image may have, by wire (the one table, ``_images.WIRE_MAX_BYTES``).
+MAX_BYTES: Final[Mapping[str, int]] = MappingProxyType(dict(WIRE_MAX_BYTES))
 MAX_SIDE: Final = 4096
 #: A source bigger than this is refused before a byte of it is read.
 MAX_SOURCE_BYTES: Final = 200 * 1024 * 1024
@@ -95,21 +93,6 @@ def _limits(wire: Wire, fit: Fit, upscale: bool, max_side: int, max_bytes: int |
     ):
         raise ValidationError("max_bytes", max_bytes, f"from 1 to the wire's {cap} bytes")
     return Limits(max_bytes or cap, max_side, fit, bool(upscale))
-
-
-def _kind(mode: int) -> str | None:
-    """What a non-regular file is, in words; None for a regular file."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
 
 
 class _Hasher(Protocol):
@@ -169,7 +152,7 @@ class _Reader:
         return self.refuse(f"cannot be read: {exc.strerror or exc}")
 
     def regular(self, found: os.stat_result) -> os.stat_result:
-        kind = _kind(found.st_mode)
+        kind = file_kind(found.st_mode)
         if kind is not None:
             raise self.refuse(f"is {kind}, not a regular file")
         return found
