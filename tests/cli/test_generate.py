@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from kling_async.emulator import EmulatorConfig, EmulatorThread
-from kling_async.emulator._config import FAILURE_MESSAGES
+from kling_async.emulator import FAILURE_MESSAGES, EmulatorConfig, EmulatorThread
 
 from .._helpers import API_KEY, CLI, png, test_account
 
