@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from kling_async.cli._emulator_cmd import _duration_mix
 from kling_async.emulator import EmulatorConfig
 
 from .._helpers import CLI, StartEmulator, test_account
+from ..emulator._process import emulator_process
 
 FAST, SLOW = (0.01, 0.02), (5.0, 6.0)
 
@@ -143,20 +143,9 @@ def test_bad_duration_mix_option_exits_2() -> None:
 @pytest.fixture
 def mix_emulator() -> Iterator[str]:
     """`kling-async emulator --duration-mix ...` in its own process; yields its base URL."""
-    cmd = [*CLI, "emulator", "--port", "0", "--seed", "1"]
-    cmd += ["--duration-mix", "1:0.25:0.25,1:0.5:0.5", "--concurrency-limit", "0"]
-    cmd += ["--api-key", "mix-key"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        yield proc.stdout.readline().strip().partition("=")[2]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    mix = ("--duration-mix", "1:0.25:0.25,1:0.5:0.5", "--concurrency-limit", "0")
+    with emulator_process("--seed", "1", *mix, api_key="mix-key") as url:
+        yield url
 
 
 async def test_cli_duration_mix_reaches_the_served_stats(mix_emulator: str) -> None:

@@ -11,10 +11,10 @@ from .._helpers import API_KEY, CLI
 
 
 @contextlib.contextmanager
-def emulator_process(*args: str) -> Iterator[str]:
-    """Run ``kling-async emulator --port 0 --api-key <test key> ARGS...``; yield its base URL;
+def emulator_process(*args: str, api_key: str = API_KEY) -> Iterator[str]:
+    """Run ``kling-async emulator --port 0 --api-key KEY ARGS...``; yield its base URL;
     stop it with Ctrl-C (killed if it does not end within 10 s)."""
-    cmd = [*CLI, "emulator", "--port", "0", "--api-key", API_KEY, *args]
+    cmd = [*CLI, "emulator", "--port", "0", "--api-key", api_key, *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
