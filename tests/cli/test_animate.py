@@ -240,22 +240,31 @@ def test_identical_images_are_made_once_and_every_name_gets_the_video(
     assert emu.stats()["creates"] == 2
 
 
+def signal_midway(
+    emu: EmulatorThread, folder: Path, out: Path, signum: int
+) -> tuple[int, str, str]:
+    """``animate FOLDER --out OUT --json`` in a process of its own, sent ``signum`` once two
+    creates went out; its exit code, stdout and stderr."""
+    proc = subprocess.Popen(
+        [*CLI, "animate", str(folder), "--out", str(out), "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env_for(emu),
+    )
+    deadline = time.monotonic() + 30
+    while emu.stats()["creates"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    stdout, stderr = proc.communicate(timeout=30)
+    return proc.returncode, stdout, stderr
+
+
 def test_ctrl_c_on_a_json_run_ends_with_an_interrupted_event(tmp_path: Path) -> None:
     images(tmp_path / "in", 12)
     with start(duration=(2.0, 3.0)) as emu:
-        proc = subprocess.Popen(
-            [*CLI, "animate", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env_for(emu),
-        )
-        deadline = time.monotonic() + 30
-        while emu.stats()["creates"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+        code, out, err = signal_midway(emu, tmp_path / "in", tmp_path / "out", signal.SIGINT)
+    assert code == 130, err
     last = events(out)[-1]
     assert last["event"] == "interrupted"
     assert set(last["counts"]) >= {"succeeded", "failed", "not_sent"}

@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from kling_async.cli.inputs import out_folder_problem
 from kling_async.emulator import EmulatorThread
 
 from .._helpers import ACCESS_KEY, CLI, SECRET_KEY, png
-from .test_animate import cli, env_for, events, images, start
+from .test_animate import cli, events, images, signal_midway, start
 
 
 @pytest.fixture
@@ -142,19 +141,8 @@ def test_sigterm_stops_animate_as_ctrl_c_does_resumable_exit_143(tmp_path: Path)
     images(tmp_path / "in", 12)
     out = tmp_path / "out"
     with start(duration=(2.0, 3.0)) as emu:
-        proc = subprocess.Popen(
-            [*CLI, "animate", str(tmp_path / "in"), "--out", str(out), "--json"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env_for(emu),
-        )
-        deadline = time.monotonic() + 30
-        while emu.stats()["creates"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
-        assert proc.returncode == 143, stderr
+        code, stdout, stderr = signal_midway(emu, tmp_path / "in", out, signal.SIGTERM)
+        assert code == 143, stderr
         assert events(stdout)[-1]["event"] == "interrupted"
         assert "Traceback" not in stderr
         assert [line for line in stderr.splitlines() if line] == [
