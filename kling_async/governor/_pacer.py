@@ -50,6 +50,8 @@ class Pacer:
         self._sent: deque[float] = deque(maxlen=256)
         #: When answers that were not 1302s came (what the account really let through).
         self._accepted: deque[float] = deque(maxlen=256)
+        #: When 1302s came.
+        self._refused: deque[float] = deque(maxlen=256)
         #: The account's rate as learned at the last slow-down: what it let through while it
         #: answered 1302 to the rest. None until then.
         self.ceiling: float | None = None
@@ -65,6 +67,11 @@ class Pacer:
         self._answers: deque[bool] = deque(maxlen=40)
         self.limited_share = 0.25
         self.limited_minimum = 3
+        #: The account is over its rate only when it turned away a real part of what was
+        #: sent (what got through is under this share of it). 1302s that come at random, some
+        #: in a hundred whatever the rate, slow nothing down: a slow-down for each cluster of
+        #: them would ratchet the rate (and the ceiling learned from it) down to a crawl.
+        self.saturated = 0.8
         self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._runner: asyncio.Task[None] | None = None
@@ -155,13 +162,26 @@ class Pacer:
             return None
         return len(recent) / span
 
+    def _let_through(self, now: float) -> float | None:
+        """The share of the last 5 s's answers that were not 1302 (a connection that failed
+        is no answer, and no sign of the account's rate); None when too few to tell."""
+        since = now - 5.0
+        for times in (self._accepted, self._refused):
+            if len(times) == times.maxlen:
+                since = max(since, times[0])  # only as far back as both remember
+        accepted = sum(1 for t in self._accepted if t >= since)
+        refused = sum(1 for t in self._refused if t >= since)
+        if accepted + refused < 20:
+            return None
+        return accepted / (accepted + refused)
+
     def rate_limited(self, retry_after: float | None) -> None:
         """A 1302 arrived: if 1302s are a real share of the recent answers, slow down
         multiplicatively and hold every request until Retry-After has passed."""
         now = self._clock()
         self.stats.rate_limited += 1
         self._answers.append(True)
-        self._limited_at = now
+        self._refused.append(now)
         if self._episode_from is None:
             self._episode_from = now
         limited = sum(self._answers)
@@ -172,15 +192,20 @@ class Pacer:
                 and self.rate > self.settle * self.ceiling
             ):
                 self.rate = self.settle * self.ceiling  # probed above it: back to just under
+                self._limited_at = now
             return  # a stray 1302: its own retry waits, the account does not slow down
-        self._answers.clear()  # one decrease per episode, then fresh evidence
         observed = self._observed_rate(now)
         accepted = self._accepted_rate(now)
+        through = self._let_through(now)
+        if through is not None and through >= self.saturated:
+            return  # most of what was sent got through: 1302s at random, not the account's rate
+        self._answers.clear()  # one decrease per episode, then fresh evidence
+        self._limited_at = now
         self._episode_from = None
         base = self.rate if self.rate is not None else (observed or 10.0)
         if observed is not None:
             base = min(base, observed)
-        if accepted is not None and (observed is None or accepted < observed):
+        if accepted is not None:
             # what got through while the rest met 1302s: the account's rate, give or take
             self.ceiling = accepted
             self.rate = max(self.min_rate, self.settle * accepted)

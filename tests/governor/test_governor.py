@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 
 import pytest
@@ -123,7 +124,7 @@ async def test_pacer_learns_a_token_buckets_rate_without_bias() -> None:
         pacer = Pacer(clock=t.clock, sleep=t.sleep)
         tokens, last = 10.0, t.now
         gap = 0.03 + step * 0.001
-        for _ in range(200):
+        for _ in range(300):  # 188 at most were needed before 1302s at random were told apart
             await pacer.turn()
             tokens = min(10.0, tokens + (t.now - last) * 10.0)
             last = t.now
@@ -140,6 +141,94 @@ async def test_pacer_learns_a_token_buckets_rate_without_bias() -> None:
     mean = sum(ceilings) / len(ceilings)
     assert 9.7 <= mean <= 10.3, ceilings
     assert all(8.5 <= c <= 11.5 for c in ceilings), ceilings
+
+
+async def _offered(seed: int, *, seconds: float = 60.0) -> tuple[int, int]:
+    """A client that would send 100 requests a second to an account with no real limit
+    that answers 1302 to one request in ten, at random: (requests offered, requests sent)."""
+    rng = random.Random(seed)
+    t = FakeTime()
+    pacer = Pacer(clock=t.clock, sleep=t.sleep)
+    end, sent = t.now + seconds, 0
+    while t.now < end:
+        await pacer.turn()
+        sent += 1
+        if rng.random() < 0.1:
+            pacer.rate_limited(1.0)
+        else:
+            pacer.answered()
+        t.now += 0.01
+    return int(seconds * 100), sent
+
+
+async def test_1302s_at_random_do_not_ratchet_the_rate_down() -> None:
+    """1302s that come whatever the rate (a fault, not the account's limit) leave most of
+    what was sent let through: no slow-down, no ceiling. (Before, each cluster of them halved
+    the rate and set a ceiling from what got through, which the next cluster lowered again:
+    a fault campaign's 300 jobs took 60-120 s instead of 10.)"""
+    shares = []
+    for seed in range(10):
+        offered, sent = await _offered(seed)
+        shares.append(sent / offered)
+    assert sum(shares) / len(shares) >= 0.9, shares
+    assert min(shares) >= 0.6, shares  # one early cluster may still cost a slow-down
+
+
+async def test_a_window_lowered_by_1303s_not_the_accounts_regains_quickly() -> None:
+    """The account held 8 tasks at once; two 1303s in a row (a fault) brought the window to
+    3. Below what the account has held, it probes after every 2 completions, not 20: back at
+    8 within a few rounds. A probe refused there 3 times in a row means the room is gone
+    (another client holds it): it stops trying to regain it."""
+    window = ConcurrencyWindow(initial=8)
+    for _ in range(8):
+        await window.acquire()
+        await window.accepted()
+    assert window.proven == 8
+    await window.acquire()
+    await window.over_limit()  # the 9th: the limit is 8
+    for _ in range(5):
+        await window.release()
+    await window.acquire()
+    await window.over_limit()
+    await window.acquire()
+    await window.over_limit()  # two in a row: the limit comes down to what is in flight
+    assert (window.limit, window.in_flight) == (3, 3)
+    completions = 0
+    while window.limit < 8 and completions < 40:
+        await window.release()
+        completions += 1
+        while window.in_flight < window.limit:
+            await window.acquire()
+            await window.accepted()
+    assert window.limit == 8
+    assert completions <= 12  # 2 a step from 3 to 8 (it was 20 a step)
+
+
+async def test_a_window_stops_regaining_room_another_client_holds() -> None:
+    """Lowered below what the account held, the window probes every 2 completions; refused
+    3 times in a row there, the room is someone else's now: back to the usual pace."""
+    window = ConcurrencyWindow(initial=6)
+    for _ in range(6):
+        await window.acquire()
+        await window.accepted()
+    await window.acquire()
+    await window.over_limit()  # the limit is 6
+    await window.release()
+    for _ in range(2):
+        await window.acquire()
+        await window.over_limit()  # two in a row: down to 5 (another client took one)
+    assert (window.limit, window.proven) == (5, 6)
+    refused = 0
+    for _ in range(20):  # completions; each probe up to 6 is refused
+        await window.release()
+        if window.in_flight < window.limit - 1:  # a probe opened a slot: it is refused
+            await window.acquire()
+            await window.over_limit()
+            refused += 1
+        await window.acquire()
+        await window.accepted()
+    assert refused == 3
+    assert (window.limit, window.proven) == (5, 5)
 
 
 async def test_window_slow_start_1303_and_probing() -> None:
