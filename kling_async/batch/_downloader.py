@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import attrs
+
 from ..states import JobState, OutcomeStatus
 from ..store import JobStore
 from ._client import BatchClient
@@ -13,15 +15,13 @@ from ._reporter import Reporter
 from ._work import Work, output_path
 
 
+@attrs.define(eq=False)
 class Downloader:
-    def __init__(
-        self, client: BatchClient, store: JobStore, reporter: Reporter, output_dir: Path
-    ) -> None:
-        self._client = client
-        self._store = store
-        self._reporter = reporter
-        self._output_dir = output_dir
-        self._queue: asyncio.Queue[Work] = asyncio.Queue()
+    _client: BatchClient
+    _store: JobStore
+    _reporter: Reporter
+    _output_dir: Path
+    _queue: asyncio.Queue[Work] = attrs.field(init=False, factory=asyncio.Queue)
 
     def put(self, work: Work) -> None:
         """A job whose task succeeded (its slot already free): its video is to be fetched."""

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiofiles.os
+import attrs
 
 from ..errors import ValidationError
 from ..money import GENERATED_PREFIX
@@ -39,23 +40,15 @@ class Route(enum.Enum):
     FETCH = enum.auto()
 
 
+@attrs.define(eq=False)
 class Preparer:
-    def __init__(
-        self,
-        client: BatchClient,
-        store: JobStore,
-        reporter: Reporter,
-        output_dir: Path,
-        namer: Callable[[Job], str | None] | None,
-        owners: dict[str, str] | None = None,
-    ) -> None:
-        self._client = client
-        self._store = store
-        self._reporter = reporter
-        self._output_dir = output_dir
-        self._namer = namer
-        #: External id -> the job it names (shared with the submitter; in memory only).
-        self._owners: dict[str, str] = {} if owners is None else owners
+    _client: BatchClient
+    _store: JobStore
+    _reporter: Reporter
+    _output_dir: Path
+    _namer: Callable[[Job], str | None] | None
+    #: External id -> the job it names (shared with the submitter; in memory only).
+    _owners: dict[str, str] = attrs.Factory(dict)
 
     async def prepare(self, job: Job) -> tuple[Work, Route]:
         """The job's ``Work`` and its route; whatever breaks is the job's outcome (invalid

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import attrs
+
 from ..errors import NotFoundError, NotSentError, TaskFailedError, TaskTimeoutError
 from ..results import Task
 from ..states import JobState, OutcomeStatus, Stage
@@ -21,20 +23,13 @@ from ._together import together
 from ._work import Work
 
 
+@attrs.define(eq=False)
 class Settler:
-    def __init__(
-        self,
-        client: BatchClient,
-        slots: Slots,
-        store: JobStore,
-        reporter: Reporter,
-        downloader: Downloader,
-    ) -> None:
-        self._client = client
-        self._slots = slots
-        self._store = store
-        self._reporter = reporter
-        self._downloader = downloader
+    _client: BatchClient
+    _slots: Slots
+    _store: JobStore
+    _reporter: Reporter
+    _downloader: Downloader
 
     async def run(self, poller: Poller[Work]) -> None:
         """Settle what the poller saw end, until cancelled."""
