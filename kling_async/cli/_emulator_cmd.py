@@ -20,6 +20,7 @@ from ..emulator._config import (
     check_duration_mix,
 )
 from ..errors import ValidationError
+from ._options import EXISTING_FILE, number_option
 from ._settings import out_option
 
 if TYPE_CHECKING:
@@ -102,24 +103,21 @@ def _faults(
 @click.option("--access-key", default="demo-access-key", show_default=True)
 @click.option("--secret-key", default="demo-secret-key-0123456789abcdef0123", show_default=True)
 @click.option("--api-key", default="demo-api-key", show_default=True, help="A static API key.")
-@click.option(
+@number_option(
     "--concurrency-limit",
+    click.IntRange(min=0),
+    "Parallel tasks per account and model family (0: no limit); more get code 1303.",
     default=5,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Parallel tasks per account and model family (0: no limit); more get code 1303.",
 )
-@click.option(
+@number_option(
     "--rate-limit",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Requests per second per account; more get code 1302.",
+    click.FloatRange(min=0, min_open=True),
+    "Requests per second per account; more get code 1302.",
 )
-@click.option(
+@number_option(
     "--rate-burst",
-    type=click.FloatRange(min=1),
-    default=None,
-    help="Requests that may come at once before the rate applies.",
+    click.FloatRange(min=1),
+    "Requests that may come at once before the rate applies.",
 )
 @click.option(
     "--retry-after",
@@ -143,7 +141,7 @@ def _faults(
     help="Task durations from a mixture: with probability W/sum(W) uniform in MIN:MAX, "
     "e.g. 0.9:1:2,0.1:10:20 (replaces --duration).",
 )
-@click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@number_option("--failure-rate", click.FloatRange(0, 1), default=0.0)
 @click.option(
     "--fault",
     "faults",
@@ -152,12 +150,11 @@ def _faults(
     metavar="KIND=P",
     help=f"Inject a fault with probability P; KIND: {', '.join(sorted(FAULT_KINDS))}.",
 )
-@click.option("--slow-seconds", type=click.FloatRange(min=0), default=2.0, show_default=True)
-@click.option(
+@number_option("--slow-seconds", click.FloatRange(min=0), default=2.0)
+@number_option(
     "--units",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Resource pack balance; tasks beyond it get code 1102. Default: unlimited.",
+    click.FloatRange(min=0),
+    "Resource pack balance; tasks beyond it get code 1102. Default: unlimited.",
 )
 @click.option(
     "--render/--no-render",
@@ -166,28 +163,25 @@ def _faults(
     help="Render real H.264 videos from the input images (needs PyAV; without it: the "
     "sample clip). Off: every video is a small bundled sample clip.",
 )
-@click.option(
+@number_option(
     "--video-bytes",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Serve this many filler bytes per video instead of the sample clip (not playable: "
+    click.IntRange(min=1),
+    "Serve this many filler bytes per video instead of the sample clip (not playable: "
     "for download benchmarks).",
 )
-@click.option(
+@number_option(
     "--url-lifetime",
-    type=click.FloatRange(min=0),
+    click.FloatRange(min=0),
+    "Seconds a result URL stays valid.",
     default=30 * 86400.0,
-    show_default=True,
-    help="Seconds a result URL stays valid.",
 )
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tls-cert", type=EXISTING_FILE)
+@click.option("--tls-key", type=EXISTING_FILE)
 @click.option("--webhook-secret", default=None, help="whsec_... secret to sign callbacks with.")
-@click.option(
+@number_option(
     "--token-max-age",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Reject JWTs older than this many seconds with 1004.",
+    click.FloatRange(min=0),
+    "Reject JWTs older than this many seconds with 1004.",
 )
 @click.option(
     "--allow-model",

@@ -4,16 +4,11 @@ whose meaning depends on it (a prompt "for every image", or for the one video)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import click
 from click.core import ParameterSource
 
+from ._options import EXISTING_FILE, Decorator, number_option, options
 from .inputs import IMAGE_CAMERA_PRESETS, LIVE_MODELS
-
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 allow_unknown_models_option = click.option(
     "--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map."
@@ -25,7 +20,7 @@ def video_options(
 ) -> Decorator:
     """``--prompt`` .. ``--callback-url`` (the keyword arguments are the help of the four whose
     meaning depends on the command), in the order ``--help`` shows them."""
-    options = [
+    return options(
         click.option("--prompt", help=prompt),
         click.option("--negative-prompt", help=negative_prompt),
         click.option(
@@ -44,17 +39,16 @@ def video_options(
             show_default=True,
             help="std = 720p, pro = 1080p, 4k (kling-v3).",
         ),
-        click.option(
+        number_option(
             "--duration",
-            type=click.IntRange(min=1),
-            default=5,
-            show_default=True,
-            help="Seconds: 5 or 10 on kling-v2-x, 3..15 on kling-v3 and kling-3.0-turbo. With "
+            click.IntRange(min=1),
+            "Seconds: 5 or 10 on kling-v2-x, 3..15 on kling-v3 and kling-3.0-turbo. With "
             "--multi-prompt the shots' total, unless given.",
+            default=5,
         ),
         click.option(
             "--multi-prompt",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            type=EXISTING_FILE,
             default=None,
             help="Multi-shot script (kling-v3): lines of '<seconds> <prompt>' or a JSON list.",
         ),
@@ -68,11 +62,7 @@ def video_options(
             help="A camera move (image to video takes these simple moves only; no model of "
             "Kling's 2026 map offers one: with --allow-unknown-models, for models outside it).",
         ),
-        click.option(
-            "--end-frame",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
-            help=end_frame,
-        ),
+        click.option("--end-frame", type=EXISTING_FILE, help=end_frame),
         click.option(
             "--cfg-scale", type=float, default=None, help="0..1; no model of the 2026 map takes it."
         ),
@@ -82,14 +72,7 @@ def video_options(
         click.option("--voice", multiple=True, help="A voice id (up to 2; needs --sound)."),
         click.option("--watermark/--no-watermark", default=None),
         click.option("--callback-url", default=None, help="Kling POSTs status changes here."),
-    ]
-
-    def apply(fn: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(options):  # click lists them in the order they decorate
-            fn = option(fn)
-        return fn
-
-    return apply
+    )
 
 
 def option_given(option: str) -> bool:

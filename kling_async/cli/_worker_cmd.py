@@ -14,6 +14,7 @@ import click
 
 from ..batch import BatchSummary, Outcome, PollPolicy
 from ._exits import EXIT_USAGE
+from ._options import downloads_option, number_option
 from ._runner import command_runner
 from ._settings import chosen_api, client_options, out_option
 from .inputs import BadRow, Input
@@ -43,44 +44,39 @@ def _workers() -> Any:
     "redis://host:6379/0 or unix:///run/redis.sock.",
 )
 @out_option("The shared folder the videos go to (the same for every worker).", required=True)
-@click.option(
+@number_option(
     "--concurrency",
-    type=click.IntRange(min=1),
-    default=5,
-    show_default=True,
-    help="Jobs this worker runs at once (with --shared-limits the account's limit is "
+    click.IntRange(min=1),
+    "Jobs this worker runs at once (with --shared-limits the account's limit is "
     "shared by all workers; with --own-limits give each its share of it).",
+    default=5,
 )
 @click.option("--namespace", default="default", show_default=True, help="Queue and store name.")
-@click.option(
+@number_option(
     "--lease",
-    type=click.FloatRange(min=0.5),
+    click.FloatRange(min=0.5),
+    "Seconds a job stays claimed by a worker that stopped renewing it (died).",
     default=30.0,
-    show_default=True,
-    help="Seconds a job stays claimed by a worker that stopped renewing it (died).",
 )
-@click.option(
+@number_option(
     "--sweep",
-    type=click.IntRange(min=1),
+    click.IntRange(min=1),
+    "Seconds between looks for queue jobs whose worker died.",
     default=5,
-    show_default=True,
-    help="Seconds between looks for queue jobs whose worker died.",
 )
-@click.option(
+@number_option(
     "--prefetch",
-    type=click.IntRange(min=0),
+    click.IntRange(min=0),
+    "Jobs taken ahead of --concurrency, ready for the next free slot.",
     default=1,
-    show_default=True,
-    help="Jobs taken ahead of --concurrency, ready for the next free slot.",
 )
-@click.option(
+@number_option(
     "--polls-per-job",
-    type=click.FloatRange(min=0.1),
+    click.FloatRange(min=0.1),
+    "Status requests to spend per job: more notices ended tasks sooner.",
     default=3.0,
-    show_default=True,
-    help="Status requests to spend per job: more notices ended tasks sooner.",
 )
-@click.option("--downloads", type=click.IntRange(min=1), default=4, show_default=True)
+@downloads_option
 @click.option(
     "--shared-limits/--own-limits",
     default=True,

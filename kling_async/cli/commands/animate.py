@@ -15,6 +15,7 @@ from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
 from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_TIMEOUT, EXIT_USAGE, fail
+from .._options import downloads_option, number_option
 from .._runner import resumable_command_runner
 from .._settings import chosen_api, client_options, make_client, out_option
 from .._video_options import allow_unknown_models_option, option_given, video_options
@@ -89,18 +90,16 @@ from ..output import Display, exit_code, nothing_left_line
     "image keeps its own.",
     end_frame="An end frame for every video.",
 )
-@click.option(
+@number_option(
     "--max-in-flight",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Cap on parallel tasks (the account's limit is learned anyway).",
+    click.IntRange(min=1),
+    "Cap on parallel tasks (the account's limit is learned anyway).",
 )
-@click.option("--downloads", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option(
+@downloads_option
+@number_option(
     "--max-units",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Stop creating once the estimated spend would pass this.",
+    click.FloatRange(min=0),
+    "Stop creating once the estimated spend would pass this.",
 )
 @click.option(
     "--journal",
@@ -144,11 +143,10 @@ from ..output import Display, exit_code, nothing_left_line
     help="Enlarge an image under 300 px to 300 px instead of refusing it.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
-@click.option(
+@number_option(
     "--task-timeout",
-    type=click.FloatRange(min=1),
-    default=None,
-    help="Seconds a task may take before its job ends as timed out (exit 3; the task stays "
+    click.FloatRange(min=1),
+    "Seconds a task may take before its job ends as timed out (exit 3; the task stays "
     "recorded: a rerun picks it up). Default 1200.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per outcome.")

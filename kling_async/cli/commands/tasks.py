@@ -18,8 +18,10 @@ from ...models import CAMERA_PRESETS, ImageToVideo, TextToVideo
 from ...results import Task
 from .._exits import EXIT_FAILED, EXIT_USAGE, fail
 from .._format import number_text, units_text
+from .._options import EXISTING_FILE, number_option
 from .._runner import command_runner
 from .._settings import chosen_api, client_options, make_client
+from .._video_options import allow_unknown_models_option
 from ..inputs import LIVE_MODELS, camera
 from .lookup import KINDS, find, json_option, kind_option, show
 
@@ -38,14 +40,12 @@ def _refuse_text_model(model: str) -> None:
 
 
 @click.command("submit")
-@click.argument(
-    "image", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("image", required=False, type=EXISTING_FILE)
 @click.option("--prompt", help="What happens; alone (no IMAGE) it makes a text-to-video task.")
 @click.option("--negative-prompt", help="What to avoid.")
 @click.option("--model", default="kling-v2-6", show_default=True, help=f"One of {LIVE_MODELS}.")
 @click.option("--mode", type=click.Choice(["std", "pro", "4k"]), default="std", show_default=True)
-@click.option("--duration", type=click.IntRange(min=1), default=5, show_default=True)
+@number_option("--duration", click.IntRange(min=1), default=5)
 @click.option(
     "--aspect-ratio",
     type=click.Choice(["16:9", "9:16", "1:1"]),
@@ -55,7 +55,7 @@ def _refuse_text_model(model: str) -> None:
 @click.option("--camera", type=click.Choice(list(CAMERA_PRESETS)))
 @click.option("--sound/--no-sound", default=None, help="Native audio (kling-v2-6 pro, kling-v3).")
 @click.option("--external-id", default=None, help="Your id for the task (unique per account).")
-@click.option("--allow-unknown-models", is_flag=True, help="Send models newer than the SDK's map.")
+@allow_unknown_models_option
 @json_option
 @client_options
 @command_runner
@@ -226,7 +226,7 @@ def _is_folder(dest: str) -> bool:
 
 # -- list --------------------------------------------------------------------------------
 @click.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True)
+@number_option("--limit", click.IntRange(min=1), default=30)
 @click.option(
     "--kind",
     type=KINDS,

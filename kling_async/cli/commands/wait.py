@@ -17,6 +17,7 @@ from ...results import Task
 from ...states import RunStatus
 from .._exits import EXIT_FAILED, EXIT_TIMEOUT, fail
 from .._format import seconds_text
+from .._options import number_option
 from .._runner import command_runner
 from .._settings import client_options, make_client
 from .lookup import find, json_option, kind_option, show, task_record
@@ -100,12 +101,11 @@ def _timed_out(ident: str, kind: str, timeout: float, last: Task | None, as_json
 
 
 #: ``--timeout`` of the commands that wait for a task (``wait``, ``generate``).
-timeout_option = click.option(
+timeout_option = number_option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    click.FloatRange(min=1),
+    "Seconds to wait; then exit 3 (the task goes on; wait again to resume).",
     default=1200,
-    show_default=True,
-    help="Seconds to wait; then exit 3 (the task goes on; wait again to resume).",
 )
 #: ``--quiet``: no progress on stderr.
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
