@@ -21,7 +21,9 @@ ImageAspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "2
 class ImageGeneration(CreateDelivery):
     """One image-generation create: ``n`` (1-9) images of ``prompt``. Fields left None are
     not sent (the service's defaults: 1k, 16:9, fidelities 0.5 / 0.45). ``callback_url``, an
-    http(s) URL, may be ``""``: sent as given (the vendor's own example does)."""
+    http(s) URL, may be ``""``: sent as given (the vendor's own example does). Also every
+    create's ``watermark``, ``callback_url`` and ``external_task_id``
+    (``models.CreateDelivery``)."""
 
     prompt: str | None = None
     #: Not with ``image`` (image to image), except the empty string.

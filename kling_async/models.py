@@ -346,7 +346,9 @@ class EitherApiExtras(NewApiExtras):
 @attrs.frozen(kw_only=True, field_transformer=shared_last)
 class ImageToVideo(EitherApiExtras):
     """Everything one image-to-video create sends. Build, validate and store it before sending:
-    ``await client.image_to_video.create(request)``."""
+    ``await client.image_to_video.create(request)``. Also every create's ``watermark``,
+    ``callback_url``, ``external_task_id``, ``api`` and ``extra_*`` fields
+    (``models.EitherApiExtras``)."""
 
     image: ImageInput | None = None
     prompt: str | None = None
@@ -374,7 +376,9 @@ class ImageToVideo(EitherApiExtras):
 @attrs.frozen(kw_only=True, field_transformer=shared_last)
 class TextToVideo(EitherApiExtras):
     """Everything one text-to-video create sends. ``prompt`` is required, unless
-    ``multi_prompt`` gives the shots (on the new API the shots are the whole prompt)."""
+    ``multi_prompt`` gives the shots (on the new API the shots are the whole prompt).
+    Also every create's ``watermark``, ``callback_url``, ``external_task_id``, ``api`` and
+    ``extra_*`` fields (``models.EitherApiExtras``)."""
 
     prompt: str | None = None
     negative_prompt: str | None = None

@@ -72,7 +72,9 @@ def _optional_duration(value: int | str | None) -> int | str | None:
 class OmniVideo(NewApiExtras):
     """One omni-video create (``kling-3.0-omni``, ``kling-o1``). Every input the prompt may
     name carries a label: frames and reference images ``image_<n>`` (first frame, last frame,
-    then ``images``), elements ``element_<n>``, the video ``video_1``."""
+    then ``images``), elements ``element_<n>``, the video ``video_1``. Also every create's
+    ``watermark``, ``callback_url``, ``external_task_id`` and ``extra_*`` fields
+    (``models.NewApiExtras``)."""
 
     prompt: str | None = None
     model: str = "kling-3.0-omni"
@@ -106,7 +108,8 @@ class OmniVideo(NewApiExtras):
 class MotionControl(NewApiExtras):
     """One motion-control create (``kling-2.6``, ``kling-3.0``): the character in ``image``
     moves as the person in the video at ``video_url`` does. The output's length follows the
-    video (no duration to give)."""
+    video (no duration to give). Also every create's ``watermark``, ``callback_url``,
+    ``external_task_id`` and ``extra_*`` fields (``models.NewApiExtras``)."""
 
     image: ImageInput | None = None
     video_url: str | None = None
