@@ -105,20 +105,30 @@ async def motion_body(request: MotionControl) -> dict[str, Any]:
     return _checks.merged(body, request)
 
 
+#: The image request's fields the body carries under their own names, when given.
+_IMAGE_AS_GIVEN = (
+    "negative_prompt",
+    "image_reference",
+    "image_fidelity",
+    "human_fidelity",
+    "resolution",
+    "aspect_ratio",
+    "callback_url",
+    "external_task_id",
+)
+
+
+def given(request: object, names: tuple[str, ...]) -> dict[str, Any]:
+    """The attributes ``names`` of ``request`` that are set (None ones left out), by name: the
+    fields a legacy-style body carries as they are, in the order named."""
+    values = {name: getattr(request, name) for name in names}
+    return {name: value for name, value in values.items() if value is not None}
+
+
 async def image_body(request: ImageGeneration, plan: Plan) -> dict[str, Any]:
     """The legacy-style body: ``model_name`` and the fields given (None ones left out)."""
     body: dict[str, Any] = {"model_name": plan.model, "prompt": request.prompt, "n": request.n}
-    optional = {
-        "negative_prompt": request.negative_prompt,
-        "image_reference": request.image_reference,
-        "image_fidelity": request.image_fidelity,
-        "human_fidelity": request.human_fidelity,
-        "resolution": request.resolution,
-        "aspect_ratio": request.aspect_ratio,
-        "callback_url": request.callback_url,
-        "external_task_id": request.external_task_id,
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
+    body.update(given(request, _IMAGE_AS_GIVEN))
     if request.image is not None:
         body["image"] = await encoded("image", request.image)
     if request.elements:

@@ -101,12 +101,9 @@ def omni_count_rule(
             return "takes multi-image elements only (no video-character element)"
         if last_frame and (refs or elements):
             return "with first and last frames takes no reference image and no element"
-        most = 4 if video else 7
-        if refs + elements > most:
-            return f"reference images + elements at most {most}" + (
-                " with a reference video" if video else ""
-            )
-        return None
+        return _four_or_seven(
+            refs + elements, "reference images + elements", video, "with a reference video"
+        )
     if video:
         if image_elements and video_elements:
             return "with a reference video takes one kind of element, not both"
@@ -117,9 +114,19 @@ def omni_count_rule(
         return None
     if video_elements > 3:
         return "at most 3 video-character elements"
-    most = 4 if video_elements else 7
-    if refs + image_elements > most:
-        return f"reference images + multi-image elements at most {most}" + (
-            " next to video-character elements" if video_elements else ""
-        )
-    return None
+    return _four_or_seven(
+        refs + image_elements,
+        "reference images + multi-image elements",
+        video_elements > 0,
+        "next to video-character elements",
+    )
+
+
+def _four_or_seven(count: int, what: str, crowded: bool, why: str) -> str | None:
+    """The omni pages' limit on reference images plus elements: at most 7, or 4 when
+    ``crowded`` (a reference video on O1, video-character elements on 3.0), said with ``why``.
+    """
+    most = 4 if crowded else 7
+    if count <= most:
+        return None
+    return f"{what} at most {most}" + (f" {why}" if crowded else "")

@@ -63,20 +63,17 @@ async def build(request: AnyRequest, plan: Plan) -> CreateCall:
 # -- legacy ------------------------------------------------------------------------------
 
 
+#: The video request's fields the legacy body carries under their own names, when given.
+_LEGACY_AS_GIVEN = ("prompt", "negative_prompt", "cfg_scale", "callback_url", "external_task_id")
+
+
 async def _legacy_body(request: Request, plan: Plan) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model_name": plan.model,
         "mode": request.mode,
         "duration": str(request.duration),
     }
-    optional = {
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt,
-        "cfg_scale": request.cfg_scale,
-        "callback_url": request.callback_url,
-        "external_task_id": request.external_task_id,
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
+    body.update(_bodies.given(request, _LEGACY_AS_GIVEN))
     if request.camera_control is not None:
         body["camera_control"] = camera_to_wire(request.camera_control)
     if request.sound is not None:

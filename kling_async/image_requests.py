@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .models import Element, ImageInput, to_elements
+from .models import CreateDelivery, Element, ImageInput, shared_last, to_elements
 
 #: What the reference image gives: its subject, or its (one) face.
 ImageReference = Literal["subject", "face"]
@@ -17,10 +17,13 @@ ImageResolution = Literal["1k", "2k"]
 ImageAspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"]
 
 
-@attrs.frozen(kw_only=True)
-class ImageGeneration:
+@attrs.frozen(kw_only=True, field_transformer=shared_last)
+class ImageGeneration(CreateDelivery):
     """One image-generation create: ``n`` (1-9) images of ``prompt``. Fields left None are
-    not sent (the service's defaults: 1k, 16:9, fidelities 0.5 / 0.45)."""
+    not sent (the service's defaults: 1k, 16:9, fidelities 0.5 / 0.45). ``callback_url``, an
+    http(s) URL, may be ``""``: sent as given (the vendor's own example does). Also every
+    create's ``watermark``, ``callback_url`` and ``external_task_id``
+    (``models.CreateDelivery``)."""
 
     prompt: str | None = None
     #: Not with ``image`` (image to image), except the empty string.
@@ -36,10 +39,6 @@ class ImageGeneration:
     resolution: ImageResolution | None = None
     n: int = 1
     aspect_ratio: ImageAspectRatio | None = None
-    watermark: bool | None = None
-    #: An http(s) URL; ``""`` is sent as given (the vendor's own example does).
-    callback_url: str | None = None
-    external_task_id: str | None = None
     #: Forward compatibility: merged last into the body, as given.
     extra_body: Mapping[str, Any] | None = None
 

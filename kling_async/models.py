@@ -289,10 +289,66 @@ def to_shots(shots: Iterable[Shot | Mapping[str, Any] | tuple[str, int]]) -> tup
     return _shots(shots)
 
 
+#: The fields every create request ends with, in this order, whichever base class they come
+#: from (see ``shared_last``).
+_SHARED_LAST = (
+    "watermark",
+    "callback_url",
+    "external_task_id",
+    "api",
+    "extra_contents",
+    "extra_settings",
+    "extra_options",
+    "extra_body",
+)
+
+
+def shared_last(cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Attribute[Any]]:
+    """A request's own fields first, then the shared ones in ``_SHARED_LAST`` order (attrs puts
+    a base class's fields first): reprs, ``attrs.fields`` and the constructor's keywords keep
+    the order they had before the shared fields moved to the bases."""
+    rank = {name: n for n, name in enumerate(_SHARED_LAST)}
+    return sorted(fields, key=lambda field: rank.get(field.name, -1))
+
+
 @attrs.frozen(kw_only=True)
-class ImageToVideo:
+class CreateDelivery:
+    """The fields every create request takes (the request types inherit them; not in
+    ``kling_async.__all__``): Kling's watermark, where Kling posts the task's updates, and the
+    caller's own id."""
+
+    watermark: bool | None = None
+    callback_url: str | None = None
+    external_task_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NewApiExtras(CreateDelivery):
+    """``CreateDelivery`` and the new API's forward compatibility, sent as given and merged
+    last: ``extra_contents`` appended to the body's ``contents``, ``extra_settings`` and
+    ``extra_options`` into its ``settings`` and ``options``."""
+
+    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
+    extra_settings: Mapping[str, Any] | None = None
+    extra_options: Mapping[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EitherApiExtras(NewApiExtras):
+    """``NewApiExtras`` and what a request that may go out on either API adds: the API to use
+    and ``extra_body``, merged last into the top level of the body (either API)."""
+
+    #: Force the legacy or the new API for this request (default: the client's choice).
+    api: Api | None = None
+    extra_body: Mapping[str, Any] | None = None
+
+
+@attrs.frozen(kw_only=True, field_transformer=shared_last)
+class ImageToVideo(EitherApiExtras):
     """Everything one image-to-video create sends. Build, validate and store it before sending:
-    ``await client.image_to_video.create(request)``."""
+    ``await client.image_to_video.create(request)``. Also every create's ``watermark``,
+    ``callback_url``, ``external_task_id``, ``api`` and ``extra_*`` fields
+    (``models.EitherApiExtras``)."""
 
     image: ImageInput | None = None
     prompt: str | None = None
@@ -315,24 +371,14 @@ class ImageToVideo:
     multi_prompt: tuple[Shot, ...] = attrs.field(default=(), converter=_shots)
     #: Up to 3 element ids or ``Element`` (kling-v3 / kling-3.0), not together with ``voices``.
     elements: tuple[int | str | Element, ...] = attrs.field(default=(), converter=_elements)
-    watermark: bool | None = None
-    callback_url: str | None = None
-    external_task_id: str | None = None
-    #: Force the legacy or the new API for this request (default: the client's choice).
-    api: Api | None = None
-    #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
-    #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
-    #: ``options``, ``extra_body`` into the top level of the body (either API).
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
-    extra_settings: Mapping[str, Any] | None = None
-    extra_options: Mapping[str, Any] | None = None
-    extra_body: Mapping[str, Any] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class TextToVideo:
+@attrs.frozen(kw_only=True, field_transformer=shared_last)
+class TextToVideo(EitherApiExtras):
     """Everything one text-to-video create sends. ``prompt`` is required, unless
-    ``multi_prompt`` gives the shots (on the new API the shots are the whole prompt)."""
+    ``multi_prompt`` gives the shots (on the new API the shots are the whole prompt).
+    Also every create's ``watermark``, ``callback_url``, ``external_task_id``, ``api`` and
+    ``extra_*`` fields (``models.EitherApiExtras``)."""
 
     prompt: str | None = None
     negative_prompt: str | None = None
@@ -347,17 +393,6 @@ class TextToVideo:
     multi_shot: bool | None = None
     shot_type: ShotType | None = None
     multi_prompt: tuple[Shot, ...] = attrs.field(default=(), converter=_shots)
-    watermark: bool | None = None
-    callback_url: str | None = None
-    external_task_id: str | None = None
-    api: Api | None = None
-    #: Forward compatibility: sent as given, merged last — ``extra_contents`` appended to the
-    #: new API's ``contents``, ``extra_settings``/``extra_options`` into its ``settings`` and
-    #: ``options``, ``extra_body`` into the top level of the body (either API).
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
-    extra_settings: Mapping[str, Any] | None = None
-    extra_options: Mapping[str, Any] | None = None
-    extra_body: Mapping[str, Any] | None = None
 
 
 Request: TypeAlias = ImageToVideo | TextToVideo

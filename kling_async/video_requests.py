@@ -9,8 +9,8 @@ Both go out on the new API only (``POST /omni-video/{model}``, ``/motion-control
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypeAlias
+from collections.abc import Iterable
+from typing import Literal, TypeAlias
 
 import attrs
 
@@ -19,8 +19,9 @@ from .models import (
     Element,
     ImageInput,
     Mode,
+    NewApiExtras,
     Shot,
-    to_contents,
+    shared_last,
     to_elements,
     to_shots,
 )
@@ -67,11 +68,13 @@ def _optional_duration(value: int | str | None) -> int | str | None:
     return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
 
-@attrs.frozen(kw_only=True)
-class OmniVideo:
+@attrs.frozen(kw_only=True, field_transformer=shared_last)
+class OmniVideo(NewApiExtras):
     """One omni-video create (``kling-3.0-omni``, ``kling-o1``). Every input the prompt may
     name carries a label: frames and reference images ``image_<n>`` (first frame, last frame,
-    then ``images``), elements ``element_<n>``, the video ``video_1``."""
+    then ``images``), elements ``element_<n>``, the video ``video_1``. Also every create's
+    ``watermark``, ``callback_url``, ``external_task_id`` and ``extra_*`` fields
+    (``models.NewApiExtras``)."""
 
     prompt: str | None = None
     model: str = "kling-3.0-omni"
@@ -94,13 +97,6 @@ class OmniVideo:
     #: default, True, is refused with a base video).
     multi_shot: bool | None = None
     multi_prompt: tuple[Shot, ...] = attrs.field(default=(), converter=to_shots)
-    watermark: bool | None = None
-    callback_url: str | None = None
-    external_task_id: str | None = None
-    #: Forward compatibility: sent as given, merged last (see ``models.ImageToVideo``).
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
-    extra_settings: Mapping[str, Any] | None = None
-    extra_options: Mapping[str, Any] | None = None
 
     @property
     def slots(self) -> int:
@@ -108,11 +104,12 @@ class OmniVideo:
         return 1
 
 
-@attrs.frozen(kw_only=True)
-class MotionControl:
+@attrs.frozen(kw_only=True, field_transformer=shared_last)
+class MotionControl(NewApiExtras):
     """One motion-control create (``kling-2.6``, ``kling-3.0``): the character in ``image``
     moves as the person in the video at ``video_url`` does. The output's length follows the
-    video (no duration to give)."""
+    video (no duration to give). Also every create's ``watermark``, ``callback_url``,
+    ``external_task_id`` and ``extra_*`` fields (``models.NewApiExtras``)."""
 
     image: ImageInput | None = None
     video_url: str | None = None
@@ -127,12 +124,6 @@ class MotionControl:
     keep_original_sound: bool | None = None
     #: At most one element (kling-3.0).
     elements: tuple[int | str | Element, ...] = attrs.field(default=(), converter=to_elements)
-    watermark: bool | None = None
-    callback_url: str | None = None
-    external_task_id: str | None = None
-    extra_contents: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=to_contents)
-    extra_settings: Mapping[str, Any] | None = None
-    extra_options: Mapping[str, Any] | None = None
 
     @property
     def slots(self) -> int:
