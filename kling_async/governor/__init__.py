@@ -11,7 +11,15 @@ request, told of each answer and of each 1302) and, per model family, a *concurr
 
 from ._local import LocalGovernor
 from ._pacer import Pacer
-from ._protocol import Governor, PacerStats, Pacing, Window, account_id, hash_account
+from ._protocol import (
+    Governor,
+    PacerStats,
+    Pacing,
+    Window,
+    WindowOptions,
+    account_id,
+    hash_account,
+)
 from ._redis import RedisGovernor
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
@@ -28,6 +36,7 @@ __all__ = [
     "RedisPacer",
     "RedisWindow",
     "Window",
+    "WindowOptions",
     "account_id",
     "hash_account",
 ]

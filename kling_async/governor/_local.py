@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Unpack
 
 from .._clock import SYSTEM_CLOCK, Clock
 from ._pacer import Pacer
+from ._protocol import WindowOptions
 from ._window import ConcurrencyWindow
 
 
@@ -26,15 +28,9 @@ class LocalGovernor:
         return Pacer(max_rate=max_rate, sleep=sleep, clock=monotonic)
 
     def window(
-        self,
-        account: str,
-        family: str,
-        *,
-        initial: int = 4,
-        cap: int | None = None,
-        condition: asyncio.Condition | None = None,
+        self, account: str, family: str, **options: Unpack[WindowOptions]
     ) -> ConcurrencyWindow:
-        return ConcurrencyWindow(initial=initial, cap=cap, condition=condition)
+        return ConcurrencyWindow(**options)
 
     def attach(self) -> None:
         pass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 import attrs
 
@@ -74,6 +74,16 @@ class Window(Protocol):
     async def close(self) -> None: ...
 
 
+class WindowOptions(TypedDict, total=False):
+    """How ``Governor.window`` starts a family's window, keywords all optional: ``initial``
+    slots (4), never more than ``cap`` (None: no cap), waiters woken through ``condition``
+    (None: the window's own; a batch passes one it shares across its families)."""
+
+    initial: int
+    cap: int | None
+    condition: asyncio.Condition | None
+
+
 class Governor(Protocol):
     """Makes the pacer of a client and the windows of its families."""
 
@@ -86,15 +96,9 @@ class Governor(Protocol):
         clock: Clock | None = None,
     ) -> Pacing: ...
 
-    def window(
-        self,
-        account: str,
-        family: str,
-        *,
-        initial: int = 4,
-        cap: int | None = None,
-        condition: asyncio.Condition | None = None,
-    ) -> Window: ...
+    def window(self, account: str, family: str, **options: Unpack[WindowOptions]) -> Window:
+        """The window of ``family`` on ``account`` (see ``WindowOptions``)."""
+        ...
 
     def attach(self) -> None:
         """A client starts using this governor."""

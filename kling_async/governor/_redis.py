@@ -34,13 +34,13 @@ import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from typing import Any, Self, Unpack
 
 from .._clock import Clock
 from .._retry import backoff, retry
 from ..errors import ConfigurationError
 from ._lua import SCRIPTS
-from ._protocol import hash_account
+from ._protocol import WindowOptions, hash_account
 from ._redis_link import RECONNECT, Member
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
@@ -125,18 +125,8 @@ class RedisGovernor:
     ) -> RedisPacer:
         return RedisPacer(self, self._account(account), max_rate=max_rate, sleep=sleep)
 
-    def window(
-        self,
-        account: str,
-        family: str,
-        *,
-        initial: int = 4,
-        cap: int | None = None,
-        condition: asyncio.Condition | None = None,
-    ) -> RedisWindow:
-        return RedisWindow(
-            self, self._account(account), family, initial=initial, cap=cap, condition=condition
-        )
+    def window(self, account: str, family: str, **options: Unpack[WindowOptions]) -> RedisWindow:
+        return RedisWindow(self, self._account(account), family, **options)
 
     def attach(self) -> None:
         self._clients += 1
