@@ -13,6 +13,7 @@ from ._local import LocalGovernor
 from ._pacer import Pacer
 from ._protocol import (
     Governor,
+    PacerOptions,
     PacerStats,
     Pacing,
     Window,
@@ -30,6 +31,7 @@ __all__ = [
     "Governor",
     "LocalGovernor",
     "Pacer",
+    "PacerOptions",
     "PacerStats",
     "Pacing",
     "RedisGovernor",

@@ -33,7 +33,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Self, Unpack
 
 import attrs
@@ -42,7 +42,7 @@ from .._clock import Clock
 from .._retry import backoff, retry
 from ..errors import ConfigurationError
 from ._lua import SCRIPTS
-from ._protocol import WindowOptions, hash_account
+from ._protocol import PacerOptions, WindowOptions, hash_account
 from ._redis_link import RECONNECT, Member
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
@@ -116,11 +116,10 @@ class RedisGovernor:
         self,
         account: str,
         *,
-        max_rate: float | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Clock | None = None,  # the shared pace runs on Redis's time; sleeps on ``sleep``
+        **options: Unpack[PacerOptions],
     ) -> RedisPacer:
-        return RedisPacer(self, self._account(account), max_rate=max_rate, sleep=sleep)
+        return RedisPacer(self, self._account(account), **options)
 
     def window(self, account: str, family: str, **options: Unpack[WindowOptions]) -> RedisWindow:
         return RedisWindow(self, self._account(account), family, **options)
