@@ -11,7 +11,16 @@ request, told of each answer and of each 1302) and, per model family, a *concurr
 
 from ._local import LocalGovernor
 from ._pacer import Pacer
-from ._protocol import Governor, PacerStats, Pacing, Window, account_id, hash_account
+from ._protocol import (
+    Governor,
+    PacerOptions,
+    PacerStats,
+    Pacing,
+    Window,
+    WindowOptions,
+    account_id,
+    hash_account,
+)
 from ._redis import RedisGovernor
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
@@ -22,12 +31,14 @@ __all__ = [
     "Governor",
     "LocalGovernor",
     "Pacer",
+    "PacerOptions",
     "PacerStats",
     "Pacing",
     "RedisGovernor",
     "RedisPacer",
     "RedisWindow",
     "Window",
+    "WindowOptions",
     "account_id",
     "hash_account",
 ]

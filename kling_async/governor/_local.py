@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from typing import Unpack
 
 from .._clock import SYSTEM_CLOCK, Clock
 from ._pacer import Pacer
+from ._protocol import PacerOptions, WindowOptions
 from ._window import ConcurrencyWindow
 
 
@@ -15,26 +15,14 @@ class LocalGovernor:
     family (per batch, and one per client for ``generate()``). The default."""
 
     def pacer(
-        self,
-        account: str,
-        *,
-        max_rate: float | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock | None = None,
+        self, account: str, *, clock: Clock | None = None, **options: Unpack[PacerOptions]
     ) -> Pacer:
-        monotonic = (clock or SYSTEM_CLOCK).monotonic
-        return Pacer(max_rate=max_rate, sleep=sleep, clock=monotonic)
+        return Pacer(clock=(clock or SYSTEM_CLOCK).monotonic, **options)
 
     def window(
-        self,
-        account: str,
-        family: str,
-        *,
-        initial: int = 4,
-        cap: int | None = None,
-        condition: asyncio.Condition | None = None,
+        self, account: str, family: str, **options: Unpack[WindowOptions]
     ) -> ConcurrencyWindow:
-        return ConcurrencyWindow(initial=initial, cap=cap, condition=condition)
+        return ConcurrencyWindow(**options)
 
     def attach(self) -> None:
         pass

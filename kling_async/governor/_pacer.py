@@ -20,33 +20,31 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+import attrs
+
 from ._protocol import PacerStats
 
 
+@attrs.define(kw_only=True, eq=False, repr=False, slots=False)
 class Pacer:
-    """Even spacing of requests at an adaptive rate (requests per second)."""
+    """Even spacing of requests at an adaptive rate (requests per second).
 
-    def __init__(
-        self,
-        *,
-        max_rate: float | None = None,
-        min_rate: float = 0.2,
-        decrease: float = 0.5,
-        growth_per_second: float = 0.05,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    Its settings are the constructor's keywords (``growth_per_second`` is kept as
+    ``growth``); what it learns is set up in ``__attrs_post_init__``."""
+
+    max_rate: float | None = None
+    min_rate: float = 0.2
+    decrease: float = 0.5
+    growth: float = attrs.field(default=0.05, alias="growth_per_second")
+    _clock: Callable[[], float] = time.monotonic
+    _sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def __attrs_post_init__(self) -> None:
         #: None until the server first says 1302 (or the caller sets a ceiling).
-        self.rate: float | None = max_rate
-        self.max_rate = max_rate
-        self.min_rate = min_rate
-        self.decrease = decrease
-        self.growth = growth_per_second
-        self._clock = clock
-        self._sleep = sleep
+        self.rate: float | None = self.max_rate
         self._next = 0.0
         self._blocked_until = 0.0
-        self._grown_at = clock()
+        self._grown_at = self._clock()
         self._sent: deque[float] = deque(maxlen=256)
         #: When answers that were not 1302s came (what the account really let through).
         self._accepted: deque[float] = deque(maxlen=256)

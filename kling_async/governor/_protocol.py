@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack
 
 import attrs
 
@@ -74,27 +74,38 @@ class Window(Protocol):
     async def close(self) -> None: ...
 
 
+class PacerOptions(TypedDict, total=False):
+    """What ``Governor.pacer`` hands the pacer it makes, keywords all optional: a ceiling on
+    the rate, ``max_rate`` (None: none until the server first says 1302), and ``sleep``, how
+    it waits (``asyncio.sleep``)."""
+
+    max_rate: float | None
+    sleep: Callable[[float], Awaitable[None]]
+
+
+class WindowOptions(TypedDict, total=False):
+    """How ``Governor.window`` starts a family's window, keywords all optional: ``initial``
+    slots (4), never more than ``cap`` (None: no cap), waiters woken through ``condition``
+    (None: the window's own; a batch passes one it shares across its families)."""
+
+    initial: int
+    cap: int | None
+    condition: asyncio.Condition | None
+
+
 class Governor(Protocol):
     """Makes the pacer of a client and the windows of its families."""
 
     def pacer(
-        self,
-        account: str,
-        *,
-        max_rate: float | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Clock | None = None,
-    ) -> Pacing: ...
+        self, account: str, *, clock: Clock | None = None, **options: Unpack[PacerOptions]
+    ) -> Pacing:
+        """The pacer of a client of ``account`` (see ``PacerOptions``); a local one keeps
+        time on ``clock`` (None: the system's)."""
+        ...
 
-    def window(
-        self,
-        account: str,
-        family: str,
-        *,
-        initial: int = 4,
-        cap: int | None = None,
-        condition: asyncio.Condition | None = None,
-    ) -> Window: ...
+    def window(self, account: str, family: str, **options: Unpack[WindowOptions]) -> Window:
+        """The window of ``family`` on ``account`` (see ``WindowOptions``)."""
+        ...
 
     def attach(self) -> None:
         """A client starts using this governor."""

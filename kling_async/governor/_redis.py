@@ -33,14 +33,16 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Self
+from collections.abc import Iterator
+from typing import Any, Self, Unpack
+
+import attrs
 
 from .._clock import Clock
 from .._retry import backoff, retry
 from ..errors import ConfigurationError
 from ._lua import SCRIPTS
-from ._protocol import hash_account
+from ._protocol import PacerOptions, WindowOptions, hash_account
 from ._redis_link import RECONNECT, Member
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
@@ -58,6 +60,13 @@ def _redis_module() -> Any:
     return aioredis
 
 
+def _seconds(lease: float) -> float:
+    if not lease > 0:
+        raise ConfigurationError(f"lease: {lease} must be a positive number of seconds")
+    return float(lease)
+
+
+@attrs.define(kw_only=True, eq=False)
 class RedisGovernor:
     """Limits of one Kling account shared through Redis by every client that uses it.
 
@@ -73,41 +82,29 @@ class RedisGovernor:
     closes. It is reopened if used again.
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        lease: float = 30.0,
-        prefix: str = "kling:gov",
-        account: str | None = None,
-        min_rate: float = 0.2,
-        growth_per_second: float = 0.05,
-        probe_every: int = 20,
-        max_probe_every: int = 640,
-        give_up_after: float = 60.0,
-    ) -> None:
-        if not lease > 0:
-            raise ConfigurationError(f"lease: {lease} must be a positive number of seconds")
+    url: str = attrs.field(kw_only=False)
+    lease: float = attrs.field(default=30.0, converter=_seconds)
+    prefix: str = "kling:gov"
+    account: str | None = None
+    min_rate: float = 0.2
+    growth: float = attrs.field(default=0.05, alias="growth_per_second")
+    probe_every: int = 20
+    max_probe_every: int = 640
+    #: Seconds a batch's window keeps trying a Redis that does not answer.
+    give_up_after: float = 60.0
+    _redis: Any = attrs.field(init=False, default=None)
+    _scripts: dict[str, Any] = attrs.field(init=False, factory=dict)
+    _windows: set[Member] = attrs.field(init=False, factory=set)
+    _listener: asyncio.Task[None] | None = attrs.field(init=False, default=None)
+    _renewer: asyncio.Task[None] | None = attrs.field(init=False, default=None)
+    _clients: int = attrs.field(init=False, default=0)
+    _entered: bool = attrs.field(init=False, default=False)
+    #: This process's lease ids: <token>:<n>.
+    _token: str = attrs.field(init=False, factory=lambda: secrets.token_hex(6))
+    _ids: Iterator[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
+
+    def __attrs_post_init__(self) -> None:
         _redis_module()  # a missing package is a configuration error now, not a stall later
-        #: Seconds a batch's window keeps trying a Redis that does not answer.
-        self.give_up_after = give_up_after
-        self.url = url
-        self.lease = float(lease)
-        self.prefix = prefix
-        self.account = account
-        self.min_rate = min_rate
-        self.growth = growth_per_second
-        self.probe_every = probe_every
-        self.max_probe_every = max_probe_every
-        self._redis: Any = None
-        self._scripts: dict[str, Any] = {}
-        self._windows: set[Member] = set()
-        self._listener: asyncio.Task[None] | None = None
-        self._renewer: asyncio.Task[None] | None = None
-        self._clients = 0
-        self._entered = False
-        self._token = secrets.token_hex(6)  # this process's lease ids: <token>:<n>
-        self._ids = itertools.count(1)
 
     def __repr__(self) -> str:
         # the URL may carry a password: show only where it points
@@ -119,24 +116,13 @@ class RedisGovernor:
         self,
         account: str,
         *,
-        max_rate: float | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Clock | None = None,  # the shared pace runs on Redis's time; sleeps on ``sleep``
+        **options: Unpack[PacerOptions],
     ) -> RedisPacer:
-        return RedisPacer(self, self._account(account), max_rate=max_rate, sleep=sleep)
+        return RedisPacer(self, self._account(account), **options)
 
-    def window(
-        self,
-        account: str,
-        family: str,
-        *,
-        initial: int = 4,
-        cap: int | None = None,
-        condition: asyncio.Condition | None = None,
-    ) -> RedisWindow:
-        return RedisWindow(
-            self, self._account(account), family, initial=initial, cap=cap, condition=condition
-        )
+    def window(self, account: str, family: str, **options: Unpack[WindowOptions]) -> RedisWindow:
+        return RedisWindow(self, self._account(account), family, **options)
 
     def attach(self) -> None:
         self._clients += 1

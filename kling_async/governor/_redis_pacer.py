@@ -26,8 +26,8 @@ class RedisPacer:
         governor: Link,
         account: str,
         *,
-        max_rate: float | None,
-        sleep: Callable[[float], Awaitable[None]],
+        max_rate: float | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._gov = governor
         self._key = governor.key(account, "pace")

@@ -46,9 +46,9 @@ class RedisWindow:
         account: str,
         family: str,
         *,
-        initial: int,
-        cap: int | None,
-        condition: asyncio.Condition | None,
+        initial: int = 4,
+        cap: int | None = None,
+        condition: asyncio.Condition | None = None,
     ) -> None:
         self._gov = governor
         self.family = family
@@ -255,25 +255,29 @@ class RedisWindow:
         if result is not None:
             self._seen(*result)
 
-    async def release(self, *, completed: bool = True) -> None:
+    def _let_go(self) -> str | None:
+        """Stop holding one lease (the one a release or a 1303 is about): which, if any."""
         if not self._held:
-            return
+            return None
         lease = self._held.pop()
         self.in_flight -= 1
         if lease in self._unanswered:
             self._unanswered.remove(lease)
+        return lease
+
+    async def release(self, *, completed: bool = True) -> None:
+        lease = self._let_go()
+        if lease is None:
+            return
         await self._give_back([lease], completed=completed)
         async with self._condition:
             self._condition.notify_all()
 
     async def over_limit(self) -> None:
         self.limited += 1
-        if not self._held:
+        lease = self._let_go()
+        if lease is None:
             return
-        lease = self._held.pop()
-        self.in_flight -= 1
-        if lease in self._unanswered:
-            self._unanswered.remove(lease)
         result = await self._quietly(
             "OVER_LIMIT",
             [TTL_MS, self.channel, lease, self._gov.probe_every, self._gov.max_probe_every],
