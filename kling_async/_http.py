@@ -27,6 +27,7 @@ from .errors import (
     RateLimitError,
     ResponseFormatError,
     ServerError,
+    ServerUnreachableError,
     error_for,
 )
 from .governor import Pacer, Pacing
@@ -145,11 +146,20 @@ def _masked(url: str, netloc: str, username: str | None, password: str | None) -
     return url
 
 
-def _connection_error(exc: BaseException, what: str) -> APIConnectionError:
+def _connection_error(exc: BaseException, what: str, base_url: str) -> APIConnectionError:
     """The one table from aiohttp's exceptions to the SDK's (by type, never by message)."""
-    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
+    error: APIConnectionError
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        # the connection was never made: not a byte of the request went out
+        error = ServerUnreachableError(
+            f"{what}: {base_url} could not be reached ({type(exc).__name__}: {exc}); "
+            "nothing was sent",
+            base_url=base_url,
+        )
+    elif isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
         return APITimeoutError(f"{what}: no answer in time ({type(exc).__name__})")
-    error = APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
+    else:
+        error = APIConnectionError(f"{what}: {type(exc).__name__}: {exc}")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         error.retryable = False  # a bad certificate stays bad
     return error
@@ -285,7 +295,7 @@ class Transport:
         except asyncio.CancelledError:
             raise
         except _CONNECTION_ERRORS as exc:
-            raise _connection_error(exc, what) from exc
+            raise _connection_error(exc, what, self.base_url) from exc
         except ResponseFormatError:
             self.pacer.answered()  # an answer, if an unreadable one: not a 1302
             raise

@@ -18,7 +18,8 @@
     │   ├── ConcurrencyLimitError                1303 (retried with backoff)
     │   └── ServerError                          5000-5002 and unknown 5xx (retried)
     ├── APIConnectionError                       the request did not get an answer
-    │   └── APITimeoutError (also TimeoutError)  ... because a timeout ran out
+    │   ├── APITimeoutError (also TimeoutError)  ... because a timeout ran out
+    │   └── ServerUnreachableError               ... no connection was made: nothing was sent
     ├── ResponseFormatError                      an answer the SDK cannot read
     ├── TaskFailedError                          the task ended ``failed``
     ├── CreateUnconfirmedError                   a create may have reached the server
@@ -149,6 +150,16 @@ class APIConnectionError(KlingError):
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """No answer within the request's timeout."""
+
+
+class ServerUnreachableError(APIConnectionError):
+    """No connection to the API could be made (refused, no such host, no route, a connect
+    timeout, a certificate that does not verify): the request was never sent, so a create
+    that meets it made no task and costs nothing. ``base_url`` is where it tried."""
+
+    def __init__(self, message: str, *, base_url: str) -> None:
+        self.base_url = base_url
+        super().__init__(message)
 
 
 class ResponseFormatError(KlingError):

@@ -34,6 +34,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    ServerUnreachableError,
     ValidationError,
 )
 from .governor import Window
@@ -53,10 +54,10 @@ def new_external_id() -> str:
 def nothing_created(exc: BaseException) -> bool:
     """True only for failures that prove the create made no task: the request broke a rule
     (validation, content policy, 1200/1201 other than an external id in use, unknown model),
-    it was not let in (authentication, permission, account, 1302, 1303) or the service was
-    down for maintenance (5001). Anything else — no answer, an unreadable answer, 5000/5002,
-    an unknown code, an external id in use (perhaps by our own earlier try), any other
-    exception — may have created the task."""
+    it was not let in (authentication, permission, account, 1302, 1303), the service was
+    down for maintenance (5001) or no connection could be made (nothing was sent). Anything
+    else — no answer, an unreadable answer, 5000/5002, an unknown code, an external id in
+    use (perhaps by our own earlier try), any other exception — may have created the task."""
     if isinstance(exc, ExternalIdTakenError):
         return False
     if isinstance(
@@ -69,7 +70,8 @@ def nothing_created(exc: BaseException) -> bool:
         | NotFoundError
         | ContentPolicyError
         | RateLimitError
-        | ConcurrencyLimitError,
+        | ConcurrencyLimitError
+        | ServerUnreachableError,
     ):
         return True
     return isinstance(exc, ServerError) and exc.code == 5001
@@ -79,6 +81,8 @@ def _worth_retrying(exc: BaseException, retry_limits: bool) -> bool:
     """Refusals that prove nothing was created and may pass a little later."""
     if isinstance(exc, ConcurrencyLimitError):
         return retry_limits
+    if isinstance(exc, ServerUnreachableError):
+        return exc.retryable  # a server that is starting may answer the next try
     return isinstance(exc, RateLimitError) or (isinstance(exc, ServerError) and exc.code == 5001)
 
 

@@ -29,6 +29,7 @@ from ..errors import (
     CreateUnconfirmedError,
     ExternalIdTakenError,
     RateLimitError,
+    ServerUnreachableError,
     ValidationError,
 )
 from ..models import ImageToVideo, TextToVideo
@@ -176,8 +177,10 @@ class Submitter:
         if not attempt.sent:  # it broke before the POST: the row is as it was
             return Refused(Verdict.FAILED, exc, spent=False, record=record)
         limited = isinstance(exc, ConcurrencyLimitError | RateLimitError)
-        halts = isinstance(exc, AuthenticationError | AccountError)
-        pending = limited or isinstance(exc, BalanceExhaustedError)
+        # no connection to the API: nothing was sent, and nothing else would be either
+        unreachable = isinstance(exc, ServerUnreachableError)
+        halts = unreachable or isinstance(exc, AuthenticationError | AccountError)
+        pending = limited or unreachable or isinstance(exc, BalanceExhaustedError)
         try:
             if pending:
                 await self.journal.update(attempt.job_id, JobState.PENDING)
@@ -206,6 +209,8 @@ def halt_reason(error: Exception) -> str:
     message = getattr(error, "message", str(error))
     if isinstance(error, BalanceExhaustedError):
         return f"the resource pack is used up ({message})"
+    if isinstance(error, ServerUnreachableError):
+        return f"{error.base_url} could not be reached; nothing was sent ({message})"
     if isinstance(error, AuthenticationError):
         return f"the credentials were refused ({message})"
     return f"the account was refused ({message})"

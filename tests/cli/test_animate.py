@@ -494,3 +494,42 @@ def test_no_clobber_with_twins_makes_the_twin_under_its_own_name(
     assert outcomes == {"a": "skipped", "b": "succeeded"}
     assert (out / "a.mp4").read_bytes() == b"mine"
     assert (out / "b.mp4").stat().st_size == 20_000
+
+
+def test_an_api_that_cannot_be_reached_stops_the_run_nothing_sent_exit_2(tmp_path: Path) -> None:
+    """A refused connection proves nothing was sent: one 'stopped' line naming the base URL,
+    exit 2, no units; the jobs stay pending and a run against a reachable API makes each once."""
+    import socket
+
+    images(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    with socket.socket() as held:  # bound, not listening: connections to it are refused
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}"
+        env = env_for(None) | {"KLING_BASE_URL": url, "KLING_API_KEY": API_KEY}
+        done = subprocess.run(
+            [*CLI, "animate", str(tmp_path / "in"), "--out", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+    text = done.stdout + done.stderr
+    assert done.returncode == 2, text
+    assert len(re.findall(r"^stopped ", text, re.MULTILINE)) == 1  # said once, not per job
+    assert f"{url} could not be reached" in text
+    assert text.count("hint:") == 1
+    assert f"check that {url} is the API" in text
+    assert "may have reached the server" not in text
+    assert re.search(r"\| not sent +\| 3 ", done.stdout)
+    assert re.search(r"\| units used +\| 0 units", done.stdout)
+    report = subprocess.run(
+        [*CLI, "report", str(out)], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert "pending 3" in report.stdout, report.stdout
+    with start() as emu:
+        again = cli(tmp_path / "in", "--out", out, emu=emu)
+        stats = emu.stats()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert stats["creates"] == 3
+    assert len(list(out.glob("*.mp4"))) == 3

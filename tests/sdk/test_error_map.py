@@ -246,3 +246,33 @@ def test_malformed_tasks_raise_response_format_error(body: Any, path: str) -> No
     with pytest.raises(kling.ResponseFormatError) as caught:
         task_from_wire(body, "image2video")
     assert path in str(caught.value)
+
+
+async def test_a_connection_that_cannot_be_made_is_unreachable_and_creates_nothing(
+    tmp_path: Any,
+) -> None:
+    """Refused (a port bound but not listening, on loopback): the request never went out, so
+    the create made no task; the error names where it tried."""
+    import socket
+
+    from kling_async.money import nothing_created
+
+    from .._helpers import API_KEY, png
+
+    image = tmp_path / "in.png"
+    image.write_bytes(png(480, 320))
+    with socket.socket() as held:  # bound, not listening: connections to it are refused
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}"
+        policy = kling.RetryPolicy(attempts=2, initial_backoff=0.01, max_backoff=0.02)
+        async with kling.KlingClient(api_key=API_KEY, base_url=url, retry=policy) as c:
+            with pytest.raises(kling.ServerUnreachableError) as refused:
+                await c.image_to_video.create(image=image, prompt="a wave")
+            sent = c.requests_sent
+    error = refused.value
+    assert error.base_url == url
+    assert url in str(error)
+    assert "nothing was sent" in str(error)
+    assert nothing_created(error)
+    assert isinstance(error, kling.APIConnectionError)  # the family callers already catch
+    assert sent == 2  # retried within the policy (a server starting may answer), not blindly

@@ -20,7 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ...batch import BatchEngine, BatchSummary, Outcome
-from ...errors import AuthenticationError, BalanceExhaustedError, NotSentError
+from ...errors import (
+    AuthenticationError,
+    BalanceExhaustedError,
+    NotSentError,
+    ServerUnreachableError,
+)
 from ...states import ACTIVE_STAGES, RUN_OK, RunStatus
 from .._words import cli_words
 from .records import duplicate_record, invalid_record, kept_record, outcome_record
@@ -210,6 +215,11 @@ def _stop_hint(error: BaseException) -> str:
         return (
             "top the resource pack up, then run the same command again to continue: "
             "videos already made are kept, nothing is paid twice"
+        )
+    if isinstance(error, ServerUnreachableError):
+        return (
+            f"check that {error.base_url} is the API (--base-url, "
+            "KLING_BASE_URL) and that this machine reaches it, then run the same command again"
         )
     if isinstance(error, AuthenticationError):
         return (

@@ -10,7 +10,13 @@ from pathlib import Path
 import attrs
 
 from ...batch import Outcome, OutcomeStatus
-from ...errors import AccountError, AuthenticationError, NotSentError, TaskTimeoutError
+from ...errors import (
+    AccountError,
+    AuthenticationError,
+    NotSentError,
+    ServerUnreachableError,
+    TaskTimeoutError,
+)
 from ...states import RUN_STATUSES, RunStatus
 
 #: A status in words: ``timed out``, ``not sent``...
@@ -23,10 +29,11 @@ LINE_LABELS = {status: f"{words:<9}" for status, words in _WORDS.items()}
 
 def run_error(outcome: Outcome) -> BaseException | None:
     """The error, when it concerns the whole run rather than this job: the credentials or
-    the account were refused (the engine stops creating), or the job was not sent because
+    the account were refused or the API could not be reached (the engine stops creating:
+    nothing of it was sent), or the job was not sent because
     of such an error or the budget."""
     error = outcome.error
-    if isinstance(error, AuthenticationError | AccountError):
+    if isinstance(error, AuthenticationError | AccountError | ServerUnreachableError):
         return error
     if isinstance(error, NotSentError) and error.kind in ("halted", "max_units"):
         return error

@@ -147,7 +147,8 @@ def nothing_left_line(tally: Tally) -> str | None:
 
 
 def exit_code(tally: Tally) -> int:
-    """``animate``'s exit code: 2 when the credentials or the account stopped the run, 4 when
+    """``animate``'s exit code: 2 when the credentials, the account or an API that could not
+    be reached stopped the run, 4 when
     only invalid inputs are left (``only_invalid_left``), 1 when a job failed, was invalid
     or not sent, 3 when one timed out, else 0."""
     stopped = tally.stopped
