@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import click
 
 from ..batch import BatchSummary, Outcome, PollPolicy
+from ..store import masked
 from ._exits import EXIT_USAGE
 from ._options import downloads_option, number_option
 from ._runner import command_runner
@@ -138,7 +139,7 @@ async def worker_command(
     async with workers.make_client(
         base_url, shared_limits=shared, lease=lease, api=chosen_api()
     ) as client:
-        await workers.run_worker(settings, client)
+        await workers.run_worker(settings, client, say=lambda line: click.echo(line, err=True))
 
 
 def _hook(spec: str) -> Any:
@@ -216,7 +217,7 @@ async def animate_on_workers(
         display.summary(summary, interrupted=True)
         raise
     except (RedisError, OSError) as exc:
-        raise RedisUnusable(exc) from None
+        raise RedisUnusable(exc, redis_url) from None
     finally:
         await workers.close_queue(queue)
     summary.elapsed = time.monotonic() - started
@@ -231,9 +232,9 @@ class RedisUnusable(click.ClickException):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, exc: BaseException) -> None:
+    def __init__(self, exc: BaseException, url: str) -> None:
         reason = (str(exc).splitlines() or [""])[0][:200]
-        super().__init__(f"cannot use Redis at --redis: {type(exc).__name__}: {reason}")
+        super().__init__(f"cannot use Redis at {masked(url)}: {type(exc).__name__}: {reason}")
 
 
 __all__ = ["TwinCopier", "animate_on_workers", "worker_command"]

@@ -29,14 +29,14 @@ from ._sqlite_read import (
 )
 
 if TYPE_CHECKING:
-    from ._redis import RedisJobStore, worker_id
-    from ._redis_read import masked, read_redis
+    from ._redis import RedisJobStore, masked, worker_id
+    from ._redis_read import read_redis
 
 #: Names that load redis-py: imported on first use (``kling_async.store`` itself never does).
 _ON_REDIS = {
     "RedisJobStore": "._redis",
     "worker_id": "._redis",
-    "masked": "._redis_read",
+    "masked": "._redis",
     "read_redis": "._redis_read",
 }
 

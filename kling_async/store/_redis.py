@@ -29,6 +29,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -55,6 +56,18 @@ from ._contract import (
 )
 
 log = logging.getLogger("kling_async.workers")
+
+#: ``scheme://user:password@`` -> the password, in a URL's authority.
+_PASSWORD = re.compile(r"^(?P<head>[a-z+]+://[^:/@]*:)(?P<secret>[^@]*)(?P<at>@)", re.I)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<secret>[^&]*)", re.I)
+
+
+def masked(url: str) -> str:
+    """The URL with any password in it shown as ``***`` (``redis://:***@host:6379/0``)."""
+    url = _PASSWORD.sub(r"\g<head>***\g<at>", url)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", url)
+
+
 T = TypeVar("T")
 
 #: A new job's state, as stored (every field is JSON-encoded but name, kind and output).
@@ -175,7 +188,8 @@ class RedisJobStore:
         except (RedisError, OSError) as exc:
             await client.aclose()
             raise JournalError(
-                self, f"Redis cannot be reached or used ({type(exc).__name__})"
+                self,
+                f"Redis at {masked(self.url)} cannot be reached or used ({type(exc).__name__})",
             ) from None
         except BaseException:
             await client.aclose()

@@ -5,23 +5,12 @@ synchronous client): it reads keys and writes none, takes no lease and announces
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ..errors import JournalError
 from ._contract import SCHEMA_VERSION
-from ._redis import record_of
+from ._redis import masked, record_of
 from ._sqlite_read import StoreSnapshot
-
-#: ``scheme://user:password@`` -> the password, in a URL's authority.
-_PASSWORD = re.compile(r"^(?P<head>[a-z+]+://[^:/@]*:)(?P<secret>[^@]*)(?P<at>@)", re.I)
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<secret>[^&]*)", re.I)
-
-
-def masked(url: str) -> str:
-    """The URL with any password in it shown as ``***`` (``redis://:***@host:6379/0``)."""
-    url = _PASSWORD.sub(r"\g<head>***\g<at>", url)
-    return _QUERY_PASSWORD.sub(r"\g<head>***", url)
 
 
 def read_redis(url: str, folder: Path, *, namespace: str = "default") -> StoreSnapshot:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -36,7 +37,7 @@ from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError
 from ..governor import RedisGovernor
 from ..models import ImageToVideo, TextToVideo
 from ..states import OutcomeStatus
-from ..store import RedisJobStore, worker_id
+from ..store import RedisJobStore, masked, worker_id
 from ._payload import load_job
 from ._result import result_of
 
@@ -138,6 +139,11 @@ class _Runner:
 
     def start(self) -> None:
         self._router = asyncio.create_task(self._route(), name="kling-worker-outcomes")
+
+    @property
+    def running(self) -> int:
+        """Queue runs waiting for their job's outcome now."""
+        return sum(1 for waiter in self._waiting.values() if not waiter.done())
 
     async def close(self) -> None:
         router, self._router = self._router, None
@@ -277,9 +283,12 @@ async def run_worker(
     *,
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> None:
     """Run a worker until SIGINT/SIGTERM (or ``stop`` is set). ``client`` is the caller's
-    (made by ``make_client``): it is used, not closed."""
+    (made by ``make_client``): it is used, not closed. ``say`` gets one line when the worker
+    is ready (where it takes jobs from, where it writes, for which account; a password in
+    the Redis URL shown as ``***``) and one when it has stopped."""
     await asyncio.to_thread(settings.out.mkdir, parents=True, exist_ok=True)
     names: dict[int, str] = {}
     store = RedisJobStore(
@@ -318,20 +327,56 @@ async def run_worker(
             dequeue_timeout=1.0,
             shutdown_grace_period_s=0,
         )
-        log.info("worker %s ready on queue %s", store.owner, queue_name(settings.namespace))
+        line = (
+            f"worker {store.owner} ready: queue {queue_name(settings.namespace)} on "
+            f"{masked(settings.redis_url)}, out {settings.out}, concurrency "
+            f"{settings.concurrency}, account at {client.base_url}"
+        )
+        # a stop asked for from here on is a clean one, even before SAQ puts its own handlers
+        # in (it replaces these, and takes them out when it stops)
+        loop = asyncio.get_running_loop()
+        for signum in _STOP_SIGNALS:
+            loop.add_signal_handler(signum, stop.set)
+        log.info("%s", line)
+        if say is not None:
+            say(line)
         if ready is not None:
             ready.set()
         stopper = asyncio.create_task(_stop_on(stop, worker), name="kling-worker-stop")
+        quiet = _QuietShutdown()
+        saq_log = logging.getLogger("saq")
+        saq_log.addFilter(quiet)
         try:
             await worker.start()
         finally:
+            for signum in _STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+            running = runner.running
             await cancel_and_wait(stopper)
             await runner.close()
+            saq_log.removeFilter(quiet)
+            if say is not None:
+                say(
+                    f"worker {store.owner} stopped: {running} running job(s) handed back "
+                    "(another worker resumes them; nothing is created twice)"
+                )
         if runner.error is not None:
             raise runner.error
     finally:
         await engine.close()  # running jobs stay recorded and leased: another worker resumes
         await close_queue(queue)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _QuietShutdown(logging.Filter):
+    """Drops SAQ's warning that tasks outlived its shutdown grace period: the worker gives
+    it none on purpose (its own loops never end by themselves, and running jobs are handed
+    back through the store, not waited for); the worker's stop line says what happened."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Some tasks did not finish within")
 
 
 async def _stop_on(stop: asyncio.Event, worker: Worker[Context]) -> None:

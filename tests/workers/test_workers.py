@@ -438,18 +438,51 @@ def test_an_unreachable_redis_is_a_configuration_error(tmp_path: Path) -> None:
 
     image = tmp_path / "cat.png"
     image.write_bytes(png())
-    url = f"unix://{tmp_path}/no-redis.sock"
+    url = f"unix://{tmp_path}/no-redis.sock?password=hunter2-secret"
+    shown = f"unix://{tmp_path}/no-redis.sock?password=***"  # named, its password masked
     runner = CliRunner()
     animate = runner.invoke(main, ["animate", str(image), "--out", str(tmp_path), "--redis", url])
     assert animate.exit_code == 2, animate.output
-    assert "cannot use Redis at --redis" in animate.output
+    assert f"cannot use Redis at {shown}" in animate.output
     worker = runner.invoke(
         main,
         ["worker", "--redis", url, "--out", str(tmp_path / "out")],
         env={"KLING_API_KEY": API_KEY, "KLING_BASE_URL": "http://127.0.0.1:9"},
     )
     assert worker.exit_code == 2, worker.output
-    assert "Redis cannot be reached" in worker.output
+    assert f"Redis at {shown} cannot be reached" in worker.output
+    assert "hunter2" not in animate.output + worker.output
+
+
+def test_a_worker_says_where_it_works_when_ready_and_stops_on_sigterm_in_one_line(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """The start line names the queue, the Redis URL (its password masked), the folder, the
+    concurrency and the account; SIGTERM ends it with one line and exit 0, no library
+    warning."""
+    import os
+    import signal
+
+    env = {**_cli_env(), "KLING_BASE_URL": "http://127.0.0.1:9"}
+    command = [*CLI, "worker", "--redis", redis_server.url, "--out", str(tmp_path / "out")]
+    worker = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stderr is not None
+        first = worker.stderr.readline()  # the ready line (bounded by the timeout below)
+        os.kill(worker.pid, signal.SIGTERM)
+        _, rest = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+    assert worker.returncode == 0, first + rest
+    assert first.startswith("worker "), first
+    assert f"ready: queue kling-default on {redis_server.url}, out {tmp_path / 'out'}, " in first
+    assert "concurrency 5, account at http://127.0.0.1:9" in first
+    lines = [line for line in rest.splitlines() if line.strip()]
+    assert len(lines) == 1, rest
+    assert "stopped: 0 running job(s) handed back" in lines[0]
+    assert "saq" not in rest
 
 
 def test_animate_on_workers_reports_invalid_images_and_exits_as_a_local_run(
@@ -484,7 +517,7 @@ async def test_the_redis_password_is_never_shown(tmp_path: Path) -> None:
     store = RedisJobStore(url, tmp_path)
     with pytest.raises(JournalError) as caught:
         await store.open()
-    assert "Redis cannot be reached" in str(caught.value)
+    assert "cannot be reached" in str(caught.value)
     settings = WorkerSettings(redis_url=url, out=tmp_path)
     for text in (str(caught.value), repr(store), repr(settings)):
         assert "hunter2" not in text
