@@ -19,6 +19,7 @@ from ._contract import (
     default_salt,
     inside,
 )
+from ._masked import masked
 from ._sqlite import JOURNAL_NAME, Journal
 from ._sqlite_read import (
     StoreSnapshot,
@@ -29,14 +30,13 @@ from ._sqlite_read import (
 )
 
 if TYPE_CHECKING:
-    from ._redis import RedisJobStore, masked, worker_id
+    from ._redis import RedisJobStore, worker_id
     from ._redis_read import read_redis
 
 #: Names that load redis-py: imported on first use (``kling_async.store`` itself never does).
 _ON_REDIS = {
     "RedisJobStore": "._redis",
     "worker_id": "._redis",
-    "masked": "._redis",
     "read_redis": "._redis_read",
 }
 

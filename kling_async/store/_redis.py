@@ -29,7 +29,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import secrets
 import socket
 import time
@@ -54,19 +53,9 @@ from ._contract import (
     inside,
     on_disk,
 )
+from ._masked import masked
 
 log = logging.getLogger("kling_async.workers")
-
-#: ``scheme://user:password@`` -> the password, in a URL's authority.
-_PASSWORD = re.compile(r"^(?P<head>[a-z+]+://[^:/@]*:)(?P<secret>[^@]*)(?P<at>@)", re.I)
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<secret>[^&]*)", re.I)
-
-
-def masked(url: str) -> str:
-    """The URL with any password in it shown as ``***`` (``redis://:***@host:6379/0``)."""
-    url = _PASSWORD.sub(r"\g<head>***\g<at>", url)
-    return _QUERY_PASSWORD.sub(r"\g<head>***", url)
-
 
 T = TypeVar("T")
 

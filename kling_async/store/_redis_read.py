@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ..errors import JournalError
 from ._contract import SCHEMA_VERSION
-from ._redis import masked, record_of
+from ._masked import masked
+from ._redis import record_of
 from ._sqlite_read import StoreSnapshot
 
 
