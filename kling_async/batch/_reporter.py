@@ -58,6 +58,7 @@ class Reporter:
 
     def stop(self) -> None:
         self.stopped = True
+        self.telemetry.stopped()
         self._queue.put_nowait(ALL_REPORTED)  # wakes a reader, who finds it stopped
 
     def crashed(self, error: BaseException) -> None:

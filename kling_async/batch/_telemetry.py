@@ -52,6 +52,8 @@ class Telemetry(Protocol):
         self, work: Work, status: OutcomeStatus, seconds: float, error: BaseException | None
     ) -> None: ...
 
+    def stopped(self) -> None: ...
+
 
 class NoTelemetry:
     """Without the ``otel`` extra (or when it is not wanted): nothing at all."""
@@ -65,6 +67,9 @@ class NoTelemetry:
     def ended(
         self, work: Work, status: OutcomeStatus, seconds: float, error: BaseException | None
     ) -> None:
+        pass
+
+    def stopped(self) -> None:
         pass
 
 
@@ -128,14 +133,20 @@ class OtelTelemetry:
             "kling.job.duration", unit="s", description="Seconds from a job taken to its outcome"
         )
         self._jobs: dict[Work, _Job] = {}
+        #: The engine was closed: the jobs left ended unfinished; nothing more is recorded.
+        self._stopped = False
 
     def taken(self, work: Work) -> None:
+        if self._stopped:
+            return
         try:
             self._open(work)
         except Exception as exc:
             log.debug("telemetry: %r", exc)
 
     def moved(self, work: Work, old: Stage, new: Stage) -> None:
+        if self._stopped:
+            return
         try:
             self._moved(work, old, new)
         except Exception as exc:
@@ -144,10 +155,29 @@ class OtelTelemetry:
     def ended(
         self, work: Work, status: OutcomeStatus, seconds: float, error: BaseException | None
     ) -> None:
+        if self._stopped:
+            return
         try:
             self._ended(work, status, seconds, error)
         except Exception as exc:
             log.debug("telemetry: %r", exc)
+
+    def stopped(self) -> None:
+        """The engine was closed before these jobs' outcomes (they stay in the journal for
+        the next run): their spans end with ``kling.outcome`` ``unfinished``; their tasks
+        leave ``kling.tasks.in_flight``."""
+        self._stopped = True
+        jobs, self._jobs = self._jobs, {}
+        for work, job in jobs.items():
+            try:
+                self._child(job, Stage.DONE)
+                if work.stage is Stage.RUNNING:
+                    self._in_flight.add(-1, {"kling.model": work.job.model})
+                job.span.set_attributes(_attributes(work))
+                job.span.set_attribute("kling.outcome", "unfinished")
+                job.span.end()
+            except Exception as exc:
+                log.debug("telemetry: %r", exc)
 
     def _open(self, work: Work) -> _Job:
         job = self._jobs.get(work)

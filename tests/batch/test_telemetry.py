@@ -3,6 +3,7 @@ batch's metrics, nothing imported without the extra, and a broken SDK breaks no 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,7 @@ from opentelemetry.trace import StatusCode
 import kling_async as kling
 
 from .._helpers import StartEmulator, fast_client, test_account
-from .test_batch import jobs_for, make_images, run
+from .test_batch import FAST_POLL, jobs_for, make_images, run
 
 
 def metric_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
@@ -39,8 +40,11 @@ def metric_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
 async def test_ten_jobs_give_ten_job_spans_with_their_stages_and_the_metrics(
     start_emulator: StartEmulator, tmp_path: Path
 ) -> None:
-    # a parallel limit of 3 under a window of 4: some creates meet 1303 and wait again
-    emu, _ = await start_emulator(test_account(concurrency_limit=3), video_bytes=1000)
+    # a parallel limit of 3 under a window of 4: some creates meet 1303 and wait again (the
+    # renders last long enough that the fourth create finds three running, even under load)
+    emu, _ = await start_emulator(
+        test_account(concurrency_limit=3), duration=(0.5, 0.5), video_bytes=1000
+    )
     exporter = InMemorySpanExporter()
     tracers = TracerProvider()
     tracers.add_span_processor(SimpleSpanProcessor(exporter))
@@ -116,6 +120,36 @@ async def test_a_failed_job_span_is_an_error(start_emulator: StartEmulator, tmp_
     assert job.status.status_code is StatusCode.ERROR
     assert job.status.description == "ValidationError"
     assert (job.attributes or {})["kling.outcome"] == "invalid"
+
+
+async def test_a_closed_engine_ends_its_open_spans(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(duration=(30.0, 30.0), video_bytes=1000)
+    exporter = InMemorySpanExporter()
+    tracers = TracerProvider()
+    tracers.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    paths = make_images(tmp_path / "in", 3)
+    async with fast_client(emu) as client:
+        engine = kling.BatchEngine(
+            client, tmp_path / "out", poll=FAST_POLL, tracer_provider=tracers, meter_provider=meters
+        )
+        async with engine:
+            for path in paths:
+                await engine.submit(kling.ImageToVideo(image=path))
+            for _ in range(500):
+                if engine.states["running"] == 3:
+                    break
+                await asyncio.sleep(0.01)
+            assert engine.states["running"] == 3
+    jobs = [s for s in exporter.get_finished_spans() if s.name == "kling.job"]
+    assert [(s.attributes or {})["kling.outcome"] for s in jobs] == ["unfinished"] * 3
+    assert all((s.attributes or {}).get("kling.task_id") for s in jobs)
+    points = metric_points(reader)
+    assert sum(p.value for p in points["kling.creates"]) == 3
+    assert sum(p.value for p in points["kling.tasks.in_flight"]) == 0
 
 
 class Broken(SpanProcessor):
