@@ -46,6 +46,7 @@ from ._reporter import Reporter
 from ._settle import Settler
 from ._slots import Slots
 from ._submitter import Attempt, Created, Submitter, Verdict, halt_reason
+from ._telemetry import telemetry
 from ._work import Job, Work
 
 log = logging.getLogger("kling_async.batch")
@@ -89,7 +90,7 @@ class BatchEngine:
         #: The concurrency window of each model family, made on first use.
         self.windows: dict[str, Window] = self.slots.by_family
         self.line = ReadyLine(changed, self.slots)
-        self.reporter = Reporter(self._clock)
+        self.reporter = Reporter(self._clock, telemetry(opts.tracer_provider, opts.meter_provider))
         self.summary: BatchSummary = self.reporter.summary
         self.budget = Budget(opts.max_units, opts.unit_cost)
         self.poller: Poller[Work] = Poller(client, opts.poll, callbacks=opts.callbacks, demand=self)

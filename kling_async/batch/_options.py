@@ -51,6 +51,10 @@ class BatchOptions:
     name: Callable[[Job], str | None] | None = None
     #: The job store: this folder's SQLite journal unless one (e.g. shared) is given.
     store: JobStore | None = None
+    #: OpenTelemetry providers for the batch's spans and metrics (None: the global ones);
+    #: used only with the ``otel`` extra installed (see the docs' "Traces and metrics").
+    tracer_provider: object | None = None
+    meter_provider: object | None = None
 
     @max_units.validator
     def _check_max_units(self, _: Any, value: float | None) -> None:

@@ -60,6 +60,7 @@ class Preparer:
             empty_record(),
             self._reporter.since_start(),
         )
+        self._reporter.take(work)
         try:
             return work, await self._prepare(work)
         except asyncio.CancelledError:

@@ -13,6 +13,7 @@ from .._clock import Clock
 from ..errors import CreateUnconfirmedError, KlingError
 from ..states import FINAL_STAGE, OutcomeStatus, Stage
 from ._outcome import BatchSummary, Outcome, Timings
+from ._telemetry import NO_TELEMETRY, Telemetry
 from ._work import Work
 
 log = logging.getLogger("kling_async.batch")
@@ -26,8 +27,10 @@ ALL_REPORTED = AllReported()
 
 
 class Reporter:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, telemetry: Telemetry = NO_TELEMETRY) -> None:
         self._clock = clock
+        #: Where each job's span and the batch's metrics go (``_telemetry``).
+        self.telemetry = telemetry
         #: How many jobs are in each stage right now (queued, submitting, running,
         #: downloading, done, failed, skipped, invalid). For progress displays. Its keys
         #: are ``Stage`` members, which a plain word (``"running"``) finds too.
@@ -55,6 +58,7 @@ class Reporter:
 
     def stop(self) -> None:
         self.stopped = True
+        self.telemetry.stopped()
         self._queue.put_nowait(ALL_REPORTED)  # wakes a reader, who finds it stopped
 
     def crashed(self, error: BaseException) -> None:
@@ -84,10 +88,16 @@ class Reporter:
     def since_start(self) -> float:
         return self._clock.monotonic() - self.started_at
 
+    def take(self, work: Work) -> None:
+        """The job's ``Work`` was made (its span begins)."""
+        self.telemetry.taken(work)
+
     def move(self, work: Work, stage: Stage) -> None:
-        self.stages[work.stage] -= 1
+        old = work.stage
+        self.stages[old] -= 1
         self.stages[stage] += 1
         work.stage = stage
+        self.telemetry.moved(work, old, stage)
 
     def first_of_its_content(self, work: Work) -> bool:
         """True for the first job of its identity in this run; a later one (a twin) waits for
@@ -128,6 +138,7 @@ class Reporter:
         )
         self.summary.add(outcome)
         self.move(work, FINAL_STAGE[status])
+        self.telemetry.ended(work, status, self.since_start() - work.queued, error)
         self.reported += 1
         self._queue.put_nowait(outcome)
         for twin in self._twins.pop(work.job_id, []) if work.job_id else []:
