@@ -23,11 +23,8 @@ class ConcurrencyWindow:
     before it, probing half as often. Any other 1303 is a stray (another client took a slot)
     and only sends its job back to the front of the line — unless 1303s keep coming (the
     create before it was refused too, or a quarter of the last 20 were): then the limit drops
-    to what is in flight, and probing starts again at its base pace. Below ``proven`` (the
-    most tasks the account has been seen to hold at once) it probes after every
-    ``regain_every`` completions instead: 1303s that were not the account's must not keep it
-    low for minutes; 3 refusals in a row there mean the room is another client's now. A slot
-    is taken before a create and released when the task's end is detected.
+    to what is in flight, and probing starts again at its base pace. A slot is
+    taken before a create and released when the task's end is detected.
     """
 
     def __init__(
@@ -59,16 +56,6 @@ class ConcurrencyWindow:
         self.probes = 0  # probes tried
         self.learned: int | None = None
         self._answers: deque[bool] = deque(maxlen=20)  # True: a create refused with 1303
-        #: The most tasks the account has been seen to hold at once (a create accepted with
-        #: that many in flight). Below it, the window probes after every ``regain_every``
-        #: completions: 1303s that were not the account's (a fault, another client's task
-        #: that has ended since) must not keep it low for minutes.
-        self.proven = 0
-        self.regain_every = 2
-        #: Probes below ``proven`` refused in a row; at ``regain_tries`` the room is gone
-        #: (another client holds it) and ``proven`` comes down to the limit.
-        self._regains_refused = 0
-        self.regain_tries = 3
 
     async def acquire(self) -> None:
         async with self._changed:
@@ -110,11 +97,6 @@ class ConcurrencyWindow:
         by one (doubling per round trip); a probe that got through becomes the new limit."""
         self._answers.append(False)
         full = self.in_flight >= self.limit
-        if self._probing and full and self.limit <= self.proven:
-            self._regains_refused = 0
-        # the tasks the account holds now: those in flight whose creates have their answer
-        # (``answered`` comes first), this one among them
-        self.proven = max(self.proven, self.in_flight - self.unanswered)
         if self.learned is None:
             if full:  # one slot for the task it started, one more: doubling per round trip
                 async with self._changed:
@@ -126,10 +108,6 @@ class ConcurrencyWindow:
             self._probing = False
             self._before_probe = self.learned
             self.learned = self.limit
-            # room was found: the next probe after one window's worth of completions (one
-            # more a round, as TCP grows), not after the base wait
-            self._probes_refused = 0
-            self.probe_every = max(self.regain_every, min(self._base_probe_every, self.limit))
 
     async def force_acquire(self) -> None:
         """Count a task that is already running on the server (resumed from the journal)."""
@@ -146,8 +124,9 @@ class ConcurrencyWindow:
                 and self.in_flight + 1 >= self.limit
             ):
                 self._since_probe += 1  # a full window drained one: time to probe?
-                wait = self.regain_every if self.limit < self.proven else self.probe_every
-                if self._since_probe >= wait and (self.cap is None or self.limit < self.cap):
+                if self._since_probe >= self.probe_every and (
+                    self.cap is None or self.limit < self.cap
+                ):
                     self._since_probe = 0
                     self._probing = True
                     self.probes += 1
@@ -181,15 +160,8 @@ class ConcurrencyWindow:
             if self._probing and self.learned is not None:
                 # the probe found the limit where it was: back at once, probe later
                 self._probing = False
-                regaining = self.limit <= self.proven
                 self.limit = self.learned
-                if not regaining:
-                    self._probe_later()
-                else:  # below what the account held before: try again soon, a few times
-                    self._regains_refused += 1
-                    if self._regains_refused >= self.regain_tries:
-                        self.proven = self.limit
-                        self._regains_refused = 0
+                self._probe_later()
                 self._since_probe = 0
                 self._changed.notify_all()
                 return

@@ -174,63 +174,6 @@ async def test_1302s_at_random_do_not_ratchet_the_rate_down() -> None:
     assert min(shares) >= 0.6, shares  # one early cluster may still cost a slow-down
 
 
-async def test_a_window_lowered_by_1303s_not_the_accounts_regains_quickly() -> None:
-    """The account held 8 tasks at once; two 1303s in a row (a fault) brought the window to
-    3. Below what the account has held, it probes after every 2 completions, not 20: back at
-    8 within a few rounds. A probe refused there 3 times in a row means the room is gone
-    (another client holds it): it stops trying to regain it."""
-    window = ConcurrencyWindow(initial=8)
-    for _ in range(8):
-        await window.acquire()
-        await window.accepted()
-    assert window.proven == 8
-    await window.acquire()
-    await window.over_limit()  # the 9th: the limit is 8
-    for _ in range(5):
-        await window.release()
-    await window.acquire()
-    await window.over_limit()
-    await window.acquire()
-    await window.over_limit()  # two in a row: the limit comes down to what is in flight
-    assert (window.limit, window.in_flight) == (3, 3)
-    completions = 0
-    while window.limit < 8 and completions < 40:
-        await window.release()
-        completions += 1
-        while window.in_flight < window.limit:
-            await window.acquire()
-            await window.accepted()
-    assert window.limit == 8
-    assert completions <= 12  # 2 a step from 3 to 8 (it was 20 a step)
-
-
-async def test_a_window_stops_regaining_room_another_client_holds() -> None:
-    """Lowered below what the account held, the window probes every 2 completions; refused
-    3 times in a row there, the room is someone else's now: back to the usual pace."""
-    window = ConcurrencyWindow(initial=6)
-    for _ in range(6):
-        await window.acquire()
-        await window.accepted()
-    await window.acquire()
-    await window.over_limit()  # the limit is 6
-    await window.release()
-    for _ in range(2):
-        await window.acquire()
-        await window.over_limit()  # two in a row: down to 5 (another client took one)
-    assert (window.limit, window.proven) == (5, 6)
-    refused = 0
-    for _ in range(20):  # completions; each probe up to 6 is refused
-        await window.release()
-        if window.in_flight < window.limit - 1:  # a probe opened a slot: it is refused
-            await window.acquire()
-            await window.over_limit()
-            refused += 1
-        await window.acquire()
-        await window.accepted()
-    assert refused == 3
-    assert (window.limit, window.proven) == (5, 5)
-
-
 async def test_window_slow_start_1303_and_probing() -> None:
     window = ConcurrencyWindow(initial=2, probe_every=3)
     await window.acquire()
