@@ -172,6 +172,15 @@ def fast_client(emu: Emulator, **changes: Any) -> Any:
     return kling.KlingClient(**options)
 
 
+def python_output(code: str, timeout: float = 60) -> str:
+    """What ``python -c code`` prints, in a fresh interpreter (what a module import loads
+    shows only there); fails the test when it fails."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=True
+    )
+    return done.stdout
+
+
 def run_pytest(target: str | Path, cwd: Path, timeout: float = 120) -> str:
     """Run pytest on ``target`` in a process of its own, without this run's KLING_*/PYTEST_*
     environment; assert it passed one test; its output."""

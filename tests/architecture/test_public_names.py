@@ -11,6 +11,8 @@ from pathlib import Path
 
 import kling_async
 
+from .._helpers import python_output
+
 INIT = Path(kling_async.__file__)
 
 
@@ -45,10 +47,10 @@ def test_importing_the_package_loads_nothing_else() -> None:
         "print(sorted(m for m in sys.modules if m.startswith('kling_async')))\n"
         "print('aiohttp' in sys.modules, 'attrs' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert done.stdout.splitlines() == ["['kling_async', 'kling_async._version']", "False False"]
+    assert python_output(code).splitlines() == [
+        "['kling_async', 'kling_async._version']",
+        "False False",
+    ]
 
 
 def test_a_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130() -> None:

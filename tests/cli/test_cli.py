@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from kling_async.emulator import EmulatorConfig, EmulatorThread
 
-from .._helpers import CLI, FRESH_CLI, png, test_account
+from .._helpers import CLI, FRESH_CLI, png, python_output, test_account
 
 
 @pytest.fixture
@@ -309,7 +308,4 @@ def test_the_command_line_loads_no_server_redis_or_video_library_until_asked() -
         "heavy = ('aiohttp.web', 'redis', 'saq', 'av', 'kling_async.emulator._server')\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert json.loads(done.stdout) == []
+    assert json.loads(python_output(code)) == []

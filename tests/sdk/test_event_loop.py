@@ -12,6 +12,8 @@ from kling_async._loop import LOOP_ENV, loop_choice, run
 from kling_async.cli._runner import run as run_command  # private: how the commands run the loop
 from kling_async.errors import ValidationError
 
+from .._helpers import python_output
+
 
 async def _loop_module() -> str:
     return type(asyncio.get_running_loop()).__module__.split(".")[0]
@@ -83,8 +85,6 @@ def test_a_command_freezes_its_start_up_objects_once() -> None:
     generation (a C=1000 first wave of creates went out ~12% sooner without full scans
     walking it); a second run in the same process does not freeze the first one's garbage.
     In a child process: freezing is for the life of a process."""
-    import subprocess
-    import sys
 
     code = (
         "import gc\n"
@@ -96,10 +96,7 @@ def test_a_command_freezes_its_start_up_objects_once() -> None:
         "garbage = [[] for _ in range(5000)]\n"
         "print(first, run(frozen()))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
-    first, second = map(int, done.stdout.split())
+    first, second = map(int, python_output(code).split())
     assert first > 10_000  # the SDK's imports and their dependencies
     # not frozen again: the 5,000 lists made between the runs would be in it (a few objects
     # frozen with the first run, its coroutine among them, come and go)
