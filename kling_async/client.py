@@ -19,7 +19,6 @@ from .batch import BatchRun
 from .download import DEFAULT_MAX_BYTES, download
 from .errors import ConfigurationError, DownloadError, ValidationError
 from .governor import Governor, LocalGovernor, Pacing, Window, account_id
-from .models import ImageToVideo, TextToVideo
 from .resources import (
     AccountResource,
     ImagesResource,
@@ -31,6 +30,7 @@ from .resources import (
     TextToVideoResource,
 )
 from .results import Task, Video
+from .validation import AnyRequest
 
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 ENV_BASE_URL = "KLING_BASE_URL"
@@ -235,7 +235,7 @@ class KlingClient:
 
     def batch(
         self,
-        jobs: Iterable[ImageToVideo | TextToVideo] | AsyncIterable[ImageToVideo | TextToVideo],
+        jobs: Iterable[AnyRequest] | AsyncIterable[AnyRequest],
         output_dir: str | os.PathLike[str],
         **options: Any,
     ) -> BatchRun:

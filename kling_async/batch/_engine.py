@@ -24,13 +24,13 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import attrs
 
+from .._durations import duration_key
 from ..errors import NotSentError, ValidationError
 from ..governor import Window
-from ..models import ImageToVideo, TextToVideo
 from ..results import Task
 from ..states import JobState, OutcomeStatus, Stage
 from ..store import JobStore, Journal
@@ -234,8 +234,9 @@ class BatchEngine:
         the engine if it is not running yet."""
         if self.reporter.input_done:
             raise RuntimeError("submit: finish() was already called")
-        if not isinstance(job, ImageToVideo | TextToVideo):
-            raise ValidationError("job", type(job).__name__, "must be ImageToVideo or TextToVideo")
+        if not isinstance(job, Job):
+            names = ", ".join(t.__name__ for t in get_args(Job))
+            raise ValidationError("job", type(job).__name__, f"must be one of {names}")
         if not self._running:
             await self.start()
         self.reporter.accept()
@@ -393,6 +394,6 @@ class BatchEngine:
         self._track(work, task.task_id)
 
     def _track(self, work: Work, task_id: str) -> None:
-        job, started = work.job, self._clock.monotonic()
-        key = (job.model, job.mode, int(job.duration))
+        started = self._clock.monotonic()
+        key = duration_key(work.job, work.job.model)
         self.poller.track(Tracked(task_id, work.kind, key, started, work, work.wire))

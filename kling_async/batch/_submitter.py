@@ -32,13 +32,12 @@ from ..errors import (
     ServerUnreachableError,
     ValidationError,
 )
-from ..models import ImageToVideo, TextToVideo
 from ..money import GENERATED_PREFIX, nothing_created, reconcile
 from ..resources import TaskResource
 from ..results import Task
 from ..states import JobState
 from ..store import JobRecord, JobStore
-from ..validation import Plan
+from ..validation import AnyRequest, Plan
 from ._identity import external_id_for
 
 
@@ -46,7 +45,7 @@ from ._identity import external_id_for
 class Attempt:
     """What the submitter needs of a job, and what it learns while sending it."""
 
-    job: ImageToVideo | TextToVideo
+    job: AnyRequest
     job_id: str
     plan: Plan
     record: JobRecord

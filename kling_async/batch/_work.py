@@ -6,13 +6,14 @@ from pathlib import Path
 
 import attrs
 
-from ..models import ImageToVideo, TextToVideo
+from ..models import TextToVideo
 from ..results import Task
 from ..states import Stage
 from ..store import JobRecord
-from ..validation import Plan
+from ..validation import AnyRequest, Plan
 
-Job = ImageToVideo | TextToVideo
+#: What a batch runs: any request of Kling's video surface, and image generation.
+Job = AnyRequest
 
 
 def empty_record() -> JobRecord:
