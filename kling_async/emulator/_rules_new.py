@@ -103,10 +103,13 @@ def not_found(kind: str, name: str, served: Collection[str]) -> Rejection:
     )
 
 
-def options_fields(body: Mapping[str, Any], where: str) -> tuple[str | None, str | None]:
-    """``options``: (external task id, callback URL); "" stands for none, as the examples send."""
+def options_fields(
+    body: Mapping[str, Any], where: str, *, future: bool = False
+) -> tuple[str | None, str | None]:
+    """``options``: (external task id, callback URL); "" stands for none, as the examples send.
+    ``future``: an allowed unknown model, which may take options no page names."""
     options = object_field(body, "options")
-    unknown_fields(options, OPTIONS_FIELDS, where, "options.")
+    unknown_fields(options, OPTIONS_FIELDS, where, "options.", future=future)
     return common_fields(options, prefix="options.", empty_is_absent=True)
 
 
@@ -151,8 +154,10 @@ def check_new(
     unknown_fields(body, TOP_FIELDS[kind], where, "")
     settings = object_field(body, "settings")
     multi_field = ("multi_shot",) if offer.shot_setting else ()
-    unknown_fields(settings, SETTINGS_FIELDS[kind] + multi_field, where, "settings.")
-    external, callback = options_fields(body, where)
+    unknown_fields(
+        settings, SETTINGS_FIELDS[kind] + multi_field, where, "settings.", future=generic
+    )
+    external, callback = options_fields(body, where, future=generic)
     image = tail = None
     voices = elements = 0
     aspect = "16:9"

@@ -216,10 +216,15 @@ def check_omni(name: str, body: Mapping[str, Any], allowed: Collection[str] = ()
     unknown_fields(body, ("contents", "settings", "options"), where, "")
     settings = object_field(body, "settings")
     fields = ("resolution", "duration", "audio", "aspect_ratio")
+    future = name not in OMNI_MODELS
     unknown_fields(
-        settings, fields + (("multi_shot",) if model.multi_shot else ()), where, "settings."
+        settings,
+        fields + (("multi_shot",) if model.multi_shot else ()),
+        where,
+        "settings.",
+        future=future,
     )
-    external, callback = options_fields(body, where)
+    external, callback = options_fields(body, where, future=future)
     found = read_contents(body.get("contents"), CONTENT_TYPES, model.max_prompt)
     if not found.prompt.strip():
         raise invalid("contents[prompt]: a prompt item with non-blank text is required")
