@@ -217,7 +217,7 @@ def check_omni(name: str, body: Mapping[str, Any], allowed: Collection[str] = ()
     unknown_fields(
         settings, fields + (("multi_shot",) if model.multi_shot else ()), where, "settings."
     )
-    external, callback = options_fields(body, where)
+    common = options_fields(body, where)
     found = read_contents(body.get("contents"), CONTENT_TYPES, model.max_prompt)
     if not found.prompt.strip():
         raise invalid("contents[prompt]: a prompt item with non-blank text is required")
@@ -245,11 +245,10 @@ def check_omni(name: str, body: Mapping[str, Any], allowed: Collection[str] = ()
         features=frozenset({"multi_shot"} if shots > 1 else ()),
         image=image,
         aspect_ratio=aspect_setting(settings, model.name not in OMNI_MODELS),
-        external_task_id=external,
-        callback_url=callback,
         wire="new",
         family=model.family,
         sound=audio == "native",
         audio=audio != "off",
         video_input=video is not None,
+        **common,
     )
