@@ -290,7 +290,7 @@ class BatchEngine:
         except Exception as exc:
             self.reporter.fail(work, exc)
             return
-        work.submitted = self.reporter.since_start()
+        work.timings = attrs.evolve(work.timings, submitted=self.reporter.since_start())
         self.reporter.move(work, Stage.RUNNING)
         if route is Route.TRACK:
             self._track(work, task_id)
@@ -388,7 +388,7 @@ class BatchEngine:
         await self.slots.of(work).accepted()
         work.task = task
         work.fresh_output = True
-        work.submitted = self.reporter.since_start()
+        work.timings = attrs.evolve(work.timings, submitted=self.reporter.since_start())
         self.reporter.move(work, Stage.RUNNING)
         await self.journal.update(work.job_id, JobState.SUBMITTED, task_id=task.task_id)
         self._track(work, task.task_id)

@@ -18,6 +18,7 @@ from ..store import JobStore, inside
 from ..validation import validate
 from ._client import BatchClient
 from ._identity import job_identity, job_name
+from ._outcome import Timings
 from ._reporter import Reporter
 from ._work import Job, Work, empty_record, output_path
 
@@ -58,7 +59,7 @@ class Preparer:
             "",
             job_name(job, OutcomeStatus.INVALID),
             empty_record(),
-            self._reporter.since_start(),
+            Timings(queued=self._reporter.since_start()),
         )
         self._reporter.take(work)
         try:

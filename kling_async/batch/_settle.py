@@ -77,7 +77,7 @@ class Settler:
         """The job's task ended (seen by a poll, a callback, or on a rerun's look)."""
         await self._slots.of(work).release()  # the slot is free the moment the end is seen
         work.task = task
-        work.ended = self._reporter.since_start()
+        work.timings = attrs.evolve(work.timings, ended=self._reporter.since_start())
         if task.succeeded:
             await self._store.update(work.job_id, JobState.FINISHED, units=task.units)
             self._reporter.move(work, Stage.DOWNLOADING)
