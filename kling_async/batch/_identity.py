@@ -78,7 +78,7 @@ def _reference(value: Any) -> Any:
     return value.image if isinstance(value, ReferenceImage) else value
 
 
-def _images(job: Job) -> list[tuple[str, Any]]:
+def job_images(job: Job) -> list[tuple[str, Any]]:
     """The job's images that are set, each with its name (``dynamic_masks[0].mask``,
     ``images[1]``)."""
     named = [(f, getattr(job, f, None)) for f in _IMAGE_FIELDS]
@@ -140,7 +140,7 @@ _INLINE_BYTES = 256 * 1024
 
 
 def _reads_files(job: Job) -> bool:
-    for _, value in _images(job):
+    for _, value in job_images(job):
         if isinstance(value, bytes | bytearray) and len(value) <= _INLINE_BYTES:
             continue
         if isinstance(value, str) and value.startswith(("http://", "https://")):
@@ -157,7 +157,7 @@ async def job_identity(job: Job) -> str:
     if not _reads_files(job):
         return content_hash(job)
     files: dict[str, str] = {}
-    for field, value in _images(job):
+    for field, value in job_images(job):
         source = locate(field, value)
         if source.kind == "file":
             assert source.path is not None
@@ -187,7 +187,7 @@ def external_id_for(salt: str, job_id: str, generation: int) -> str:
 def job_name(job: Job, job_id: str) -> str:
     """A file-system-safe name: the image's file stem where there is one, else the hash;
     at most ``MAX_NAME_BYTES`` bytes."""
-    for _, value in _images(job):
+    for _, value in job_images(job):
         if isinstance(value, os.PathLike) or (
             isinstance(value, str) and "." in value and not value.startswith(("http", "data:"))
         ):
