@@ -68,6 +68,24 @@ def maybe_final(raw_status: object) -> bool:
     return not (isinstance(raw_status, str) and raw_status.strip().lower() in _RUNNING_WORDS)
 
 
+class AssetStatus(enum.StrEnum):
+    """Whether a custom element or voice can be used (its own ``status``: ``succeed`` while
+    usable, ``deleted`` once removed). Any other word becomes ``UNKNOWN``."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, raw: object) -> AssetStatus:
+        text = str(raw).strip().lower() if raw is not None else ""
+        if text == cls.DELETED.value:
+            return cls.DELETED
+        if not text or TaskStatus.parse(text) is TaskStatus.SUCCEEDED:
+            return cls.ACTIVE  # a voice says nothing of its status: usable while listed
+        return cls.UNKNOWN
+
+
 class JobState(enum.StrEnum):
     """Where a batch job is in the job store (see the module docstring)."""
 
