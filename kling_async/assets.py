@@ -48,8 +48,8 @@ class ElementInfo:
 
 @attrs.frozen
 class AssetTask:
-    """The task that makes an element or a voice: ``task`` (its status, ids, times, units)
-    and, once it succeeded, what it made."""
+    """The task that makes an element or a voice: ``task`` (its status, ids, times, units:
+    ``task.succeeded``, ``task.failed``) and, once it succeeded, what it made."""
 
     task: Task
     elements: tuple[ElementInfo, ...] = ()
@@ -62,18 +62,6 @@ class AssetTask:
     @property
     def status(self) -> TaskStatus:
         return self.task.status
-
-    @property
-    def succeeded(self) -> bool:
-        return self.task.succeeded
-
-    @property
-    def failed(self) -> bool:
-        return self.task.failed
-
-    @property
-    def is_final(self) -> bool:
-        return self.task.is_final
 
 
 __all__ = ["AssetTask", "ElementInfo", "VoiceInfo"]

@@ -78,12 +78,10 @@ class AssetStatus(enum.StrEnum):
 
     @classmethod
     def parse(cls, raw: object) -> AssetStatus:
-        text = str(raw).strip().lower() if raw is not None else ""
-        if text == cls.DELETED.value:
-            return cls.DELETED
-        if not text or TaskStatus.parse(text) is TaskStatus.SUCCEEDED:
-            return cls.ACTIVE  # a voice says nothing of its status: usable while listed
-        return cls.UNKNOWN
+        """``succeed`` (or no status at all: a voice says none) is usable; ``deleted`` not."""
+        if raw in (None, "") or TaskStatus.parse(raw) is TaskStatus.SUCCEEDED:
+            return cls.ACTIVE
+        return cls.DELETED if str(raw).strip().lower() == cls.DELETED.value else cls.UNKNOWN
 
 
 class JobState(enum.StrEnum):

@@ -37,19 +37,32 @@ class AssetCall:
     wire: str = "legacy"
 
 
+#: kind -> (``/v1/general/`` segments: create/get/list, presets, delete; the id field).
+ROUTES = {
+    "elements": (
+        "advanced-custom-elements",
+        "advanced-presets-elements",
+        "delete-advanced-elements",
+        "element_id",
+    ),
+    "voices": ("custom-voices", "presets-voices", "delete-voices", "voice_id"),
+}
+
+
 class AssetResource:
-    """``client.elements`` and ``client.voices`` are instances of subclasses."""
+    """``client.elements`` and ``client.voices`` are instances of subclasses (``kind``)."""
 
     kind: str
-    #: ``/v1/general/<this>``: create, get, list.
-    path: str
-    presets_path: str
-    delete_path: str
-    #: The delete body's id field.
-    id_field: str
 
     def __init__(self, client: ClientAPI) -> None:
         self._client = client
+        route, presets, delete, field = ROUTES[self.kind]
+        #: Where creates, queries and lists go.
+        self.path = f"/v1/general/{route}"
+        self.presets_path = f"/v1/general/{presets}"
+        self.delete_path = f"/v1/general/{delete}"
+        #: The id an item is known by (and deleted by).
+        self.id_field = field
 
     def _request(self, request_type: type[Q], request: Q | None, fields: dict[str, Any]) -> Q:
         """The request given, or one made of keyword fields (not both)."""
@@ -152,9 +165,9 @@ class AssetResource:
                 break
             await self._client.sleep(min(delay, remaining))
             last = await self.get(ident)
-            if last.succeeded:
+            if last.task.succeeded:
                 return last
-            if last.failed:
+            if last.task.failed:
                 raise TaskFailedError(last.task)
             delay = backoff(
                 looks, initial=policy.min_interval, cap=policy.max_interval, factor=policy.factor

@@ -6,6 +6,7 @@ video of a character, then reused across videos by its ``element_id``):
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from typing import Any
 
@@ -17,10 +18,6 @@ from ._assets import AssetResource, encoded
 
 class ElementsResource(AssetResource):
     kind = "elements"
-    path = "/v1/general/advanced-custom-elements"
-    presets_path = "/v1/general/advanced-presets-elements"
-    delete_path = "/v1/general/delete-advanced-elements"
-    id_field = "element_id"
 
     async def create(self, request: ElementRequest | None = None, /, **fields: Any) -> AssetTask:
         """Check the request and its images (read off the loop), then create the element's
@@ -30,25 +27,13 @@ class ElementsResource(AssetResource):
         return await self._send(await _body(request), request.external_task_id)
 
     async def create_from_folder(
-        self,
-        folder: str | os.PathLike[str],
-        *,
-        name: str,
-        description: str,
-        frontal: str | os.PathLike[str] | None = None,
-        **fields: Any,
+        self, folder: str | os.PathLike[str], /, **fields: Any
     ) -> AssetTask:
-        """``create`` of ``ElementRequest.from_folder(...)``: the folder's first jpg/png (by
-        name) or ``frontal`` is the frontal image, the others (1..3) the reference images."""
-        request = await asyncio.to_thread(
-            ElementRequest.from_folder,
-            folder,
-            name=name,
-            description=description,
-            frontal=frontal,
-            **fields,
-        )
-        return await self.create(request)
+        """``create`` of ``ElementRequest.from_folder(folder, name=..., description=...,
+        frontal=None, ...)`` (the folder listed off the loop): its first jpg/png by name, or
+        ``frontal``, is the frontal image, the others (1..3) the reference images."""
+        make = functools.partial(ElementRequest.from_folder, folder, **fields)
+        return await self.create(await asyncio.to_thread(make))
 
     async def find(self, element_id: int | str, *, presets: bool = False) -> ElementInfo | None:
         """The element with ``element_id`` among yours (or Kling's presets), None if none."""

@@ -14,10 +14,6 @@ from ._assets import AssetResource
 
 class VoicesResource(AssetResource):
     kind = "voices"
-    path = "/v1/general/custom-voices"
-    presets_path = "/v1/general/presets-voices"
-    delete_path = "/v1/general/delete-voices"
-    id_field = "voice_id"
 
     async def create(self, request: VoiceRequest | None = None, /, **fields: Any) -> AssetTask:
         """Create the voice's task from ``voice_url`` or ``video_id``; returns it

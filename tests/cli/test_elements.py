@@ -42,11 +42,13 @@ def test_an_element_from_a_folder_serves_a_batch_then_is_deleted(
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     record = json.loads(made.stdout)
-    assert record["status"] == "active" and record["name"] == "Corgi"
+    assert record["status"] == "active"
+    assert record["name"] == "Corgi"
     element = str(record["element_id"])
 
     listed = cli("elements", "list", url=emu.url, home=tmp_path)
-    assert listed.returncode == 0 and element in listed.stdout
+    assert listed.returncode == 0
+    assert element in listed.stdout
     shown = cli("elements", "get", element, "--json", url=emu.url, home=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["element_id"] == int(element)
@@ -64,7 +66,8 @@ def test_an_element_from_a_folder_serves_a_batch_then_is_deleted(
     assert sorted(p.name for p in (tmp_path / "videos").glob("*.mp4")) == ["a.mp4", "b.mp4"]
 
     gone = cli("elements", "delete", element, url=emu.url, home=tmp_path)
-    assert gone.returncode == 0 and f"deleted element {element}" in gone.stdout
+    assert gone.returncode == 0
+    assert f"deleted element {element}" in gone.stdout
     again = cli(
         "animate", str(shots), "--out", str(tmp_path / "later"), "--model", "kling-3.0",
         "--element", element, "--prompt", "@element_1 runs", url=emu.url, home=tmp_path,
@@ -102,7 +105,8 @@ def test_voices_from_a_url(emu: EmulatorThread, tmp_path: Path) -> None:
     listed = cli("voices", "list", url=emu.url, home=tmp_path)
     assert voice in listed.stdout
     presets = cli("voices", "list", "--presets", "--json", url=emu.url, home=tmp_path)
-    assert presets.returncode == 0 and '"owned_by": "kling"' in presets.stdout
+    assert presets.returncode == 0
+    assert '"owned_by": "kling"' in presets.stdout
     assert cli("voices", "delete", voice, url=emu.url, home=tmp_path).returncode == 0
     shown = cli("voices", "get", voice, "--json", url=emu.url, home=tmp_path)
     assert json.loads(shown.stdout)["status"] == "deleted"

@@ -50,7 +50,8 @@ async def test_an_element_is_made_listed_used_and_deleted(start_emulator: StartE
     assert created["task_info"] == {"external_task_id": "e-1"}
     task = await ready(api, ELEMENTS, "e-1")  # by the external id too
     (element,) = task["task_result"]["elements"]
-    assert element["status"] == "succeed" and isinstance(element["element_id"], int)
+    assert element["status"] == "succeed"
+    assert isinstance(element["element_id"], int)
     assert element["element_image_list"]["refer_images"][0] == {"image_url": IMG}
     _, listed = await call(api, "GET", f"{ELEMENTS}?pageNum=1&pageSize=10")
     assert [t["task_id"] for t in listed["data"]] == [created["task_id"]]
@@ -63,7 +64,8 @@ async def test_an_element_is_made_listed_used_and_deleted(start_emulator: StartE
     status, answer = await call(
         api, "POST", "/v1/general/delete-advanced-elements", {"element_id": ident}
     )
-    assert status == 200 and answer["data"]["task_status"] == "succeed"
+    assert status == 200
+    assert answer["data"]["task_status"] == "succeed"
     task = await ready(api, ELEMENTS, created["task_id"])
     assert task["task_result"]["elements"][0]["status"] == "deleted"
     status, answer = await call(api, "POST", "/image-to-video/kling-3.0", video)
@@ -110,7 +112,8 @@ async def test_unknown_element_ids_pass_unless_strict(start_emulator: StartEmula
     assert status == 200
     _, strict = await start_emulator(strict_elements=True)
     status, answer = await call(strict, "POST", "/image-to-video/kling-3.0", video)
-    assert status == 400 and "element 123456 does not exist" in answer["message"]
+    assert status == 400
+    assert "element 123456 does not exist" in answer["message"]
 
 
 async def test_voices_and_presets(start_emulator: StartEmulator) -> None:
@@ -127,19 +130,21 @@ async def test_voices_and_presets(start_emulator: StartEmulator) -> None:
     (voice,) = task["task_result"]["voices"]
     assert voice["voice_name"] == "Custom Voice"
     status, answer = await call(api, "POST", VOICES, {"voice_name": "v"})
-    assert status == 400 and "voice_url or video_id" in answer["message"]
+    assert status == 400
+    assert "voice_url or video_id" in answer["message"]
     _, answer = await call(api, "GET", f"{VOICES}?pageSize=1001")
-    assert answer["code"] == 1201 and "pageSize" in answer["message"]
+    assert answer["code"] == 1201
+    assert "pageSize" in answer["message"]
     _, answer = await call(api, "GET", "/v1/general/presets-voices?pageSize=1000")
-    assert answer["data"] and all(
-        v["owned_by"] == "kling" for t in answer["data"] for v in t["task_result"]["voices"]
-    )
+    assert answer["data"]
+    assert all(v["owned_by"] == "kling" for t in answer["data"] for v in t["task_result"]["voices"])
     _, answer = await call(api, "GET", "/v1/general/advanced-presets-elements")
     preset = answer["data"][0]["task_result"]["elements"][0]["element_id"]
     status, answer = await call(
         api, "POST", "/v1/general/delete-advanced-elements", {"element_id": str(preset)}
     )
-    assert status == 400 and "only custom elements" in answer["message"]
+    assert status == 400
+    assert "only custom elements" in answer["message"]
     status, answer = await call(
         api, "POST", "/v1/general/delete-voices", {"voice_id": voice["voice_id"]}
     )

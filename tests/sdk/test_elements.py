@@ -34,7 +34,8 @@ async def test_an_element_from_a_folder_lives_is_used_and_is_deleted(
         assert task.task.external_task_id  # the key a lost create is reconciled by
         done = await client.elements.wait(task)
         (element,) = done.elements
-        assert element.name == "Corgi" and element.usable
+        assert element.name == "Corgi"
+        assert element.usable
         assert element.reference_type == "image_refer"
         assert len(element.raw["element_image_list"]["refer_images"]) == 2  # frontal + 2
         listed = [t async for t in client.elements.list()]
@@ -65,7 +66,8 @@ async def test_presets_and_voices(start_emulator: StartEmulator) -> None:
     emu, _ = await start_emulator(clock=kling.VirtualClock(), asset_seconds=1.0)
     async with fast_client(emu) as client:
         presets = [e for t in [t async for t in client.elements.presets()] for e in t.elements]
-        assert presets and all(e.owned_by == "kling" for e in presets)
+        assert presets
+        assert all(e.owned_by == "kling" for e in presets)
         task = await client.voices.create(name="Narrator", voice_url="https://x.test/me.mp3")
         (voice,) = (await client.voices.wait(task)).voices
         assert voice.name == "Narrator"
@@ -97,7 +99,8 @@ def test_bad_element_requests_name_the_field_and_the_rule(
     }
     with pytest.raises(kling.ValidationError) as caught:
         kling.ElementRequest(**{**good, **fields})  # type: ignore[arg-type]
-    assert caught.value.field == field and rule in caught.value.rule
+    assert caught.value.field == field
+    assert rule in caught.value.rule
 
 
 def test_a_folder_of_one_or_five_images_is_refused(tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ with ``--element ID`` and a voice with ``--voice ID``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ...assets import AssetTask, ElementInfo, VoiceInfo
+from ...client import KlingClient
 from ...errors import NotFoundError
 from ...resources import ElementsResource, VoicesResource
 from .._exits import EXIT_FAILED, fail
@@ -18,6 +20,9 @@ from .._options import number_option
 from .._runner import command_runner
 from .._settings import client_options, make_client
 from .lookup import json_option
+
+#: The namespace a group's commands use.
+Pick = Callable[[KlingClient], ElementsResource | VoicesResource]
 
 wait_option = click.option(
     "--wait/--no-wait",
@@ -79,9 +84,20 @@ def _show(task: AssetTask, as_json: bool) -> None:
 
 
 async def _finish(
-    resource: ElementsResource | VoicesResource, task: AssetTask, wait: bool
-) -> AssetTask:
-    return await resource.wait(task) if wait else task
+    resource: ElementsResource | VoicesResource, task: AssetTask, options: dict[str, Any]
+) -> None:
+    """Print the created task: once it is ready (what it made), or as submitted."""
+    _show(await resource.wait(task) if options["wait"] else task, options["as_json"])
+
+
+def create_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What both creates take besides their own: --external-id, --wait, --json and the
+    client's options (the command receives them as ``**options``)."""
+    fn = command_runner(fn)
+    fn = client_options(fn)
+    fn = json_option(fn)
+    fn = wait_option(fn)
+    return click.option("--external-id", default=None, help="Your id for the create task.")(fn)
 
 
 async def _get(resource: ElementsResource | VoicesResource, ident: str, as_json: bool) -> None:
@@ -137,11 +153,7 @@ def elements_group() -> None:
 )
 @click.option("--tag", "tags", multiple=True, help="A tag id, o_101..o_108 (repeatable).")
 @click.option("--voice-id", default=None, help="A voice to bind to the element.")
-@click.option("--external-id", default=None, help="Your id for the create task.")
-@wait_option
-@json_option
-@client_options
-@command_runner
+@create_options
 async def elements_create_command(
     folder: Path,
     name: str,
@@ -149,15 +161,11 @@ async def elements_create_command(
     frontal: str | None,
     tags: tuple[str, ...],
     voice_id: str | None,
-    external_id: str | None,
-    wait: bool,
-    as_json: bool,
-    base_url: str | None,
-    verbose: bool,
+    **options: Any,
 ) -> None:
     """Make an element from FOLDER's .jpg/.png images: the frontal one and 1..3 others (each
     at least 300 px, at most 10 MB). Prints the element id once it is ready."""
-    async with make_client(base_url) as client:
+    async with make_client(options["base_url"]) as client:
         task = await client.elements.create_from_folder(
             folder,
             name=name,
@@ -165,47 +173,9 @@ async def elements_create_command(
             frontal=frontal,
             tags=tags,
             voice_id=voice_id,
-            external_task_id=external_id,
+            external_task_id=options["external_id"],
         )
-        _show(await _finish(client.elements, task, wait), as_json)
-
-
-@elements_group.command("list")
-@presets_option
-@number_option("--limit", click.IntRange(min=1), default=30)
-@json_option
-@client_options
-@command_runner
-async def elements_list_command(
-    presets: bool, limit: int, as_json: bool, base_url: str | None, verbose: bool
-) -> None:
-    """List your elements (deleted ones too, marked so), newest first; or Kling's presets."""
-    async with make_client(base_url) as client:
-        await _list(client.elements, presets, limit, as_json)
-
-
-@elements_group.command("get")
-@click.argument("ident")
-@json_option
-@client_options
-@command_runner
-async def elements_get_command(
-    ident: str, as_json: bool, base_url: str | None, verbose: bool
-) -> None:
-    """Show an element by its create task's id, your external id, or its element id."""
-    async with make_client(base_url) as client:
-        await _get(client.elements, ident, as_json)
-
-
-@elements_group.command("delete")
-@click.argument("element_id")
-@client_options
-@command_runner
-async def elements_delete_command(element_id: str, base_url: str | None, verbose: bool) -> None:
-    """Delete one of your elements: videos naming it are refused from then on."""
-    async with make_client(base_url) as client:
-        await client.elements.delete(element_id)
-    click.echo(f"deleted element {element_id}")
+        await _finish(client.elements, task, options)
 
 
 # -- voices --------------------------------------------------------------------------------
@@ -225,62 +195,60 @@ def voices_group() -> None:
 @click.argument("voice_url", required=False)
 @click.option("--name", required=True, help="The voice's name (at most 20 characters).")
 @click.option("--video-id", default=None, help="Take the voice from a video Kling made.")
-@click.option("--external-id", default=None, help="Your id for the create task.")
-@wait_option
-@json_option
-@client_options
-@command_runner
+@create_options
 async def voices_create_command(
-    voice_url: str | None,
-    name: str,
-    video_id: str | None,
-    external_id: str | None,
-    wait: bool,
-    as_json: bool,
-    base_url: str | None,
-    verbose: bool,
+    voice_url: str | None, name: str, video_id: str | None, **options: Any
 ) -> None:
     """Make a voice from VOICE_URL (an .mp3/.wav/.mp4/.mov URL) or from --video-id."""
-    async with make_client(base_url) as client:
+    async with make_client(options["base_url"]) as client:
         task = await client.voices.create(
-            name=name, voice_url=voice_url, video_id=video_id, external_task_id=external_id
+            name=name,
+            voice_url=voice_url,
+            video_id=video_id,
+            external_task_id=options["external_id"],
         )
-        _show(await _finish(client.voices, task, wait), as_json)
+        await _finish(client.voices, task, options)
 
 
-@voices_group.command("list")
-@presets_option
-@number_option("--limit", click.IntRange(min=1), default=30)
-@json_option
-@client_options
-@command_runner
-async def voices_list_command(
-    presets: bool, limit: int, as_json: bool, base_url: str | None, verbose: bool
-) -> None:
-    """List your voices, newest first; or Kling's presets."""
-    async with make_client(base_url) as client:
-        await _list(client.voices, presets, limit, as_json)
+# -- list, get, delete: alike for both -----------------------------------------------------
+def _add_queries(group: click.Group, noun: str, pick: Pick) -> None:
+    """``list``, ``get`` and ``delete`` of ``group`` (``elements`` or ``voices``)."""
+
+    @group.command("list", help=f"List your {noun}s, newest first (deleted ones marked so); "
+                   "or Kling's presets.")  # fmt: skip
+    @presets_option
+    @number_option("--limit", click.IntRange(min=1), default=30)
+    @json_option
+    @client_options
+    @command_runner
+    async def list_command(
+        presets: bool, limit: int, as_json: bool, base_url: str | None, verbose: bool
+    ) -> None:
+        async with make_client(base_url) as client:
+            await _list(pick(client), presets, limit, as_json)
+
+    @group.command(
+        "get", help=f"Show a {noun} by its create task's id, your external id, or its {noun} id."
+    )
+    @click.argument("ident")
+    @json_option
+    @client_options
+    @command_runner
+    async def get_command(ident: str, as_json: bool, base_url: str | None, verbose: bool) -> None:
+        async with make_client(base_url) as client:
+            await _get(pick(client), ident, as_json)
+
+    @group.command(
+        "delete", help=f"Delete one of your {noun}s (videos naming it are refused from then on)."
+    )
+    @click.argument("ident", metavar=f"{noun.upper()}_ID")
+    @client_options
+    @command_runner
+    async def delete_command(ident: str, base_url: str | None, verbose: bool) -> None:
+        async with make_client(base_url) as client:
+            await pick(client).delete(ident)
+        click.echo(f"deleted {noun} {ident}")
 
 
-@voices_group.command("get")
-@click.argument("ident")
-@json_option
-@client_options
-@command_runner
-async def voices_get_command(
-    ident: str, as_json: bool, base_url: str | None, verbose: bool
-) -> None:
-    """Show a voice by its create task's id, your external id, or its voice id."""
-    async with make_client(base_url) as client:
-        await _get(client.voices, ident, as_json)
-
-
-@voices_group.command("delete")
-@click.argument("voice_id")
-@client_options
-@command_runner
-async def voices_delete_command(voice_id: str, base_url: str | None, verbose: bool) -> None:
-    """Delete one of your voices."""
-    async with make_client(base_url) as client:
-        await client.voices.delete(voice_id)
-    click.echo(f"deleted voice {voice_id}")
+_add_queries(elements_group, "element", lambda client: client.elements)
+_add_queries(voices_group, "voice", lambda client: client.voices)
