@@ -165,16 +165,10 @@ class KlingClient:
     tasks = _Namespace(TasksResource)
     """The new API's task queries: ``GET /tasks`` (20 ids a call) and the cursor list."""
     account = _Namespace(AccountResource)
-
-    @cached_property
-    def elements(self) -> ElementsResource:
-        """Custom elements: create (from a folder of images too), get, list, presets, delete."""
-        return ElementsResource(self)
-
-    @cached_property
-    def voices(self) -> VoicesResource:
-        """Custom voices: create (from an audio URL or a video), get, list, presets, delete."""
-        return VoicesResource(self)
+    elements = _Namespace(ElementsResource)
+    """Custom elements: create (from a folder of images too), get, list, presets, delete."""
+    voices = _Namespace(VoicesResource)
+    """Custom voices: create (from an audio URL or a video), get, list, presets, delete."""
 
     def window(self, family: str) -> Window:
         """The concurrency window ``generate()`` calls of ``family`` share (made on first use)."""
