@@ -1,6 +1,7 @@
 """Every state word of kling_async, each defined once; every check is a set derived here.
 
-Four lifecycles, each a ``StrEnum`` (its value is the word written on the wire, in the job
+Four lifecycles (and ``AssetStatus``: whether a custom element or voice is still usable), each
+a ``StrEnum`` (its value is the word written on the wire, in the job
 store, in ``--json`` lines):
 
 - ``TaskStatus`` — where a task is on Kling's side. ``TaskStatus.parse`` reads the status
