@@ -66,7 +66,7 @@ def test_the_html_report_of_a_run_plays_in_chromium_and_keeps_a_hostile_name_ine
     (photos / f"{HOSTILE}.png").write_bytes(png(400, 300, (200, 60, 90)))
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not an image at all")
     out = tmp_path / "out"
-    with start(render=True, video_bytes=None) as emu:
+    with start(render=True, video_bytes=None, render_max_side=160) as emu:  # small: quick
         ran = cli(photos, "--out", out, "--prompt", "slow pan", "--plain", "--html", emu=emu)
     assert ran.returncode == 1, ran.stderr  # one input refused, the rest done
     assert f"report    {out / 'report.html'}" in ran.stderr
