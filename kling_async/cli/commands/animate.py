@@ -148,7 +148,8 @@ from ..output.html_run import html_sheet
     "--html",
     is_flag=True,
     help="At the end (also of a failed or interrupted run) write OUT/report.html: a page "
-    "with every job's image, video, state, model, units and error (see `report --html`).",
+    "with every job's image, video, state, model, units and error. Not with --redis (the "
+    "workers write the videos): there, `kling-async report OUT --redis URL --html`.",
 )
 @number_option(
     "--task-timeout",
