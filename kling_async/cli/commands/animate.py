@@ -41,6 +41,7 @@ from ..inputs.prepare import Options as PrepareOptions
 from ..inputs.prepare import keep_as_sent_before, prepare_inputs, shown_sources
 from ..inputs.twins import TwinCopier, group_twins
 from ..output import Display, exit_code, nothing_left_line
+from ..output.html_run import html_sheet
 
 
 @click.command("animate", epilog=f"\b\n{ANIMATE_EXIT_CODES_HELP}")
@@ -143,6 +144,13 @@ from ..output import Display, exit_code, nothing_left_line
     help="Enlarge an image under 300 px to 300 px instead of refusing it.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
+@click.option(
+    "--html",
+    is_flag=True,
+    help="At the end (also of a failed or interrupted run) write OUT/report.html: a page "
+    "with every job's image, video, state, model, units and error. Not with --redis (the "
+    "workers write the videos): there, `kling-async report OUT --redis URL --html`.",
+)
 @number_option(
     "--task-timeout",
     click.FloatRange(min=1),
@@ -169,6 +177,7 @@ async def animate_command(
     name_template: str | None,
     manifest: Path | None,
     dry_run: bool,
+    html: bool,
     as_json: bool,
     plain: bool,
     quiet: bool,
@@ -290,7 +299,7 @@ async def animate_command(
     }
     if task_timeout is not None:
         options["poll"] = PollPolicy(task_timeout=task_timeout)
-    async with client:
+    async with client, html_sheet(html, out_dir, journal, inputs, names, bad):
         run = client.batch([item.job for item in unique], out_dir, **options)
         total = len(unique) + sum(len(t) for t in twins.values()) + len(bad) + len(kept)
         display = Display(mode, total, run.engine, quiet=quiet, out_dir=out_dir, sources=sources)
