@@ -15,6 +15,8 @@ from .test_animate import cli, images, start
 SECRET = "whsec_" + base64.b64encode(b"listen-test-secret-32-bytes-long").decode()
 OTHER = "whsec_" + base64.b64encode(b"another-secret-of-thirty-two-b!!").decode()
 HOOK = "http://127.0.0.1:{port}/kling"
+#: A good --listen: any free port, the URL carrying it, a secret.
+LISTEN = ["--listen", "127.0.0.1:0", "--callback-url", HOOK, "--webhook-secret", SECRET]
 
 
 def queries(stats: dict[str, int]) -> int:
@@ -39,12 +41,7 @@ def test_listen_ends_jobs_by_signed_callbacks_with_fewer_queries_than_polling(
             "--json",
             "--api",
             api,
-            "--listen",
-            "127.0.0.1:0",
-            "--callback-url",
-            HOOK,
-            "--webhook-secret",
-            SECRET,
+            *LISTEN,
             emu=emu,
         )
         stats = emu.stats()
@@ -98,28 +95,11 @@ def test_listen_ends_jobs_by_signed_callbacks_with_fewer_queries_than_polling(
             ["--webhook-secret", "not a usable webhook secret", "value not shown"],
         ),
         (
-            [
-                "--listen",
-                "127.0.0.1:0",
-                "--callback-url",
-                HOOK,
-                "--webhook-secret",
-                SECRET,
-                "--allow-unsigned-callbacks",
-            ],
+            [*LISTEN, "--allow-unsigned-callbacks"],
             ["--allow-unsigned-callbacks", "not with a webhook secret"],
         ),
         (
-            [
-                "--listen",
-                "127.0.0.1:0",
-                "--callback-url",
-                HOOK,
-                "--webhook-secret",
-                SECRET,
-                "--redis",
-                "redis://127.0.0.1:1",
-            ],
+            [*LISTEN, "--redis", "redis://127.0.0.1:1"],
             ["--listen 127.0.0.1:0", "not with --redis"],
         ),
     ],
