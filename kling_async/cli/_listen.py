@@ -14,18 +14,19 @@ import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
-from aiohttp import web
 from click.core import ParameterSource
 
 from ..errors import WebhookError
 from ..results import Task
-from ..webhooks import WebhookVerifier, webhook_handler
 from ._exits import EXIT_USAGE, fail
 from ._options import Decorator, options
+
+if TYPE_CHECKING:  # aiohttp's server loads only in a run that listens (every command's start)
+    from aiohttp import web
 
 log = logging.getLogger("kling_async.cli")
 
@@ -148,6 +149,8 @@ def check_listen(
             "must be signed; an unsigned one is refused)"
         )
     if secret is not None:
+        from ..webhooks import WebhookVerifier
+
         try:
             WebhookVerifier(secret)
         except WebhookError:
@@ -175,18 +178,9 @@ class CallbackReceiver:
     ) -> None:
         self.address = address
         self._sink: TaskSink | None = None
-        handle = webhook_handler(self._on_task, secret, allow_unsigned=allow_unsigned)
-
-        async def counted(request: web.Request) -> web.Response:
-            response = await handle(request)
-            if response.status >= 400:
-                self.refused += 1
-                log.warning("callback refused (%d): %s", response.status, response.text)
-            return response
-
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", counted)  # whatever path a proxy forwards to
-        self._runner = web.AppRunner(app, access_log=None)
+        self._secret = secret
+        self._allow_unsigned = allow_unsigned
+        self._runner: web.AppRunner | None = None
         self.received = 0  # verified
         self.ended = 0  # verified, and ended a task of this run
         self.refused = 0
@@ -222,6 +216,22 @@ class CallbackReceiver:
                 EXIT_USAGE,
             )
         self.address = (host, sock.getsockname()[1])
+        from aiohttp import web
+
+        from ..webhooks import webhook_handler
+
+        handle = webhook_handler(self._on_task, self._secret, allow_unsigned=self._allow_unsigned)
+
+        async def counted(request: web.Request) -> web.Response:
+            response = await handle(request)
+            if response.status >= 400:
+                self.refused += 1
+                log.warning("callback refused (%d): %s", response.status, response.text)
+            return response
+
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", counted)  # whatever path a proxy forwards to
+        self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
 
@@ -239,7 +249,9 @@ class CallbackReceiver:
             self.ended += 1
 
     async def close(self) -> None:
-        await self._runner.cleanup()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     def summary(self) -> str:
         return (
