@@ -20,6 +20,7 @@ from .errors import ConfigurationError, DownloadError, ValidationError
 from .governor import Governor, LocalGovernor, Pacing, Window, account_id
 from .resources import (
     AccountResource,
+    ElementsResource,
     ImagesResource,
     ImageToVideoResource,
     MotionControlResource,
@@ -27,6 +28,7 @@ from .resources import (
     TaskResource,
     TasksResource,
     TextToVideoResource,
+    VoicesResource,
 )
 from .results import Task, Video
 from .validation import AnyRequest
@@ -163,6 +165,10 @@ class KlingClient:
     tasks = _Namespace(TasksResource)
     """The new API's task queries: ``GET /tasks`` (20 ids a call) and the cursor list."""
     account = _Namespace(AccountResource)
+    elements = _Namespace(ElementsResource)
+    """Custom elements: create (from a folder of images too), get, list, presets, delete."""
+    voices = _Namespace(VoicesResource)
+    """Custom voices: create (from an audio URL or a video), get, list, presets, delete."""
 
     def window(self, family: str) -> Window:
         """The concurrency window ``generate()`` calls of ``family`` share (made on first use)."""

@@ -107,8 +107,10 @@ def content_hash(job: Job, files: dict[str, str] | None = None) -> str:
     fields: dict[str, Any] = {"kind": type(job).__name__}
     for field in attrs.fields(type(job)):
         value = getattr(job, field.name)
-        if field.name == "external_task_id" or value is None:
-            continue  # the same content under another id is the same job
+        if field.name in ("external_task_id", "callback_url") or value is None:
+            # the same content under another id, or told to another receiver (`animate
+            # --listen HOST:0` gets a new port each run), is the same job
+            continue
         if field.name in _IMAGE_FIELDS:
             fields[field.name] = _image_digest(field.name, value, files)
         elif field.name == "images":  # an omni video's reference images, with their labels
