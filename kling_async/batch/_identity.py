@@ -101,15 +101,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def content_hash(job: Job, files: dict[str, str] | None = None) -> str:
+#: Fields that do not make a job another: the same content under another id, or told to
+#: another receiver (``animate --listen HOST:0`` gets a new port each run), is the same job.
+_NOT_CONTENT = ("external_task_id", "callback_url")
+
+
+def content_hash(
+    job: Job, files: dict[str, str] | None = None, *, with_callback_url: bool = False
+) -> str:
     """The job's identity (blocking: reads images; call through ``job_identity``). ``files``:
-    digests of its image files already computed, by field name."""
+    digests of its image files already computed, by field name. ``with_callback_url``: the
+    identity as versions before 0.2 made it (its callback URL counted; ``job_identities``)."""
     fields: dict[str, Any] = {"kind": type(job).__name__}
     for field in attrs.fields(type(job)):
         value = getattr(job, field.name)
-        if field.name in ("external_task_id", "callback_url") or value is None:
-            # the same content under another id, or told to another receiver (`animate
-            # --listen HOST:0` gets a new port each run), is the same job
+        if value is None:
+            continue
+        if field.name in _NOT_CONTENT and not (with_callback_url and field.name == "callback_url"):
             continue
         if field.name in _IMAGE_FIELDS:
             fields[field.name] = _image_digest(field.name, value, files)
@@ -156,15 +164,26 @@ async def job_identity(job: Job) -> str:
     images; else off it, its image files a chunk per worker-thread call (each checked to be a
     regular file no larger than any wire takes before a byte is read: a FIFO, a socket, a
     device or a 2 GB file is refused at once with ``ValidationError``)."""
+    identity, _ = await job_identities(job)
+    return identity
+
+
+async def job_identities(job: Job) -> tuple[str, str | None]:
+    """``job_identity``, and for a job with a callback URL the identity versions before 0.2
+    gave it (they counted the URL): a journal they wrote may hold the job under that one."""
+    callback = getattr(job, "callback_url", None)
     if not _reads_files(job):
-        return content_hash(job)
+        return content_hash(job), content_hash(job, with_callback_url=True) if callback else None
     files: dict[str, str] = {}
     for field, value in job_images(job):
         source = locate(field, value)
         if source.kind == "file":
             assert source.path is not None
             files[field] = await _file_digest_async(field, source.path)
-    return await asyncio.to_thread(content_hash, job, files)
+    identity = await asyncio.to_thread(content_hash, job, files)
+    if not callback:
+        return identity, None
+    return identity, await asyncio.to_thread(content_hash, job, files, with_callback_url=True)
 
 
 #: A name's cap in UTF-8 bytes: with ``-<id8>-<n>.mp4.part.json`` it stays under the 255
