@@ -53,6 +53,7 @@ def test_the_docs_column_table_is_the_generated_one() -> None:
         "docs/cli.md's column table is stale: paste `python -m kling_async.cli.inputs.columns`"
     )
     assert "| `video_role` | `video` | omni_video |" in shown
+    assert all(line.count("|") == 5 for line in shown.splitlines())  # no "|" in a cell
 
 
 def rows(tmp_path: Path, name: str, text: str) -> tuple[list[Any], list[Any]]:

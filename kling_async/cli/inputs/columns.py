@@ -256,12 +256,22 @@ COLUMNS: tuple[Column, ...] = (
         KIND,
         "",
         _text,
-        f"{' | '.join(KINDS)}; default: image2video with an `image` or "
+        f"one of {', '.join(KINDS)}; default: image2video with an `image` or "
         "`end_frame`, else text2video",
     ),
-    Column("image", "image", _image, _PATH),
+    # what every video is made of
     Column("prompt", "prompt", _text, "text"),
     Column("negative_prompt", "negative_prompt", _text, "text"),
+    Column(
+        "model",
+        "model",
+        _text,
+        "a model name; default: the kind's own (`--model` for image2video/text2video)",
+    ),
+    Column("mode", "mode", _text, "std, pro or 4k"),
+    Column("duration", "duration", _integer, "whole seconds"),
+    # image to video's images and moves
+    Column("image", "image", _image, _PATH),
     Column("end_frame", "image_tail", _image, _PATH),
     Column("static_mask", "static_mask", _image, _PATH),
     Column(
@@ -276,14 +286,7 @@ COLUMNS: tuple[Column, ...] = (
         _camera,
         "a preset: zoom_in, pan_left, tilt_up... (`--camera`'s names)",
     ),
-    Column(
-        "model",
-        "model",
-        _text,
-        "a model name; default: the kind's own (`--model` for image2video/text2video)",
-    ),
-    Column("mode", "mode", _text, "std, pro or 4k"),
-    Column("duration", "duration", _integer, "whole seconds"),
+    # the picture and the sound
     Column(
         "aspect_ratio",
         "aspect_ratio",
@@ -293,6 +296,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("cfg_scale", "cfg_scale", _number, "a number from 0 to 1"),
     Column("sound", "sound", _boolean, _BOOL),
     Column("voices", "voices", _voices, f"voice ids, each `id` or `id:label`; {_LIST}"),
+    # shots and elements
     Column("multi_shot", "multi_shot", _boolean, _BOOL),
     Column("shot_type", "shot_type", _text, "customize or intelligence"),
     Column(
@@ -304,6 +308,7 @@ COLUMNS: tuple[Column, ...] = (
         'list of `{"prompt", "duration"}`',
     ),
     Column("elements", "elements", _elements, f"element ids, each `id` or `id:label`; {_LIST}"),
+    # omni video
     Column("first_frame", "first_frame", _image, _PATH),
     Column("last_frame", "last_frame", _image, _PATH),
     Column(
@@ -315,18 +320,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("video", "video", _url, "the reference video's http(s) URL"),
     Column("video_role", "video", _text, "feature (default) or base: what `video` is"),
     Column("audio", "audio", _text, "native, original or off"),
+    # motion control
     Column("video_url", "video_url", _url, "the motion's video, an http(s) URL"),
     Column("character_orientation", "character_orientation", _text, "image or video"),
     Column("keep_original_sound", "keep_original_sound", _boolean, _BOOL),
+    # image generation
     Column("image_reference", "image_reference", _text, "subject or face"),
     Column("image_fidelity", "image_fidelity", _number, "a number from 0 to 1"),
     Column("human_fidelity", "human_fidelity", _number, "a number from 0 to 1"),
     Column("resolution", "resolution", _text, "1k or 2k"),
     Column("n", "n", _integer, "how many images, 1 to 9"),
+    # every create
     Column("watermark", "watermark", _boolean, _BOOL),
     Column("callback_url", "callback_url", _text, "an http(s) URL Kling posts updates to"),
     Column("external_id", "external_task_id", _text, "your own id for the job"),
     Column("api", "api", _text, "auto, legacy or new"),
+    # forward compatibility, merged last into the body as given
     Column("extra_contents", "extra_contents", _json_objects, "JSON: an object or a list"),
     Column("extra_settings", "extra_settings", _json_object, "JSON object"),
     Column("extra_options", "extra_options", _json_object, "JSON object"),
