@@ -114,6 +114,7 @@ class Prepared:
     or the bytes when the cache could not be written), and what was done, in words and as a
     record. The prepared bytes themselves are not kept: the job reads them when it is sent."""
 
+    #: The image's slot: a field's name, or ``images[<n>]`` (see ``image_slots``).
     field: str
     original: Path
     sent: Path | bytes
