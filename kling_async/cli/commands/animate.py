@@ -80,9 +80,11 @@ from ..output.html_run import html_sheet
 @click.option(
     "--manifest",
     type=click.Path(exists=True, dir_okay=False, path_type=Path, allow_dash=True),
-    help="CSV or JSON Lines, one row per image: image, prompt, negative_prompt, "
-    "end_frame, camera, model, mode, duration, external_id, cfg_scale. A row with a prompt "
-    "and no image (nor end_frame) is text to video (aspect_ratio column). '-' reads it from "
+    help="CSV or JSON Lines, one row per job, a column per request field (image, prompt, "
+    "model, duration, sound, voices, elements, multi_prompt, images, video, video_url, n...; "
+    "docs/cli.md lists them). A 'kind' column (image2video, text2video, omni_video, "
+    "motion_control, images) chooses the request; without it a row with an image (or "
+    "end_frame) is image to video, one with only a prompt text to video. '-' reads it from "
     "standard input (paths relative to the current folder).",
 )
 @video_options(

@@ -16,7 +16,7 @@ import click
 
 from ... import money
 from ...errors import TaskFailedError, TaskTimeoutError
-from ...models import ImageToVideo
+from ...models import ImageToVideo, TextToVideo
 from ...results import Task
 from ...states import RunStatus
 from ...validation import plan
@@ -151,6 +151,7 @@ async def generate_command(
     if missing is not None:
         fail(missing, "nothing was sent; add the credential, then run the same command", EXIT_USAGE)
     assert job.external_task_id is not None
+    assert isinstance(job, ImageToVideo | TextToVideo)  # no manifest row: no other kind
     kind = "image to video" if isinstance(job, ImageToVideo) else "text to video"
     what = f"{kind} ({job.model} {job.mode} {int(job.duration)} s)"
     seen: list[Task] = []

@@ -2,17 +2,17 @@
 names, twins (the same job under several names), files in the way, and the dry run."""
 
 from .collect import collect, only_failed, read_failed_jobs
+from .columns import COLUMNS, camera
 from .jobs import (
     IMAGE_CAMERA_PRESETS,
     LIVE_MODELS,
     BadRow,
     Input,
     build_job,
-    camera,
     defaults_from_options,
     make_input,
 )
-from .manifest import COLUMNS, read_manifest
+from .manifest import read_manifest
 from .names import check_template, output_name, safe_part
 from .options import check_options
 from .out_folder import out_folder_problem

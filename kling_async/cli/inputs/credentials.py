@@ -8,20 +8,19 @@ from collections.abc import Iterable
 
 from ...client import KlingClient
 from ...errors import ValidationError
-from ...models import ImageToVideo, TextToVideo
-from ...validation import plan
+from ...validation import AnyRequest, plan
 from .._words import message_for
 
 
 def credentials_problem(
-    client: KlingClient, jobs: Iterable[ImageToVideo | TextToVideo], *, allow_unknown_models: bool
+    client: KlingClient, jobs: Iterable[AnyRequest], *, allow_unknown_models: bool
 ) -> str | None:
     """What the first job whose wire needs a credential ``client`` lacks says, in the CLI's
     words; None when every job can be signed. A job that is invalid anyway is left to its
     own validation."""
     seen: set[tuple[type, str, str | None]] = set()
     for job in jobs:
-        key = (type(job), job.model, job.api)
+        key = (type(job), job.model, getattr(job, "api", None))
         if key in seen:
             continue
         seen.add(key)

@@ -12,37 +12,56 @@ import click
 
 from ...batch import estimate_units
 from ...errors import ValidationError
-from ...models import ImageToVideo, TextToVideo
 from ...states import RunStatus
-from ...validation import validate
+from ...validation import AnyRequest, validate
 from .._exits import EXIT_FAILED
 from .._format import units_text
 from .._words import cli_words
 from ..output.records import invalid_record
+from .columns import KINDS
 from .jobs import BadRow, Input
 
-#: A prepared image's key in a ``--json`` record, and its words on a line, by job field.
+#: A prepared image's key in a ``--json`` record, and its words on a line, by image slot
+#: (others: ``prepared_<slot>``, ``<slot> ``).
 _RECORD_KEYS = {"image": "prepared", "image_tail": "prepared_end_frame"}
 _SAID = {"image": "", "image_tail": "end frame "}
+#: Each kind's words on a ``would send`` line (image to video says none).
+_KIND_WORDS = {
+    "image2video": "",
+    "text2video": "  text to video",
+    "omni_video": "  omni video",
+    "motion_control": "  motion control",
+    "images": "  images",
+}
+
+
+def kind_of(job: AnyRequest) -> str:
+    """The manifest ``kind`` of a job (``image2video``, ``omni_video``...)."""
+    return next(name for name, cls in KINDS.items() if isinstance(job, cls))
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as JSON can say it: attrs classes as objects, files as paths."""
+    if attrs.has(type(value)):
+        return {a.name: _plain(getattr(value, a.name)) for a in attrs.fields(type(value))}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return value
 
 
 def _wire_preview(item: Input) -> dict[str, Any]:
     """The request's fields; an image as the file given (``prepared`` says what is sent)."""
-    job = item.job
+    job = item.as_given()
     out: dict[str, Any] = {}
     for field in attrs.fields(type(job)):
-        value = item.original(field.name)
+        value = getattr(job, field.name)
         if value is None or value == ():
             continue
-        if field.name in ("camera_control", "multi_prompt"):
-            value = (
-                attrs.asdict(value)
-                if field.name == "camera_control"
-                else [attrs.asdict(shot) for shot in value]
-            )
-        elif isinstance(value, Path | bytes):
-            value = str(value) if isinstance(value, Path) else f"<{len(value)} bytes>"
-        out[field.name] = value
+        out[field.name] = _plain(value)
     return out
 
 
@@ -55,7 +74,7 @@ async def report_dry_run(
     api: str = "auto",
 ) -> int:
     """Validate everything and say what would be sent; send nothing. Returns the exit code."""
-    valid: list[ImageToVideo | TextToVideo] = []
+    valid: list[AnyRequest] = []
     for item in inputs:
         job = item.job
         try:
@@ -70,18 +89,21 @@ async def report_dry_run(
             record = {
                 "event": "would_send",
                 "source": item.source,
-                "kind": "text2video" if isinstance(job, TextToVideo) else "image2video",
+                "kind": kind_of(job),
                 "units": units,
                 "request": _wire_preview(item),
                 "duplicates": same,
             }
             for prepared in item.prepared:
-                record[_RECORD_KEYS[prepared.field]] = prepared.record
+                key = _RECORD_KEYS.get(prepared.field, f"prepared_{prepared.field}")
+                record[key] = prepared.record
             click.echo(json.dumps(record, default=str))
         else:
-            kind = "  text to video" if isinstance(job, TextToVideo) else ""
+            kind = _KIND_WORDS[kind_of(job)]
             shown = units_text(units, places=4)
-            became = "".join(f"{_SAID[p.field]}{p.description}  " for p in item.prepared)
+            became = "".join(
+                f"{_SAID.get(p.field, p.field + ' ')}{p.description}  " for p in item.prepared
+            )
             click.echo(f"would send  {item.source}{kind}  ({shown})  {became}{_wire_preview(item)}")
             for twin in same:
                 click.echo(f"same job    {twin}: the same image and settings; made once, copied")

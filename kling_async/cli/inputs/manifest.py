@@ -1,5 +1,6 @@
 """Manifests: CSV (with a header) or JSON Lines, one row per job; each row becomes the
-fields of a request, or a ``BadRow`` saying why not."""
+fields of a request (read column by column, see ``columns``), or a ``BadRow`` saying why
+not."""
 
 from __future__ import annotations
 
@@ -11,64 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ...errors import ValidationError
-from .jobs import BadRow, camera
-
-#: Manifest columns and the request field each fills.
-COLUMNS = {
-    "image": "image",
-    "prompt": "prompt",
-    "negative_prompt": "negative_prompt",
-    "end_frame": "image_tail",
-    "camera": "camera_control",
-    "model": "model",
-    "mode": "mode",
-    "duration": "duration",
-    "external_id": "external_task_id",
-    "cfg_scale": "cfg_scale",
-    "api": "api",
-    "aspect_ratio": "aspect_ratio",
-}
-
-
-def _fields_from_row(row: dict[str, Any], base: Path) -> dict[str, Any]:
-    unknown = sorted(k for k in row if k not in COLUMNS and row[k] not in (None, ""))
-    if unknown:
-        raise ValidationError("columns", unknown, f"unknown; known: {', '.join(COLUMNS)}")
-    fields: dict[str, Any] = {}
-    for column, field in COLUMNS.items():
-        value = row.get(column)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            continue
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationError(column, value, "contains a NUL character")
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ValidationError(column, value, "must be a string or a number")
-        if column in ("image", "end_frame"):
-            text = str(value).strip()
-            is_url = text.startswith(("http://", "https://"))
-            fields[field] = text if is_url else base / text
-        elif column == "camera":
-            fields[field] = camera(str(value).strip())
-        elif column == "duration":
-            try:
-                fields[field] = int(str(value).strip())
-            except ValueError:
-                raise ValidationError(
-                    "duration", value, "must be a whole number of seconds"
-                ) from None
-        elif column == "cfg_scale":
-            try:
-                fields[field] = float(value)
-            except (TypeError, ValueError):
-                raise ValidationError("cfg_scale", value, "must be a number from 0 to 1") from None
-        else:
-            fields[field] = str(value).strip()
-    if "image" not in fields and "image_tail" not in fields and "prompt" not in fields:
-        raise ValidationError(
-            "image", None, "every row needs an image, or a prompt for a text-to-video row"
-        )
-    return fields
+from .columns import BY_NAME, read_row
+from .jobs import BadRow
 
 
 def read_manifest(path: Path) -> Iterator[tuple[str, dict[str, Any]] | BadRow]:
@@ -97,7 +42,7 @@ def _manifest_rows(
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError("a row must be a JSON object")
-                yield where, _fields_from_row(row, base)
+                yield where, read_row(row, base)
             except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
                 yield BadRow(where, str(exc))
             except RecursionError:
@@ -105,8 +50,10 @@ def _manifest_rows(
         return
     reader = csv.DictReader(f)
     header = reader.fieldnames or []
-    if "image" not in header and "end_frame" not in header:
-        yield BadRow(name, "a CSV manifest needs a header row with an 'image' column")
+    if not any(column in BY_NAME for column in header):
+        yield BadRow(
+            name, "a CSV manifest needs a header row naming its columns (image, prompt...)"
+        )
         return
     number = 1
     while True:
@@ -123,6 +70,6 @@ def _manifest_rows(
             yield BadRow(where, f"{len(row[None])} cell(s) more than the header has")
             continue
         try:
-            yield where, _fields_from_row(dict(row), base)
+            yield where, read_row(dict(row), base)
         except ValueError as exc:
             yield BadRow(where, str(exc))

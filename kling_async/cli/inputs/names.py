@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ...models import TextToVideo
 from .jobs import Input
 
 #: What ``--name`` may use: ``{stem}`` (the image's name without suffix), ``{name}`` (with
@@ -55,15 +54,17 @@ def safe_part(text: str) -> str:
 def output_name(item: Input, index: int, template: str | None) -> str | None:
     """Where an input's video goes, relative to the output folder and without ``.mp4``:
     ``<sub-folder>/<stem>`` by default (``-r`` mirrors sub-folders), or the ``--name``
-    template filled in. Every component is made file-system safe; none can climb out. None:
-    the batch's own name (an image given by URL, without a template)."""
+    template filled in; ``<stem>`` is the job's first local image's (its image, end frame, first
+    frame..., as given), else ``<manifest>-<line>`` for a manifest row. Every component is
+    made file-system safe; none can climb out. None: the batch's own name (an image given by
+    URL, without a template)."""
     job = item.job
-    image = item.original("image") or item.original("image_tail")
+    image = next((p for p in item.local_images() if isinstance(p, Path)), None)
+    where, _, line = item.source.rpartition(":")
     if isinstance(image, Path):
         stem, name = image.stem, image.name
-    elif isinstance(job, TextToVideo):  # a manifest row: "<manifest>-<line>"
-        where, _, line = item.source.rpartition(":")
-        stem = name = f"{Path(where).stem}-{line}" if where else item.source
+    elif where and line.isdigit():  # a manifest row: "<manifest>-<line>"
+        stem = name = f"{Path(where).stem}-{line}"
     elif template is None:
         return None
     else:
@@ -77,8 +78,8 @@ def output_name(item: Input, index: int, template: str | None) -> str | None:
             folder=item.folder,
             index=index,
             model=job.model,
-            mode=job.mode,
-            duration=job.duration,
+            mode=getattr(job, "mode", ""),
+            duration=getattr(job, "duration", None) or "",
         )
     parts = [safe_part(p) for p in text.replace("\\", "/").split("/")]
     return "/".join(p for p in parts if p) or f"video-{index}"

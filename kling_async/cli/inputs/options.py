@@ -44,6 +44,8 @@ def check_options(
     seen: set[tuple[str, str, int, str | None, frozenset[str]]] = set()
     for item in inputs:
         job = item.job
+        if not isinstance(job, ImageToVideo | TextToVideo):
+            continue  # a row of another kind takes no video flag (see jobs.SHARED_OPTION_FIELDS)
         key = (job.model, job.mode, int(job.duration), job.api, item.from_options)
         if key in seen:
             continue

@@ -17,16 +17,16 @@ from ..._prepare import PreparedCache, PreparedImage, prepare_image_async
 from ..._prepare_pixels import Fit
 from ...batch import job_identity
 from ...errors import ValidationError
-from ...models import ImageToVideo
+from ...models import ImageToVideo, TextToVideo
+from ...validation import AnyRequest
+from ...video_requests import MotionControl, OmniVideo
 from .._journal_view import recorded_outputs
-from .jobs import BadRow, Input, Prepared
+from .jobs import BadRow, Input, Prepared, image_slots, with_images
 
 #: Where the prepared images go, in the output folder (a dot-folder: never taken as input).
 CACHE_FOLDER = ".kling-prepared"
 #: Images prepared at once: decoding is CPU work, in worker threads.
 PREPARERS = max(2, min(4, os.cpu_count() or 2))
-#: The job fields that hold an image to prepare (``--end-frame`` is ``image_tail``).
-FIELDS = ("image", "image_tail")
 
 
 @attrs.frozen
@@ -37,9 +37,14 @@ class Options:
     upscale: bool = False
 
 
-def _wire(job: ImageToVideo, api: str) -> _catalog.Wire:
-    """The wire the job goes out on (its byte limit applies); the legacy one's smaller limit
+def _wire(job: AnyRequest, api: str) -> _catalog.Wire:
+    """The wire the job goes out on (its byte limit applies): the new one for omni video and
+    motion control; the legacy one's smaller limit for image generation (``/v1/images``) and
     when the model cannot go out at all (its validation says why)."""
+    if isinstance(job, OmniVideo | MotionControl):
+        return "new"
+    if not isinstance(job, ImageToVideo | TextToVideo):
+        return "legacy"
     try:
         return _catalog.choose_wire(job.model, job.api or api)[0]  # type: ignore[arg-type]
     except ValidationError:
@@ -71,7 +76,8 @@ async def prepare_inputs(
     options: Options,
     scratch: Path | None = None,
 ) -> list[Input]:
-    """Every input whose job has a local image (or end frame), with the prepared file in its
+    """Every input whose job has a local image (an image, end frame, first or last frame,
+    reference image: ``image_slots``), with the prepared file in its
     place and ``Input.prepared`` saying what was done; an image that cannot be sent moves the
     input to ``bad`` (its reason). Each file is prepared once a run (an end frame shared by
     every job, twins), at most ``PREPARERS`` at a time. With ``scratch`` (a dry run) nothing
@@ -105,13 +111,12 @@ async def prepare_inputs(
     wanted: list[tuple[Input, list[tuple[str, asyncio.Task[Any]]]]] = []
     for item in inputs:
         job = item.job
-        tasks = []
-        if isinstance(job, ImageToVideo):
-            wire = _wire(job, api)
-            for field in FIELDS:
-                value = getattr(job, field)
-                if isinstance(value, Path):
-                    tasks.append((field, start(field, value, wire)))
+        wire = _wire(job, api)
+        tasks = [
+            (slot, start(slot, value, wire))
+            for slot, value in image_slots(job)
+            if isinstance(value, Path)
+        ]
         wanted.append((item, tasks))
     if started:
         await asyncio.gather(*started.values())
@@ -126,8 +131,7 @@ async def prepare_inputs(
             kept.append(item)
             continue
         prepared = tuple(r for r in done if isinstance(r, Prepared))
-        changes: dict[str, Any] = {p.field: p.sent for p in prepared}
-        job = attrs.evolve(item.job, **changes)
+        job = with_images(item.job, {p.field: p.sent for p in prepared})
         kept.append(attrs.evolve(item, job=job, prepared=prepared))
     return kept
 
@@ -157,8 +161,7 @@ async def keep_as_sent_before(inputs: list[Input], journal: Path) -> list[Input]
     kept = list(inputs)
     for index in changed:
         item = inputs[index]
-        given: dict[str, Any] = {p.field: p.original for p in item.prepared}
-        as_given = attrs.evolve(item.job, **given)
+        as_given = item.as_given()
         try:
             identity = await job_identity(as_given)
         except (OSError, ValueError, ValidationError):

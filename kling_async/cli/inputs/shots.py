@@ -27,14 +27,17 @@ def read_shots(path: Path) -> tuple[Shot, ...]:
     shots = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        seconds, _, prompt = line.partition(" ")
-        if not seconds.isdigit() or not prompt.strip():
-            raise ValidationError(
-                f"multi_prompt ({path.name}:{number})",
-                line,
-                "each line is '<seconds> <prompt>', e.g. '3 a wide shot of the harbour'",
-            )
-        shots.append(Shot(prompt.strip(), int(seconds)))
+        if line and not line.startswith("#"):
+            shots.append(shot_of(line, f"multi_prompt ({path.name}:{number})"))
     return tuple(shots)
+
+
+def shot_of(text: str, field: str) -> Shot:
+    """One shot written ``<seconds> <prompt>`` (a line of a shot file, a part of a manifest
+    cell); raises ``ValidationError`` naming ``field``."""
+    seconds, _, prompt = text.strip().partition(" ")
+    if not seconds.isdigit() or not prompt.strip():
+        raise ValidationError(
+            field, text, "each shot is '<seconds> <prompt>', e.g. '3 a wide shot of the harbour'"
+        )
+    return Shot(prompt.strip(), int(seconds))
