@@ -94,8 +94,8 @@ def note_inputs(
         noted: dict[str, Any] = {
             "source": item.source,
             "model": job.model,
-            "mode": job.mode,
-            "duration": job.duration,
+            "mode": getattr(job, "mode", None) or getattr(job, "resolution", None),
+            "duration": getattr(job, "duration", None),
         }
         sent = getattr(job, "image", None)  # the prepared file: one Pillow always reads
         image = sent if isinstance(sent, Path) else item.original("image")
