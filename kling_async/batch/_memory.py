@@ -11,11 +11,10 @@ goes when it is alone. Tasks that are running hold nothing: their bodies are gon
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-from collections.abc import AsyncIterator
 from typing import Any
+
+from .._byte_budget import ByteBudget
 
 #: Image bytes (as read from disk or given) the creates on their way may hold together.
 DEFAULT_BODY_BUDGET = 48 << 20
@@ -43,27 +42,6 @@ def _size(path: str | os.PathLike[str]) -> int:
         return 0  # the create's own read says what is wrong with it
 
 
-class BodyBudget:
-    """Image bytes held by creates on their way; ``hold(n)`` waits for room."""
-
-    def __init__(self, limit: int = DEFAULT_BODY_BUDGET) -> None:
-        self.limit = limit
-        self.held = 0
-        self.peak = 0
-        self._changed = asyncio.Condition()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, size: int) -> AsyncIterator[None]:
-        if size <= 0:
-            yield
-            return
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.held == 0 or self.held + size <= self.limit)
-            self.held += size
-            self.peak = max(self.peak, self.held)
-        try:
-            yield
-        finally:
-            async with self._changed:
-                self.held -= size
-                self._changed.notify_all()
+def body_budget(limit: int = DEFAULT_BODY_BUDGET) -> ByteBudget:
+    """The budget of image bytes the creates on their way may hold together."""
+    return ByteBudget(limit)

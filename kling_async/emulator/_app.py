@@ -20,12 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
+from .._byte_budget import ByteBudget
 from .._clock import SYSTEM_CLOCK, Clock
 from ._app_assets import AssetHandlers, add_asset_routes
 from ._app_new import origin
 from ._assets import AssetStore
 from ._auth import authenticate
-from ._bodies import BodyBudget
 from ._callbacks import Callbacks
 from ._config import Account, EmulatorConfig
 from ._errors import Rejection, invalid
@@ -95,7 +95,7 @@ class EmulatorState(AssetHandlers):
         self.limiter = RateLimiter()
         self.videos = VideoFiles(config, seed)
         self.callbacks = Callbacks(config, self.stats, self.clock)
-        self.budget = BodyBudget(config.body_budget_bytes)
+        self.budget = ByteBudget(config.body_budget_bytes)
         self.assets = AssetStore(self.rng, config.asset_seconds, config.strict_elements)
 
     # -- introspection -------------------------------------------------------------------

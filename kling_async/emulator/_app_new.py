@@ -29,8 +29,9 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from .._byte_budget import ByteBudget
 from .._clock import Clock
-from ._bodies import BodyBudget, parse_object, read_capped
+from ._bodies import parse_object, read_capped
 from ._callbacks import Callbacks
 from ._config import MAX_QUERY_BODY, Account, EmulatorConfig
 from ._errors import invalid
@@ -140,7 +141,7 @@ class TaskHandlers:
     store: Store
     callbacks: Callbacks
     clock: Clock
-    budget: BodyBudget
+    budget: ByteBudget
 
     def check_references(self, account: Account, body: Mapping[str, Any]) -> None:
         """A hook after a create's rules passed: refuse what it names that the account does

@@ -13,10 +13,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -25,28 +22,6 @@ from ._errors import Rejection
 
 #: Deepest nesting of objects and lists a body may have (the API's own bodies reach 4).
 MAX_DEPTH = 32
-
-
-class BodyBudget:
-    """Bytes of request bodies held at once, all requests together; FIFO fair enough."""
-
-    def __init__(self, total: int) -> None:
-        self.total = max(1, total)
-        self.held = 0
-        self._changed = asyncio.Condition()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, size: int) -> AsyncIterator[None]:
-        size = min(max(size, 0), self.total)
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.held + size <= self.total)
-            self.held += size
-        try:
-            yield
-        finally:
-            async with self._changed:
-                self.held -= size
-                self._changed.notify_all()
 
 
 def _too_large(size: int, cap: int) -> Rejection:
