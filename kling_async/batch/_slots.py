@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from ..errors import ValidationError
 from ..governor import Window
+from ..image_requests import ImageGeneration
 from ._client import BatchClient
 from ._work import Work
 
@@ -41,6 +43,25 @@ class Slots:
             )
         return window
 
+    @staticmethod
+    def count(work: Work) -> int:
+        """Slots the job's task holds: ``n`` for an image job (Kling counts each image
+        against the parallel-task limit), else 1."""
+        return work.job.slots if isinstance(work.job, ImageGeneration) else 1
+
+    def check(self, work: Work) -> None:
+        """Refuse a job its family's window cannot count: several slots in a window that
+        takes one a create (``RedisGovernor``'s)."""
+        count = self.count(work)
+        if count > 1 and not self.of(work).multi_slot:
+            raise ValidationError(
+                "n",
+                count,
+                "must be 1 in a batch governed by RedisGovernor: its shared window takes one "
+                "slot a create, and a task of n images holds n (use the local governor, or "
+                "n=1 jobs)",
+            )
+
     @property
     def in_flight(self) -> int:
         return sum(w.in_flight for w in self.by_family.values())
@@ -61,7 +82,7 @@ class Slots:
     async def give_back(self, work: Work) -> None:
         """The job's slot goes back without its task having ended (its step failed)."""
         with contextlib.suppress(Exception):
-            await self.of(work).release(completed=False)
+            await self.of(work).release(completed=False, count=self.count(work))
 
     async def close(self) -> None:
         for window in self.by_family.values():
