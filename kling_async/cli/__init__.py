@@ -18,6 +18,7 @@ from .commands import (
     animate_command,
     download_command,
     generate_command,
+    imagine_command,
     list_command,
     status_command,
     submit_command,
@@ -81,6 +82,7 @@ def main() -> None:
 for command in (
     animate_command,
     generate_command,
+    imagine_command,
     submit_command,
     status_command,
     wait_command,

@@ -2,6 +2,7 @@
 
 from .animate import animate_command
 from .generate import generate_command
+from .imagine import imagine_command
 from .tasks import account_command, download_command, list_command, status_command, submit_command
 from .wait import wait_command
 
@@ -10,6 +11,7 @@ __all__ = [
     "animate_command",
     "download_command",
     "generate_command",
+    "imagine_command",
     "list_command",
     "status_command",
     "submit_command",

@@ -82,7 +82,7 @@ class StateLines:
         self._lines(task)
 
 
-def _progress(
+def progress_display(
     quiet: bool, as_json: bool, what: str
 ) -> tuple[Callable[[Task], None], Callable[[], None]]:
     """What sees each polled state, and what ends the progress display: a live line on a
@@ -157,7 +157,7 @@ async def generate_command(
     # Ctrl-C or SIGTERM stops the waiting, not the task: say how to get its video
     say_on_interrupt(_goes_on(job.external_task_id, planned.wire, output, created=False))
     async with client:
-        on_progress, done = _progress(quiet, as_json, what)
+        on_progress, done = progress_display(quiet, as_json, what)
 
         def progress(task: Task) -> None:
             if not seen:
