@@ -96,14 +96,9 @@ class BatchEngine:
         self.poller: Poller[Work] = Poller(client, opts.poll, callbacks=opts.callbacks, demand=self)
         retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
         self.submitter = Submitter(self.journal, retry)
+        owners, slots = self.submitter.owners, self.slots
         self.preparer = Preparer(
-            client,
-            self.journal,
-            self.reporter,
-            self.output_dir,
-            opts.name,
-            self.submitter.owners,
-            self.slots,
+            client, self.journal, self.reporter, self.output_dir, opts.name, owners, slots
         )
         self.downloader = Downloader(client, self.journal, self.reporter, self.output_dir)
         self.settler = Settler(client, self.slots, self.journal, self.reporter, self.downloader)
@@ -320,14 +315,7 @@ class BatchEngine:
             return first  # the common case: one family, or the first one's has room
         if line.families == 1:
             return None  # the only family waiting has no room
-        # only families with work waiting: asking a shared window for room takes a slot ahead
-        waiting: dict[str, Work] = {}
-        for work in line:  # each family's first (an image job may need more than one slot)
-            waiting.setdefault(work.family, work)
-        open_families = {
-            f for f, work in waiting.items() if self.slots.of(work).has_room(self.slots.count(work))
-        }
-        return next((work for work in line if work.family in open_families), None)
+        return line.first_with_room()
 
     async def _dispatch(self) -> None:
         line = self.line

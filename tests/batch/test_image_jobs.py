@@ -44,7 +44,8 @@ async def test_image_and_video_jobs_in_one_batch_each_created_once(
         assert sorted(o.status.value for o in outcomes) == ["succeeded"] * 4, outcomes
         assert emu.stats()["create_requests"] == 4
         folders = {o.job.n: o.path for o in outcomes if isinstance(o.job, kling.ImageGeneration)}
-        assert folders[2] is not None and folders[3] is not None
+        assert folders[2] is not None
+        assert folders[3] is not None
         assert _images_in(folders[2]) == ["0.png", "1.png"]
         assert _images_in(folders[3]) == ["0.png", "1.png", "2.png"]
         videos = [o.path for o in outcomes if isinstance(o.job, kling.TextToVideo)]
@@ -68,7 +69,8 @@ async def test_a_rerun_after_a_lost_image_fetches_only_the_missing_one(
     out = tmp_path / "out"
     async with fast_client(emu) as client:
         (first,), _ = await run(client, [job], out)
-        assert first.status is kling.OutcomeStatus.SUCCEEDED and first.path is not None
+        assert first.status is kling.OutcomeStatus.SUCCEEDED
+        assert first.path is not None
         kept = (first.path / "0.png").stat().st_mtime_ns
         (first.path / "2.png").unlink()  # as if the run had died before its last image
         # the journal still says 'done': a done job whose output is incomplete is only
@@ -106,7 +108,8 @@ async def test_the_window_counts_slots_and_lets_an_oversized_task_go_alone() -> 
     window = ConcurrencyWindow(initial=4)
     assert window.has_room(3)
     window.take(3)
-    assert window.has_room(1) and not window.has_room(2)
+    assert window.has_room(1)
+    assert not window.has_room(2)
     await window.answered(3)
     await window.release(count=3)
     assert window.in_flight == 0
@@ -114,4 +117,5 @@ async def test_the_window_counts_slots_and_lets_an_oversized_task_go_alone() -> 
     window.take(9)
     assert not window.has_room(1)
     await window.over_limit(9)
-    assert window.in_flight == 0 and window.limited == 1
+    assert window.in_flight == 0
+    assert window.limited == 1

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from ... import money
-from ..._surfaces import IMAGE_N, IMAGE_RATIOS, IMAGE_RESOLUTIONS, IMAGES
+from ..._surfaces import IMAGE_N, IMAGE_RATIOS, IMAGE_RESOLUTIONS
 from ...errors import TaskFailedError, TaskTimeoutError, ValidationError
 from ...image_requests import ImageGeneration
 from ...results import Task
@@ -45,7 +45,12 @@ _LOW, _HIGH = IMAGE_N
     required=True,
     help="The folder the images go to (made if missing), as <task id>-<index>.png.",
 )
-@click.option("--model", default="kling-v3", show_default=True, help=f"One of {', '.join(IMAGES)}.")
+@click.option(
+    "--model",
+    default="kling-v3",
+    show_default=True,
+    help="An image model of the vendor's image page (Kling 2.1's stays live for images).",
+)
 @click.option("--aspect-ratio", type=click.Choice(IMAGE_RATIOS), help="Default 16:9.")
 @click.option("--resolution", type=click.Choice(IMAGE_RESOLUTIONS), help="Default 1k.")
 @click.option(
