@@ -173,7 +173,7 @@ async def generate_command(
             finally:
                 done()  # the live line ends before anything else is said
         except TaskFailedError as exc:
-            _failed(exc.task, as_json)
+            exit_failed(exc.task, as_json, {"path": None, "bytes": None})
         except TaskTimeoutError as exc:
             _timed_out(exc, timeout, _again(exc.task_id, planned.wire, output), as_json)
     size = (await asyncio.to_thread(path.stat)).st_size
@@ -262,9 +262,11 @@ def _timed_out(exc: TaskTimeoutError, timeout: float, again: str, as_json: bool)
     )
 
 
-def _failed(task: Task, as_json: bool) -> NoReturn:
+def exit_failed(task: Task, as_json: bool, nothing: dict[str, None]) -> NoReturn:
+    """Exit 1 for a failed task, with Kling's reason (``--json``: its record, and ``nothing``
+    where the output's fields would be)."""
     if as_json:
-        click.echo(json.dumps(task_record(task) | {"path": None, "bytes": None}))
+        click.echo(json.dumps(task_record(task) | nothing))
     fail(
         f"task {task.task_id} failed: {task.status_message or 'no reason given'}",
         "Kling does not charge a failed task",

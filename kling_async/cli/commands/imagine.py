@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -16,13 +16,13 @@ from ...errors import TaskFailedError, TaskTimeoutError, ValidationError
 from ...image_requests import ImageGeneration
 from ...results import Task
 from ...validation import plan
-from .._exits import EXIT_FAILED, EXIT_TIMEOUT, EXIT_USAGE, fail
+from .._exits import EXIT_TIMEOUT, EXIT_USAGE, fail
 from .._runner import resumable_command_runner, say_on_interrupt
 from .._settings import client_options, make_client
 from .._video_options import allow_unknown_models_option
 from .._words import message_for
 from ..inputs import out_folder_problem
-from .generate import progress_display
+from .generate import exit_failed, progress_display
 from .lookup import json_option, task_record
 from .wait import quiet_option, timeout_option
 
@@ -110,15 +110,12 @@ async def imagine_command(
         client.images.check_credentials(planned)
     except ValidationError as exc:
         fail(message_for(exc), "nothing was sent", EXIT_USAGE)
-    seen: list[Task] = []
     say_on_interrupt(_goes_on(job.external_task_id or "", created=False))
     async with client:
         on_progress, done = progress_display(quiet, as_json, f"{count} image(s) ({model})")
 
         def progress(task: Task) -> None:
-            if not seen:
-                say_on_interrupt(_goes_on(task.task_id, created=True))
-            seen[:] = [task]
+            say_on_interrupt(_goes_on(task.task_id, created=True))  # known by its id now
             on_progress(task)
 
         try:
@@ -129,7 +126,7 @@ async def imagine_command(
             finally:
                 done()
         except TaskFailedError as exc:
-            _failed(exc.task, as_json)
+            exit_failed(exc.task, as_json, {"paths": None})
         except TaskTimeoutError as exc:
             fail(
                 f"task {exc.task_id} is still running after {timeout:g} s (--timeout); it goes "
@@ -151,14 +148,4 @@ def _goes_on(ident: str, *, created: bool) -> str:
     return (
         f"{which} goes on on Kling (client.images.get and .download fetch its images); "
         "running imagine again makes (and pays for) another."
-    )
-
-
-def _failed(task: Task, as_json: bool) -> NoReturn:
-    if as_json:
-        click.echo(json.dumps(task_record(task) | {"paths": None}))
-    fail(
-        f"task {task.task_id} failed: {task.status_message or 'no reason given'}",
-        "Kling does not charge a failed task",
-        EXIT_FAILED,
     )
