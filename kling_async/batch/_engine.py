@@ -340,8 +340,7 @@ class BatchEngine:
                 await self.settler.fail(work, exc)
                 continue
             if refused is not None:  # its create will never be sent
-                await self.slots.of(work).answered(count)
-                await self.slots.of(work).release(completed=False, count=count)
+                await self.slots.not_sent(work)
                 self.reporter.report(work, OutcomeStatus.FAILED, error=refused)
             else:
                 self.spawn(self._submit(work), f"kling-submit-{work.name}")
@@ -370,6 +369,9 @@ class BatchEngine:
             self.budget.uncharge(work)
         if result.verdict is Verdict.AGAIN:
             await window.over_limit(count)
+            if (too_big := self.slots.refused_alone(work)) is not None:  # never fits: not again
+                self.reporter.report(work, OutcomeStatus.FAILED, error=too_big)
+                return
             async with self.line.changed:
                 self.reporter.move(work, Stage.QUEUED)
                 self.line.put(work, first=True)  # first in line for the next free slot

@@ -79,6 +79,26 @@ class Slots:
         """What the windows take in all (the initial window before any exists)."""
         return sum(w.limit for w in self.by_family.values()) or self.initial
 
+    def refused_alone(self, work: Work) -> ValidationError | None:
+        """After a 1303: the error of a job of several slots refused with nothing else of
+        its family in flight (the account's limit is below what it needs: sent again, it
+        would be refused again, forever), else None."""
+        count = self.count(work)
+        if count == 1 or self.of(work).in_flight > 0:
+            return None
+        return ValidationError(
+            "n",
+            count,
+            f"needs {count} parallel-task slots, and the account refused them with nothing "
+            f"else of family {work.family} in flight: its limit is lower; ask fewer images a task",
+        )
+
+    async def not_sent(self, work: Work) -> None:
+        """The job's create will never be sent: its slots were taken and go back."""
+        window, count = self.of(work), self.count(work)
+        await window.answered(count)
+        await window.release(completed=False, count=count)
+
     async def give_back(self, work: Work) -> None:
         """The job's slot goes back without its task having ended (its step failed)."""
         with contextlib.suppress(Exception):

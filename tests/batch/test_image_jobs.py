@@ -17,6 +17,7 @@ from kling_async.states import JobState
 from kling_async.store import Journal
 
 from .._helpers import StartEmulator, fast_client, test_account
+from .._redis_server import RedisServer
 from .test_batch import run
 
 
@@ -119,3 +120,51 @@ async def test_the_window_counts_slots_and_lets_an_oversized_task_go_alone() -> 
     await window.over_limit(9)
     assert window.in_flight == 0
     assert window.limited == 1
+
+
+async def test_a_job_of_more_images_than_the_account_holds_fails_once_not_forever(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(test_account(concurrency_limit=4))
+    jobs = [kling.ImageGeneration(prompt="nine plums", n=9), kling.ImageGeneration(prompt="a plum")]
+    async with fast_client(emu) as client:
+        outcomes, _ = await run(client, jobs, tmp_path / "out")
+    by_n = {o.job.n: o for o in outcomes if isinstance(o.job, kling.ImageGeneration)}
+    assert by_n[1].status is kling.OutcomeStatus.SUCCEEDED
+    assert by_n[9].status is kling.OutcomeStatus.FAILED
+    assert isinstance(by_n[9].error, kling.ValidationError)
+    assert "needs 9 parallel-task slots" in str(by_n[9].error)
+    assert emu.stats()["concurrency_limited_1303"] <= 2  # refused alone, then not sent again
+
+
+async def test_a_redis_governed_batch_refuses_a_job_of_several_images(
+    start_emulator: StartEmulator, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    emu, _ = await start_emulator()
+    jobs = [kling.ImageGeneration(prompt="two figs", n=2), kling.ImageGeneration(prompt="a fig")]
+    governor = kling.RedisGovernor(redis_server.url)
+    async with fast_client(emu, governor=governor) as client:
+        outcomes, _ = await run(client, jobs, tmp_path / "out")
+    by_n = {o.job.n: o for o in outcomes if isinstance(o.job, kling.ImageGeneration)}
+    assert by_n[1].status is kling.OutcomeStatus.SUCCEEDED
+    assert by_n[2].status is kling.OutcomeStatus.INVALID
+    assert "RedisGovernor" in str(by_n[2].error)
+    assert emu.stats()["create_requests"] == 1
+
+
+async def test_a_named_image_job_gets_its_folder_in_a_sub_folder(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator()
+    out = tmp_path / "out"
+    (out / "sets").mkdir(parents=True)
+    (out / "sets" / "figs").write_bytes(b"someone else's file")  # the name is taken
+    job = kling.ImageGeneration(prompt="two figs", n=2)
+    async with fast_client(emu) as client:
+        (outcome,), _ = await run(client, [job], out, name=lambda _: "sets/figs")
+    assert outcome.status is kling.OutcomeStatus.SUCCEEDED
+    assert outcome.path is not None
+    assert outcome.path.parent == out / "sets"
+    assert outcome.path.name.startswith("figs-")  # a free name, as a video's would be
+    assert _images_in(outcome.path) == ["0.png", "1.png"]
+    assert (out / "sets" / "figs").read_bytes() == b"someone else's file"
