@@ -95,6 +95,21 @@ def progress_display(
     return StateLines(what), lambda: None
 
 
+def one_task_command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What a command that makes one task and waits for it takes besides its own options:
+    --timeout, --quiet, --json, --allow-unknown-models and the client's; SIGTERM as Ctrl-C."""
+    for decorate in (
+        resumable_command_runner,
+        client_options,
+        allow_unknown_models_option,
+        json_option,
+        quiet_option,
+        timeout_option,
+    ):
+        fn = decorate(fn)
+    return fn
+
+
 @click.command("generate")
 @click.argument("image", required=False, type=click.Path(path_type=Path))
 @click.option(
@@ -111,12 +126,7 @@ def progress_display(
     aspect_ratio="Text to video only (default 16:9); an image keeps its own shape.",
     end_frame="An end frame: the video travels from IMAGE to it.",
 )
-@timeout_option
-@quiet_option
-@json_option
-@allow_unknown_models_option
-@client_options
-@resumable_command_runner
+@one_task_command
 async def generate_command(
     image: Path | None,
     output: Path,

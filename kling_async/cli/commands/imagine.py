@@ -17,14 +17,12 @@ from ...image_requests import ImageGeneration
 from ...results import Task
 from ...validation import plan
 from .._exits import EXIT_TIMEOUT, EXIT_USAGE, fail
-from .._runner import resumable_command_runner, say_on_interrupt
-from .._settings import client_options, make_client
-from .._video_options import allow_unknown_models_option
+from .._runner import say_on_interrupt
+from .._settings import make_client
 from .._words import message_for
 from ..inputs import out_folder_problem
-from .generate import exit_failed, progress_display
-from .lookup import json_option, task_record
-from .wait import quiet_option, timeout_option
+from .generate import exit_failed, one_task_command, progress_display
+from .lookup import task_record
 
 _LOW, _HIGH = IMAGE_N
 
@@ -59,27 +57,18 @@ _LOW, _HIGH = IMAGE_N
     help="A reference image (image to image).",
 )
 @click.option("--negative-prompt", help="What to avoid (not with --image).")
-@timeout_option
-@quiet_option
-@json_option
-@allow_unknown_models_option
-@client_options
-@resumable_command_runner
+@one_task_command
 async def imagine_command(
     prompt: str,
     count: int,
     out: Path,
-    model: str,
-    aspect_ratio: str | None,
-    resolution: str | None,
-    image: Path | None,
-    negative_prompt: str | None,
-    timeout: float,
-    quiet: bool,
     as_json: bool,
-    allow_unknown_models: bool,
+    quiet: bool,
+    timeout: float,
     base_url: str | None,
+    allow_unknown_models: bool,
     verbose: bool,
+    **fields: Any,
 ) -> None:
     """Make -n images of PROMPT in one task; wait for it (progress on stderr) and write
     every image into --out; print their paths, one a line (or --json, a record).
@@ -91,15 +80,9 @@ async def imagine_command(
       kling-async imagine "a red fox in fresh snow" -n 4 --out foxes/
       kling-async imagine "the same fox, at night" --image foxes/fox.png --out night/ --json
     """
-    fields: dict[str, Any] = {"aspect_ratio": aspect_ratio, "resolution": resolution}
+    # --model, --aspect-ratio, --resolution, --image, --negative-prompt: the request's own
     job = ImageGeneration(
-        prompt=prompt,
-        n=count,
-        model=model,
-        image=image,
-        negative_prompt=negative_prompt,
-        external_task_id=money.new_external_id(),
-        **fields,
+        prompt=prompt, n=count, external_task_id=money.new_external_id(), **fields
     )
     problem = await asyncio.to_thread(out_folder_problem, out)
     if problem is not None:
@@ -112,7 +95,7 @@ async def imagine_command(
         fail(message_for(exc), "nothing was sent", EXIT_USAGE)
     say_on_interrupt(_goes_on(job.external_task_id or "", created=False))
     async with client:
-        on_progress, done = progress_display(quiet, as_json, f"{count} image(s) ({model})")
+        on_progress, done = progress_display(quiet, as_json, f"{count} image(s) ({job.model})")
 
         def progress(task: Task) -> None:
             say_on_interrupt(_goes_on(task.task_id, created=True))  # known by its id now
