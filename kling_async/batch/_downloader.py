@@ -8,6 +8,8 @@ from pathlib import Path
 
 import attrs
 
+from ..image_requests import ImageGeneration
+from ..resources.images import download_images, index_name
 from ..states import JobState, OutcomeStatus
 from ..store import JobStore
 from ._client import BatchClient
@@ -24,7 +26,8 @@ class Downloader:
     _queue: asyncio.Queue[Work] = attrs.field(init=False, factory=asyncio.Queue)
 
     def put(self, work: Work) -> None:
-        """A job whose task succeeded (its slot already free): its video is to be fetched."""
+        """A job whose task succeeded (its slot already free): its video (or, for an image
+        job, every image into its folder) is to be fetched."""
         self._queue.put_nowait(work)
 
     async def run(self) -> None:
@@ -44,6 +47,11 @@ class Downloader:
         # resumes a .part it finds either way), and each write is a thread hop, ~0.1 ms of CPU
         fresh, work.fresh_output = work.fresh_output, False
         path = output_path(self._output_dir, work)
-        path = await self._client.download(work.task, path, fresh=fresh)
+        if isinstance(work.job, ImageGeneration):  # its output is a folder of its images
+            await download_images(
+                self._client, work.task, path, name=index_name, missing_only=True, fresh=fresh
+            )
+        else:
+            path = await self._client.download(work.task, path, fresh=fresh)
         await self._store.update(work.job_id, JobState.DONE)
         self._reporter.report(work, OutcomeStatus.SUCCEEDED, path=path)

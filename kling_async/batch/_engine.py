@@ -96,8 +96,9 @@ class BatchEngine:
         self.poller: Poller[Work] = Poller(client, opts.poll, callbacks=opts.callbacks, demand=self)
         retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
         self.submitter = Submitter(self.journal, retry)
+        owners, slots = self.submitter.owners, self.slots
         self.preparer = Preparer(
-            client, self.journal, self.reporter, self.output_dir, opts.name, self.submitter.owners
+            client, self.journal, self.reporter, self.output_dir, opts.name, owners, slots
         )
         self.downloader = Downloader(client, self.journal, self.reporter, self.output_dir)
         self.settler = Settler(client, self.slots, self.journal, self.reporter, self.downloader)
@@ -284,7 +285,7 @@ class BatchEngine:
     async def _resume(self, work: Work, route: Route) -> None:
         task_id = work.record.task_id or ""
         try:
-            await self.slots.of(work).force_acquire()
+            await self.slots.of(work).force_acquire(self.slots.count(work))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -310,14 +311,11 @@ class BatchEngine:
         if cap is not None and self.in_flight >= cap:
             return None
         first = line.first()
-        if self.slots.of(first).has_room():
+        if self.slots.of(first).has_room(self.slots.count(first)):
             return first  # the common case: one family, or the first one's has room
         if line.families == 1:
             return None  # the only family waiting has no room
-        # only families with work waiting: asking a shared window for room takes a slot ahead
-        waiting = {work.family: work for work in line}
-        open_families = {f for f, work in waiting.items() if self.slots.of(work).has_room()}
-        return next((work for work in line if work.family in open_families), None)
+        return line.first_with_room()
 
     async def _dispatch(self) -> None:
         line = self.line
@@ -327,8 +325,9 @@ class BatchEngine:
                 work = self._next_ready()
                 assert work is not None
                 line.take(work)
+                count = self.slots.count(work)
                 if self._halt is None:
-                    self.slots.of(work).take()
+                    self.slots.of(work).take(count)
                 line.changed.notify_all()
             if self._halt is not None:
                 error = NotSentError(self._halt, kind="halted")
@@ -337,18 +336,17 @@ class BatchEngine:
             try:
                 refused = self.budget.charge(work, already=work.record.state == JobState.SUBMITTING)
             except Exception as exc:  # e.g. the user's unit_cost raised: this job's outcome
-                await self.slots.of(work).answered()
+                await self.slots.of(work).answered(count)
                 await self.settler.fail(work, exc)
                 continue
             if refused is not None:  # its create will never be sent
-                await self.slots.of(work).answered()
-                await self.slots.of(work).release(completed=False)
+                await self.slots.not_sent(work)
                 self.reporter.report(work, OutcomeStatus.FAILED, error=refused)
             else:
                 self.spawn(self._submit(work), f"kling-submit-{work.name}")
 
     async def _submit(self, work: Work) -> None:
-        window = self.slots.of(work)
+        window, count = self.slots.of(work), self.slots.count(work)
         assert work.plan is not None
         self.reporter.move(work, Stage.SUBMITTING)
         resource = self.client.resource_for(work.kind)
@@ -357,7 +355,7 @@ class BatchEngine:
         try:
             result = await self.submitter.submit(attempt)
         finally:
-            await window.answered()
+            await window.answered(count)
         if isinstance(result, Created):
             try:
                 await self._created(work, result.task)
@@ -370,7 +368,10 @@ class BatchEngine:
         if not result.spent:
             self.budget.uncharge(work)
         if result.verdict is Verdict.AGAIN:
-            await window.over_limit()
+            await window.over_limit(count)
+            if (too_big := self.slots.refused_alone(work)) is not None:  # never fits: not again
+                self.reporter.report(work, OutcomeStatus.FAILED, error=too_big)
+                return
             async with self.line.changed:
                 self.reporter.move(work, Stage.QUEUED)
                 self.line.put(work, first=True)  # first in line for the next free slot
@@ -380,7 +381,7 @@ class BatchEngine:
             if self._halt is None:
                 self._halt = halt_reason(result.error)
             self.reporter.report(work, OutcomeStatus.FAILED, error=result.error)  # the cause
-            await window.release(completed=False)
+            await window.release(completed=False, count=count)
         else:
             await self.settler.fail(work, result.error)
 

@@ -12,6 +12,7 @@ import aiofiles.os
 import attrs
 
 from ..errors import ValidationError
+from ..image_requests import ImageGeneration
 from ..money import GENERATED_PREFIX
 from ..states import HAS_TASK, JobState, OutcomeStatus
 from ..store import JobStore, inside
@@ -20,6 +21,7 @@ from ._client import BatchClient
 from ._identity import job_identities, job_name
 from ._outcome import Timings
 from ._reporter import Reporter
+from ._slots import Slots
 from ._work import Job, Work, empty_record, output_path
 
 #: Jobs prepared at once (validated, identified, claimed in the journal). Claims made together
@@ -50,6 +52,8 @@ class Preparer:
     _namer: Callable[[Job], str | None] | None
     #: External id -> the job it names (shared with the submitter; in memory only).
     _owners: dict[str, str] = attrs.Factory(dict)
+    #: The batch's windows: a job they cannot count is invalid (see ``Slots.check``).
+    _slots: Slots | None = None
 
     async def prepare(self, job: Job) -> tuple[Work, Route]:
         """The job's ``Work`` and its route; whatever breaks is the job's outcome (invalid
@@ -80,6 +84,8 @@ class Preparer:
                 job, api=client.api, allow_unknown_models=client.allow_unknown_models
             )
             client.resource_for(work.kind).check_credentials(work.plan)
+            if self._slots is not None:
+                self._slots.check(work)
             work.job_id, before = await job_identities(job)
         except (ValidationError, OSError, ValueError) as exc:
             error = (
@@ -101,7 +107,11 @@ class Preparer:
             return Route.REPORTED  # the same content twice in one batch: done once
         # known: its record; new: claimed with a free name; an unusable recorded path
         # (outside the folder): a new name
-        work.record = record = await self._store.get_or_claim(work.job_id, work.name, work.kind)
+        # an image job's output is a folder of its images: a name with no suffix
+        suffix = "" if isinstance(job, ImageGeneration) else ".mp4"
+        work.record = record = await self._store.get_or_claim(
+            work.job_id, work.name, work.kind, suffix
+        )
         state = record.state
         held = record.external_task_id if state in HAS_TASK else None
         if held and not held.startswith(GENERATED_PREFIX):  # (a derived id is its job's)

@@ -59,6 +59,17 @@ class ReadyLine:
                 waiter.set_result(None)
                 room -= 1
 
+    def first_with_room(self) -> Work | None:
+        """The first job whose family's window has room for it. Only families with work
+        waiting are asked (asking a shared window for room takes a slot ahead), each for its
+        first job's slots (an image job may need more than one)."""
+        slots = self._slots
+        waiting: dict[str, Work] = {}
+        for work in self._jobs:
+            waiting.setdefault(work.family, work)
+        open_families = {f for f, w in waiting.items() if slots.of(w).has_room(slots.count(w))}
+        return next((work for work in self._jobs if work.family in open_families), None)
+
     def bound(self) -> int:
         """How many jobs may wait ready: twice what the windows take (4 at least)."""
         return max(4, 2 * self._slots.total_limit())

@@ -75,7 +75,8 @@ class Settler:
 
     async def ended(self, work: Work, task: Task) -> None:
         """The job's task ended (seen by a poll, a callback, or on a rerun's look)."""
-        await self._slots.of(work).release()  # the slot is free the moment the end is seen
+        # the slots are free the moment the end is seen
+        await self._slots.of(work).release(count=self._slots.count(work))
         work.task = task
         work.timings = attrs.evolve(work.timings, ended=self._reporter.since_start())
         if task.succeeded:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from ..errors import ValidationError
 from ..governor import Window
+from ..image_requests import ImageGeneration
 from ._client import BatchClient
 from ._work import Work
 
@@ -41,6 +43,25 @@ class Slots:
             )
         return window
 
+    @staticmethod
+    def count(work: Work) -> int:
+        """Slots the job's task holds: ``n`` for an image job (Kling counts each image
+        against the parallel-task limit), else 1."""
+        return work.job.slots if isinstance(work.job, ImageGeneration) else 1
+
+    def check(self, work: Work) -> None:
+        """Refuse a job its family's window cannot count: several slots in a window that
+        takes one a create (``RedisGovernor``'s)."""
+        count = self.count(work)
+        if count > 1 and not self.of(work).multi_slot:
+            raise ValidationError(
+                "n",
+                count,
+                "must be 1 in a batch governed by RedisGovernor: its shared window takes one "
+                "slot a create, and a task of n images holds n (use the local governor, or "
+                "n=1 jobs)",
+            )
+
     @property
     def in_flight(self) -> int:
         return sum(w.in_flight for w in self.by_family.values())
@@ -58,10 +79,30 @@ class Slots:
         """What the windows take in all (the initial window before any exists)."""
         return sum(w.limit for w in self.by_family.values()) or self.initial
 
+    def refused_alone(self, work: Work) -> ValidationError | None:
+        """After a 1303: the error of a job of several slots refused with nothing else of
+        its family in flight (the account's limit is below what it needs: sent again, it
+        would be refused again, forever), else None."""
+        count = self.count(work)
+        if count == 1 or self.of(work).in_flight > 0:
+            return None
+        return ValidationError(
+            "n",
+            count,
+            f"needs {count} parallel-task slots, and the account refused them with nothing "
+            f"else of family {work.family} in flight: its limit is lower; ask fewer images a task",
+        )
+
+    async def not_sent(self, work: Work) -> None:
+        """The job's create will never be sent: its slots were taken and go back."""
+        window, count = self.of(work), self.count(work)
+        await window.answered(count)
+        await window.release(completed=False, count=count)
+
     async def give_back(self, work: Work) -> None:
         """The job's slot goes back without its task having ended (its step failed)."""
         with contextlib.suppress(Exception):
-            await self.of(work).release(completed=False)
+            await self.of(work).release(completed=False, count=self.count(work))
 
     async def close(self) -> None:
         for window in self.by_family.values():

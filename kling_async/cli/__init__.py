@@ -19,6 +19,7 @@ from .commands import (
     download_command,
     elements_group,
     generate_command,
+    imagine_command,
     list_command,
     status_command,
     submit_command,
@@ -83,6 +84,7 @@ def main() -> None:
 for command in (
     animate_command,
     generate_command,
+    imagine_command,
     submit_command,
     status_command,
     wait_command,

@@ -31,6 +31,11 @@ _MIN_BACKOFF = 0.02
 _MAX_BACKOFF = 1.0
 
 
+def _one(count: int) -> None:
+    if count != 1:
+        raise ValueError(f"count: {count} must be 1 (a shared window takes one slot a create)")
+
+
 class RedisWindow:
     """One model family's share of the account's parallel-task limit, held in Redis.
 
@@ -91,7 +96,12 @@ class RedisWindow:
         self.learned = None if int(learned) < 0 else int(learned)
 
     # -- taking a slot ------------------------------------------------------------------
-    def has_room(self) -> bool:
+    #: One lease a create: an image task of several images cannot be counted here yet (the
+    #: batch refuses it with this governor rather than undercount the account).
+    multi_slot = False
+
+    def has_room(self, count: int = 1) -> bool:
+        _one(count)
         if self._spare:
             return True
         if self._failing is not None:
@@ -107,7 +117,8 @@ class RedisWindow:
         self._start_acquirer()
         return False
 
-    def take(self) -> None:
+    def take(self, count: int = 1) -> None:
+        _one(count)
         lease, _ = self._spare.popleft()
         self._held.append(lease)
         self._unanswered.append(lease)
@@ -234,8 +245,9 @@ class RedisWindow:
             return
         await self._give_back([lease], completed=False)  # nobody wants it any more
 
-    async def force_acquire(self) -> None:
+    async def force_acquire(self, count: int = 1) -> None:
         """A task already running on the server (resumed from a journal): counted at once."""
+        _one(count)
         lease = self._gov.lease_id()
         if not self._registered:
             self._gov.register(self)
@@ -245,8 +257,9 @@ class RedisWindow:
         await self._quietly("HOLD", [TTL_MS, int(self._gov.lease * 1000), lease])
 
     # -- what happened to the create and the task ------------------------------------------
-    async def answered(self) -> None:
+    async def answered(self, count: int = 1) -> None:
         """The create of a slot has its answer: it no longer counts as on its way."""
+        _one(count)
         if self._unanswered:
             await self._quietly("ANSWERED", [self._unanswered.pop(0)])
 
@@ -265,7 +278,8 @@ class RedisWindow:
             self._unanswered.remove(lease)
         return lease
 
-    async def release(self, *, completed: bool = True) -> None:
+    async def release(self, *, completed: bool = True, count: int = 1) -> None:
+        _one(count)
         lease = self._let_go()
         if lease is None:
             return
@@ -273,7 +287,8 @@ class RedisWindow:
         async with self._condition:
             self._condition.notify_all()
 
-    async def over_limit(self) -> None:
+    async def over_limit(self, count: int = 1) -> None:
+        _one(count)
         self.limited += 1
         lease = self._let_go()
         if lease is None:

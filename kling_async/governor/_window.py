@@ -27,6 +27,9 @@ class ConcurrencyWindow:
     taken before a create and released when the task's end is detected.
     """
 
+    #: A create may take several slots (see ``has_room``).
+    multi_slot = True
+
     def __init__(
         self,
         *,
@@ -62,34 +65,36 @@ class ConcurrencyWindow:
             await self._changed.wait_for(lambda: self.in_flight < self.limit)
             self.in_flight += 1
 
-    async def reserve(self) -> None:
-        """Wait for room (``has_room``), then ``take`` the slot for a create: call
+    async def reserve(self, count: int = 1) -> None:
+        """Wait for room (``has_room``), then ``take`` the slots for a create: call
         ``answered`` once it has its answer (what the dispatcher does, for one caller)."""
         async with self._changed:
-            await self._changed.wait_for(self.has_room)
-            self.take()
+            await self._changed.wait_for(lambda: self.has_room(count))
+            self.take(count)
 
-    def has_room(self) -> bool:
-        """A slot is free. While the limit is unknown, creates not yet answered are also kept
-        to the number of tasks already accepted (at least 4) — slow start doubles per round
-        trip, no faster: the first 1303 then finds few creates on their way, each of which
-        would be one more 1303."""
-        if self.in_flight >= self.limit:
+    def has_room(self, count: int = 1) -> bool:
+        """``count`` slots are free (a task of ``n`` images holds ``n``); a task that needs
+        more than the limit may go when nothing else of the family is in flight, else it
+        would wait forever. While the limit is unknown, creates not yet answered are also
+        kept to the number of tasks already accepted (at least 4) — slow start doubles per
+        round trip, no faster: the first 1303 then finds few creates on their way, each of
+        which would be one more 1303."""
+        if self.in_flight + count > self.limit and (count == 1 or self.in_flight > 0):
             return False
         if self.learned is None:
             return self.unanswered < max(4, self.in_flight - self.unanswered)
         return True
 
-    def take(self) -> None:
-        """Take a slot that ``has_room`` said is free (the caller holds the condition) for a
-        create; call ``answered`` once the create has its answer, whatever it is."""
-        self.in_flight += 1
-        self.unanswered += 1
+    def take(self, count: int = 1) -> None:
+        """Take ``count`` slots that ``has_room`` said are free (the caller holds the
+        condition) for a create; call ``answered`` once it has its answer, whatever it is."""
+        self.in_flight += count
+        self.unanswered += count
 
-    async def answered(self) -> None:
-        """The create of a slot taken with ``take`` has its answer (or failed)."""
+    async def answered(self, count: int = 1) -> None:
+        """The create of slots taken with ``take`` has its answer (or failed)."""
         async with self._changed:
-            self.unanswered -= 1
+            self.unanswered -= count
             self._changed.notify_all()
 
     async def accepted(self) -> None:
@@ -109,19 +114,20 @@ class ConcurrencyWindow:
             self._before_probe = self.learned
             self.learned = self.limit
 
-    async def force_acquire(self) -> None:
+    async def force_acquire(self, count: int = 1) -> None:
         """Count a task that is already running on the server (resumed from the journal)."""
         async with self._changed:
-            self.in_flight += 1
+            self.in_flight += count
 
-    async def release(self, *, completed: bool = True) -> None:
+    async def release(self, *, completed: bool = True, count: int = 1) -> None:
+        """The task of ``count`` slots ended (or its create never went)."""
         async with self._changed:
-            self.in_flight -= 1
+            self.in_flight -= count
             if (
                 completed
                 and self.learned is not None
                 and not self._probing
-                and self.in_flight + 1 >= self.limit
+                and self.in_flight + count >= self.limit
             ):
                 self._since_probe += 1  # a full window drained one: time to probe?
                 if self._since_probe >= self.probe_every and (
@@ -151,12 +157,12 @@ class ConcurrencyWindow:
     def _raise(self, value: int) -> None:
         self.limit = min(value, self.cap) if self.cap is not None else value
 
-    async def over_limit(self) -> None:
+    async def over_limit(self, count: int = 1) -> None:
         """A create got 1303: the account holds no more than what is in flight now (this
-        create's own slot excluded)."""
+        create's own ``count`` slots excluded)."""
         async with self._changed:
             self.limited += 1
-            self.in_flight -= 1
+            self.in_flight -= count
             if self._probing and self.learned is not None:
                 # the probe found the limit where it was: back at once, probe later
                 self._probing = False
@@ -165,7 +171,7 @@ class ConcurrencyWindow:
                 self._since_probe = 0
                 self._changed.notify_all()
                 return
-            if self._before_probe is not None and self.in_flight + 1 >= self.limit:
+            if self._before_probe is not None and self.in_flight + count >= self.limit:
                 # refused as it filled a window a probe had widened: that probe's success
                 # was an unseen end, not a bigger pack — back to the limit before it
                 self.limit = self.learned = self._before_probe

@@ -69,6 +69,19 @@ def test_pipeline_post_processes_every_video(tmp_path: Path) -> None:
     assert stdout.count("post-processed") == 3
 
 
+def test_prompts_to_videos_draws_then_animates_and_a_rerun_makes_nothing(tmp_path: Path) -> None:
+    first = run_example("prompts_to_videos.py", "p", cwd=tmp_path)
+    assert first.count("drew ") == 3
+    assert first.count(": succeeded -> ") == 3
+    names = ["harbour", "kite", "lighthouse"]
+    assert sorted(p.stem for p in (tmp_path / "p" / "images").glob("*.png")) == names
+    for video in (tmp_path / "p" / "videos").glob("*.mp4"):
+        assert len(frames(video)) == 120  # the emulator's sample clip
+    again = run_example("prompts_to_videos.py", "p", cwd=tmp_path)
+    assert "drew " not in again
+    assert again.count(": skipped -> ") == 3
+
+
 def test_multi_shot_storyboard_on_kling_v3(tmp_path: Path) -> None:
     stdout = run_example("multi_shot.py", str(SAMPLES / "lighthouse.png"), "s.mp4", cwd=tmp_path)
     assert "3 shots, 9 s, legacy API, about 27 units" in stdout  # 4k: 3 units a second

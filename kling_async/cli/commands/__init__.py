@@ -3,6 +3,7 @@
 from .animate import animate_command
 from .assets import elements_group, voices_group
 from .generate import generate_command
+from .imagine import imagine_command
 from .tasks import account_command, download_command, list_command, status_command, submit_command
 from .wait import wait_command
 
@@ -12,6 +13,7 @@ __all__ = [
     "download_command",
     "elements_group",
     "generate_command",
+    "imagine_command",
     "list_command",
     "status_command",
     "submit_command",

@@ -82,7 +82,7 @@ class StateLines:
         self._lines(task)
 
 
-def _progress(
+def progress_display(
     quiet: bool, as_json: bool, what: str
 ) -> tuple[Callable[[Task], None], Callable[[], None]]:
     """What sees each polled state, and what ends the progress display: a live line on a
@@ -93,6 +93,21 @@ def _progress(
         live = LiveLine(what)
         return live, live.close
     return StateLines(what), lambda: None
+
+
+def one_task_command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What a command that makes one task and waits for it takes besides its own options:
+    --timeout, --quiet, --json, --allow-unknown-models and the client's; SIGTERM as Ctrl-C."""
+    for decorate in (
+        resumable_command_runner,
+        client_options,
+        allow_unknown_models_option,
+        json_option,
+        quiet_option,
+        timeout_option,
+    ):
+        fn = decorate(fn)
+    return fn
 
 
 @click.command("generate")
@@ -111,12 +126,7 @@ def _progress(
     aspect_ratio="Text to video only (default 16:9); an image keeps its own shape.",
     end_frame="An end frame: the video travels from IMAGE to it.",
 )
-@timeout_option
-@quiet_option
-@json_option
-@allow_unknown_models_option
-@client_options
-@resumable_command_runner
+@one_task_command
 async def generate_command(
     image: Path | None,
     output: Path,
@@ -158,7 +168,7 @@ async def generate_command(
     # Ctrl-C or SIGTERM stops the waiting, not the task: say how to get its video
     say_on_interrupt(_goes_on(job.external_task_id, planned.wire, output, created=False))
     async with client:
-        on_progress, done = _progress(quiet, as_json, what)
+        on_progress, done = progress_display(quiet, as_json, what)
 
         def progress(task: Task) -> None:
             if not seen:
@@ -174,7 +184,7 @@ async def generate_command(
             finally:
                 done()  # the live line ends before anything else is said
         except TaskFailedError as exc:
-            _failed(exc.task, as_json)
+            exit_failed(exc.task, as_json, {"path": None, "bytes": None})
         except TaskTimeoutError as exc:
             _timed_out(exc, timeout, _again(exc.task_id, planned.wire, output), as_json)
     size = (await asyncio.to_thread(path.stat)).st_size
@@ -263,9 +273,11 @@ def _timed_out(exc: TaskTimeoutError, timeout: float, again: str, as_json: bool)
     )
 
 
-def _failed(task: Task, as_json: bool) -> NoReturn:
+def exit_failed(task: Task, as_json: bool, nothing: dict[str, None]) -> NoReturn:
+    """Exit 1 for a failed task, with Kling's reason (``--json``: its record, and ``nothing``
+    where the output's fields would be)."""
     if as_json:
-        click.echo(json.dumps(task_record(task) | {"path": None, "bytes": None}))
+        click.echo(json.dumps(task_record(task) | nothing))
     fail(
         f"task {task.task_id} failed: {task.status_message or 'no reason given'}",
         "Kling does not charge a failed task",
