@@ -31,6 +31,7 @@
     ├── JobClaimedError                          another live worker holds the job
     ├── LeaseLostError                           this worker's lease on a job ran out
     ├── WorkerJobError                           a job that failed in a worker
+    ├── WorkerHaltedError                        a worker that cannot work: it stopped
     ├── GovernorUnavailableError                 Redis did not answer the shared governor
     └── WebhookError                             a callback that must not be trusted
         ├── WebhookAuthError                     ... unsigned, forged, stale or replayed
@@ -234,6 +235,16 @@ class JournalLockedError(JournalError):
             path,
             f"in use by another run ({holder}); wait for it to end, or use another output folder",
         )
+
+
+class WorkerHaltedError(KlingError):
+    """A fault of the worker, not of its jobs (its credentials refused, the API unreachable
+    from it, its own disk full): it handed its jobs back to the queue, took no more, and
+    stopped. ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this worker stopped: {reason}; its jobs were handed back to the queue")
+        self.reason = reason
 
 
 class GovernorUnavailableError(KlingError):

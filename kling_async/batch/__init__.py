@@ -14,6 +14,7 @@ from ._options import BatchOptions
 from ._outcome import BatchSummary, Outcome, Timings
 from ._poll_plan import PollPolicy
 from ._run import BatchRun
+from ._submitter import halt_reason
 
 __all__ = [
     "BatchClient",
@@ -30,6 +31,7 @@ __all__ = [
     "default_unit_cost",
     "estimate_units",
     "external_id_for",
+    "halt_reason",
     "job_identity",
     "job_name",
 ]

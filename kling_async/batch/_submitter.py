@@ -189,7 +189,11 @@ class Submitter:
         # no connection to the API: nothing was sent, and nothing else would be either
         unreachable = isinstance(exc, ServerUnreachableError)
         halts = unreachable or isinstance(exc, AuthenticationError | AccountError)
-        pending = limited or unreachable or isinstance(exc, BalanceExhaustedError)
+        # nothing was made, and nothing of the job's own is wrong: it waits, pending, for a
+        # rerun (or another worker) with credentials the server takes, or a topped-up pack
+        pending = (
+            limited or unreachable or isinstance(exc, BalanceExhaustedError | AuthenticationError)
+        )
         try:
             if pending:
                 await self.journal.update(attempt.job_id, JobState.PENDING)

@@ -30,6 +30,7 @@ from ..errors import (
     RateLimitError,
     TaskTimeoutError,
     ValidationError,
+    WorkerHaltedError,
 )
 from ._config import config_path
 from ._exits import (
@@ -46,7 +47,14 @@ from ._words import message_for
 T = TypeVar("T")
 
 #: Errors that concern the whole run, not one task: said once, exit 2.
-_WHOLE_RUN = (ConfigurationError, ValidationError, JournalError, AuthenticationError, AccountError)
+_WHOLE_RUN = (
+    ConfigurationError,
+    ValidationError,
+    JournalError,
+    AuthenticationError,
+    AccountError,
+    WorkerHaltedError,
+)
 
 
 #: The hint after an error of each kind that needs no detail of it (the first that fits).
@@ -63,6 +71,11 @@ _HINTS: tuple[tuple[type[BaseException], str], ...] = (
     (NotFoundError, "check the task id (a task_id or your external id)"),
     (APIConnectionError, "check the network and --base-url"),
     (ValidationError, "fix the input named above; nothing was sent"),
+    (
+        WorkerHaltedError,
+        "the other workers go on with its jobs; fix this host (its key, clock, network or "
+        "disk), then start it again",
+    ),
     (DownloadError, "run the same command again: a broken download resumes where it stopped"),
 )
 

@@ -42,6 +42,10 @@ _ABORT_KEY_TTL = 6.0
 #: long (s) the follower keeps trying when the queue refuses to take it back.
 _REQUEUES = 3
 _REQUEUE_PATIENCE = 60.0
+#: Seconds a queue job may stay ``aborting``: a sweep aborts a stuck job and at once retries
+#: or finishes it, well within a second; one that stays longer was left there by a worker
+#: that died mid-sweep (in no list, with no expiry) and is ended here, then enqueued again.
+_ABORTING_PATIENCE = 10.0
 #: Seconds without a sign of life after which a worker's queue job is handed to another.
 _HEARTBEAT = 10
 
@@ -134,6 +138,7 @@ async def follow(
     *,
     timeout: float | None = None,
     interval: float = 0.25,
+    aborting_patience: float = _ABORTING_PATIENCE,
 ) -> bool:
     """Wait for every job's outcome, calling ``on_outcome`` as each ends (awaited when it
     returns an awaitable). False when
@@ -141,21 +146,30 @@ async def follow(
 
     A queue record that ended without an outcome (a sweep racing a starved worker that was
     still alive: SAQ's late heartbeat or abort then writes over the record another worker
-    finished) is enqueued again, up to ``_REQUEUES`` times: the worker that takes it finds
-    the job done in the job store (skipped, its file named) or reconciles it by its external
-    id; it never creates blindly. Only then, or when the queue keeps refusing it, is it
-    reported failed."""
+    finished), or was left ``aborting`` by a worker killed during its sweep (ended here after
+    ``aborting_patience`` seconds), is enqueued again, up to ``_REQUEUES`` times: the worker
+    that takes it finds the job done in the job store (skipped, its file named) or
+    reconciles it by its external id; it never creates blindly. Only then, or when the queue
+    keeps refusing it, is it reported failed."""
     waiting: dict[str, list[Enqueued]] = {}
     for item in jobs:
         waiting.setdefault(item.job_id, []).append(item)
     requeued: dict[str, int] = {}
     refused_since: dict[str, float] = {}
+    aborting_since: dict[str, float] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
     started = time.monotonic()
     while waiting:
         keys = sorted(waiting)
         for key, found in zip(keys, await queue.jobs(keys), strict=True):
             if found is not None and found.status not in TERMINAL_STATUSES:
+                if found.status is not Status.ABORTING:
+                    aborting_since.pop(key, None)
+                elif time.monotonic() - aborting_since.setdefault(key, time.monotonic()) > (
+                    aborting_patience
+                ):  # orphaned: end it, and the next round enqueues it again (below)
+                    await queue.finish(found, Status.ABORTED, error=_ORPHANED)
+                    aborting_since.pop(key)
                 continue
             result = found.result if found is not None and isinstance(found.result, dict) else {}
             if not _ended_with_outcome(found, result) and requeued.get(key, 0) < _REQUEUES:
@@ -181,6 +195,10 @@ async def follow(
             return False
         await asyncio.sleep(min(interval, max(0.05, (time.monotonic() - started) / 10)))
     return True
+
+
+#: Why the follower ended a queue job left ``aborting``.
+_ORPHANED = "left aborting by a worker that stopped during the queue's sweep"
 
 
 def _ended_with_outcome(found: QueueJob | None, result: dict[str, Any]) -> bool:

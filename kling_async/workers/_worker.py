@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -31,9 +32,17 @@ from saq.types import Context, PartialTimersDict
 
 from .._retry import backoff, retry
 from .._tasks import cancel_and_wait
-from ..batch import BatchEngine, Outcome, PollPolicy
+from ..batch import BatchEngine, Outcome, PollPolicy, halt_reason
 from ..client import KlingClient
-from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError
+from ..errors import (
+    AuthenticationError,
+    CreateUnconfirmedError,
+    JobClaimedError,
+    LeaseLostError,
+    NotSentError,
+    ServerUnreachableError,
+    WorkerHaltedError,
+)
 from ..governor import RedisGovernor
 from ..states import OutcomeStatus
 from ..store import RedisJobStore, masked, worker_id
@@ -110,6 +119,27 @@ class WorkerSettings:
     #: make it idempotent (the same key for the same ``result["job_id"]``). An exception
     #: fails the queue run, which is tried again later.
     on_output: OutputHook | None = None
+
+
+#: ``errno`` of a full disk or quota: the worker's own fault, not its job's.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def worker_fault(outcome: Outcome) -> str | None:
+    """Why ``outcome`` says this worker cannot work (then its job is not failed but handed
+    back), or None: credentials refused (1000-1004: a wrong key, or a clock so wrong tokens
+    are not valid yet), no connection to the API from here, the batch halted for either, or
+    its own disk full while writing a video."""
+    error = outcome.error
+    if isinstance(error, AuthenticationError | ServerUnreachableError):
+        return halt_reason(error)
+    if isinstance(error, NotSentError) and error.kind == "halted":
+        return str(error)
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _DISK_FULL:
+            return f"its disk is full ({error.strerror})"
+        error = error.__cause__ or error.__context__
+    return None
 
 
 class _Runner:
@@ -198,9 +228,20 @@ class _Runner:
                 )
             except _LATER as exc:
                 raise _TryLater(str(exc)) from None
+            fault = worker_fault(outcome)
+            if fault is not None:  # not this job's fault: another worker makes it
+                self.halt(fault)
+                raise _TryLater(f"handed back: {fault}")
             return await self._finish(outcome)
         finally:
             await cancel_and_wait(beat)
+
+    def halt(self, reason: str) -> None:
+        """Stop taking jobs (once): the worker stops and says ``reason``."""
+        if self.error is None:
+            log.error("worker %s halts: %s", self.store.owner, reason)
+            self.error = WorkerHaltedError(reason)
+            self._on_error()
 
     async def _finish(self, outcome: Outcome) -> dict[str, Any]:
         result = result_of(outcome, self.store.owner, self.store.folder)

@@ -533,3 +533,29 @@ def test_an_api_that_cannot_be_reached_stops_the_run_nothing_sent_exit_2(tmp_pat
     assert again.returncode == 0, again.stdout + again.stderr
     assert stats["creates"] == 3
     assert len(list(out.glob("*.mp4"))) == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--max-units", "3"], "--max-units"),
+        (["--task-timeout", "60"], "--task-timeout"),
+        (["--max-in-flight", "4"], "--max-in-flight"),
+        (["--downloads", "2"], "--downloads"),
+        (["--journal", "j.db"], "--journal"),
+        (["--retry-failed"], "--retry-failed"),
+        (["--no-clobber"], "--overwrite/--no-clobber"),
+        (["--html"], "--html"),
+    ],
+)
+def test_redis_refuses_what_the_workers_would_drop(
+    tmp_path: Path, args: list[str], flag: str
+) -> None:
+    """Queue workers run with their own settings: an option they would ignore is a usage
+    error before anything is queued (a Redis that is not there is never asked)."""
+    image = images(tmp_path, 1)[0]
+    redis = ["--redis", "redis://127.0.0.1:9/0"]
+    result = CliRunner().invoke(main, ["animate", str(image), "--out", "v", *redis, *args])
+    assert result.exit_code == 2, result.output
+    assert f"{flag}: not carried to the workers with --redis" in result.output
+    assert not (Path("v") / ".kling-journal.db").exists()

@@ -537,3 +537,104 @@ async def test_the_redis_password_is_never_shown(tmp_path: Path) -> None:
     settings = WorkerSettings(redis_url=url, out=tmp_path)
     for text in (str(caught.value), repr(store), repr(settings)):
         assert "hunter2" not in text
+
+
+async def test_a_worker_with_a_wrong_key_hands_its_jobs_back_and_stops(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """One of four workers has a wrong key (1000-1004 on its first create): it must not fail
+    the jobs it took — it hands them back, takes no more, says why and exits 2; the other
+    three make all 100 videos, each created once."""
+    jobs = 100
+    make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    wrong = {
+        "KLING_ACCESS_KEY": "wrong-ak",
+        "KLING_SECRET_KEY": "wrong-sk-0123456789abcdef0123456789",
+    }
+    wrong["KLING_API_KEY"] = "wrong-api-key"
+    with _emulator((0.3, 0.6)) as emu:
+        bad = Cluster(redis_server.url, out, emu.url, tmp_path / "bad", count=1, credentials=wrong)
+        good = Cluster(redis_server.url, out, emu.url, tmp_path / "good", count=3)
+        bad.start()
+        try:
+            await bad.wait_ready()
+            command = [*CLI, "animate", str(tmp_path / "in"), "--out", str(out)]
+            command += ["--redis", redis_server.url, "--json"]
+            follower = asyncio.create_task(
+                asyncio.to_thread(
+                    subprocess.run, command, env=_cli_env(), capture_output=True, timeout=120
+                )
+            )
+            # the bad worker alone takes the first jobs, and must stop by itself
+            for _ in range(300):
+                if bad.processes[0].poll() is not None:
+                    break
+                await asyncio.sleep(0.1)
+            bad_code = bad.processes[0].poll()
+            good.start()
+            await good.wait_ready()
+            first = await follower
+        finally:
+            bad.stop()
+            good.stop()
+        seen = created(emu)
+    assert bad_code == 2, bad.log(0)
+    said = bad.log(0)
+    assert "this worker stopped: the credentials were refused" in said, said
+    assert "handed back" in said
+    assert first.returncode == 0, first.stderr.decode()[-2000:]
+    records = [json.loads(line) for line in first.stdout.decode().splitlines()]
+    outcomes = [r for r in records if r["event"] == "outcome"]
+    assert len(outcomes) == jobs
+    assert {r["status"] for r in outcomes} <= {"succeeded", "skipped"}, outcomes[:3]
+    assert seen["creates"] == jobs
+    assert seen["duplicate_creates"] == 0
+    assert len(list(out.glob("*.mp4"))) == jobs
+
+
+async def test_a_job_a_dying_sweeper_left_aborting_is_ended_and_handed_out_again(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The route a kill -9 took in the campaign: a worker's sweep aborts a stuck running job
+    (SAQ takes it off the active list and marks it ``aborting``) and dies before it retries
+    or finishes it. The job is then in no list and has no expiry: a follower used to wait for
+    it forever. Now it ends it and enqueues it again; the worker that takes it finds the job
+    done in the store (here: its stand-in answers ``skipped``)."""
+    from saq.job import Status
+
+    [image] = make_images(tmp_path / "in", 1)
+    queue = make_queue(redis_server.url, "aborting")
+    outcomes: list[tuple[str, str | None]] = []
+    try:
+        queued, _ = await enqueue(queue, [(str(image), kling.ImageToVideo(image=image))])
+        running = await queue.dequeue(timeout=5)  # a worker took it and runs it, as SAQ's:
+        assert running is not None
+        await running.update(status=Status.ACTIVE, attempts=running.attempts + 1)
+        await queue.abort(running, error="swept")  # the sweep's first step; then the kill
+        left = await queue.job(running.key)
+        assert left is not None
+        assert left.status is Status.ABORTING
+
+        async def worker() -> None:  # a worker that joins later: it finds the job done
+            deadline = time.monotonic() + 30
+            while not outcomes and time.monotonic() < deadline:
+                job = await queue.dequeue(timeout=0.2)
+                if job is not None:
+                    result = {"status": "skipped", "name": "x", "path": "x.mp4", "error": None}
+                    await queue.finish(job, Status.COMPLETE, result=result)
+
+        def seen(outcome: kling.batch.Outcome, result: dict[str, Any]) -> None:
+            outcomes.append((outcome.status.value, str(outcome.error or "")))
+
+        stand_in = asyncio.create_task(worker())
+        started = time.monotonic()
+        finished = await follow(
+            queue, queued, tmp_path / "out", seen, timeout=30, interval=0.05, aborting_patience=1
+        )
+        await stand_in
+    finally:
+        await close_queue(queue)
+    assert finished  # it ended on its own, well before its 30 s bound
+    assert time.monotonic() - started < 20
+    assert outcomes == [("skipped", "")]

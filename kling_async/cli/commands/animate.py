@@ -196,6 +196,8 @@ async def animate_command(
     """
     callback_url = params["callback_url"]
     queued = params["redis_url"] is not None
+    if queued:
+        _refuse_what_workers_cannot_carry()
     check_listen(listen, callback_url, webhook_secret, allow_unsigned_callbacks, queued=queued)
     if listen is None or params["dry_run"]:  # a dry run sends nothing: nothing to receive
         await _animate(None, **params)
@@ -213,6 +215,31 @@ async def animate_command(
             await _animate(receiver, **params)
         finally:
             click.echo(receiver.summary(), err=True)
+
+
+#: Options of a local run that queue workers do not carry (each worker has its own settings,
+#: on `kling-async worker`; no budget is shared by the workers yet), by parameter name.
+_LOCAL_ONLY = {
+    "max_units": "--max-units",
+    "max_in_flight": "--max-in-flight",
+    "downloads": "--downloads",
+    "journal": "--journal",
+    "task_timeout": "--task-timeout",
+    "retry_failed": "--retry-failed",
+    "clobber": "--overwrite/--no-clobber",
+    "html": "--html",
+}
+
+
+def _refuse_what_workers_cannot_carry() -> None:
+    """A usage error naming every option given that ``--redis`` would drop without a word."""
+    given = [flag for name, flag in _LOCAL_ONLY.items() if option_given(name)]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)}: not carried to the workers with --redis (a worker runs with "
+            "its own settings, given to `kling-async worker`, and no budget is shared by the "
+            "workers yet); run without --redis, or leave them out"
+        )
 
 
 async def _animate(
