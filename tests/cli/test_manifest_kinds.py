@@ -1,8 +1,8 @@
 """One manifest mixing every kind of video job through ``kling-async animate --manifest`` on
 the emulator: image to video (kling-3.0, 2 elements, 3 shots, new API), text to video, omni
 video with reference images, omni kling-o1 editing a base video, motion control 3.0 — each
-created exactly once, none twice, and a rerun creates nothing; ``--dry-run`` names each kind.
-(An image-generation row is left out: image jobs in a batch land with another branch.)"""
+and image generation (two images) — each created exactly once, none twice, and a rerun
+creates nothing; ``--dry-run`` names each kind."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ from .test_animate import cli, events, start
 
 MANIFEST = (
     "kind,image,prompt,model,elements,multi_prompt,images,video,video_role,video_url,"
-    "character_orientation,duration\n"
-    ",beach.png,,kling-3.0,101;102,2 waves @element_1; 2 gulls; 1 sunset,,,,,,5\n"
-    ",,a lighthouse at night,,,,,,,,,\n"
-    "omni_video,,the cat of @image_1 on @image_2,kling-3.0-omni,,,cat.png;beach.png,,,,,5\n"
+    "character_orientation,duration,n\n"
+    ",beach.png,,kling-3.0,101;102,2 waves @element_1; 2 gulls; 1 sunset,,,,,,5,\n"
+    ",,a lighthouse at night,,,,,,,,,,\n"
+    "omni_video,,the cat of @image_1 on @image_2,kling-3.0-omni,,,cat.png;beach.png,,,,,5,\n"
     "omni_video,,make @video_1 look like autumn,kling-o1,,,,https://example.com/base.mp4,base"
-    ",,,\n"
-    "motion_control,dancer.png,,kling-3.0,,,,,,https://example.com/moves.mp4,video,\n"
+    ",,,,\n"
+    "motion_control,dancer.png,,kling-3.0,,,,,,https://example.com/moves.mp4,video,,\n"
+    "images,,a red kite over the sea,kling-v3,,,,,,,,,2\n"
 )
 
 
@@ -53,9 +54,10 @@ def test_one_manifest_of_every_video_kind_runs_once_and_a_rerun_creates_nothing(
     assert done.returncode == 0, done.stdout + done.stderr
     outcomes = {r["name"]: r["status"] for r in events(done.stdout) if r["event"] == "outcome"}
     # named by the first local image as given, else <manifest>-<line>
-    assert outcomes == dict.fromkeys(("beach", "mixed-3", "cat", "mixed-5", "dancer"), "succeeded")
+    names = ("beach", "mixed-3", "cat", "mixed-5", "dancer", "mixed-7")
+    assert outcomes == dict.fromkeys(names, "succeeded")
     stats = emu.stats()
-    assert stats["create_requests"] == 5
+    assert stats["create_requests"] == 6
     assert stats["duplicate_creates"] == 0
     creates = {r: n for r, n in stats["requests_by_route"].items() if r.startswith("POST")}
     assert creates == {
@@ -64,6 +66,7 @@ def test_one_manifest_of_every_video_kind_runs_once_and_a_rerun_creates_nothing(
         "POST /omni-video/kling-3.0-omni": 1,
         "POST /omni-video/kling-o1": 1,
         "POST /motion-control/kling-3.0": 1,
+        "POST /v1/images/generations": 1,
     }
     assert sorted(p.name for p in out.glob("*.mp4")) == [
         "beach.mp4",
@@ -72,17 +75,20 @@ def test_one_manifest_of_every_video_kind_runs_once_and_a_rerun_creates_nothing(
         "mixed-3.mp4",
         "mixed-5.mp4",
     ]
+    pictures = sorted((out / "mixed-7").iterdir())
+    assert [p.suffix for p in pictures] == [".png", ".png"]
+    for picture in pictures:
+        with Image.open(picture) as decoded:
+            decoded.verify()
     again = cli("--manifest", manifest, "--out", out, "--json", emu=emu)
     assert again.returncode == 0, again.stdout + again.stderr
     statuses = [r["status"] for r in events(again.stdout) if r["event"] == "outcome"]
-    assert statuses == ["skipped"] * 5
-    assert emu.stats()["create_requests"] == 5
+    assert statuses == ["skipped"] * 6
+    assert emu.stats()["create_requests"] == 6
 
 
 def test_a_dry_run_says_each_kind_and_sends_nothing(emu: EmulatorThread, tmp_path: Path) -> None:
     manifest = _folder(tmp_path)
-    with manifest.open("a", encoding="utf-8") as f:
-        f.write("images,,a red kite,,,,,,,,,\n")
     out = tmp_path / "out"
     lines = cli("--manifest", manifest, "--out", out, "--dry-run", emu=emu)
     assert lines.returncode == 0, lines.stdout + lines.stderr
