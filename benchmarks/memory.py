@@ -60,9 +60,7 @@ def run_child(env: dict[str, str], images: Path, count: int, out: Path, limit: i
     """One batch in a child process; its peak RSS sampled from here every 10 ms."""
     cmd = [sys.executable, __file__, _CHILD, str(images), str(count), str(out), str(limit)]
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
     peak = 0.0
     while proc.poll() is None:
         try:
@@ -78,10 +76,10 @@ def run_child(env: dict[str, str], images: Path, count: int, out: Path, limit: i
     return result
 
 
-async def child(images: Path, count: int, out: Path, limit: int) -> None:
+async def child(paths: list[Path], out: Path, limit: int) -> None:
     import kling_async as kling
 
-    paths = sorted(images.glob("*.jpg"))[:count]
+    count = len(paths)
     jobs = (kling.ImageToVideo(image=p, model="kling-v2-6") for p in paths)
     statuses: dict[str, int] = {}
     poll = kling.PollPolicy(min_interval=0.25, max_interval=1.0)
@@ -105,7 +103,8 @@ def main() -> None:
         images.mkdir()
         started = time.perf_counter()
         make_images(images, ns.jobs, size)
-        print(f"{ns.jobs} images of {size:,} bytes written in {time.perf_counter() - started:.0f} s")
+        took = time.perf_counter() - started
+        print(f"{ns.jobs} images of {size:,} bytes written in {took:.0f} s")
         args = ["--concurrency-limit", str(ns.max_in_flight), "--duration", "1:2"]
         args += ["--video-bytes", "1000"]
         results = []
@@ -131,6 +130,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == _CHILD:
         folder, count, out, limit = sys.argv[2:6]
-        asyncio.run(child(Path(folder), int(count), Path(out), int(limit)))
+        paths = sorted(Path(folder).glob("*.jpg"))[: int(count)]
+        asyncio.run(child(paths, Path(out), int(limit)))
     else:
         main()

@@ -218,9 +218,10 @@ class Poller(Generic[J]):
         policy = self.policy
         if not self._tracked:
             return now + policy.max_interval
-        if self.callbacks:
+        if self.callbacks:  # a fallback: only for a task whose callback is overdue
             deadline = min(item.deadline for item in self._tracked.values())
-            return min(last + policy.max_interval, deadline)
+            oldest = min(item.started for item in self._tracked.values())
+            return min(max(last, oldest) + policy.max_interval, deadline)
         due = []
         soonest = deadline = float("inf")
         for item in self._tracked.values():  # one pass: due times and the nearest deadline
@@ -271,8 +272,12 @@ class Poller(Generic[J]):
         """One round: the tasks that may have ended (legacy kinds by list pages once there
         are several, new-API ones 20 per ``GET /tasks``)."""
         now = self._clock.monotonic()
-        due = [i for i in self._tracked.values() if self._due_in(i, now) <= 0]
-        if not due:  # asked directly (tests, a callback fallback): look at everything
+        if self.callbacks:  # tasks end by callback: look only at those whose is overdue
+            overdue = now - self.policy.max_interval
+            due = [i for i in self._tracked.values() if i.started <= overdue]
+        else:
+            due = [i for i in self._tracked.values() if self._due_in(i, now) <= 0]
+        if not due:  # asked directly (tests): look at everything
             due = list(self._tracked.values())
         new = [i for i in due if i.wire == "new"]
         jobs = []

@@ -273,9 +273,12 @@ async def test_cancelled_batch_resumes_without_duplicates(
     await check_files(emu, [o for o in outcomes if o.status.value == "succeeded"], out)
 
 
-async def test_completion_by_verified_callback(
-    start_emulator: StartEmulator, tmp_path: Path
-) -> None:
+async def _with_callbacks(
+    start_emulator: StartEmulator, tmp_path: Path, count: int, poll: Any, **emulator: Any
+) -> tuple[list[kling.Outcome], float, dict[str, Any], list[str]]:
+    """``count`` jobs whose tasks end by signed callbacks to a receiver feeding the engine
+    (``callbacks=True``; polling only as the fallback): the outcomes, the seconds taken, the
+    emulator's stats and the statuses the callbacks said."""
     import base64
 
     from aiohttp import web
@@ -297,14 +300,14 @@ async def test_completion_by_verified_callback(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    emu, _ = await start_emulator(duration=(0.1, 0.2), video_bytes=1000, webhook_secret=secret)
-    paths = make_images(tmp_path / "in", 5)
+    emulator.setdefault("duration", (0.1, 0.2))
+    emu, _ = await start_emulator(video_bytes=1000, webhook_secret=secret, **emulator)
+    paths = make_images(tmp_path / "in", count)
     hook = f"http://127.0.0.1:{port}/hook"
     jobs = [kling.ImageToVideo(image=p, callback_url=hook) for p in paths]
-    slow_poll = kling.PollPolicy(min_interval=5, max_interval=5)
     try:
         async with fast_client(emu) as client:
-            engine = kling.BatchEngine(client, tmp_path / "out", poll=slow_poll, callbacks=True)
+            engine = kling.BatchEngine(client, tmp_path / "out", poll=poll, callbacks=True)
             engine_ref.append(engine)
             started = time.monotonic()
             async with engine:
@@ -315,11 +318,36 @@ async def test_completion_by_verified_callback(
             elapsed = time.monotonic() - started
     finally:
         await runner.cleanup()
+    return outcomes, elapsed, emu.stats(), notified
+
+
+async def test_completion_by_verified_callback(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    slow_poll = kling.PollPolicy(min_interval=5, max_interval=5)
+    outcomes, elapsed, stats, notified = await _with_callbacks(
+        start_emulator, tmp_path, 5, slow_poll
+    )
     assert {o.status for o in outcomes} == {kling.OutcomeStatus.SUCCEEDED}
     assert elapsed < 4  # ended by callbacks, long before the 5 s fallback poll
-    stats = emu.stats()
     assert stats["list_queries"] + stats["single_queries"] == 0
     assert notified.count("succeed") == 5  # every end arrived signed and was verified
+
+
+async def test_the_fallback_poll_looks_only_at_tasks_whose_callback_is_overdue(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """A batch longer than the fallback interval whose callbacks all come in time makes no
+    status query (it used to poll every ``max_interval`` whatever the tasks' age)."""
+    poll = kling.PollPolicy(min_interval=0.5, max_interval=2.5)
+    account = test_account(concurrency_limit=3)
+    outcomes, elapsed, stats, notified = await _with_callbacks(
+        start_emulator, tmp_path, 24, poll, accounts=[account], duration=(0.2, 0.4)
+    )
+    assert {o.status for o in outcomes} == {kling.OutcomeStatus.SUCCEEDED}
+    assert elapsed > 2.5  # long enough that a poll every max_interval would have come
+    assert stats["list_queries"] + stats["single_queries"] == 0
+    assert notified.count("succeed") == 24
 
 
 def test_killed_batch_resumes_without_duplicates_or_partial_files(tmp_path: Path) -> None:
