@@ -79,7 +79,9 @@ class Settler:
         work.task = task
         work.ended = self._reporter.since_start()
         if task.succeeded:
-            await self._store.update(work.job_id, JobState.FINISHED, units=task.units)
+            cash = task.cost  # billed in money: what it was charged, for max_cost and report
+            paid = {"charged": float(cash.amount), "currency": cash.currency} if cash else {}
+            await self._store.update(work.job_id, JobState.FINISHED, units=task.units, **paid)
             self._reporter.move(work, Stage.DOWNLOADING)
             self._downloader.put(work)
         elif task.failed:
