@@ -38,7 +38,7 @@ def units_money_text(value: float, places: int = 2) -> str:
 
 def charged_text(cash: Mapping[str, Decimal | float]) -> str:
     """``$1.12``, ``$1.12 + 3.00 EUR``: money charged per currency (``""``: one the server
-    did not name: a bare amount, "(no currency)")."""
+    did not name: a bare amount, "(currency not named)")."""
     parts = [
         money_text(amount, code)
         if code
