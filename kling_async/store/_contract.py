@@ -48,20 +48,6 @@ MAX_CLAIM_TRIES = 1000
 #: What a download leaves beside a video while it is being written.
 _PARTS = ("", ".part", ".part.json")
 _STATE_WORDS = frozenset(JOB_STATES)
-#: Fields ``update`` may change, besides the state.
-UPDATE_FIELDS = frozenset(
-    {
-        "external_task_id",
-        "task_id",
-        "error",
-        "units",
-        "attempts",
-        "generation",
-        "cost",
-        "charged",
-        "currency",
-    }
-)
 
 
 @attrs.frozen
@@ -86,6 +72,17 @@ class JobRecord:
     #: billed in units or is not billed yet.
     charged: float | None = None
     currency: str | None = None
+
+
+#: Fields ``update`` may change, besides the state: every ``JobRecord`` field but the
+#: job's identity, name, kind and output (set when it is claimed).
+UPDATE_FIELDS = frozenset(field.name for field in attrs.fields(JobRecord)) - {
+    "job_id",
+    "name",
+    "kind",
+    "state",
+    "output",
+}
 
 
 @attrs.frozen

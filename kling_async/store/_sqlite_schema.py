@@ -10,8 +10,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import attrs
+
 from ..errors import JournalError
-from ._contract import SCHEMA_VERSION, default_salt
+from ._contract import SCHEMA_VERSION, JobRecord, default_salt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -35,22 +37,7 @@ CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: A job's columns, in ``JobRecord``'s order.
-FIELDS = (
-    "job_id",
-    "name",
-    "kind",
-    "state",
-    "external_task_id",
-    "task_id",
-    "output",
-    "error",
-    "units",
-    "attempts",
-    "generation",
-    "cost",
-    "charged",
-    "currency",
-)
+FIELDS = tuple(field.name for field in attrs.fields(JobRecord))
 COLUMNS = ", ".join(FIELDS)
 _HINT = (
     "move it aside (e.g. rename it to .kling-journal.db.bad) and run again: videos "

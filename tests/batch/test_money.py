@@ -90,9 +90,9 @@ def test_a_journal_charged_in_another_currency_is_refused() -> None:
 
 
 def _record(**fields: object) -> JobRecord:
-    base: dict[str, object] = dict(job_id="j", name="n", kind="image2video", state="finished")
-    base |= dict(external_task_id=None, task_id=None, output=None, error=None)
-    base |= dict(units=None, attempts=0)
+    base: dict[str, object] = {"job_id": "j", "name": "n", "kind": "i2v", "state": "finished"}
+    base |= {"external_task_id": None, "task_id": None, "output": None, "error": None}
+    base |= {"units": None, "attempts": 0}
     return JobRecord(**(base | fields))  # type: ignore[arg-type]
 
 
@@ -107,7 +107,9 @@ def test_both_budgets_hold_and_what_was_not_created_goes_back() -> None:
     assert budget.charge(first, already=False) is None
     assert budget.charge(second, already=False) is None
     refused = budget.charge(third, already=False)  # 0.56 + 0.28 > 0.60; units 6 <= 10
-    assert refused is not None and refused.kind == "max_cost" and refused.budget
+    assert refused is not None
+    assert refused.kind == "max_cost"
+    assert refused.budget
     assert str(refused).startswith("max_cost $0.60 reached ($0.56 committed")
     budget.uncharge(second)
     assert budget.spent == Decimal("0.28")
@@ -115,7 +117,8 @@ def test_both_budgets_hold_and_what_was_not_created_goes_back() -> None:
     units_first = Budget(3.0, lambda job: 2.0, kling.Money(100, "USD"))
     assert units_first.charge(first, already=False) is None
     refused = units_first.charge(second, already=False)
-    assert refused is not None and refused.kind == "max_units"
+    assert refused is not None
+    assert refused.kind == "max_units"
 
 
 async def test_max_cost_stops_a_batch_at_its_budget(

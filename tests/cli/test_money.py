@@ -44,23 +44,22 @@ def test_max_cost_stops_the_run_at_its_budget_and_says_so_once(tmp_path: Path) -
     assert "units committed: 3 units (≈ $0.42)" in shown.stdout, shown.stdout
 
 
-def test_with_max_units_too_both_hold(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("budgets", "creates", "said"),
+    [
+        (("--max-units", "100", "--max-cost", "$0.25"), 1, "--max-cost $0.25 reached"),
+        (("--max-units", "3", "--max-cost", "20USD"), 2, "--max-units 3 reached"),
+    ],
+)
+def test_with_max_units_too_both_hold(
+    tmp_path: Path, budgets: tuple[str, ...], creates: int, said: str
+) -> None:
     images(tmp_path / "in", 4)
     with start() as emu:
-        done = cli(
-            tmp_path / "in", "--out", tmp_path / "o", "--max-units", "100", "--max-cost", "$0.25",
-            emu=emu,
-        )  # fmt: skip
-        assert emu.stats()["creates"] == 1
+        done = cli(tmp_path / "in", "--out", tmp_path / "o", *budgets, emu=emu)
+        assert emu.stats()["creates"] == creates
     assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stdout.count("--max-cost $0.25 reached") == 1
-    with start() as emu:
-        done = cli(
-            tmp_path / "in", "--out", tmp_path / "p", "--max-units", "3", "--max-cost", "$20",
-            emu=emu,
-        )  # fmt: skip
-        assert emu.stats()["creates"] == 2
-    assert done.stdout.count("--max-units 3 reached") == 1
+    assert done.stdout.count(said) == 1
 
 
 @pytest.mark.parametrize("api", ["legacy", "new"])
