@@ -127,3 +127,14 @@ def _account(emu: EmulatorThread) -> float:
     )
     assert shown.returncode == 0, shown.stdout + shown.stderr
     return float(json.loads(shown.stdout)["remaining"])
+
+
+def test_the_config_file_may_set_max_cost() -> None:
+    from kling_async.cli._config import KEYS
+
+    check = KEYS["max_cost"]
+    assert check("20USD") == "20USD"
+    assert check("$20") == "$20"
+    assert check("3EUR") is None
+    assert check(20) is None  # a bare number says no currency
+    assert "USD" in check.rule  # type: ignore[attr-defined]
