@@ -138,3 +138,12 @@ def test_the_config_file_may_set_max_cost() -> None:
     assert check("3EUR") is None
     assert check(20) is None  # a bare number says no currency
     assert "USD" in check.rule  # type: ignore[attr-defined]
+
+
+def test_a_dry_run_estimates_in_units_and_in_money(tmp_path: Path) -> None:
+    images(tmp_path / "in", 2)
+    plain = cli(tmp_path / "in", "--out", tmp_path / "o", "--dry-run", emu=None)
+    assert "estimated 3 units (≈ $0.42) if all succeed" in plain.stdout, plain.stdout
+    as_json = cli(tmp_path / "in", "--out", tmp_path / "o", "--dry-run", "--json", emu=None)
+    estimate = events(as_json.stdout)[-1]
+    assert estimate["units_cost"] == {"amount": pytest.approx(0.42), "currency": "USD"}
