@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -61,9 +61,13 @@ class Budget:
         max_units: float | None,
         unit_cost: Callable[[Job], float],
         max_cost: Money | None = None,
+        charged: Mapping[str, Decimal] | None = None,
     ) -> None:
         self.max_units = max_units
         self.max_cost = max_cost
+        #: Money this run's tasks were charged in cash, per currency (``BatchSummary.cash``):
+        #: a charge in another currency than ``max_cost``'s stops creating.
+        self.charged: Mapping[str, Decimal] = charged if charged is not None else {}
         self.unit_cost = unit_cost
         self.committed = 0.0
         #: Money committed, in ``UNIT_PRICE_CURRENCY``.
@@ -87,6 +91,13 @@ class Budget:
                 f"{_number(cost)})"
             )
             return NotSentError(reason, kind="max_units")
+        foreign = self._foreign_currency()
+        if foreign is not None:
+            return NotSentError(
+                f"max_cost {self.max_cost}: the account charged this run's tasks in {foreign}, "
+                "and no currency is converted (--max-units limits a run in any currency)",
+                kind="max_cost",
+            )
         if self.max_cost is not None and self.spent + money > self.max_cost.amount:
             code = self.max_cost.currency
             reason = (
@@ -100,6 +111,12 @@ class Budget:
         self.spent += money
         work.charged = cost
         return None
+
+    def _foreign_currency(self) -> str | None:
+        if self.max_cost is None:
+            return None
+        others = sorted(set(self.charged) - {"", self.max_cost.currency})
+        return others[0] if others else None
 
     def uncharge(self, work: Work) -> None:
         """Nothing was created for it: its units (and their money) go back."""

@@ -81,7 +81,9 @@ class Settler:
         if task.succeeded:
             cash = task.cost  # billed in money: what it was charged, for max_cost and report
             paid = {"charged": float(cash.amount), "currency": cash.currency} if cash else {}
-            await self._store.update(work.job_id, JobState.FINISHED, units=task.units, **paid)
+            # paid in cash and no units named (the new API's billing): none were taken
+            units = 0.0 if cash is not None and task.units is None else task.units
+            await self._store.update(work.job_id, JobState.FINISHED, units=units, **paid)
             self._reporter.move(work, Stage.DOWNLOADING)
             self._downloader.put(work)
         elif task.failed:

@@ -155,6 +155,7 @@ async def test_cash_charges_are_recorded_and_counted_as_charged(
     journal = await Journal(out / ".kling-journal.db").open()
     try:
         spend = await journal.committed_spend()
+        assert await journal.committed_units() == 0.0  # paid in cash: no units taken
     finally:
         await journal.close()
     assert spend.cash == {code: pytest.approx(0.21)}
@@ -187,3 +188,21 @@ def test_spend_adds_a_record_by_how_it_was_paid() -> None:
     spend = Spend().add(_record(units=2.0)).add(_record(cost=1.5))
     spend = spend.add(_record(units=0.0, charged=0.3, currency="USD"))
     assert spend == Spend(units=3.5, cash={"USD": 0.3})
+
+
+async def test_charges_in_another_currency_stop_a_money_budget(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    emu, _ = await start_emulator(test_account(), video_bytes=1000, billing="cash", currency="EUR")
+    paths = make_images(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    async with fast_client(emu, api="new") as client:
+        outcomes, summary = await run(client, jobs_for(paths), out, max_cost="$10", max_in_flight=1)
+        assert set(summary.cash) == {"EUR"}
+        refused = [o for o in outcomes if "charged this run's tasks in EUR" in str(o.error)]
+        assert refused  # once the account was seen to charge in EUR, nothing more was created
+        assert emu.stats()["creates"] == 4 - len(refused)
+        # the next run knows it from the journal before anything is sent
+        with pytest.raises(kling.ValidationError, match="records charges in EUR"):
+            await run(client, jobs_for(paths), out, max_cost="$10")
+    assert emu.stats()["creates"] == 4 - len(refused)

@@ -82,6 +82,7 @@ def test_a_cash_billing_run_shows_money_in_the_summary_and_report(tmp_path: Path
     assert set(summary["units_cost"]) == {"amount", "currency"}
     text = report(out)
     assert f"charged in cash: {shown}" in text.stdout, text.stdout
+    assert "units committed: 0 units (≈ $0.00)" in text.stdout  # none taken from a pack
     record = json.loads(report(out, "--json").stdout)
     assert record["charged"] == [{"amount": pytest.approx(0.42), "currency": code}]
     assert [job["charged"] for job in record["jobs"]] == [pytest.approx(0.21)] * 2
