@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest docs bench clean redis-server
+.PHONY: demo test lint typecheck pytest docs bench clean redis-server chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +39,21 @@ redis-server:
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q redis-server >/dev/null; }; }
 	@command -v redis-server >/dev/null 2>&1 || { echo "redis-server could not be installed"; exit 1; }
 
+# A real headless browser for the HTML report's test (tests/cli/test_html_report.py): Debian's
+# chromium package when missing, installed as redis-server is. Playwright drives it; it never
+# downloads a browser of its own. Without it that test fails (KLING_SKIP_BROWSER=1 skips it).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing chromium from the system packages"; \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed"; exit 1; }
+
 # Bytecode is cached even where the environment turns that off (PYTHONDONTWRITEBYTECODE):
 # each of the 4 workers and the processes the tests start would compile the package and the
 # tests again (collection alone: 3.9 s of CPU a worker, 2.0 s with the cache).
-pytest: $(STAMP) redis-server
+pytest: $(STAMP) redis-server chromium
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 4 --dist worksteal
 
 # The docs site, built offline (no fonts or cards fetched); --strict turns every warning (a
@@ -53,7 +64,7 @@ docs: $(STAMP)
 
 # lint, typecheck and docs run beside pytest (whose workers leave a core idle while tests wait);
 # each one's output is printed whole when it ends.
-test: $(STAMP) redis-server
+test: $(STAMP) redis-server chromium
 	@$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck pytest docs
 
 bench: $(STAMP)

@@ -1,11 +1,13 @@
-"""The batch engine against a naive client and a greedy reference, on six workload shapes.
+"""The batch engine against a naive client and a greedy reference, on seven workload shapes.
 
 Each shape is N jobs on an account with a parallel-task limit C that no client is told (the
 naive one gets a semaphore of C, which is generous) and task durations drawn by an emulator
 running in its own process. Each client runs in its own process too, so CPU time and peak
 memory are that client's alone:
 
-- engine: ``client.batch(jobs, output_dir=...)`` with its defaults;
+- engine: ``client.batch(jobs, output_dir=...)`` with its defaults; in the "callbacks" shape
+  (7) with ``callbacks=True``, the jobs' ``callback_url`` pointing at ``animate --listen``'s
+  receiver in the client's process, and the emulator signing its callbacks;
 - naive: a semaphore of C; per job create, ``get`` every 2 s until final, download;
 - greedy: not a client but the zero-lag schedule of the durations the emulator drew in that
   very run (``durations`` in ``GET /__emulator__/stats``, creation order): list scheduling on
@@ -63,6 +65,8 @@ from _emulator_process import EmulatorProcess, emulator_server, rss_mb
 from kling_async.emulator._ratelimit import Bucket  # the rule the emulator enforces
 
 NAIVE_POLL = 2.0
+#: What the emulator signs callbacks with in the "callbacks" shape (a benchmark's, not a secret).
+WEBHOOK_SECRET = "whsec_" + "YmVuY2htYXJrLXdlYmhvb2stc2VjcmV0LTMyYnl0ZXM="
 
 
 @attrs.frozen
@@ -76,6 +80,9 @@ class Shape:
     durations: str
     rate: float | None = None
     burst: float | None = None
+    #: The engine ends tasks by signed callback (``animate --listen``'s receiver), polling
+    #: only as a fallback; the emulator signs them with ``WEBHOOK_SECRET``.
+    callbacks: bool = False
 
     @property
     def mix(self) -> tuple[tuple[float, float, float], ...]:
@@ -101,6 +108,8 @@ class Shape:
         args += ["--duration-mix" if mixed else "--duration", self.durations]
         if self.rate is not None:
             args += ["--rate-limit", f"{self.rate:g}", "--rate-burst", f"{self.burst or 1:g}"]
+        if self.callbacks:
+            args += ["--webhook-secret", WEBHOOK_SECRET]
         return args
 
     def describe(self) -> str:
@@ -110,7 +119,8 @@ class Shape:
             total = sum(w for w, _, _ in self.mix)
             t = " + ".join(f"{100 * w / total:g}% U({lo:g},{hi:g})" for w, lo, hi in self.mix)
         rate = f", {self.rate:g} req/s (burst {self.burst:g})" if self.rate else ""
-        return f"C={self.limit}, T~{t}{rate}"
+        hooks = ", engine ends tasks by signed callback" if self.callbacks else ""
+        return f"C={self.limit}, T~{t}{rate}{hooks}"
 
 
 SHAPES: dict[int, Shape] = {
@@ -122,6 +132,7 @@ SHAPES: dict[int, Shape] = {
         Shape(4, "large account", 5000, 2000, 1000, "5:10"),
         Shape(5, "fast tasks", 10000, 10000, 500, "0.2:0.5"),
         Shape(6, "rate-limited", 300, 300, 20, "1:3", rate=10.0, burst=10.0),
+        Shape(7, "callbacks", 40, 40, 5, "5:10", callbacks=True),
     )
 }
 
@@ -253,6 +264,8 @@ def run_client(
     timeout = max(600.0, 20 * jobs * shape.mean_duration / shape.limit)
     cmd = [sys.executable, __file__, "--child", client, "--jobs", str(jobs)]
     cmd += ["--limit", str(shape.limit), "--offset", str(offset)]
+    if shape.callbacks and client == "engine":
+        cmd += ["--callbacks"]
     env = {**os.environ, **emulator.env}
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -292,6 +305,8 @@ def run_client(
         "first_errors": child["first_errors"],
         "max_in_flight": stats["max_in_flight"],
         "requests_by_route": stats["requests_by_route"],
+        "callbacks_sent": stats["callbacks_sent"],
+        "callbacks_ended": child.get("callbacks_ended"),
     }
 
 
@@ -460,12 +475,16 @@ def main(ns: argparse.Namespace) -> None:
 
 
 # -- the children: one client run each, figures as one JSON line on stdout ------------------
-def job_list(n: int, offset: int) -> list[Any]:
+def job_list(n: int, offset: int, callback_url: str | None = None) -> list[Any]:
     import kling_async as kling
 
     # URL images: the emulator does not fetch them, so the run measures scheduling, not base64
     return [
-        kling.ImageToVideo(image=f"https://img.test/{offset + i}.png", prompt=f"job {offset + i}")
+        kling.ImageToVideo(
+            image=f"https://img.test/{offset + i}.png",
+            prompt=f"job {offset + i}",
+            callback_url=callback_url,
+        )
         for i in range(n)
     ]
 
@@ -489,6 +508,32 @@ async def child_engine(n: int, offset: int, out: Path) -> dict[str, Any]:
                 errors.append(f"{outcome.name}: {outcome.status.value} {outcome.error!r}")
         makespan, cpu = time.monotonic() - started, time.process_time() - cpu0
     return child_figures(makespan, cpu, succeeded, errors)
+
+
+async def child_engine_callbacks(n: int, offset: int, out: Path) -> dict[str, Any]:
+    """The engine with ``animate --listen``'s receiver: tasks end by signed callback, and
+    polling is the fallback (``callbacks=True``)."""
+    import kling_async as kling
+    from kling_async.cli._listen import CallbackReceiver
+
+    succeeded, errors = 0, []
+    base, key = os.environ["KLING_BASE_URL"], os.environ["KLING_API_KEY"]
+    async with CallbackReceiver(("127.0.0.1", 0), WEBHOOK_SECRET) as receiver:
+        jobs = job_list(n, offset, receiver.callback_url("http://127.0.0.1:{port}/kling"))
+        async with kling.KlingClient(api_key=key, base_url=base) as client:
+            cpu0, started = time.process_time(), time.monotonic()
+            run = client.batch(jobs, output_dir=out, callbacks=True)
+            receiver.feed(run.engine.notify)
+            async with run:
+                async for outcome in run:
+                    if outcome.status == kling.OutcomeStatus.SUCCEEDED:
+                        succeeded += 1
+                    else:
+                        errors.append(f"{outcome.name}: {outcome.status.value} {outcome.error!r}")
+            makespan, cpu = time.monotonic() - started, time.process_time() - cpu0
+    figures = child_figures(makespan, cpu, succeeded, errors)
+    figures["callbacks_ended"] = receiver.ended
+    return figures
 
 
 async def child_naive(n: int, limit: int, offset: int, out: Path) -> dict[str, Any]:
@@ -573,7 +618,9 @@ def child(ns: argparse.Namespace) -> None:
     from kling_async._loop import run  # the kling-async commands' loop (KLING_ASYNC_LOOP)
 
     with tempfile.TemporaryDirectory() as tmp:
-        if ns.child == "engine":
+        if ns.child == "engine" and ns.callbacks:
+            result = run(child_engine_callbacks(ns.jobs, ns.offset, Path(tmp)))
+        elif ns.child == "engine":
             result = run(child_engine(ns.jobs, ns.offset, Path(tmp)))
         elif ns.child == "naive":
             result = run(child_naive(ns.jobs, ns.limit, ns.offset, Path(tmp)))
@@ -590,7 +637,7 @@ if __name__ == "__main__":
     )
     size.add_argument("--full", action="store_true", help="the issue's sizes; 3 runs by default")
     parser.add_argument(
-        "--shapes", default="1,2,3,4,5,6", help="comma-separated shape numbers, or 'none'"
+        "--shapes", default="1,2,3,4,5,6,7", help="comma-separated shape numbers, or 'none'"
     )
     parser.add_argument(
         "--repeat", type=int, default=None, help="runs per shape and client; medians printed"
@@ -614,6 +661,7 @@ if __name__ == "__main__":
     parser.add_argument("--child", choices=("engine", "naive", "queued"), help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--offset", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--callbacks", action="store_true", help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.child:
         child(ns)

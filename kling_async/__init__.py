@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from ._prepare import PreparedCache, PreparedImage, prepare_image, prepare_image_async
     from ._retry import RetryPolicy
     from ._waiting import WaitPolicy
+    from .asset_requests import ElementRequest, VoiceRequest
+    from .assets import AssetTask, ElementInfo, VoiceInfo
     from .batch import (
         BatchEngine,
         BatchRun,
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
         from_top_left,
     )
     from .results import AccountCosts, Cost, Image, ResourcePack, Task, Video
-    from .states import JobState, OutcomeStatus, TaskStatus
+    from .states import AssetStatus, JobState, OutcomeStatus, TaskStatus
     from .validation import validate
     from .video_requests import MotionControl, OmniVideo, ReferenceImage, ReferenceVideo
 
@@ -126,6 +128,11 @@ _WHERE: dict[str, str] = {
     "TaskFailedError": ".errors",
     "TaskTimeoutError": ".errors",
     "ValidationError": ".errors",
+    "ElementRequest": ".asset_requests",
+    "VoiceRequest": ".asset_requests",
+    "AssetTask": ".assets",
+    "ElementInfo": ".assets",
+    "VoiceInfo": ".assets",
     "Governor": ".governor",
     "LocalGovernor": ".governor",
     "RedisGovernor": ".governor",
@@ -147,6 +154,7 @@ _WHERE: dict[str, str] = {
     "ResourcePack": ".results",
     "Task": ".results",
     "Video": ".results",
+    "AssetStatus": ".states",
     "JobState": ".states",
     "OutcomeStatus": ".states",
     "TaskStatus": ".states",

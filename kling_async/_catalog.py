@@ -233,3 +233,51 @@ def units_for(model: str, mode: str, duration: int, *, sound: bool, voice: bool)
     if rate is None:
         rate = UNLISTED_4K_PER_SECOND if mode == "4k" else UNLISTED_PER_SECOND
     return round(rate * duration, 4)
+
+
+#: Omni video, units per second by model and mode: (no video input and silent, no video input
+#: with native audio, with a video input). Vendor pricing page (kling-pricing-video): 3.0 Omni
+#: 0.6/0.8/3.0 silent, 0.8/1.0/3.0 with audio, 0.9/1.2/3.0 with a video (720p/1080p/4k); O1
+#: 0.6/0.8 without a video, 0.9/1.2 with one (O1 has no native audio line: as silent).
+OMNI_PER_SECOND: Mapping[str, Mapping[str, tuple[float, float, float]]] = {
+    "kling-3.0-omni": {"std": (0.6, 0.8, 0.9), "pro": (0.8, 1.0, 1.2), "4k": (3.0, 3.0, 3.0)},
+    "kling-o1": {"std": (0.6, 0.6, 0.9), "pro": (0.8, 0.8, 1.2)},
+}
+#: Motion control, units per second of output by model and mode (the same page).
+MOTION_PER_SECOND: Mapping[str, Mapping[str, float]] = {
+    "kling-3.0": {"std": 0.9, "pro": 1.2},
+    "kling-2.6": {"std": 0.5, "pro": 0.8},
+}
+#: Image generation, units per image: (text to image, image to image) by model
+#: (kling-pricing-image: Image 3.0 and 3.0 Omni 8 at 1K and 2K; Image 2.1 4 and 8).
+IMAGE_UNITS: Mapping[str, tuple[float, float]] = {
+    "kling-v3": (8.0, 8.0),
+    "kling-v3-omni": (8.0, 8.0),
+    "kling-v2-1": (4.0, 8.0),
+}
+#: The dearest per-image price on the page (3.0 Omni at 4K), for a model it does not list.
+UNLISTED_IMAGE_UNITS = 16.0
+
+
+def omni_units(model: str, mode: str, seconds: int, *, video: bool, sound: bool) -> float:
+    """Units an omni-video task of ``seconds`` costs (an unlisted model or mode at the
+    dearest rate of its mode, so that a budget is never under-counted)."""
+    rates = OMNI_PER_SECOND.get(model, {}).get(mode)
+    if rates is None:
+        rate = UNLISTED_4K_PER_SECOND if mode == "4k" else UNLISTED_PER_SECOND
+    else:
+        rate = rates[2] if video else rates[1] if sound else rates[0]
+    return round(rate * seconds, 4)
+
+
+def motion_units(model: str, mode: str, seconds: int) -> float:
+    """Units a motion-control task of ``seconds`` of output costs."""
+    rate = MOTION_PER_SECOND.get(model, {}).get(mode, UNLISTED_PER_SECOND)
+    return round(rate * seconds, 4)
+
+
+def image_units(model: str, count: int, *, from_image: bool) -> float:
+    """Units an image-generation task of ``count`` images costs."""
+    prices = IMAGE_UNITS.get(model)
+    each = UNLISTED_IMAGE_UNITS if prices is None else prices[1] if from_image else prices[0]
+    return round(each * count, 4)

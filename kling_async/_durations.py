@@ -7,8 +7,20 @@ from __future__ import annotations
 import bisect
 from collections import deque
 
-#: What a task's duration depends on: (model, mode, seconds of video).
+#: What a task's duration depends on: (model, mode, seconds of video) — for an image task
+#: (model, resolution, images), for a video whose length is not asked (motion control)
+#: (model, mode, 0).
 DurationKey = tuple[str, str, int]
+
+
+def duration_key(request: object, model: str) -> DurationKey:
+    """The key a task made from ``request`` is learned under (``model``: its name as sent)."""
+    count = getattr(request, "n", None)
+    if isinstance(count, int):
+        return (model, str(getattr(request, "resolution", None) or ""), count)
+    seconds = getattr(request, "duration", None)
+    size = int(seconds) if isinstance(seconds, int | str) and str(seconds).isdigit() else 0
+    return (model, str(getattr(request, "mode", None) or ""), size)
 
 
 class _Durations:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Self, Unpack
+from typing import Any, Generic, Self, TypeVar, Unpack, overload
 
 import aiohttp
 
@@ -19,9 +18,9 @@ from .batch import BatchRun
 from .download import DEFAULT_MAX_BYTES, download
 from .errors import ConfigurationError, DownloadError, ValidationError
 from .governor import Governor, LocalGovernor, Pacing, Window, account_id
-from .models import ImageToVideo, TextToVideo
 from .resources import (
     AccountResource,
+    ElementsResource,
     ImagesResource,
     ImageToVideoResource,
     MotionControlResource,
@@ -29,11 +28,39 @@ from .resources import (
     TaskResource,
     TasksResource,
     TextToVideoResource,
+    VoicesResource,
 )
 from .results import Task, Video
+from .validation import AnyRequest
 
 DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
 ENV_BASE_URL = "KLING_BASE_URL"
+
+
+_Made = TypeVar("_Made")
+
+
+class _Namespace(Generic[_Made]):
+    """A namespace of the client (``client.images``, ...): made on first use, one a client."""
+
+    def __init__(self, make: Callable[[KlingClient], _Made]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type[KlingClient], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, client: None, owner: type[KlingClient]) -> Self: ...
+    @overload
+    def __get__(self, client: KlingClient, owner: type[KlingClient]) -> _Made: ...
+    def __get__(self, client: KlingClient | None, owner: type[KlingClient]) -> Self | _Made:
+        if client is None:
+            return self
+        # kept in the client's own __dict__, which attribute lookup reads before this
+        # (non-data) descriptor: the next access does not come here
+        made = client.__dict__[self._name] = self._make(client)
+        return made
 
 
 class KlingClient:
@@ -127,37 +154,21 @@ class KlingClient:
     def __repr__(self) -> str:
         return f"KlingClient(base_url={self.base_url!r}, credentials={self.credentials!r})"
 
-    @cached_property
-    def image_to_video(self) -> ImageToVideoResource:
-        return ImageToVideoResource(self)
-
-    @cached_property
-    def text_to_video(self) -> TextToVideoResource:
-        return TextToVideoResource(self)
-
-    @cached_property
-    def omni_video(self) -> OmniVideoResource:
-        """Omni video (``kling-3.0-omni``, ``kling-o1``; the new API)."""
-        return OmniVideoResource(self)
-
-    @cached_property
-    def motion_control(self) -> MotionControlResource:
-        """Motion control (``kling-2.6``, ``kling-3.0``; the new API)."""
-        return MotionControlResource(self)
-
-    @cached_property
-    def images(self) -> ImagesResource:
-        """Image generation (``kling-v3``, ``kling-v2-1``) and the download of every image."""
-        return ImagesResource(self)
-
-    @cached_property
-    def tasks(self) -> TasksResource:
-        """The new API's task queries: ``GET /tasks`` (20 ids a call) and the cursor list."""
-        return TasksResource(self)
-
-    @cached_property
-    def account(self) -> AccountResource:
-        return AccountResource(self)
+    image_to_video = _Namespace(ImageToVideoResource)
+    text_to_video = _Namespace(TextToVideoResource)
+    omni_video = _Namespace(OmniVideoResource)
+    """Omni video (``kling-3.0-omni``, ``kling-o1``; the new API)."""
+    motion_control = _Namespace(MotionControlResource)
+    """Motion control (``kling-2.6``, ``kling-3.0``; the new API)."""
+    images = _Namespace(ImagesResource)
+    """Image generation (``kling-v3``, ``kling-v2-1``) and the download of every image."""
+    tasks = _Namespace(TasksResource)
+    """The new API's task queries: ``GET /tasks`` (20 ids a call) and the cursor list."""
+    account = _Namespace(AccountResource)
+    elements = _Namespace(ElementsResource)
+    """Custom elements: create (from a folder of images too), get, list, presets, delete."""
+    voices = _Namespace(VoicesResource)
+    """Custom voices: create (from an audio URL or a video), get, list, presets, delete."""
 
     def window(self, family: str) -> Window:
         """The concurrency window ``generate()`` calls of ``family`` share (made on first use)."""
@@ -235,7 +246,7 @@ class KlingClient:
 
     def batch(
         self,
-        jobs: Iterable[ImageToVideo | TextToVideo] | AsyncIterable[ImageToVideo | TextToVideo],
+        jobs: Iterable[AnyRequest] | AsyncIterable[AnyRequest],
         output_dir: str | os.PathLike[str],
         **options: Any,
     ) -> BatchRun:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import attrs
 
-from . import _wire
 from ._api import ClientAPI
 from ._convert import task_from_wire
 from ._retry import RetryPolicy, retry
@@ -44,6 +44,20 @@ from .results import Task
 Finder = Callable[[str, str], Awaitable[Task | None]]
 
 GENERATED_PREFIX = "kling-async-"
+
+
+class Sendable(Protocol):
+    """What ``submit`` sends: a video or image create (``_wire.CreateCall``), or an element
+    or voice create (``resources._assets``)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+    @property
+    def external_task_id(self) -> str: ...
+    @property
+    def wire(self) -> str: ...
 
 
 def new_external_id() -> str:
@@ -115,7 +129,7 @@ class _Again(Exception):
 
 async def submit(
     client: ClientAPI,
-    call: _wire.CreateCall,
+    call: Sendable,
     find: Finder,
     kind: str,
     policy: RetryPolicy | None = None,
@@ -181,7 +195,7 @@ async def submit(
 
 
 async def submit_in_window(
-    client: ClientAPI, call: _wire.CreateCall, find: Finder, kind: str, window: Window
+    client: ClientAPI, call: Sendable, find: Finder, kind: str, window: Window
 ) -> Task:
     """Send a create inside a slot of the account's concurrency window (``generate()``): wait
     for a slot, send; on 1303 the slot goes back, the window learns, and the create waits for

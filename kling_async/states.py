@@ -1,6 +1,7 @@
 """Every state word of kling_async, each defined once; every check is a set derived here.
 
-Four lifecycles, each a ``StrEnum`` (its value is the word written on the wire, in the job
+Four lifecycles (and ``AssetStatus``: whether a custom element or voice is still usable), each
+a ``StrEnum`` (its value is the word written on the wire, in the job
 store, in ``--json`` lines):
 
 - ``TaskStatus`` — where a task is on Kling's side. ``TaskStatus.parse`` reads the status
@@ -66,6 +67,22 @@ def maybe_final(raw_status: object) -> bool:
     """False only for a wire word that says the task is still running (so a poller need not
     convert the rest of its body); True for an end and for any word it does not know."""
     return not (isinstance(raw_status, str) and raw_status.strip().lower() in _RUNNING_WORDS)
+
+
+class AssetStatus(enum.StrEnum):
+    """Whether a custom element or voice can be used (its own ``status``: ``succeed`` while
+    usable, ``deleted`` once removed). Any other word becomes ``UNKNOWN``."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, raw: object) -> AssetStatus:
+        """``succeed`` (or no status at all: a voice says none) is usable; ``deleted`` not."""
+        if raw in (None, "") or TaskStatus.parse(raw) is TaskStatus.SUCCEEDED:
+            return cls.ACTIVE
+        return cls.DELETED if str(raw).strip().lower() == cls.DELETED.value else cls.UNKNOWN
 
 
 class JobState(enum.StrEnum):

@@ -8,18 +8,41 @@ from decimal import Decimal
 from typing import Any
 
 from .._cash import Money, money_text, units_in_money
-from .._catalog import family_of, units_for
+from .._catalog import family_of, image_units, motion_units, omni_units, units_for
+from .._rules_video import DEFAULT_DURATION
+from .._surfaces import OMNI
 from ..errors import NotSentError, ValidationError
+from ..image_requests import ImageGeneration
 from ..store import JobStore, Spend
+from ..video_requests import MotionControl, OmniVideo
 from ._work import Job, Work
 
 
 def default_unit_cost(job: Job) -> float:
-    """The units a job is expected to cost, from Kling's price table: per second of video, by
-    model, resolution (mode), native audio and voices — e.g. kling-v2-6 pro with sound 10 s =
-    10 units, kling-v3 4k 15 s = 45. A model the table does not list is counted at 1.2 units/s
-    (3.0 in 4k), the dearest rate, so that a budget is never under-counted. Pass
-    ``unit_cost`` to use your own prices."""
+    """The units a job is expected to cost, from Kling's price tables (``_catalog``): per
+    second of video by model, resolution (mode), native audio, voices and video input, per
+    image for image generation — e.g. kling-v2-6 pro with sound 10 s = 10 units, kling-v3 4k
+    15 s = 45, four kling-v3 images = 32. What is not known before the task ends is counted
+    at its most, so that a budget is never under-counted: a motion-control video at its
+    reference video's longest (30 s, 10 s when the character keeps the image's orientation),
+    an omni video with a base video and no duration at the model's longest; a model the
+    tables do not list at the dearest rate. Pass ``unit_cost`` to use your own prices."""
+    if isinstance(job, ImageGeneration):
+        return image_units(job.model, job.n, from_image=job.image is not None)
+    if isinstance(job, MotionControl):
+        seconds = 10 if job.character_orientation == "image" else 30
+        return motion_units(job.model, job.mode, seconds)
+    if isinstance(job, OmniVideo):
+        caps = OMNI.get(job.model)
+        longest = max(caps.durations) if caps is not None else 15
+        if isinstance(job.duration, int):
+            seconds = job.duration
+        elif job.video is not None and job.video.role == "base":
+            seconds = longest  # the base video's length: not known before the task ends
+        else:
+            seconds = DEFAULT_DURATION
+        sound = job.audio == "native"
+        return omni_units(job.model, job.mode, seconds, video=job.video is not None, sound=sound)
     family = family_of(job.model)
     always = family == "3.0-turbo"
     sound = always or job.sound is True or bool(job.voices)

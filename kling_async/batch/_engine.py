@@ -24,13 +24,13 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import attrs
 
+from .._durations import duration_key
 from ..errors import NotSentError, ValidationError
 from ..governor import Window
-from ..models import ImageToVideo, TextToVideo
 from ..results import Task
 from ..states import JobState, OutcomeStatus, Stage
 from ..store import JobStore, Journal
@@ -234,8 +234,9 @@ class BatchEngine:
         the engine if it is not running yet."""
         if self.reporter.input_done:
             raise RuntimeError("submit: finish() was already called")
-        if not isinstance(job, ImageToVideo | TextToVideo):
-            raise ValidationError("job", type(job).__name__, "must be ImageToVideo or TextToVideo")
+        if not isinstance(job, Job):
+            names = ", ".join(t.__name__ for t in get_args(Job))
+            raise ValidationError("job", type(job).__name__, f"must be one of {names}")
         if not self._running:
             await self.start()
         self.reporter.accept()
@@ -289,7 +290,7 @@ class BatchEngine:
         except Exception as exc:
             self.reporter.fail(work, exc)
             return
-        work.submitted = self.reporter.since_start()
+        work.timings = attrs.evolve(work.timings, submitted=self.reporter.since_start())
         self.reporter.move(work, Stage.RUNNING)
         if route is Route.TRACK:
             self._track(work, task_id)
@@ -387,12 +388,12 @@ class BatchEngine:
         await self.slots.of(work).accepted()
         work.task = task
         work.fresh_output = True
-        work.submitted = self.reporter.since_start()
+        work.timings = attrs.evolve(work.timings, submitted=self.reporter.since_start())
         self.reporter.move(work, Stage.RUNNING)
         await self.journal.update(work.job_id, JobState.SUBMITTED, task_id=task.task_id)
         self._track(work, task.task_id)
 
     def _track(self, work: Work, task_id: str) -> None:
-        job, started = work.job, self._clock.monotonic()
-        key = (job.model, job.mode, int(job.duration))
+        started = self._clock.monotonic()
+        key = duration_key(work.job, work.job.model)
         self.poller.track(Tracked(task_id, work.kind, key, started, work, work.wire))

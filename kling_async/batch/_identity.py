@@ -17,10 +17,13 @@ import attrs
 
 from .._images import LARGEST_BYTES, checked_file, locate, open_checked
 from ..errors import ValidationError
-from ..models import CameraControl, DynamicMask, ImageToVideo, TextToVideo
+from ..models import CameraControl, DynamicMask
 from ..money import GENERATED_PREFIX
+from ..video_requests import ReferenceImage
+from ._work import Job
 
-_IMAGE_FIELDS = ("image", "image_tail", "static_mask")
+#: Fields that hold one image (across every kind of job: frames, masks, a character).
+_IMAGE_FIELDS = ("image", "image_tail", "static_mask", "first_frame", "last_frame")
 
 
 #: Bytes of a file read and hashed per worker-thread call: a cancellation point between two.
@@ -71,8 +74,13 @@ def _image_digest(field: str, value: Any, files: dict[str, str] | None = None) -
     return "sha256:" + hashlib.sha256(source.data).hexdigest()
 
 
-def _images(job: ImageToVideo | TextToVideo) -> list[tuple[str, Any]]:
-    """The job's image fields that are set, each with its name (``dynamic_masks[0].mask``)."""
+def _reference(value: Any) -> Any:
+    return value.image if isinstance(value, ReferenceImage) else value
+
+
+def job_images(job: Job) -> list[tuple[str, Any]]:
+    """The job's images that are set, each with its name (``dynamic_masks[0].mask``,
+    ``images[1]``)."""
     named = [(f, getattr(job, f, None)) for f in _IMAGE_FIELDS]
     masks = getattr(job, "dynamic_masks", None) or ()
     named += [
@@ -80,6 +88,8 @@ def _images(job: ImageToVideo | TextToVideo) -> list[tuple[str, Any]]:
         for i, m in enumerate(masks)
         if isinstance(m, DynamicMask)
     ]
+    references = getattr(job, "images", None) or ()
+    named += [(f"images[{i}]", _reference(r)) for i, r in enumerate(references)]
     return [(field, value) for field, value in named if value is not None]
 
 
@@ -91,16 +101,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def content_hash(job: ImageToVideo | TextToVideo, files: dict[str, str] | None = None) -> str:
+#: Fields that do not make a job another: the same content under another id, or told to
+#: another receiver (``animate --listen HOST:0`` gets a new port each run), is the same job.
+_NOT_CONTENT = ("external_task_id", "callback_url")
+
+
+def content_hash(
+    job: Job, files: dict[str, str] | None = None, *, with_callback_url: bool = False
+) -> str:
     """The job's identity (blocking: reads images; call through ``job_identity``). ``files``:
-    digests of its image files already computed, by field name."""
+    digests of its image files already computed, by field name. ``with_callback_url``: the
+    identity as versions before 0.2 made it (its callback URL counted; ``job_identities``)."""
     fields: dict[str, Any] = {"kind": type(job).__name__}
     for field in attrs.fields(type(job)):
         value = getattr(job, field.name)
-        if field.name == "external_task_id" or value is None:
-            continue  # the same content under another id is the same job
+        if value is None:
+            continue
+        if field.name in _NOT_CONTENT and not (with_callback_url and field.name == "callback_url"):
+            continue
         if field.name in _IMAGE_FIELDS:
             fields[field.name] = _image_digest(field.name, value, files)
+        elif field.name == "images":  # an omni video's reference images, with their labels
+            fields[field.name] = [
+                {
+                    "image": _image_digest(f"images[{i}]", _reference(r), files),
+                    "id": r.id if isinstance(r, ReferenceImage) else None,
+                }
+                for i, r in enumerate(value)
+            ]
         elif field.name == "dynamic_masks":
             fields[field.name] = [
                 {
@@ -121,8 +149,8 @@ def content_hash(job: ImageToVideo | TextToVideo, files: dict[str, str] | None =
 _INLINE_BYTES = 256 * 1024
 
 
-def _reads_files(job: ImageToVideo | TextToVideo) -> bool:
-    for _, value in _images(job):
+def _reads_files(job: Job) -> bool:
+    for _, value in job_images(job):
         if isinstance(value, bytes | bytearray) and len(value) <= _INLINE_BYTES:
             continue
         if isinstance(value, str) and value.startswith(("http://", "https://")):
@@ -131,20 +159,31 @@ def _reads_files(job: ImageToVideo | TextToVideo) -> bool:
     return False
 
 
-async def job_identity(job: ImageToVideo | TextToVideo) -> str:
+async def job_identity(job: Job) -> str:
     """The job's content hash: on the loop for URL images, text-to-video and small in-memory
     images; else off it, its image files a chunk per worker-thread call (each checked to be a
     regular file no larger than any wire takes before a byte is read: a FIFO, a socket, a
     device or a 2 GB file is refused at once with ``ValidationError``)."""
+    identity, _ = await job_identities(job)
+    return identity
+
+
+async def job_identities(job: Job) -> tuple[str, str | None]:
+    """``job_identity``, and for a job with a callback URL the identity versions before 0.2
+    gave it (they counted the URL): a journal they wrote may hold the job under that one."""
+    callback = getattr(job, "callback_url", None)
     if not _reads_files(job):
-        return content_hash(job)
+        return content_hash(job), content_hash(job, with_callback_url=True) if callback else None
     files: dict[str, str] = {}
-    for field, value in _images(job):
+    for field, value in job_images(job):
         source = locate(field, value)
         if source.kind == "file":
             assert source.path is not None
             files[field] = await _file_digest_async(field, source.path)
-    return await asyncio.to_thread(content_hash, job, files)
+    identity = await asyncio.to_thread(content_hash, job, files)
+    if not callback:
+        return identity, None
+    return identity, await asyncio.to_thread(content_hash, job, files, with_callback_url=True)
 
 
 #: A name's cap in UTF-8 bytes: with ``-<id8>-<n>.mp4.part.json`` it stays under the 255
@@ -166,10 +205,10 @@ def external_id_for(salt: str, job_id: str, generation: int) -> str:
     return f"{GENERATED_PREFIX}{digest}"
 
 
-def job_name(job: ImageToVideo | TextToVideo, job_id: str) -> str:
+def job_name(job: Job, job_id: str) -> str:
     """A file-system-safe name: the image's file stem where there is one, else the hash;
     at most ``MAX_NAME_BYTES`` bytes."""
-    for value in (getattr(job, "image", None), getattr(job, "image_tail", None)):
+    for _, value in job_images(job):
         if isinstance(value, os.PathLike) or (
             isinstance(value, str) and "." in value and not value.startswith(("http", "data:"))
         ):

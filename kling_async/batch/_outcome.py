@@ -8,9 +8,9 @@ from pathlib import Path
 
 import attrs
 
-from ..models import ImageToVideo, TextToVideo
 from ..results import Task
 from ..states import OutcomeStatus
+from ..validation import AnyRequest
 
 
 @attrs.frozen
@@ -27,7 +27,7 @@ class Timings:
 class Outcome:
     """One job's end: its status, task, file, error and timings (see ``OutcomeStatus``)."""
 
-    job: ImageToVideo | TextToVideo
+    job: AnyRequest
     status: OutcomeStatus
     job_id: str
     name: str

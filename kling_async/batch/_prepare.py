@@ -17,7 +17,8 @@ from ..states import HAS_TASK, JobState, OutcomeStatus
 from ..store import JobStore, inside
 from ..validation import validate
 from ._client import BatchClient
-from ._identity import job_identity, job_name
+from ._identity import job_identities, job_name
+from ._outcome import Timings
 from ._reporter import Reporter
 from ._work import Job, Work, empty_record, output_path
 
@@ -58,7 +59,7 @@ class Preparer:
             "",
             job_name(job, OutcomeStatus.INVALID),
             empty_record(),
-            self._reporter.since_start(),
+            Timings(queued=self._reporter.since_start()),
         )
         self._reporter.take(work)
         try:
@@ -79,7 +80,7 @@ class Preparer:
                 job, api=client.api, allow_unknown_models=client.allow_unknown_models
             )
             client.resource_for(work.kind).check_credentials(work.plan)
-            work.job_id = await job_identity(job)
+            work.job_id, before = await job_identities(job)
         except (ValidationError, OSError, ValueError) as exc:
             error = (
                 exc
@@ -89,6 +90,12 @@ class Preparer:
             work.job_id = ""
             self._reporter.report(work, OutcomeStatus.INVALID, error=error)
             return Route.REPORTED
+        if (  # a job recorded by a version that counted its callback URL keeps that id
+            before is not None
+            and not await self._store.has(work.job_id)
+            and await self._store.has(before)
+        ):
+            work.job_id = before
         work.name = self._name(job, work.job_id)
         if not self._reporter.first_of_its_content(work):
             return Route.REPORTED  # the same content twice in one batch: done once

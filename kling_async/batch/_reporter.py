@@ -9,10 +9,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
+
 from .._clock import Clock
 from ..errors import CreateUnconfirmedError, KlingError
 from ..states import FINAL_STAGE, OutcomeStatus, Stage
-from ._outcome import BatchSummary, Outcome, Timings
+from ._outcome import BatchSummary, Outcome
 from ._telemetry import NO_TELEMETRY, Telemetry
 from ._work import Work
 
@@ -120,12 +122,6 @@ class Reporter:
         if work.reported:
             return
         work.reported = True
-        timings = Timings(
-            queued=work.queued,
-            submitted=work.submitted,
-            ended=work.ended,
-            finished=self.since_start(),
-        )
         outcome = Outcome(
             job=work.job,
             status=status,
@@ -134,15 +130,16 @@ class Reporter:
             task=work.task,
             path=path,
             error=error,
-            timings=timings,
+            timings=attrs.evolve(work.timings, finished=self.since_start()),
         )
         self.summary.add(outcome)
         self.move(work, FINAL_STAGE[status])
-        self.telemetry.ended(work, status, self.since_start() - work.queued, error)
+        self.telemetry.ended(work, status, self.since_start() - work.timings.queued, error)
         self.reported += 1
         self._queue.put_nowait(outcome)
         for twin in self._twins.pop(work.job_id, []) if work.job_id else []:
-            twin.task, twin.submitted, twin.ended = work.task, work.submitted, work.ended
+            twin.task = work.task
+            twin.timings = attrs.evolve(work.timings, queued=twin.timings.queued)
             self.report(twin, status, error=error, path=path)
         if self.input_done and self.reported >= self.accepted:
             self._queue.put_nowait(ALL_REPORTED)

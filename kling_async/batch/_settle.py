@@ -77,7 +77,7 @@ class Settler:
         """The job's task ended (seen by a poll, a callback, or on a rerun's look)."""
         await self._slots.of(work).release()  # the slot is free the moment the end is seen
         work.task = task
-        work.ended = self._reporter.since_start()
+        work.timings = attrs.evolve(work.timings, ended=self._reporter.since_start())
         if task.succeeded:
             cash = task.cost  # billed in money: what it was charged, for max_cost and report
             paid = {"charged": float(cash.amount), "currency": cash.currency} if cash else {}

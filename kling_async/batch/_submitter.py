@@ -32,21 +32,21 @@ from ..errors import (
     ServerUnreachableError,
     ValidationError,
 )
-from ..models import ImageToVideo, TextToVideo
 from ..money import GENERATED_PREFIX, nothing_created, reconcile
 from ..resources import TaskResource
 from ..results import Task
 from ..states import JobState
 from ..store import JobRecord, JobStore
-from ..validation import Plan
-from ._identity import external_id_for
+from ..validation import AnyRequest, Plan
+from ._identity import external_id_for, job_images
+from ._memory import BodyBudget, image_bytes
 
 
 @attrs.define(eq=False)
 class Attempt:
     """What the submitter needs of a job, and what it learns while sending it."""
 
-    job: ImageToVideo | TextToVideo
+    job: AnyRequest
     job_id: str
     plan: Plan
     record: JobRecord
@@ -90,9 +90,13 @@ class Refused:
 
 
 class Submitter:
-    def __init__(self, journal: JobStore, retry: RetryPolicy) -> None:
+    def __init__(
+        self, journal: JobStore, retry: RetryPolicy, budget: BodyBudget | None = None
+    ) -> None:
         self.journal = journal
         self.retry = retry
+        #: Image bytes the creates on their way may hold (memory bounded by it, not by C).
+        self.budget = budget or BodyBudget()
         #: External id -> the job (its content identity) whose task it names, as the
         #: preparer learns them from the journal's records and the jobs' own ids (in memory).
         self.owners: dict[str, str] = {}
@@ -150,6 +154,10 @@ class Submitter:
                     )
                 return found
         job = attrs.evolve(attempt.job, external_task_id=external_id)
+        async with self.budget.hold(image_bytes(job_images(job))):
+            return await self._create(attempt, job, external_id)
+
+    async def _create(self, attempt: Attempt, job: AnyRequest, external_id: str) -> Task:
         call = await build(job, attempt.plan)  # reads images: may fail, nothing sent
         await self.journal.update(
             attempt.job_id,

@@ -236,7 +236,10 @@ class OtelTelemetry:
 
 
 def _attributes(work: Work) -> dict[str, str]:
-    attributes = {"kling.model": work.job.model, "kling.mode": str(work.job.mode)}
+    attributes = {
+        "kling.model": work.job.model,
+        "kling.mode": str(getattr(work.job, "mode", None) or ""),
+    }
     if work.name:
         attributes["kling.job"] = work.name
     if work.task is not None:

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import attrs
 
-from ..models import ImageToVideo, TextToVideo
+from ..models import TextToVideo
 from ..results import Task
 from ..states import Stage
 from ..store import JobRecord
-from ..validation import Plan
+from ..validation import AnyRequest, Plan
+from ._outcome import Timings
 
-Job = ImageToVideo | TextToVideo
+#: What a batch runs: any request of Kling's video surface, and image generation.
+Job = AnyRequest
 
 
 def empty_record() -> JobRecord:
@@ -26,12 +28,10 @@ class Work:
     job_id: str
     name: str
     record: JobRecord
-    #: Seconds after the batch started that the job was taken.
-    queued: float
+    #: Its timings so far (``finished`` is stamped on its outcome).
+    timings: Timings
     #: How the job goes out (wire, model name there, family); None for an invalid job.
     plan: Plan | None = None
-    submitted: float | None = None
-    ended: float | None = None
     task: Task | None = None
     #: Units this run counted against ``max_units`` for it (given back if nothing was made).
     charged: float = 0.0

@@ -17,10 +17,12 @@ from .commands import (
     account_command,
     animate_command,
     download_command,
+    elements_group,
     generate_command,
     list_command,
     status_command,
     submit_command,
+    voices_group,
     wait_command,
 )
 
@@ -87,6 +89,8 @@ for command in (
     download_command,
     list_command,
     account_command,
+    elements_group,
+    voices_group,
     report_command,
     emulator_command,
     demo_command,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,9 +14,7 @@ from ..emulator._config import (
     FAULT_KINDS,
     LOOPBACK_HOSTS,
     Account,
-    BillingMode,
     EmulatorConfig,
-    RetryAfterMode,
     check_duration_mix,
 )
 from ..errors import ValidationError
@@ -215,27 +213,13 @@ def emulator_command(
     secret_key: str,
     api_key: str,
     concurrency_limit: int,
-    rate_limit: float | None,
-    rate_burst: float | None,
-    retry_after: str,
-    duration: tuple[float, float],
-    duration_mix: tuple[tuple[float, float, float], ...] | None,
-    failure_rate: float,
-    faults: dict[str, float],
-    slow_seconds: float,
     units: float | None,
     render: bool,
     video_bytes: int | None,
-    url_lifetime: float,
     tls_cert: Path | None,
     tls_key: Path | None,
-    webhook_secret: str | None,
-    token_max_age: float | None,
-    allow_models: tuple[str, ...],
-    billing: str,
-    currency: str,
     callback_hosts: tuple[str, ...],
-    seed: int | None,
+    **settings: Any,
 ) -> None:
     """Serve the Kling API emulator until Ctrl-C.
 
@@ -270,26 +254,12 @@ def emulator_command(
         accounts=[account],
         host=host,
         port=port,
-        duration=duration,
-        duration_mix=duration_mix,
-        failure_rate=failure_rate,
-        rate_limit=rate_limit,
-        rate_burst=rate_burst,
-        retry_after=cast(RetryAfterMode, retry_after),
-        faults=faults,
-        slow_seconds=slow_seconds,
         render=render,
         video_bytes=video_bytes,
-        url_lifetime=url_lifetime,
         tls_cert=tls_cert,
         tls_key=tls_key,
-        webhook_secret=webhook_secret,
-        token_max_age=token_max_age,
-        allow_models=allow_models,
-        billing=cast(BillingMode, billing),
-        currency=currency,
         callback_hosts=callback_hosts or LOOPBACK_HOSTS,
-        seed=seed,
+        **settings,  # the other options are named after the fields they set
     )
 
     def announce(emu: Emulator) -> None:

@@ -17,6 +17,7 @@ from ..states import GIVEN_UP, IN_PROGRESS, JobState
 from ..store import JOURNAL_NAME, StoreSnapshot, inside, read_journal
 from ._exits import EXIT_USAGE, fail
 from ._format import charged_text, money_record, units_money_text
+from .output.html_run import write_sheet
 
 
 def _output(snapshot: StoreSnapshot, relative: str | None) -> Path | None:
@@ -122,8 +123,24 @@ def show_report(snapshot: StoreSnapshot) -> None:
     help="With --redis: the workers' queue and store name.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--html",
+    "html_file",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[FILE]",
+    type=click.Path(dir_okay=False),
+    help="Also write a page of the run (each job's image, video, state, model, units, "
+    "error; opens offline from the folder): FILE, or FOLDER/report.html.",
+)
 def report_command(
-    folder: Path, journal: Path | None, redis_url: str | None, namespace: str, as_json: bool
+    folder: Path,
+    journal: Path | None,
+    redis_url: str | None,
+    namespace: str,
+    as_json: bool,
+    html_file: str | None,
 ) -> None:
     """Show what the job store of an output folder says: jobs per state, each failed job
     with its reason, units committed, the videos written and every job's task and external
@@ -153,6 +170,9 @@ def report_command(
                 "on workers keeps its jobs on Redis: add --redis URL)",
                 EXIT_USAGE,
             )
+    if html_file is not None:
+        written = write_sheet(snapshot, Path(html_file) if html_file else None)
+        click.echo(f"report {written}", err=True)
     if as_json:
         click.echo(json.dumps(report_record(snapshot)))
     else:

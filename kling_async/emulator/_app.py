@@ -21,7 +21,9 @@ from typing import Any
 from aiohttp import web
 
 from .._clock import SYSTEM_CLOCK, Clock
-from ._app_new import TaskHandlers, origin
+from ._app_assets import AssetHandlers, add_asset_routes
+from ._app_new import origin
+from ._assets import AssetStore
 from ._auth import authenticate
 from ._bodies import BodyBudget
 from ._callbacks import Callbacks
@@ -78,7 +80,7 @@ def _envelope(data: Any) -> web.Response:
     return web.json_response(body)
 
 
-class EmulatorState(TaskHandlers):
+class EmulatorState(AssetHandlers):
     """Everything one running emulator holds, and the handlers that act on it."""
 
     def __init__(self, config: EmulatorConfig, clock: Clock | None = None) -> None:
@@ -94,6 +96,7 @@ class EmulatorState(TaskHandlers):
         self.videos = VideoFiles(config, seed)
         self.callbacks = Callbacks(config, self.stats, self.clock)
         self.budget = BodyBudget(config.body_budget_bytes)
+        self.assets = AssetStore(self.rng, config.asset_seconds, config.strict_elements)
 
     # -- introspection -------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -117,6 +120,7 @@ class EmulatorState(TaskHandlers):
         if everything:
             self.store.tasks.clear()
             self.store.videos.clear()
+            self.assets.clear()
             self.store.reset_accounts()
             self.faults.clear()
             self.limiter.reset()
@@ -409,6 +413,7 @@ def build_app(state: EmulatorState) -> web.Application:
     )
     add_get("/tasks", api("query", state.batch_query, lambda r: "GET /tasks", api_key_only=True))
     add_post("/tasks", api("list", state.cursor_list, lambda r: "POST /tasks", api_key_only=True))
+    add_asset_routes(app, state, api)
     add_get("/__files__/{name}", state.file)  # GET also answers HEAD
     add_get("/__emulator__/stats", state.stats_view)
     add_post("/__emulator__/reset", state.reset_view)

@@ -142,6 +142,10 @@ class TaskHandlers:
     clock: Clock
     budget: BodyBudget
 
+    def check_references(self, account: Account, body: Mapping[str, Any]) -> None:
+        """A hook after a create's rules passed: refuse what it names that the account does
+        not hold (``_app_assets``: deleted elements)."""
+
     async def read_json(
         self, request: web.Request, cap: int = MAX_QUERY_BODY, *, empty_ok: bool = False
     ) -> dict[str, Any]:
@@ -172,6 +176,7 @@ class TaskHandlers:
             else:
                 body = parse_object(raw)
                 spec = check(body)
+            self.check_references(account, body)
             if not self.config.render and spec.image is not None:
                 spec.image = attrs.evolve(spec.image, data=None)  # keep no bytes nobody uses
             task = self.store.create(account, spec, body, self.clock.time(), key)

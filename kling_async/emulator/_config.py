@@ -185,6 +185,11 @@ class EmulatorConfig:
     seed: int | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    #: Seconds a custom element or voice takes to be made (``/v1/general/...``).
+    asset_seconds: float = 2.0
+    #: Refuse video creates naming an element id this emulator never made (by default only
+    #: ids it made and then deleted are refused: the vendor's examples use ids of their own).
+    strict_elements: bool = False
 
     def __attrs_post_init__(self) -> None:
         unknown = sorted(set(self.faults) - set(FAULT_KINDS))

@@ -57,9 +57,18 @@ class Contents:
 
 
 def unknown_fields(
-    obj: Mapping[str, Any], allowed: tuple[str, ...], where: str, prefix: str
+    obj: Mapping[str, Any],
+    allowed: tuple[str, ...],
+    where: str,
+    prefix: str,
+    *,
+    future: bool = False,
 ) -> None:
-    """1201 for the first field of ``obj`` the endpoint does not take, naming it."""
+    """1201 for the first field of ``obj`` the endpoint does not take, naming it. ``future``:
+    the model is one the config allows without knowing it (``--allow-model``), whose fields
+    may be new — any is taken."""
+    if future:
+        return
     for field in sorted(set(obj) - set(allowed)):
         raise invalid(
             f"{prefix}{field}: not a field of {where} (it takes {', '.join(allowed)}); "

@@ -12,6 +12,7 @@ kling-v3 only). Camera control and the motion brush are offered by no live model
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -84,52 +85,59 @@ _MASTER = Offer((None,), SHORT)
 _TURBO = Offer((STD, PRO), LONG, {"sound": _2, "multi_shot": _2}, always_sound=True)
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+N = TypeVar("N", bound=_Named)
+
+
+def by_name(*entries: N) -> dict[str, N]:
+    """A catalogue table: ``entries`` keyed by their names, in the order given."""
+    return {entry.name: entry for entry in entries}
+
+
 def _both(i2v: Offer, t2v: Offer) -> dict[str, Offer]:
     return {"image2video": i2v, "text2video": t2v}
 
 
 #: Models of the legacy wire (``model_name`` in the body of ``/v1/videos/<kind>``).
-LEGACY_MODELS: dict[str, Model] = {
-    m.name: m
-    for m in (
-        Model("kling-v3", "3.0", "legacy", _both(_V3_I2V, _V3_T2V)),
-        Model("kling-v2-6", "2.6", "legacy", _both(_V26_I2V, _V26_T2V)),
-        Model("kling-v2-5-turbo", "2.5-turbo", "legacy", _both(_V25T_I2V, _V25T_T2V)),
-        # not in the 2026 vendor map, status unconfirmed: accepted, no mode, 5|10 s, plain
-        Model("kling-v2-master", "kling-v2-master", "legacy", _both(_MASTER, _MASTER)),
-        *(
-            Model(name, name, "legacy", retired=True)
-            for name in ("kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-1", "kling-v2-1-master")
-        ),
-    )
-}
+LEGACY_MODELS = by_name(
+    Model("kling-v3", "3.0", "legacy", _both(_V3_I2V, _V3_T2V)),
+    Model("kling-v2-6", "2.6", "legacy", _both(_V26_I2V, _V26_T2V)),
+    Model("kling-v2-5-turbo", "2.5-turbo", "legacy", _both(_V25T_I2V, _V25T_T2V)),
+    # not in the 2026 vendor map, status unconfirmed: accepted, no mode, 5|10 s, plain
+    Model("kling-v2-master", "kling-v2-master", "legacy", _both(_MASTER, _MASTER)),
+    *(
+        Model(name, name, "legacy", retired=True)
+        for name in ("kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-1", "kling-v2-1-master")
+    ),
+)
 
 #: Models of the new wire (``POST /image-to-video/{model}``, ``/text-to-video/{model}``).
-NEW_MODELS: dict[str, Model] = {
-    m.name: m
-    for m in (
-        Model(
-            "kling-3.0-turbo",
-            "3.0-turbo",
-            "new",
-            _both(
-                attrs.evolve(_TURBO, shots=True),
-                attrs.evolve(_TURBO, max_prompt=MAX_PROMPT_3_0, shots=True),
-            ),
+NEW_MODELS = by_name(
+    Model(
+        "kling-3.0-turbo",
+        "3.0-turbo",
+        "new",
+        _both(
+            attrs.evolve(_TURBO, shots=True),
+            attrs.evolve(_TURBO, max_prompt=MAX_PROMPT_3_0, shots=True),
         ),
-        Model(
-            "kling-3.0",
-            "3.0",
-            "new",
-            _both(
-                attrs.evolve(_V3_I2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
-                attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
-            ),
+    ),
+    Model(
+        "kling-3.0",
+        "3.0",
+        "new",
+        _both(
+            attrs.evolve(_V3_I2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
+            attrs.evolve(_V3_T2V, max_prompt=MAX_PROMPT_3_0, shots=True, shot_setting=True),
         ),
-        Model("kling-2.6", "2.6", "new", _both(_V26_I2V, _V26_T2V)),
-        Model("kling-2.5-turbo", "2.5-turbo", "new", _both(_V25T_I2V, _V25T_T2V)),
-    )
-}
+    ),
+    Model("kling-2.6", "2.6", "new", _both(_V26_I2V, _V26_T2V)),
+    Model("kling-2.5-turbo", "2.5-turbo", "new", _both(_V25T_I2V, _V25T_T2V)),
+)
 
 _ALL = frozenset({STD, PRO, K4})
 _GENERIC = Offer(

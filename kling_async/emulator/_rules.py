@@ -306,7 +306,7 @@ def _check(body: Mapping[str, Any], default_model: str, kind: str) -> TaskSpec:
     features = {name for name, on in present.items() if on}
     if offer is not None:
         check_offer(model.name, kind, offer, mode, duration, features, LEGACY_WORDS)
-    external, callback = common_fields(body)
+    common = common_fields(body)
     return TaskSpec(
         kind=kind,
         model=model.name,
@@ -317,13 +317,12 @@ def _check(body: Mapping[str, Any], default_model: str, kind: str) -> TaskSpec:
         camera=camera,
         image=image,
         aspect_ratio=aspect,
-        external_task_id=external,
-        callback_url=callback,
         late_failure=discontinued(model.name) if model.retired else None,
         wire="legacy",
         family=model.family,
         sound=sound,
         audio=sound,
+        **common,
     )
 
 

@@ -30,7 +30,6 @@ from ._shared import (
     common_fields,
     integer_value,
     string_field,
-    watermark_flag,
 )
 
 IMAGE_MODELS = ("kling-v2-1", "kling-v3", "kling-v3-omni")
@@ -121,7 +120,7 @@ def check_image_generation(body: Mapping[str, Any]) -> TaskSpec:
     resolution = choice_field(body, "resolution", IMAGE_RESOLUTIONS) or "1k"
     n = _count(body)
     aspect = choice_field(body, "aspect_ratio", IMAGE_RATIOS) or "16:9"
-    external, callback = common_fields(body, empty_is_absent=True)
+    common = common_fields(body, empty_is_absent=True)
     features = {"image_to_image"} if image is not None else set()
     if elements:
         features.add("elements")
@@ -134,11 +133,9 @@ def check_image_generation(body: Mapping[str, Any]) -> TaskSpec:
         features=frozenset(features),
         image=image,
         aspect_ratio=aspect,
-        external_task_id=external,
-        callback_url=callback,
         wire="legacy",
         family=f"image:{model}",
         product="image",
         count=n,
-        watermark=watermark_flag(body),
+        **common,
     )

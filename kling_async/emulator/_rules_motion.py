@@ -42,8 +42,9 @@ def check_motion(name: str, body: Mapping[str, Any], allowed: Collection[str] = 
     unknown_fields(body, ("contents", "settings", "options"), where, "")
     settings = object_field(body, "settings")
     fields = ("character_orientation", "audio", "resolution")
-    unknown_fields(settings, fields, where, "settings.")
-    external, callback = options_fields(body, where)
+    future = name not in MOTION_MODELS
+    unknown_fields(settings, fields, where, "settings.", future=future)
+    common = options_fields(body, where, future=future)
     types = ("prompt", "image", "video") + (("element",) if max_elements else ())
     found = read_contents(body.get("contents"), types, MAX_PROMPT, ("prompt", "image", "video"))
     images, videos, elements = found.count("image"), len(found.videos), len(found.element_ids)
@@ -71,10 +72,9 @@ def check_motion(name: str, body: Mapping[str, Any], allowed: Collection[str] = 
         features=frozenset(),
         image=found.first("image"),
         aspect_ratio="16:9",
-        external_task_id=external,
-        callback_url=callback,
         wire="new",
         family=family,
         audio=audio != "off",
         video_input=True,
+        **common,
     )

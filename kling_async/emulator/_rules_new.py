@@ -41,6 +41,7 @@ from ._models import (
 from ._shared import (
     ASPECT_RATIOS,
     MAX_VOICES,
+    CommonFields,
     TaskSpec,
     Wording,
     check_offer,
@@ -103,10 +104,11 @@ def not_found(kind: str, name: str, served: Collection[str]) -> Rejection:
     )
 
 
-def options_fields(body: Mapping[str, Any], where: str) -> tuple[str | None, str | None]:
-    """``options``: (external task id, callback URL); "" stands for none, as the examples send."""
+def options_fields(body: Mapping[str, Any], where: str, *, future: bool = False) -> CommonFields:
+    """``options``: ``common_fields``; "" stands for none, as the examples send. ``future``:
+    an allowed unknown model, which may take options no page names."""
     options = object_field(body, "options")
-    unknown_fields(options, OPTIONS_FIELDS, where, "options.")
+    unknown_fields(options, OPTIONS_FIELDS, where, "options.", future=future)
     return common_fields(options, prefix="options.", empty_is_absent=True)
 
 
@@ -151,8 +153,10 @@ def check_new(
     unknown_fields(body, TOP_FIELDS[kind], where, "")
     settings = object_field(body, "settings")
     multi_field = ("multi_shot",) if offer.shot_setting else ()
-    unknown_fields(settings, SETTINGS_FIELDS[kind] + multi_field, where, "settings.")
-    external, callback = options_fields(body, where)
+    unknown_fields(
+        settings, SETTINGS_FIELDS[kind] + multi_field, where, "settings.", future=generic
+    )
+    common = options_fields(body, where, future=generic)
     image = tail = None
     voices = elements = 0
     aspect = "16:9"
@@ -205,10 +209,9 @@ def check_new(
         features=frozenset(features),
         image=image,
         aspect_ratio=aspect,
-        external_task_id=external,
-        callback_url=callback,
         wire="new",
         family=model.family,
         sound=sound,
         audio=sound,
+        **common,
     )

@@ -48,6 +48,7 @@ from ._models import (
     PRO,
     RESOLUTIONS,
     STD,
+    by_name,
 )
 from ._rules_new import aspect_setting, not_found, options_fields
 from ._shared import TaskSpec, choice_field
@@ -85,32 +86,29 @@ class OmniModel:
     feature_strict: bool = False
 
 
-OMNI_MODELS: dict[str, OmniModel] = {
-    m.name: m
-    for m in (
-        OmniModel(
-            "kling-3.0-omni",
-            "3.0-omni",
-            (STD, PRO, K4),
-            tuple(range(3, 16)),
-            ("native", "original", "off"),
-            MAX_PROMPT_3_0,
-            multi_shot=True,
-            feature_strict=True,
-        ),
-        OmniModel(
-            "kling-o1",
-            "o1",
-            (STD, PRO),
-            tuple(range(3, 11)),
-            ("original", "off"),
-            MAX_PROMPT,
-            multi_shot=False,
-            first_frame_only=(5, 10),
-            frames_alone=True,
-        ),
-    )
-}
+OMNI_MODELS = by_name(
+    OmniModel(
+        "kling-3.0-omni",
+        "3.0-omni",
+        (STD, PRO, K4),
+        tuple(range(3, 16)),
+        ("native", "original", "off"),
+        MAX_PROMPT_3_0,
+        multi_shot=True,
+        feature_strict=True,
+    ),
+    OmniModel(
+        "kling-o1",
+        "o1",
+        (STD, PRO),
+        tuple(range(3, 11)),
+        ("original", "off"),
+        MAX_PROMPT,
+        multi_shot=False,
+        first_frame_only=(5, 10),
+        frames_alone=True,
+    ),
+)
 
 
 def _model(name: str, allowed: Collection[str]) -> OmniModel:
@@ -216,10 +214,15 @@ def check_omni(name: str, body: Mapping[str, Any], allowed: Collection[str] = ()
     unknown_fields(body, ("contents", "settings", "options"), where, "")
     settings = object_field(body, "settings")
     fields = ("resolution", "duration", "audio", "aspect_ratio")
+    future = name not in OMNI_MODELS
     unknown_fields(
-        settings, fields + (("multi_shot",) if model.multi_shot else ()), where, "settings."
+        settings,
+        fields + (("multi_shot",) if model.multi_shot else ()),
+        where,
+        "settings.",
+        future=future,
     )
-    external, callback = options_fields(body, where)
+    common = options_fields(body, where, future=future)
     found = read_contents(body.get("contents"), CONTENT_TYPES, model.max_prompt)
     if not found.prompt.strip():
         raise invalid("contents[prompt]: a prompt item with non-blank text is required")
@@ -247,11 +250,10 @@ def check_omni(name: str, body: Mapping[str, Any], allowed: Collection[str] = ()
         features=frozenset({"multi_shot"} if shots > 1 else ()),
         image=image,
         aspect_ratio=aspect_setting(settings, model.name not in OMNI_MODELS),
-        external_task_id=external,
-        callback_url=callback,
         wire="new",
         family=model.family,
         sound=audio == "native",
         audio=audio != "off",
         video_input=video is not None,
+        **common,
     )

@@ -7,7 +7,7 @@ in the spelling of the wire that was used (``Wording``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
@@ -157,16 +157,20 @@ def integer_value(value: object) -> int | None:
     return None
 
 
-def watermark_flag(body: Mapping[str, Any]) -> bool:
-    """``watermark_info.enabled`` (checked by ``common_fields``); false when absent."""
-    watermark = body.get("watermark_info")
-    return isinstance(watermark, dict) and watermark.get("enabled") is True
+class CommonFields(TypedDict):
+    """What every create may carry besides the task, as the ``TaskSpec`` fields it fills:
+    ``TaskSpec(..., **common_fields(body))``."""
+
+    external_task_id: str | None
+    callback_url: str | None
+    #: ``watermark_info.enabled``; false when absent.
+    watermark: bool
 
 
 def common_fields(
     body: Mapping[str, Any], *, prefix: str = "", empty_is_absent: bool = False
-) -> tuple[str | None, str | None]:
-    """``watermark_info``, ``callback_url`` and ``external_task_id``: (external id, callback)."""
+) -> CommonFields:
+    """``watermark_info``, ``callback_url`` and ``external_task_id``, checked."""
     watermark = body.get("watermark_info")
     if watermark is not None and (
         not isinstance(watermark, dict) or not isinstance(watermark.get("enabled"), bool)
@@ -182,4 +186,8 @@ def common_fields(
         raise invalid(f"{prefix}callback_url: {callback!r:.60} is not an http(s) URL")
     if external is not None and not external.strip():
         raise invalid(f"{prefix}external_task_id: must not be blank")
-    return external, callback
+    return CommonFields(
+        external_task_id=external,
+        callback_url=callback,
+        watermark=watermark is not None and watermark["enabled"] is True,
+    )

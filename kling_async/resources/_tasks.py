@@ -15,7 +15,7 @@ import attrs
 from .. import _wire, money
 from .._api import ClientAPI
 from .._convert import task_from_wire, tasks_from_wire
-from .._durations import DurationKey, DurationModel
+from .._durations import DurationKey, DurationModel, duration_key
 from .._retry import RetryPolicy, backoff
 from .._waiting import WaitPolicy
 from ..errors import (
@@ -336,8 +336,7 @@ class TaskResource(Generic[R]):
         call = await self.prepare(asked)
         window = self._client.window(call.plan.family)
         task = await money.submit_in_window(self._client, call, self.find, self.kind, window)
-        seconds = getattr(asked, "duration", None)
-        key = (call.plan.model, str(getattr(asked, "mode", "")), seconds or 0)
+        key = duration_key(asked, call.plan.model)
         ended = False
         try:
             done = await self._wait(

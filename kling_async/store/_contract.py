@@ -130,6 +130,10 @@ class JobStore(Protocol):
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None: ...
 
+    async def has(self, job_id: str) -> bool:
+        """Whether the store holds a record of ``job_id`` (claims nothing)."""
+        ...
+
     async def task_owner(self, external_task_id: str) -> str | None:
         """The job (its content identity) whose task was recorded under ``external_task_id``;
         None when no record has a task under it. Off the hot path: asked only before a task

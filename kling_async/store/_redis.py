@@ -374,6 +374,9 @@ class RedisJobStore:
             self._held.discard(job_id)
             raise LeaseLostError(job_id)
 
+    async def has(self, job_id: str) -> bool:
+        return bool(await _done(self.redis.exists(self._key("job", job_id))))
+
     async def record(self, job_id: str) -> dict[str, Any] | None:
         """The job's stored fields (decoded), whoever holds it; None if unknown."""
         raw = await _done(self.redis.hgetall(self._key("job", job_id)))

@@ -264,6 +264,13 @@ class Journal:
         # jobs in a few commits instead of one each
         return await self._queue(read_or_insert, may_refuse=True)
 
+    async def has(self, job_id: str) -> bool:
+        def look(conn: sqlite3.Connection) -> bool:
+            found = conn.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+            return found is not None
+
+        return await self._run(look)
+
     async def task_owner(self, external_task_id: str) -> str | None:
         def find(conn: sqlite3.Connection) -> str | None:
             row = conn.execute(

@@ -21,13 +21,11 @@ from saq.queue.redis import RedisQueue
 
 from ..batch import Outcome, OutcomeStatus, job_identity, job_name
 from ..errors import ValidationError, WorkerJobError
-from ..models import ImageToVideo, TextToVideo
 from ..validation import validate
-from ._payload import dump_job
+from ._payload import Job, dump_job
 from ._result import outcome_of
 from ._worker import FUNCTION
 
-Job = ImageToVideo | TextToVideo
 #: What ``enqueue`` takes: (source, job), or (source, job, output name) where the name is
 #: the video's path relative to the shared folder without ``.mp4`` (sub-folders kept, as
 #: ``BatchEngine(name=...)`` takes it); None or left out: the batch's own name.

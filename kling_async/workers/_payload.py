@@ -18,6 +18,7 @@ import attrs
 from ..errors import ValidationError
 from ..models import CameraConfig, CameraControl, ImageToVideo, TextToVideo
 
+#: The kinds of job queue workers run (the others run in a local batch).
 Job = ImageToVideo | TextToVideo
 _IMAGES = ("image", "image_tail", "static_mask")
 
@@ -39,7 +40,14 @@ def _image_in(value: dict[str, str]) -> Any:
 
 
 def dump_job(job: Job) -> dict[str, Any]:
-    """The job as JSON-ready data (``load_job`` makes it again)."""
+    """The job as JSON-ready data (``load_job`` makes it again); a kind workers do not run
+    is a ``ValidationError``."""
+    if not isinstance(job, Job):
+        raise ValidationError(
+            "job",
+            type(job).__name__,
+            "queue workers run image and text to video only; run it in a local batch",
+        )
     out: dict[str, Any] = {"kind": type(job).__name__}
     for field in attrs.fields(type(job)):
         value = getattr(job, field.name)

@@ -14,11 +14,10 @@ from typing import Any
 
 from ..batch import Outcome, OutcomeStatus
 from ..errors import APIError, NotSentError, TaskTimeoutError, WorkerJobError, error_for
-from ..models import ImageToVideo, TextToVideo
 from ..results import Task
 from ..states import RunStatus, TaskStatus
+from ._payload import Job
 
-Job = ImageToVideo | TextToVideo
 #: The kinds of error a result tells apart (besides Kling's: "api"), in the CLI's words.
 _TIMED_OUT = RunStatus.TIMED_OUT.value
 _NOT_SENT = RunStatus.NOT_SENT.value

@@ -35,10 +35,9 @@ from ..batch import BatchEngine, Outcome, PollPolicy
 from ..client import KlingClient
 from ..errors import CreateUnconfirmedError, JobClaimedError, LeaseLostError
 from ..governor import RedisGovernor
-from ..models import ImageToVideo, TextToVideo
 from ..states import OutcomeStatus
 from ..store import RedisJobStore, masked, worker_id
-from ._payload import load_job
+from ._payload import Job, load_job
 from ._result import result_of
 
 log = logging.getLogger("kling_async.workers")
@@ -210,7 +209,7 @@ class _Runner:
             result["stored"] = await hook(outcome.path, result)
         return result
 
-    async def _one(self, request: ImageToVideo | TextToVideo, name: str | None) -> Outcome:
+    async def _one(self, request: Job, name: str | None) -> Outcome:
         """The engine's outcome for ``request`` (its lease given up once known), its video
         named ``name`` (relative to the shared folder) when given."""
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()

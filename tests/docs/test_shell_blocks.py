@@ -50,6 +50,24 @@ def _options(command: click.Command) -> set[str]:
     return {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
 
 
+def _every_option(command: click.Command) -> set[str]:
+    """A command's options, and a group's (``elements``, ``voices``) its subcommands' too."""
+    found = _options(command)
+    if isinstance(command, click.Group):
+        found = found.union(*(_every_option(sub) for sub in command.commands.values()))
+    return found
+
+
+def _resolved(command: str, rest: str) -> tuple[click.Command, str]:
+    """The command a line runs: a group's subcommand (its first word) when it has one."""
+    found = kling_async.commands[command]
+    if isinstance(found, click.Group):
+        sub, _, rest = rest.strip().partition(" ")
+        assert sub in found.commands, f"kling-async {command} has no subcommand {sub!r}"
+        found = found.commands[sub]
+    return found, rest
+
+
 GROUP = _options(kling_async) | {"--help", "-h"}
 
 
@@ -63,7 +81,8 @@ def test_the_command_lines_are_found() -> None:
 def test_commands_and_options_exist(block: Block) -> None:
     for command, rest in _lines(block):
         assert command in kling_async.commands, f"{block.id}: no command {command!r}"
-        known = _options(kling_async.commands[command]) | GROUP
+        runs, rest = _resolved(command, rest)
+        known = _options(runs) | GROUP
         for flag in FLAG.findall(rest):
             assert flag in known, f"{block.id}: kling-async {command} has no {flag}"
 
@@ -154,7 +173,7 @@ def test_options_named_in_the_prose_exist(page: str) -> None:
     """`--flag` in the text of the pages about the commands: an option of some command."""
     text = re.sub(r"```.*?```", "", (ROOT / "docs" / f"{page}.md").read_text(), flags=re.S)
     flags = {f for span in re.findall(r"`([^`]+)`", text) for f in FLAG.findall(span)}
-    known = GROUP.union(*(_options(c) for c in kling_async.commands.values()))
+    known = GROUP.union(*(_every_option(c) for c in kling_async.commands.values()))
     assert {f for f in flags if f.startswith("--")} - known == set()
 
 

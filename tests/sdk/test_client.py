@@ -158,6 +158,33 @@ async def test_unknown_models_are_refused_unless_allowed(start_emulator: StartEm
         assert caught.value.code == 1203
 
 
+async def test_a_future_model_goes_out_unchanged_and_an_emulator_allowing_it_serves_it(
+    start_emulator: StartEmulator,
+) -> None:
+    """kling-4.0 as announced (21:9, 20 s, a 5,000-character prompt, keyframes in settings):
+    no 3.0 rule stops it in the SDK, and the emulator told ``--allow-model kling-4.0`` takes
+    settings no page names yet."""
+    future = kling.TextToVideo(
+        model="kling-4.0",
+        prompt="p" * 5000,
+        duration=20,
+        aspect_ratio="21:9",
+        extra_settings={"keyframes": 10},
+    )
+    emu, _ = await start_emulator(duration=(0.05, 0.05))
+    async with fast_client(emu, allow_unknown_models=True) as client:
+        with pytest.raises(kling.NotFoundError) as caught:  # an emulator not told of it
+            await client.text_to_video.create(future)
+        assert caught.value.code == 1203
+    emu, _ = await start_emulator(duration=(0.05, 0.05), allow_models=("kling-4.0",))
+    async with fast_client(emu, allow_unknown_models=True) as client:
+        task = await client.text_to_video.create(future)
+        assert task.wire == "new"
+        done = await client.text_to_video.wait(task, timeout=30)
+        assert done.succeeded, done
+    assert emu.stats()["requests_by_route"]["POST /text-to-video/{model}"] == 1
+
+
 async def test_client_configuration_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_API_KEY", "KLING_BASE_URL"):
         monkeypatch.delenv(name, raising=False)

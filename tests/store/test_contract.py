@@ -176,6 +176,17 @@ async def test_a_new_job_is_recorded_pending_with_its_name(backend: Backend) -> 
     assert again == record  # known: its record as it is, the name it owns kept
 
 
+async def test_has_tells_a_recorded_job_and_claims_nothing(backend: Backend) -> None:
+    store = await backend.open()
+    assert not await store.has(ids(1))
+    assert not await store.has(ids(1))  # asking twice did not claim it
+    await store.get_or_claim(ids(1), "cat", KIND)
+    assert await store.has(ids(1))
+    assert not await store.has(ids(2))
+    record = await store.get_or_claim(ids(2), "cat", KIND)
+    assert record.output == "cat-22222222.mp4"  # has() left no claim on ids(2)'s name
+
+
 async def test_two_jobs_never_get_one_output(backend: Backend) -> None:
     folder = backend.folder
     (folder / "dog.mp4").write_bytes(b"not ours")  # an unrelated file has the name

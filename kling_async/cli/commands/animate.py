@@ -16,6 +16,7 @@ from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
 from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_TIMEOUT, EXIT_USAGE, fail
+from .._listen import CallbackReceiver, check_listen, listen_options, shown
 from .._options import downloads_option, max_cost_option, number_option
 from .._runner import resumable_command_runner
 from .._settings import chosen_api, client_options, make_client, out_option
@@ -42,6 +43,7 @@ from ..inputs.prepare import Options as PrepareOptions
 from ..inputs.prepare import keep_as_sent_before, prepare_inputs, shown_sources
 from ..inputs.twins import TwinCopier, group_twins
 from ..output import Display, exit_code, nothing_left_line
+from ..output.html_run import html_sheet
 
 
 @click.command("animate", epilog=f"\b\n{ANIMATE_EXIT_CODES_HELP}")
@@ -91,6 +93,7 @@ from ..output import Display, exit_code, nothing_left_line
     "image keeps its own.",
     end_frame="An end frame for every video.",
 )
+@listen_options
 @number_option(
     "--max-in-flight",
     click.IntRange(min=1),
@@ -145,6 +148,13 @@ from ..output import Display, exit_code, nothing_left_line
     help="Enlarge an image under 300 px to 300 px instead of refusing it.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and estimate; send nothing.")
+@click.option(
+    "--html",
+    is_flag=True,
+    help="At the end (also of a failed or interrupted run) write OUT/report.html: a page "
+    "with every job's image, video, state, model, units and error. Not with --redis (the "
+    "workers write the videos): there, `kling-async report OUT --redis URL --html`.",
+)
 @number_option(
     "--task-timeout",
     click.FloatRange(min=1),
@@ -163,6 +173,50 @@ from ..output import Display, exit_code, nothing_left_line
 @client_options
 @resumable_command_runner
 async def animate_command(
+    listen: tuple[str, int] | None,
+    webhook_secret: str | None,
+    allow_unsigned_callbacks: bool,
+    **params: Any,
+) -> None:
+    """Animate image files and folders into videos in OUT.
+
+    Re-running the same command resumes from the journal in OUT: finished videos are skipped
+    and nothing is paid for twice. The same image (with the same settings) under several
+    names is made once and copied to each name.
+
+    \b
+    Examples:
+      kling-async animate photos/ --out videos --prompt "gentle motion"
+      kling-async animate photos/ --out videos --model kling-3.0-turbo --duration 12
+      kling-async animate photos/ --out videos --model kling-v3 --mode 4k --multi-prompt shots.txt
+      kling-async animate --manifest shots.csv --out videos --json
+      kling-async animate photos/ --out videos --dry-run
+      kling-async animate photos/ --out videos --listen 0.0.0.0:8080 \\
+          --callback-url https://my-host.example:8080/kling      # KLING_WEBHOOK_SECRET set
+    """
+    callback_url = params["callback_url"]
+    queued = params["redis_url"] is not None
+    check_listen(listen, callback_url, webhook_secret, allow_unsigned_callbacks, queued=queued)
+    if listen is None or params["dry_run"]:  # a dry run sends nothing: nothing to receive
+        await _animate(None, **params)
+        return
+    async with CallbackReceiver(
+        listen, webhook_secret, allow_unsigned=allow_unsigned_callbacks
+    ) as receiver:
+        params["callback_url"] = receiver.callback_url(callback_url)
+        click.echo(
+            f"receiving callbacks on {shown(receiver.address)} "
+            f"(Kling posts them to {params['callback_url']})",
+            err=True,
+        )
+        try:
+            await _animate(receiver, **params)
+        finally:
+            click.echo(receiver.summary(), err=True)
+
+
+async def _animate(
+    receiver: CallbackReceiver | None,
     paths: tuple[Path, ...],
     out_dir: Path,
     recursive: bool,
@@ -171,6 +225,7 @@ async def animate_command(
     name_template: str | None,
     manifest: Path | None,
     dry_run: bool,
+    html: bool,
     as_json: bool,
     plain: bool,
     quiet: bool,
@@ -191,20 +246,7 @@ async def animate_command(
     verbose: bool,
     **opts: Any,
 ) -> None:
-    """Animate image files and folders into videos in OUT.
-
-    Re-running the same command resumes from the journal in OUT: finished videos are skipped
-    and nothing is paid for twice. The same image (with the same settings) under several
-    names is made once and copied to each name.
-
-    \b
-    Examples:
-      kling-async animate photos/ --out videos --prompt "gentle motion"
-      kling-async animate photos/ --out videos --model kling-3.0-turbo --duration 12
-      kling-async animate photos/ --out videos --model kling-v3 --mode 4k --multi-prompt shots.txt
-      kling-async animate --manifest shots.csv --out videos --json
-      kling-async animate photos/ --out videos --dry-run
-    """
+    """The command's body; ``receiver``: the ``--listen`` server (its tasks go to the engine)."""
     if not paths and manifest is None:
         raise click.UsageError("give image files or folders, or --manifest")
     if redis_url is None:  # queue mode: the workers write, on their machines
@@ -294,8 +336,12 @@ async def animate_command(
     }
     if task_timeout is not None:
         options["poll"] = PollPolicy(task_timeout=task_timeout)
-    async with client:
+    if receiver is not None:  # tasks end by callback; polling is the slow fallback
+        options["callbacks"] = True
+    async with client, html_sheet(html, out_dir, journal, inputs, names, bad):
         run = client.batch([item.job for item in unique], out_dir, **options)
+        if receiver is not None:
+            receiver.feed(run.engine.notify)
         total = len(unique) + sum(len(t) for t in twins.values()) + len(bad) + len(kept)
         display = Display(mode, total, run.engine, quiet=quiet, out_dir=out_dir, sources=sources)
         try:

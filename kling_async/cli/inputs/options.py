@@ -140,7 +140,8 @@ def _option_problem(
     except ValidationError:
         return None  # each job says so (it names the row's api)
     if wire == "new":
-        legacy_only = {"negative_prompt", "cfg_scale", "camera", "multi_prompt", "element"}
+        # elements go on the new API too (kling-3.0 image to video: contents of type element)
+        legacy_only = {"negative_prompt", "cfg_scale", "camera", "multi_prompt"}
         for option in sorted(used & legacy_only):
             legacy = _catalog.FAMILY_NAMES[_catalog.family_of(model)].get("legacy")
             use = f"; use --model {legacy} (the legacy API) for it" if legacy else ""
