@@ -13,6 +13,7 @@ import pytest
 import kling_async as kling
 from kling_async._cash import as_budget, money_text, units_in_money
 from kling_async.batch._budget import Budget, spend_in_money
+from kling_async.batch._outcome import Timings
 from kling_async.batch._work import Work
 from kling_async.store import JobRecord, Journal, Spend
 
@@ -98,7 +99,7 @@ def _record(**fields: object) -> JobRecord:
 
 def _work(name: str) -> Work:
     job = kling.ImageToVideo(image="https://example.com/a.png")
-    return Work(job=job, job_id=name, name=name, record=_record(job_id=name), queued=0.0)
+    return Work(job=job, job_id=name, name=name, record=_record(job_id=name), timings=Timings(0.0))
 
 
 def test_both_budgets_hold_and_what_was_not_created_goes_back() -> None:
