@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._cash import Money
     from ._clock import Clock, SystemClock, VirtualClock
     from ._http import Timeouts
     from ._prepare import PreparedCache, PreparedImage, prepare_image, prepare_image_async
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
 #: ``import kling_async`` (and the command line's start) costs next to nothing: a Ctrl-C in
 #: the first moments of ``kling-async`` finds it in a place that can say so in one line.
 _WHERE: dict[str, str] = {
+    "Money": "._cash",
     "Clock": "._clock",
     "SystemClock": "._clock",
     "VirtualClock": "._clock",

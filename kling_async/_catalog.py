@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Literal
 
 import attrs
@@ -218,6 +219,12 @@ def per_second_price(family: str, mode: str, *, sound: bool, voice: bool) -> flo
 #: price with audio, the dearest non-4k rate (a budget guard should over- not under-count).
 UNLISTED_PER_SECOND = 1.2
 UNLISTED_4K_PER_SECOND = 3.0
+#: What one video unit costs in money: US$0.14, the list price of a unit on the vendor's
+#: pricing page (kling.ai/document-api/pricing/base/video, "1 unit = $0.14"). A budget in
+#: money (``max_cost``) counts a job billed in units at this price.
+UNIT_PRICE = Decimal("0.14")
+#: The currency of ``UNIT_PRICE``.
+UNIT_PRICE_CURRENCY = "USD"
 
 
 def units_for(model: str, mode: str, duration: int, *, sound: bool, voice: bool) -> float:

@@ -274,16 +274,22 @@ class WorkerJobError(KlingError):
 
 
 class NotSentError(KlingError):
-    """The job was not sent (``max_units`` reached, the pack used up) or its task ended in a
-    state this SDK does not know. Its journal row stays pending: a rerun picks it up.
+    """The job was not sent (``max_units`` or ``max_cost`` reached, the pack used up) or its
+    task ended in a state this SDK does not know. Its journal row stays pending: a rerun picks
+    it up.
 
     ``kind`` says why: ``"halted"`` (the batch stopped creating: the credentials or the account
-    were refused, or its outcomes are no longer read), ``"max_units"`` (the budget) or
-    ``"unknown_state"``."""
+    were refused, or its outcomes are no longer read), ``"max_units"`` or ``"max_cost"`` (a
+    budget) or ``"unknown_state"``."""
 
     def __init__(self, reason: str, *, kind: str = "unknown_state") -> None:
         super().__init__(reason)
         self.kind = kind
+
+    @property
+    def budget(self) -> bool:
+        """Not sent because the batch's budget (``max_units`` or ``max_cost``) was reached."""
+        return self.kind in ("max_units", "max_cost")
 
 
 class JobClaimedError(KlingError):

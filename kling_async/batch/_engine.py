@@ -92,7 +92,7 @@ class BatchEngine:
         self.line = ReadyLine(changed, self.slots)
         self.reporter = Reporter(self._clock, telemetry(opts.tracer_provider, opts.meter_provider))
         self.summary: BatchSummary = self.reporter.summary
-        self.budget = Budget(opts.max_units, opts.unit_cost)
+        self.budget = Budget(opts.max_units, opts.unit_cost, opts.max_cost, self.summary.cash)
         self.poller: Poller[Work] = Poller(client, opts.poll, callbacks=opts.callbacks, demand=self)
         retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
         self.submitter = Submitter(self.journal, retry)
@@ -153,7 +153,7 @@ class BatchEngine:
                 raise RuntimeError("this BatchEngine was closed; make a new one")
             await self.journal.open()
             try:
-                self.budget.committed = await self.journal.committed_units()
+                await self.budget.load(self.journal)
             except BaseException:
                 await self.journal.close()
                 raise

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from .._cash import Money, as_budget
 from ..errors import ValidationError
 from ..store import JobStore
 from ._budget import default_unit_cost
@@ -39,6 +40,13 @@ class BatchOptions:
     downloads: int = attrs.field(default=4, validator=_at_least_one)
     #: The units the journal may commit in all, across runs (None: no limit).
     max_units: float | None = attrs.field(default=None)
+    #: The money the journal may commit in all, across runs (None: no limit): a ``Money``
+    #: or what ``Money.parse`` reads (``"20USD"``, ``"$20"``), in USD. A job counts its units
+    #: at $0.14 each, or what it was charged when the account bills in cash. Both budgets
+    #: hold when both are given.
+    max_cost: Money | None = attrs.field(
+        default=None, converter=attrs.converters.optional(as_budget)
+    )
     #: A job's expected units (default: Kling's price table, ``default_unit_cost``).
     unit_cost: Callable[[Job], float] = default_unit_cost
     poll: PollPolicy = attrs.field(default=None, converter=_poll_policy)

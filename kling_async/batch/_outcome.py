@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
@@ -55,12 +56,17 @@ class BatchSummary:
     learned_limits: dict[str, int | None] = attrs.Factory(dict)
     failures: list[tuple[str, str]] = attrs.Factory(list)
     halted: str | None = None
+    #: Money charged in cash by the succeeded jobs, per currency ("" when not named).
+    cash: dict[str, Decimal] = attrs.Factory(dict)
 
     def add(self, outcome: Outcome) -> None:
         """Count one outcome in."""
         self.counts[outcome.status.value] += 1
         if outcome.status is OutcomeStatus.SUCCEEDED and outcome.task is not None:
             self.units += outcome.task.units or 0.0
+            if (cost := outcome.task.cost) is not None:
+                code = cost.currency or ""
+                self.cash[code] = self.cash.get(code, Decimal(0)) + cost.amount
         if outcome.status in (OutcomeStatus.FAILED, OutcomeStatus.INVALID):
             self.failures.append((outcome.name, str(outcome.error)))
 

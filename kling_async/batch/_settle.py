@@ -80,7 +80,11 @@ class Settler:
         work.task = task
         work.timings = attrs.evolve(work.timings, ended=self._reporter.since_start())
         if task.succeeded:
-            await self._store.update(work.job_id, JobState.FINISHED, units=task.units)
+            cash = task.cost  # billed in money: what it was charged, for max_cost and report
+            paid = {"charged": float(cash.amount), "currency": cash.currency} if cash else {}
+            # paid in cash and no units named (the new API's billing): none were taken
+            units = 0.0 if cash is not None and task.units is None else task.units
+            await self._store.update(work.job_id, JobState.FINISHED, units=units, **paid)
             self._reporter.move(work, Stage.DOWNLOADING)
             self._downloader.put(work)
         elif task.failed:

@@ -21,7 +21,8 @@ from typing import Any
 
 import attrs
 
-from ..errors import ConfigurationError
+from .._cash import as_budget
+from ..errors import ConfigurationError, ValidationError
 
 ENV_CONFIG = "KLING_ASYNC_CONFIG"
 ENV_PROFILE = "KLING_ASYNC_PROFILE"
@@ -61,6 +62,17 @@ def _number(low: float, high: float = math.inf) -> Callable[[Any], Any]:
     return check
 
 
+def _money(value: Any) -> Any:
+    if not isinstance(value, str):
+        return None
+    try:
+        as_budget(value)
+    except ValidationError:
+        return None
+    return value
+
+
+_money.rule = 'must be an amount in USD, e.g. "20USD" or "$20"'  # type: ignore[attr-defined]
 _text.rule = "must be a non-empty string"  # type: ignore[attr-defined]
 
 #: Key -> its check (returns the value to use, or None when the value breaks the rule).
@@ -77,6 +89,7 @@ KEYS: Mapping[str, Callable[[Any], Any]] = {
     "max_in_flight": _whole(1),
     "downloads": _whole(1),
     "max_units": _number(0),
+    "max_cost": _money,
     "poll_interval": _number(0.5, 600),
     "timeout": _number(1),
 }

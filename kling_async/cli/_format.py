@@ -1,9 +1,14 @@
-"""Numbers and durations as people read them: ``1,000,000 units``, ``1 unit``, ``unknown``,
-``2 min 05 s``."""
+"""Numbers, money and durations as people read them: ``1,000,000 units``, ``1 unit``,
+``unknown``, ``12.5 units (≈ $1.75)``, ``$1.12``, ``2 min 05 s``."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from .._cash import money_text, units_in_money
 
 
 def number_text(value: float | None, places: int = 2) -> str:
@@ -23,6 +28,36 @@ def units_text(value: float | None, places: int = 2) -> str:
     decimals: a batch's estimate shows 4)."""
     text = number_text(value, places)
     return f"{text} unit" if value == 1 else f"{text} units"
+
+
+def units_money_text(value: float, places: int = 2) -> str:
+    """``12.5 units (≈ $1.75)``: units, and what they cost at the list price ($0.14 a unit)."""
+    money = units_in_money(value)
+    return f"{units_text(value, places)} (≈ {money_text(money.amount, money.currency)})"
+
+
+def charged_text(cash: Mapping[str, Decimal | float]) -> str:
+    """``$1.12``, ``$1.12 + 3.00 EUR``: money charged per currency (``""``: one the server
+    did not name: a bare amount, "(currency not named)")."""
+    parts = [
+        money_text(amount, code)
+        if code
+        else f"{number_text(float(amount), 4)} (currency not named)"
+        for code, amount in sorted(cash.items())
+    ]
+    return " + ".join(parts) or "none"
+
+
+def money_record(units: float, cash: Mapping[str, Decimal | float]) -> dict[str, Any]:
+    """``--json``'s money: the units at the list price, and what was charged in cash."""
+    money = units_in_money(units)
+    return {
+        "units_cost": {"amount": float(money.amount), "currency": money.currency},
+        "charged": [
+            {"amount": float(amount), "currency": code or None}
+            for code, amount in sorted(cash.items())
+        ],
+    }
 
 
 def seconds_text(seconds: float) -> str:

@@ -1,6 +1,6 @@
 """How the commands declare their options, written once: a number option (its range, and
 its default shown in ``--help``), an existing file, several options as one decorator, and
-the options more than one command takes (``--downloads``)."""
+the options more than one command takes (``--downloads``), and an amount of money."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from .._cash import Money, as_budget
+from ..errors import ValidationError
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -42,3 +45,29 @@ def options(*decorators: Decorator) -> Decorator:
 
 
 downloads_option = number_option("--downloads", click.IntRange(min=1), default=4)
+
+
+class MoneyType(click.ParamType):  # type: ignore[type-arg]
+    """An amount of money a budget may spend: ``20USD``, ``20 USD``, ``$20`` (``as_budget``)."""
+
+    name = "AMOUNT"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Money:
+        if isinstance(value, Money):
+            return value
+        try:
+            return as_budget(str(value), field=param.opts[0] if param else "max_cost")
+        except ValidationError as exc:
+            self.fail(f"{value!r}: {exc.rule}", param, ctx)
+
+
+max_cost_option = click.option(
+    "--max-cost",
+    type=MoneyType(),
+    default=None,
+    help="Stop creating once the estimated spend in money would pass this: 20USD, 20 USD or "
+    "$20 (a unit counts at $0.14; a job billed in cash, what it was charged). Counts across "
+    "runs of OUT; with --max-units both hold.",
+)

@@ -1,5 +1,6 @@
 """``kling-async report DIR``: what the job store of an output folder says — counts per state,
-failed jobs and why, units committed, outputs, external ids. The journal in the folder, or
+failed jobs and why, units committed (and their price), money charged in cash, outputs,
+external ids. The journal in the folder, or
 with ``--redis URL`` the Redis store of the workers that wrote there: the same report from
 either. Sends nothing, needs no credentials, and works while a run is using the folder."""
 
@@ -15,7 +16,7 @@ from ..errors import JournalError
 from ..states import GIVEN_UP, IN_PROGRESS, JobState
 from ..store import JOURNAL_NAME, StoreSnapshot, inside, read_journal
 from ._exits import EXIT_USAGE, fail
-from ._format import units_text
+from ._format import charged_text, money_record, units_money_text
 from .output.html_run import write_sheet
 
 
@@ -42,6 +43,8 @@ def report_record(snapshot: StoreSnapshot) -> dict[str, Any]:
                 "output_exists": bool(output is not None and output.is_file()),
                 "error": job.error,
                 "units": job.units,
+                "charged": job.charged,
+                "currency": job.currency,
             }
         )
     return {
@@ -50,6 +53,7 @@ def report_record(snapshot: StoreSnapshot) -> dict[str, Any]:
         "jobs_total": len(snapshot.jobs),
         "counts": snapshot.counts(),
         "units_committed": snapshot.units_committed(),
+        **money_record(snapshot.units_committed(), snapshot.spend().cash),
         "jobs": jobs,
     }
 
@@ -70,7 +74,10 @@ def show_report(snapshot: StoreSnapshot) -> None:
     total = len(snapshot.jobs)
     summary = ", ".join(f"{state} {n:,}" for state, n in counts.items()) or "none"
     echo(f"jobs: {total:,} — {summary}")
-    echo(f"units committed: {units_text(snapshot.units_committed())}")
+    echo(f"units committed: {units_money_text(snapshot.units_committed())}")
+    cash = snapshot.spend().cash
+    if cash:
+        echo(f"charged in cash: {charged_text(cash)}")
     groups = (
         (str(JobState.FAILED), GIVEN_UP),
         ("in progress", IN_PROGRESS),

@@ -56,6 +56,7 @@ _PHRASES = [
 _SPELLINGS = [
     (re.compile(r"\ballow_unknown_models=True\b"), "--allow-unknown-models"),
     (re.compile(r"^max_units\b"), "--max-units"),
+    (re.compile(r"^max_cost\b"), "--max-cost"),
     (re.compile(r"\bsound=True\b"), "--sound"),
     (re.compile(r"\bsound=False\b"), "--no-sound"),
     (re.compile(r"\(voices=\.\.\.\)"), "(--voice)"),

@@ -16,6 +16,7 @@ from ._contract import (
     SCHEMA_VERSION,
     JobRecord,
     JobStore,
+    Spend,
     default_salt,
     inside,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "JobStore",
     "Journal",
     "RedisJobStore",
+    "Spend",
     "StoreSnapshot",
     "default_salt",
     "inside",

@@ -21,6 +21,8 @@ and ``tests/store/test_contract.py`` runs one suite of tests on both:
   salt is ``default_salt(folder)`` unless one is given; once set it never changes.
 - ``committed_units`` sums the units of every job in a ``COMMITTED`` state: the billed
   ``units`` where known, else the ``cost`` counted when its create went out.
+  ``committed_spend`` splits the same jobs by how they were paid (``Spend``): the money
+  ``charged`` per ``currency`` of those billed in cash, the units of the others.
 - Records outlive the store object: a store opened again finds every record as it was.
 - Both stores carry ``SCHEMA_VERSION`` and refuse one written by a newer version.
 """
@@ -39,16 +41,13 @@ from ..states import JOB_STATES
 
 #: The version of the records' layout, kept by both stores (the journal's ``user_version``,
 #: the Redis store's ``meta`` hash). 2: generation and cost columns, relative outputs.
-SCHEMA_VERSION = 2
+#: 3: ``charged`` and ``currency`` (money a task was billed in cash).
+SCHEMA_VERSION = 3
 #: How many names a claim tries before it gives up (each taken by a file or a job).
 MAX_CLAIM_TRIES = 1000
 #: What a download leaves beside a video while it is being written.
 _PARTS = ("", ".part", ".part.json")
 _STATE_WORDS = frozenset(JOB_STATES)
-#: Fields ``update`` may change, besides the state.
-UPDATE_FIELDS = frozenset(
-    {"external_task_id", "task_id", "error", "units", "attempts", "generation", "cost"}
-)
 
 
 @attrs.frozen
@@ -69,6 +68,42 @@ class JobRecord:
     generation: int = 0
     #: The units counted against ``max_units`` when its create went out.
     cost: float | None = None
+    #: Money the task was billed in cash (``Task.cost``), in ``currency``; None when it was
+    #: billed in units or is not billed yet.
+    charged: float | None = None
+    currency: str | None = None
+
+
+#: Fields ``update`` may change, besides the state: every ``JobRecord`` field but the
+#: job's identity, name, kind and output (set when it is claimed).
+UPDATE_FIELDS = frozenset(field.name for field in attrs.fields(JobRecord)) - {
+    "job_id",
+    "name",
+    "kind",
+    "state",
+    "output",
+}
+
+
+@attrs.frozen
+class Spend:
+    """What the jobs whose create went out (or may have) spent, by how they were paid:
+    ``units`` of those not billed in cash (billed where known, else the estimate counted
+    when sent) and ``cash``, the money charged per currency of those billed in cash (``""``:
+    a charge whose currency the server did not name, as the legacy API's)."""
+
+    units: float = 0.0
+    cash: dict[str, float] = attrs.field(factory=dict)
+
+    def add(self, record: JobRecord) -> Spend:
+        """This spend with one committed job's added."""
+        if record.charged is not None:
+            cash = dict(self.cash)
+            code = record.currency or ""  # the legacy API does not name the currency
+            cash[code] = cash.get(code, 0.0) + record.charged
+            return Spend(self.units, cash)
+        units = record.units if record.units is not None else (record.cost or 0.0)
+        return Spend(self.units + units, self.cash)
 
 
 class JobStore(Protocol):
@@ -84,6 +119,10 @@ class JobStore(Protocol):
     async def close(self) -> None: ...
 
     async def committed_units(self) -> float: ...
+
+    async def committed_spend(self) -> Spend:
+        """The committed jobs' spend: money charged per currency, units of the others."""
+        ...
 
     async def get_or_claim(
         self, job_id: str, name: str, kind: str, suffix: str = ".mp4"

@@ -47,6 +47,7 @@ from ._contract import (
     MAX_CLAIM_TRIES,
     SCHEMA_VERSION,
     JobRecord,
+    Spend,
     candidate_outputs,
     check_update,
     default_salt,
@@ -270,6 +271,19 @@ class RedisJobStore:
                 total += float(value or 0)
         return total
 
+    async def committed_spend(self) -> Spend:
+        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self._key("jobs"))))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hgetall(self._key("job", job_id))
+            rows = await pipe.execute()
+        spend = Spend()
+        for job_id, raw in zip(ids, rows, strict=True):
+            fields = {_text(k): _text(v) for k, v in raw.items()}
+            if "state" in fields and json.loads(fields["state"]) in COMMITTED:
+                spend = spend.add(record_of(job_id, fields))
+        return spend
+
     async def task_owner(self, external_task_id: str) -> str | None:
         ids = sorted(_text(v) for v in await _done(self.redis.smembers(self._key("jobs"))))
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -400,6 +414,8 @@ def record_of(job_id: str, fields: dict[str, str]) -> JobRecord:
         attempts=int(_field(fields, "attempts") or 0),
         generation=int(_field(fields, "generation") or 0),
         cost=_field(fields, "cost"),
+        charged=_field(fields, "charged"),
+        currency=_field(fields, "currency"),
     )
 
 

@@ -35,6 +35,7 @@ from ..states import COMMITTED, JobState
 from ._contract import (
     MAX_CLAIM_TRIES,
     JobRecord,
+    Spend,
     candidate_outputs,
     check_update,
     inside,
@@ -196,6 +197,22 @@ class Journal:
                 _COMMITTED,
             ).fetchone()
             return float(row[0])
+
+        return await self._run(total)
+
+    async def committed_spend(self) -> Spend:
+        """The committed jobs' spend, by how they were paid (``Spend``)."""
+
+        def total(conn: sqlite3.Connection) -> Spend:
+            marks = ",".join("?" * len(_COMMITTED))
+            rows = conn.execute(
+                f"SELECT {COLUMNS} FROM jobs WHERE state IN ({marks})",  # noqa: S608
+                _COMMITTED,
+            ).fetchall()
+            spend = Spend()
+            for row in rows:
+                spend = spend.add(JobRecord(*row))
+            return spend
 
         return await self._run(total)
 

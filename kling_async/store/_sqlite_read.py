@@ -17,7 +17,7 @@ import attrs
 
 from ..errors import JournalError
 from ..states import COMMITTED, JOB_STATES, JobState
-from ._contract import JobRecord
+from ._contract import JobRecord, Spend
 from ._sqlite_schema import FIELDS, schema_version
 
 #: What a journal of an older schema lacks.
@@ -52,6 +52,15 @@ class StoreSnapshot:
             for job in self.jobs
             if job.state in COMMITTED
         )
+
+    def spend(self) -> Spend:
+        """The same jobs' spend by how they were paid: money charged in cash per currency,
+        units of the others (``Spend``) — as the engine's ``max_cost`` counts them."""
+        spend = Spend()
+        for job in self.jobs:
+            if job.state in COMMITTED:
+                spend = spend.add(job)
+        return spend
 
 
 def _uri(path: Path, *, immutable: bool) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import attrs
+
 from ..errors import JournalError
-from ._contract import SCHEMA_VERSION, default_salt
+from ._contract import SCHEMA_VERSION, JobRecord, default_salt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -27,26 +29,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     attempts INTEGER NOT NULL DEFAULT 0,
     updated REAL NOT NULL,
     generation INTEGER NOT NULL DEFAULT 0,
-    cost REAL
+    cost REAL,
+    charged REAL,
+    currency TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: A job's columns, in ``JobRecord``'s order.
-FIELDS = (
-    "job_id",
-    "name",
-    "kind",
-    "state",
-    "external_task_id",
-    "task_id",
-    "output",
-    "error",
-    "units",
-    "attempts",
-    "generation",
-    "cost",
-)
+FIELDS = tuple(field.name for field in attrs.fields(JobRecord))
 COLUMNS = ", ".join(FIELDS)
 _HINT = (
     "move it aside (e.g. rename it to .kling-journal.db.bad) and run again: videos "
@@ -69,7 +60,7 @@ def connect(path: Path, folder: Path, salt: str | None, busy_timeout: float) -> 
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         conn.execute("BEGIN IMMEDIATE")
         if "jobs" in tables and version < SCHEMA_VERSION:
-            migrate(conn, path)
+            migrate(conn, path, version)
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
@@ -108,9 +99,10 @@ def stored_salt(conn: sqlite3.Connection) -> str:
     return str(conn.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, path: Path) -> None:
+def migrate(conn: sqlite3.Connection, path: Path, version: int) -> None:
     """Schema 0/1 (kling-async 0.1): no generation/cost columns, no meta table, and
-    output paths as given at the time (often relative to another working directory)."""
+    output paths as given at the time (often relative to another working directory).
+    Schema 2: no charged/currency columns (money billed in cash)."""
     columns = {r[1] for r in conn.execute("PRAGMA table_info(jobs)")}
     missing = {"job_id", "name", "kind", "state", "output"} - columns
     if missing:
@@ -121,6 +113,11 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute("ALTER TABLE jobs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
     if "cost" not in columns:
         conn.execute("ALTER TABLE jobs ADD COLUMN cost REAL")
+    for column, kind in (("charged", "REAL"), ("currency", "TEXT")):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+    if version >= 2:  # outputs are relative to the folder already, sub-folders kept
+        return
     # 0.1 wrote every video straight into the folder: keep the file's name only
     rows = conn.execute("SELECT job_id, output FROM jobs WHERE output IS NOT NULL").fetchall()
     for job_id, output in rows:

@@ -571,7 +571,7 @@ async def test_an_old_journal_is_migrated_and_resumed(
     assert statuses(outcomes) == {"skipped": 1, "succeeded": 1}
     assert done.exists()
     version = sqlite3.connect(out / ".kling-journal.db").execute("PRAGMA user_version")
-    assert version.fetchone()[0] == 2
+    assert version.fetchone()[0] == 3  # 0.1 -> 2 -> 3 (money columns)
     record(matrix, emu, 2, outside)
 
 

@@ -157,7 +157,13 @@ def test_dry_run_sends_nothing_and_needs_no_credentials(tmp_path: Path) -> None:
     )
     assert as_json.returncode == 0
     last = json.loads(as_json.stdout.splitlines()[-1])
-    assert last == {"event": "estimate", "valid": 1, "invalid": 0, "units": 1.5}
+    assert last == {
+        "event": "estimate",
+        "valid": 1,
+        "invalid": 0,
+        "units": 1.5,
+        "units_cost": {"amount": 0.21, "currency": "USD"},  # 1.5 units at $0.14
+    }
 
 
 def test_plain_output_is_sane_when_not_a_terminal(emu: EmulatorThread, tmp_path: Path) -> None:

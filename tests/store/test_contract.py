@@ -22,6 +22,7 @@ from kling_async.store import (
     JobStore,
     Journal,
     RedisJobStore,
+    Spend,
     StoreSnapshot,
     default_salt,
     read_journal,
@@ -335,6 +336,26 @@ async def test_committed_units_count_every_create_that_went_out(backend: Backend
     store = await backend.reopen(store)
     assert await store.committed_units() == expected  # across runs
     assert backend.snapshot().units_committed() == expected  # as `report` counts them
+
+
+async def test_committed_spend_splits_cash_charges_from_units(backend: Backend) -> None:
+    store = await backend.open()
+    assert await store.committed_spend() == Spend()
+    await store.get_or_claim(ids(1), "units", KIND)
+    await store.update(ids(1), JobState.FINISHED, cost=2.0, units=1.5)
+    await store.get_or_claim(ids(2), "cash", KIND)
+    await store.update(ids(2), JobState.DONE, cost=2.0, units=0.0, charged=0.25, currency="USD")
+    await store.get_or_claim(ids(3), "legacy cash", KIND)
+    await store.update(ids(3), JobState.FINISHED, cost=2.0, units=0.0, charged=0.5)
+    await store.get_or_claim(ids(4), "sent", KIND)
+    await store.update(ids(4), JobState.SUBMITTING, cost=3.0)
+    await store.get_or_claim(ids(5), "refused", KIND)
+    await store.update(ids(5), JobState.FAILED, cost=3.0, charged=9.0, currency="USD")
+    expected = Spend(units=4.5, cash={"USD": 0.25, "": 0.5})
+    assert await store.committed_spend() == expected
+    store = await backend.reopen(store)
+    assert await store.committed_spend() == expected  # across runs
+    assert backend.snapshot().spend() == expected  # as `report` counts them
 
 
 async def test_the_task_owner_of_an_external_id_is_the_job_its_task_was_recorded_for(

@@ -10,13 +10,14 @@ from typing import Any
 
 import click
 
+from ..._cash import Money
 from ..._prepare_pixels import Fit
 from ...batch import PollPolicy
 from ...errors import ValidationError
 from ...models import TextToVideo
 from .._exits import ANIMATE_EXIT_CODES_HELP, EXIT_TIMEOUT, EXIT_USAGE, fail
 from .._listen import CallbackReceiver, check_listen, listen_options, shown
-from .._options import downloads_option, number_option
+from .._options import downloads_option, max_cost_option, number_option
 from .._runner import resumable_command_runner
 from .._settings import chosen_api, client_options, make_client, out_option
 from .._video_options import allow_unknown_models_option, option_given, video_options
@@ -106,6 +107,7 @@ from ..output.html_run import html_sheet
     click.FloatRange(min=0),
     "Stop creating once the estimated spend would pass this.",
 )
+@max_cost_option
 @click.option(
     "--journal",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -259,6 +261,7 @@ async def _animate(
     max_in_flight: int | None,
     downloads: int,
     max_units: float | None,
+    max_cost: Money | None,
     journal: Path | None,
     task_timeout: float | None,
     retry_failed: bool,
@@ -356,6 +359,7 @@ async def _animate(
         "max_in_flight": max_in_flight,
         "downloads": downloads,
         "max_units": max_units,
+        "max_cost": max_cost,
         "journal": journal,
         "name": lambda job: names.get(id(job)),
     }

@@ -15,7 +15,7 @@ from ...errors import ValidationError
 from ...states import RunStatus
 from ...validation import AnyRequest, validate
 from .._exits import EXIT_FAILED
-from .._format import units_text
+from .._format import money_record, units_money_text, units_text
 from .._words import cli_words
 from ..output.records import invalid_record
 from .columns import KINDS
@@ -115,10 +115,11 @@ async def report_dry_run(
             click.echo(f"invalid     {row.source}: {cli_words(row.reason)}")
     if as_json:
         estimate = {"event": "estimate", "valid": len(valid), RunStatus.INVALID: len(bad)}
-        click.echo(json.dumps(estimate | {"units": total}))
+        units_cost = money_record(total, {})["units_cost"]
+        click.echo(json.dumps(estimate | {"units": total, "units_cost": units_cost}))
     else:
         click.echo(
             f"\n{len(valid)} job(s) valid, {len(bad)} invalid; "
-            f"estimated {units_text(total, places=4)} if all succeed. Nothing was sent."
+            f"estimated {units_money_text(total, places=4)} if all succeed. Nothing was sent."
         )
     return 0 if not bad else EXIT_FAILED

@@ -209,8 +209,9 @@ class Display:
 
 
 def _stop_hint(error: BaseException) -> str:
-    if isinstance(error, NotSentError) and error.kind == "max_units":
-        return "raise --max-units (it counts across runs of this folder), then run again"
+    if isinstance(error, NotSentError) and error.budget:
+        option = "--max-cost" if error.kind == "max_cost" else "--max-units"
+        return f"raise {option} (it counts across runs of this folder), then run again"
     if isinstance(error, BalanceExhaustedError):
         return (
             "top the resource pack up, then run the same command again to continue: "

@@ -16,9 +16,11 @@ from urllib.parse import quote
 
 import attrs
 
-#: What one unit costs, in dollars: the list price of the video resource packs (Kling's
-#: pricing page). The page says "≈": a plan's price per unit can differ.
-DOLLARS_PER_UNIT = 0.14
+from ..._catalog import UNIT_PRICE
+
+#: What one unit costs, in dollars (``UNIT_PRICE``, the list price on Kling's pricing page).
+#: The page says "≈": a plan's price per unit can differ.
+DOLLARS_PER_UNIT = float(UNIT_PRICE)
 
 
 @attrs.frozen

@@ -35,7 +35,7 @@ def run_error(outcome: Outcome) -> BaseException | None:
     error = outcome.error
     if isinstance(error, AuthenticationError | AccountError | ServerUnreachableError):
         return error
-    if isinstance(error, NotSentError) and error.kind in ("halted", "max_units"):
+    if isinstance(error, NotSentError) and (error.kind == "halted" or error.budget):
         return error
     return None
 

@@ -15,7 +15,7 @@ from ...batch import BatchSummary
 from ...errors import NotSentError
 from ...states import RUN_OK, RUN_STATUSES, RunStatus
 from .._exits import EXIT_FAILED, EXIT_ONLY_INVALID, EXIT_TIMEOUT, EXIT_USAGE
-from .._format import units_text
+from .._format import charged_text, money_record, units_money_text
 from .._words import cli_words
 from .statuses import LABELS, Duplicate, source_of
 
@@ -45,6 +45,7 @@ def summary_record(tally: Tally, summary: BatchSummary, event: str) -> dict[str,
         "event": event,
         "counts": dict(tally.counts),
         "units": summary.units,
+        **money_record(summary.units, summary.cash),
         "elapsed_s": round(summary.elapsed, 2),
         "requests": summary.requests,
         "rate_limited_1302": summary.rate_limited,
@@ -79,7 +80,8 @@ def print_summary(
         table.add_row("same job as another", f"{len(tally.duplicates):,} (copied)")
     rows: list[tuple[str, str]] = [
         ("time", f"{summary.elapsed:.1f} s"),
-        ("units used", units_text(summary.units, places=4)),
+        ("units used", units_money_text(summary.units, places=4)),
+        *([("charged in cash", charged_text(summary.cash))] if summary.cash else []),
         ("requests", f"{summary.requests:,}"),
         ("429s (1302 / 1303)", f"{summary.rate_limited} / {summary.concurrency_limited}"),
     ]
@@ -152,9 +154,7 @@ def exit_code(tally: Tally) -> int:
     only invalid inputs are left (``only_invalid_left``), 1 when a job failed, was invalid
     or not sent, 3 when one timed out, else 0."""
     stopped = tally.stopped
-    if stopped is not None and not (
-        isinstance(stopped, NotSentError) and stopped.kind == "max_units"
-    ):
+    if stopped is not None and not (isinstance(stopped, NotSentError) and stopped.budget):
         return EXIT_USAGE  # credentials or account refused: the whole run, not a job
     if only_invalid_left(tally):
         return EXIT_ONLY_INVALID
