@@ -95,7 +95,7 @@ class BatchEngine:
         self.budget = Budget(opts.max_units, opts.unit_cost, opts.max_cost, self.summary.cash)
         self.poller: Poller[Work] = Poller(client, opts.poll, callbacks=opts.callbacks, demand=self)
         retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
-        self.submitter = Submitter(self.journal, retry)
+        self.submitter = Submitter(self.journal, retry, memory=opts.create_memory)
         owners, slots = self.submitter.owners, self.slots
         self.preparer = Preparer(
             client, self.journal, self.reporter, self.output_dir, opts.name, owners, slots

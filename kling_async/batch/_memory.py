@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .._byte_budget import ByteBudget
-
 #: Image bytes (as read from disk or given) the creates on their way may hold together.
 DEFAULT_BODY_BUDGET = 48 << 20
 
@@ -40,8 +38,3 @@ def _size(path: str | os.PathLike[str]) -> int:
         return os.stat(path).st_size
     except (OSError, ValueError):
         return 0  # the create's own read says what is wrong with it
-
-
-def body_budget(limit: int = DEFAULT_BODY_BUDGET) -> ByteBudget:
-    """The budget of image bytes the creates on their way may hold together."""
-    return ByteBudget(limit)

@@ -12,6 +12,7 @@ from .._cash import Money, as_budget
 from ..errors import ValidationError
 from ..store import JobStore
 from ._budget import default_unit_cost
+from ._memory import DEFAULT_BODY_BUDGET
 from ._poll_plan import PollPolicy
 from ._work import Job
 
@@ -57,6 +58,10 @@ class BatchOptions:
     #: The caller's name for a job's video (relative to the output folder, sub-folders
     #: allowed, without ``.mp4``); None or ``None`` returned: the image's file stem.
     name: Callable[[Job], str | None] | None = None
+    #: Bytes of images the creates on their way may hold together (read, base64-encoded,
+    #: written into their bodies): memory follows it, not ``max_in_flight`` times image size.
+    #: A create larger than it goes alone.
+    create_memory: int = attrs.field(default=DEFAULT_BODY_BUDGET, validator=_at_least_one)
     #: The job store: this folder's SQLite journal unless one (e.g. shared) is given.
     store: JobStore | None = None
     #: OpenTelemetry providers for the batch's spans and metrics (None: the global ones);

@@ -40,7 +40,7 @@ from ..states import JobState
 from ..store import JobRecord, JobStore
 from ..validation import AnyRequest, Plan
 from ._identity import external_id_for, job_images
-from ._memory import body_budget, image_bytes
+from ._memory import DEFAULT_BODY_BUDGET, image_bytes
 
 
 @attrs.define(eq=False)
@@ -92,12 +92,12 @@ class Refused:
 
 class Submitter:
     def __init__(
-        self, journal: JobStore, retry: RetryPolicy, budget: ByteBudget | None = None
+        self, journal: JobStore, retry: RetryPolicy, *, memory: int = DEFAULT_BODY_BUDGET
     ) -> None:
         self.journal = journal
         self.retry = retry
         #: Image bytes the creates on their way may hold (memory bounded by it, not by C).
-        self.budget = budget or body_budget()
+        self.budget = ByteBudget(memory)
         #: External id -> the job (its content identity) whose task it names, as the
         #: preparer learns them from the journal's records and the jobs' own ids (in memory).
         self.owners: dict[str, str] = {}

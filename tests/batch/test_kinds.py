@@ -15,7 +15,7 @@ from kling_async.models import Element, Shot, Voice
 from kling_async.validation import AnyRequest
 from kling_async.video_requests import ReferenceImage, ReferenceVideo
 
-from .._helpers import StartEmulator, fast_client, png
+from .._helpers import StartEmulator, fast_client, png, test_account
 from .test_batch import check_files, run
 
 
@@ -171,3 +171,33 @@ def test_identities_of_the_kinds_0_1_ran_are_unchanged(job: AnyRequest, identity
 )
 def test_every_kind_has_its_expected_units(job: AnyRequest, units: float) -> None:
     assert default_unit_cost(job) == pytest.approx(units)
+
+
+async def test_creates_on_their_way_hold_no_more_image_bytes_than_the_budget(
+    start_emulator: StartEmulator, tmp_path: Path
+) -> None:
+    """Memory follows ``create_memory``, not ``max_in_flight`` times image size: 16 jobs of
+    1 MiB images with room for all at once hold at most 2.5 MiB of images on their way
+    (without the budget every create read its image at once)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jobs = []
+    for i in range(16):
+        path = folder / f"big{i:02d}.png"
+        path.write_bytes(png(640, 360, (i, 9, 9)) + bytes(1 << 20))  # 1 MiB after the image
+        jobs.append(kling.ImageToVideo(image=path, model="kling-v2-6"))
+    budget = 5 << 19  # 2.5 MiB: two images at a time
+    emu, _ = await start_emulator(test_account(concurrency_limit=16), video_bytes=1000)
+    async with fast_client(emu) as client:
+        engine = kling.BatchEngine(
+            client, tmp_path / "out", max_in_flight=16, initial_window=16, create_memory=budget
+        )
+        async with engine:
+            for job in jobs:
+                await engine.submit(job)
+            await engine.finish()
+            outcomes = [o async for o in engine.outcomes()]
+        peak = engine.submitter.budget.peak
+    assert [o.status.value for o in outcomes] == ["succeeded"] * 16
+    assert (1 << 20) < peak <= budget
+    assert emu.stats()["create_requests"] == 16
