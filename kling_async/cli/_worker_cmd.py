@@ -7,14 +7,17 @@ import importlib
 import inspect
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+import attrs
 import click
 
 from ..batch import BatchSummary, Outcome, PollPolicy
 from ..store import masked
 from ._exits import EXIT_USAGE
+from ._listen import CallbackReceiver, check_listen, listen_options, shown
 from ._options import downloads_option, number_option
 from ._runner import command_runner
 from ._settings import chosen_api, client_options, out_option
@@ -93,6 +96,13 @@ def _workers() -> Any:
     help="An async function called as FUNCTION(path, result) with each video made, e.g. to "
     "upload it to object storage (make it idempotent).",
 )
+@listen_options
+@click.option(
+    "--callback-url",
+    default=None,
+    help="With --listen: the URL that reaches it ({port}: the port bound); every job this "
+    "worker creates asks Kling to post its callbacks there.",
+)
 @client_options
 @command_runner
 async def worker_command(
@@ -107,6 +117,10 @@ async def worker_command(
     downloads: int,
     shared_limits: bool,
     on_output: str | None,
+    listen: tuple[str, int] | None,
+    webhook_secret: str | None,
+    allow_unsigned_callbacks: bool,
+    callback_url: str | None,
     base_url: str | None,
     verbose: bool,
 ) -> None:
@@ -121,7 +135,15 @@ async def worker_command(
     \b
     Example:
       kling-async worker --redis redis://queue-host:6379/0 --out /mnt/shared/videos
+      kling-async worker --redis redis://queue-host:6379/0 --out /mnt/shared/videos \\
+          --listen 0.0.0.0:8080 --callback-url https://worker-1.example:8080/kling
     """
+    check_listen(listen, callback_url, webhook_secret, allow_unsigned_callbacks, queued=False)
+    if listen is None and callback_url is not None:
+        raise click.UsageError(
+            f"--callback-url {callback_url}: only with --listen on a worker (a job enqueued "
+            "with a callback URL keeps its own)"
+        )
     workers = _workers()
     settings = workers.WorkerSettings(
         redis_url=redis_url,
@@ -139,7 +161,24 @@ async def worker_command(
     async with workers.make_client(
         base_url, shared_limits=shared, lease=lease, api=chosen_api()
     ) as client:
-        await workers.run_worker(settings, client, say=lambda line: click.echo(line, err=True))
+        say = partial(click.echo, err=True)
+        if listen is None:
+            await workers.run_worker(settings, client, say=say)
+            return
+        async with CallbackReceiver(
+            listen, webhook_secret, allow_unsigned=allow_unsigned_callbacks
+        ) as receiver:
+            url = receiver.callback_url(callback_url or "")
+            say(f"receiving callbacks on {shown(receiver.address)} (Kling posts them to {url})")
+            try:
+                await workers.run_worker(
+                    attrs.evolve(settings, callback_url=url),
+                    client,
+                    say=say,
+                    on_engine=lambda engine: receiver.feed(engine.notify),
+                )
+            finally:
+                say(receiver.summary())
 
 
 def _hook(spec: str) -> Any:

@@ -119,6 +119,10 @@ class WorkerSettings:
     #: make it idempotent (the same key for the same ``result["job_id"]``). An exception
     #: fails the queue run, which is tried again later.
     on_output: OutputHook | None = None
+    #: Where Kling posts this worker's callbacks (its own receiver, ``worker --listen``):
+    #: every job it creates asks for them there, and its tasks end by callback, polling
+    #: being the fallback. None: jobs keep their own ``callback_url``, and it polls.
+    callback_url: str | None = None
 
 
 #: ``errno`` of a full disk or quota: the worker's own fault, not its job's.
@@ -152,8 +156,10 @@ class _Runner:
         on_error: Callable[[], None],
         on_output: OutputHook | None = None,
         names: dict[int, str] | None = None,
+        callback_url: str | None = None,
     ) -> None:
         self.engine = engine
+        self.callback_url = callback_url
         self.store = store
         #: The output name each queued job asks for, by the identity of the job object
         #: given to the engine (its ``name`` callable reads them).
@@ -202,6 +208,8 @@ class _Runner:
         looked up by its external id first). When neither settles within a few tries the run
         raises, and SAQ hands the job out again later — never for a job that simply failed."""
         request = load_job(job)
+        if self.callback_url is not None:  # this worker's receiver: not part of its identity
+            request = attrs.evolve(request, callback_url=self.callback_url)
         if self.error is not None:
             raise _TryLater("this worker's engine stopped")
 
@@ -324,11 +332,14 @@ async def run_worker(
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
     say: Callable[[str], None] | None = None,
+    on_engine: Callable[[BatchEngine], None] | None = None,
 ) -> None:
     """Run a worker until SIGINT/SIGTERM (or ``stop`` is set). ``client`` is the caller's
     (made by ``make_client``): it is used, not closed. ``say`` gets one line when the worker
     is ready (where it takes jobs from, where it writes, for which account; a password in
-    the Redis URL shown as ``***``) and one when it has stopped."""
+    the Redis URL shown as ``***``) and one when it has stopped. ``on_engine`` is called
+    with the worker's engine once it exists (e.g. to feed it a callback receiver's tasks:
+    ``receiver.feed(engine.notify)``)."""
     await asyncio.to_thread(settings.out.mkdir, parents=True, exist_ok=True)
     names: dict[int, str] = {}
     store = RedisJobStore(
@@ -348,7 +359,10 @@ async def run_worker(
         poll=settings.poll,
         prefetch=max(4, settings.concurrency + settings.prefetch),
         name=lambda job: names.get(id(job)),
+        callbacks=settings.callback_url is not None,
     )
+    if on_engine is not None:
+        on_engine(engine)
     queue = make_queue(settings.redis_url, settings.namespace)
     if isinstance(queue, _SweepQueue):
         queue.sweep_lock = max(1, int(settings.sweep))
@@ -356,7 +370,12 @@ async def run_worker(
         await engine.start()  # opens the store: Redis is reachable from here on
         stop = stop or asyncio.Event()
         runner = _Runner(
-            engine, store, on_error=stop.set, on_output=settings.on_output, names=names
+            engine,
+            store,
+            on_error=stop.set,
+            on_output=settings.on_output,
+            names=names,
+            callback_url=settings.callback_url,
         )
         runner.start()
         worker: Worker[Context] = Worker(

@@ -638,3 +638,64 @@ async def test_a_job_a_dying_sweeper_left_aborting_is_ended_and_handed_out_again
     assert finished  # it ended on its own, well before its 30 s bound
     assert time.monotonic() - started < 20
     assert outcomes == [("skipped", "")]
+
+
+async def test_workers_listening_for_callbacks_end_their_tasks_without_polling(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """``worker --listen 127.0.0.1:0 --callback-url http://127.0.0.1:{port}/kling``: every
+    job the worker creates asks for its callbacks there; the signed callbacks end the tasks,
+    and the fallback poll (only for overdue callbacks) finds nothing to ask about."""
+    import base64
+
+    secret = "whsec_" + base64.b64encode(b"w" * 32).decode()
+    jobs = 12
+    make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    emulator = EmulatorThread(
+        accounts=[test_account(concurrency_limit=6)],
+        duration=(0.3, 0.6),
+        video_bytes=8192,
+        seed=11,
+        webhook_secret=secret,
+    )
+    with emulator as emu:
+        credentials = {
+            "KLING_ACCESS_KEY": ACCESS_KEY,
+            "KLING_SECRET_KEY": SECRET_KEY,
+            "KLING_API_KEY": API_KEY,
+            "KLING_WEBHOOK_SECRET": secret,
+        }
+        listen = ("--listen", "127.0.0.1:0", "--callback-url", "http://127.0.0.1:{port}/kling")
+        cluster = Cluster(
+            redis_server.url,
+            out,
+            emu.url,
+            tmp_path / "logs",
+            count=2,
+            credentials=credentials,
+            extra=listen,
+        )
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            command = [*CLI, "animate", str(tmp_path / "in"), "--out", str(out)]
+            command += ["--redis", redis_server.url, "--json"]
+            done = await asyncio.to_thread(
+                subprocess.run, command, env=_cli_env(), capture_output=True, timeout=60
+            )
+        finally:
+            codes = cluster.stop()
+        stats = emu.stats()
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    outcomes = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    statuses = [r["status"] for r in outcomes if r["event"] == "outcome"]
+    assert statuses == ["succeeded"] * jobs
+    assert stats["creates"] == jobs
+    assert stats["callbacks_sent"] >= jobs  # each task's end was posted to its worker
+    assert stats["list_queries"] + stats["single_queries"] == 0  # none had to be polled
+    logs = cluster.log(0) + cluster.log(1)
+    assert "receiving callbacks on 127.0.0.1:" in logs
+    assert "refused" in logs  # the summary line: "callbacks: N verified (...), 0 refused"
+    assert " 0 refused" in logs
+    assert codes == [0, 0]
