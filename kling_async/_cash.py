@@ -106,3 +106,12 @@ def units_in_money(units: float) -> Money:
 
 
 __all__ = ["Money", "as_budget", "money_text", "units_in_money"]
+
+
+def budget_in_units(max_units: float | None, max_cost: Money | None) -> float | None:
+    """One limit in units for both budgets (the smaller; ``max_cost`` at the unit price), or
+    None when neither is given: what queue workers share (``animate --redis``)."""
+    limits = [] if max_units is None else [float(max_units)]
+    if max_cost is not None:
+        limits.append(float(max_cost.amount / UNIT_PRICE))
+    return min(limits) if limits else None

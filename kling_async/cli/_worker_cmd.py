@@ -213,12 +213,14 @@ async def animate_on_workers(
     timeout: float | None = None,
     namespace: str = "default",
     heartbeat: int = 10,
+    budget_units: float | None = None,
 ) -> bool:
     """``animate --redis``: enqueue the jobs (each ``Input`` with its output name), follow
     them to their outcomes and show them on ``display`` as a local run shows its own (the
     same events, lines and summary); twins get their copies from ``copier``. False when the
-    wait timed out (the jobs go on in the workers). Raises ``RedisUnusable`` (exit 2) when
-    Redis cannot be used."""
+    wait timed out (the jobs go on in the workers). ``budget_units``: the units the queue's
+    workers may commit in all, across runs (None: no limit). Raises ``RedisUnusable`` (exit
+    2) when Redis cannot be used."""
     workers = _workers()
     from redis.exceptions import RedisError  # there with the workers extra; loaded when used
 
@@ -230,6 +232,7 @@ async def animate_on_workers(
         display.skipped_inputs(list(notes))
         for row in bad:
             display.invalid_row(row.source, row.reason)
+        await _set_budget(redis_url, namespace, out_dir, budget_units)
         queued, refused = await workers.enqueue(
             queue,
             [(item.source, item.job, names.get(id(item.job))) for item in unique],
@@ -264,6 +267,18 @@ async def animate_on_workers(
     if not finished:
         click.echo("timed out waiting; the workers go on: run the same command to follow", err=True)
     return finished
+
+
+async def _set_budget(redis_url: str, namespace: str, out_dir: Path, units: float | None) -> None:
+    """The queue's shared budget for this run (None: none), before anything is enqueued."""
+    from ..store import RedisJobStore, SharedBudget
+
+    store = RedisJobStore(redis_url, out_dir, namespace=namespace, owner="enqueuer")
+    await store.open()
+    try:
+        await SharedBudget(store).set_limit(units)
+    finally:
+        await store.close()
 
 
 class RedisUnusable(click.ClickException):

@@ -32,6 +32,7 @@ from ._sqlite_read import (
 
 if TYPE_CHECKING:
     from ._redis import RedisJobStore, worker_id
+    from ._redis_budget import SharedBudget
     from ._redis_read import read_redis
 
 #: Names that load redis-py: imported on first use (``kling_async.store`` itself never does).
@@ -39,6 +40,7 @@ _ON_REDIS = {
     "RedisJobStore": "._redis",
     "worker_id": "._redis",
     "read_redis": "._redis_read",
+    "SharedBudget": "._redis_budget",
 }
 
 
@@ -59,6 +61,7 @@ __all__ = [
     "JobStore",
     "Journal",
     "RedisJobStore",
+    "SharedBudget",
     "Spend",
     "StoreSnapshot",
     "default_salt",

@@ -153,7 +153,8 @@ class RedisJobStore:
     def __repr__(self) -> str:  # the URL may carry a password: never shown
         return f"RedisJobStore(namespace={self.namespace!r}, owner={self.owner!r})"
 
-    def _key(self, *parts: str) -> str:
+    def key(self, *parts: str) -> str:
+        """The Redis key of ``parts`` in this store's namespace."""
         return self._prefix + ":".join(parts)
 
     @property
@@ -167,7 +168,7 @@ class RedisJobStore:
         if self._redis is not None:
             return self
         client = aioredis.Redis.from_url(self.url)
-        meta = self._key("meta")
+        meta = self.key("meta")
         try:
             async with client.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(meta, "salt", salt or default_salt(self.folder))
@@ -208,7 +209,7 @@ class RedisJobStore:
                 with contextlib.suppress(RedisError, OSError):
                     await self.release(job_id)
             with contextlib.suppress(RedisError, OSError):
-                await _done(client.delete(self._key("worker", self.owner)))
+                await _done(client.delete(self.key("worker", self.owner)))
         finally:
             self._redis = None
             await client.aclose()
@@ -221,13 +222,13 @@ class RedisJobStore:
 
     async def _announce(self) -> None:
         """Say this worker is alive (``worker:<owner>``, expiring with its leases)."""
-        key = self._key("worker", self.owner)
+        key = self.key("worker", self.owner)
         await _done(self.redis.set(key, repr(time.time()), px=self._lease_ms()))
 
     async def live_workers(self) -> list[str]:
         """The workers of this namespace whose leases are being renewed."""
-        found = [_text(k) async for k in self.redis.scan_iter(match=self._key("worker", "*"))]
-        return sorted(k.removeprefix(self._key("worker", "")) for k in found)
+        found = [_text(k) async for k in self.redis.scan_iter(match=self.key("worker", "*"))]
+        return sorted(k.removeprefix(self.key("worker", "")) for k in found)
 
     async def _renew_loop(self) -> None:
         while True:
@@ -243,25 +244,25 @@ class RedisJobStore:
         held = sorted(self._held)
         if not held:
             return 0
-        keys = [self._key("lease", j) for j in held]
+        keys = [self.key("lease", j) for j in held]
         kept = await _done(self.redis.eval(_RENEW, len(keys), *keys, self.owner, self._lease_ms()))
         return int(kept)
 
     async def release(self, job_id: str) -> None:
         """Give the job up (its outcome is known, or this worker stops)."""
         self._held.discard(job_id)
-        await _done(self.redis.eval(_RELEASE, 1, self._key("lease", job_id), self.owner))
+        await _done(self.redis.eval(_RELEASE, 1, self.key("lease", job_id), self.owner))
 
     def _lease_ms(self) -> int:
         return max(1, int(self.lease * 1000))
 
     # -- the contract -----------------------------------------------------------------
     async def committed_units(self) -> float:
-        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self._key("jobs"))))
+        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self.key("jobs"))))
         total = 0.0
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
-                pipe.hmget(self._key("job", job_id), ["state", "units", "cost"])
+                pipe.hmget(self.key("job", job_id), ["state", "units", "cost"])
             rows = await pipe.execute()
         for state, units, cost in rows:
             if state is not None and json.loads(state) in COMMITTED:
@@ -272,10 +273,10 @@ class RedisJobStore:
         return total
 
     async def committed_spend(self) -> Spend:
-        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self._key("jobs"))))
+        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self.key("jobs"))))
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
-                pipe.hgetall(self._key("job", job_id))
+                pipe.hgetall(self.key("job", job_id))
             rows = await pipe.execute()
         spend = Spend()
         for job_id, raw in zip(ids, rows, strict=True):
@@ -285,10 +286,10 @@ class RedisJobStore:
         return spend
 
     async def task_owner(self, external_task_id: str) -> str | None:
-        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self._key("jobs"))))
+        ids = sorted(_text(v) for v in await _done(self.redis.smembers(self.key("jobs"))))
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
-                pipe.hmget(self._key("job", job_id), ["external_task_id", "task_id"])
+                pipe.hmget(self.key("job", job_id), ["external_task_id", "task_id"])
             rows = await pipe.execute()
         for job_id, (external, task) in zip(ids, rows, strict=True):
             held = _load(external) if external is not None else None
@@ -325,7 +326,7 @@ class RedisJobStore:
 
     async def _rename(self, job_id: str, name: str, suffix: str) -> str:
         """Give the job (held by this worker) the first free output, as a new job gets."""
-        keys = (self._key("job", job_id), self._key("lease", job_id), self._key("outputs"))
+        keys = (self.key("job", job_id), self.key("lease", job_id), self.key("outputs"))
         for candidate in candidate_outputs(job_id, name, suffix):
             if await asyncio.to_thread(on_disk, self.folder, candidate):
                 continue
@@ -343,10 +344,10 @@ class RedisJobStore:
 
     async def _claim(self, job_id: str, name: str, kind: str, candidate: str) -> list[str]:
         keys = (
-            self._key("job", job_id),
-            self._key("lease", job_id),
-            self._key("outputs"),
-            self._key("jobs"),
+            self.key("job", job_id),
+            self.key("lease", job_id),
+            self.key("outputs"),
+            self.key("jobs"),
         )
         args = (
             self.owner,
@@ -368,18 +369,18 @@ class RedisJobStore:
         pairs: list[str] = ["state", json.dumps(str(state)), "updated", repr(time.time())]
         for key, value in fields.items():
             pairs += [key, json.dumps(value)]
-        keys = (self._key("job", job_id), self._key("lease", job_id))
+        keys = (self.key("job", job_id), self.key("lease", job_id))
         done = await _done(self.redis.eval(_UPDATE, 2, *keys, self.owner, self._lease_ms(), *pairs))
         if int(done) != 1:
             self._held.discard(job_id)
             raise LeaseLostError(job_id)
 
     async def has(self, job_id: str) -> bool:
-        return bool(await _done(self.redis.exists(self._key("job", job_id))))
+        return bool(await _done(self.redis.exists(self.key("job", job_id))))
 
     async def record(self, job_id: str) -> dict[str, Any] | None:
         """The job's stored fields (decoded), whoever holds it; None if unknown."""
-        raw = await _done(self.redis.hgetall(self._key("job", job_id)))
+        raw = await _done(self.redis.hgetall(self.key("job", job_id)))
         if not raw:
             return None
         fields = {_text(k): _text(v) for k, v in raw.items()}

@@ -44,8 +44,9 @@ from ..errors import (
     WorkerHaltedError,
 )
 from ..governor import RedisGovernor
+from ..money import nothing_created
 from ..states import OutcomeStatus
-from ..store import RedisJobStore, masked, worker_id
+from ..store import RedisJobStore, SharedBudget, masked, worker_id
 from ._payload import Job, load_job
 from ._result import result_of
 
@@ -125,6 +126,15 @@ class WorkerSettings:
     callback_url: str | None = None
 
 
+def _made_nothing(outcome: Outcome) -> bool:
+    """No task exists for the job: invalid, not sent, or refused before one was made."""
+    if outcome.task is not None or outcome.status is OutcomeStatus.SKIPPED:
+        return False
+    if outcome.status is OutcomeStatus.INVALID or isinstance(outcome.error, NotSentError):
+        return True
+    return outcome.error is not None and nothing_created(outcome.error)
+
+
 #: ``errno`` of a full disk or quota: the worker's own fault, not its job's.
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -160,6 +170,8 @@ class _Runner:
     ) -> None:
         self.engine = engine
         self.callback_url = callback_url
+        #: The units budget every worker of the queue shares (``animate --redis --max-units``).
+        self.budget = SharedBudget(store)
         self.store = store
         #: The output name each queued job asks for, by the identity of the job object
         #: given to the engine (its ``name`` callable reads them).
@@ -213,6 +225,12 @@ class _Runner:
         if self.error is not None:
             raise _TryLater("this worker's engine stopped")
 
+        queued = ctx.get("job")
+        job_id = queued.key if queued is not None else ""
+        units = float(self.engine.budget.unit_cost(request)) if job_id else 0.0
+        if job_id and not await self.budget.reserve(job_id, units):
+            return await self._finish(await self._over_budget(request, job_id, name, units))
+
         async def attempt(_: int) -> Outcome:
             outcome = await self._one(request, name)
             if isinstance(outcome.error, _LATER):
@@ -237,12 +255,26 @@ class _Runner:
             except _LATER as exc:
                 raise _TryLater(str(exc)) from None
             fault = worker_fault(outcome)
+            if job_id and (fault is not None or _made_nothing(outcome)):
+                await self.budget.release(job_id)  # its units go back to the budget
             if fault is not None:  # not this job's fault: another worker makes it
                 self.halt(fault)
                 raise _TryLater(f"handed back: {fault}")
             return await self._finish(outcome)
         finally:
             await cancel_and_wait(beat)
+
+    async def _over_budget(
+        self, request: Job, job_id: str, name: str | None, units: float
+    ) -> Outcome:
+        """The outcome of a job the shared budget has no room for: not sent, left pending."""
+        limit = await self.budget.limit()
+        reason = (
+            f"the budget of {limit:g} units for this queue (--max-units/--max-cost) has no "
+            f"room for its {units:g} units; it was not sent"
+        )
+        error = NotSentError(reason, kind="max_units")
+        return Outcome(request, OutcomeStatus.FAILED, job_id, name or job_id[:12], error=error)
 
     def halt(self, reason: str) -> None:
         """Stop taking jobs (once): the worker stops and says ``reason``."""

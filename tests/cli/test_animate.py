@@ -538,7 +538,6 @@ def test_an_api_that_cannot_be_reached_stops_the_run_nothing_sent_exit_2(tmp_pat
 @pytest.mark.parametrize(
     ("args", "flag"),
     [
-        (["--max-units", "3"], "--max-units"),
         (["--task-timeout", "60"], "--task-timeout"),
         (["--max-in-flight", "4"], "--max-in-flight"),
         (["--downloads", "2"], "--downloads"),

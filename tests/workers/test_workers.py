@@ -699,3 +699,46 @@ async def test_workers_listening_for_callbacks_end_their_tasks_without_polling(
     assert "refused" in logs  # the summary line: "callbacks: N verified (...), 0 refused"
     assert " 0 refused" in logs
     assert codes == [0, 0]
+
+
+async def test_a_budget_given_to_animate_redis_holds_across_workers_and_runs(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """``animate --redis --max-units 3`` on 12 jobs of 1.5 units with two workers: 2 creates,
+    the other 10 not sent (pending); a rerun with ``--max-units 6`` makes 2 more (the budget
+    counts what the first run committed), never more, whichever worker takes which job. It
+    used to make all of them, and exit 0."""
+    jobs = 12
+    make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    with _emulator((0.2, 0.4)) as emu:
+        cluster = Cluster(redis_server.url, out, emu.url, tmp_path / "logs", count=2)
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            command = [*CLI, "animate", str(tmp_path / "in"), "--out", str(out)]
+            command += ["--redis", redis_server.url, "--json", "--model", "kling-v2-6"]
+            runs = []
+            for budget in ("3", "6"):
+                runs.append(
+                    await asyncio.to_thread(
+                        subprocess.run,
+                        [*command, "--max-units", budget],
+                        env=_cli_env(),
+                        capture_output=True,
+                        timeout=60,
+                    )
+                )
+                runs[-1].creates = created(emu)["creates"]  # type: ignore[attr-defined]
+        finally:
+            cluster.stop()
+    first, second = runs
+    for run, made in ((first, 2), (second, 4)):
+        assert run.creates == made, run.stderr.decode()[-2000:]  # type: ignore[attr-defined]
+        records = [json.loads(line) for line in run.stdout.decode().splitlines()]
+        statuses = [r["status"] for r in records if r["event"] == "outcome"]
+        assert len(statuses) == jobs
+        assert statuses.count("not_sent") == jobs - made
+        assert statuses.count("succeeded") + statuses.count("skipped") == made
+        assert run.returncode == 1  # as a local run stopped by its budget
+    assert len(list(out.glob("*.mp4"))) == 4

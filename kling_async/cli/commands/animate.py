@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..._cash import Money
+from ..._cash import Money, budget_in_units
 from ..._prepare_pixels import Fit
 from ...batch import PollPolicy
 from ...errors import ValidationError
@@ -222,7 +222,6 @@ async def animate_command(
 #: Options of a local run that queue workers do not carry (each worker has its own settings,
 #: on `kling-async worker`; no budget is shared by the workers yet), by parameter name.
 _LOCAL_ONLY = {
-    "max_units": "--max-units",
     "max_in_flight": "--max-in-flight",
     "downloads": "--downloads",
     "journal": "--journal",
@@ -239,8 +238,8 @@ def _refuse_what_workers_cannot_carry() -> None:
     if given:
         raise click.UsageError(
             f"{', '.join(given)}: not carried to the workers with --redis (a worker runs with "
-            "its own settings, given to `kling-async worker`, and no budget is shared by the "
-            "workers yet); run without --redis, or leave them out"
+            "its own settings, given to `kling-async worker`); run without --redis, or leave "
+            "them out"
         )
 
 
@@ -342,7 +341,16 @@ async def _animate(
         )
         copier = TwinCopier(unique, twins, names, out_dir)
         finished = await animate_on_workers(
-            redis_url, unique, names, bad, notes, display, copier, out_dir, allow_unknown_models
+            redis_url,
+            unique,
+            names,
+            bad,
+            notes,
+            display,
+            copier,
+            out_dir,
+            allow_unknown_models,
+            budget_units=budget_in_units(max_units, max_cost),
         )
         sys.exit(exit_code(display.tally) if finished else EXIT_TIMEOUT)
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
