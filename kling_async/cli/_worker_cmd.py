@@ -15,6 +15,7 @@ import attrs
 import click
 
 from ..batch import BatchSummary, Outcome, PollPolicy
+from ..errors import JournalError
 from ..store import masked
 from ._exits import EXIT_USAGE
 from ._listen import CallbackReceiver, check_listen, listen_options, shown
@@ -232,7 +233,8 @@ async def animate_on_workers(
         display.skipped_inputs(list(notes))
         for row in bad:
             display.invalid_row(row.source, row.reason)
-        await _set_budget(redis_url, namespace, out_dir, budget_units)
+        if unique:
+            await _set_budget(redis_url, namespace, out_dir, budget_units)
         queued, refused = await workers.enqueue(
             queue,
             [(item.source, item.job, names.get(id(item.job))) for item in unique],
@@ -274,7 +276,10 @@ async def _set_budget(redis_url: str, namespace: str, out_dir: Path, units: floa
     from ..store import RedisJobStore, SharedBudget
 
     store = RedisJobStore(redis_url, out_dir, namespace=namespace, owner="enqueuer")
-    await store.open()
+    try:
+        await store.open()
+    except JournalError as exc:  # Redis cannot be reached: said as for the queue
+        raise RedisUnusable(exc.__cause__ or exc, redis_url) from None
     try:
         await SharedBudget(store).set_limit(units)
     finally:
