@@ -20,8 +20,8 @@ from PIL import Image
 
 # private to the package, shared here once for the tests that need them: the demo's bundled
 # sample images, and the SDK's list of retired models (what docs and examples must not name)
-from kling_async._catalog import RETIRED as RETIRED
-from kling_async._samples import SAMPLES_DIR as SAMPLES_DIR
+from kling_async._catalog import RETIRED as RETIRED  # (see above)
+from kling_async._samples import SAMPLES_DIR as SAMPLES_DIR  # (see above)
 from kling_async._samples import sample_paths as sample_paths  # (the same reason)
 from kling_async.emulator import Account, Emulator
 

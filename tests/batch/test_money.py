@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import kling_async as kling
-from kling_async._cash import as_budget, money_text, units_in_money
+from kling_async._cash import as_budget, money_text, units_in_money  # private: the arithmetic
 from kling_async.batch._budget import Budget, spend_in_money
 from kling_async.batch._outcome import Timings
 from kling_async.batch._work import Work

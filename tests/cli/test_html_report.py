@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kling_async._samples import SAMPLES_DIR
 from kling_async.cli import main
 from kling_async.states import JobState
 from kling_async.store import JOURNAL_NAME, Journal
 
-from .._helpers import CLI, png
+from .._helpers import CLI, SAMPLES_DIR, png
 from .test_animate import cli, env_for, start
 
 CHROMIUM = Path(os.environ.get("KLING_CHROMIUM", "/usr/bin/chromium"))

@@ -13,7 +13,7 @@ import aiohttp
 
 import kling_async as kling
 from kling_async.cli._listen import CallbackReceiver
-from kling_async.emulator._callbacks import sign
+from kling_async.emulator._callbacks import sign  # private: the emulator's signer, to forge
 
 from .._helpers import StartEmulator, fast_client
 
