@@ -44,8 +44,11 @@ from ..errors import (
     WorkerHaltedError,
 )
 from ..governor import RedisGovernor
+from ..governor._redis_link import GIVE_UP_AFTER
 from ..states import OutcomeStatus
 from ..store import RedisJobStore, masked, worker_id
+from ..store._outage import RedisOutage, RedisOutageError
+from ._patient_queue import PatientQueue
 from ._payload import Job, load_job
 from ._result import result_of
 
@@ -64,7 +67,7 @@ def queue_name(namespace: str) -> str:
     return f"kling-{namespace}"
 
 
-class _SweepQueue(RedisQueue):
+class _SweepQueue(PatientQueue):
     """SAQ's Redis queue, sweeping without waiting 5 s per stuck job for its (dead) worker
     to acknowledge the abort: the job store's lease is what keeps a job from running twice.
 
@@ -78,10 +81,13 @@ class _SweepQueue(RedisQueue):
         return await super().sweep(self.sweep_lock if lock is None else lock, abort)
 
 
-def make_queue(url: str, namespace: str) -> RedisQueue:
+def make_queue(url: str, namespace: str, outage: RedisOutage | None = None) -> RedisQueue:
     """The queue of ``namespace`` on Redis (its connection pool is the caller's to close,
-    with ``await queue.disconnect()``)."""
-    return _SweepQueue.from_url(url, name=queue_name(namespace))
+    with ``close_queue``). Its operations wait out an outage of Redis through ``outage``
+    (one a process, shared with its job store; by default one of ``GIVE_UP_AFTER`` s)."""
+    queue = cast(_SweepQueue, _SweepQueue.from_url(url, name=queue_name(namespace)))
+    queue.outage = outage or RedisOutage(url)
+    return queue
 
 
 async def close_queue(queue: RedisQueue) -> None:
@@ -119,6 +125,9 @@ class WorkerSettings:
     #: make it idempotent (the same key for the same ``result["job_id"]``). An exception
     #: fails the queue run, which is tried again later.
     on_output: OutputHook | None = None
+    #: Seconds an outage of Redis (a restart, a blip) is waited out, with back-off, before
+    #: the worker stops (one line, exit 2); the shared governor's ``give_up_after`` too.
+    redis_grace: float = GIVE_UP_AFTER
 
 
 #: ``errno`` of a full disk or quota: the worker's own fault, not its job's.
@@ -304,6 +313,7 @@ def make_client(
     *,
     shared_limits: str | None = None,
     lease: float = 30.0,
+    redis_grace: float = GIVE_UP_AFTER,
     **options: Any,
 ) -> KlingClient:
     """The worker's one client. Its credentials come from the environment, never the queue.
@@ -313,7 +323,11 @@ def make_client(
     seconds, its request pacing), so N workers never oversubscribe the account N-fold; the
     governor closes with the client. ``None``: this worker learns the limits on its own.
     """
-    governor = None if shared_limits is None else RedisGovernor(shared_limits, lease=lease)
+    governor = (
+        None
+        if shared_limits is None
+        else RedisGovernor(shared_limits, lease=lease, give_up_after=redis_grace)
+    )
     return KlingClient(base_url=base_url, governor=governor, **options)
 
 
@@ -331,12 +345,14 @@ async def run_worker(
     the Redis URL shown as ``***``) and one when it has stopped."""
     await asyncio.to_thread(settings.out.mkdir, parents=True, exist_ok=True)
     names: dict[int, str] = {}
+    outage = RedisOutage(settings.redis_url, grace=settings.redis_grace, say=say)
     store = RedisJobStore(
         settings.redis_url,
         settings.out,
         namespace=settings.namespace,
         owner=worker_id(),
         lease=settings.lease,
+        outage=outage,
     )
     engine = BatchEngine(
         client,
@@ -349,7 +365,7 @@ async def run_worker(
         prefetch=max(4, settings.concurrency + settings.prefetch),
         name=lambda job: names.get(id(job)),
     )
-    queue = make_queue(settings.redis_url, settings.namespace)
+    queue = make_queue(settings.redis_url, settings.namespace, outage)
     if isinstance(queue, _SweepQueue):
         queue.sweep_lock = max(1, int(settings.sweep))
     try:
@@ -359,6 +375,11 @@ async def run_worker(
             engine, store, on_error=stop.set, on_output=settings.on_output, names=names
         )
         runner.start()
+
+        def gone(error: RedisOutageError) -> None:  # past the grace: stop, exit 2
+            runner.halt(str(error))
+
+        outage.on_gone = gone
         worker: Worker[Context] = Worker(
             queue,
             functions=[(FUNCTION, runner.run)],

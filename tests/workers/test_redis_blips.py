@@ -1,0 +1,214 @@
+"""Redis going away under the workers and the follower (issue #26, item 7): an outage within
+the grace is waited out by both; a Redis that comes back empty (no persistence) has not made
+the finished videos forgotten — the output folder's record of outputs knows them.
+
+A real redis-server, shut down and started again on the same socket (``restart_redis``);
+real worker processes; the emulator counts the creates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from kling_async.emulator import EmulatorThread
+
+from .._helpers import ACCESS_KEY, API_KEY, CLI, SECRET_KEY, test_account
+from .._redis_server import RedisServer, restart_redis, stop_redis
+from .._worker_cluster import Cluster, created, make_images
+
+pytestmark = pytest.mark.timeout(150)
+
+#: ``<name>-<id8>.mp4``: a second file for a job whose video was already there.
+_RENAMED = re.compile(r"-[0-9a-f]{8}(-\d+)?\.mp4$")
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {
+        **os.environ,
+        "KLING_ACCESS_KEY": ACCESS_KEY,
+        "KLING_SECRET_KEY": SECRET_KEY,
+        "KLING_API_KEY": API_KEY,
+    }
+
+
+def _emulator(duration: tuple[float, float]) -> EmulatorThread:
+    return EmulatorThread(
+        accounts=[test_account(concurrency_limit=20)],
+        duration=duration,
+        video_bytes=8192,
+        seed=11,
+    )
+
+
+def _animate(folder: Path, out: Path, url: str, *extra: str) -> list[str]:
+    return [*CLI, "animate", str(folder), "--out", str(out), "--redis", url, "--json", *extra]
+
+
+def _outcomes(stdout: bytes) -> list[dict[str, object]]:
+    records = [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+    return [r for r in records if r.get("event") == "outcome"]
+
+
+async def _until(check: object, timeout: float, what: str) -> None:
+    """Wait (bounded) until ``check()`` holds."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+async def test_a_redis_outage_of_5_s_is_waited_out_by_the_follower_and_the_workers(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis shuts down (saving), stays down 5 s and comes back with its data while 12 jobs
+    run on 2 workers and ``animate --redis`` follows them. Before: the follower exited 2 on
+    its first connection error. Now both say once that Redis is unreachable and once that
+    it is back, and every job ends made, once."""
+    jobs = 12
+    make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    server = redis_server
+    with _emulator((2.0, 3.0)) as emu:
+        cluster = Cluster(server.url, out, emu.url, tmp_path / "logs", count=2, lease=10.0)
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            follower = await asyncio.create_subprocess_exec(
+                *_animate(tmp_path / "in", out, server.url),
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            follow = asyncio.create_task(follower.communicate())
+            # some videos made, others still running: then Redis goes away for 5 s
+            await _until(lambda: len(list(out.glob("*.mp4"))) >= 2, 60, "the first videos")
+            server = await asyncio.to_thread(restart_redis, server, keep_data=True, down=5.0)
+            stdout, stderr = await asyncio.wait_for(follow, 120)
+            alive = [p.poll() is None for p in cluster.processes]
+        finally:
+            codes = cluster.stop()
+            if server is not redis_server:
+                stop_redis(server)
+        seen = created(emu)
+    err = stderr.decode()
+    assert follower.returncode == 0, err[-3000:]
+    outcomes = _outcomes(stdout)
+    assert len(outcomes) == jobs
+    assert {o["status"] for o in outcomes} <= {"succeeded", "skipped"}
+    assert err.count("is unreachable") == 1, err[-3000:]
+    assert err.count("is back after") == 1, err[-3000:]
+    assert server.url in err  # the URL is named (it carries no password here)
+    assert alive == [True, True], [cluster.log(i) for i in range(2)]
+    assert codes == [0, 0]  # still working, and stopped cleanly by SIGTERM
+    for i in range(2):
+        log = cluster.log(i)
+        assert "is unreachable" in log, log
+        assert "is back after" in log, log
+    assert seen["creates"] == jobs  # nothing created twice for the outage
+    assert seen["duplicate_creates"] == 0
+    videos = sorted(p.name for p in out.glob("*.mp4"))
+    assert videos == [f"img-{i:04d}.mp4" for i in range(jobs)]
+
+
+async def test_after_redis_comes_back_empty_a_rerun_makes_and_downloads_nothing(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Every video made; Redis restarts without persistence (the queue and the job store
+    forgotten). The same ``animate --redis`` again: before, finished jobs were made again and
+    downloaded as ``name-<id8>.mp4``; now each is recognised from the output folder's record
+    of outputs: skipped, with its own file, nothing created, no new file."""
+    jobs = 6
+    make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    server = redis_server
+    with _emulator((0.3, 0.6)) as emu:
+        cluster = Cluster(server.url, out, emu.url, tmp_path / "logs", count=2, lease=10.0)
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            command = _animate(tmp_path / "in", out, server.url)
+            first = await asyncio.to_thread(
+                subprocess.run, command, env=_env(), capture_output=True, timeout=90
+            )
+            made = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+            creates = created(emu)["creates"]
+            server = await asyncio.to_thread(restart_redis, server, keep_data=False, down=1.0)
+            again = await asyncio.to_thread(
+                subprocess.run, command, env=_env(), capture_output=True, timeout=90
+            )
+            alive = [p.poll() is None for p in cluster.processes]
+        finally:
+            codes = cluster.stop()
+            if server is not redis_server:
+                stop_redis(server)
+        seen = created(emu)
+    assert first.returncode == 0, first.stderr.decode()[-3000:]
+    assert creates == jobs
+    assert again.returncode == 0, again.stderr.decode()[-3000:]
+    outcomes = _outcomes(again.stdout)
+    assert len(outcomes) == jobs
+    assert [o["status"] for o in outcomes] == ["skipped"] * jobs, outcomes
+    assert sorted(str(o["path"]) for o in outcomes) == sorted(
+        str(out / f"img-{i:04d}.mp4") for i in range(jobs)
+    )
+    assert seen["creates"] == jobs  # nothing made again
+    assert not [p for p in out.rglob("*.mp4") if _RENAMED.search(p.name)]
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == made
+    assert alive == [True, True]
+    assert codes == [0, 0]
+
+
+async def test_past_the_grace_the_follower_and_a_worker_stop_in_one_line(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis goes away for good: the follower and a worker (grace 2 s) each wait 2 s, then
+    stop with exit 2 and one line naming the URL and how long they waited."""
+    make_images(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    with _emulator((30.0, 31.0)) as emu:
+        cluster = Cluster(
+            redis_server.url,
+            out,
+            emu.url,
+            tmp_path / "logs",
+            count=1,
+            lease=10.0,
+            extra=("--redis-grace", "2"),
+        )
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            follower = await asyncio.create_subprocess_exec(
+                *_animate(tmp_path / "in", out, redis_server.url, "--redis-grace", "2"),
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            follow = asyncio.create_task(follower.communicate())
+            await _until(lambda: created(emu)["creates"] >= 2, 60, "both tasks created")
+            await asyncio.to_thread(stop_redis, redis_server)
+            _, stderr = await asyncio.wait_for(follow, 60)
+            worker = cluster.processes[0]
+            await _until(lambda: worker.poll() is not None, 60, "the worker stopped")
+        finally:
+            cluster.stop()
+    err = stderr.decode()
+    assert follower.returncode == 2, err[-3000:]
+    shown = f"Redis at {redis_server.url} has not answered for"
+    assert shown in err, err[-3000:]
+    assert "(grace 2 s)" in err
+    assert err.count("is unreachable") == 1
+    assert worker.returncode == 2, cluster.log(0)
+    assert shown in cluster.log(0)
