@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 from ._contract import inside
@@ -39,7 +40,8 @@ def mark_done(folder: Path, job_id: str, output: str) -> bool:
     try:
         size = (folder / output).stat().st_size
         marker.parent.mkdir(parents=True, exist_ok=True)
-        part.write_text(json.dumps({"output": output, "size": size}), encoding="utf-8")
+        record = {"output": output, "size": size, "finished": time.time()}
+        part.write_text(json.dumps(record), encoding="utf-8")
         os.replace(part, marker)  # whole or not at all, on a shared folder too
     except OSError as exc:
         log.warning("the record of %s's output could not be written: %s", job_id[:12], exc)
@@ -47,6 +49,16 @@ def mark_done(folder: Path, job_id: str, output: str) -> bool:
             part.unlink(missing_ok=True)
         return False
     return True
+
+
+def finished_at(folder: Path, job_id: str) -> float | None:
+    """When (``time.time()`` of the worker that finished it) ``job_id``'s video was
+    recorded finished; None when no record says so."""
+    try:
+        data = json.loads(_marker(folder, job_id).read_text(encoding="utf-8"))
+        return float(data["finished"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def done_output(folder: Path, job_id: str) -> str | None:
@@ -65,4 +77,4 @@ def done_output(folder: Path, job_id: str) -> str | None:
     return None
 
 
-__all__ = ["OUTPUTS_FOLDER", "done_output", "mark_done"]
+__all__ = ["OUTPUTS_FOLDER", "done_output", "finished_at", "mark_done"]

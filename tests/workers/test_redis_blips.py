@@ -212,3 +212,48 @@ async def test_past_the_grace_the_follower_and_a_worker_stop_in_one_line(
     assert err.count("is unreachable") == 1
     assert worker.returncode == 2, cluster.log(0)
     assert shown in cluster.log(0)
+
+
+async def test_redis_coming_back_empty_mid_run_duplicates_no_video(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Redis restarts without persistence while 12 jobs run on 2 workers: the follower and
+    the workers go on, every job is made once and reported made, none gets a second file."""
+    jobs = 12
+    make_images(tmp_path / "in", jobs)
+    out = tmp_path / "out"
+    server = redis_server
+    with _emulator((2.0, 3.0)) as emu:
+        cluster = Cluster(server.url, out, emu.url, tmp_path / "logs", count=2, lease=10.0)
+        cluster.start()
+        try:
+            await cluster.wait_ready()
+            follower = await asyncio.create_subprocess_exec(
+                *_animate(tmp_path / "in", out, server.url),
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            follow = asyncio.create_task(follower.communicate())
+            await _until(lambda: len(list(out.glob("*.mp4"))) >= 2, 60, "the first videos")
+            server = await asyncio.to_thread(restart_redis, server, keep_data=False, down=2.0)
+            stdout, stderr = await asyncio.wait_for(follow, 120)
+            alive = [p.poll() is None for p in cluster.processes]
+        finally:
+            codes = cluster.stop()
+            if server is not redis_server:
+                stop_redis(server)
+        seen = created(emu)
+    err = stderr.decode()
+    assert follower.returncode == 0, err[-3000:]
+    outcomes = _outcomes(stdout)
+    assert len(outcomes) == jobs
+    # the jobs finished before the restart lost their queue records and were enqueued again;
+    # their second run found them done: made in this run all the same (they were reported
+    # 'skipped' before the follower read the record of outputs)
+    assert [o["status"] for o in outcomes] == ["succeeded"] * jobs, outcomes
+    assert seen["creates"] == jobs
+    assert seen["duplicate_creates"] == 0
+    assert sorted(p.name for p in out.rglob("*.mp4")) == [f"img-{i:04d}.mp4" for i in range(jobs)]
+    assert alive == [True, True]
+    assert codes == [0, 0]
