@@ -66,6 +66,11 @@ class RedisOutage:
     def __repr__(self) -> str:  # the URL may carry a password: never shown
         return f"RedisOutage(grace={self.grace:g})"
 
+    @property
+    def down(self) -> bool:
+        """Whether Redis is not answering now (said, not yet back)."""
+        return self._since is not None
+
     def reached(self) -> None:
         """Redis answered (outside ``call``, e.g. when a store opened): from now on an
         outage is waited out."""

@@ -407,6 +407,9 @@ async def run_worker(
         quiet = _QuietShutdown()
         saq_log = logging.getLogger("saq")
         saq_log.addFilter(quiet)
+        said = _SaidOnce(outage)
+        governor_log = logging.getLogger("kling_async.governor")
+        governor_log.addFilter(said)
         try:
             await worker.start()
         finally:
@@ -416,6 +419,7 @@ async def run_worker(
             await cancel_and_wait(stopper)
             await runner.close()
             saq_log.removeFilter(quiet)
+            governor_log.removeFilter(said)
             if say is not None:
                 say(
                     f"worker {store.owner} stopped: {running} running job(s) handed back "
@@ -438,6 +442,18 @@ class _QuietShutdown(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Some tasks did not finish within")
+
+
+class _SaidOnce(logging.Filter):
+    """Drops the shared governor's warnings while Redis is down: the worker said so once
+    (``RedisOutage``), and says once when it is back."""
+
+    def __init__(self, outage: RedisOutage) -> None:
+        super().__init__()
+        self.outage = outage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.WARNING or not self.outage.down
 
 
 async def _stop_on(stop: asyncio.Event, worker: Worker[Context]) -> None:
