@@ -40,7 +40,7 @@ def mark_done(folder: Path, job_id: str, output: str) -> bool:
     try:
         size = (folder / output).stat().st_size
         marker.parent.mkdir(parents=True, exist_ok=True)
-        record = {"output": output, "size": size, "finished": time.time()}
+        record = {"output": output, "size": size, "at": time.time()}
         part.write_text(json.dumps(record), encoding="utf-8")
         os.replace(part, marker)  # whole or not at all, on a shared folder too
     except OSError as exc:
@@ -56,7 +56,7 @@ def finished_at(folder: Path, job_id: str) -> float | None:
     recorded finished; None when no record says so."""
     try:
         data = json.loads(_marker(folder, job_id).read_text(encoding="utf-8"))
-        return float(data["finished"])
+        return float(data["at"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
