@@ -9,6 +9,7 @@ rather than skipping it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -99,6 +100,28 @@ def stop_redis(server: RedisServer) -> None:
         server.process.wait(timeout=5)
     if server.process.stderr is not None:
         server.process.stderr.close()
+
+
+def restart_redis(server: RedisServer, *, keep_data: bool, down: float = 0.0) -> RedisServer:
+    """Shut ``server`` down, leave it down ``down`` seconds, and start it again on the same
+    socket: an outage of Redis. ``keep_data``: it saves its data first and loads it again (a
+    restart with persistence, expired keys gone); else it comes back empty (a restart
+    without persistence). Blocking: call it in a thread."""
+    folder = server.socket_path.parent
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5.0)
+        sock.connect(str(server.socket_path))
+        how = b"SAVE" if keep_data else b"NOSAVE"
+        sock.sendall(b"*2\r\n$8\r\nSHUTDOWN\r\n$%d\r\n%s\r\n" % (len(how), how))
+        with contextlib.suppress(OSError):
+            sock.recv(64)  # the server closes the connection as it exits
+    server.process.wait(timeout=10)
+    if server.process.stderr is not None:
+        server.process.stderr.close()
+    if not keep_data:
+        (folder / "dump.rdb").unlink(missing_ok=True)
+    time.sleep(down)
+    return start_redis(folder)
 
 
 @pytest.fixture

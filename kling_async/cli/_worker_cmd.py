@@ -16,6 +16,7 @@ import click
 
 from ..batch import BatchSummary, Outcome, PollPolicy
 from ..errors import JournalError
+from ..governor import GIVE_UP_AFTER
 from ..store import masked
 from ._exits import EXIT_USAGE
 from ._listen import CallbackReceiver, check_listen, listen_options, shown
@@ -27,6 +28,16 @@ from .output import Display, Duplicate
 
 _MISSING = (
     "the workers need the 'workers' extra (SAQ and redis): pip install 'kling-async[workers]'"
+)
+
+
+#: ``--redis-grace``, on ``worker`` and ``animate --redis``.
+redis_grace_option = number_option(
+    "--redis-grace",
+    click.FloatRange(min=0),
+    "Seconds an outage of Redis (a restart, a network blip) is waited out, with back-off, "
+    "before giving up (exit 2).",
+    default=GIVE_UP_AFTER,
 )
 
 
@@ -104,6 +115,7 @@ def _workers() -> Any:
     help="With --listen: the URL that reaches it ({port}: the port bound); every job this "
     "worker creates asks Kling to post its callbacks there.",
 )
+@redis_grace_option
 @client_options
 @command_runner
 async def worker_command(
@@ -122,6 +134,7 @@ async def worker_command(
     webhook_secret: str | None,
     allow_unsigned_callbacks: bool,
     callback_url: str | None,
+    redis_grace: float,
     base_url: str | None,
     verbose: bool,
 ) -> None:
@@ -131,7 +144,8 @@ async def worker_command(
     path). Each job is created exactly once: a worker claims it in the shared store before
     anything is sent, and a job whose worker died is resumed by another once its lease runs
     out. Stop with Ctrl-C or SIGTERM: running jobs are handed back. Credentials come from
-    the environment (never from the queue).
+    the environment (never from the queue). An outage of Redis is waited out for
+    --redis-grace seconds; a Redis unreachable at the start is a configuration error (exit 2).
 
     \b
     Example:
@@ -157,10 +171,11 @@ async def worker_command(
         prefetch=prefetch,
         poll=PollPolicy(min_interval=0.05, requests_per_job=polls_per_job),
         on_output=_hook(on_output) if on_output else None,
+        redis_grace=redis_grace,
     )
     shared = redis_url if shared_limits else None
     async with workers.make_client(
-        base_url, shared_limits=shared, lease=lease, api=chosen_api()
+        base_url, shared_limits=shared, lease=lease, redis_grace=redis_grace, api=chosen_api()
     ) as client:
         say = partial(click.echo, err=True)
         if listen is None:
@@ -215,17 +230,23 @@ async def animate_on_workers(
     namespace: str = "default",
     heartbeat: int = 10,
     budget_units: float | None = None,
+    grace: float = GIVE_UP_AFTER,
 ) -> bool:
     """``animate --redis``: enqueue the jobs (each ``Input`` with its output name), follow
     them to their outcomes and show them on ``display`` as a local run shows its own (the
     same events, lines and summary); twins get their copies from ``copier``. False when the
     wait timed out (the jobs go on in the workers). ``budget_units``: the units the queue's
     workers may commit in all, across runs (None: no limit). Raises ``RedisUnusable`` (exit
-    2) when Redis cannot be used."""
+    2) when Redis cannot be used: unreachable at the start, or for more than ``grace``
+    seconds on end later (an outage is waited out, saying so once, and once when it is
+    over)."""
     workers = _workers()
     from redis.exceptions import RedisError  # there with the workers extra; loaded when used
 
-    queue = workers.make_queue(redis_url, namespace)
+    from ..store import RedisOutage, RedisOutageError
+
+    outage = RedisOutage(redis_url, grace=grace, say=lambda line: click.echo(line, err=True))
+    queue = workers.make_queue(redis_url, namespace, outage)
     summary = BatchSummary()
     started = time.monotonic()
     finished = False
@@ -260,6 +281,8 @@ async def animate_on_workers(
         summary.elapsed = time.monotonic() - started
         display.summary(summary, interrupted=True)
         raise
+    except RedisOutageError as exc:  # it names the URL and how long it was waited for
+        raise RedisUnusable(exc, redis_url, named=True) from None
     except (RedisError, OSError) as exc:
         raise RedisUnusable(exc, redis_url) from None
     finally:
@@ -291,9 +314,12 @@ class RedisUnusable(click.ClickException):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, exc: BaseException, url: str) -> None:
+    def __init__(self, exc: BaseException, url: str, *, named: bool = False) -> None:
         reason = (str(exc).splitlines() or [""])[0][:200]
+        if named:  # the message says where and why already
+            super().__init__(f"cannot use Redis: {reason}")
+            return
         super().__init__(f"cannot use Redis at {masked(url)}: {type(exc).__name__}: {reason}")
 
 
-__all__ = ["TwinCopier", "animate_on_workers", "worker_command"]
+__all__ = ["TwinCopier", "animate_on_workers", "redis_grace_option", "worker_command"]

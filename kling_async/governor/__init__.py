@@ -22,11 +22,14 @@ from ._protocol import (
     hash_account,
 )
 from ._redis import RedisGovernor
+from ._redis_link import GIVE_UP_AFTER, RECONNECT
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
 from ._window import ConcurrencyWindow
 
 __all__ = [
+    "GIVE_UP_AFTER",
+    "RECONNECT",
     "ConcurrencyWindow",
     "Governor",
     "LocalGovernor",

@@ -43,7 +43,7 @@ from .._retry import backoff, retry
 from ..errors import ConfigurationError
 from ._lua import SCRIPTS
 from ._protocol import PacerOptions, WindowOptions, hash_account
-from ._redis_link import RECONNECT, Member
+from ._redis_link import GIVE_UP_AFTER, RECONNECT, Member
 from ._redis_pacer import RedisPacer
 from ._redis_window import RedisWindow
 
@@ -91,7 +91,7 @@ class RedisGovernor:
     probe_every: int = 20
     max_probe_every: int = 640
     #: Seconds a batch's window keeps trying a Redis that does not answer.
-    give_up_after: float = 60.0
+    give_up_after: float = GIVE_UP_AFTER
     _redis: Any = attrs.field(init=False, default=None)
     _scripts: dict[str, Any] = attrs.field(init=False, factory=dict)
     _windows: set[Member] = attrs.field(init=False, factory=set)

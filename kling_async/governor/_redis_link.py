@@ -12,6 +12,9 @@ from typing import Any, Protocol
 TTL_MS = 7 * 24 * 3600 * 1000
 #: Seconds between tries of a Redis that does not answer (a slot, the release channel).
 RECONNECT = 1.0
+#: Seconds an outage of Redis is waited out before giving up: the governor's batches, and
+#: the workers, their job store and ``animate --redis`` following them (``--redis-grace``).
+GIVE_UP_AFTER = 60.0
 
 
 class Member(Protocol):

@@ -21,6 +21,7 @@ from ._contract import (
     inside,
 )
 from ._masked import masked
+from ._outputs import finished_at
 from ._sqlite import JOURNAL_NAME, Journal
 from ._sqlite_read import (
     StoreSnapshot,
@@ -31,6 +32,7 @@ from ._sqlite_read import (
 )
 
 if TYPE_CHECKING:
+    from ._outage import RedisOutage, RedisOutageError
     from ._redis import RedisJobStore, worker_id
     from ._redis_budget import SharedBudget
     from ._redis_read import read_redis
@@ -41,6 +43,8 @@ _ON_REDIS = {
     "worker_id": "._redis",
     "read_redis": "._redis_read",
     "SharedBudget": "._redis_budget",
+    "RedisOutage": "._outage",
+    "RedisOutageError": "._outage",
 }
 
 
@@ -61,10 +65,13 @@ __all__ = [
     "JobStore",
     "Journal",
     "RedisJobStore",
+    "RedisOutage",
+    "RedisOutageError",
     "SharedBudget",
     "Spend",
     "StoreSnapshot",
     "default_salt",
+    "finished_at",
     "inside",
     "masked",
     "read_failed",

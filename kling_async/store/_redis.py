@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +56,8 @@ from ._contract import (
     on_disk,
 )
 from ._masked import masked
+from ._outage import RedisOutage
+from ._outputs import done_output, mark_done
 
 log = logging.getLogger("kling_async.workers")
 
@@ -62,6 +65,8 @@ T = TypeVar("T")
 
 #: A new job's state, as stored (every field is JSON-encoded but name, kind and output).
 _PENDING = json.dumps(JobState.PENDING.value)
+#: A job found finished in the folder's record of outputs (Redis had forgotten it).
+_DONE = json.dumps(JobState.DONE.value)
 
 _CLAIM = """
 local holder = redis.call('GET', KEYS[2])
@@ -133,6 +138,7 @@ class RedisJobStore:
         owner: str | None = None,
         lease: float = 30.0,
         renew_every: float | None = None,
+        outage: RedisOutage | None = None,
     ) -> None:
         if lease <= 0:
             raise ValueError("lease: must be a positive number of seconds")
@@ -145,9 +151,13 @@ class RedisJobStore:
         #: test makes a worker that stops renewing, as a dead one does, with a long one).
         self.renew_every = lease / 3 if renew_every is None else renew_every
         self.salt = ""
+        #: Waits out a Redis that stops answering once open (shared with the worker's queue).
+        self.outage = outage or RedisOutage(url)
         self._prefix = f"kling:{namespace}:"
         self._redis: aioredis.Redis | None = None
         self._held: set[str] = set()
+        #: The name, kind and output of each job claimed here (a lost record is made again).
+        self._claimed: dict[str, tuple[str, str, str]] = {}
         self._renewer: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:  # the URL may carry a password: never shown
@@ -156,6 +166,10 @@ class RedisJobStore:
     def key(self, *parts: str) -> str:
         """The Redis key of ``parts`` in this store's namespace."""
         return self._prefix + ":".join(parts)
+
+    async def _patiently(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """``await call()``, waiting out an outage of Redis (``RedisOutage``)."""
+        return await self.outage.call(call, what=f"job store: {what}")
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -194,6 +208,7 @@ class RedisJobStore:
             )
         self.salt = _text(stored)
         self._redis = client
+        self.outage.reached()
         await self._announce()
         self._renewer = asyncio.create_task(self._renew_loop(), name="kling-store-leases")
         return self
@@ -207,7 +222,7 @@ class RedisJobStore:
         try:
             for job_id in sorted(self._held):  # stopping: others may take them at once
                 with contextlib.suppress(RedisError, OSError):
-                    await self.release(job_id)
+                    await self.release(job_id, wait=False)
             with contextlib.suppress(RedisError, OSError):
                 await _done(client.delete(self.key("worker", self.owner)))
         finally:
@@ -234,7 +249,7 @@ class RedisJobStore:
         while True:
             await asyncio.sleep(self.renew_every)
             try:
-                await self._announce()
+                await self._patiently("announce", self._announce)
                 await self.renew()
             except (RedisError, OSError) as exc:
                 log.warning("could not renew the leases (%s); trying again", type(exc).__name__)
@@ -245,19 +260,32 @@ class RedisJobStore:
         if not held:
             return 0
         keys = [self.key("lease", j) for j in held]
-        kept = await _done(self.redis.eval(_RENEW, len(keys), *keys, self.owner, self._lease_ms()))
+        kept = await self._patiently(
+            "renew",
+            lambda: _done(self.redis.eval(_RENEW, len(keys), *keys, self.owner, self._lease_ms())),
+        )
         return int(kept)
 
-    async def release(self, job_id: str) -> None:
-        """Give the job up (its outcome is known, or this worker stops)."""
+    async def release(self, job_id: str, *, wait: bool = True) -> None:
+        """Give the job up (its outcome is known, or this worker stops). ``wait=False``:
+        one try, an outage not waited out (a lease not given back runs out by itself)."""
         self._held.discard(job_id)
-        await _done(self.redis.eval(_RELEASE, 1, self.key("lease", job_id), self.owner))
+        self._claimed.pop(job_id, None)
+        lease = self.key("lease", job_id)
+
+        async def once() -> Any:
+            return await _done(self.redis.eval(_RELEASE, 1, lease, self.owner))
+
+        await (self._patiently("release", once) if wait else once())
 
     def _lease_ms(self) -> int:
         return max(1, int(self.lease * 1000))
 
     # -- the contract -----------------------------------------------------------------
     async def committed_units(self) -> float:
+        return await self._patiently("committed units", self._committed_units)
+
+    async def _committed_units(self) -> float:
         ids = sorted(_text(v) for v in await _done(self.redis.smembers(self.key("jobs"))))
         total = 0.0
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -273,6 +301,9 @@ class RedisJobStore:
         return total
 
     async def committed_spend(self) -> Spend:
+        return await self._patiently("committed spend", self._committed_spend)
+
+    async def _committed_spend(self) -> Spend:
         ids = sorted(_text(v) for v in await _done(self.redis.smembers(self.key("jobs"))))
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
@@ -286,6 +317,9 @@ class RedisJobStore:
         return spend
 
     async def task_owner(self, external_task_id: str) -> str | None:
+        return await self._patiently("task owner", lambda: self._task_owner(external_task_id))
+
+    async def _task_owner(self, external_task_id: str) -> str | None:
         ids = sorted(_text(v) for v in await _done(self.redis.smembers(self.key("jobs"))))
         async with self.redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
@@ -302,8 +336,15 @@ class RedisJobStore:
     ) -> JobRecord:
         """The job's record, claimed for this worker (lease). Raises ``JobClaimedError`` when
         another live worker holds it. A new job gets ``<name><suffix>``, else
-        ``<name>-<id8><suffix>``... : a name no job and no file in the folder has."""
+        ``<name>-<id8><suffix>``... : a name no job and no file in the folder has.
+
+        A job Redis has no record of whose finished video the folder's record of outputs
+        names (``_outputs``: Redis lost its data) is recorded ``done`` with that file."""
         reply = await self._claim(job_id, name, kind, "")
+        if reply[0] == "new":
+            found = await asyncio.to_thread(done_output, self.folder, job_id)
+            if found is not None:
+                reply = await self._claim(job_id, name, kind, found, _DONE)
         candidates = candidate_outputs(job_id, name, suffix)
         while reply[0] in ("new", "taken"):
             candidate = next(candidates, None)
@@ -322,19 +363,23 @@ class RedisJobStore:
             # written by something else than this SDK: never write there; a new name
             output = await self._rename(job_id, record.name, suffix)
             record = attrs.evolve(record, output=output)
+        assert record.output is not None
+        self._claimed[job_id] = (record.name, record.kind, record.output)
         return record
 
     async def _rename(self, job_id: str, name: str, suffix: str) -> str:
         """Give the job (held by this worker) the first free output, as a new job gets."""
         keys = (self.key("job", job_id), self.key("lease", job_id), self.key("outputs"))
+
+        async def rename(output: str) -> Any:
+            return await _done(
+                self.redis.eval(_RENAME, len(keys), *keys, self.owner, output, job_id)
+            )
+
         for candidate in candidate_outputs(job_id, name, suffix):
             if await asyncio.to_thread(on_disk, self.folder, candidate):
                 continue
-            reply = _text(
-                await _done(
-                    self.redis.eval(_RENAME, len(keys), *keys, self.owner, candidate, job_id)
-                )
-            )
+            reply = _text(await self._patiently("rename", functools.partial(rename, candidate)))
             if reply == "ok":
                 return candidate
             if reply == "lost":
@@ -342,7 +387,9 @@ class RedisJobStore:
                 raise LeaseLostError(job_id)
         raise JournalError(self, f"no free file name for {name!r} after {MAX_CLAIM_TRIES} tries")
 
-    async def _claim(self, job_id: str, name: str, kind: str, candidate: str) -> list[str]:
+    async def _claim(
+        self, job_id: str, name: str, kind: str, candidate: str, state: str = _PENDING
+    ) -> list[str]:
         keys = (
             self.key("job", job_id),
             self.key("lease", job_id),
@@ -357,30 +404,52 @@ class RedisJobStore:
             candidate,
             job_id,
             repr(time.time()),
-            _PENDING,
+            state,
         )
-        reply = await _done(self.redis.eval(_CLAIM, len(keys), *keys, *args))
+        reply = await self._patiently(
+            "claim", lambda: _done(self.redis.eval(_CLAIM, len(keys), *keys, *args))
+        )
         return [_text(v) for v in reply]
 
     async def update(self, job_id: str, state: str, **fields: Any) -> None:
         """Change the job's state (and fields) if this worker still holds it; raises
-        ``LeaseLostError`` (nothing written) when it does not."""
+        ``LeaseLostError`` (nothing written) when it does not.
+
+        ``done`` first records the video in the folder's record of outputs (``_outputs``);
+        when Redis has lost both the job's record and its lease meanwhile (a restart without
+        persistence) and no other worker claimed it since, the record is made again, done."""
         check_update(state, fields)
         pairs: list[str] = ["state", json.dumps(str(state)), "updated", repr(time.time())]
         for key, value in fields.items():
             pairs += [key, json.dumps(value)]
-        keys = (self.key("job", job_id), self.key("lease", job_id))
-        done = await _done(self.redis.eval(_UPDATE, 2, *keys, self.owner, self._lease_ms(), *pairs))
-        if int(done) != 1:
+        claimed = self._claimed.get(job_id)
+        if state == JobState.DONE and claimed is not None:
+            await asyncio.to_thread(mark_done, self.folder, job_id, claimed[2])
+        done = await self._update(job_id, pairs)
+        if done != 1 and state == JobState.DONE and claimed is not None:
+            name, kind, output = claimed
+            if (await self._claim(job_id, name, kind, output, _DONE))[0] == "ok":
+                done = await self._update(job_id, pairs)  # ours again: the fields too
+        if done != 1:
             self._held.discard(job_id)
             raise LeaseLostError(job_id)
 
+    async def _update(self, job_id: str, pairs: list[str]) -> int:
+        keys = (self.key("job", job_id), self.key("lease", job_id))
+        args: list[str | int] = [self.owner, self._lease_ms(), *pairs]
+        done = await self._patiently(
+            "update", lambda: _done(self.redis.eval(_UPDATE, 2, *keys, *args))
+        )
+        return int(done)
+
     async def has(self, job_id: str) -> bool:
-        return bool(await _done(self.redis.exists(self.key("job", job_id))))
+        key = self.key("job", job_id)
+        return bool(await self._patiently("has", lambda: _done(self.redis.exists(key))))
 
     async def record(self, job_id: str) -> dict[str, Any] | None:
         """The job's stored fields (decoded), whoever holds it; None if unknown."""
-        raw = await _done(self.redis.hgetall(self.key("job", job_id)))
+        key = self.key("job", job_id)
+        raw = await self._patiently("record", lambda: _done(self.redis.hgetall(key)))
         if not raw:
             return None
         fields = {_text(k): _text(v) for k, v in raw.items()}

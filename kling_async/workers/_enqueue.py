@@ -21,6 +21,7 @@ from saq.queue.redis import RedisQueue
 
 from ..batch import Outcome, OutcomeStatus, job_identity, job_name
 from ..errors import ValidationError, WorkerJobError
+from ..store import finished_at
 from ..validation import validate
 from ._payload import Job, dump_job
 from ._result import outcome_of
@@ -150,7 +151,10 @@ async def follow(
     ``aborting_patience`` seconds), is enqueued again, up to ``_REQUEUES`` times: the worker
     that takes it finds the job done in the job store (skipped, its file named) or
     reconciles it by its external id; it never creates blindly. Only then, or when the queue
-    keeps refusing it, is it reported failed."""
+    keeps refusing it, is it reported failed. Such a job found done that the output folder's
+    record of outputs says was finished since this call began (its first run's record was
+    lost, e.g. by a Redis restarted without its data) is reported ``succeeded``, as made.
+    """
     waiting: dict[str, list[Enqueued]] = {}
     for item in jobs:
         waiting.setdefault(item.job_id, []).append(item)
@@ -159,6 +163,7 @@ async def follow(
     aborting_since: dict[str, float] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
     started = time.monotonic()
+    began = time.time()  # the workers' record of outputs says when a video was finished
     while waiting:
         keys = sorted(waiting)
         for key, found in zip(keys, await queue.jobs(keys), strict=True):
@@ -185,8 +190,12 @@ async def follow(
                     continue  # refused for now (an abort mark, a run still listed)
             status = found.status if found is not None else Status.ABORTED
             error = found.error if found is not None else "the queue job's record is gone"
+            made = key in requeued and await _made_since(out, key, began, result)
             for item in waiting.pop(key):
-                shown = on_outcome(_outcome(item, status, error, result, out), result)
+                outcome = _outcome(item, status, error, result, out)
+                if made and outcome.status is OutcomeStatus.SKIPPED:
+                    outcome = attrs.evolve(outcome, status=OutcomeStatus.SUCCEEDED)
+                shown = on_outcome(outcome, result)
                 if shown is not None:
                     await shown
         if not waiting:
@@ -195,6 +204,14 @@ async def follow(
             return False
         await asyncio.sleep(min(interval, max(0.05, (time.monotonic() - started) / 10)))
     return True
+
+
+async def _made_since(out: Path, job_id: str, began: float, result: dict[str, Any]) -> bool:
+    """Whether a job found done (``skipped``) had its video finished after ``began``."""
+    if result.get("status") != OutcomeStatus.SKIPPED.value:
+        return False
+    finished = await asyncio.to_thread(finished_at, out, job_id)
+    return finished is not None and finished >= began
 
 
 #: Why the follower ended a queue job left ``aborting``.

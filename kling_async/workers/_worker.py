@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -32,21 +31,20 @@ from saq.types import Context, PartialTimersDict
 
 from .._retry import backoff, retry
 from .._tasks import cancel_and_wait
-from ..batch import BatchEngine, Outcome, PollPolicy, halt_reason
+from ..batch import BatchEngine, Outcome, PollPolicy
 from ..client import KlingClient
 from ..errors import (
-    AuthenticationError,
     CreateUnconfirmedError,
     JobClaimedError,
     LeaseLostError,
     NotSentError,
-    ServerUnreachableError,
     WorkerHaltedError,
 )
-from ..governor import RedisGovernor
-from ..money import nothing_created
+from ..governor import GIVE_UP_AFTER, RedisGovernor
 from ..states import OutcomeStatus
-from ..store import RedisJobStore, SharedBudget, masked, worker_id
+from ..store import RedisJobStore, RedisOutage, RedisOutageError, SharedBudget, masked, worker_id
+from ._faults import made_nothing, worker_fault
+from ._patient_queue import PatientQueue
 from ._payload import Job, load_job
 from ._result import result_of
 
@@ -65,7 +63,7 @@ def queue_name(namespace: str) -> str:
     return f"kling-{namespace}"
 
 
-class _SweepQueue(RedisQueue):
+class _SweepQueue(PatientQueue):
     """SAQ's Redis queue, sweeping without waiting 5 s per stuck job for its (dead) worker
     to acknowledge the abort: the job store's lease is what keeps a job from running twice.
 
@@ -79,10 +77,13 @@ class _SweepQueue(RedisQueue):
         return await super().sweep(self.sweep_lock if lock is None else lock, abort)
 
 
-def make_queue(url: str, namespace: str) -> RedisQueue:
+def make_queue(url: str, namespace: str, outage: RedisOutage | None = None) -> RedisQueue:
     """The queue of ``namespace`` on Redis (its connection pool is the caller's to close,
-    with ``await queue.disconnect()``)."""
-    return _SweepQueue.from_url(url, name=queue_name(namespace))
+    with ``close_queue``). Its operations wait out an outage of Redis through ``outage``
+    (one a process, shared with its job store; by default one of ``GIVE_UP_AFTER`` s)."""
+    queue = cast(_SweepQueue, _SweepQueue.from_url(url, name=queue_name(namespace)))
+    queue.outage = outage or RedisOutage(url)
+    return queue
 
 
 async def close_queue(queue: RedisQueue) -> None:
@@ -124,36 +125,9 @@ class WorkerSettings:
     #: every job it creates asks for them there, and its tasks end by callback, polling
     #: being the fallback. None: jobs keep their own ``callback_url``, and it polls.
     callback_url: str | None = None
-
-
-def _made_nothing(outcome: Outcome) -> bool:
-    """No task exists for the job: invalid, not sent, or refused before one was made."""
-    if outcome.task is not None or outcome.status is OutcomeStatus.SKIPPED:
-        return False
-    if outcome.status is OutcomeStatus.INVALID or isinstance(outcome.error, NotSentError):
-        return True
-    return outcome.error is not None and nothing_created(outcome.error)
-
-
-#: ``errno`` of a full disk or quota: the worker's own fault, not its job's.
-_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-def worker_fault(outcome: Outcome) -> str | None:
-    """Why ``outcome`` says this worker cannot work (then its job is not failed but handed
-    back), or None: credentials refused (1000-1004: a wrong key, or a clock so wrong tokens
-    are not valid yet), no connection to the API from here, the batch halted for either, or
-    its own disk full while writing a video."""
-    error = outcome.error
-    if isinstance(error, AuthenticationError | ServerUnreachableError):
-        return halt_reason(error)
-    if isinstance(error, NotSentError) and error.kind == "halted":
-        return str(error)
-    while error is not None:
-        if isinstance(error, OSError) and error.errno in _DISK_FULL:
-            return f"its disk is full ({error.strerror})"
-        error = error.__cause__ or error.__context__
-    return None
+    #: Seconds an outage of Redis (a restart, a blip) is waited out, with back-off, before
+    #: the worker stops (one line, exit 2); the shared governor's ``give_up_after`` too.
+    redis_grace: float = GIVE_UP_AFTER
 
 
 class _Runner:
@@ -255,7 +229,7 @@ class _Runner:
             except _LATER as exc:
                 raise _TryLater(str(exc)) from None
             fault = worker_fault(outcome)
-            if job_id and (fault is not None or _made_nothing(outcome)):
+            if job_id and (fault is not None or made_nothing(outcome)):
                 await self.budget.release(job_id)  # its units go back to the budget
             if fault is not None:  # not this job's fault: another worker makes it
                 self.halt(fault)
@@ -344,6 +318,7 @@ def make_client(
     *,
     shared_limits: str | None = None,
     lease: float = 30.0,
+    redis_grace: float = GIVE_UP_AFTER,
     **options: Any,
 ) -> KlingClient:
     """The worker's one client. Its credentials come from the environment, never the queue.
@@ -353,7 +328,11 @@ def make_client(
     seconds, its request pacing), so N workers never oversubscribe the account N-fold; the
     governor closes with the client. ``None``: this worker learns the limits on its own.
     """
-    governor = None if shared_limits is None else RedisGovernor(shared_limits, lease=lease)
+    governor = (
+        None
+        if shared_limits is None
+        else RedisGovernor(shared_limits, lease=lease, give_up_after=redis_grace)
+    )
     return KlingClient(base_url=base_url, governor=governor, **options)
 
 
@@ -374,12 +353,14 @@ async def run_worker(
     ``receiver.feed(engine.notify)``)."""
     await asyncio.to_thread(settings.out.mkdir, parents=True, exist_ok=True)
     names: dict[int, str] = {}
+    outage = RedisOutage(settings.redis_url, grace=settings.redis_grace, say=say)
     store = RedisJobStore(
         settings.redis_url,
         settings.out,
         namespace=settings.namespace,
         owner=worker_id(),
         lease=settings.lease,
+        outage=outage,
     )
     engine = BatchEngine(
         client,
@@ -395,7 +376,7 @@ async def run_worker(
     )
     if on_engine is not None:
         on_engine(engine)
-    queue = make_queue(settings.redis_url, settings.namespace)
+    queue = make_queue(settings.redis_url, settings.namespace, outage)
     if isinstance(queue, _SweepQueue):
         queue.sweep_lock = max(1, int(settings.sweep))
     try:
@@ -410,6 +391,11 @@ async def run_worker(
             callback_url=settings.callback_url,
         )
         runner.start()
+
+        def gone(error: RedisOutageError) -> None:  # past the grace: stop, exit 2
+            runner.halt(str(error))
+
+        outage.on_gone = gone
         worker: Worker[Context] = Worker(
             queue,
             functions=[(FUNCTION, runner.run)],
@@ -437,6 +423,9 @@ async def run_worker(
         quiet = _QuietShutdown()
         saq_log = logging.getLogger("saq")
         saq_log.addFilter(quiet)
+        said = _SaidOnce(outage)
+        governor_log = logging.getLogger("kling_async.governor")
+        governor_log.addFilter(said)
         try:
             await worker.start()
         finally:
@@ -446,6 +435,7 @@ async def run_worker(
             await cancel_and_wait(stopper)
             await runner.close()
             saq_log.removeFilter(quiet)
+            governor_log.removeFilter(said)
             if say is not None:
                 say(
                     f"worker {store.owner} stopped: {running} running job(s) handed back "
@@ -468,6 +458,18 @@ class _QuietShutdown(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Some tasks did not finish within")
+
+
+class _SaidOnce(logging.Filter):
+    """Drops the shared governor's warnings while Redis is down: the worker said so once
+    (``RedisOutage``), and says once when it is back."""
+
+    def __init__(self, outage: RedisOutage) -> None:
+        super().__init__()
+        self.outage = outage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.WARNING or not self.outage.down
 
 
 async def _stop_on(stop: asyncio.Event, worker: Worker[Context]) -> None:

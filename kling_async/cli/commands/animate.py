@@ -22,7 +22,7 @@ from .._runner import resumable_command_runner
 from .._settings import chosen_api, client_options, make_client, out_option
 from .._video_options import allow_unknown_models_option, option_given, video_options
 from .._words import cli_words
-from .._worker_cmd import animate_on_workers
+from .._worker_cmd import animate_on_workers, redis_grace_option
 from ..inputs import (
     IMAGE_SUFFIXES,
     Input,
@@ -172,6 +172,7 @@ from ..output.html_run import html_sheet
 @click.option(
     "--redis", "redis_url", default=None, help="Queue the jobs for `kling-async worker`s."
 )
+@redis_grace_option
 @client_options
 @resumable_command_runner
 async def animate_command(
@@ -267,6 +268,7 @@ async def _animate(
     clobber: bool | None,
     allow_unknown_models: bool,
     redis_url: str | None,
+    redis_grace: float,
     no_prepare: bool,
     fit: Fit,
     upscale: bool,
@@ -351,6 +353,7 @@ async def _animate(
             out_dir,
             allow_unknown_models,
             budget_units=budget_in_units(max_units, max_cost),
+            grace=redis_grace,
         )
         sys.exit(exit_code(display.tally) if finished else EXIT_TIMEOUT)
     mode = "json" if as_json else ("live" if sys.stdout.isatty() and not plain else "plain")
