@@ -29,6 +29,11 @@ def _ssl_context(config: EmulatorConfig) -> ssl.SSLContext | None:
     return context
 
 
+#: Seconds a stopping emulator gives the requests in flight before it cancels them (aiohttp's
+#: default, 60 s, kept a stop waiting for an upload it had already refused to drain).
+_SHUTDOWN_GRACE = 1.0
+
+
 class Emulator:
     """The emulated Kling API on a real socket. ``async with Emulator() as emu: emu.url``.
 
@@ -72,7 +77,12 @@ class Emulator:
         """Bind and serve; ``url`` is known afterwards (``async with`` does it for you)."""
         if self._runner is not None:
             return self
-        runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            build_app(self.state),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=_SHUTDOWN_GRACE,
+        )
         await runner.setup()
         context = _ssl_context(self.config)
         site = web.TCPSite(runner, self.config.host, self.config.port, ssl_context=context)
