@@ -73,8 +73,8 @@ _HINTS: tuple[tuple[type[BaseException], str], ...] = (
     (ValidationError, "fix the input named above; nothing was sent"),
     (
         WorkerHaltedError,
-        "the other workers go on with its jobs; fix this host (its key, clock, network or "
-        "disk), then start it again",
+        "the other workers go on with its jobs; fix what it names above (its key, clock, "
+        "network, disk or Redis), then start it again",
     ),
     (DownloadError, "run the same command again: a broken download resumes where it stopped"),
 )

@@ -558,3 +558,10 @@ def test_redis_refuses_what_the_workers_would_drop(
     assert result.exit_code == 2, result.output
     assert f"{flag}: not carried to the workers with --redis" in result.output
     assert not (Path("v") / ".kling-journal.db").exists()
+
+
+def test_redis_grace_without_redis_is_a_usage_error(tmp_path: Path) -> None:
+    image = images(tmp_path, 1)[0]
+    result = CliRunner().invoke(main, ["animate", str(image), "--out", "v", "--redis-grace", "5"])
+    assert result.exit_code == 2, result.output
+    assert "--redis-grace: only with --redis" in result.output

@@ -201,6 +201,10 @@ async def animate_command(
     queued = params["redis_url"] is not None
     if queued:
         _refuse_what_workers_cannot_carry()
+    elif option_given("redis_grace"):
+        raise click.UsageError(
+            "--redis-grace: only with --redis (it is how long an outage of Redis is waited out)"
+        )
     check_listen(listen, callback_url, webhook_secret, allow_unsigned_callbacks, queued=queued)
     if listen is None or params["dry_run"]:  # a dry run sends nothing: nothing to receive
         await _animate(None, **params)
