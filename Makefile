@@ -51,10 +51,10 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed"; exit 1; }
 
 # Bytecode is cached even where the environment turns that off (PYTHONDONTWRITEBYTECODE):
-# each of the 4 workers and the processes the tests start would compile the package and the
+# each of the 6 workers and the processes the tests start would compile the package and the
 # tests again (collection alone: 3.9 s of CPU a worker, 2.0 s with the cache).
 pytest: $(STAMP) redis-server chromium
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 4 --dist worksteal
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n 6 --dist worksteal
 
 # The docs site, built offline (no fonts or cards fetched); --strict turns every warning (a
 # broken link, a docstring mkdocstrings cannot read) into a failure. NO_MKDOCS_2_WARNING quiets
