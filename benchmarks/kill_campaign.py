@@ -11,8 +11,11 @@ once, so W keep running. The follower must end on its own within ``--bound`` sec
 After each run: the follower's exit code and time; creates, duplicate creates and reused
 external ids (the emulator's own record); videos in OUT; duplicate files (``x-<id8>.mp4``
 beside ``x.mp4``, files no job asked for, or the same bytes twice); outcomes by status;
-and whether it ended on its own. At the end a table of the runs and a verdict line. A run
-that fails keeps its folder (worker logs, the follower's output, the queue's state).
+whether it ended on its own; and of the kills, how many came within 3 s of the worker's
+restart ("young": likely before it took a job) and how many hit a worker holding job leases
+("hold", with the number of jobs they held). At the end a table of the runs and a verdict
+line. A run that fails keeps its folder (worker logs at INFO, the follower's output, the
+queue's state when it did not end).
 
     .venv/bin/python benchmarks/kill_campaign.py [--runs 10] [--jobs 100] [--workers 4] \\
         [--kills 20] [--seed S]
@@ -84,6 +87,23 @@ def duplicate_files(out: Path, expected: set[str]) -> dict[str, Any]:
     }
 
 
+async def leases_of(redis_url: str, pid: int) -> int:
+    """How many jobs worker process ``pid`` holds a lease on in the job store now (owner ids
+    are ``host:pid:random``)."""
+    from redis import asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        held = 0
+        async for key in client.scan_iter(match="kling:default:lease:*"):
+            owner = await client.get(key)
+            if owner is not None and owner.split(":")[1] == str(pid):
+                held += 1
+        return held
+    finally:
+        await client.aclose()
+
+
 async def queue_state(redis_url: str) -> dict[str, Any]:
     """Every queue job's status, and the keys of those not ended (for a stuck run)."""
     queue = make_queue(redis_url, "default")
@@ -135,6 +155,7 @@ async def one_run(index: int, args: argparse.Namespace, seed: int, folder: Path)
                 folder / "logs",
                 count=args.workers,
                 credentials={k: v for k, v in env.items() if k != "KLING_BASE_URL"},
+                extra=("-v",),  # SAQ's and the worker's INFO lines: what a failed run did
             )
             cluster.start()
             try:
@@ -203,7 +224,9 @@ async def follow_and_kill(
     )
     stdout.close()
     stderr.close()
-    done: list[tuple[float, int]] = []
+    done: list[tuple[float, int, float]] = []  # (when, which worker, its uptime then)
+    held: list[int] = []  # jobs the killed worker held a lease on
+    spawned: dict[int, float] = {}  # a restarted worker's start; the others' is before started
     ended = asyncio.create_task(follower.wait())
     try:
         for at, worker in kills:
@@ -212,9 +235,12 @@ async def follow_and_kill(
                 await asyncio.wait({ended}, timeout=wait)
             if ended.done():
                 break
+            up = time.monotonic() - spawned.get(worker, started)
+            held.append(await leases_of(cluster.redis_url, cluster.processes[worker].pid))
             await asyncio.to_thread(cluster.kill, worker)
             cluster.restart(worker)
-            done.append((round(time.monotonic() - started, 2), worker))
+            spawned[worker] = time.monotonic()
+            done.append((round(spawned[worker] - started, 2), worker, round(up, 1)))
         await asyncio.wait({ended}, timeout=max(0.0, BOUND - (time.monotonic() - started)))
         on_its_own = ended.done()
         if not on_its_own:
@@ -237,6 +263,11 @@ async def follow_and_kill(
         "seconds": round(elapsed, 1),
         "on_its_own": on_its_own,
         "kills": done,
+        "kills_asked": len(kills),
+        # killed within 3 s of its restart: likely before it took a job (imports take ~1-2 s)
+        "young_kills": sum(1 for _, _, up in done if up < 3.0),
+        "kills_holding_jobs": sum(1 for n in held if n),
+        "jobs_orphaned": sum(held),
         "outcomes": dict(outcomes),
     }
 
@@ -249,7 +280,8 @@ def line(index: int, r: dict[str, Any], jobs: int) -> str:
     outcomes = ",".join(f"{k}={v}" for k, v in sorted(r["outcomes"].items()))
     return (
         f"{index:>3} {'yes' if r['on_its_own'] else 'NO':>5} {r['exit_code']!s:>4} "
-        f"{r['seconds']:>7.1f} {len(r['kills']):>5} {r['creates']:>4}/{jobs:<4} "
+        f"{r['seconds']:>7.1f} {len(r['kills']):>2}/{r['kills_asked']:<2} "
+        f"{r['kills_holding_jobs']:>4} {r['jobs_orphaned']:>4} {r['creates']:>4}/{jobs:<4} "
         f"{r['duplicate_creates']:>4} {r['reused_external_ids']:>6} "
         f"{r['videos']:>4}/{jobs:<4} {r['duplicate_files']:>5}  {outcomes}  "
         f"{'ok' if r['ok'] else 'FAIL'}"
@@ -257,8 +289,8 @@ def line(index: int, r: dict[str, Any], jobs: int) -> str:
 
 
 HEADER = (
-    "run  own exit  time s kills creates dup reused videos    dupf  outcomes\n"
-    "--- ----- ---- ------- ----- --------- ---- ------ --------- -----  --------"
+    "run  own exit  time s kills hold jobs creates   dup reused videos    dupf  outcomes\n"
+    "--- ----- ---- ------- ----- ---- ---- --------- ---- ------ --------- -----  --------"
 )
 
 
@@ -271,7 +303,7 @@ async def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=None, help="default: drawn, printed")
     parser.add_argument(
-        "--span", type=float, default=None, help="kills fall in 1..SPAN s (default 0.3 s/job)"
+        "--span", type=float, default=None, help="kills fall in 1..SPAN s (default 0.2 s/job)"
     )
     parser.add_argument("--bound", type=float, default=300.0, help="seconds; more is stuck")
     parser.add_argument("--quick", action="store_true", help="2 runs, 30 jobs, 6 kills")
@@ -280,7 +312,7 @@ async def main() -> None:
     if args.quick:
         args.runs, args.jobs, args.kills = 2, 30, 6
     if args.span is None:
-        args.span = max(5.0, 0.3 * args.jobs)
+        args.span = max(5.0, 0.2 * args.jobs)
     BOUND = args.bound
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     print(
@@ -298,7 +330,7 @@ async def main() -> None:
         results.append(r)
         shown = {k: v for k, v in r.items() if k not in ("kills",)}
         print(f"run {i}: {json.dumps(shown)}", flush=True)
-        print(f"run {i} kills (s, worker): {r['kills']}", flush=True)
+        print(f"run {i} kills (s, worker, its uptime s): {r['kills']}", flush=True)
         if r["ok"] and args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
         elif not r["ok"]:
@@ -310,11 +342,14 @@ async def main() -> None:
         print(line(i, r, args.jobs))
     good = sum(r["ok"] for r in results)
     own = sum(r["on_its_own"] for r in results)
-    verdict = "PASS" if good == len(results) else "FAIL"
+    full = sum(len(r["kills"]) == r["kills_asked"] for r in results)
+    verdict = "FAIL" if good < len(results) else "PASS" if full == len(results) else "INCOMPLETE"
     print(
         f"verdict: {verdict}: {good}/{len(results)} runs ended on their own with exactly "
         f"{args.jobs} creates, {args.jobs} videos and no duplicate ({own} ended on their own; "
-        f"{sum(len(r['kills']) for r in results)} kill -9s in all)"
+        f"{sum(len(r['kills']) for r in results)} kill -9s in all, "
+        f"{sum(r['kills_holding_jobs'] for r in results)} of them of a worker holding jobs; "
+        f"{full}/{len(results)} runs got all {args.kills} before the follower ended)"
     )
     if args.keep is None and good == len(results):
         shutil.rmtree(base, ignore_errors=True)
