@@ -160,7 +160,9 @@ async def one_run(index: int, args: argparse.Namespace, seed: int, folder: Path)
             cluster.start()
             try:
                 await cluster.wait_ready()
-                result = await follow_and_kill(cluster, kills, folder, images[0].parent, out, env)
+                result = await follow_and_kill(
+                    cluster, kills, folder, images[0].parent, out, env, args.bound
+                )
             finally:
                 cluster.stop()
             if not result["on_its_own"]:
@@ -200,9 +202,10 @@ async def follow_and_kill(
     images: Path,
     out: Path,
     env: dict[str, str],
+    bound: float,
 ) -> dict[str, Any]:
     """Start the follower; kill -9 (and restart) the workers at the drawn times while it
-    runs; wait for it to end, at most ``--bound`` seconds."""
+    runs; wait for it to end, at most ``bound`` seconds (more: stuck)."""
     stdout = (folder / "follower.out").open("wb")
     stderr = (folder / "follower.err").open("wb")
     started = time.monotonic()
@@ -241,7 +244,7 @@ async def follow_and_kill(
             cluster.restart(worker)
             spawned[worker] = time.monotonic()
             done.append((round(spawned[worker] - started, 2), worker, round(up, 1)))
-        await asyncio.wait({ended}, timeout=max(0.0, BOUND - (time.monotonic() - started)))
+        await asyncio.wait({ended}, timeout=max(0.0, bound - (time.monotonic() - started)))
         on_its_own = ended.done()
         if not on_its_own:
             follower.kill()
@@ -272,10 +275,6 @@ async def follow_and_kill(
     }
 
 
-#: Seconds the follower may take before the run counts as stuck (set from ``--bound``).
-BOUND = 300.0
-
-
 def line(index: int, r: dict[str, Any], jobs: int) -> str:
     outcomes = ",".join(f"{k}={v}" for k, v in sorted(r["outcomes"].items()))
     return (
@@ -295,7 +294,6 @@ HEADER = (
 
 
 async def main() -> None:
-    global BOUND
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=100)
@@ -313,7 +311,6 @@ async def main() -> None:
         args.runs, args.jobs, args.kills = 2, 30, 6
     if args.span is None:
         args.span = max(5.0, 0.2 * args.jobs)
-    BOUND = args.bound
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 30)
     print(
         f"kill campaign: seed {seed}, {args.runs} runs of {args.jobs} jobs, {args.workers} "
