@@ -74,40 +74,46 @@ class Cluster:
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
+        for i in range(self.count):
+            self.processes.append(self._spawn(i))
+
+    def restart(self, index: int) -> None:
+        """Start worker ``index`` again (after ``kill``); its log goes on in the same file."""
+        self.processes[index] = self._spawn(index)
+
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         root = str(Path(__file__).resolve().parent.parent)  # the tests package, for hooks
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, **self.credentials, "PYTHONPATH": path}
         env.pop("KLING_REDIS_URL", None)
-        for i in range(self.count):
-            log = (self.logs / f"worker-{i}.log").open("wb")
-            command = [
-                sys.executable,
-                "-m",
-                "kling_async",
-                "worker",
-                "--redis",
-                self.redis_url,
-                "--out",
-                str(self.out),
-                "--concurrency",
-                str(self.concurrency),
-                "--lease",
-                str(self.lease),
-                "--sweep",
-                str(self.sweep),
-                "--namespace",
-                self.namespace,
-                "--base-url",
-                self.base_url,
-                *self.extra,
-            ]
-            try:
-                process = subprocess.Popen(
-                    command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-                )
-            finally:
-                log.close()
-            self.processes.append(process)
+        log = (self.logs / f"worker-{index}.log").open("ab")
+        command = [
+            sys.executable,
+            "-m",
+            "kling_async",
+            "worker",
+            "--redis",
+            self.redis_url,
+            "--out",
+            str(self.out),
+            "--concurrency",
+            str(self.concurrency),
+            "--lease",
+            str(self.lease),
+            "--sweep",
+            str(self.sweep),
+            "--namespace",
+            self.namespace,
+            "--base-url",
+            self.base_url,
+            *self.extra,
+        ]
+        try:
+            return subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        finally:
+            log.close()
 
     async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Until every worker announced itself in Redis."""
