@@ -12,6 +12,7 @@ journal's does. No limit set: reservations are still kept, so a later limit coun
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..states import COMMITTED
 from ._redis import RedisJobStore, _done, _text
@@ -82,10 +83,18 @@ class SharedBudget:
 
     async def reserve(self, job_id: str, units: float) -> bool:
         """Count ``job_id``'s units unless they are counted already; False when they do not
-        fit in the limit (the job must not be sent)."""
-        done = await _done(self.store.redis.eval(_RESERVE, 3, *self._keys, job_id, repr(units)))
-        return int(done) == 1
+        fit in the limit (the job must not be sent). An outage of Redis is waited out as for
+        every call of the store (``RedisOutage``)."""
+
+        async def once() -> Any:
+            return await _done(self.store.redis.eval(_RESERVE, 3, *self._keys, job_id, repr(units)))
+
+        return int(await self.store.outage.call(once, what="budget: reserve")) == 1
 
     async def release(self, job_id: str) -> None:
         """``job_id`` made nothing: its units go back."""
-        await _done(self.store.redis.eval(_RELEASE, 2, *self._keys[:2], job_id))
+
+        async def once() -> Any:
+            return await _done(self.store.redis.eval(_RELEASE, 2, *self._keys[:2], job_id))
+
+        await self.store.outage.call(once, what="budget: release")
