@@ -25,6 +25,16 @@ from .._helpers import StartEmulator, fast_client, test_account
 from .test_batch import FAST_POLL, jobs_for, make_images, run
 
 
+def in_memory() -> tuple[InMemorySpanExporter, TracerProvider, InMemoryMetricReader, MeterProvider]:
+    """Providers whose spans and metrics the test reads back: (exporter, tracer provider,
+    metric reader, meter provider)."""
+    exporter = InMemorySpanExporter()
+    tracers = TracerProvider()
+    tracers.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    return exporter, tracers, reader, MeterProvider(metric_readers=[reader])
+
+
 def metric_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
     data = reader.get_metrics_data()
     assert data is not None
@@ -45,11 +55,7 @@ async def test_ten_jobs_give_ten_job_spans_with_their_stages_and_the_metrics(
     emu, _ = await start_emulator(
         test_account(concurrency_limit=3), duration=(0.5, 0.5), video_bytes=1000
     )
-    exporter = InMemorySpanExporter()
-    tracers = TracerProvider()
-    tracers.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meters = MeterProvider(metric_readers=[reader])
+    exporter, tracers, reader, meters = in_memory()
     paths = make_images(tmp_path / "in", 10)
     async with fast_client(emu) as client:
         outcomes, summary = await run(
@@ -109,9 +115,7 @@ async def test_ten_jobs_give_ten_job_spans_with_their_stages_and_the_metrics(
 
 async def test_a_failed_job_span_is_an_error(start_emulator: StartEmulator, tmp_path: Path) -> None:
     emu, _ = await start_emulator(video_bytes=1000)
-    exporter = InMemorySpanExporter()
-    tracers = TracerProvider()
-    tracers.add_span_processor(SimpleSpanProcessor(exporter))
+    exporter, tracers, _, _ = in_memory()
     missing = kling.ImageToVideo(image=tmp_path / "missing.png")
     async with fast_client(emu) as client:
         outcomes, _ = await run(client, [missing], tmp_path / "out", tracer_provider=tracers)
@@ -126,11 +130,7 @@ async def test_a_closed_engine_ends_its_open_spans(
     start_emulator: StartEmulator, tmp_path: Path
 ) -> None:
     emu, _ = await start_emulator(duration=(30.0, 30.0), video_bytes=1000)
-    exporter = InMemorySpanExporter()
-    tracers = TracerProvider()
-    tracers.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meters = MeterProvider(metric_readers=[reader])
+    exporter, tracers, reader, meters = in_memory()
     paths = make_images(tmp_path / "in", 3)
     async with fast_client(emu) as client:
         engine = kling.BatchEngine(
