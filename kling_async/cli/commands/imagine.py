@@ -18,7 +18,7 @@ from ...results import Task
 from ...validation import plan
 from .._exits import EXIT_TIMEOUT, EXIT_USAGE, fail
 from .._runner import say_on_interrupt
-from .._settings import make_client
+from .._settings import make_client, out_option
 from .._words import message_for
 from ..inputs import out_folder_problem
 from .generate import exit_failed, one_task_command, progress_display
@@ -37,11 +37,8 @@ _LOW, _HIGH = IMAGE_N
     show_default=True,
     help=f"How many images ({_LOW}-{_HIGH}); each holds one parallel-task slot while made.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="The folder the images go to (made if missing), as <task id>-<index>.png.",
+@out_option(
+    "The folder the images go to (made if missing), as <task id>-<index>.png.", required=True
 )
 @click.option(
     "--model",
@@ -61,7 +58,7 @@ _LOW, _HIGH = IMAGE_N
 async def imagine_command(
     prompt: str,
     count: int,
-    out: Path,
+    out_dir: Path,
     as_json: bool,
     quiet: bool,
     timeout: float,
@@ -84,9 +81,9 @@ async def imagine_command(
     job = ImageGeneration(
         prompt=prompt, n=count, external_task_id=money.new_external_id(), **fields
     )
-    problem = await asyncio.to_thread(out_folder_problem, out)
+    problem = await asyncio.to_thread(out_folder_problem, out_dir)
     if problem is not None:
-        fail(f"--out {out}: {problem}", None, EXIT_USAGE)
+        fail(f"--out {out_dir}: {problem}", None, EXIT_USAGE)
     client = make_client(base_url, allow_unknown_models=allow_unknown_models)  # fails early
     try:
         planned = plan(job, api=client.api, allow_unknown_models=allow_unknown_models)
@@ -117,7 +114,7 @@ async def imagine_command(
                 "fetch it later with client.images.get and client.images.download",
                 EXIT_TIMEOUT,
             )
-        paths = await client.images.download(task, out)
+        paths = await client.images.download(task, out_dir)
     if as_json:
         record = task_record(task) | {"paths": [str(p) for p in paths]}
         click.echo(json.dumps(record | {"images": [i.url for i in task.images]}))
