@@ -46,7 +46,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import Final, Protocol, TypedDict, Unpack
 
 import attrs
 
@@ -61,6 +61,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_SIDE",
     "MAX_SOURCE_BYTES",
+    "PrepareOptions",
     "PreparedCache",
     "PreparedImage",
     "SourceInput",
@@ -80,7 +81,28 @@ _O_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 SourceInput = str | os.PathLike[str] | bytes | bytearray | memoryview
 
 
-def _limits(wire: Wire, fit: Fit, upscale: bool, max_side: int, max_bytes: int | None) -> Limits:
+class PrepareOptions(TypedDict, total=False):
+    """The keyword options of ``prepare_image`` and ``prepare_image_async``, every one
+    optional; ``_settings`` applies their defaults (listed in ``prepare_image``'s docstring)."""
+
+    wire: Wire
+    fit: Fit
+    upscale: bool
+    max_side: int
+    max_bytes: int | None
+    cache: PreparedCache | None
+    field: str
+
+
+def _settings(function: str, options: PrepareOptions) -> tuple[Limits, PreparedCache | None, str]:
+    """The options with their defaults, checked: the limits, the cache, the field to name."""
+    unknown = sorted(options.keys() - PrepareOptions.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {unknown[0]!r}")
+    wire = options.get("wire", "legacy")
+    fit = options.get("fit", "refuse")
+    max_side = options.get("max_side", MAX_SIDE)
+    max_bytes = options.get("max_bytes")
     if wire not in MAX_BYTES:
         raise ValidationError("wire", wire, "one of 'legacy', 'new'")
     if fit not in _FITS:
@@ -92,7 +114,8 @@ def _limits(wire: Wire, fit: Fit, upscale: bool, max_side: int, max_bytes: int |
         isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or not 0 < max_bytes <= cap
     ):
         raise ValidationError("max_bytes", max_bytes, f"from 1 to the wire's {cap} bytes")
-    return Limits(max_bytes or cap, max_side, fit, bool(upscale))
+    limits = Limits(max_bytes or cap, max_side, fit, bool(options.get("upscale", False)))
+    return limits, options.get("cache"), options.get("field", "image")
 
 
 class _Hasher(Protocol):
@@ -218,24 +241,25 @@ def _prepared(src: Source, limits: Limits, cache: PreparedCache | None) -> Prepa
     return prepared if stored is None else attrs.evolve(prepared, path=stored)
 
 
-def prepare_image(
-    source: SourceInput,
-    *,
-    wire: Wire = "legacy",
-    fit: Fit = "refuse",
-    upscale: bool = False,
-    max_side: int = MAX_SIDE,
-    max_bytes: int | None = None,
-    cache: PreparedCache | None = None,
-    field: str = "image",
-) -> PreparedImage:
+def prepare_image(source: SourceInput, **options: Unpack[PrepareOptions]) -> PreparedImage:
     """``source`` (a path or the image's bytes) as a JPEG or PNG the ``wire`` takes.
 
     Blocking: decodes in the calling thread. In async code use ``prepare_image_async``.
     Raises ``ValidationError(field, source, rule)`` for what cannot be sent and why; see the
     module's docstring for every rule.
+
+    The options (``PrepareOptions``), keywords, each with its default:
+
+    - ``wire="legacy"``: ``"legacy"`` (10 MB) or ``"new"`` (50 MB), the byte limit;
+    - ``fit="refuse"``: ``"refuse"``, ``"pad"`` or ``"crop"``, for a ratio beyond 2.5:1;
+    - ``upscale=False``: enlarge an image under 300 px instead of refusing it;
+    - ``max_side=MAX_SIDE`` (4096): the longest side sent, in pixels (750 or more);
+    - ``max_bytes=None``: a lower byte limit than the wire's;
+    - ``cache=None``: a ``PreparedCache`` that keeps the prepared bytes across runs;
+    - ``field="image"``: the field a ``ValidationError`` names (``"image_tail"`` for an end
+      frame).
     """
-    limits = _limits(wire, fit, upscale, max_side, max_bytes)
+    limits, cache, field = _settings("prepare_image", options)
     reader = _Reader.start(source, field)
     while reader.read_chunk():
         pass
@@ -243,22 +267,15 @@ def prepare_image(
 
 
 async def prepare_image_async(
-    source: SourceInput,
-    *,
-    wire: Wire = "legacy",
-    fit: Fit = "refuse",
-    upscale: bool = False,
-    max_side: int = MAX_SIDE,
-    max_bytes: int | None = None,
-    cache: PreparedCache | None = None,
-    field: str = "image",
+    source: SourceInput, **options: Unpack[PrepareOptions]
 ) -> PreparedImage:
-    """``prepare_image`` without blocking the event loop: the source is read and hashed a
-    chunk at a time in worker threads (cancellable between chunks), then looked up in
-    ``cache`` and, if missing, decoded and encoded in a worker thread. A cancellation while
-    decoding stops the wait at once; the thread finishes its image and the result is dropped.
+    """``prepare_image`` without blocking the event loop (the same source and options, with
+    the same defaults): the source is read and hashed a chunk at a time in worker threads
+    (cancellable between chunks), then looked up in ``cache`` and, if missing, decoded and
+    encoded in a worker thread. A cancellation while decoding stops the wait at once; the
+    thread finishes its image and the result is dropped.
     """
-    limits = _limits(wire, fit, upscale, max_side, max_bytes)
+    limits, cache, field = _settings("prepare_image_async", options)
     reader = await asyncio.to_thread(_Reader.start, source, field)
     while await asyncio.to_thread(reader.read_chunk):
         pass

@@ -225,6 +225,14 @@ def test_options_are_checked() -> None:
         assert words in caught.value.rule
 
 
+async def test_an_unknown_option_is_a_type_error_naming_it(folder: Path) -> None:
+    options: dict[str, Any] = {"fit": "pad", "max_size": 2048}  # a misspelt max_side
+    with pytest.raises(TypeError, match=r"prepare_image\(\) .* 'max_size'"):
+        kling.prepare_image(folder / "scan.bmp", **options)
+    with pytest.raises(TypeError, match=r"prepare_image_async\(\) .* 'max_size'"):
+        await kling.prepare_image_async(folder / "scan.bmp", **options)
+
+
 async def test_cancelling_while_reading_raises_cancelled(folder: Path) -> None:
     task = asyncio.create_task(kling.prepare_image_async(folder / "big.jpg"))
     await asyncio.sleep(0)  # started: in its first chunk's worker thread
