@@ -231,12 +231,15 @@ def _masks(column: str, cell: Cell, base: Path) -> tuple[DynamicMask, ...]:
 
 @attrs.frozen
 class Column:
-    """A manifest column: the request field it fills, how a cell is read, its format."""
+    """A manifest column: how a cell is read, its format, and the request field it fills
+    (by default the field of the column's own name)."""
 
     name: str
-    field: str
     read: Reader
     format: str
+    field: str = attrs.field(
+        kw_only=True, default=attrs.Factory(lambda self: self.name, takes_self=True)
+    )
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -254,92 +257,83 @@ _BOOL = "true or false (also yes/no, 1/0)"
 COLUMNS: tuple[Column, ...] = (
     Column(
         KIND,
-        "",
         _text,
         f"one of {', '.join(KINDS)}; default: image2video with an `image` or "
         "`end_frame`, else text2video",
+        field="",
     ),
     # what every video is made of
-    Column("prompt", "prompt", _text, "text"),
-    Column("negative_prompt", "negative_prompt", _text, "text"),
+    Column("prompt", _text, "text"),
+    Column("negative_prompt", _text, "text"),
     Column(
-        "model",
         "model",
         _text,
         "a model name; default: the kind's own (`--model` for image2video/text2video)",
     ),
-    Column("mode", "mode", _text, "std, pro or 4k"),
-    Column("duration", "duration", _integer, "whole seconds"),
+    Column("mode", _text, "std, pro or 4k"),
+    Column("duration", _integer, "whole seconds"),
     # image to video's images and moves
-    Column("image", "image", _image, _PATH),
-    Column("end_frame", "image_tail", _image, _PATH),
-    Column("static_mask", "static_mask", _image, _PATH),
+    Column("image", _image, _PATH),
+    Column("end_frame", _image, _PATH, field="image_tail"),
+    Column("static_mask", _image, _PATH),
     Column(
-        "dynamic_masks",
         "dynamic_masks",
         _masks,
         'JSON: `[{"mask": path, "trajectories": [[x, y], ...]}]` (Kling\'s bottom-left origin)',
     ),
     Column(
         "camera",
-        "camera_control",
         _camera,
         "a preset: zoom_in, pan_left, tilt_up... (`--camera`'s names)",
+        field="camera_control",
     ),
     # the picture and the sound
-    Column(
-        "aspect_ratio",
-        "aspect_ratio",
-        _text,
-        "16:9, 9:16, 1:1 (images: also 4:3, 3:4, 3:2, 2:3, 21:9)",
-    ),
-    Column("cfg_scale", "cfg_scale", _number, "a number from 0 to 1"),
-    Column("sound", "sound", _boolean, _BOOL),
-    Column("voices", "voices", _voices, f"voice ids, each `id` or `id:label`; {_LIST}"),
+    Column("aspect_ratio", _text, "16:9, 9:16, 1:1 (images: also 4:3, 3:4, 3:2, 2:3, 21:9)"),
+    Column("cfg_scale", _number, "a number from 0 to 1"),
+    Column("sound", _boolean, _BOOL),
+    Column("voices", _voices, f"voice ids, each `id` or `id:label`; {_LIST}"),
     # shots and elements
-    Column("multi_shot", "multi_shot", _boolean, _BOOL),
-    Column("shot_type", "shot_type", _text, "customize or intelligence"),
+    Column("multi_shot", _boolean, _BOOL),
+    Column("shot_type", _text, "customize or intelligence"),
     Column(
-        "multi_prompt",
         "multi_prompt",
         _shots,
         "shots, each `<seconds> <prompt>`, "
         f"`{SEPARATOR}`-separated (`3 a wide shot; 2 a close-up`); in JSON Lines also a "
         'list of `{"prompt", "duration"}`',
     ),
-    Column("elements", "elements", _elements, f"element ids, each `id` or `id:label`; {_LIST}"),
+    Column("elements", _elements, f"element ids, each `id` or `id:label`; {_LIST}"),
     # omni video
-    Column("first_frame", "first_frame", _image, _PATH),
-    Column("last_frame", "last_frame", _image, _PATH),
+    Column("first_frame", _image, _PATH),
+    Column("last_frame", _image, _PATH),
     Column(
-        "images",
         "images",
         _references,
         f'reference images, each {_PATH}; {_LIST} (JSON: also `{{"image", "id"}}` for a label)',
     ),
-    Column("video", "video", _url, "the reference video's http(s) URL"),
-    Column("video_role", "video", _text, "feature (default) or base: what `video` is"),
-    Column("audio", "audio", _text, "native, original or off"),
+    Column("video", _url, "the reference video's http(s) URL"),
+    Column("video_role", _text, "feature (default) or base: what `video` is", field="video"),
+    Column("audio", _text, "native, original or off"),
     # motion control
-    Column("video_url", "video_url", _url, "the motion's video, an http(s) URL"),
-    Column("character_orientation", "character_orientation", _text, "image or video"),
-    Column("keep_original_sound", "keep_original_sound", _boolean, _BOOL),
+    Column("video_url", _url, "the motion's video, an http(s) URL"),
+    Column("character_orientation", _text, "image or video"),
+    Column("keep_original_sound", _boolean, _BOOL),
     # image generation
-    Column("image_reference", "image_reference", _text, "subject or face"),
-    Column("image_fidelity", "image_fidelity", _number, "a number from 0 to 1"),
-    Column("human_fidelity", "human_fidelity", _number, "a number from 0 to 1"),
-    Column("resolution", "resolution", _text, "1k or 2k"),
-    Column("n", "n", _integer, "how many images, 1 to 9"),
+    Column("image_reference", _text, "subject or face"),
+    Column("image_fidelity", _number, "a number from 0 to 1"),
+    Column("human_fidelity", _number, "a number from 0 to 1"),
+    Column("resolution", _text, "1k or 2k"),
+    Column("n", _integer, "how many images, 1 to 9"),
     # every create
-    Column("watermark", "watermark", _boolean, _BOOL),
-    Column("callback_url", "callback_url", _text, "an http(s) URL Kling posts updates to"),
-    Column("external_id", "external_task_id", _text, "your own id for the job"),
-    Column("api", "api", _text, "auto, legacy or new"),
+    Column("watermark", _boolean, _BOOL),
+    Column("callback_url", _text, "an http(s) URL Kling posts updates to"),
+    Column("external_id", _text, "your own id for the job", field="external_task_id"),
+    Column("api", _text, "auto, legacy or new"),
     # forward compatibility, merged last into the body as given
-    Column("extra_contents", "extra_contents", _json_objects, "JSON: an object or a list"),
-    Column("extra_settings", "extra_settings", _json_object, "JSON object"),
-    Column("extra_options", "extra_options", _json_object, "JSON object"),
-    Column("extra_body", "extra_body", _json_object, "JSON object"),
+    Column("extra_contents", _json_objects, "JSON: an object or a list"),
+    Column("extra_settings", _json_object, "JSON object"),
+    Column("extra_options", _json_object, "JSON object"),
+    Column("extra_body", _json_object, "JSON object"),
 )
 #: Column name -> column.
 BY_NAME = {column.name: column for column in COLUMNS}
