@@ -76,6 +76,22 @@ async def retry(
     failure is raised as it is. ``CancelledError`` always passes through."""
     if attempts is None and deadline is None:
         raise ConfigurationError("retry: bound it by attempts, by a deadline, or both")
+    # Most calls succeed at once: the first try runs before any tenacity object is built (a
+    # batch makes several of these calls a job); its failure is replayed as tenacity's first.
+    try:
+        return await attempt(1)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        if not retry_if(exc):
+            raise
+        first = exc
+
+    async def tried(number: int) -> T:
+        if number == 1:
+            raise first
+        return await attempt(number)
+
     stops: list[tenacity.stop.stop_base] = []
     if attempts is not None:
         stops.append(tenacity.stop_after_attempt(attempts))
@@ -108,7 +124,7 @@ async def retry(
     )
     async for trying in controller:
         with trying:
-            return await attempt(trying.retry_state.attempt_number)
+            return await tried(trying.retry_state.attempt_number)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -192,7 +192,9 @@ class OtelTelemetry:
             job.child.end()
             job.child = None
         name = CHILDREN.get(stage)
-        if name is not None:
+        # a job span that records nothing (no SDK installed, or not sampled) gets no children:
+        # a sampler that follows its parent would drop them, and each costs a batch CPU
+        if name is not None and job.span.is_recording():
             context = self._trace.set_span_in_context(job.span)
             job.child = self._tracer.start_span(name, context=context)
 
