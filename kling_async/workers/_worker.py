@@ -44,9 +44,9 @@ from ..governor import GIVE_UP_AFTER, RedisGovernor
 from ..states import OutcomeStatus
 from ..store import RedisJobStore, RedisOutage, RedisOutageError, SharedBudget, masked, worker_id
 from ._faults import made_nothing, worker_fault
-from ._patient_queue import PatientQueue
 from ._payload import Job, load_job
 from ._result import result_of
+from ._sweep import SweepQueue
 
 log = logging.getLogger("kling_async.workers")
 
@@ -63,25 +63,11 @@ def queue_name(namespace: str) -> str:
     return f"kling-{namespace}"
 
 
-class _SweepQueue(PatientQueue):
-    """SAQ's Redis queue, sweeping without waiting 5 s per stuck job for its (dead) worker
-    to acknowledge the abort: the job store's lease is what keeps a job from running twice.
-
-    ``sweep_lock``: SAQ lets one sweep a ``lock`` seconds happen on a queue (60 by default,
-    whatever the workers' sweep period): a dead worker's jobs then waited up to a minute. The
-    worker sets it to its sweep period."""
-
-    sweep_lock: int = 60
-
-    async def sweep(self, lock: int | None = None, abort: float = 0.05) -> list[str]:
-        return await super().sweep(self.sweep_lock if lock is None else lock, abort)
-
-
 def make_queue(url: str, namespace: str, outage: RedisOutage | None = None) -> RedisQueue:
     """The queue of ``namespace`` on Redis (its connection pool is the caller's to close,
     with ``close_queue``). Its operations wait out an outage of Redis through ``outage``
     (one a process, shared with its job store; by default one of ``GIVE_UP_AFTER`` s)."""
-    queue = cast(_SweepQueue, _SweepQueue.from_url(url, name=queue_name(namespace)))
+    queue = cast(SweepQueue, SweepQueue.from_url(url, name=queue_name(namespace)))
     queue.outage = outage or RedisOutage(url)
     return queue
 
@@ -377,7 +363,7 @@ async def run_worker(
     if on_engine is not None:
         on_engine(engine)
     queue = make_queue(settings.redis_url, settings.namespace, outage)
-    if isinstance(queue, _SweepQueue):
+    if isinstance(queue, SweepQueue):
         queue.sweep_lock = max(1, int(settings.sweep))
     try:
         await engine.start()  # opens the store: Redis is reachable from here on
