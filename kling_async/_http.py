@@ -331,6 +331,8 @@ async def _read_capped(response: aiohttp.ClientResponse, cap: int, what: str) ->
         raise ResponseFormatError(
             f"{what}: answer larger than {cap} bytes (Content-Length {announced})"
         )
+    if announced is not None and "Content-Encoding" not in response.headers:
+        return await response.read()  # within the cap, and no more is read than announced
     pieces: list[bytes] = []
     size = 0
     while piece := await response.content.read(min(_READ_PIECE, cap + 1 - size)):

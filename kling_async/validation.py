@@ -432,6 +432,8 @@ async def validate(
         for i, s in enumerate(request.dynamic_masks)
     ]
     frames = [s for s in (image, tail) if s is not None]
+    if not masks and all(s.kind == "url" for s in frames):
+        return result  # nothing to read: the server fetches URLs (a batch of them: no tasks)
     limit = _images.WIRE_MAX_BYTES[result.wire]
     facts = await asyncio.gather(*(_images.inspect_async(s, max_bytes=limit) for s in frames))
     mask_facts = await asyncio.gather(*(_images.inspect_async(s, min_side=None) for s in masks))
