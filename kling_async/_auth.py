@@ -135,6 +135,9 @@ class TokenSource:
         self._margin = min(refresh_margin, ttl / 2)
         self._clock = clock
         self._offset = 0.0
+        #: The last ``Date`` header read and its time stamp: answers within one second carry
+        #: the same text, so it is parsed once a second, not once an answer.
+        self._date: tuple[str, float] | None = None
         self._token: str | None = None
         self._expires = 0.0
         self._lock = asyncio.Lock()
@@ -170,11 +173,15 @@ class TokenSource:
         also drops the cached token: it was signed on the wrong time."""
         if not value:
             return
-        try:
-            date = email.utils.parsedate_to_datetime(value)
-            stamp = date.replace(tzinfo=date.tzinfo or datetime.UTC).timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return
+        if self._date is not None and self._date[0] == value:
+            stamp = self._date[1]
+        else:
+            try:
+                date = email.utils.parsedate_to_datetime(value)
+                stamp = date.replace(tzinfo=date.tzinfo or datetime.UTC).timestamp()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                return
+            self._date = (value, stamp)
         measured = stamp + 0.5 - self._clock()  # the header has whole seconds: take the middle
         if abs(measured - self._offset) <= SYNC_THRESHOLD:
             return

@@ -58,3 +58,20 @@ def test_the_offset_moves_only_past_the_date_headers_precision() -> None:
     for junk in (None, "", "yesterday", "Mon, 99 Foo 2026 25:61:61 GMT"):
         tokens.server_date(junk)
     assert tokens.offset == pytest.approx(-59.5)
+
+
+def test_the_same_date_text_is_read_against_the_clock_of_each_answer() -> None:
+    """The last Date header's stamp is kept (parsed once a second, not once an answer); the
+    same text seen after the host's clock jumped still moves the offset."""
+    now = [1_800_000_000.0]
+    tokens = TokenSource(Credentials("ak", "sk"), clock=lambda: now[0])
+    same = email.utils.formatdate(now[0], usegmt=True)
+    tokens.server_date(same)
+    assert tokens.offset == 0
+    now[0] += 30  # the host's clock jumps while the server still says the same second
+    tokens.server_date(same)
+    assert tokens.offset == pytest.approx(-29.5)
+    tokens.server_date("not a date")  # a bad text neither moves it nor replaces the kept one
+    now[0] += 30
+    tokens.server_date(same)
+    assert tokens.offset == pytest.approx(-59.5)
