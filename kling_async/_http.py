@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -94,12 +95,21 @@ class Timeouts:
     def for_kind(self, kind: RequestKind) -> aiohttp.ClientTimeout:
         """The aiohttp timeout of an API request of this kind."""
         total = self.create if kind == "create" else self.query
-        return aiohttp.ClientTimeout(total=total, connect=self.connect)
+        return _client_timeout(total, self.connect, None)
 
     def for_download(self) -> aiohttp.ClientTimeout:
         """The aiohttp timeout of a download: connect and read, no total (the download
         enforces ``download_total`` and ``download_min_rate`` itself)."""
-        return aiohttp.ClientTimeout(total=None, connect=self.connect, sock_read=self.download_read)
+        return _client_timeout(None, self.connect, self.download_read)
+
+
+@functools.lru_cache(maxsize=32)
+def _client_timeout(
+    total: float | None, connect: float, sock_read: float | None
+) -> aiohttp.ClientTimeout:
+    """One (frozen, shared) aiohttp timeout per set of figures: a request does not build
+    its own."""
+    return aiohttp.ClientTimeout(total=total, connect=connect, sock_read=sock_read)
 
 
 def is_loopback(host: str) -> bool:
