@@ -104,9 +104,6 @@ class RedisWindow:
         self.learned = None if int(learned) < 0 else int(learned)
 
     # -- taking slots ---------------------------------------------------------------------
-    #: Until the batch stops refusing it (next step), a job of n > 1 is still refused here.
-    multi_slot = False
-
     def _spare_of(self, count: int) -> int | None:
         """Where in the spare leases one of ``count`` slots is, if any."""
         return next((i for i, (ids, _) in enumerate(self._spare) if len(ids) == count), None)
