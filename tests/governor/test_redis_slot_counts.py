@@ -23,11 +23,18 @@ from .test_redis_governor import FAMILY, RUNNER, _processes, _shared_client
 
 
 @asynccontextmanager
-async def _two_windows(url: str, *, initial: int) -> AsyncIterator[tuple[RedisWindow, ...]]:
-    """Two windows of one account and family, each with its own governor (two processes)."""
+async def _two_windows(
+    url: str, *, initial: int, condition: asyncio.Condition | None = None
+) -> AsyncIterator[tuple[RedisWindow, ...]]:
+    """Two windows of one account and family, each with its own governor (two processes);
+    the first notifies ``condition`` (a batch dispatcher's)."""
     governors = [kling.RedisGovernor(url, account="shared") for _ in range(2)]
+    conditions = [condition or asyncio.Condition(), asyncio.Condition()]
     try:
-        yield tuple(gov.window("ignored", FAMILY, initial=initial) for gov in governors)
+        yield tuple(
+            gov.window("ignored", FAMILY, initial=initial, condition=cond)
+            for gov, cond in zip(governors, conditions, strict=True)
+        )
     finally:
         for gov in governors:
             await gov.close()
@@ -57,13 +64,13 @@ async def _waits(window: RedisWindow, count: int) -> bool:
 async def test_a_lease_of_several_slots_is_taken_and_given_back_whole(
     redis_server: RedisServer,
 ) -> None:
-    async with _two_windows(redis_server.url, initial=5) as (a, b):
+    condition = asyncio.Condition()
+    async with _two_windows(redis_server.url, initial=5, condition=condition) as (a, b):
         # the dispatcher's way: ask ahead, then take the lease it holds
         assert not a.has_room(3)
-        async with asyncio.timeout(5):
-            while not a.has_room(3):
-                await asyncio.sleep(0.01)
-        a.take(3)
+        async with condition:
+            await asyncio.wait_for(condition.wait_for(lambda: a.has_room(3)), 5)
+            a.take(3)
         await a.answered(3)
         assert (a.in_flight, await _slots_in_redis(redis_server.url, a)) == (3, 3)
         assert await _waits(b, 3)  # 3 + 3 > 5: none of the three taken
@@ -127,9 +134,12 @@ async def test_a_count_below_one_is_refused_naming_count_and_the_rule(
     redis_server: RedisServer, count: int
 ) -> None:
     async with _two_windows(redis_server.url, initial=4) as (window, _):
-        steps: list[Callable[[], Awaitable[Any] | Any]] = [
-            lambda: window.has_room(count),
-            lambda: window.take(count),
+        rule = rf"count: {count} must be .* 1 or more"
+        with pytest.raises(ValueError, match=rule):
+            window.has_room(count)
+        with pytest.raises(ValueError, match=rule):
+            window.take(count)
+        steps: list[Callable[[], Awaitable[Any]]] = [
             lambda: window.reserve(count),
             lambda: window.force_acquire(count),
             lambda: window.answered(count),
@@ -137,9 +147,7 @@ async def test_a_count_below_one_is_refused_naming_count_and_the_rule(
             lambda: window.over_limit(count),
         ]
         for step in steps:
-            with pytest.raises(ValueError, match=rf"count: {count} must be .* 1 or more"):
-                result = step()
-                if asyncio.iscoroutine(result):
-                    await result
+            with pytest.raises(ValueError, match=rule):
+                await step()
         assert (window.in_flight, window.limited) == (0, 0)
         assert await _slots_in_redis(redis_server.url, window) == 0
