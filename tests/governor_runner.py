@@ -2,9 +2,9 @@
 
 ``python tests/governor_runner.py batch BASE_URL API_KEY IMAGES OUT REDIS_URL|-``
     runs a batch of the folder's images; prints one JSON line: its figures.
-``python tests/governor_runner.py hold REDIS_URL API_KEY FAMILY COUNT LEASE``
-    takes COUNT slots of FAMILY's shared window, prints ``held``, then waits to be killed
-    (at most 60 s).
+``python tests/governor_runner.py hold REDIS_URL API_KEY FAMILY COUNT LEASE [SLOTS]``
+    takes COUNT leases of SLOTS slots (default 1) of FAMILY's shared window, prints
+    ``held``, then waits to be killed (at most 60 s).
 ``python tests/governor_runner.py app BASE_URL API_KEY IMAGE OUT REDIS_URL``
     an aiohttp app on 127.0.0.1, port 0 (prints ``port N``): ``POST /generate`` makes one
     video with ``client.image_to_video.generate``; it stops after 120 s or on SIGTERM.
@@ -58,12 +58,15 @@ async def batch(base: str, key: str, images: Path, out: Path, redis_url: str) ->
     return 0
 
 
-async def hold(redis_url: str, key: str, family: str, count: int, lease: float) -> int:
+async def hold(
+    redis_url: str, key: str, family: str, count: int, lease: float, slots: int = 1
+) -> int:
     gov = kling.RedisGovernor(redis_url, lease=lease)
     client = kling.KlingClient(api_key=key, base_url="http://127.0.0.1:9", governor=gov)
     window = client.window(family)
     for _ in range(count):
-        await window.acquire()
+        await window.reserve(slots)
+        await window.answered(slots)
     print("held", flush=True)
     await asyncio.sleep(60)  # killed long before
     await client.close()
@@ -114,7 +117,8 @@ def main(argv: list[str]) -> int:
     if mode == "batch":
         return asyncio.run(batch(args[0], args[1], Path(args[2]), Path(args[3]), args[4]))
     if mode == "hold":
-        return asyncio.run(hold(args[0], args[1], args[2], int(args[3]), float(args[4])))
+        slots = int(args[5]) if len(args) > 5 else 1
+        return asyncio.run(hold(args[0], args[1], args[2], int(args[3]), float(args[4]), slots))
     if mode == "app":
         return asyncio.run(app(args[0], args[1], Path(args[2]), Path(args[3]), args[4]))
     raise SystemExit(f"unknown mode {mode!r}")

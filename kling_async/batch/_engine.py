@@ -96,9 +96,8 @@ class BatchEngine:
         self.poller: Poller[Work] = Poller(client, opts.poll, callbacks=opts.callbacks, demand=self)
         retry = attrs.evolve(client.retry, retry_concurrency_limit=False)
         self.submitter = Submitter(self.journal, retry, memory=opts.create_memory)
-        owners, slots = self.submitter.owners, self.slots
         self.preparer = Preparer(
-            client, self.journal, self.reporter, self.output_dir, opts.name, owners, slots
+            client, self.journal, self.reporter, self.output_dir, opts.name, self.submitter.owners
         )
         self.downloader = Downloader(client, self.journal, self.reporter, self.output_dir)
         self.settler = Settler(client, self.slots, self.journal, self.reporter, self.downloader)

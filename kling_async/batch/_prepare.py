@@ -21,7 +21,6 @@ from ._client import BatchClient
 from ._identity import job_identities, job_name
 from ._outcome import Timings
 from ._reporter import Reporter
-from ._slots import Slots
 from ._work import Job, Work, empty_record, output_path
 
 #: Jobs prepared at once (validated, identified, claimed in the journal). Claims made together
@@ -52,8 +51,6 @@ class Preparer:
     _namer: Callable[[Job], str | None] | None
     #: External id -> the job it names (shared with the submitter; in memory only).
     _owners: dict[str, str] = attrs.Factory(dict)
-    #: The batch's windows: a job they cannot count is invalid (see ``Slots.check``).
-    _slots: Slots | None = None
 
     async def prepare(self, job: Job) -> tuple[Work, Route]:
         """The job's ``Work`` and its route; whatever breaks is the job's outcome (invalid
@@ -84,8 +81,6 @@ class Preparer:
                 job, api=client.api, allow_unknown_models=client.allow_unknown_models
             )
             client.resource_for(work.kind).check_credentials(work.plan)
-            if self._slots is not None:
-                self._slots.check(work)
             work.job_id, before = await job_identities(job)
         except (ValidationError, OSError, ValueError) as exc:
             error = (

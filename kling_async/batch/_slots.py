@@ -49,19 +49,6 @@ class Slots:
         against the parallel-task limit), else 1."""
         return work.job.slots if isinstance(work.job, ImageGeneration) else 1
 
-    def check(self, work: Work) -> None:
-        """Refuse a job its family's window cannot count: several slots in a window that
-        takes one a create (``RedisGovernor``'s)."""
-        count = self.count(work)
-        if count > 1 and not self.of(work).multi_slot:
-            raise ValidationError(
-                "n",
-                count,
-                "must be 1 in a batch governed by RedisGovernor: its shared window takes one "
-                "slot a create, and a task of n images holds n (use the local governor, or "
-                "n=1 jobs)",
-            )
-
     @property
     def in_flight(self) -> int:
         return sum(w.in_flight for w in self.by_family.values())

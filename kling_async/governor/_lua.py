@@ -4,11 +4,13 @@ Every script reads the time from Redis (``TIME``), never from the caller, so hos
 clocks disagree still agree on lease expiries and request slots. Keys of one account and
 family share a hash tag (``{account:family}``) so a cluster keeps them on one node.
 
-Window keys: ``slots`` (sorted set: lease id -> expiry, ms), ``pending`` (the same for
-slots whose create has no answer yet), ``state`` (hash: ``limit``,
-``learned``, ``probing``, ``before_probe``, ``since_probe``, ``probe_every``, ``probes``,
-``limited``), ``answers`` (list: the last 20 create answers, 1 for a 1303). Releases
-``PUBLISH`` on the family's ``freed`` channel so waiters wake at once.
+Window keys: ``slots`` (sorted set: slot id -> expiry, ms; a lease of several slots, an
+image task of ``n`` images, is ``n`` members added, renewed and removed together, so every
+count here is of slots), ``pending`` (the same for slots whose create has no answer yet),
+``state`` (hash: ``limit``, ``learned``, ``probing``, ``before_probe``, ``since_probe``,
+``probe_every``, ``probes``, ``limited``), ``answers`` (list: the last 20 create answers,
+1 for a 1303). Releases ``PUBLISH`` on the family's ``freed`` channel so waiters wake at
+once.
 Pacer key: one hash per account (``rate``, ``tat``, ``blocked``, ``grown``, ``last_dec``,
 the 1-second request counters ``bsec``/``bcnt``/``bprev``).
 """
@@ -26,8 +28,10 @@ for i = 1, #KEYS do
 end
 """
 
-#: KEYS slots, state, answers, pending; ARGV ttl_ms, lease_id, lease_ms, initial.
-#: Drops expired leases; takes a slot if fewer than ``limit`` are held — and, while the limit
+#: KEYS slots, state, answers, pending; ARGV ttl_ms, lease_ms, initial, slot ids...
+#: Drops expired leases; takes every slot of the lease or none: if ``held + count`` is within
+#: ``limit`` (a lease larger than the limit when none is held, else it would wait forever) —
+#: and, while the limit
 #: is unknown, if creates still unanswered (``pending``, leases too) are fewer than the tasks
 #: accepted (at least 4): slow start doubles per round trip, no faster, so the first 1303
 #: finds few creates on their way (``ConcurrencyWindow.has_room``, for every process).
@@ -39,18 +43,21 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 local limit = tonumber(redis.call('HGET', KEYS[2], 'limit'))
 if not limit then
-  limit = tonumber(ARGV[4])
+  limit = tonumber(ARGV[3])
   redis.call('HSET', KEYS[2], 'limit', limit)
 end
 local learned = tonumber(redis.call('HGET', KEYS[2], 'learned'))
 local held = redis.call('ZCARD', KEYS[1])
 local pending = redis.call('ZCARD', KEYS[4])
+local count = #ARGV - 3
 local got = 0
-if held < limit and (learned or pending < math.max(4, held - pending)) then
-  local expiry = now + tonumber(ARGV[3])
-  redis.call('ZADD', KEYS[1], expiry, ARGV[2])
-  redis.call('ZADD', KEYS[4], expiry, ARGV[2])
-  held = held + 1
+if (held + count <= limit or held == 0) and (learned or pending < math.max(4, held - pending)) then
+  local expiry = now + tonumber(ARGV[2])
+  for i = 4, #ARGV do
+    redis.call('ZADD', KEYS[1], expiry, ARGV[i])
+    redis.call('ZADD', KEYS[4], expiry, ARGV[i])
+  end
+  held = held + count
   got = 1
 end
 learned = learned or -1
@@ -84,13 +91,14 @@ return lost
 """
 )
 
-#: KEYS slots, state, answers, pending; ARGV lease id. The create of a slot has its answer.
+#: KEYS slots, state, answers, pending; ARGV slot ids... The create of these slots has its
+#: answer.
 ANSWERED = """
-return redis.call('ZREM', KEYS[4], ARGV[1])
+return redis.call('ZREM', KEYS[4], unpack(ARGV))
 """
 
-#: KEYS slots, state, answers; ARGV ttl_ms, lease_ms, lease ids...
-#: A slot taken without asking: a task resumed from a journal already runs on the server.
+#: KEYS slots, state, answers; ARGV ttl_ms, lease_ms, slot ids...
+#: Slots taken without asking: a task resumed from a journal already runs on the server.
 HOLD = (
     _NOW
     + """
@@ -106,8 +114,9 @@ return redis.call('ZCARD', KEYS[1])
 )
 
 #: KEYS slots, state, answers; ARGV ttl_ms, channel, completed (0/1), base_probe_every,
-#: lease ids... Gives slots back; a completion that drains a full window counts toward the
-#: next probe (one process probes for all: ``probing`` is shared). Returns {limit, learned}.
+#: slot ids... Gives slots back (all of them in one step); a completion that drains a full
+#: window counts toward the next probe (one process probes for all: ``probing`` is shared).
+#: Returns {limit, learned}.
 RELEASE = """
 local removed = 0
 for i = 5, #ARGV do
@@ -157,31 +166,34 @@ end
 """
 ACCEPTED += _TOUCH + "\nreturn {limit, learned or -1}\n"
 
-#: KEYS slots, state, answers; ARGV ttl_ms, channel, lease id, base_probe_every,
-#: max_probe_every. A create got 1303: its slot goes back, and the shared limit learns —
-#: the same rules as ``ConcurrencyWindow.over_limit``, over the answers of every process.
+#: KEYS slots, state, answers; ARGV ttl_ms, channel, base_probe_every, max_probe_every,
+#: slot ids... A create got 1303: its slots go back, and the shared limit learns — the same
+#: rules as ``ConcurrencyWindow.over_limit``, over the answers of every process.
 OVER_LIMIT = """
-redis.call('ZREM', KEYS[1], ARGV[3])
-redis.call('ZREM', KEYS[4], ARGV[3])
+local count = #ARGV - 4
+for i = 5, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[4], ARGV[i])
+end
 redis.call('PUBLISH', ARGV[2], '1')
 redis.call('HINCRBY', KEYS[2], 'limited', 1)
 local held = redis.call('ZCARD', KEYS[1])
 local limit = tonumber(redis.call('HGET', KEYS[2], 'limit')) or 1
 local learned = tonumber(redis.call('HGET', KEYS[2], 'learned'))
-local base = tonumber(ARGV[4])
+local base = tonumber(ARGV[3])
 local every = tonumber(redis.call('HGET', KEYS[2], 'probe_every')) or base
 local before = tonumber(redis.call('HGET', KEYS[2], 'before_probe'))
 if redis.call('HGET', KEYS[2], 'probing') == '1' and learned then
   limit = learned
   redis.call('HDEL', KEYS[2], 'probing')
   redis.call('HSET', KEYS[2], 'limit', limit, 'since_probe', 0,
-             'probe_every', math.min(tonumber(ARGV[5]), 2 * every))
-elseif before and held + 1 >= limit then
+             'probe_every', math.min(tonumber(ARGV[4]), 2 * every))
+elseif before and held + count >= limit then
   limit = before
   learned = before
   redis.call('HDEL', KEYS[2], 'before_probe')
   redis.call('HSET', KEYS[2], 'limit', limit, 'learned', limit, 'since_probe', 0,
-             'probe_every', math.min(tonumber(ARGV[5]), 2 * every))
+             'probe_every', math.min(tonumber(ARGV[4]), 2 * every))
 else
   local again = redis.call('LINDEX', KEYS[3], 0) == '1'
   redis.call('LPUSH', KEYS[3], 1)

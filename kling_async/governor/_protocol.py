@@ -52,9 +52,6 @@ class Window(Protocol):
     learned: int | None
     in_flight: int
     limited: int
-    #: True: one create may take several slots (``count``, an image task of ``n`` images);
-    #: False: one slot a create, ``count`` must be 1.
-    multi_slot: bool
 
     def has_room(self, count: int = 1) -> bool: ...
 
@@ -62,7 +59,7 @@ class Window(Protocol):
 
     async def acquire(self) -> None: ...
 
-    async def reserve(self) -> None: ...
+    async def reserve(self, count: int = 1) -> None: ...
 
     async def answered(self, count: int = 1) -> None: ...
 

@@ -1,9 +1,11 @@
 """``RedisWindow``: one model family's share of the account's parallel-task limit, in Redis.
 
-The slots are leases in a sorted set (see ``_lua``). In each process one acquirer per window
-talks to Redis, however many callers wait: between the release notifications its governor
-relays, it looks again after a delay from ``backoff`` (20 ms doubling to at most 1 s, or a
-quarter of the lease), which is what finds slots freed by expiry (an expiry sends nothing).
+The slots are leases in a sorted set (see ``_lua``): a lease of ``count`` slots (an image
+task of ``count`` images) is that many members, taken, renewed and given back together.
+In each process one acquirer per window talks to Redis, however many callers wait: between
+the release notifications its governor relays, it looks again after a delay from
+``backoff`` (20 ms doubling to at most 1 s, or a quarter of the lease), which is what finds
+slots freed by expiry (an expiry sends nothing).
 A Redis that does not answer is tried again every second (``retry``) while a slot is wanted,
 for about ``give_up_after`` seconds of tries at a stretch; each look is a plain call, so a
 Redis that answers costs nothing more.
@@ -31,9 +33,10 @@ _MIN_BACKOFF = 0.02
 _MAX_BACKOFF = 1.0
 
 
-def _one(count: int) -> None:
-    if count != 1:
-        raise ValueError(f"count: {count} must be 1 (a shared window takes one slot a create)")
+def _checked(count: int) -> int:
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count: {count!r} must be a whole number of slots, 1 or more")
+    return count
 
 
 class RedisWindow:
@@ -41,8 +44,9 @@ class RedisWindow:
 
     The same steps as ``ConcurrencyWindow``; ``limit`` and ``learned`` are the shared ones as
     last seen, ``in_flight`` the slots this window holds. For the batch dispatcher,
-    ``has_room`` asks for a slot ahead (one at a time) and says True once it holds one;
-    ``acquire`` (``generate()``) waits for its own.
+    ``has_room(count)`` asks for a lease of ``count`` slots ahead (one lease at a time) and
+    says True once it holds one; ``reserve`` (``generate()``) waits for its own. Held slots
+    are fungible: a release of ``count`` gives back any ``count`` of them, in one step.
     """
 
     def __init__(
@@ -68,14 +72,18 @@ class RedisWindow:
         self.learned: int | None = None
         self.in_flight = 0
         self.limited = 0
-        #: Leases held for tasks (fungible: a release gives back any one of them).
+        #: Slots held for tasks, by id (fungible: a release gives back any ``count`` of them).
         self._held: list[str] = []
-        #: Held leases whose create has no answer yet (``answered`` tells Redis).
+        #: Held slots whose create has no answer yet (``answered`` tells Redis).
         self._unanswered: list[str] = []
-        #: Leases taken ahead for the dispatcher: (id, when).
-        self._spare: deque[tuple[str, float]] = deque()
-        self._want_spare = False
-        self._waiters: deque[asyncio.Future[str]] = deque()
+        #: Leases taken ahead for the dispatcher: (slot ids, when).
+        self._spare: deque[tuple[list[str], float]] = deque()
+        #: The slots of the lease the dispatcher wants ahead (0: none).
+        self._want_spare = 0
+        #: The slots of the lease the acquirer last looked for (0: none yet).
+        self._looking_for = 0
+        #: ``reserve`` callers: (the lease they get, its slots).
+        self._waiters: deque[tuple[asyncio.Future[list[str]], int]] = deque()
         self._acquirer: asyncio.Task[None] | None = None
         self.freed = asyncio.Event()
         #: Since when taking a slot has failed (Redis unreachable), and why.
@@ -88,21 +96,23 @@ class RedisWindow:
 
     @property
     def held(self) -> tuple[str, ...]:
-        """The ids of the leases this window holds for tasks."""
+        """The ids of the slots this window holds for tasks."""
         return tuple(self._held)
 
     def _seen(self, limit: Any, learned: Any) -> None:
         self.limit = int(limit)
         self.learned = None if int(learned) < 0 else int(learned)
 
-    # -- taking a slot ------------------------------------------------------------------
-    #: One lease a create: an image task of several images cannot be counted here yet (the
-    #: batch refuses it with this governor rather than undercount the account).
-    multi_slot = False
+    # -- taking slots ---------------------------------------------------------------------
+    def _spare_of(self, count: int) -> int | None:
+        """Where in the spare leases one of ``count`` slots is, if any."""
+        return next((i for i, (ids, _) in enumerate(self._spare) if len(ids) == count), None)
 
     def has_room(self, count: int = 1) -> bool:
-        _one(count)
-        if self._spare:
+        """A lease of ``count`` slots is held ahead for ``take``; if not, one is asked for
+        (taken all at once, when the account's window has room for all of them)."""
+        _checked(count)
+        if self._spare_of(count) is not None:
             return True
         if self._failing is not None:
             since, exc = self._failing
@@ -111,40 +121,55 @@ class RedisWindow:
                     f"Redis has not answered the shared governor for {self._gov.give_up_after:g}"
                     f" s ({exc!r})"
                 ) from exc
-        if self.cap is not None and self.in_flight >= self.cap:
+        if self.cap is not None and self.in_flight > 0 and self.in_flight + count > self.cap:
             return False
-        self._want_spare = True
+        self._want_spare = count
+        self._look_now_if_changed()
         self._start_acquirer()
         return False
 
+    def _look_now_if_changed(self) -> None:
+        """A lease of another size is wanted first now: the acquirer, maybe backing off
+        after failing to find the old size, looks at once (a smaller one may fit)."""
+        if self._wanted() != self._looking_for:
+            self.freed.set()
+
     def take(self, count: int = 1) -> None:
-        _one(count)
-        lease, _ = self._spare.popleft()
-        self._held.append(lease)
-        self._unanswered.append(lease)
-        self.in_flight += 1
+        """Take the lease of ``count`` slots that ``has_room(count)`` said is held."""
+        where = self._spare_of(_checked(count))
+        if where is None:
+            raise RuntimeError(f"take({count}) without has_room({count}) saying True")
+        ids, _ = self._spare[where]
+        del self._spare[where]
+        self._hold(ids, answered=False)
+
+    def _hold(self, ids: list[str], *, answered: bool) -> None:
+        self._held.extend(ids)
+        if not answered:
+            self._unanswered.extend(ids)
+        self.in_flight += len(ids)
 
     async def acquire(self) -> None:
         """Wait for a slot and hold it (no create to account for: see ``reserve``)."""
         await self.reserve()
         await self.answered()
 
-    async def reserve(self) -> None:
-        """Wait for a slot for a create; call ``answered`` once the create has its answer
-        (until then it counts among the creates on their way, for slow start)."""
-        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+    async def reserve(self, count: int = 1) -> None:
+        """Wait for ``count`` slots for a create, taken at once; call ``answered`` once the
+        create has its answer (until then they count among the creates on their way, for
+        slow start)."""
+        waiter: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._waiters.append((waiter, _checked(count)))
+        self._look_now_if_changed()
         self._start_acquirer()
         try:
-            lease = await waiter
+            ids = await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # handed over just as the caller gave up: spare, used or given back soon
                 self._spare.append((waiter.result(), time.monotonic()))
             raise
-        self._held.append(lease)
-        self._unanswered.append(lease)
-        self.in_flight += 1
+        self._hold(ids, answered=False)
 
     def _start_acquirer(self) -> None:
         if self._closed:
@@ -157,10 +182,11 @@ class RedisWindow:
                 self._acquire_loop(), name=f"kling-governor-acquire-{self.family}"
             )
 
-    def _wanted(self) -> bool:
-        while self._waiters and self._waiters[0].done():
+    def _wanted(self) -> int:
+        """The slots of the lease wanted next (0: none)."""
+        while self._waiters and self._waiters[0][0].done():
             self._waiters.popleft()  # cancelled while waiting
-        return bool(self._waiters) or self._want_spare
+        return self._waiters[0][1] if self._waiters else self._want_spare
 
     async def _acquire_loop(self) -> None:
         """Take slots while someone wants one. A Redis that fails is tried again a second
@@ -185,10 +211,10 @@ class RedisWindow:
         one; True as soon as a look is answered on a try after a failure (see above)."""
         misses = 0  # looks in a row that found no slot free
         most = min(_MAX_BACKOFF, self._gov.lease / 4)
-        while (lease := await self._look()) is not None:
-            if lease:
+        while (ids := await self._look()) is not None:
+            if ids:
                 misses = 0
-                await self._hand_over(lease)
+                await self._hand_over(ids)
             else:
                 misses += 1
                 with contextlib.suppress(TimeoutError):
@@ -198,17 +224,21 @@ class RedisWindow:
                 return True
         return False
 
-    async def _look(self) -> str | None:
-        """One try at a slot: its lease id if one was free, ``""`` if none was, None if
-        nobody wants one any more. A Redis that fails is logged, fails the ``generate()``
-        callers waiting at once, wakes the dispatcher, and is raised (to be tried again)."""
-        if not self._wanted():
+    async def _look(self) -> list[str] | None:
+        """One try at the lease wanted first: its slot ids if they were free, ``[]`` if not,
+        None if nobody wants one any more. A Redis that fails is logged, fails the
+        ``generate()`` callers waiting at once, wakes the dispatcher, and is raised (to be
+        tried again)."""
+        count = self._looking_for = self._wanted()
+        if not count:
             return None
+        await self._drop_spares_but(count)
         self.freed.clear()
-        lease = self._gov.lease_id()
+        ids = [self._gov.lease_id() for _ in range(count)]
+        lease_ms = int(self._gov.lease * 1000)
         try:
             got, _, limit, learned = await self._gov.run(
-                "ACQUIRE", self.keys, [TTL_MS, lease, int(self._gov.lease * 1000), self._initial]
+                "ACQUIRE", self.keys, [TTL_MS, lease_ms, self._initial, *ids]
             )
         except asyncio.CancelledError:
             raise
@@ -219,7 +249,7 @@ class RedisWindow:
             async with self._condition:
                 self._condition.notify_all()  # the dispatcher looks at has_room again
             while self._waiters:  # generate() callers hear of it at once
-                waiter = self._waiters.popleft()
+                waiter, _ = self._waiters.popleft()
                 if not waiter.done():
                     error = GovernorUnavailableError(
                         f"Redis did not answer the shared governor ({exc!r})"
@@ -229,85 +259,97 @@ class RedisWindow:
             raise  # the dispatcher's demand stays: tried again
         self._failing = None
         self._seen(limit, learned)
-        return lease if got else ""
+        return ids if got else []
 
-    async def _hand_over(self, lease: str) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(lease)
+    async def _drop_spares_but(self, count: int) -> None:
+        """Give back the spare leases of another size than the one wanted now (the
+        dispatcher's first job changed): they would only hold slots it cannot use."""
+        other = [ids for ids, _ in self._spare if len(ids) != count]
+        if other:
+            self._spare = deque((ids, at) for ids, at in self._spare if len(ids) == count)
+            await self._give_back([i for ids in other for i in ids], completed=False)
+
+    async def _hand_over(self, ids: list[str]) -> None:
+        """A lease to the first caller waiting for one of its size, else to the dispatcher
+        if it wants one of that size, else back to Redis."""
+        for entry in list(self._waiters):
+            waiter, count = entry
+            if waiter.done():
+                self._waiters.remove(entry)
+            elif count == len(ids):
+                self._waiters.remove(entry)
+                waiter.set_result(ids)
                 return
-        if self._want_spare:
-            self._want_spare = False
-            self._spare.append((lease, time.monotonic()))
+        if self._want_spare == len(ids):
+            self._want_spare = 0
+            self._spare.append((ids, time.monotonic()))
             async with self._condition:
                 self._condition.notify_all()
             return
-        await self._give_back([lease], completed=False)  # nobody wants it any more
+        await self._give_back(ids, completed=False)  # nobody wants it any more
 
     async def force_acquire(self, count: int = 1) -> None:
-        """A task already running on the server (resumed from a journal): counted at once."""
-        _one(count)
-        lease = self._gov.lease_id()
+        """A task already running on the server (resumed from a journal): its ``count``
+        slots counted at once, without asking."""
+        ids = [self._gov.lease_id() for _ in range(_checked(count))]
         if not self._registered:
             self._gov.register(self)
             self._registered = True
-        self._held.append(lease)
-        self.in_flight += 1
-        await self._quietly("HOLD", [TTL_MS, int(self._gov.lease * 1000), lease])
+        self._hold(ids, answered=True)
+        await self._quietly("HOLD", [TTL_MS, int(self._gov.lease * 1000), *ids])
 
     # -- what happened to the create and the task ------------------------------------------
     async def answered(self, count: int = 1) -> None:
-        """The create of a slot has its answer: it no longer counts as on its way."""
-        _one(count)
-        if self._unanswered:
-            await self._quietly("ANSWERED", [self._unanswered.pop(0)])
+        """The create of ``count`` slots has its answer: they no longer count as on their way."""
+        ids = self._unanswered[: _checked(count)]
+        if ids:
+            del self._unanswered[: len(ids)]
+            await self._quietly("ANSWERED", ids)
 
     async def accepted(self) -> None:
         result = await self._quietly("ACCEPTED", [TTL_MS])
         if result is not None:
             self._seen(*result)
 
-    def _let_go(self) -> str | None:
-        """Stop holding one lease (the one a release or a 1303 is about): which, if any."""
-        if not self._held:
-            return None
-        lease = self._held.pop()
-        self.in_flight -= 1
-        if lease in self._unanswered:
-            self._unanswered.remove(lease)
-        return lease
+    def _let_go(self, count: int) -> list[str]:
+        """Stop holding ``count`` slots (those a release or a 1303 is about): which."""
+        ids = self._held[len(self._held) - min(_checked(count), len(self._held)) :]
+        del self._held[len(self._held) - len(ids) :]
+        self.in_flight -= len(ids)
+        gone = set(ids)
+        self._unanswered = [i for i in self._unanswered if i not in gone]
+        return ids
 
     async def release(self, *, completed: bool = True, count: int = 1) -> None:
-        _one(count)
-        lease = self._let_go()
-        if lease is None:
+        """The task of ``count`` slots ended: they go back together, in one step."""
+        ids = self._let_go(count)
+        if not ids:
             return
-        await self._give_back([lease], completed=completed)
+        await self._give_back(ids, completed=completed)
         async with self._condition:
             self._condition.notify_all()
 
     async def over_limit(self, count: int = 1) -> None:
-        _one(count)
+        """A create of ``count`` slots got 1303: they go back, and the shared limit learns."""
+        ids = self._let_go(count)
         self.limited += 1
-        lease = self._let_go()
-        if lease is None:
+        if not ids:
             return
         result = await self._quietly(
             "OVER_LIMIT",
-            [TTL_MS, self.channel, lease, self._gov.probe_every, self._gov.max_probe_every],
+            [TTL_MS, self.channel, self._gov.probe_every, self._gov.max_probe_every, *ids],
         )
         if result is not None:
             self._seen(*result)
         async with self._condition:
             self._condition.notify_all()
 
-    async def _give_back(self, leases: list[str], *, completed: bool) -> None:
-        if not leases:
+    async def _give_back(self, ids: list[str], *, completed: bool) -> None:
+        if not ids:
             return
         result = await self._quietly(
             "RELEASE",
-            [TTL_MS, self.channel, int(completed), self._gov.probe_every, *leases],
+            [TTL_MS, self.channel, int(completed), self._gov.probe_every, *ids],
         )
         if result is not None:
             self._seen(*result)
@@ -323,28 +365,29 @@ class RedisWindow:
             return None
 
     # -- upkeep ---------------------------------------------------------------------------
+    def _spare_ids(self) -> list[str]:
+        return [i for ids, _ in self._spare for i in ids]
+
     async def tick(self, renew: bool) -> None:
         """Give back spare slots the dispatcher left unused; renew the leases if due."""
         now = time.monotonic()
-        stale = [lease for lease, at in self._spare if now - at > _SPARE_IDLE]
+        stale = [ids for ids, at in self._spare if now - at > _SPARE_IDLE]
         if stale:
-            self._spare = deque((lease, at) for lease, at in self._spare if lease not in stale)
-            await self._give_back(stale, completed=False)
-        leases = self._held + [lease for lease, _ in self._spare]
-        if renew and leases:
+            self._spare = deque((ids, at) for ids, at in self._spare if now - at <= _SPARE_IDLE)
+            await self._give_back([i for ids in stale for i in ids], completed=False)
+        slots = self._held + self._spare_ids()
+        if renew and slots:
             gone = await self._gov.run(
-                "RENEW", self.keys, [TTL_MS, int(self._gov.lease * 1000), *leases]
+                "RENEW", self.keys, [TTL_MS, int(self._gov.lease * 1000), *slots]
             )
-            # a lease released while the renewal was on its way is gone, and rightly so
-            still = set(self._held) | {lease for lease, _ in self._spare}
+            # a slot released while the renewal was on its way is gone, and rightly so
+            still = set(self._held) | set(self._spare_ids())
             lost = sum(
-                1
-                for lease in gone
-                if (lease.decode() if isinstance(lease, bytes) else lease) in still
+                1 for slot in gone if (slot.decode() if isinstance(slot, bytes) else slot) in still
             )
             if lost:
                 log.warning(
-                    "governor: %d %s lease(s) expired before renewal (this process was paused "
+                    "governor: %d %s slot(s) expired before renewal (this process was paused "
                     "longer than the lease?): the account may be oversubscribed until they end",
                     lost,
                     self.family,
@@ -359,11 +402,11 @@ class RedisWindow:
             self._acquirer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._acquirer
-        for waiter in self._waiters:
+        for waiter, _ in self._waiters:
             waiter.cancel()
-        leases = self._held + [lease for lease, _ in self._spare]
+        slots = self._held + self._spare_ids()
         self._held, self._spare, self._unanswered = [], deque(), []
         self.in_flight = 0
         if self._gov.connected:
-            await self._give_back(leases, completed=False)
+            await self._give_back(slots, completed=False)
         self._gov.unregister(self)

@@ -27,9 +27,6 @@ class ConcurrencyWindow:
     taken before a create and released when the task's end is detected.
     """
 
-    #: A create may take several slots (see ``has_room``).
-    multi_slot = True
-
     def __init__(
         self,
         *,

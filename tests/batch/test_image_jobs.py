@@ -1,8 +1,8 @@
 """Image jobs in a batch: each job's images land in a folder of its own (claimed like a
 video's name), created exactly once; a rerun creates and downloads nothing, and one after
 a crash mid-download fetches only the missing images. An image task of n images holds n
-slots of its family's window: with an account limit of 4, jobs of 3 images never draw a
-1303 from the engine's own counting."""
+slots of its family's window (the local one, or the shared one of ``RedisGovernor``): with
+an account limit of 4, jobs of 3 images never draw a 1303 from the engine's own counting."""
 
 from __future__ import annotations
 
@@ -137,19 +137,50 @@ async def test_a_job_of_more_images_than_the_account_holds_fails_once_not_foreve
     assert emu.stats()["concurrency_limited_1303"] <= 2  # refused alone, then not sent again
 
 
-async def test_a_redis_governed_batch_refuses_a_job_of_several_images(
+async def test_a_redis_governed_batch_holds_n_shared_slots_for_an_image_job(
     start_emulator: StartEmulator, tmp_path: Path, redis_server: RedisServer
 ) -> None:
-    emu, _ = await start_emulator()
-    jobs = [kling.ImageGeneration(prompt="two figs", n=2), kling.ImageGeneration(prompt="a fig")]
+    """An image job of 3 beside single-image and video jobs on an account of limit 4: the
+    shared window takes its 3 slots at once and counts them, beside the others."""
+    emu, _ = await start_emulator(test_account(concurrency_limit=4), duration=(0.2, 0.4))
+    jobs: list[kling.Job] = [
+        kling.ImageGeneration(prompt="three figs", n=3),
+        *(kling.ImageGeneration(prompt=f"a fig {i}") for i in range(3)),
+        *(kling.TextToVideo(prompt=f"an orchard {i}", model="kling-v2-6") for i in range(5)),
+    ]
+    governor = kling.RedisGovernor(redis_server.url)
+    async with fast_client(emu, governor=governor) as client:
+        outcomes, summary = await run(client, jobs, tmp_path / "out")
+    assert [o.status.value for o in outcomes] == ["succeeded"] * len(jobs), outcomes
+    (three,) = (o for o in outcomes if isinstance(o.job, kling.ImageGeneration) and o.job.n == 3)
+    assert three.path is not None
+    assert _images_in(three.path) == ["0.png", "1.png", "2.png"]
+    stats = emu.stats()
+    assert stats["max_in_flight"] <= 4
+    assert all(held <= 4 for held in stats["max_in_flight_by_family"].values())
+    # slow start grows each family's window past the account's 4 until one 1303 (one per
+    # family at most); that 1303 teaches the limit in slots: counting leases, the image
+    # family would learn 2 or 3 (the task of 3 and a single image hold 4 slots)
+    assert stats.get("concurrency_limited_1303", 0) == summary.concurrency_limited <= 2
+    print(f"\nlearned {summary.learned_limits}, {summary.concurrency_limited} 1303s")
+    assert all(limit is None or limit >= 4 for limit in summary.learned_limits.values())
+    assert stats["create_requests"] == len(jobs) + summary.concurrency_limited
+
+
+async def test_under_redis_a_job_of_more_images_than_the_account_holds_fails_once(
+    start_emulator: StartEmulator, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    emu, _ = await start_emulator(test_account(concurrency_limit=4))
+    jobs = [kling.ImageGeneration(prompt="nine plums", n=9), kling.ImageGeneration(prompt="a plum")]
     governor = kling.RedisGovernor(redis_server.url)
     async with fast_client(emu, governor=governor) as client:
         outcomes, _ = await run(client, jobs, tmp_path / "out")
     by_n = {o.job.n: o for o in outcomes if isinstance(o.job, kling.ImageGeneration)}
     assert by_n[1].status is kling.OutcomeStatus.SUCCEEDED
-    assert by_n[2].status is kling.OutcomeStatus.INVALID
-    assert "RedisGovernor" in str(by_n[2].error)
-    assert emu.stats()["create_requests"] == 1
+    assert by_n[9].status is kling.OutcomeStatus.FAILED
+    assert isinstance(by_n[9].error, kling.ValidationError)
+    assert "needs 9 parallel-task slots" in str(by_n[9].error)  # the local governor's error
+    assert emu.stats()["concurrency_limited_1303"] <= 2  # refused alone, then not sent again
 
 
 async def test_a_named_image_job_gets_its_folder_in_a_sub_folder(
