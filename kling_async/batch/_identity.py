@@ -81,7 +81,7 @@ def _reference(value: Any) -> Any:
 def job_images(job: Job) -> list[tuple[str, Any]]:
     """The job's images that are set, each with its name (``dynamic_masks[0].mask``,
     ``images[1]``)."""
-    named = [(f, getattr(job, f, None)) for f in _IMAGE_FIELDS]
+    named = [(f, _reference(getattr(job, f, None))) for f in _IMAGE_FIELDS]
     masks = getattr(job, "dynamic_masks", None) or ()
     named += [
         (f"dynamic_masks[{i}].mask", m.mask)
@@ -119,7 +119,10 @@ def content_hash(
             continue
         if field.name in _NOT_CONTENT and not (with_callback_url and field.name == "callback_url"):
             continue
-        if field.name in _IMAGE_FIELDS:
+        if field.name in _IMAGE_FIELDS and isinstance(value, ReferenceImage):  # a labelled frame
+            digest = _image_digest(field.name, value.image, files)
+            fields[field.name] = {"image": digest, "id": value.id}
+        elif field.name in _IMAGE_FIELDS:
             fields[field.name] = _image_digest(field.name, value, files)
         elif field.name == "images":  # an omni video's reference images, with their labels
             fields[field.name] = [
