@@ -101,22 +101,6 @@ def test_a_job_travels_the_queue_unchanged(tmp_path: Path) -> None:
     assert load_job(json.loads(json.dumps(dump_job(text)))) == text
 
 
-@pytest.mark.parametrize(
-    "job",
-    [
-        kling.OmniVideo(prompt="a cat", duration=5),
-        kling.MotionControl(video_url="https://e/v.mp4", character_orientation="video"),
-        kling.ImageGeneration(prompt="a cat", n=2),
-    ],
-)
-def test_a_kind_workers_do_not_run_is_refused_before_it_is_queued(job: Any) -> None:
-    with pytest.raises(kling.ValidationError) as caught:
-        dump_job(job)
-    assert caught.value.field == "job"
-    assert caught.value.value == type(job).__name__
-    assert "queue workers run image and text to video only" in str(caught.value)
-
-
 def _fields(job: Any) -> dict[str, Any]:
     import attrs
 
