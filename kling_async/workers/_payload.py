@@ -187,7 +187,9 @@ def _build(where: str, cls: type, data: Mapping[str, Any]) -> Any:
     for name, item in data.items():
         field = declared.get(name)
         if field is None:
-            raise ValidationError(f"{where}.{name}" if where else name, _short(item), "unknown")
+            raise ValidationError(
+                f"{where}.{name}" if where else name, _short(item), "no such field"
+            )
         values[name] = _value_in(f"{where}.{name}" if where else name, item, _role(field))
     try:
         return cls(**values)
