@@ -24,20 +24,10 @@ from typing import Any, TypeAlias
 
 import attrs
 
+from .. import models
 from .._images import locate
 from ..errors import ValidationError
 from ..image_requests import ImageGeneration
-from ..models import (
-    CameraConfig,
-    CameraControl,
-    DynamicMask,
-    Element,
-    ImageToVideo,
-    Point,
-    Shot,
-    TextToVideo,
-    Voice,
-)
 from ..validation import AnyRequest
 from ..video_requests import MotionControl, OmniVideo, ReferenceImage, ReferenceVideo
 
@@ -45,19 +35,19 @@ from ..video_requests import MotionControl, OmniVideo, ReferenceImage, Reference
 Job: TypeAlias = AnyRequest
 _KINDS: dict[str, type[Job]] = {
     cls.__name__: cls
-    for cls in (ImageToVideo, TextToVideo, OmniVideo, MotionControl, ImageGeneration)
+    for cls in (models.ImageToVideo, models.TextToVideo, OmniVideo, MotionControl, ImageGeneration)
 }
 #: The attrs objects a job's fields may hold, by the tag they travel under.
 _PARTS: dict[str, type] = {
     cls.__name__: cls
     for cls in (
-        CameraControl,
-        CameraConfig,
-        DynamicMask,
-        Point,
-        Shot,
-        Voice,
-        Element,
+        models.CameraControl,
+        models.CameraConfig,
+        models.DynamicMask,
+        models.Point,
+        models.Shot,
+        models.Voice,
+        models.Element,
         ReferenceImage,
         ReferenceVideo,
     )
