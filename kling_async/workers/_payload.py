@@ -54,6 +54,13 @@ _PARTS: dict[str, type] = {
 }
 #: The key naming a nested object's class.
 _TAG = "@"
+#: Objects 0.1's workers queued without a tag (``camera_control`` and its ``config``, the
+#: shots of ``multi_prompt``), by where they stand: a job queued before an upgrade still runs.
+_UNTAGGED: dict[str, type] = {
+    "camera_control": models.CameraControl,
+    "camera_control.config": models.CameraConfig,
+    "multi_prompt": models.Shot,
+}
 #: A field declared to hold an image (or images), and one holding JSON sent as given.
 _IMAGE_TYPE = re.compile(r"\bImage(Input|Ref)\b")
 _JSON_TYPE = re.compile(r"\bMapping\b")
@@ -189,7 +196,8 @@ def _build(where: str, cls: type, data: Mapping[str, Any]) -> Any:
 
 def _object_in(where: str, value: Mapping[str, Any]) -> Any:
     fields = dict(value)
-    cls = _PARTS.get(str(fields.pop(_TAG, None)))
+    tag = fields.pop(_TAG, None)
+    cls = _PARTS.get(str(tag)) if tag is not None else _UNTAGGED.get(re.sub(r"\[\d+\]", "", where))
     if cls is None:
         raise ValidationError(where, _short(value), "is not an object dump_job wrote")
     return _build(where, cls, fields)
